@@ -1,0 +1,110 @@
+"""nox sessions for the vai monorepo.
+
+Session names are part of the project's interface (README, CI, issues):
+
+- ``tests``        every package's tests: chains ``tests-data``, ``tests-models``, ``tests-train``
+                   (each package alone in its own venv, so an accidental cross-package import fails)
+                   and ``tests-papers`` (all four packages in one venv).
+- ``tests-data``, ``tests-models``, ``tests-train``, ``tests-papers``  one package each.
+- ``demo``         trains TSM-ResNet18 on the built-in synthetic motion dataset, on CPU.
+- ``lint``         ruff check + ruff format --check over the repo.
+- ``bench``        the benchmarks in ``benchmarks/`` (ratios against same-run baselines).
+
+Venvs are reused when they already exist (``.nox/``), so a second run skips the installs; a first
+run on a fresh machine creates and fills them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = ROOT / "packages"
+# torch/torchvision pins that admit the builds available offline here; the packages themselves
+# declare open ranges (torch>=2.4), so users elsewhere get whatever their index serves.
+TORCH = os.environ.get("VAI_TORCH_SPEC", "torch>=2.4")
+TORCHVISION = os.environ.get("VAI_TORCHVISION_SPEC", "torchvision>=0.19")
+
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+# single-threaded torch in every test process: the CI machine has 2 cores and pytest-xdist is not used
+TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+PYTEST_ARGS = ["-q", "-ra", "--timeout=900", "-p", "no:cacheprovider"]
+
+
+def _install(session: nox.Session, *packages: str, extras: str = "test") -> None:
+    """Install the given vai packages (by directory name) with their ``extras`` into the session venv."""
+    specs = [f"{PACKAGES / name}[{extras}]" if extras else str(PACKAGES / name) for name in packages]
+    session.install(TORCH, TORCHVISION)
+    session.install(*specs)
+
+
+def _package_tests(session: nox.Session, name: str) -> None:
+    _install(session, name)
+    session.run("python", "-m", "pytest", str(PACKAGES / name / "tests"), *PYTEST_ARGS, *session.posargs, env=TEST_ENV)
+
+
+@nox.session(name="tests-data")
+def tests_data(session: nox.Session) -> None:
+    """vai-data alone: its tests must pass without vai-models/vai-train installed."""
+    _package_tests(session, "vai-data")
+
+
+@nox.session(name="tests-models")
+def tests_models(session: nox.Session) -> None:
+    """vai-models alone."""
+    _package_tests(session, "vai-models")
+
+
+@nox.session(name="tests-train")
+def tests_train(session: nox.Session) -> None:
+    """vai-train alone."""
+    _package_tests(session, "vai-train")
+
+
+@nox.session(name="tests-papers")
+def tests_papers(session: nox.Session) -> None:
+    """All four packages in one venv; runs vai-papers' tests (configs, demo slice, papers)."""
+    _install(session, "vai-data", "vai-models", "vai-train", "vai-papers")
+    session.run(
+        "python", "-m", "pytest", str(PACKAGES / "vai-papers" / "tests"), *PYTEST_ARGS, *session.posargs, env=TEST_ENV
+    )
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Every package's tests: each package in isolation, then all four together (vai-papers)."""
+    for name in ("tests-data", "tests-models", "tests-train", "tests-papers"):
+        session.notify(name, posargs=session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Generate the synthetic motion dataset, train TSM-ResNet18 on CPU, print the val top-1."""
+    _install(session, "vai-data", "vai-models", "vai-train", "vai-papers", extras="")
+    root = os.environ.get("VAI_EXPERIMENT_ROOT", str(ROOT / "experiments"))
+    env = {"VAI_DATA_ROOT": os.environ.get("VAI_DATA_ROOT", str(ROOT / "data")), "VAI_EXPERIMENT_ROOT": root}
+    args = ["-D", "synthetic_motion", "-M", "tsm_resnet18", "-E", "demo", "-R", root]
+    session.run("vai-train", "train", *args, *session.posargs, env=env)
+    session.run("vai-papers", "demo-summary", *args, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check over the whole repository."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every benchmark script; each prints a markdown table of ratios measured in the same run."""
+    _install(session, "vai-data", "vai-models", "vai-train", "vai-papers", extras="")
+    session.install("simplejpeg", "lmdb")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs, env={"OMP_NUM_THREADS": "1"})

@@ -1,0 +1,46 @@
+# The demo experiment on the synthetic motion dataset: small frames, 8 TSN segments, a few epochs,
+# trained from scratch on CPU.  Per-model files (`<model>-demo.py`) include this one.
+import torch
+from vai_data import VideoClipDataset
+
+batch_size = 16
+val_batch_size = 32
+num_epochs = 6
+input_frame_length = 8
+crop_size = 56
+num_workers = 1
+
+
+def get_torch_dataset(split):
+    """Training clips with scale jitter + flip (labels swapped by the flip map); centre crop for val."""
+    root = dataset_cfg.ensure_data()
+    train = dataset_cfg.split2mode[split] == "train"
+    return VideoClipDataset(
+        root / "splits" / dataset_cfg.split_file_basename[split],
+        root / "videos",
+        train=train,
+        num_frames=input_frame_length,
+        sampling="sparse",
+        crop_size=crop_size,
+        scale_jitter=(56, 72),
+        test_scale=64,
+        num_spatial_crops=3 if split == "multicropval" else 1,
+        horizontal_flip=dataset_cfg.horizontal_flip,
+        flip_label_map=dataset_cfg.flip_label_map(),
+        mean=model_cfg.input_mean,
+        std=model_cfg.input_std,
+        normalise=model_cfg.input_normalise,
+        bgr=model_cfg.input_bgr,
+        seed=0,
+    )
+
+
+def optimiser(params):
+    return torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
+
+
+def scheduler(optimiser, iters_per_epoch, last_epoch=-1):
+    # per-iteration cosine decay over the whole run
+    return torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimiser, T_max=num_epochs * iters_per_epoch, last_epoch=last_epoch
+    )
