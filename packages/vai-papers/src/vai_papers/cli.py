@@ -42,9 +42,9 @@ def demo_summary_line(run_dir: Path, num_classes: int) -> str:
 
 
 def _demo_summary(args: argparse.Namespace) -> int:
+    run_dir = latest_run_dir(args.experiment_root, args.dataset, args.model, args.exp, args.subfolder)
     from vai_data.synth import SYNTH_CLASSES
 
-    run_dir = latest_run_dir(args.experiment_root, args.dataset, args.model, args.exp, args.subfolder)
     print(demo_summary_line(run_dir, len(SYNTH_CLASSES)))
     return 0
 
