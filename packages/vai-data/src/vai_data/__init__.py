@@ -15,7 +15,7 @@ from .split_file import (
     read_split_file,
     write_split_file,
 )
-from .synth import SYNTH_CLASSES, SyntheticDataset, make_synthetic_dataset
+from .synth import SYNTH_CLASSES, SYNTH_FLIP_LABEL_MAP, SyntheticDataset, make_synthetic_dataset
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,7 @@ __all__ = [
     "FORMAT_COLUMNS",
     "JPEG_BACKEND",
     "SYNTH_CLASSES",
+    "SYNTH_FLIP_LABEL_MAP",
     "FrameFolderSource",
     "SplitFile",
     "SplitFormatError",

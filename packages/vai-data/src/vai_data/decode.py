@@ -89,9 +89,24 @@ def _decord_read(path: str, indices: np.ndarray, short_side: int | None, size_hi
     try:
         return vr.get_batch(clamped.tolist()).asnumpy()
     except Exception as e:
+        if width > 0:
+            # decord 0.6 fails to scale to some sizes (e.g. 48, 72): decode natively, resize with torch
+            try:
+                vr = decord.VideoReader(local, ctx=decord.cpu(0), num_threads=1)
+                frames = torch.from_numpy(vr.get_batch(clamped.tolist()).asnumpy())
+                return _resize_thwc(frames, width, height).numpy()
+            except Exception:
+                pass
         # metadata over-reports frames or the tail is truncated: decode sequentially to find what exists
         logger.debug("decord failed on %s (%s); falling back to sequential PyAV decoding", path, e)
         return _pyav_read(path, indices, short_side, size_hint)
+
+
+def _resize_thwc(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    from torchvision.transforms.v2 import functional as F
+
+    out = F.resize(frames.permute(0, 3, 1, 2), [height, width], antialias=True)
+    return out.permute(0, 2, 3, 1).contiguous()
 
 
 def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
@@ -152,14 +167,10 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
         raise VideoDecodeError(
             path, f"torchcodec cannot decode it ({str(e).splitlines()[0][:200]})"
         ) from None
-    arr = frames.numpy()
     if short_side is not None:
-        t = torch.from_numpy(arr).permute(0, 3, 1, 2)
-        w, h = output_size(t.shape[-1], t.shape[-2], short_side)
-        from torchvision.transforms.v2 import functional as F
-
-        arr = F.resize(t, [h, w], antialias=True).permute(0, 2, 3, 1).numpy()
-    return arr
+        w, h = output_size(frames.shape[2], frames.shape[1], short_side)
+        frames = _resize_thwc(frames, w, h)
+    return frames.numpy()
 
 
 _READERS = {"decord": _decord_read, "pyav": _pyav_read, "torchcodec": _torchcodec_read}

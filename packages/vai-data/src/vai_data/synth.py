@@ -32,6 +32,8 @@ SYNTH_CLASSES: list[str] = [
     "growing",
     "shrinking",
 ]
+# a horizontal flip swaps these classes: train with flip_label_map=SYNTH_FLIP_LABEL_MAP (or no flip)
+SYNTH_FLIP_LABEL_MAP: dict[int, int] = {0: 1, 1: 0, 4: 5, 5: 4}
 MARKER = ".vai_synth_complete.json"
 _FORMATS = ("video", "frames", "both")
 _SHAPES = ("triangle", "bar", "ell", "arrow")
