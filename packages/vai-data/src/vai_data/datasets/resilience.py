@@ -1,0 +1,79 @@
+"""Per-sample seeding and bad-sample handling shared by the datasets.
+
+``sample_seed(seed, epoch, index)`` makes a sample's randomness a pure function of those three numbers,
+so the clips of an epoch do not depend on ``num_workers`` or worker scheduling. ``BadSampleTracker``
+counts unreadable samples in shared memory (readable from the main process while workers run) and
+logs each bad path once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import VideoDecodeError
+
+logger = logging.getLogger(__name__)
+
+BAD_SAMPLE_POLICIES = ("skip", "raise")
+MAX_SUBSTITUTES = 20
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """A 63-bit seed derived from (seed, epoch, index) with numpy's SeedSequence (well mixed, stable)."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF, int(index) & 0xFFFFFFFF])
+    return (
+        int(
+            state.generate_state(2, dtype=np.uint32).astype(np.uint64)
+            @ np.array([1, 1 << 32], dtype=np.uint64)
+        )
+        >> 1
+    )
+
+
+class BadSampleTracker:
+    """Counts bad samples across DataLoader workers and logs each bad path once per process."""
+
+    def __init__(self, policy: str):
+        if policy not in BAD_SAMPLE_POLICIES:
+            raise ValueError(f"bad_sample_policy={policy!r}; choose one of {list(BAD_SAMPLE_POLICIES)}")
+        self.policy = policy
+        self._count = multiprocessing.RawValue("q", 0)  # shared memory, inherited by workers
+        self._warned: set[str] = set()
+
+    @property
+    def count(self) -> int:
+        return int(self._count.value)
+
+    def record(self, error: VideoDecodeError) -> None:
+        self._count.value += 1
+        if error.path not in self._warned:
+            self._warned.add(error.path)
+            logger.warning("bad sample skipped (substituting another): %s", error)
+
+    def run(self, index: int, length: int, load: Callable[[int, int], Any]) -> Any:
+        """Call ``load(index, attempt)``; under ``skip``, on VideoDecodeError retry deterministically with
+        other indices (``index + k * stride``) until one loads."""
+        try:
+            return load(index, 0)
+        except VideoDecodeError as e:
+            if self.policy == "raise":
+                raise
+            self.record(e)
+            first = e
+        stride = 7919 % max(length, 1) or 1  # a prime stride spreads substitutes over the dataset
+        for k in range(1, min(MAX_SUBSTITUTES, length) + 1):
+            alt = (index + k * stride) % length
+            try:
+                return load(alt, k)
+            except VideoDecodeError as e:
+                self.record(e)
+        raise VideoDecodeError(
+            first.path,
+            f"{first.cause}; and {min(MAX_SUBSTITUTES, length)} substitute samples failed too - "
+            "check the data root and the split file",
+        )

@@ -1,0 +1,244 @@
+"""``VideoClipDataset``: split file + storage -> sampled, transformed clips in the DESIGN.md sample dict.
+
+Train mode yields one randomly sampled/augmented clip per video. Test mode yields every
+(video x temporal view x spatial crop) as its own sample with the same ``video_id`` so the engine can
+average view predictions per video.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from ..frame_sources import FrameFolderSource, VideoFileSource
+from ..packed import PACKED_SUFFIX, open_packed_source
+from ..pathio import join
+from ..sampling import add_neighbours, dense_indices, sparse_indices
+from ..split_file import SplitFile, SplitRow, read_split_file
+from ..transforms.clip import RandomCrop, ShortSideScale, spatial_crop, to_tchw
+from ..transforms.normalize import Normalize
+from .resilience import BadSampleTracker, sample_seed
+
+logger = logging.getLogger(__name__)
+
+STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
+SAMPLINGS = ("sparse", "dense")
+
+
+def sparse_test_indices(n: int, num_segments: int, view: int, num_views: int) -> torch.Tensor:
+    """Sparse test indices for temporal view ``view``: segment starts shifted by ``view/num_views`` of a segment."""
+    base = sparse_indices(n, num_segments, train=False)
+    if num_views <= 1:
+        return base
+    shift = int(n / num_segments * view / num_views)
+    return (base + shift).clamp(max=n - 1)
+
+
+def detect_storage(split: SplitFile, data_root: str | None) -> str:
+    """Storage for ``storage='auto'``: the split format, except 5-column keyed rows, which are packed
+    ``.vpk`` files, an LMDB (``data_root`` holds ``data.mdb``) or a gulp directory."""
+    if split.fmt != "gulp":
+        return split.fmt
+    if split.rows and split.rows[0].path.endswith(PACKED_SUFFIX):
+        return "packed"
+    if (
+        data_root is not None
+        and "://" not in data_root
+        and os.path.isfile(os.path.join(data_root, "data.mdb"))
+    ):
+        return "lmdb"
+    return "gulp"
+
+
+class VideoClipDataset(Dataset):
+    """Clips from a split file over videos, JPEG frame folders, gulp directories or packed stores."""
+
+    def __init__(
+        self,
+        split_file: str | os.PathLike | SplitFile,
+        data_root: str | os.PathLike | None,
+        train: bool,
+        num_frames: int = 8,
+        sampling: str = "sparse",
+        sampling_rate: int = 2,
+        storage: str = "auto",
+        backend: str = "decord",
+        crop_size: int = 224,
+        scale_jitter: tuple[int, int] = (256, 320),
+        test_scale: int = 256,
+        num_spatial_crops: int = 1,
+        num_temporal_views: int = 1,
+        horizontal_flip: bool = True,
+        flip_label_map: Mapping[int, int] | None = None,
+        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        std: Sequence[float] = (0.229, 0.224, 0.225),
+        normalise: bool = True,
+        bgr: bool = False,
+        greyscale: bool = False,
+        bad_sample_policy: str | None = None,
+        num_neighbours: int = 0,
+        flow_direction: str | None = None,
+        video_id_to_label: Mapping[int, int | Sequence[int]] | None = None,
+        train_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        seed: int = 0,
+        split_format: str | None = None,
+    ):
+        self.split = (
+            split_file if isinstance(split_file, SplitFile) else read_split_file(split_file, split_format)
+        )
+        if storage not in STORAGES:
+            raise ValueError(f"storage={storage!r}; choose one of {list(STORAGES)}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling={sampling!r}; choose one of {list(SAMPLINGS)}")
+        if self.split.fmt == "image":
+            raise ValueError(f"{self.split.path} is an image split (3 columns); use vai_data.ImageDataset")
+        self.data_root = None if data_root is None else os.fspath(data_root)
+        self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
+        self.train, self.num_frames, self.sampling, self.sampling_rate = (
+            train,
+            num_frames,
+            sampling,
+            sampling_rate,
+        )
+        self.backend, self.crop_size, self.scale_jitter, self.test_scale = (
+            backend,
+            crop_size,
+            scale_jitter,
+            test_scale,
+        )
+        self.num_spatial_crops = 1 if train else num_spatial_crops
+        self.num_temporal_views = 1 if train else num_temporal_views
+        if not train:
+            spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)  # validates the crop count
+        self.horizontal_flip, self.flip_label_map = horizontal_flip, dict(flip_label_map or {})
+        self.num_neighbours, self.flow_direction = num_neighbours, flow_direction
+        self.video_id_to_label = video_id_to_label
+        self.train_transform = train_transform
+        self.normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
+        self.seed, self.epoch = int(seed), 0
+        policy = bad_sample_policy or ("skip" if train else "raise")
+        self.tracker = BadSampleTracker(policy)
+        self._views = self.num_temporal_views * self.num_spatial_crops
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def num_classes(self) -> int:
+        """Classes in the split header for multi-label files; else 1 + the largest label seen."""
+        if self.split.multilabel:
+            return self.split.num_classes
+        return 1 + max((int(r.label) for r in self.split.rows), default=-1)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.split.multilabel
+
+    @property
+    def video_ids(self) -> list[int]:
+        """One video_id per sample (views of one video repeat it)."""
+        return [r.video_id for r in self.split.rows for _ in range(self._views)]
+
+    @property
+    def labels(self) -> list:
+        """One label per video row (int or tuple of ints), after ``video_id_to_label`` overrides."""
+        return [self._row_label(r) for r in self.split.rows]
+
+    @property
+    def bad_samples(self) -> int:
+        """How many unreadable samples were substituted so far (summed over DataLoader workers)."""
+        return self.tracker.count
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch that, with the seed and the index, determines every sample's randomness."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.split.rows) * self._views
+
+    # ------------------------------------------------------------------ loading
+    def _row_label(self, row: SplitRow):
+        if self.video_id_to_label is not None and row.video_id in self.video_id_to_label:
+            lab = self.video_id_to_label[row.video_id]
+            return tuple(lab) if isinstance(lab, (list, tuple)) else int(lab)
+        return row.label
+
+    def _label_value(self, label, flipped: bool):
+        if self.multilabel:
+            target = torch.zeros(self.num_classes, dtype=torch.float32)
+            labs = label if isinstance(label, tuple) else (label,)
+            if flipped:
+                labs = tuple(self.flip_label_map.get(v, v) for v in labs)
+            target[list(labs)] = 1.0
+            return target
+        lab = int(label[0]) if isinstance(label, tuple) else int(label)
+        return self.flip_label_map.get(lab, lab) if flipped else lab
+
+    def make_source(self, row: SplitRow):
+        """The frame source for one split row under this dataset's storage."""
+        path = join(self.data_root, row.path)
+        if self.storage == "video":
+            hint = (row.width, row.height) if row.width and row.height else None
+            return VideoFileSource(path, row.start or 0, row.end, self.backend, hint)
+        if self.storage == "frames":
+            return FrameFolderSource(path, row.start or 0, row.end, self.flow_direction)
+        if self.storage == "gulp":
+            from ..gulp import GulpSource
+
+            return GulpSource(self.data_root, row.path, row.start or 0, row.end)
+        if self.storage in ("packed", "lmdb"):
+            return open_packed_source(self.data_root, row.path, row.start or 0, row.end, self.storage)
+        raise ValueError(f"storage {self.storage!r} does not hold video rows")
+
+    def sample_indices(self, num_video_frames: int, temporal_idx: int) -> torch.Tensor:
+        """Frame indices (0-based in the row's range) for one sample; uses the global (seeded) torch RNG."""
+        n_base = max(num_video_frames - self.num_neighbours, 1)
+        if self.sampling == "sparse":
+            if self.train:
+                idx = sparse_indices(n_base, self.num_frames, train=True)
+            else:
+                idx = sparse_test_indices(n_base, self.num_frames, temporal_idx, self.num_temporal_views)
+        else:
+            idx = dense_indices(
+                n_base, self.num_frames, self.sampling_rate, self.train, self.num_temporal_views, temporal_idx
+            )
+        if self.num_neighbours:
+            idx = add_neighbours(idx, self.num_neighbours, num_video_frames)
+        return idx
+
+    def _load(self, index: int, attempt: int) -> dict:
+        row_idx, view = divmod(index, self._views)
+        temporal_idx, spatial_idx = divmod(view, self.num_spatial_crops)
+        row = self.split.rows[row_idx]
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index * 1000 + attempt))
+            source = self.make_source(row)
+            idx = self.sample_indices(source.num_frames, temporal_idx)
+            flipped = False
+            if self.train:
+                short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
+                clip = to_tchw(source.read(idx, short_side=short))
+                clip = RandomCrop(self.crop_size)(clip)
+                if self.horizontal_flip and bool(torch.rand(1) < 0.5):
+                    clip, flipped = clip.flip(-1), True
+                if self.train_transform is not None:
+                    clip = self.train_transform(clip)
+            else:
+                clip = ShortSideScale(self.test_scale)(to_tchw(source.read(idx, short_side=self.test_scale)))
+                clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
+                # labels stay unmapped for flipped test views: every view of a video must share its label
+        return {
+            "video": self.normalize(clip),
+            "label": self._label_value(self._row_label(row), flipped and bool(self.flip_label_map)),
+            "video_id": row.video_id,
+            "spatial_idx": spatial_idx,
+            "temporal_idx": temporal_idx,
+            "frame_indices": source.frame_numbers(idx),
+        }
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
+        return self.tracker.run(index, len(self), self._load)

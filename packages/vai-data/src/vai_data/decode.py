@@ -1,0 +1,202 @@
+"""Video decoding: ``read_frames`` over pluggable backends (decord, PyAV, torchcodec) and a frame-count probe.
+
+Every backend returns the same frames for the same indices as uint8 ``(T, H, W, 3)``; indices past the
+real end of the video (containers often over-report their frame count) are clamped to the last frame
+that actually decodes. Any unreadable input raises :class:`VideoDecodeError` naming path and cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .errors import VideoDecodeError
+from .pathio import exists, local_path
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("decord", "pyav", "torchcodec")
+
+
+def _check_file(path: str) -> str:
+    if not exists(path):
+        raise VideoDecodeError(path, "file does not exist (check data_root and the split file's path column)")
+    local = local_path(path)
+    if os.path.getsize(local) == 0:
+        raise VideoDecodeError(path, "file is empty (0 bytes); re-download or re-encode it")
+    return local
+
+
+def output_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(width, height) after scaling so the shorter side equals ``short_side`` (aspect kept)."""
+    if short_side is None or short_side <= 0:
+        return width, height
+    if width <= height:
+        return short_side, max(1, int(round(height * short_side / width)))
+    return max(1, int(round(width * short_side / height))), short_side
+
+
+def probe_video(path: str) -> tuple[int, int, int]:
+    """Return ``(num_frames, width, height)`` from container metadata (may over-report; see read_frames)."""
+    import av
+
+    local = _check_file(path)
+    try:
+        with av.open(local) as container:
+            if not container.streams.video:
+                raise VideoDecodeError(path, "no video stream in the container")
+            stream = container.streams.video[0]
+            n = stream.frames
+            if not n and stream.duration is not None and stream.average_rate:
+                n = int(round(float(stream.duration * stream.time_base * stream.average_rate)))
+            if not n:  # no metadata at all: count by demuxing packets (no decoding)
+                n = sum(1 for p in container.demux(stream) if p.size)
+            return int(n), int(stream.codec_context.width), int(stream.codec_context.height)
+    except VideoDecodeError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise VideoDecodeError(path, f"not a readable video ({type(e).__name__}: {e})") from None
+
+
+def probe_num_frames(path: str) -> int:
+    """Frame count from container metadata (cheap; may over-report, which read_frames clamps)."""
+    return probe_video(path)[0]
+
+
+def _decord_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
+    import decord
+
+    local = _check_file(path)
+    width = height = -1
+    if short_side is not None:
+        if size_hint is None:
+            _, w0, h0 = probe_video(path)
+        else:
+            w0, h0 = size_hint
+        width, height = output_size(w0, h0, short_side)
+    try:
+        vr = decord.VideoReader(local, ctx=decord.cpu(0), width=width, height=height, num_threads=1)
+    except Exception as e:  # decord raises DECORDError / RuntimeError with long C++ traces
+        raise VideoDecodeError(path, f"decord cannot open it ({str(e).splitlines()[0][:200]})") from None
+    n = len(vr)
+    if n <= 0:
+        raise VideoDecodeError(path, "the video has no frames")
+    clamped = np.minimum(indices, n - 1)
+    try:
+        return vr.get_batch(clamped.tolist()).asnumpy()
+    except Exception as e:
+        if width > 0:
+            # decord 0.6 fails to scale to some sizes (e.g. 48, 72): decode natively, resize with torch
+            try:
+                vr = decord.VideoReader(local, ctx=decord.cpu(0), num_threads=1)
+                frames = torch.from_numpy(vr.get_batch(clamped.tolist()).asnumpy())
+                return _resize_thwc(frames, width, height).numpy()
+            except Exception:
+                pass
+        # metadata over-reports frames or the tail is truncated: decode sequentially to find what exists
+        logger.debug("decord failed on %s (%s); falling back to sequential PyAV decoding", path, e)
+        return _pyav_read(path, indices, short_side, size_hint)
+
+
+def _resize_thwc(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    from torchvision.transforms.v2 import functional as F
+
+    out = F.resize(frames.permute(0, 3, 1, 2), [height, width], antialias=True)
+    return out.permute(0, 2, 3, 1).contiguous()
+
+
+def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
+    import av
+
+    local = _check_file(path)
+    wanted = set(int(i) for i in indices)
+    last_wanted = int(indices.max())
+    got: dict[int, np.ndarray] = {}
+    prev = None  # (index, frame) of the latest decoded frame, for clamping past the real end
+    out_size = None
+
+    def convert(frame) -> np.ndarray:
+        return frame.to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
+
+    try:
+        with av.open(local) as container:
+            if not container.streams.video:
+                raise VideoDecodeError(path, "no video stream in the container")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for i, frame in enumerate(container.decode(stream)):
+                if out_size is None:
+                    out_size = output_size(frame.width, frame.height, short_side)
+                if i in wanted:
+                    got[i] = convert(frame)
+                prev = (i, frame)
+                if i >= last_wanted:
+                    break
+    except VideoDecodeError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        if prev is None:
+            raise VideoDecodeError(path, f"PyAV cannot decode it ({type(e).__name__}: {e})") from None
+        logger.debug("PyAV stopped early on %s: %s", path, e)
+    if prev is None:
+        raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
+    last = prev[0]
+    if last < last_wanted and last not in got:
+        got[last] = convert(prev[1])
+    return np.stack([got[min(int(i), last)] for i in indices])
+
+
+def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except Exception as e:  # ImportError, or OSError/RuntimeError when its FFmpeg libraries are missing
+        raise ImportError(
+            f"the torchcodec backend needs torchcodec and FFmpeg 4-7 libraries: pip install 'vai-data[torchcodec]' "
+            f"(import failed: {type(e).__name__}); or use backend='decord' or 'pyav'"
+        ) from None
+    local = _check_file(path)
+    try:
+        dec = VideoDecoder(local, dimension_order="NHWC")
+        n = dec.metadata.num_frames or len(dec)
+        frames = dec.get_frames_at(indices=np.minimum(indices, n - 1).tolist()).data
+    except Exception as e:
+        raise VideoDecodeError(
+            path, f"torchcodec cannot decode it ({str(e).splitlines()[0][:200]})"
+        ) from None
+    if short_side is not None:
+        w, h = output_size(frames.shape[2], frames.shape[1], short_side)
+        frames = _resize_thwc(frames, w, h)
+    return frames.numpy()
+
+
+_READERS = {"decord": _decord_read, "pyav": _pyav_read, "torchcodec": _torchcodec_read}
+
+
+def read_frames(
+    path: str | os.PathLike,
+    indices: Sequence[int] | np.ndarray | torch.Tensor,
+    backend: str = "decord",
+    short_side: int | None = None,
+    size_hint: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Decode frames ``indices`` (0-based, any order, repeats allowed) of a video as uint8 ``(T, H, W, 3)``.
+
+    ``short_side`` resizes inside the decoder (decord width/height, PyAV's swscale) keeping the aspect
+    ratio; ``size_hint=(width, height)`` of the source saves a probe when known (e.g. from a split file).
+    """
+    path = os.fspath(path)
+    if backend not in _READERS:
+        raise ValueError(f"unknown video backend {backend!r}; choose one of {list(BACKENDS)}")
+    idx = np.asarray(
+        indices.tolist() if isinstance(indices, torch.Tensor) else indices, dtype=np.int64
+    ).reshape(-1)
+    if idx.size == 0:
+        raise ValueError("read_frames needs at least one frame index")
+    if (idx < 0).any():
+        raise ValueError(f"negative frame index in {idx.tolist()} for {path}")
+    arr = _READERS[backend](path, idx, short_side, size_hint)
+    return torch.from_numpy(np.ascontiguousarray(arr))

@@ -1,0 +1,128 @@
+"""Frame sources: one video's frames behind a common ``read(indices, short_side)`` interface.
+
+A source knows its frame count and decodes only the requested 0-based indices (relative to the
+split row's ``start``) to uint8 ``(T, H, W, 3)``, resized at decode time when ``short_side`` is given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torchvision.transforms.v2 import functional as F
+
+from .decode import read_frames
+from .errors import VideoDecodeError
+from .jpeg import decode_jpeg
+from .pathio import read_bytes
+from .transforms.clip import short_side_size
+
+
+def resize_short_side_thwc(frames: torch.Tensor, short_side: int | None) -> torch.Tensor:
+    """Resize uint8 ``(T, H, W, C)`` so the shorter side is exactly ``short_side`` (no-op when it is)."""
+    if short_side is None:
+        return frames
+    h, w = frames.shape[1:3]
+    if min(h, w) == short_side:
+        return frames
+    out = F.resize(frames.permute(0, 3, 1, 2), list(short_side_size(h, w, short_side)), antialias=True)
+    return out.permute(0, 2, 3, 1)
+
+
+def stack_decoded(images: list[np.ndarray], short_side: int | None, path: str) -> torch.Tensor:
+    """Stack decoded frames, bringing them to one size (the first frame's, or ``short_side``)."""
+    if short_side is not None:
+        tensors = [
+            resize_short_side_thwc(torch.from_numpy(np.ascontiguousarray(a))[None], short_side)[0]
+            for a in images
+        ]
+    else:
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in images]
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) > 1:
+        raise VideoDecodeError(path, f"frames have different sizes {sorted(shapes)}")
+    return torch.stack(tensors)
+
+
+def decode_jpeg_list(blobs: list[bytes], short_side: int | None, path: str) -> torch.Tensor:
+    """Decode JPEG byte strings (repeats decoded once) to ``(T, H, W, 3)``."""
+    cache: dict[int, np.ndarray] = {}
+    images = []
+    for b in blobs:
+        key = id(b)
+        if key not in cache:
+            try:
+                cache[key] = decode_jpeg(b, short_side)
+            except Exception as e:
+                raise VideoDecodeError(
+                    path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
+                ) from None
+        images.append(cache[key])
+    return stack_decoded(images, short_side, path)
+
+
+class VideoFileSource:
+    """A video file (mp4/webm/...) decoded with decord, PyAV or torchcodec."""
+
+    def __init__(
+        self,
+        path: str,
+        start: int = 0,
+        end: int | None = None,
+        backend: str = "decord",
+        size_hint: tuple[int, int] | None = None,
+    ):
+        self.path, self.start, self.backend, self.size_hint = path, int(start), backend, size_hint
+        if end is None:
+            from .decode import probe_num_frames
+
+            end = self.start + probe_num_frames(path) - 1
+        self.num_frames = int(end) - self.start + 1
+
+    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
+        return indices + self.start
+
+    def read(self, indices: torch.Tensor, short_side: int | None = None) -> torch.Tensor:
+        frames = read_frames(self.path, self.frame_numbers(indices), self.backend, short_side, self.size_hint)
+        return resize_short_side_thwc(frames, short_side)
+
+
+def format_frame_path(pattern: str, number: int, flow_direction: str | None = None) -> str:
+    """Fill a frame pattern (``{:05d}``, ``{frame:05d}``, optional ``{flow_direction}``) with a number."""
+    try:
+        if flow_direction is None:
+            return pattern.format(number, frame=number)
+        return pattern.format(number, frame=number, flow_direction=flow_direction)
+    except (IndexError, KeyError, ValueError) as e:
+        raise ValueError(
+            f"frame pattern {pattern!r} cannot be filled ({type(e).__name__}: {e}); use '{{:05d}}' or "
+            f"'{{frame:05d}}' and '{{flow_direction}}' for flow"
+        ) from None
+
+
+class FrameFolderSource:
+    """A folder of JPEG frames named by a pattern; frame ``i`` is file ``start + i``."""
+
+    def __init__(self, pattern: str, start: int, end: int, flow_direction: str | None = None):
+        self.path, self.start, self.flow_direction = pattern, int(start), flow_direction
+        self.num_frames = int(end) - self.start + 1
+
+    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
+        return indices + self.start
+
+    def read(self, indices: torch.Tensor, short_side: int | None = None) -> torch.Tensor:
+        blobs: dict[int, bytes] = {}
+        for n in self.frame_numbers(indices).tolist():
+            if n in blobs:
+                continue
+            fp = format_frame_path(self.path, n, self.flow_direction)
+            try:
+                blobs[n] = read_bytes(fp)
+            except (FileNotFoundError, OSError) as e:
+                raise VideoDecodeError(
+                    fp, f"cannot read frame file ({type(e).__name__}); check start/end in the split file"
+                ) from None
+            if not blobs[n]:
+                raise VideoDecodeError(fp, "frame file is empty (0 bytes)")
+        return decode_jpeg_list(
+            [blobs[n] for n in self.frame_numbers(indices).tolist()], short_side, self.path
+        )

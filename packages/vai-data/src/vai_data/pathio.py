@@ -1,0 +1,47 @@
+"""All file access goes through one iopath ``PathManager`` so users can register handlers (S3, HTTP, ...).
+
+Register a handler with ``vai_data.path_manager.register_handler(MyHandler())``; every reader in
+vai_data (split files, videos, JPEG folders, packed stores) then accepts that handler's prefix.
+"""
+
+from __future__ import annotations
+
+import os
+
+from iopath.common.file_io import PathManager
+
+path_manager = PathManager()
+
+
+def get_path_manager() -> PathManager:
+    """The PathManager every vai_data reader uses."""
+    return path_manager
+
+
+def join(root: str | os.PathLike | None, rel: str) -> str:
+    """Join a data root and a relative path; works for URL-like roots ('s3://bucket') too."""
+    rel = os.fspath(rel)
+    if root is None or root == "" or os.path.isabs(rel) or "://" in rel:
+        return rel
+    root = os.fspath(root)
+    if "://" in root:
+        return root.rstrip("/") + "/" + rel.lstrip("/")
+    return os.path.join(root, rel)
+
+
+def read_bytes(path: str) -> bytes:
+    """Read a whole file through the PathManager."""
+    with path_manager.open(path, "rb") as f:
+        return f.read()
+
+
+def exists(path: str) -> bool:
+    """True when the path exists for its handler."""
+    return path_manager.exists(path)
+
+
+def local_path(path: str) -> str:
+    """A local filename for ``path`` (handlers may download/cache); native paths are returned unchanged."""
+    if "://" not in path:
+        return path
+    return path_manager.get_local_path(path)

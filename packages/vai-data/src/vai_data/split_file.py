@@ -1,0 +1,216 @@
+"""Upstream PyVideoAI split CSVs: read and write the video (7), frames (5), gulp (5) and image (3) formats.
+
+The first line is the header ``num_classes`` (0 = single-label, N > 0 = multi-label with comma-separated
+labels); every following line is space-separated with an integer ``video_id``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .pathio import get_path_manager
+
+FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "video": ("path", "video_id", "label", "start", "end", "width", "height"),
+    "frames": ("pattern", "video_id", "label", "start", "end"),
+    "gulp": ("gulp_key", "video_id", "label", "start", "end"),
+    "image": ("path", "image_id", "label"),
+}
+
+
+class SplitFormatError(ValueError):
+    """A split CSV line that does not match its format; the message names file, line and columns."""
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    """One line of a split file; ``start``/``end`` are inclusive frame numbers."""
+
+    path: str
+    video_id: int
+    label: int | tuple[int, ...]
+    start: int | None = None
+    end: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class SplitFile:
+    """A parsed split file: header, format and rows."""
+
+    num_classes: int
+    fmt: str
+    rows: list[SplitRow]
+    path: str | None = None
+
+    @property
+    def multilabel(self) -> bool:
+        """True when the header declares a multi-label file (``num_classes > 0``)."""
+        return self.num_classes > 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _expected(fmt: str) -> str:
+    return (
+        f"{len(FORMAT_COLUMNS[fmt])} space-separated columns '{' '.join(FORMAT_COLUMNS[fmt])}' ({fmt} format)"
+    )
+
+
+def _infer_format(ncols: int, first_path: str) -> str | None:
+    if ncols == 7:
+        return "video"
+    if ncols == 5:
+        return "frames" if "{" in first_path else "gulp"
+    if ncols == 3:
+        return "image"
+    return None
+
+
+def _parse_int(text: str, what: str, where: str, fmt: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SplitFormatError(
+            f"{where}: {what} {text!r} is not an integer; expected {_expected(fmt)}"
+        ) from None
+
+
+def _parse_label(
+    text: str, multilabel: bool, num_classes: int, where: str, fmt: str
+) -> int | tuple[int, ...]:
+    parts = [p for p in text.split(",") if p != ""]
+    if not parts:
+        raise SplitFormatError(f"{where}: empty label; expected {_expected(fmt)}")
+    values = tuple(_parse_int(p, "label", where, fmt) for p in parts)
+    if not multilabel:
+        if len(values) != 1:
+            raise SplitFormatError(
+                f"{where}: label {text!r} has several classes but the header says 0 (single-label); "
+                f"write the number of classes on the first line for a multi-label file"
+            )
+        if values[0] < 0:
+            raise SplitFormatError(f"{where}: negative label {values[0]}; expected {_expected(fmt)}")
+        return values[0]
+    for v in values:
+        if not 0 <= v < num_classes:
+            raise SplitFormatError(
+                f"{where}: label {v} is outside [0, {num_classes}) declared in the header; expected {_expected(fmt)}"
+            )
+    return values
+
+
+def parse_split_lines(lines: list[str], fmt: str | None = None, name: str = "<split>") -> SplitFile:
+    """Parse the text lines of a split file (header first); see :func:`read_split_file`."""
+    if fmt is not None and fmt not in FORMAT_COLUMNS:
+        raise ValueError(f"unknown split format {fmt!r}; choose one of {sorted(FORMAT_COLUMNS)}")
+    if not lines or not lines[0].strip():
+        raise SplitFormatError(
+            f"{name}:1: missing header; expected the number of classes (0 for single-label)"
+        )
+    header = lines[0].strip()
+    try:
+        num_classes = int(header)
+    except ValueError:
+        raise SplitFormatError(
+            f"{name}:1: header {header!r} is not an integer; expected the number of classes (0 for single-label)"
+        ) from None
+    if num_classes < 0:
+        raise SplitFormatError(
+            f"{name}:1: negative header {num_classes}; expected 0 or the number of classes"
+        )
+    multilabel = num_classes > 0
+    rows: list[SplitRow] = []
+    for lineno, raw in enumerate(lines[1:], start=2):
+        line = raw.strip()
+        if not line:
+            continue
+        cols = line.split()
+        where = f"{name}:{lineno}"
+        if fmt is None:
+            fmt = _infer_format(len(cols), cols[0])
+            if fmt is None:
+                raise SplitFormatError(
+                    f"{where}: {len(cols)} columns; expected 7 (video), 5 (frames/gulp) or 3 (image) space-separated columns"
+                )
+        if len(cols) != len(FORMAT_COLUMNS[fmt]):
+            raise SplitFormatError(f"{where}: {len(cols)} columns; expected {_expected(fmt)}")
+        video_id = _parse_int(cols[1], "video_id", where, fmt)
+        label = _parse_label(cols[2], multilabel, num_classes, where, fmt)
+        if fmt == "image":
+            rows.append(SplitRow(cols[0], video_id, label))
+            continue
+        start = _parse_int(cols[3], "start", where, fmt)
+        end = _parse_int(cols[4], "end", where, fmt)
+        if start < 0 or end < start:
+            raise SplitFormatError(
+                f"{where}: frame range {start}..{end} is empty or negative; expected start <= end"
+            )
+        width = height = None
+        if fmt == "video":
+            width = _parse_int(cols[5], "width", where, fmt)
+            height = _parse_int(cols[6], "height", where, fmt)
+        rows.append(SplitRow(cols[0], video_id, label, start, end, width, height))
+    return SplitFile(num_classes=num_classes, fmt=fmt or "video", rows=rows, path=name)
+
+
+def read_split_file(path: str | os.PathLike, fmt: str | None = None) -> SplitFile:
+    """Read an upstream split CSV; ``fmt`` is inferred from the column count when None."""
+    path = os.fspath(path)
+    pm = get_path_manager()
+    if not pm.exists(path):
+        raise FileNotFoundError(
+            f"split file {path} does not exist; generate it with `vai-data splits` or `vai-data synth`"
+        )
+    with pm.open(path, "r") as f:
+        lines = f.read().splitlines()
+    return parse_split_lines(lines, fmt=fmt, name=path)
+
+
+def _format_row(row: SplitRow, fmt: str) -> str:
+    label = ",".join(str(v) for v in row.label) if isinstance(row.label, tuple) else str(row.label)
+    cols: list[object] = [row.path, row.video_id, label]
+    if fmt in ("video", "frames", "gulp"):
+        if row.start is None or row.end is None:
+            raise ValueError(f"row {row.path}: {fmt} format needs start and end frames")
+        cols += [row.start, row.end]
+    if fmt == "video":
+        if row.width is None or row.height is None:
+            raise ValueError(f"row {row.path}: video format needs width and height")
+        cols += [row.width, row.height]
+    if any(" " in str(c) for c in cols[:1]):
+        raise ValueError(
+            f"row path {row.path!r} contains a space, which the space-separated format cannot hold"
+        )
+    return " ".join(str(c) for c in cols)
+
+
+def write_split_file(
+    path: str | os.PathLike, rows: Iterable[SplitRow], fmt: str, num_classes: int = 0
+) -> None:
+    """Write a split CSV atomically (temp file + rename), creating parent directories."""
+    if fmt not in FORMAT_COLUMNS:
+        raise ValueError(f"unknown split format {fmt!r}; choose one of {sorted(FORMAT_COLUMNS)}")
+    text = "\n".join([str(int(num_classes))] + [_format_row(r, fmt) for r in rows]) + "\n"
+    path = os.fspath(path)
+    if "://" in path:  # a registered iopath handler: no rename available, write through it
+        with get_path_manager().open(path, "w") as f:
+            f.write(text)
+        return
+    local = path
+    parent = os.path.dirname(os.path.abspath(local))
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".split-", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, local)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,37 @@
+"""Clip transforms (uint8 ``(T, C, H, W)`` in, same random parameters for every frame) and normalisation."""
+
+from .clip import (
+    NUM_SPATIAL_CROPS,
+    CenterCrop,
+    ClipTransform,
+    Compose,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomShortSideScale,
+    ShortSideScale,
+    SpatialCrop,
+    short_side_size,
+    spatial_crop,
+    to_tchw,
+    to_thwc,
+)
+from .normalize import GREY_COEFFS, Normalize, rgb_to_grey
+
+__all__ = [
+    "NUM_SPATIAL_CROPS",
+    "GREY_COEFFS",
+    "CenterCrop",
+    "ClipTransform",
+    "Compose",
+    "Normalize",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomShortSideScale",
+    "ShortSideScale",
+    "SpatialCrop",
+    "rgb_to_grey",
+    "short_side_size",
+    "spatial_crop",
+    "to_tchw",
+    "to_thwc",
+]

@@ -1,0 +1,187 @@
+"""Clip transforms: callables ``f(clip[T, C, H, W]) -> clip`` drawing ONE set of random parameters per clip.
+
+They wrap torchvision.transforms.v2 functional kernels (leading dims act as a batch, so every frame gets
+the same scale, crop and flip). Random draws use the global torch RNG; the datasets seed it per sample
+from ``(seed, epoch, index)`` so clips are reproducible whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torchvision.transforms.v2 import functional as F
+
+ClipTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def to_tchw(clip: torch.Tensor) -> torch.Tensor:
+    """Decoder layout ``(T, H, W, C)`` -> transform layout ``(T, C, H, W)``."""
+    if clip.ndim != 4:
+        raise ValueError(f"expected a clip of shape (T, H, W, C), got {tuple(clip.shape)}")
+    return clip.permute(0, 3, 1, 2)
+
+
+def to_thwc(clip: torch.Tensor) -> torch.Tensor:
+    """Transform layout ``(T, C, H, W)`` -> decoder layout ``(T, H, W, C)``."""
+    return clip.permute(0, 2, 3, 1)
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    h, w = size
+    return int(h), int(w)
+
+
+def short_side_size(h: int, w: int, short: int) -> tuple[int, int]:
+    """Output (h, w) when the shorter side becomes ``short`` keeping the aspect ratio."""
+    if h <= w:
+        return short, max(1, int(round(w * short / h)))
+    return max(1, int(round(h * short / w))), short
+
+
+class Compose:
+    """Apply clip transforms in order."""
+
+    def __init__(self, transforms: Sequence[ClipTransform]):
+        self.transforms = list(transforms)
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        for t in self.transforms:
+            clip = t(clip)
+        return clip
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(t) for t in self.transforms)
+        return f"Compose([{inner}])"
+
+
+class ShortSideScale:
+    """Resize so the shorter side equals ``size`` (antialiased bilinear); no-op if it already does."""
+
+    def __init__(self, size: int):
+        self.size = int(size)
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        h, w = clip.shape[-2:]
+        if min(h, w) == self.size:
+            return clip
+        return F.resize(clip, list(short_side_size(h, w, self.size)), antialias=True)
+
+    def __repr__(self) -> str:
+        return f"ShortSideScale({self.size})"
+
+
+class RandomShortSideScale:
+    """Short-side scale jitter: shorter side drawn uniformly from ``[min_size, max_size]`` (inclusive)."""
+
+    def __init__(self, min_size: int, max_size: int):
+        if min_size > max_size:
+            raise ValueError(f"scale jitter min {min_size} > max {max_size}")
+        self.min_size, self.max_size = int(min_size), int(max_size)
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        size = int(torch.randint(self.min_size, self.max_size + 1, (1,)))
+        return ShortSideScale(size)(clip)
+
+    def __repr__(self) -> str:
+        return f"RandomShortSideScale({self.min_size}, {self.max_size})"
+
+
+def _pad_to(clip: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    ph, pw = max(h - clip.shape[-2], 0), max(w - clip.shape[-1], 0)
+    if ph or pw:  # clip smaller than the crop: pad symmetrically with zeros rather than fail
+        clip = F.pad(clip, [pw // 2, ph // 2, pw - pw // 2, ph - ph // 2])
+    return clip
+
+
+class RandomCrop:
+    """Crop a random ``size`` window (same window for every frame); pads clips smaller than the crop."""
+
+    def __init__(self, size: int | Sequence[int]):
+        self.size = _pair(size)
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        h, w = self.size
+        clip = _pad_to(clip, h, w)
+        top = int(torch.randint(clip.shape[-2] - h + 1, (1,)))
+        left = int(torch.randint(clip.shape[-1] - w + 1, (1,)))
+        return F.crop(clip, top, left, h, w)
+
+    def __repr__(self) -> str:
+        return f"RandomCrop({self.size})"
+
+
+class CenterCrop:
+    """Crop the central ``size`` window."""
+
+    def __init__(self, size: int | Sequence[int]):
+        self.size = _pair(size)
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        return F.center_crop(_pad_to(clip, *self.size), list(self.size))
+
+    def __repr__(self) -> str:
+        return f"CenterCrop({self.size})"
+
+
+class RandomHorizontalFlip:
+    """Flip every frame left-right with probability ``p``; ``last_flipped`` tells whether it did."""
+
+    def __init__(self, p: float = 0.5):
+        self.p = float(p)
+        self.last_flipped = False
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        self.last_flipped = bool(torch.rand(1) < self.p)
+        return F.horizontal_flip(clip) if self.last_flipped else clip
+
+    def __repr__(self) -> str:
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+NUM_SPATIAL_CROPS = (1, 3, 5, 10)
+
+
+def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, index: int) -> torch.Tensor:
+    """Test-time view ``index`` of ``num_crops``: 1 = centre; 3 = centre, left/top, right/bottom (along the
+    longer side); 5 = centre then corners TL, TR, BL, BR; 10 = those 5 then the same 5 flipped."""
+    if num_crops not in NUM_SPATIAL_CROPS:
+        raise ValueError(f"num_crops={num_crops}; choose one of {NUM_SPATIAL_CROPS}")
+    if not 0 <= index < num_crops:
+        raise ValueError(f"crop index {index} is outside [0, {num_crops})")
+    ch, cw = _pair(size)
+    clip = _pad_to(clip, ch, cw)
+    h, w = clip.shape[-2:]
+    if num_crops == 1 or index == 0:
+        return F.center_crop(clip, [ch, cw])
+    if num_crops == 3:
+        if h >= w:
+            top, left = (0 if index == 1 else h - ch), (w - cw) // 2
+        else:
+            top, left = (h - ch) // 2, (0 if index == 1 else w - cw)
+        return F.crop(clip, top, left, ch, cw)
+    flip = index >= 5
+    corner = index % 5
+    if corner == 0:
+        out = F.center_crop(clip, [ch, cw])
+    else:
+        top = 0 if corner in (1, 2) else h - ch
+        left = 0 if corner in (1, 3) else w - cw
+        out = F.crop(clip, top, left, ch, cw)
+    return F.horizontal_flip(out) if flip else out
+
+
+class SpatialCrop:
+    """Deterministic multi-view crop as a transform (see :func:`spatial_crop`)."""
+
+    def __init__(self, size: int | Sequence[int], num_crops: int = 1, index: int = 0):
+        spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_crops, index)  # validate arguments early
+        self.size, self.num_crops, self.index = _pair(size), num_crops, index
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        return spatial_crop(clip, self.size, self.num_crops, self.index)
+
+    def __repr__(self) -> str:
+        return f"SpatialCrop({self.size}, num_crops={self.num_crops}, index={self.index})"

@@ -1,0 +1,102 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from vai_data import VideoDecodeError, probe_num_frames, probe_video, read_frames
+
+BACKENDS = ["decord", "pyav"]
+
+
+def _bar_position(frame: torch.Tensor) -> int:
+    """Column of the bright red bar that identifies the frame number in conftest.gradient_frames."""
+    return int(frame[..., 0].float().mean(0).argmax()) // 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_frames_match_source(video_file, frames_array, backend):
+    idx = [0, 3, 3, 11, 7]
+    out = read_frames(video_file, idx, backend=backend)
+    assert out.dtype == torch.uint8 and out.shape == (5, 48, 64, 3)
+    assert [_bar_position(f) for f in out] == idx
+    err = (out.float() - torch.from_numpy(frames_array[idx]).float()).abs().mean()
+    assert err < 6  # H.264 at crf 18
+
+
+def test_backends_agree(video_file):
+    idx = [1, 2, 9]
+    a = read_frames(video_file, idx, "decord").float()
+    b = read_frames(video_file, idx, "pyav").float()
+    assert (a - b).abs().mean() < 1.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_short_side_at_decode(video_file, backend):
+    out = read_frames(video_file, [0, 5], backend=backend, short_side=24)
+    assert out.shape == (2, 24, 32, 3)
+    assert [_bar_position(f.repeat_interleave(2, 1)) for f in out] == [0, 5]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_over_reported_frames_are_clamped(video_file, backend):
+    out = read_frames(video_file, [10, 11, 40, 200], backend=backend)
+    assert [_bar_position(f) for f in out] == [10, 11, 11, 11]
+
+
+def test_probe(video_file):
+    assert probe_num_frames(video_file) == 12
+    assert probe_video(video_file) == (12, 64, 48)
+
+
+def test_torchcodec_missing_is_one_clear_line(video_file):
+    pytest.importorskip("decord")
+    try:
+        import torchcodec.decoders  # noqa: F401
+
+        pytest.skip("torchcodec is installed here")
+    except Exception:
+        pass
+    with pytest.raises(ImportError) as ei:
+        read_frames(video_file, [0], backend="torchcodec")
+    msg = str(ei.value)
+    assert "pip install 'vai-data[torchcodec]'" in msg and "\n" not in msg
+
+
+def test_unknown_backend(video_file):
+    with pytest.raises(ValueError, match="unknown video backend 'cv2'"):
+        read_frames(video_file, [0], backend="cv2")
+
+
+def _corrupt_files(tmp_path, video_file):
+    data = open(video_file, "rb").read()
+    files = {
+        "missing": str(tmp_path / "missing.mp4"),
+        "zero": str(tmp_path / "zero.mp4"),
+        "truncated": str(tmp_path / "trunc.mp4"),
+        "random": str(tmp_path / "random.mp4"),
+        "text": str(tmp_path / "text.mp4"),
+    }
+    open(files["zero"], "wb").close()
+    with open(files["truncated"], "wb") as f:
+        f.write(data[: len(data) // 3])
+    with open(files["random"], "wb") as f:
+        f.write(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with open(files["text"], "w") as f:
+        f.write("not a video at all\n" * 50)
+    return files
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["missing", "zero", "truncated", "random", "text"])
+def test_unreadable_inputs_raise_video_decode_error(tmp_path, video_file, backend, kind):
+    path = _corrupt_files(tmp_path, video_file)[kind]
+    with pytest.raises(VideoDecodeError) as ei:
+        read_frames(path, [0, 5], backend=backend)
+    assert os.path.basename(path) in str(ei.value)
+    assert "\n" not in str(ei.value)
+
+
+@pytest.mark.parametrize("kind", ["missing", "zero", "random"])
+def test_probe_raises_video_decode_error(tmp_path, video_file, kind):
+    with pytest.raises(VideoDecodeError):
+        probe_num_frames(_corrupt_files(tmp_path, video_file)[kind])

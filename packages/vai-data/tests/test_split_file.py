@@ -1,0 +1,74 @@
+import pytest
+from vai_data import SplitFormatError, SplitRow, read_split_file, write_split_file
+
+
+def _write(tmp_path, text, name="s.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_video_format_roundtrip(tmp_path):
+    rows = [SplitRow("a.mp4", 1, 3, 0, 9, 320, 240), SplitRow("b.webm", 2, 0, 2, 5, 64, 48)]
+    p = tmp_path / "sub" / "dir" / "train.csv"
+    write_split_file(p, rows, "video")
+    assert p.read_text().splitlines() == ["0", "a.mp4 1 3 0 9 320 240", "b.webm 2 0 2 5 64 48"]
+    sf = read_split_file(p)
+    assert sf.fmt == "video" and sf.num_classes == 0 and not sf.multilabel
+    assert sf.rows == rows
+
+
+def test_format_inference(tmp_path):
+    assert read_split_file(_write(tmp_path, "0\nuid/{:05d}.jpg 7 2 1 37\n")).fmt == "frames"
+    assert read_split_file(_write(tmp_path, "0\nP01_01_0 7 2 0 30\n")).fmt == "gulp"
+    sf = read_split_file(_write(tmp_path, "0\nimg/x.jpg 7 2\n"))
+    assert sf.fmt == "image" and sf.rows[0] == SplitRow("img/x.jpg", 7, 2)
+
+
+def test_multilabel(tmp_path):
+    sf = read_split_file(
+        _write(tmp_path, "20\nCATER_new_005000/{:05d}.jpg 5000 3,17 0 300\nx/{:05d}.jpg 1 4 0 3\n")
+    )
+    assert sf.multilabel and sf.num_classes == 20
+    assert sf.rows[0].label == (3, 17) and sf.rows[1].label == (4,)
+    out = tmp_path / "w.csv"
+    write_split_file(out, sf.rows, "frames", num_classes=20)
+    assert out.read_text().splitlines()[1] == "CATER_new_005000/{:05d}.jpg 5000 3,17 0 300"
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("0\na.mp4 1 3 0 9 320\n", r"s\.csv:2: 6 columns; expected"),
+        ("0\na.mp4 x 3 0 9 320 240\n", r"s\.csv:2: video_id 'x' is not an integer; expected 7"),
+        ("0\na.mp4 1 3,4 0 9 320 240\n", r"s\.csv:2: .*several classes"),
+        ("5\na/{:05d}.jpg 1 3,9 0 9\n", r"s\.csv:2: label 9 is outside \[0, 5\)"),
+        ("abc\n", r"s\.csv:1: header 'abc'"),
+        ("0\n\na/{:05d}.jpg 1 3 9 2\n", r"s\.csv:3: frame range 9\.\.2"),
+        ("0\na b\n", r"s\.csv:2: 2 columns; expected 7 \(video\)"),
+        ("", r"s\.csv:1: missing header"),
+    ],
+)
+def test_malformed_lines_name_file_and_line(tmp_path, text, match):
+    with pytest.raises(SplitFormatError, match=match):
+        read_split_file(_write(tmp_path, text))
+
+
+def test_explicit_format_mismatch(tmp_path):
+    with pytest.raises(
+        SplitFormatError, match=r":2: 5 columns; expected 7 space-separated columns 'path video_id"
+    ):
+        read_split_file(_write(tmp_path, "0\na/{:05d}.jpg 1 3 0 9\n"), fmt="video")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_split_file(tmp_path / "nope.csv")
+
+
+def test_write_is_atomic_and_validates(tmp_path):
+    p = tmp_path / "a.csv"
+    with pytest.raises(ValueError, match="needs width and height"):
+        write_split_file(p, [SplitRow("a.mp4", 1, 0, 0, 3)], "video")
+    assert not p.exists()
+    assert not list(tmp_path.iterdir())  # no temp file left behind

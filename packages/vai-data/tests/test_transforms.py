@@ -1,0 +1,107 @@
+import pytest
+import torch
+from vai_data.transforms import (
+    CenterCrop,
+    Compose,
+    Normalize,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomShortSideScale,
+    ShortSideScale,
+    SpatialCrop,
+    rgb_to_grey,
+    spatial_crop,
+    to_tchw,
+    to_thwc,
+)
+
+
+def _clip(t=3, h=20, w=30):
+    # value encodes (row, column) so crops can be located
+    base = (torch.arange(h)[:, None] * 1 + torch.arange(w)[None, :] * 0).to(torch.uint8)
+    cols = torch.arange(w)[None, :].expand(h, w).to(torch.uint8)
+    frame = torch.stack([base, cols, torch.zeros_like(base)])
+    return frame[None].repeat(t, 1, 1, 1)
+
+
+def test_layout_helpers():
+    x = torch.zeros(2, 5, 7, 3)
+    assert to_tchw(x).shape == (2, 3, 5, 7) and to_thwc(to_tchw(x)).shape == x.shape
+    with pytest.raises(ValueError, match="expected a clip"):
+        to_tchw(torch.zeros(5, 7, 3))
+
+
+def test_short_side_scale():
+    assert ShortSideScale(10)(_clip()).shape == (3, 3, 10, 15)
+    assert ShortSideScale(10)(_clip(h=40, w=20)).shape == (3, 3, 20, 10)
+
+
+def test_random_scale_same_for_all_frames_and_seeded():
+    torch.manual_seed(0)
+    sizes = {RandomShortSideScale(8, 12)(_clip()).shape[-2] for _ in range(30)}
+    assert sizes <= set(range(8, 13)) and len(sizes) > 2
+
+
+def test_random_crop_same_window_every_frame():
+    clip = _clip(t=4)
+    clip[1] += 1  # frames differ by a constant
+    torch.manual_seed(1)
+    out = RandomCrop(8)(clip)
+    assert out.shape == (4, 3, 8, 8)
+    assert torch.equal(out[1].int() - 1, out[0].int())
+
+
+def test_crop_pads_small_clip():
+    assert RandomCrop(40)(_clip()).shape == (3, 3, 40, 40)
+    assert CenterCrop((10, 12))(_clip()).shape == (3, 3, 10, 12)
+
+
+def test_flip_consistent():
+    clip = _clip()
+    flip = RandomHorizontalFlip(p=1.0)
+    out = flip(clip)
+    assert flip.last_flipped and torch.equal(out, clip.flip(-1))
+    assert torch.equal(RandomHorizontalFlip(p=0.0)(clip), clip)
+
+
+def test_ten_crop_layout():
+    clip = _clip(h=20, w=30)
+    views = [spatial_crop(clip, 10, 10, i) for i in range(10)]
+    col0 = [int(v[0, 1, 0, 0]) for v in views]  # green channel = column index of the top-left pixel
+    row0 = [int(v[0, 0, 0, 0]) for v in views]
+    assert col0[:5] == [10, 0, 20, 0, 20] and row0[:5] == [5, 0, 0, 10, 10]
+    for i in range(5):
+        assert torch.equal(views[5 + i], views[i].flip(-1))
+
+
+def test_three_crop_along_long_side():
+    clip = _clip(h=20, w=30)
+    cols = [int(spatial_crop(clip, 20, 3, i)[0, 1, 0, 0]) for i in range(3)]
+    assert cols == [5, 0, 10]
+    with pytest.raises(ValueError, match="num_crops=4"):
+        SpatialCrop(8, 4)
+
+
+def test_normalize_rgb_bgr_grey():
+    clip = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
+    clip[:, 0] = 255
+    out = Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])(clip)
+    assert out.shape == (3, 2, 4, 4) and out.dtype == torch.float32
+    assert out[0].eq(1).all() and out[1].eq(-1).all()
+    bgr = Normalize([0, 0, 0], [1, 1, 1], bgr=True)(clip)
+    assert bgr[2].eq(1).all() and bgr[0].eq(0).all()
+    raw = Normalize([114.75] * 3, [57.375] * 3, scale_255=False)(clip)
+    assert torch.allclose(raw[0], torch.tensor((255 - 114.75) / 57.375))
+    grey = Normalize([0.0], [1.0], greyscale=True)(clip)
+    assert grey.shape == (1, 2, 4, 4) and torch.allclose(grey, torch.tensor(0.2989), atol=1e-4)
+
+
+def test_grey_coefficients_are_cv2():
+    px = torch.tensor([0, 0, 100], dtype=torch.float32).view(1, 3, 1, 1)
+    assert float(rgb_to_grey(px)) == pytest.approx(11.40, abs=1e-3)
+
+
+def test_compose():
+    t = Compose([ShortSideScale(10), CenterCrop(8), Normalize([0.0] * 3, [1.0] * 3)])
+    assert t(_clip()).shape == (3, 3, 8, 8)
+    assert "ShortSideScale(10)" in repr(t)

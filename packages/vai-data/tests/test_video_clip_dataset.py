@@ -1,0 +1,140 @@
+import os
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+from vai_data import SplitRow, VideoClipDataset, VideoDecodeError, write_split_file
+
+SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
+
+
+def test_train_sample_dict(synth_root):
+    ds = VideoClipDataset(os.path.join(synth_root, "splits", "train.csv"), synth_root, train=True, **SMALL)
+    s = ds[0]
+    assert set(s) == {"video", "label", "video_id", "spatial_idx", "temporal_idx", "frame_indices"}
+    assert s["video"].shape == (3, 4, 16, 16) and s["video"].dtype == torch.float32
+    assert isinstance(s["label"], int) and isinstance(s["video_id"], int)
+    assert s["frame_indices"].dtype == torch.long and len(s["frame_indices"]) == 4
+    assert ds.num_classes <= 8 and not ds.multilabel and len(ds.labels) == len(ds)
+
+
+def test_same_seed_epoch_same_clip_and_epochs_differ(synth_root):
+    split = os.path.join(synth_root, "splits", "train.csv")
+    a = VideoClipDataset(split, synth_root, train=True, seed=1, **SMALL)
+    b = VideoClipDataset(split, synth_root, train=True, seed=1, **SMALL)
+    assert torch.equal(a[2]["video"], b[2]["video"])
+    outs = []
+    for epoch in range(4):
+        a.set_epoch(epoch)
+        outs.append(torch.cat([a[2]["video"].flatten(), a[2]["frame_indices"].float()]))
+    assert any(not torch.equal(outs[0], o) for o in outs[1:])
+
+
+def test_workers_do_not_change_clips(synth_root):
+    split = os.path.join(synth_root, "splits", "train.csv")
+    ds = VideoClipDataset(split, synth_root, train=True, seed=5, **SMALL)
+    ds.set_epoch(3)
+    ref = torch.stack([ds[i]["video"] for i in range(4)])
+    loader = DataLoader(torch.utils.data.Subset(ds, range(4)), batch_size=2, num_workers=2)
+    got = torch.cat([b["video"] for b in loader])
+    assert torch.equal(ref, got)
+
+
+def test_test_mode_views(synth_root):
+    split = os.path.join(synth_root, "splits", "val_frames.csv")
+    ds = VideoClipDataset(split, synth_root, train=False, num_spatial_crops=3, num_temporal_views=2, **SMALL)
+    n_videos = len(ds.split.rows)
+    assert len(ds) == n_videos * 6
+    samples = [ds[i] for i in range(6)]
+    assert {s["video_id"] for s in samples} == {ds.split.rows[0].video_id}
+    assert [(s["temporal_idx"], s["spatial_idx"]) for s in samples] == [
+        (t, c) for t in range(2) for c in range(3)
+    ]
+    assert samples[0]["video"].shape == (3, 4, 16, 16)
+    assert not torch.equal(samples[0]["frame_indices"], samples[3]["frame_indices"])
+    assert ds.video_ids[:6] == [ds.split.rows[0].video_id] * 6
+
+
+def test_video_and_frames_storage_agree(synth_root):
+    kw = dict(train=False, **SMALL)
+    v = VideoClipDataset(os.path.join(synth_root, "splits", "val.csv"), synth_root, **kw)[0]
+    f = VideoClipDataset(os.path.join(synth_root, "splits", "val_frames.csv"), synth_root, **kw)[0]
+    assert torch.equal(v["frame_indices"], f["frame_indices"]) and v["video_id"] == f["video_id"]
+    assert (v["video"] - f["video"]).abs().mean() < 0.15  # H.264 vs JPEG compression
+
+
+def test_multilabel_and_flip_label_map(tmp_path, video_file):
+    rows = [SplitRow(os.path.basename(video_file), 7, (1, 3), 0, 11, 64, 48)]
+    split = tmp_path / "ml.csv"
+    write_split_file(split, rows, "video", num_classes=5)
+    ds = VideoClipDataset(split, os.path.dirname(video_file), train=False, **SMALL)
+    assert ds.multilabel and ds.num_classes == 5
+    assert ds[0]["label"].tolist() == [0, 1, 0, 1, 0]
+    single = tmp_path / "s.csv"
+    write_split_file(single, [SplitRow(os.path.basename(video_file), 7, 2, 0, 11, 64, 48)], "video")
+    labels = set()
+    ds = VideoClipDataset(
+        single, os.path.dirname(video_file), train=True, flip_label_map={2: 4, 4: 2}, **SMALL
+    )
+    for epoch in range(12):
+        ds.set_epoch(epoch)
+        labels.add(ds[0]["label"])
+    assert labels == {2, 4}
+
+
+def test_dense_sampling(tmp_path, video_file):
+    split = tmp_path / "s.csv"
+    write_split_file(split, [SplitRow(os.path.basename(video_file), 1, 0, 0, 11, 64, 48)], "video")
+    ds = VideoClipDataset(
+        split,
+        os.path.dirname(video_file),
+        train=False,
+        sampling="dense",
+        sampling_rate=2,
+        num_temporal_views=2,
+        **SMALL,
+    )
+    assert ds[0]["frame_indices"].tolist() == [0, 2, 4, 6]
+    assert ds[1]["frame_indices"].tolist() == [5, 7, 9, 11]
+
+
+def _fuzz_split(tmp_path, video_file):
+    data = open(video_file, "rb").read()
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    (tmp_path / "trunc.mp4").write_bytes(data[: len(data) // 3])
+    (tmp_path / "rand.mp4").write_bytes(os.urandom(3000))
+    (tmp_path / "good.mp4").write_bytes(data)
+    names = ["zero.mp4", "good.mp4", "trunc.mp4", "rand.mp4", "missing.mp4"]
+    rows = [SplitRow(n, i, i % 2, 0, 11, 64, 48) for i, n in enumerate(names)]
+    write_split_file(tmp_path / "fuzz.csv", rows, "video")
+    return tmp_path / "fuzz.csv"
+
+
+def test_bad_samples_skip(tmp_path, video_file, caplog):
+    split = _fuzz_split(tmp_path, video_file)
+    ds = VideoClipDataset(split, tmp_path, train=True, **SMALL)
+    with caplog.at_level("WARNING"):
+        out = [ds[i] for i in range(len(ds))] + [ds[0]]
+    assert all(o["video_id"] == 1 for o in out)  # every bad sample replaced by the good video
+    assert ds.bad_samples >= 5
+    warned = [r for r in caplog.records if "bad sample" in r.getMessage()]
+    assert len(warned) == 4  # once per bad path
+    assert any("zero.mp4" in r.getMessage() for r in warned)
+
+
+def test_bad_samples_raise(tmp_path, video_file):
+    split = _fuzz_split(tmp_path, video_file)
+    ds = VideoClipDataset(split, tmp_path, train=False, **SMALL)  # test mode defaults to raise
+    with pytest.raises(VideoDecodeError, match="zero.mp4"):
+        ds[0]
+    assert ds[1]["video_id"] == 1
+
+
+def test_bad_arguments(synth_root):
+    split = os.path.join(synth_root, "splits", "train.csv")
+    with pytest.raises(ValueError, match="storage='tape'"):
+        VideoClipDataset(split, synth_root, train=True, storage="tape")
+    with pytest.raises(ValueError, match="num_crops=4"):
+        VideoClipDataset(split, synth_root, train=False, num_spatial_crops=4)
+    with pytest.raises(ValueError, match="bad_sample_policy='ignore'"):
+        VideoClipDataset(split, synth_root, train=True, bad_sample_policy="ignore")
