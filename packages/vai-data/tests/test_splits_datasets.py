@@ -442,3 +442,20 @@ def test_cli_writes_and_reports_errors(tmp_path, capsys):
         )
         == 1
     )
+
+
+def test_top_level_cli_and_whitespace_paths(tmp_path, capsys):
+    from vai_data.cli import main
+
+    d = tmp_path / "lists"
+    d.mkdir()
+    (d / "train.txt").write_text("CATER_new_000001.avi 2\n")
+    assert main(["splits", "cater", str(d), "-o", str(tmp_path / "out"), "--task", "2"]) == 0
+    assert lines(tmp_path / "out" / "train.csv") == ["301", "CATER_new_000001/{:05d}.jpg 1 2 0 300"]
+    assert "train:" in capsys.readouterr().out
+    ann = tmp_path / "k"
+    ann.mkdir()
+    (ann / "train.csv").write_text("label,youtube_id,time_start,time_end,split\nair drumming,abc,1,2,train\n")
+    make_video(tmp_path / "kv" / "air drumming" / "abc_000001_000002.mp4", frames=2)
+    with pytest.raises(ValueError, match="contains whitespace.*rename"):
+        kinetics400_splits(ann, tmp_path / "kout", videos_root=str(tmp_path / "kv"))

@@ -272,6 +272,13 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for split, rows in splits.items():
+        bad = next((r.path for r in rows if any(c.isspace() for c in r.path)), None)
+        if bad is not None:
+            raise ValueError(
+                f"{split}: path {bad!r} contains whitespace, which the space-separated split format cannot "
+                "hold; rename those folders/files (e.g. spaces to underscores) and run again"
+            )
+    for split, rows in splits.items():
         header = num_classes[split] if isinstance(num_classes, dict) else num_classes
         path = out / f"{split}.csv"
         write_split_file(path, rows, fmt=fmt, num_classes=header)

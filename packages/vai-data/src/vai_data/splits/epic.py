@@ -30,7 +30,11 @@ from .common import (
 logger = logging.getLogger(__name__)
 EK55_FRAMES = "{participant_id}/{video_id}/frame_{{:010d}}.jpg"
 EK100_FRAMES = "{participant_id}/rgb_frames/{video_id}/frame_{{:010d}}.jpg"
-NUM_VERBS = {55: 125, 100: 97}
+VAL_NAMES = ("EPIC_100_validation.csv", "EPIC_100_val.csv")
+
+
+def _first(folder: Path, names: tuple[str, ...]) -> Path:
+    return next((folder / n for n in names if (folder / n).is_file()), folder / names[0])
 
 
 def read_epic_segments(path: str | os.PathLike, id_column: str) -> list[dict[str, str | int]]:
@@ -119,7 +123,7 @@ def epic100_verb_splits(
             require_file(d / "EPIC_100_train.csv", "EPIC_100_train.csv"), "narration_id"
         ),
         "val": read_epic_segments(
-            require_file(d / "EPIC_100_validation.csv", "EPIC_100_validation.csv"), "narration_id"
+            require_file(_first(d, VAL_NAMES), "EPIC_100_validation.csv"), "narration_id"
         ),
     }
     ids = sorted_ids(str(s["id"]) for segs in splits.values() for s in segs)

@@ -27,7 +27,6 @@ from .common import (
     write_outputs,
 )
 
-NUM_CLASSES = 51
 SPLIT_FILE_RE = re.compile(r"^(?P<cls>.+)_test_split(?P<k>\d)\.txt$")
 
 
