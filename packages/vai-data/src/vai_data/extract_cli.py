@@ -1,0 +1,42 @@
+"""``vai-data extract-frames VIDEO_DIR OUT_DIR``: videos -> ``{:05d}.jpg`` frame folders."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from .frame_extraction import VIDEO_EXTENSIONS, extract_frames_tree
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Positional folders plus size, quality, worker and extension options."""
+    parser.add_argument("video_dir", help="folder of videos (searched recursively)")
+    parser.add_argument("out_dir", help="output root; <video_dir>/a/b.mp4 -> <out_dir>/a/b/00000.jpg ...")
+    parser.add_argument(
+        "--short-side", type=int, default=256, help="resize shorter side to this (0 keeps size)"
+    )
+    parser.add_argument("--quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument(
+        "--ext", nargs="+", default=list(VIDEO_EXTENSIONS), help="video file extensions to look for"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Extract all videos; returns 1 when any failed (they are listed) or the input folder is missing."""
+    if not 1 <= args.quality <= 100:
+        logger.error("--quality must be in 1..100, got %d", args.quality)
+        return 2
+    try:
+        report = extract_frames_tree(
+            args.video_dir, args.out_dir, args.short_side or None, args.quality, args.workers, args.ext
+        )
+    except FileNotFoundError as e:
+        logger.error("%s", e)
+        return 1
+    for rel, error in report.failed.items():
+        logger.error("%s: %s", rel, error)
+    print(report.summary())
+    return 1 if report.failed else 0

@@ -1,0 +1,180 @@
+"""Decode videos into JPEG frame folders (``{:05d}.jpg``, 0-based) at a given short side and quality.
+
+A video ``VIDEO_DIR/a/b.mp4`` becomes ``OUT_DIR/a/b/00000.jpg ...`` - the layout the split generators'
+``--frames-root`` and the frames split format expect. Each folder is written under a temporary name and
+renamed when complete, so an interrupted run never leaves a half folder that looks done; finished
+folders are skipped on the next run and failures are collected, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .decode import output_size
+
+logger = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
+FRAME_NAME = "{:05d}.jpg"
+
+
+class FrameExtractionError(RuntimeError):
+    """A video that could not be turned into frames; the message names the path and the cause."""
+
+
+def _encode_jpeg(rgb, quality: int) -> bytes:
+    try:
+        import simplejpeg
+
+        return simplejpeg.encode_jpeg(rgb, quality=quality, colorspace="RGB")
+    except ImportError:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+        return buf.getvalue()
+
+
+def extract_frames(
+    video_path: str | os.PathLike, out_dir: str | os.PathLike, short_side: int | None = 256, quality: int = 90
+) -> int:
+    """Write every frame of ``video_path`` as ``out_dir/{:05d}.jpg`` (0-based); returns the frame count.
+
+    Frames are resized (swscale, aspect kept) so the shorter side is ``short_side`` (None/0 keeps the
+    size). A decode error after some frames keeps those frames with a WARNING (truncated files); no
+    frame at all raises :class:`FrameExtractionError`. The folder appears atomically when complete.
+    """
+    import av
+
+    video_path, out_dir = os.fspath(video_path), os.fspath(out_dir)
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
+    if not os.path.isfile(video_path) or os.path.getsize(video_path) == 0:
+        raise FrameExtractionError(f"{video_path}: missing or empty file")
+    tmp = f"{out_dir.rstrip(os.sep)}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    count = 0
+    try:
+        try:
+            with av.open(video_path) as container:
+                if not container.streams.video:
+                    raise FrameExtractionError(f"{video_path}: no video stream in the container")
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                size = None
+                for frame in container.decode(stream):
+                    if size is None:
+                        size = output_size(frame.width, frame.height, short_side)
+                    rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                    with open(os.path.join(tmp, FRAME_NAME.format(count)), "wb") as f:
+                        f.write(_encode_jpeg(rgb, quality))
+                    count += 1
+        except (av.error.FFmpegError, ValueError, OSError) as e:
+            if count == 0:
+                raise FrameExtractionError(
+                    f"{video_path}: not a decodable video ({type(e).__name__}: {e})"
+                ) from None
+            logger.warning("%s: decoding stopped after %d frames (%s); keeping them", video_path, count, e)
+        if count == 0:
+            raise FrameExtractionError(f"{video_path}: no frame could be decoded")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return count
+
+
+@dataclass
+class ExtractionReport:
+    """What a tree extraction did: relative video paths extracted, skipped (already done) and failed."""
+
+    extracted: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: counts of extracted, skipped and failed videos."""
+        frames = sum(self.extracted.values())
+        return (
+            f"extracted {len(self.extracted)} videos ({frames} frames), skipped {len(self.skipped)} done, "
+            f"failed {len(self.failed)}"
+        )
+
+
+def find_videos(video_dir: str | os.PathLike, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> list[str]:
+    """Video files under ``video_dir`` (recursive), as sorted paths relative to it."""
+    root = Path(video_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"video folder {root} not found")
+    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    return sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts
+    )
+
+
+def _is_done(folder: str) -> bool:
+    return os.path.isdir(folder) and os.path.isfile(os.path.join(folder, FRAME_NAME.format(0)))
+
+
+def _job(args: tuple[str, str, int | None, int]) -> tuple[int | None, str | None]:
+    src, dst, short_side, quality = args
+    try:
+        return extract_frames(src, dst, short_side, quality), None
+    except (FrameExtractionError, ValueError, OSError) as e:
+        return None, str(e)
+
+
+def extract_frames_tree(
+    video_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    short_side: int | None = 256,
+    quality: int = 90,
+    workers: int = 1,
+    extensions: Sequence[str] = VIDEO_EXTENSIONS,
+) -> ExtractionReport:
+    """Extract every video under ``video_dir`` into ``out_dir/<relative path without extension>/``.
+
+    Finished folders are skipped; a failing video is logged at WARNING and listed in the report while
+    the others go on. ``workers > 1`` uses that many processes.
+    """
+    report = ExtractionReport()
+    todo = []
+    for rel in find_videos(video_dir, extensions):
+        dst = os.path.join(os.fspath(out_dir), os.path.splitext(rel)[0])
+        if _is_done(dst):
+            report.skipped.append(rel)
+        else:
+            todo.append((rel, (os.path.join(os.fspath(video_dir), rel), dst, short_side, quality)))
+    if report.skipped:
+        logger.info("skipping %d videos whose frame folders exist", len(report.skipped))
+    bar = tqdm(total=len(todo), desc="extracting frames", unit="video")
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = zip(todo, pool.map(_job, [a for _, a in todo], chunksize=1), strict=True)
+            _collect(results, report, bar)
+    else:
+        _collect(((t, _job(t[1])) for t in todo), report, bar)
+    bar.close()
+    return report
+
+
+def _collect(results, report: ExtractionReport, bar: tqdm) -> None:
+    for (rel, _), (count, error) in results:
+        if error is None:
+            report.extracted[rel] = int(count)
+        else:
+            report.failed[rel] = error
+            logger.warning("failed: %s", error)
+        bar.update(1)

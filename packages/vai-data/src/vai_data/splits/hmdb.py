@@ -1,0 +1,133 @@
+"""HMDB-51 split generator from the official ``testTrainMulti_7030_splits`` lists (splits 1-3).
+
+Each official file ``<class>_test_split<k>.txt`` holds lines ``<clip>.avi <id>`` where 1 = train,
+2 = test, 0 = unused. Labels are the sorted class names' indices; ``video_id`` is the clip's index in
+the sorted list of all listed clips (unused ones included), so it is the same in every split. ``confusion=True`` builds upstream's
+Confusing-HMDB-102: train class c is relabelled ``c + 51 * randint(0, 1)`` (seeded, default 12) and
+test rows are multi-label ``c,c+51`` under the header 102.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..split_file import SplitRow
+from .common import (
+    Clip,
+    MediaSource,
+    add_media_arguments,
+    annotation_error,
+    clips_to_rows,
+    read_text_lines,
+    sorted_ids,
+    write_outputs,
+)
+
+SPLIT_FILE_RE = re.compile(r"^(?P<cls>.+)_test_split(?P<k>\d)\.txt$")
+
+
+def read_hmdb_split_lists(
+    split_dir: str | os.PathLike, split: int
+) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
+    """Parse one official split: (sorted class names, {"train"|"test"|"unused": [(class, clip_file)]})."""
+    split_dir = Path(split_dir)
+    if not split_dir.is_dir():
+        raise FileNotFoundError(
+            f"HMDB split folder {split_dir} not found; unpack test_train_splits.rar there"
+        )
+    files: dict[str, Path] = {}
+    for p in split_dir.iterdir():
+        m = SPLIT_FILE_RE.match(p.name)
+        if m and int(m["k"]) == split:
+            files[m["cls"]] = p
+    if not files:
+        raise FileNotFoundError(
+            f"no <class>_test_split{split}.txt files in {split_dir}; pass the testTrainMulti_7030_splits folder"
+        )
+    classes = sorted(files)
+    out: dict[str, list[tuple[str, str]]] = {"train": [], "test": [], "unused": []}
+    for cls in classes:
+        for lineno, line in read_text_lines(files[cls]):
+            parts = line.split()
+            if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+                raise annotation_error(
+                    files[cls],
+                    lineno,
+                    f"expected '<clip>.avi 0|1|2' (0 unused, 1 train, 2 test), got {line!r}",
+                )
+            out[{"1": "train", "2": "test", "0": "unused"}[parts[1]]].append((cls, parts[0]))
+    return classes, out
+
+
+def hmdb51_splits(
+    split_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    mode: str = "frames",
+    splits: Sequence[int] = (1, 2, 3),
+    videos_root: str | None = None,
+    frames_root: str | None = None,
+    confusion: bool = False,
+    seed: int = 12,
+) -> dict[str, Path]:
+    """Write ``train<k>.csv`` and ``test<k>.csv`` for each requested split; returns the written paths."""
+    parsed = {k: read_hmdb_split_lists(split_dir, k) for k in splits}
+    classes = parsed[splits[0]][0]
+    for k, (cls_k, _) in parsed.items():
+        if cls_k != classes:
+            raise annotation_error(
+                split_dir, None, f"split {k} lists different classes from split {splits[0]}"
+            )
+    label_of = {c: i for i, c in enumerate(classes)}
+    ids = sorted_ids(f"{c}/{f}" for _, lists in parsed.values() for rows in lists.values() for c, f in rows)
+    media = MediaSource(videos_root, frames_root)
+    out_rows: dict[str, list[SplitRow]] = {}
+    headers: dict[str, int] = {}
+    num = len(classes)
+    for k, (_, lists) in parsed.items():
+        rng = random.Random(seed)
+        for subset in ("train", "test"):
+            clips = []
+            for cls, fname in lists[subset]:
+                c = label_of[cls]
+                label: int | tuple[int, ...] = c
+                if confusion and subset == "train":
+                    label = c + num * rng.randint(0, 1)
+                elif confusion:
+                    label = (c, c + num)
+                stem = os.path.splitext(fname)[0]
+                clips.append(Clip(f"{cls}/{stem}", ids[f"{cls}/{fname}"], label, video_file=f"{cls}/{fname}"))
+            out_rows[f"{subset}{k}"] = clips_to_rows(clips, mode, media, desc=f"HMDB split {k} {subset}")
+            headers[f"{subset}{k}"] = 2 * num if confusion and subset == "test" else 0
+    names = classes + [f"{c}_2" for c in classes] if confusion else classes
+    return write_outputs(out_dir, out_rows, mode, headers, names)
+
+
+def add_cli(sub) -> None:
+    """Register ``vai-data splits hmdb51``."""
+    p = sub.add_parser(
+        "hmdb51", help="HMDB-51 from testTrainMulti_7030_splits (splits 1-3, Confusing-HMDB-102)"
+    )
+    p.add_argument(
+        "split_dir", help="the testTrainMulti_7030_splits folder of <class>_test_split<k>.txt files"
+    )
+    add_media_arguments(p, ("frames", "video", "gulp"), "frames")
+    p.add_argument("--splits", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3], help="which splits")
+    p.add_argument(
+        "--confusion",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="2 = Confusing-HMDB-102 (train relabelled c or c+51, test multi-label c,c+51)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=12, help="seed of the Confusing-HMDB-102 relabelling (default 12)"
+    )
+    p.set_defaults(
+        handler=lambda a: hmdb51_splits(
+            a.split_dir, a.out_dir, a.mode, a.splits, a.videos_root, a.frames_root, a.confusion == 2, a.seed
+        )
+    )

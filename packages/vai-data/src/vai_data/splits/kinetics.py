@@ -1,0 +1,141 @@
+"""Kinetics-400 split generator from the official ``train.csv``/``validate.csv``/``test.csv``.
+
+The csv columns are ``label,youtube_id,time_start,time_end,split``. Downloaded clips are found under
+the media root (flat or in one level of class/split folders) by the stem
+``<youtube_id>_<time_start:06d>_<time_end:06d>`` or the bare ``<youtube_id>``; clips that failed to
+download are skipped with a count. Labels are indices of the sorted train class names and
+``video_id`` the index of the clip in the sorted list of every listed stem.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+from ..split_file import SplitRow
+from .common import (
+    Clip,
+    MediaSource,
+    add_media_arguments,
+    annotation_error,
+    clips_to_rows,
+    parse_int,
+    read_csv_rows,
+    sorted_ids,
+    write_outputs,
+)
+
+logger = logging.getLogger(__name__)
+CSV_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
+CLIP_DIR_RE = re.compile(r"_\d{6}_\d{6}$")  # a clip's frame folder: never descended into
+SPLIT_FILES = {"train": ("train.csv",), "val": ("validate.csv", "val.csv"), "test": ("test.csv",)}
+
+
+def kinetics_stem(youtube_id: str, time_start: int, time_end: int) -> str:
+    """The file stem the official downloaders give a clip: ``<id>_<start:06d>_<end:06d>``."""
+    return f"{youtube_id}_{time_start:06d}_{time_end:06d}"
+
+
+def index_media(root: str | os.PathLike, want_dirs: bool) -> dict[str, str]:
+    """Map file stems (or folder names) up to ``<split>/<class>/`` deep under ``root`` to relative paths."""
+    found: dict[str, str] = {}
+
+    def visit(folder: str, rel: str, depth: int) -> None:
+        with os.scandir(folder) as it:
+            for e in it:
+                r = f"{rel}/{e.name}" if rel else e.name
+                if e.is_dir():
+                    is_clip = CLIP_DIR_RE.search(e.name) is not None
+                    if want_dirs:
+                        found.setdefault(e.name, r)
+                    if depth < 3 and not is_clip:
+                        visit(e.path, r, depth + 1)
+                elif not want_dirs and e.is_file():
+                    found.setdefault(os.path.splitext(e.name)[0], r)
+
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"media root {root} is not a folder")
+    visit(os.fspath(root), "", 1)
+    return found
+
+
+def read_kinetics_csv(path: str | os.PathLike) -> list[tuple[str, str, int, int]]:
+    """Rows ``(label_name, youtube_id, time_start, time_end)``; a file without labels raises."""
+    out = []
+    for lineno, row in read_csv_rows(path, CSV_COLUMNS):
+        if not row["youtube_id"]:
+            raise annotation_error(path, lineno, "empty youtube_id")
+        start = parse_int(row["time_start"], path, lineno, "time_start")
+        end = parse_int(row["time_end"], path, lineno, "time_end")
+        out.append((row["label"], row["youtube_id"], start, end))
+    return out
+
+
+def kinetics400_splits(
+    annotation_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    mode: str = "video",
+    videos_root: str | None = None,
+    frames_root: str | None = None,
+) -> dict[str, Path]:
+    """Write ``train.csv``/``val.csv`` (and ``test.csv`` when its csv has labels) for Kinetics-400."""
+    d = Path(annotation_dir)
+    lists: dict[str, list[tuple[str, str, int, int]]] = {}
+    for split, names in SPLIT_FILES.items():
+        path = next((d / n for n in names if (d / n).is_file()), None)
+        if path is None:
+            if split == "train":
+                raise FileNotFoundError(
+                    f"Kinetics train.csv not found in {d}; pass the folder of the official csvs"
+                )
+            logger.warning("no %s csv in %s; %s split not written", "/".join(names), d, split)
+            continue
+        with open(path, encoding="utf-8-sig") as f:
+            header = f.readline()
+        if split == "test" and "label" not in header.split(","):
+            logger.warning("%s has no label column (unlabelled test set); test split not written", path)
+            continue
+        lists[split] = read_kinetics_csv(path)
+    classes = sorted({label for label, *_ in lists["train"]})
+    label_of = {c: i for i, c in enumerate(classes)}
+    ids = sorted_ids(kinetics_stem(y, s, e) for rows in lists.values() for _, y, s, e in rows)
+    root = frames_root if mode in ("frames", "gulp") and frames_root else videos_root
+    if root is None:
+        raise ValueError(f"{mode} mode needs --videos-root{'' if mode == 'video' else ' or --frames-root'}")
+    index = index_media(root, want_dirs=root == frames_root)
+    media = MediaSource(videos_root, frames_root)
+    rows: dict[str, list[SplitRow]] = {}
+    for split, entries in lists.items():
+        clips, missing = [], 0
+        for label, ytid, s, e in entries:
+            if label not in label_of:
+                raise annotation_error(
+                    d, None, f"{split} clip {ytid} has class {label!r} absent from train.csv"
+                )
+            stem = kinetics_stem(ytid, s, e)
+            rel = index.get(stem) or index.get(ytid)
+            if rel is None:
+                missing += 1
+                continue
+            name = rel if root == frames_root else os.path.splitext(rel)[0]
+            clips.append(Clip(name, ids[stem], label_of[label], video_file=rel))
+        if missing:
+            logger.warning(
+                "Kinetics %s: %d of %d listed clips not found under %s", split, missing, len(entries), root
+            )
+        rows[split] = clips_to_rows(clips, mode, media, desc=f"Kinetics {split}")
+    return write_outputs(out_dir, rows, mode, 0, classes)
+
+
+def add_cli(sub) -> None:
+    """Register ``vai-data splits kinetics400``."""
+    p = sub.add_parser("kinetics400", help="Kinetics-400 from the official train/validate/test csv files")
+    p.add_argument("annotation_dir", help="folder with train.csv, validate.csv (and test.csv)")
+    add_media_arguments(p, ("video", "frames", "gulp"), "video")
+    p.set_defaults(
+        handler=lambda a: kinetics400_splits(
+            a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root
+        )
+    )

@@ -1,0 +1,131 @@
+"""Clip augmentations: one draw per clip, exact grey weights, TSN crop geometry, flip label maps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from vai_data.transforms.augment import (
+    ColorJitter,
+    MultiScaleCrop,
+    RandAugment,
+    RandomGrayscale,
+    RandomResizedCrop,
+    flip_label_map_from_names,
+    grey_clip,
+)
+
+torch.set_num_threads(1)
+
+
+def same_frames_clip(t: int = 3, h: int = 24, w: int = 32, seed: int = 0) -> torch.Tensor:
+    """A clip whose frames are identical: any per-frame difference after a transform is a bug."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (1, 3, h, w), dtype=torch.uint8, generator=g).repeat(t, 1, 1, 1)
+
+
+def assert_frames_equal(clip: torch.Tensor) -> None:
+    for k in range(1, clip.shape[0]):
+        assert torch.equal(clip[0], clip[k]), f"frame {k} differs from frame 0"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda g: MultiScaleCrop(16, generator=g),
+        lambda g: MultiScaleCrop(16, fix_crop=False, generator=g),
+        lambda g: RandomResizedCrop(16, generator=g),
+        lambda g: ColorJitter(0.4, 0.4, 0.4, 0.1, generator=g),
+        lambda g: RandAugment(num_ops=3, magnitude=15, generator=g),
+        lambda g: RandomGrayscale(p=0.5, generator=g),
+    ],
+)
+def test_same_params_for_every_frame_and_reproducible(make):
+    clip = same_frames_clip()
+    for seed in range(4):
+        out = make(torch.Generator().manual_seed(seed))(clip)
+        assert out.dtype == torch.uint8 and out.shape[:2] == (3, 3)
+        assert_frames_equal(out)
+        again = make(torch.Generator().manual_seed(seed))(clip)
+        assert torch.equal(out, again)
+
+
+def test_randaugment_varies_between_clips_but_not_frames():
+    clip = same_frames_clip(t=4)
+    t = RandAugment(num_ops=2, magnitude=20, generator=torch.Generator().manual_seed(1))
+    outs = [t(clip) for _ in range(6)]
+    for o in outs:
+        assert_frames_equal(o)
+    assert any(not torch.equal(outs[0], o) for o in outs[1:])
+
+
+def test_generator_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    RandomResizedCrop(8, generator=torch.Generator().manual_seed(0))(same_frames_clip())
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_multiscale_crop_sizes_and_offsets():
+    t = MultiScaleCrop(224)
+    pairs = t.crop_sizes(256, 340)
+    # sides int(256*s) = 256, 224, 192, 168 with 224 snapped; distortion at most one step
+    assert (256, 224) in pairs and (224, 192) in pairs and (256, 192) not in pairs and (168, 168) in pairs
+    assert len(pairs) == 10
+    offs = t.fixed_offsets(256, 340, 224, 224)
+    assert len(offs) == 13 and (0, 0) in offs and (32, 116) in offs and (16, 58) in offs
+    assert len(MultiScaleCrop(224, more_fix_crop=False).fixed_offsets(256, 340, 224, 224)) == 5
+    g = torch.Generator().manual_seed(0)
+    draws = {MultiScaleCrop(224, generator=g).get_params(256, 340) for _ in range(200)}
+    for top, left, h, w in draws:
+        assert (h, w) in pairs and top + h <= 256 and left + w <= 340
+        assert (top, left) in t.fixed_offsets(256, 340, h, w)
+    out = MultiScaleCrop((12, 16), generator=g)(same_frames_clip(h=24, w=32))
+    assert out.shape == (3, 3, 12, 16)
+    with pytest.raises(ValueError, match="scales must be in"):
+        MultiScaleCrop(8, scales=(1.5,))
+    with pytest.raises(ValueError, match=r"shape \(T, C, H, W\)"):
+        MultiScaleCrop(8)(torch.zeros(3, 8, 8, dtype=torch.uint8))
+
+
+def test_grey_uses_exact_bt601_coefficients():
+    clip = torch.zeros(1, 3, 1, 4, dtype=torch.uint8)
+    clip[0, 0, 0, 0] = 255  # pure red
+    clip[0, 1, 0, 1] = 255  # pure green
+    clip[0, 2, 0, 2] = 255  # pure blue
+    clip[0, :, 0, 3] = 100
+    grey = grey_clip(clip)
+    assert grey.dtype == torch.uint8 and grey.shape == (1, 3, 1, 4)
+    assert torch.equal(grey[0, 0, 0], torch.tensor([76, 150, 29, 100], dtype=torch.uint8))
+    assert torch.equal(grey[:, 0], grey[:, 2])
+    f = grey_clip(clip.float(), num_output_channels=1)
+    expected = torch.tensor([0.2989 * 255, 0.5870 * 255, 0.1140 * 255, 0.9999 * 100])
+    torch.testing.assert_close(f[0, 0, 0], expected)
+    assert abs(float(f[0, 0, 0, 2]) - 0.1440 * 255) > 7  # not upstream's 0.1440 typo
+
+
+def test_random_grayscale_probability_edges():
+    clip = same_frames_clip()
+    assert torch.equal(RandomGrayscale(p=0.0)(clip), clip)
+    out = RandomGrayscale(p=1.0)(clip)
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
+    with pytest.raises(ValueError, match="p must be in"):
+        RandomGrayscale(p=2)
+
+
+def test_flip_label_map_something_something(caplog):
+    names = [
+        "Pushing something from left to right",
+        "Holding something",
+        "Pushing something from right to left",
+        "Turning the camera left while filming something",
+        "Turning the camera right while filming something",
+        "Moving something left",  # no mirror class
+        "Playing with a bright light",  # 'bright' must not match 'right'
+    ]
+    m = flip_label_map_from_names(names)
+    assert m == {0: 2, 2: 0, 3: 4, 4: 3}
+    assert "Moving something left" in caplog.text
+    assert flip_label_map_from_names(
+        ["turn clockwise", "turn anticlockwise"], pairs=[("clockwise", "anticlockwise")]
+    ) == {0: 1, 1: 0}

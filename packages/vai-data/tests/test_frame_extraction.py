@@ -1,0 +1,88 @@
+"""Frame extraction: folder layout, sizes, skipping finished videos, failures reported without stopping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from vai_data.cli import main
+from vai_data.frame_extraction import FrameExtractionError, extract_frames, extract_frames_tree, find_videos
+
+
+def make_video(path: Path, frames: int = 3, width: int = 40, height: int = 30) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            img = np.full((height, width, 3), 60 * i, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_extract_frames_zero_based_and_resized(tmp_path):
+    n = extract_frames(
+        make_video(tmp_path / "v.mp4", frames=3), tmp_path / "out" / "v", short_side=16, quality=80
+    )
+    assert n == 3
+    assert sorted(os.listdir(tmp_path / "out" / "v")) == ["00000.jpg", "00001.jpg", "00002.jpg"]
+    img = Image.open(tmp_path / "out" / "v" / "00002.jpg")
+    assert img.size == (21, 16)  # 40x30 -> short side 16, aspect kept
+    assert abs(int(np.asarray(img).mean()) - 120) < 10  # frame 2 is grey 120: frames are in order
+    assert Image.open(tmp_path / "out" / "v" / "00000.jpg").size == (21, 16)
+    full = extract_frames(tmp_path / "v.mp4", tmp_path / "full", short_side=None)
+    assert full == 3 and Image.open(tmp_path / "full" / "00000.jpg").size == (40, 30)
+    assert not [p for p in os.listdir(tmp_path) if ".partial-" in p]
+
+
+def test_bad_inputs_raise_one_clear_error(tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(2000))
+    with pytest.raises(FrameExtractionError, match=r"empty\.mp4: missing or empty"):
+        extract_frames(tmp_path / "empty.mp4", tmp_path / "o1")
+    with pytest.raises(FrameExtractionError, match=r"junk\.mp4: (not a decodable video|no frame)"):
+        extract_frames(tmp_path / "junk.mp4", tmp_path / "o2")
+    assert not (tmp_path / "o2").exists() and not [p for p in os.listdir(tmp_path) if ".partial-" in p]
+    with pytest.raises(ValueError, match="quality"):
+        extract_frames(tmp_path / "junk.mp4", tmp_path / "o3", quality=0)
+
+
+def test_tree_layout_skip_and_failures(tmp_path, caplog):
+    videos = tmp_path / "videos"
+    make_video(videos / "brush_hair" / "a.avi", frames=2)
+    make_video(videos / "cartwheel" / "b.mp4", frames=3)
+    (videos / "cartwheel" / "broken.mp4").write_bytes(b"\x00" * 100)
+    (videos / "notes.txt").write_text("not a video")
+    assert find_videos(videos) == ["brush_hair/a.avi", "cartwheel/b.mp4", "cartwheel/broken.mp4"]
+    report = extract_frames_tree(videos, tmp_path / "frames", short_side=16)
+    assert report.extracted == {"brush_hair/a.avi": 2, "cartwheel/b.mp4": 3}
+    assert list(report.failed) == ["cartwheel/broken.mp4"] and "broken.mp4" in caplog.text
+    assert (tmp_path / "frames" / "brush_hair" / "a" / "00001.jpg").is_file()
+    again = extract_frames_tree(videos, tmp_path / "frames", short_side=16)
+    assert sorted(again.skipped) == ["brush_hair/a.avi", "cartwheel/b.mp4"] and not again.extracted
+    assert "failed 1" in again.summary()
+
+
+def test_workers_pool(tmp_path):
+    videos = tmp_path / "videos"
+    for i in range(3):
+        make_video(videos / f"v{i}.mp4", frames=2)
+    report = extract_frames_tree(videos, tmp_path / "frames", short_side=16, workers=2)
+    assert report.extracted == {f"v{i}.mp4": 2 for i in range(3)}
+
+
+def test_cli(tmp_path, capsys):
+    make_video(tmp_path / "videos" / "x.mp4", frames=2)
+    rc = main(["extract-frames", str(tmp_path / "videos"), str(tmp_path / "frames"), "--short-side", "16"])
+    assert rc == 0 and "extracted 1 videos (2 frames)" in capsys.readouterr().out
+    (tmp_path / "videos" / "bad.mp4").write_bytes(b"junk")
+    assert main(["extract-frames", str(tmp_path / "videos"), str(tmp_path / "frames")]) == 1
+    assert "skipped 1 done, failed 1" in capsys.readouterr().out
+    assert main(["extract-frames", str(tmp_path / "nope"), str(tmp_path / "frames")]) == 1
