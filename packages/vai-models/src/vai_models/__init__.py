@@ -1,6 +1,6 @@
 """vai-models: video action-recognition architectures behind one registry."""
 
-from . import tsn, video3d  # noqa: F401  (importing a module registers its models)
+from . import feature_mlp, image, mvf, tdn, trn, tsn, video3d  # noqa: F401  (importing registers models)
 from .registry import (
     UnknownModelError,
     create_model,

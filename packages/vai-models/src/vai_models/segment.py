@@ -26,6 +26,7 @@ class Segment2DModel(nn.Module):
         dropout: float,
         default_cfg: dict,
         partial_bn: bool = False,
+        classifier: bool = True,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -35,7 +36,8 @@ class Segment2DModel(nn.Module):
         self.partial_bn = partial_bn
         self.drop_rate = dropout
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(num_features, num_classes)
+        if classifier:  # relation heads (TRN) bring their own classifiers
+            self.fc = nn.Linear(num_features, num_classes)
         self.default_cfg = dict(default_cfg)
 
     # ---- input handling -------------------------------------------------------------------------

@@ -176,6 +176,11 @@ def load_backbone_imagenet(model: nn.Module, path: str | Path, strict: bool = Fa
     if not hasattr(model, "backbone"):
         raise TypeError(f"{type(model).__name__} has no .backbone; load_backbone_imagenet is for 2D models")
     state = convert_torchvision_imagenet(read_state_dict(path), model, keep_fc=False)
-    return load_state_dict_into(
+    summary = load_state_dict_into(
         model, state, strict=strict, source=str(path), layout="torchvision-imagenet", only_prefix="backbone."
     )
+    hook = getattr(model, "init_from_backbone", None)
+    if callable(hook):  # e.g. TDN initialises its difference branch from the loaded RGB stem
+        hook()
+        summary.missing = [k for k in summary.missing if ".diff_" not in k and ".tdm." not in k]
+    return summary
