@@ -1,6 +1,24 @@
 """vai-models: video action-recognition architectures behind one registry."""
 
-from . import video3d  # noqa: F401  (registers the 3D models)
-from .registry import create_model, get_model_builder, is_model, list_models, register_model
+from . import feature_mlp, image, mvf, tdn, trn, tsn, video3d  # noqa: F401  (importing registers models)
+from .registry import (
+    UnknownModelError,
+    create_model,
+    get_model_builder,
+    is_model,
+    list_models,
+    register_model,
+)
+from .weights import LoadSummary, load_backbone_imagenet, load_pretrained
 
-__all__ = ["create_model", "get_model_builder", "is_model", "list_models", "register_model"]
+__all__ = [
+    "LoadSummary",
+    "UnknownModelError",
+    "create_model",
+    "get_model_builder",
+    "is_model",
+    "list_models",
+    "load_backbone_imagenet",
+    "load_pretrained",
+    "register_model",
+]

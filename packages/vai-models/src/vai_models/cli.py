@@ -1,0 +1,131 @@
+"""``vai-models`` command line: ``list``, ``flops`` (GFLOPs/params of one model) and ``table``
+(a markdown table of every registered model at its default input)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from .flops import default_input_shape, flops, params
+from .registry import create_model, get_model_builder, list_models
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TABLE_FRAMES = 8
+
+
+def _spec(cfg: dict, shape: Sequence[int]) -> str:
+    dims = "x".join(str(d) for d in shape[1:])
+    if len(shape) == 2:
+        return f"features ({dims})"
+    scale = "[0,255]" if cfg.get("input_range", 1.0) != 1.0 else "[0,1]"
+    order = "BGR" if cfg.get("bgr") else "RGB"
+    return f"{dims} (CxTxHxW), {order} {scale}"
+
+
+def model_row(name: str, num_classes: int = 400, num_frames: int | None = None) -> dict:
+    """Params (M), GFLOPs and input spec of ``name`` at its default input (build on CPU, zero input)."""
+    frames = num_frames or getattr(get_model_builder(name), "default_num_frames", DEFAULT_TABLE_FRAMES)
+    model = create_model(name, num_classes=num_classes, num_frames=frames)
+    shape = default_input_shape(model)
+    return {
+        "name": name,
+        "params_m": params(model) / 1e6,
+        "gflops": flops(model, shape),
+        "input": _spec(model.default_cfg, shape),
+    }
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    for name in list_models(args.pattern):
+        print(name)
+    return 0
+
+
+def _cmd_flops(args: argparse.Namespace) -> int:
+    model = create_model(
+        args.model, num_classes=args.num_classes, num_frames=args.frames, in_channels=args.in_channels
+    )
+    cfg = model.default_cfg
+    if cfg.get("input_size"):
+        shape = (1, *cfg["input_size"])
+    else:
+        shape = (1, args.in_channels, cfg["num_frames"], args.crop, args.crop)
+    total, per_module = flops(model, shape, by_module=True)
+    if args.by_module:
+        for mod, g in per_module.items():
+            if mod and mod.count(".") < 2:
+                print(f"  {mod:<40s} {g:10.3f} GFLOPs")
+    print(
+        f"{args.model}: {total:.2f} GFLOPs, {params(model) / 1e6:.2f} M params "
+        f"(input {'x'.join(map(str, shape))}, {args.num_classes} classes)"
+    )
+    return 0
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    names = list_models(args.pattern)
+    try:
+        from tqdm import tqdm
+
+        names_iter = tqdm(names, desc="models", file=sys.stderr, leave=False)
+    except ImportError:  # tqdm is optional here
+        names_iter = names
+    rows = []
+    for name in names_iter:
+        try:
+            rows.append(model_row(name, args.num_classes))
+        except Exception as exc:  # one broken model must not hide the others
+            logger.error("%s: could not measure (%s: %s)", name, type(exc).__name__, exc)
+            rows.append({"name": name, "params_m": float("nan"), "gflops": float("nan"), "input": "error"})
+    print(f"| model | params (M) | GFLOPs | input ({args.num_classes} classes) |")
+    print("|---|---:|---:|---|")
+    for r in rows:
+        print(f"| `{r['name']}` | {r['params_m']:.2f} | {r['gflops']:.2f} | {r['input']} |")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vai-models``."""
+    parser = argparse.ArgumentParser(prog="vai-models", description=__doc__)
+    parser.add_argument("-L", "--log-level", default="WARNING", help="logging level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="print registered model names")
+    p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'tsm_*'")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("flops", help="GFLOPs (1 multiply-add = 1 FLOP) and params of one model")
+    p.add_argument("-M", "--model", required=True, help="registered model name (see `vai-models list`)")
+    p.add_argument("--frames", type=int, default=8, help="number of frames / segments (default 8)")
+    p.add_argument("--crop", type=int, default=224, help="crop size (default 224)")
+    p.add_argument("--num-classes", type=int, default=400, help="classifier outputs (default 400)")
+    p.add_argument("--in-channels", type=int, default=3, help="input channels (default 3)")
+    p.add_argument("--by-module", action="store_true", help="also print GFLOPs per top-level module")
+    p.set_defaults(func=_cmd_flops)
+
+    p = sub.add_parser("table", help="markdown table of every model: params, GFLOPs, input spec")
+    p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'tsm_*'")
+    p.add_argument("--num-classes", type=int, default=400, help="classifier outputs (default 400)")
+    p.set_defaults(func=_cmd_table)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vai-models`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    torch.set_grad_enabled(False)
+    try:
+        return args.func(args)
+    except (KeyError, ValueError, TypeError) as exc:  # user errors: unknown name, bad sizes or options
+        print(f"vai-models {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

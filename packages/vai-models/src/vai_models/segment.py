@@ -1,0 +1,108 @@
+"""Base class of the 2D-backbone temporal models (TSN family): fold T into the batch, run a 2D trunk
+per frame, then fuse frames in a head. Input is always (N, C, T, H, W)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Segment2DModel(nn.Module):
+    """A 2D backbone applied per frame plus a temporal head; subclasses override :meth:`forward_head`.
+
+    ``partial_bn`` (upstream TSN/TSM option) keeps every BatchNorm except the first in eval mode with
+    frozen affine parameters while training, which helps fine-tuning from ImageNet with small batches.
+    """
+
+    #: whether the input must have exactly ``num_frames`` frames (True for shift/relation models)
+    fixed_num_frames: bool = True
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_features: int,
+        num_classes: int,
+        num_frames: int,
+        dropout: float,
+        default_cfg: dict,
+        partial_bn: bool = False,
+        classifier: bool = True,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.num_features = num_features
+        self.num_classes = num_classes
+        self.num_frames = num_frames
+        self.partial_bn = partial_bn
+        self.drop_rate = dropout
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        if classifier:  # relation heads (TRN) bring their own classifiers
+            self.fc = nn.Linear(num_features, num_classes)
+        self.default_cfg = dict(default_cfg)
+
+    # ---- input handling -------------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 5:
+            raise ValueError(
+                f"{type(self).__name__} expects (N, C, T, H, W) input, got shape {tuple(x.shape)}; "
+                "add a time axis with x.unsqueeze(2) for single images"
+            )
+        if self.fixed_num_frames and x.shape[2] != self.input_frames:
+            raise ValueError(
+                f"{type(self).__name__} was built for {self.input_frames} input frames but got T={x.shape[2]}; "
+                f"create it with num_frames={x.shape[2]} or sample {self.input_frames} frames"
+            )
+
+    @property
+    def input_frames(self) -> int:
+        """Number of frames the input's T axis must have."""
+        return self.num_frames
+
+    def forward_frame_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame pooled backbone features, shape (N, T, num_features)."""
+        self._check_input(x)
+        n, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(n * t, c, h, w)
+        return self.backbone(frames).view(n, t, -1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Clip features, shape (N, num_features): per-frame backbone features averaged over time."""
+        return self.forward_frame_features(x).mean(dim=1)
+
+    def forward_head(self, frame_features: torch.Tensor) -> torch.Tensor:
+        """TSN average consensus: dropout, the classifier on every frame, then the mean over frames."""
+        return self.fc(self.dropout(frame_features)).mean(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_frame_features(x))
+
+    # ---- classifier -----------------------------------------------------------------------------
+    def get_classifier(self) -> nn.Module:
+        """The final classification layer."""
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier with a freshly initialised one for ``num_classes`` outputs."""
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes).to(self.fc.weight.device)
+
+    # ---- partial BN -----------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Segment2DModel:
+        super().train(mode)
+        if mode and self.partial_bn:
+            bns = [m for m in self.backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            for m in bns[1:]:
+                m.eval()
+                m.weight.requires_grad_(False)
+                m.bias.requires_grad_(False)
+        return self
+
+
+def reject_unknown_kwargs(model_name: str, kwargs: dict, accepted: tuple[str, ...]) -> None:
+    """Raise one clear error for builder options that ``model_name`` does not understand."""
+    if kwargs:
+        raise TypeError(
+            f"{model_name}: unknown option(s) {', '.join(sorted(kwargs))}; accepted: {', '.join(accepted)}"
+        )

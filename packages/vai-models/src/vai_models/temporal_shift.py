@@ -1,0 +1,81 @@
+"""Temporal Shift Module (TSM, Lin et al. 2019): shift 1/shift_div of the channels one frame back and
+1/shift_div one frame forward, at zero parameter and FLOP cost."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def temporal_shift(x: torch.Tensor, num_segments: int, shift_div: int = 8) -> torch.Tensor:
+    """Shift channels of ``x`` with shape (N*T, C, H, W) along T; borders are zero-filled.
+
+    Channels ``[0, C/div)`` take the value from frame t+1 ("shift left"), channels
+    ``[C/div, 2C/div)`` from frame t-1 ("shift right"); the rest are unchanged.
+    """
+    nt, c, h, w = x.shape
+    if nt % num_segments:
+        raise ValueError(f"temporal_shift: batch {nt} is not a multiple of num_segments={num_segments}")
+    fold = c // shift_div
+    xv = x.view(nt // num_segments, num_segments, c, h, w)
+    out = torch.empty_like(xv)
+    out[:, :-1, :fold] = xv[:, 1:, :fold]
+    out[:, -1:, :fold] = 0
+    out[:, 1:, fold : 2 * fold] = xv[:, :-1, fold : 2 * fold]
+    out[:, :1, fold : 2 * fold] = 0
+    out[:, :, 2 * fold :] = xv[:, :, 2 * fold :]
+    return out.view(nt, c, h, w)
+
+
+class TemporalShiftConv2d(nn.Conv2d):
+    """A Conv2d that applies :func:`temporal_shift` to its input first.
+
+    Subclassing (instead of wrapping) keeps the parameter names of the plain conv, so TSN and TSM
+    checkpoints and ImageNet weights share one key layout.
+    """
+
+    def __init__(self, *args, num_segments: int = 8, shift_div: int = 8, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.num_segments = num_segments
+        self.shift_div = shift_div
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d, num_segments: int, shift_div: int) -> TemporalShiftConv2d:
+        """Copy ``conv`` (configuration and weights) into a shifting conv."""
+        new = cls(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+            bias=conv.bias is not None,
+            padding_mode=conv.padding_mode,
+            num_segments=num_segments,
+            shift_div=shift_div,
+        )
+        new.load_state_dict(conv.state_dict())
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(temporal_shift(x, self.num_segments, self.shift_div))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, num_segments={self.num_segments}, shift_div={self.shift_div}"
+
+
+def insert_temporal_shift(resnet: nn.Module, num_segments: int, shift_div: int = 8) -> int:
+    """Put a temporal shift before ``conv1`` of residual blocks ("blockres" placement); returns the count.
+
+    As upstream TSM, very deep nets (layer3 with >= 23 blocks, i.e. ResNet-101) shift every other block.
+    """
+    stages = [resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4]
+    n_round = 2 if len(resnet.layer3) >= 23 else 1
+    count = 0
+    for stage in stages:
+        for i, block in enumerate(stage):
+            if i % n_round == 0:
+                block.conv1 = TemporalShiftConv2d.from_conv(block.conv1, num_segments, shift_div)
+                count += 1
+    return count

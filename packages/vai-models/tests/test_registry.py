@@ -1,0 +1,74 @@
+import pytest
+import torch
+import vai_models
+from torch import nn
+from vai_models import UnknownModelError, create_model, list_models, register_model
+from vai_models.registry import _REGISTRY
+
+
+def test_list_models_contains_2d_names():
+    names = list_models()
+    for n in ("tsn_resnet18", "tsn_resnet50", "tsm_resnet18", "tsm_resnet50", "tsm_resnet101"):
+        assert n in names
+    assert names == sorted(names)
+    assert list_models("tsm_*") == [n for n in names if n.startswith("tsm_")]
+
+
+def test_unknown_name_lists_close_names():
+    with pytest.raises(UnknownModelError) as exc:
+        create_model("tsm_resnt50", num_classes=3, num_frames=2)
+    msg = str(exc.value)
+    assert "tsm_resnt50" in msg and "tsm_resnet50" in msg and "Did you mean" in msg
+
+
+def test_unknown_name_without_close_match_still_points_to_list_models():
+    with pytest.raises(KeyError, match="list_models"):
+        vai_models.get_model_builder("zzzzzzzz")
+
+
+def test_bad_arguments_raise_clearly():
+    with pytest.raises(ValueError, match="num_classes"):
+        create_model("tsn_resnet18", num_classes=0, num_frames=2)
+    with pytest.raises(ValueError, match="num_frames"):
+        create_model("tsn_resnet18", num_classes=2, num_frames=0)
+    with pytest.raises(TypeError, match="unknown option.*bogus.*accepted"):
+        create_model("tsm_resnet18", num_classes=2, num_frames=2, bogus=1)
+
+
+def test_register_model_decorator_and_duplicate():
+    @register_model(name="_tmp_test_model")
+    def _tmp(num_classes, num_frames, in_channels=3, **kw):
+        return nn.Linear(in_channels, num_classes)
+
+    try:
+        assert "_tmp_test_model" in list_models()
+        assert isinstance(create_model("_tmp_test_model", 4, 1), nn.Linear)
+        with pytest.raises(ValueError, match="already registered"):
+            register_model(lambda **kw: None, name="_tmp_test_model")
+    finally:
+        _REGISTRY.pop("_tmp_test_model")
+
+
+def test_default_cfg_keys_and_dropout_defaults():
+    m = create_model("tsn_resnet18", num_classes=5, num_frames=3)
+    cfg = m.default_cfg
+    for key in ("mean", "std", "input_range", "bgr", "crop_size", "num_frames", "architecture"):
+        assert key in cfg
+    assert cfg["input_range"] == 1.0 and cfg["bgr"] is False and cfg["num_frames"] == 3
+    assert m.dropout.p == pytest.approx(0.7)
+    tsm = create_model("tsm_resnet18", num_classes=5, num_frames=3)
+    assert tsm.dropout.p == pytest.approx(0.8) and tsm.default_cfg["shift_div"] == 8
+    assert create_model("tsm_resnet18", 5, 3, dropout=0.5).dropout.p == pytest.approx(0.5)
+    assert isinstance(create_model("tsm_resnet18", 5, 3, dropout=0.0).dropout, nn.Identity)
+
+
+def test_in_channels_and_wrong_input():
+    m = create_model("tsm_resnet18", num_classes=4, num_frames=2, in_channels=2).eval()
+    assert m(torch.randn(1, 2, 2, 32, 32)).shape == (1, 4)
+    with pytest.raises(ValueError, match="num_frames=3"):
+        m(torch.randn(1, 2, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"\(N, C, T, H, W\)"):
+        m(torch.randn(2, 2, 32, 32))
+    # TSN's average consensus accepts any number of frames
+    tsn = create_model("tsn_resnet18", num_classes=4, num_frames=2).eval()
+    assert tsn(torch.randn(1, 3, 5, 32, 32)).shape == (1, 4)

@@ -1,0 +1,71 @@
+import pytest
+import torch
+from vai_models import create_model
+from vai_models.temporal_shift import TemporalShiftConv2d, temporal_shift
+
+
+def naive_shift(x: torch.Tensor, t: int, div: int) -> torch.Tensor:
+    """Reference: loop over every (clip, frame, channel) and copy from the neighbouring frame."""
+    nt, c, h, w = x.shape
+    fold = c // div
+    out = torch.zeros_like(x)
+    for n in range(nt // t):
+        for f in range(t):
+            for ch in range(c):
+                src = f
+                if ch < fold:
+                    src = f + 1
+                elif ch < 2 * fold:
+                    src = f - 1
+                if 0 <= src < t:
+                    out[n * t + f, ch] = x[n * t + src, ch]
+    return out
+
+
+@pytest.mark.parametrize("t,c,div", [(4, 16, 8), (3, 10, 4), (1, 8, 8), (5, 7, 8)])
+def test_shift_matches_naive_loop(t, c, div):
+    x = torch.randn(2 * t, c, 3, 2)
+    torch.testing.assert_close(temporal_shift(x, t, div), naive_shift(x, t, div), rtol=0, atol=0)
+
+
+def test_shift_channels_last_and_grad():
+    x = torch.randn(8, 16, 4, 4).to(memory_format=torch.channels_last).requires_grad_()
+    y = temporal_shift(x, 4, 8)
+    torch.testing.assert_close(y, naive_shift(x.detach().contiguous(), 4, 8))
+    y.sum().backward()
+    assert x.grad is not None
+
+
+def test_shift_rejects_bad_batch():
+    with pytest.raises(ValueError, match="num_segments"):
+        temporal_shift(torch.randn(5, 8, 2, 2), 4)
+
+
+def test_tsm_adds_zero_parameters_and_same_keys():
+    tsn = create_model("tsn_resnet50", num_classes=10, num_frames=8)
+    tsm = create_model("tsm_resnet50", num_classes=10, num_frames=8)
+    assert sum(p.numel() for p in tsn.parameters()) == sum(p.numel() for p in tsm.parameters())
+    assert list(tsn.state_dict()) == list(tsm.state_dict())
+    shifted = [m for m in tsm.modules() if isinstance(m, TemporalShiftConv2d)]
+    assert len(shifted) == 16  # every residual block of ResNet-50 (3+4+6+3)
+
+
+def test_tsm_resnet101_shifts_every_other_block():
+    tsm = create_model("tsm_resnet101", num_classes=10, num_frames=8)
+    shifted = [m for m in tsm.modules() if isinstance(m, TemporalShiftConv2d)]
+    assert len(shifted) == 2 + 2 + 12 + 2  # ceil(n/2) per stage of 3, 4, 23, 3 blocks
+
+
+def test_tsm_equals_tsn_with_same_weights_when_shift_is_identity_on_static_input_borders():
+    # A TSM with the TSN's weights differs from TSN (shift mixes frames) but equals it on T=1 when
+    # the shifted channels are zero-filled: check the shift really is applied inside the blocks.
+    tsn = create_model("tsn_resnet18", num_classes=3, num_frames=2, dropout=0).eval()
+    tsm = create_model("tsm_resnet18", num_classes=3, num_frames=2, dropout=0).eval()
+    tsm.load_state_dict(tsn.state_dict())
+    x = torch.randn(1, 3, 2, 32, 32)
+    assert not torch.allclose(tsn(x), tsm(x))
+    tsm_no_shift = create_model(
+        "tsm_resnet18", num_classes=3, num_frames=2, dropout=0, shift_div=10**6
+    ).eval()
+    tsm_no_shift.load_state_dict(tsn.state_dict())
+    torch.testing.assert_close(tsm_no_shift(x), tsn(x))
