@@ -38,20 +38,28 @@ class LoadReport:
 
 
 def load_converted(
-    model: nn.Module, converted: dict[str, torch.Tensor], unmapped: list[str], strict: bool, source: str
+    model: nn.Module,
+    converted: dict[str, torch.Tensor],
+    unmapped: list[str],
+    strict: bool,
+    source: str,
+    origins: dict[str, str] | None = None,
 ) -> LoadReport:
     """Copy ``converted`` into ``model`` where names and shapes agree and report the rest.
 
+    ``origins`` maps converted keys back to checkpoint names so the report shows both.
     ``strict`` raises (one line naming ``source``) when anything is missing, unexpected or mismatched.
     """
     own = model.state_dict()
+    origins = origins or {}
     report = LoadReport(unexpected=list(unmapped))
     to_load = {}
     for key, value in converted.items():
+        shown = f"{key} (from {origins[key]})" if key in origins and origins[key] != key else key
         if key not in own:
-            report.unexpected.append(key)
+            report.unexpected.append(shown)
         elif tuple(own[key].shape) != tuple(value.shape):
-            report.mismatched.append(f"{key} {tuple(value.shape)}->{tuple(own[key].shape)}")
+            report.mismatched.append(f"{shown} {tuple(value.shape)}->{tuple(own[key].shape)}")
         else:
             to_load[key] = value.to(own[key].dtype)
             report.loaded.append(key)

@@ -105,31 +105,41 @@ def convert_pyslowfast_state_dict(
     state_dict: Mapping[str, torch.Tensor], model: nn.Module
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Rename a PySlowFast state_dict for ``model``; returns the renamed dict and the unmapped keys."""
+    converted, unmapped, _ = _convert_pyslowfast(state_dict, model)
+    return converted, unmapped
+
+
+def _convert_pyslowfast(state_dict, model):
     family = model_family(model)
-    converted, unmapped = {}, []
+    converted, unmapped, origins = {}, [], {}
     for key, value in state_dict.items():
         new = pyslowfast_to_vai_name(key, family)
         if new is None:
             unmapped.append(key)
         else:
-            converted[new] = value
-    return converted, unmapped
+            converted[new], origins[new] = value, key
+    return converted, unmapped, origins
 
 
 def convert_caffe2_blobs(
     blobs: Mapping[str, np.ndarray], model: nn.Module
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Rename caffe2 blobs for ``model`` (via PySlowFast names); returns tensors and the unmapped blob names."""
+    converted, unmapped, _ = _convert_caffe2(blobs, model)
+    return converted, unmapped
+
+
+def _convert_caffe2(blobs, model):
     family = model_family(model)
-    converted, unmapped = {}, []
+    converted, unmapped, origins = {}, [], {}
     for key, value in blobs.items():
         psf = caffe2_to_pyslowfast_name(key)
         new = pyslowfast_to_vai_name(psf, family) if psf is not None else None
         if new is None:
             unmapped.append(key)
         else:
-            converted[new] = torch.from_numpy(np.ascontiguousarray(value))
-    return converted, unmapped
+            converted[new], origins[new] = torch.from_numpy(np.ascontiguousarray(value)), key
+    return converted, unmapped, origins
 
 
 def _skip_optimiser_blobs(unmapped: list[str]) -> list[str]:
@@ -143,14 +153,16 @@ def load_caffe2_checkpoint(model: nn.Module, path: str | Path, strict: bool = Fa
     A classifier of another size than the checkpoint's is skipped (listed as shape-mismatched).
     The I3D caffe2 weights expect raw [0, 255] RGB normalised with mean 114.75 and std 57.375.
     """
-    converted, unmapped = convert_caffe2_blobs(load_caffe2_blobs(path), model)
-    report = load_converted(model, converted, _skip_optimiser_blobs(unmapped), strict, str(path))
+    model_family(model)  # fail before reading the file when the model cannot take PySlowFast weights
+    converted, unmapped, origins = _convert_caffe2(load_caffe2_blobs(path), model)
+    report = load_converted(model, converted, _skip_optimiser_blobs(unmapped), strict, str(path), origins)
     logger.info("loaded caffe2 checkpoint %s: %s", path, report.summary())
     return report
 
 
 def load_pyslowfast_checkpoint(model: nn.Module, path: str | Path, strict: bool = False) -> LoadReport:
     """Load a PySlowFast ``.pyth`` checkpoint (``model_state`` dict, read with ``weights_only=True``)."""
+    model_family(model)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"PySlowFast checkpoint {path} does not exist")
@@ -158,7 +170,7 @@ def load_pyslowfast_checkpoint(model: nn.Module, path: str | Path, strict: bool 
     state = ckpt.get("model_state", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, Mapping):
         raise ValueError(f"{path}: expected a dict with a 'model_state' state_dict")
-    converted, unmapped = convert_pyslowfast_state_dict(state, model)
-    report = load_converted(model, converted, unmapped, strict, str(path))
+    converted, unmapped, origins = _convert_pyslowfast(state, model)
+    report = load_converted(model, converted, unmapped, strict, str(path), origins)
     logger.info("loaded PySlowFast checkpoint %s: %s", path, report.summary())
     return report
