@@ -225,3 +225,13 @@ def test_pyslowfast_pyth_checkpoint(tmp_path, name, family, kwargs):
     assert report.unexpected == ["module.head.act.dummy"]
     for key, value in target.state_dict().items():
         assert torch.equal(value, sd[key]), key
+
+
+def test_checkpoint_filter_fn_accepts_pyslowfast_and_vai_layouts():
+    model = vai_models.create_model("slowfast_resnet50", 10, 8, width=16)
+    own = model.state_dict()
+    psf = {_vai_to_pyslowfast(k, "slowfast"): v for k, v in own.items()}
+    psf["head.act.extra"] = torch.zeros(1)
+    filtered = model.checkpoint_filter_fn(psf)
+    assert set(filtered) == set(own) | {"head.act.extra"}  # unmapped keys kept for the loader to report
+    assert model.checkpoint_filter_fn(own).keys() == own.keys()  # a vai checkpoint passes through

@@ -23,6 +23,7 @@ from ._common import (
     make_classifier,
     video_cfg,
 )
+from .pyslowfast import PySlowFastCheckpointMixin
 from .resnet3d import STAGE_BLOCKS_R50, ResNet3dTrunk, expand_kernels, zero_init_residual_bn
 
 # PySlowFast's ``_TEMPORAL_KERNEL_BASIS["i3d"]``: stem, then per stage the cycle of block kernels.
@@ -31,7 +32,7 @@ I3D_STAGE_BASIS = ((3,), (3, 1), (3, 1), (1, 3))
 I3D_NL_INDICES = ((), (1, 3), (1, 3, 5), ())
 
 
-class I3DResNet(ClassifierMixin, ResNet3dTrunk):
+class I3DResNet(ClassifierMixin, PySlowFastCheckpointMixin, ResNet3dTrunk):
     """Inflated 3D ResNet: stem, res2, temporal max-pool, res3–res5, global average pool, dropout, fc.
 
     Keys match torchvision's ``resnet50`` (plus ``.nl`` non-local modules), so

@@ -174,3 +174,24 @@ def load_pyslowfast_checkpoint(model: nn.Module, path: str | Path, strict: bool 
     report = load_converted(model, converted, unmapped, strict, str(path), origins)
     logger.info("loaded PySlowFast checkpoint %s: %s", path, report.summary())
     return report
+
+
+def pyslowfast_filter_fn(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a PySlowFast-layout state_dict (``s1.pathway0_stem…``) for ``model``; other layouts pass through.
+
+    Keys that do not map are kept under their own names so a generic loader reports them as unexpected.
+    """
+    state_dict = dict(state_dict)
+    if not any(k.removeprefix("module.").startswith(("s1.", "s2.", "s3.")) for k in state_dict):
+        return state_dict
+    converted, unmapped = convert_pyslowfast_state_dict(state_dict, model)
+    converted.update({k: state_dict[k] for k in unmapped})
+    return converted
+
+
+class PySlowFastCheckpointMixin:
+    """Gives a model ``checkpoint_filter_fn(state_dict)`` accepting PySlowFast ``model_state`` keys."""
+
+    def checkpoint_filter_fn(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state_dict`` with PySlowFast names mapped to this model's names (see :func:`pyslowfast_filter_fn`)."""
+        return pyslowfast_filter_fn(self, state_dict)  # type: ignore[arg-type]

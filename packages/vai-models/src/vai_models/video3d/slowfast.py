@@ -15,6 +15,7 @@ from torch import nn
 
 from ..registry import register_model
 from ._common import ClassifierMixin, check_video_input, init_conv_bn, make_classifier, video_cfg
+from .pyslowfast import PySlowFastCheckpointMixin
 from .resnet3d import STAGE_BLOCKS_R50, ResNet3dTrunk, expand_kernels, zero_init_residual_bn
 
 # PySlowFast's ``_TEMPORAL_KERNEL_BASIS["slowfast"]``: (stem, res2, res3, res4, res5) per pathway.
@@ -48,7 +49,7 @@ class FuseFastToSlow(nn.Module):
         return torch.cat([slow, lateral], dim=1)
 
 
-class SlowFast(ClassifierMixin, nn.Module):
+class SlowFast(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
     """Two ResNet-50 pathways (``slow``, ``fast``) with lateral fusions ``fuse_stem``, ``fuse_layer1..3``.
 
     Features are the concatenated global average pools of both pathways: 2048 + 256 = 2304 for R50.

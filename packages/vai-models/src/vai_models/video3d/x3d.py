@@ -15,6 +15,7 @@ from torch import nn
 
 from ..registry import register_model
 from ._common import ClassifierMixin, check_video_input, init_conv_bn, make_classifier, video_cfg
+from .pyslowfast import PySlowFastCheckpointMixin
 
 
 def round_width(width: float, multiplier: float, divisor: int = 8) -> int:
@@ -96,7 +97,7 @@ class X3DStem(nn.Module):
         return self.relu(self.bn(self.conv_t(self.conv_xy(x))))
 
 
-class X3D(ClassifierMixin, nn.Module):
+class X3D(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
     """X3D network: stem, four stages ``layer1..4`` of :class:`X3DBlock`, conv5 + lin5 head, dropout, fc."""
 
     def __init__(
