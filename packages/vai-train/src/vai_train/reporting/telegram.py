@@ -194,10 +194,9 @@ class TelegramReporter:
     # ------------------------------------------------------------------ transport
     def _post(self, method: str, body: bytes, content_type: str) -> bool:
         url = f"{self.api_base}/bot{self._token}/{method}"
-        request = urllib.request.Request(
-            url, data=body, headers={"Content-Type": content_type}, method="POST"
-        )
+        headers = {"Content-Type": content_type}
         try:
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 payload = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as e:
