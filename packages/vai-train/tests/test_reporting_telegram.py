@@ -189,7 +189,9 @@ def test_unreachable_server_and_missing_file(tmp_path, caplog):
         assert rep.send_photo(tmp_path / "missing.png") is False
         assert rep.report(tmp_path / "missing.csv") is False
     assert "Telegram sendMessage failed: URLError" in caplog.text
-    assert "cannot read" in caplog.text and "report skipped" in caplog.text
+    assert "cannot read" in caplog.text
+    assert rep.send_message("during cooldown") is False  # skipped without a new connection attempt
+    assert caplog.text.count("Telegram sendMessage failed") == 1 and "report skipped" in caplog.text
     assert TOKEN not in caplog.text
     logging_setup._secrets.clear()
 

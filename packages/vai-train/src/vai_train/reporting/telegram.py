@@ -15,6 +15,7 @@ import os
 import platform
 import socket
 import sys
+import time
 import traceback
 import urllib.error
 import urllib.request
@@ -139,6 +140,7 @@ class TelegramReporter:
         run: RunInfo | None = None,
         api_base: str = DEFAULT_API_BASE,
         timeout: float = 10.0,
+        retry_after_s: float = 60.0,
     ) -> None:
         if not token or not str(chat_id):
             raise ValueError("TelegramReporter: token and chat_id must both be set")
@@ -152,6 +154,8 @@ class TelegramReporter:
         self.run = run
         self.api_base = api_base.rstrip("/")
         self.timeout = timeout
+        self.retry_after_s = retry_after_s
+        self._offline_until = 0.0
 
     @classmethod
     def from_key_ini(
@@ -193,6 +197,9 @@ class TelegramReporter:
 
     # ------------------------------------------------------------------ transport
     def _post(self, method: str, body: bytes, content_type: str) -> bool:
+        if time.monotonic() < self._offline_until:
+            logger.debug("Telegram %s skipped: API unreachable at the last attempt", method)
+            return False
         url = f"{self.api_base}/bot{self._token}/{method}"
         headers = {"Content-Type": content_type}
         try:
@@ -206,7 +213,11 @@ class TelegramReporter:
             logger.warning("Telegram %s failed: HTTP %s %s", method, e.code, redact(str(detail or e.reason)))
             return False
         except Exception as e:  # network down, DNS, timeout, bad JSON: never break training
-            logger.warning("Telegram %s failed: %s: %s", method, type(e).__name__, redact(str(e)))
+            note = ""
+            if isinstance(e, OSError):  # unreachable / timeout: don't stall the next sends for `timeout` each
+                self._offline_until = time.monotonic() + self.retry_after_s
+                note = f" (sends in the next {self.retry_after_s:.0f}s are skipped)"
+            logger.warning("Telegram %s failed: %s: %s%s", method, type(e).__name__, redact(str(e)), note)
             return False
         if not payload.get("ok", False):
             logger.warning("Telegram %s failed: %s", method, redact(str(payload.get("description", payload))))
