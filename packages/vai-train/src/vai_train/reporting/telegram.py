@@ -122,6 +122,12 @@ def format_report(
     return "\n".join(line for line in lines if line)
 
 
+def key_ini_candidates() -> list[Path]:
+    """Where ``key.ini`` is looked for: ``$VAI_KEY_INI``, ``./key.ini``, ``./tools/key.ini``, ``~/.config/vai/key.ini``."""
+    paths = [Path(os.environ["VAI_KEY_INI"])] if os.environ.get("VAI_KEY_INI") else []
+    return paths + [Path("key.ini"), Path("tools") / "key.ini", Path.home() / ".config" / "vai" / "key.ini"]
+
+
 def _chunks(text: str, size: int = MAX_MESSAGE_CHARS) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
@@ -141,6 +147,7 @@ class TelegramReporter:
         api_base: str = DEFAULT_API_BASE,
         timeout: float = 10.0,
         retry_after_s: float = 60.0,
+        title: str | None = None,
     ) -> None:
         if not token or not str(chat_id):
             raise ValueError("TelegramReporter: token and chat_id must both be set")
@@ -152,6 +159,7 @@ class TelegramReporter:
         self._token = token
         self.chat_id = str(chat_id)
         self.run = run
+        self._title = title
         self.api_base = api_base.rstrip("/")
         self.timeout = timeout
         self.retry_after_s = retry_after_s
@@ -160,13 +168,26 @@ class TelegramReporter:
     @classmethod
     def from_key_ini(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike | None = None,
         bot_index: int = 0,
         run: RunInfo | None = None,
         api_base: str | None = None,
         timeout: float = 10.0,
+        title: str | None = None,
     ) -> TelegramReporter:
-        """Read ``[Telegram<bot_index>]`` ``token`` / ``chat_id`` (optional ``api_base``) from ``key.ini``."""
+        """Read ``[Telegram<bot_index>]`` ``token`` / ``chat_id`` (optional ``api_base``) from ``key.ini``.
+
+        Without ``path`` the first existing of :func:`key_ini_candidates` is used.
+        """
+        if path is None:
+            found = [p for p in key_ini_candidates() if p.is_file()]
+            if not found:
+                searched = ", ".join(str(p) for p in key_ini_candidates())
+                raise FileNotFoundError(
+                    f"no Telegram key.ini found (searched {searched}); create one with a [Telegram{bot_index}] "
+                    "section holding token and chat_id, or set $VAI_KEY_INI"
+                )
+            path = found[0]
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
@@ -184,15 +205,18 @@ class TelegramReporter:
         if missing:
             raise KeyError(f"{path}: [{section}] is missing {missing}")
         base = api_base or parser.get(section, "api_base", fallback=DEFAULT_API_BASE)
-        return cls(
-            parser.get(section, "token").strip(), parser.get(section, "chat_id").strip(), run, base, timeout
-        )
+        token, chat_id = parser.get(section, "token").strip(), parser.get(section, "chat_id").strip()
+        return cls(token, chat_id, run, base, timeout, title=title)
+
+    from_ini = from_key_ini
 
     def __repr__(self) -> str:
         return f"TelegramReporter(chat_id={self.chat_id!r}, api_base={self.api_base!r})"
 
     @property
     def title(self) -> str:
+        if self._title:
+            return self._title
         return self.run.title() if self.run else socket.gethostname()
 
     # ------------------------------------------------------------------ transport
@@ -267,8 +291,8 @@ class TelegramReporter:
     def report(
         self,
         summary_csv: str | os.PathLike,
-        field_directions: Mapping[str, bool] | None = None,
         plots: Sequence[str | os.PathLike] = (),
+        field_directions: Mapping[str, bool] | None = None,
         extra_lines: Sequence[str] = (),
     ) -> bool:
         """Periodic report: best/last of every non-train metric, run times, versions, then each plot (png)."""
