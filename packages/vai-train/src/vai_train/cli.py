@@ -1,0 +1,153 @@
+"""``vai-train train|eval|feature|list`` — upstream PyVideoAI's flags on one console script.
+
+Single process: ``vai-train train -D D -M M -E E``. Multi-GPU / multi-node: launch the same command
+with ``torchrun ... -m vai_train.cli train ...`` (see docs/train.md "Multi-node").
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from vai_train.engine.checkpoint import SAVE_POLICIES
+from vai_train.rundir import default_experiment_root
+
+logger = logging.getLogger(__name__)
+
+
+def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
+    p.add_argument(
+        "--config-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="extra config root (repeatable); searched before ./configs and installed packages",
+    )
+    p.add_argument(
+        "-c:d", "--dataset_channel", dest="dataset_channel", default=None, help="dataset_configs/ch_<c>/"
+    )
+    p.add_argument(
+        "-c:m", "--model_channel", dest="model_channel", default=None, help="model_configs/ch_<c>/"
+    )
+    p.add_argument("-c:e", "--exp_channel", dest="exp_channel", default=None, help="exp_configs/ch_<c>/")
+    p.add_argument(
+        "-L",
+        "--log-level",
+        "--console_log_level",
+        dest="log_level",
+        default="INFO",
+        help="console log level (files keep every level)",
+    )
+    if not need_dme:
+        return
+    p.add_argument(
+        "-R",
+        "--experiment_root",
+        dest="experiment_root",
+        default=str(default_experiment_root()),
+        help="experiment root (default $VAI_EXPERIMENT_ROOT or ./experiments)",
+    )
+    p.add_argument("-D", "--dataset", required=True)
+    p.add_argument("-M", "--model", required=True)
+    p.add_argument("-E", "--experiment_name", required=True)
+    p.add_argument("-S", "--subfolder_name", dest="subfolder", default=None)
+    p.add_argument("-v", "--version", default="auto", help="version number or 'auto'")
+    p.add_argument("-w", "--num_workers", type=int, default=None, help="DataLoader workers per process")
+    p.add_argument("--seed", type=int, default=12)
+    p.add_argument(
+        "-B",
+        "--telegram_bot_idx",
+        dest="bot_index",
+        type=int,
+        default=None,
+        help="report to Telegram with [Telegram<B>] of key.ini",
+    )
+    p.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("-r", "--refresh_period", type=int, default=10, help="iterations between progress updates")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vai-train", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train and validate")
+    _common(t)
+    t.add_argument(
+        "-l",
+        "--load_epoch",
+        type=int,
+        default=None,
+        help="-1: resume the last version; -2: new version from its best epoch; N: new version from epoch N",
+    )
+    t.add_argument(
+        "-s", "--save_mode", default="last_and_peaks", choices=SAVE_POLICIES, help="checkpoint keep policy"
+    )
+    t.add_argument(
+        "-e", "--num_epochs", type=int, default=None, help="epochs (default: the exp config's num_epochs)"
+    )
+    t.add_argument(
+        "-t", "--multicropval_period", type=int, default=0, help="multi-crop validation every N epochs"
+    )
+    t.add_argument("-T", "--telegram_post_period", dest="telegram_period", type=int, default=10)
+    t.add_argument("-p", "--save_predictions", action="store_true", help="save val predictions every epoch")
+
+    for name, help_ in (
+        ("eval", "evaluate a checkpoint on a split"),
+        ("feature", "extract per-video features"),
+    ):
+        e = sub.add_parser(name, help=help_)
+        _common(e)
+        e.add_argument(
+            "-l",
+            "--load_epoch",
+            type=int,
+            default=None,
+            help="-1: last, -2: best, N: epoch N, none: the exp config's load_pretrained",
+        )
+        e.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
+        e.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
+        e.add_argument("-p", "--save_predictions", action="store_true")
+        if name == "feature":
+            e.add_argument("-f", "--feature_name", default="features", choices=("features", "logits"))
+
+    ls = sub.add_parser("list", help="list datasets, models and experiments in the config roots")
+    _common(ls, need_dme=False)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit status (1 with one clear line on a user error)."""
+    args = parse_args(argv)
+    from vai_train.api import dispatch
+
+    try:
+        result = dispatch(args)
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return 130
+    except Exception as e:
+        if args.log_level.upper() == "DEBUG":
+            logger.exception("failed")
+        print(f"vai-train {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    if args.command in ("train", "eval", "feature") and result is not None and _is_main():
+        print(result.summary_line() if hasattr(result, "summary_line") else result)
+    return 0
+
+
+def _is_main() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The training/evaluation engine: loop, checkpointing, distributed helpers, resume, reports."""

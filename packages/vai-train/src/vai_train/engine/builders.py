@@ -1,0 +1,153 @@
+"""Build the pieces of a run from an ExpConfig: data loaders, model (DDP-wrapped), optimiser, AMP, EMA, metrics."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from vai_train.config.experiment import ExpConfig
+from vai_train.config.loader import ConfigError
+from vai_train.engine.distributed import DistInfo, ShardSampler
+from vai_train.engine.rng import epoch_seed, worker_init_fn
+from vai_train.metrics import Metric, default_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_num_workers(cli_workers: int | None, cfg: ExpConfig) -> int:
+    """``-w`` beats the exp config's ``num_workers``; default min(4, CPU count)."""
+    if cli_workers is not None:
+        return cli_workers
+    if cfg.num_workers is not None:
+        return int(cfg.num_workers)
+    return min(4, os.cpu_count() or 1)
+
+
+def make_train_loader(ds: Any, cfg: ExpConfig, info: DistInfo, seed: int, workers: int) -> DataLoader:
+    """Shuffling loader (a DistributedSampler for any world size, re-seeded per epoch by ``set_epoch``)."""
+    if len(ds) == 0:
+        raise ConfigError(f"{cfg.exp_cfg.__file__}: get_torch_dataset('train') returned an empty dataset")
+    sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed)
+    return DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=info.device.type == "cuda",
+        drop_last=False,
+        worker_init_fn=worker_init_fn if workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed),
+        persistent_workers=False,
+    )
+
+
+def make_eval_loader(ds: Any, batch_size: int, info: DistInfo, seed: int, workers: int) -> DataLoader:
+    """Non-shuffling loader whose ShardSampler neither pads nor duplicates (exact gathered metrics)."""
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        sampler=ShardSampler(len(ds), info.rank, info.world_size),
+        num_workers=workers,
+        pin_memory=info.device.type == "cuda",
+        worker_init_fn=worker_init_fn if workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> None:
+    """Make shuffling and worker seeds a pure function of (seed, epoch, rank) — needed for exact resume."""
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.set_epoch(epoch)
+    if loader.generator is not None:
+        loader.generator.manual_seed(epoch_seed(seed, epoch, rank))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a DDP wrapper (or the model itself)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def build_model(cfg: ExpConfig, info: DistInfo, pretrained: bool) -> nn.Module:
+    """``load_model()`` (+ ``load_pretrained`` when starting fresh) on this rank's device."""
+    model = cfg.load_model()
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"{cfg.exp_cfg.__file__}: load_model() returned {type(model).__name__}, not an nn.Module"
+        )
+    if pretrained:
+        cfg.load_pretrained(model)
+    return model.to(info.device)
+
+
+def wrap_ddp(model: nn.Module, cfg: ExpConfig, info: DistInfo) -> nn.Module:
+    """Wrap in DistributedDataParallel when world size > 1 (then ``load_pretrained_postDDP``)."""
+    if not info.distributed:
+        return model
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    ddp = DistributedDataParallel(
+        model, device_ids=ids, find_unused_parameters=cfg.ddp_find_unused_parameters
+    )
+    cfg.load_pretrained_post_ddp(ddp)
+    return ddp
+
+
+def iters_per_epoch(loader: DataLoader, accum: int) -> int:
+    """Optimiser steps per epoch (what ``scheduler(optimiser, iters_per_epoch)`` receives)."""
+    return math.ceil(len(loader) / max(1, accum))
+
+
+def make_ema(model: nn.Module, decay: float | None) -> torch.optim.swa_utils.AveragedModel | None:
+    """EMA copy of ``model`` (parameters and buffers) when ``decay`` is set."""
+    if decay is None:
+        return None
+    if not 0.0 < float(decay) < 1.0:
+        raise ConfigError(f"ema_decay must be in (0, 1), got {decay}")
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True)
+
+
+def split_metrics(cfg: ExpConfig, split: str, multicrop: bool = False) -> list[Metric]:
+    """Exp config ``metrics[split]`` (dict or callable returning one); default per task (train-metrics)."""
+    m = getattr(cfg.exp_cfg, "metrics", None)
+    if callable(m):
+        m = m()
+    if isinstance(m, dict) and split in m:
+        return list(m[split])
+    return default_metrics(cfg.task, split, multicrop=multicrop)
+
+
+def best_metric_info(cfg: ExpConfig, val_metrics: list[Metric]) -> tuple[str, bool]:
+    """(CSV field, higher_is_better) of the exp config's ``best_metric``; default the first val metric."""
+    bm = getattr(cfg.exp_cfg, "best_metric", None)
+    if bm is None:
+        if not val_metrics:
+            raise ConfigError(
+                f"{cfg.exp_cfg.__file__}: metrics['val'] is empty; define best_metric or val metrics"
+            )
+        bm = val_metrics[0]
+    if isinstance(bm, str):
+        for m in val_metrics:
+            if bm in m.fields():
+                return bm, m.higher_is_better
+        raise ConfigError(f"{cfg.exp_cfg.__file__}: best_metric {bm!r} is not a field of metrics['val']")
+    return bm.fields()[0], bool(bm.higher_is_better)
+
+
+def compute_metrics(metrics: list[Metric], out: dict[str, Any]) -> dict[str, float]:
+    """Feed gathered (probs, labels, video_ids) to each metric and merge their fields."""
+    row: dict[str, float] = {}
+    if out.get("probs") is None or out["probs"].shape[0] == 0:
+        return row
+    for m in metrics:
+        m.reset()
+        m.update(out["probs"], out["labels"], out["video_ids"])
+        row.update(m.compute())
+    return row

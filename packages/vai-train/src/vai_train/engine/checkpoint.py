@@ -1,0 +1,122 @@
+"""Atomic checkpoint files, the keep policy (all|higher|last_and_peaks) and ``best``/``last`` links.
+
+A checkpoint is ``weights/epoch_NNNN.pth``: a dict of tensors and plain values (``weights_only`` safe)
+with ``epoch``, ``model_state``, ``optimiser_state``, ``scheduler_state``, ``amp_scaler_state``,
+``ema_state``, ``rng_states`` (one per rank), ``early_stopping_state`` and ``best``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+SAVE_POLICIES = ("all", "higher", "last_and_peaks")
+_EPOCH_RE = re.compile(r"^epoch_(\d+)\.pth$")
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save to a temp file in the same folder, fsync, then os.replace — never a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``); one clear line if missing or unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise RuntimeError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
+
+
+def checkpoint_epochs(weights_dir: Path) -> list[int]:
+    """Epoch numbers of the ``epoch_NNNN.pth`` files present."""
+    if not Path(weights_dir).is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in Path(weights_dir).iterdir() if (m := _EPOCH_RE.match(p.name)))
+
+
+def _link(weights_dir: Path, name: str, target: Path) -> None:
+    """Point ``name`` at ``target`` atomically (relative symlink; a copy where symlinks are unavailable)."""
+    link = weights_dir / name
+    tmp = weights_dir / f".{name}.tmp{os.getpid()}"
+    if tmp.exists() or tmp.is_symlink():
+        tmp.unlink()
+    try:
+        os.symlink(target.name, tmp)
+    except OSError:
+        shutil.copy2(target, tmp)
+    os.replace(tmp, link)
+
+
+def resolve_link(weights_dir: Path, name: str) -> Path | None:
+    """Path of ``best.pth``/``last.pth`` if it exists (dangling links count as missing)."""
+    p = Path(weights_dir) / name
+    return p if p.exists() else None
+
+
+def save_epoch_checkpoint(
+    weights_dir: Path,
+    epoch: int,
+    state: dict[str, Any],
+    is_best: bool,
+    policy: str,
+) -> Path | None:
+    """Write epoch ``epoch`` per ``policy``, update ``last.pth``/``best.pth`` and prune old files.
+
+    - ``all``: keep every epoch.
+    - ``higher``: save only epochs that improve the best metric (``last.pth`` = last saved one).
+    - ``last_and_peaks``: keep every improving epoch plus the latest one.
+    """
+    if policy not in SAVE_POLICIES:
+        raise ValueError(f"save policy {policy!r} unknown; use one of {', '.join(SAVE_POLICIES)}")
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    path = weights_dir / f"epoch_{epoch:04d}.pth"
+    if policy == "higher" and not is_best:
+        logger.info("epoch %d did not improve the best metric; not saved (save policy 'higher')", epoch)
+        return None
+    peaks = set(state.get("peak_epochs", []))
+    atomic_torch_save(state, path)
+    _link(weights_dir, "last.pth", path)
+    if is_best:
+        _link(weights_dir, "best.pth", path)
+    if policy == "last_and_peaks":
+        for e in checkpoint_epochs(weights_dir):
+            if e != epoch and e not in peaks:
+                (weights_dir / f"epoch_{e:04d}.pth").unlink(missing_ok=True)
+    _fsync_dir(weights_dir)
+    return path

@@ -1,0 +1,229 @@
+"""One training epoch and one inference pass (validation / eval / features), AMP- and DDP-aware."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from vai_train.engine.distributed import DistInfo, all_reduce_sum, gather_to_main, reorder_shards
+from vai_train.schedulers import is_plateau_scheduler
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN/inf; the run stops and the last good checkpoint is kept."""
+
+
+@dataclass
+class AmpSettings:
+    """Autocast/GradScaler settings: enabled, dtype (fp16 on CUDA uses a GradScaler)."""
+
+    enabled: bool = False
+    dtype: torch.dtype = torch.float16
+
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if not self.enabled:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.dtype)
+
+
+def resolve_amp(use_amp: bool, dtype_name: str | None, device: torch.device) -> AmpSettings:
+    """fp16 on CUDA and bf16 on CPU unless ``amp_dtype`` says otherwise."""
+    if not use_amp:
+        return AmpSettings(False)
+    name = dtype_name or ("float16" if device.type == "cuda" else "bfloat16")
+    dtypes = {
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
+    if name not in dtypes:
+        raise ValueError(f"amp_dtype {name!r} unknown; use 'float16' or 'bfloat16'")
+    return AmpSettings(True, dtypes[name])
+
+
+def _labels_for_loss(labels: torch.Tensor, criterion: nn.Module) -> torch.Tensor:
+    if isinstance(criterion, (nn.BCEWithLogitsLoss, nn.BCELoss, nn.MultiLabelSoftMarginLoss)):
+        return labels.float()
+    return labels
+
+
+def _to(x: Any, device: torch.device) -> Any:
+    return x.to(device, non_blocking=True) if isinstance(x, torch.Tensor) else x
+
+
+def current_lr(optimiser: torch.optim.Optimizer) -> float:
+    return float(optimiser.param_groups[0]["lr"])
+
+
+def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[str, Any]) -> dict[str, Any]:
+    """Train one epoch; returns {"loss", "runtime_sec", "lr", "probs", "labels", "video_ids"} (outputs on rank 0).
+
+    ``opts``: amp (AmpSettings), clip_grad_max_norm, grad_accum_steps, refresh (iterations between
+    progress/NaN checks), progress (bool), collect_outputs (bool), activation.
+    """
+    model: nn.Module = kit["model"]
+    optimiser = kit["optimiser"]
+    scheduler = kit.get("scheduler")
+    criterion = kit["criterions"]["train"]
+    unpack: Callable = kit["data_unpack_funcs"]["train"]
+    reshape: Callable = kit["input_reshape_funcs"]["train"]
+    loader = kit["train_loader"]
+    scaler: torch.amp.GradScaler = kit["scaler"]
+    ema = kit.get("ema")
+    amp: AmpSettings = opts["amp"]
+    accum = max(1, int(opts.get("grad_accum_steps", 1)))
+    clip = opts.get("clip_grad_max_norm")
+    refresh = max(1, int(opts.get("refresh", 10)))
+    collect = opts.get("collect_outputs", True)
+    activation = opts.get("activation")
+    step_per_iter = scheduler is not None and not is_plateau_scheduler(scheduler)
+    device = info.device
+
+    model.train()
+    start = time.perf_counter()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    n_seen = 0
+    outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    n_batches = len(loader)
+    bar = tqdm(
+        total=n_batches,
+        desc=f"train {epoch}",
+        disable=not (info.is_main and opts.get("progress", True)),
+        dynamic_ncols=True,
+        leave=False,
+    )
+    optimiser.zero_grad(set_to_none=True)
+    for it, batch in enumerate(loader):
+        inputs, uids, labels, _ = unpack(batch)
+        inputs = reshape(_to(inputs, device))
+        labels = _to(labels, device)
+        last_micro = (it + 1) % accum == 0 or it + 1 == n_batches
+        sync_ctx = (
+            model.no_sync()
+            if (info.distributed and not last_micro and hasattr(model, "no_sync"))
+            else contextlib.nullcontext()
+        )
+        with sync_ctx:
+            with amp.autocast(device):
+                logits = model(inputs)
+                loss = criterion(logits, _labels_for_loss(labels, criterion))
+            scaler.scale(loss / accum).backward()
+        if last_micro:
+            if clip is not None:
+                scaler.unscale_(optimiser)
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            scaler.step(optimiser)
+            scaler.update()
+            optimiser.zero_grad(set_to_none=True)
+            if ema is not None:
+                ema.update_parameters(model.module if hasattr(model, "module") else model)
+            if step_per_iter:
+                scheduler.step()
+        bs = labels.shape[0]
+        loss_sum += loss.detach().double() * bs
+        n_seen += bs
+        if collect:
+            with torch.no_grad():
+                outputs.append((activation(logits.detach().float()), labels.detach(), _to(uids, device)))
+        if (it + 1) % refresh == 0 or it + 1 == n_batches:
+            running = loss_sum.item() / max(1, n_seen)
+            if not math.isfinite(running):
+                bar.close()
+                raise NonFiniteLossError(
+                    f"non-finite training loss ({running}) at epoch {epoch}, iteration {it + 1}; stopping. "
+                    "Lower the learning rate, set clip_grad_max_norm, or disable AMP"
+                )
+            bar.set_postfix(loss=f"{running:.4f}", lr=f"{current_lr(optimiser):.3g}", refresh=False)
+            bar.update((it + 1) - bar.n)
+    bar.close()
+    total_loss, total_n = all_reduce_sum([loss_sum.item(), float(n_seen)], info)
+    result: dict[str, Any] = {
+        "loss": total_loss / max(1.0, total_n),
+        "runtime_sec": time.perf_counter() - start,
+        "lr": current_lr(optimiser),
+    }
+    if collect:
+        result.update(_gather_outputs(outputs, info, reorder=False))
+    return result
+
+
+def _gather_outputs(outputs: list, info: DistInfo, reorder: bool) -> dict[str, Any]:
+    if outputs:
+        probs = torch.cat([o[0] for o in outputs])
+        labels = torch.cat([o[1] for o in outputs])
+        vids = torch.cat([torch.as_tensor(o[2]).reshape(-1) for o in outputs]).long()
+    else:
+        probs, labels, vids = (
+            torch.zeros(0, 0),
+            torch.zeros(0, dtype=torch.long),
+            torch.zeros(0, dtype=torch.long),
+        )
+    probs, labels, vids = (gather_to_main(t, info) for t in (probs, labels, vids))
+    if info.is_main and reorder:
+        probs, labels, vids = (reorder_shards(t, info.world_size) for t in (probs, labels, vids))
+    if info.is_main:
+        return {"probs": probs.cpu(), "labels": labels.cpu(), "video_ids": vids.cpu()}
+    return {"probs": None, "labels": None, "video_ids": None}
+
+
+@torch.no_grad()
+def run_inference(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    info: DistInfo,
+    unpack: Callable,
+    reshape: Callable,
+    activation: Callable | None,
+    criterion: nn.Module | None = None,
+    amp: AmpSettings | None = None,
+    desc: str = "val",
+    progress: bool = True,
+    extra_keys: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Forward a ShardSampler loader; rank 0 gets {"loss","runtime_sec","probs","labels","video_ids", extra}.
+
+    ``model`` must be the unwrapped module (no DDP collectives, ranks may have different batch counts).
+    Outputs are returned in dataset order, identical for any world size.
+    """
+    amp = amp or AmpSettings(False)
+    model.eval()
+    device = info.device
+    start = time.perf_counter()
+    loss_sum, n_seen = 0.0, 0
+    outputs, extras = [], {k: [] for k in extra_keys}
+    for batch in tqdm(
+        loader, desc=desc, disable=not (info.is_main and progress), dynamic_ncols=True, leave=False
+    ):
+        inputs, uids, labels, extra = unpack(batch)
+        inputs = reshape(_to(inputs, device))
+        labels = _to(labels, device)
+        with amp.autocast(device):
+            out = model(inputs)
+        out = out.float()
+        if criterion is not None:
+            loss_sum += float(criterion(out, _labels_for_loss(labels, criterion))) * labels.shape[0]
+        n_seen += labels.shape[0]
+        outputs.append((activation(out) if activation is not None else out, labels, _to(uids, device)))
+        for k in extra_keys:
+            extras[k].append(torch.as_tensor(extra[k]).to(device))
+    total_loss, total_n = all_reduce_sum([loss_sum, float(n_seen)], info)
+    result: dict[str, Any] = {"runtime_sec": time.perf_counter() - start, "num_samples": int(total_n)}
+    result["loss"] = total_loss / total_n if criterion is not None and total_n else None
+    result.update(_gather_outputs(outputs, info, reorder=True))
+    for k in extra_keys:
+        t = torch.cat(extras[k]) if extras[k] else torch.zeros(0)
+        g = gather_to_main(t, info)
+        result[k] = reorder_shards(g, info.world_size).cpu() if info.is_main else None
+    return result

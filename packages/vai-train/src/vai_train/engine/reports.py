@@ -1,0 +1,135 @@
+"""Glue between the engine and vai_train.reporting (TensorBoard, plots, Telegram, predictions files).
+
+Only rank 0 creates a Reporter. Each back-end is optional: a missing extra (e.g. matplotlib) is logged
+once and skipped so it never stops a training run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vai_train.logging_setup import setup_logging
+from vai_train.rundir import RunDir
+
+logger = logging.getLogger(__name__)
+
+
+def setup_run_logging(log_dir: Path | None, level: str, rank: int, prefix: str) -> None:
+    """Colour console (+ per-level files in ``log_dir``) via vai_train.logging_setup."""
+    setup_logging(log_dir, level=level, rank=rank, prefix=prefix)
+
+
+def video_level(out: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(video_ids, probs, labels) with probabilities averaged per video_id (sorted ids)."""
+    from vai_train.metrics import average_per_video
+
+    probs, labels = average_per_video(out["probs"], out["labels"], out["video_ids"])
+    return torch.unique(out["video_ids"], sorted=True), probs, labels
+
+
+def save_split_predictions(
+    rd: RunDir, epoch: int, split: str, out: dict[str, Any], gatherers: Any = None, mode: str | None = None
+) -> Path:
+    """Write ``predictions/epoch_NNNN_<split>_<mode>.npz`` with per-video averaged probabilities.
+
+    An exp config's ``predictions_gatherers[split]`` (a function (video_ids, probs, labels) ->
+    (video_ids, probs, labels)) replaces the default per-video averaging.
+    """
+    from vai_train.reporting.predictions import predictions_filename, save_predictions
+
+    mode = mode or ("multicrop" if split.startswith("multicrop") else "oneclip")
+    if isinstance(gatherers, dict) and split in gatherers:
+        vids, probs, labels = gatherers[split](out["video_ids"], out["probs"], out["labels"])
+    else:
+        vids, probs, labels = video_level(out)
+    path = save_predictions(rd.predictions / predictions_filename(epoch, split, mode), vids, probs, labels)
+    logger.info("predictions saved to %s", path)
+    return path
+
+
+class Reporter:
+    """Per-epoch TensorBoard scalars, plots and Telegram messages for one run (rank 0 only)."""
+
+    def __init__(self, rd: RunDir, args: argparse.Namespace, cfg: Any, info: Any, best_field: str):
+        self.rd, self.args, self.best_field = rd, args, best_field
+        self._warned = set()
+        self.title = (
+            f"{args.dataset} {args.model} {args.experiment_name}"
+            f"{' ' + args.subfolder if args.subfolder else ''} v{rd.version} on {socket.gethostname()}"
+        )
+        self.tb = self._try("TensorBoard", lambda: _tb(rd.tensorboard))
+        self.telegram = None
+        if getattr(args, "bot_index", None) is not None:
+            self.telegram = self._try("Telegram", lambda: _telegram(cfg, args, self.title))
+        self.period = max(1, int(getattr(args, "telegram_period", 10) or 10))
+
+    _warned: set[str] = set()
+
+    def _try(self, what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as e:  # reporting must never kill training
+            if what not in self._warned:
+                self._warned.add(what)
+                logger.warning("%s reporting failed (run continues): %s", what, e)
+            return None
+
+    def _send(self, method: str, *a: Any) -> None:
+        if self.telegram is not None and hasattr(self.telegram, method):
+            self._try(f"Telegram {method}", lambda: getattr(self.telegram, method)(*a))
+
+    def start(self, start_epoch: int, num_epochs: int) -> None:
+        self._send("start", f"training epochs {start_epoch}..{num_epochs}")
+
+    def epoch(self, epoch: int, row: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        if self.tb is not None:
+            for split in ("train", "val", "multicropval"):
+                vals = {
+                    k: v for k, v in row.items() if k.startswith(split + "_") and isinstance(v, (int, float))
+                }
+                if vals:
+                    self._try("TensorBoard", lambda s=split, v=vals: self.tb.log_scalars(s, v, epoch))
+            if row.get("lr") is not None:
+                self._try("TensorBoard", lambda: self.tb.log_lr(row["lr"], epoch))
+            self._try("TensorBoard", self.tb.flush)
+        plots = self._try("plots", lambda: _plot(self.rd))
+        if self.telegram is not None and epoch % self.period == 0:
+            self._send("report", self.rd.summary_csv, plots or [])
+
+    def early_stop(self, epoch: int) -> None:
+        self._send("early_stop", epoch)
+
+    def exception(self, exc: BaseException) -> None:
+        self._send("exception", exc)
+
+    def finish(self, result: Any) -> None:
+        self._send("finish", f"best {self.best_field} = {result.best_metric} at epoch {result.best_epoch}")
+        if self.tb is not None:
+            self._try("TensorBoard", self.tb.close)
+
+
+def _tb(path: Path) -> Any:
+    from vai_train.reporting.tensorboard import TensorBoardLogger
+
+    return TensorBoardLogger(path)
+
+
+def _plot(rd: RunDir) -> list[Path]:
+    from vai_train.reporting import plot_summary
+
+    return plot_summary(rd.summary_csv, rd.plots)
+
+
+def _telegram(cfg: Any, args: argparse.Namespace, title: str) -> Any:
+    custom = getattr(cfg.exp_cfg, "telegram_reporter", None)
+    if custom is not None:
+        return custom(title=title, bot_index=args.bot_index) if callable(custom) else custom
+    from vai_train.reporting import TelegramReporter
+
+    return TelegramReporter.from_ini(bot_index=args.bot_index, title=title)

@@ -1,0 +1,91 @@
+"""Choose the run directory and the checkpoint to start from (``-l``/``-v`` semantics, upstream-style).
+
+- no ``-l``: a new ``version_NNN`` (or ``-v N`` if that version is empty/new).
+- ``-l -1``: continue the last (or ``-v``) version from its ``last.pth``; no checkpoint yet → restart it.
+- ``-l -2``: like ``-l N`` with N = the best epoch of that version.
+- ``-l N``: a NEW version, copied from the source version without weights, summary clipped to
+  epochs ≤ N, weights/optimiser/... loaded from the source's ``epoch_NNNN.pth``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from vai_train.engine.checkpoint import checkpoint_epochs, resolve_link
+from vai_train.rundir import (
+    RunDir,
+    copy_version_without_weights,
+    last_version,
+    new_version,
+    open_version,
+    resolve_version,
+)
+from vai_train.summary import best_row, clip_rows, read_summary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StartPoint:
+    """Where a training run writes (``run``) and which checkpoint it loads (None: from scratch)."""
+
+    run: RunDir
+    checkpoint: Path | None
+    resumed: bool
+
+
+def best_epoch_of(rd: RunDir, best_field: str, higher_is_better: bool) -> int:
+    """Epoch of the best summary row; one clear line if there is none."""
+    row = best_row(read_summary(rd.summary_csv), best_field, higher_is_better)
+    if row is None:
+        raise FileNotFoundError(
+            f"{rd.summary_csv}: no '{best_field}' values, cannot pick the best epoch (-l -2)"
+        )
+    return int(row["epoch"])
+
+
+def epoch_checkpoint(rd: RunDir, epoch: int) -> Path:
+    """``weights/epoch_NNNN.pth`` or one line listing the epochs that do exist."""
+    p = rd.checkpoint(epoch)
+    if not p.exists():
+        have = ", ".join(str(e) for e in checkpoint_epochs(rd.weights)) or "none"
+        raise FileNotFoundError(
+            f"{p} does not exist (epochs saved in {rd.weights}: {have}; see the save policy -s)"
+        )
+    return p
+
+
+def choose_start(
+    exp_dir: Path, load_epoch: int | None, version: str, best_field: str, higher_is_better: bool
+) -> StartPoint:
+    """Apply the ``-l``/``-v`` rules above; creates directories (call on rank 0 only)."""
+    if load_epoch is None:
+        if version == "auto":
+            return StartPoint(new_version(exp_dir), None, False)
+        rd = open_version(exp_dir, int(version))
+        if rd.summary_csv.exists() or checkpoint_epochs(rd.weights):
+            raise FileExistsError(
+                f"{rd.path} already holds a run; resume it with -l -1 or drop -v for a new version"
+            )
+        return StartPoint(rd.create(), None, False)
+    if load_epoch == -1:
+        rd = last_version(exp_dir) if version == "auto" else resolve_version(exp_dir, version)
+        if rd is None:
+            raise FileNotFoundError(f"-l -1: nothing to resume under {exp_dir}; start without -l")
+        rd.create()
+        last = resolve_link(rd.weights, "last.pth")
+        if last is None:
+            logger.warning("%s has no checkpoint yet; restarting this version from scratch", rd.path)
+            clip_rows(rd.summary_csv, 0)
+            return StartPoint(rd, None, False)
+        return StartPoint(rd, last, True)
+    src = resolve_version(exp_dir, version)
+    epoch = best_epoch_of(src, best_field, higher_is_better) if load_epoch == -2 else int(load_epoch)
+    ckpt = epoch_checkpoint(src, epoch)
+    dst = new_version(exp_dir)
+    copy_version_without_weights(src, dst)
+    clip_rows(dst.summary_csv, epoch)
+    logger.info("-l %d: new %s from %s epoch %d", load_epoch, dst.path.name, src.path.name, epoch)
+    return StartPoint(dst, ckpt, True)

@@ -1,0 +1,39 @@
+"""Shared fixtures for vai-train's engine tests: tiny configs, thread limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+CONFIG_ROOT = Path(__file__).parent / "configs_tiny"
+
+
+@pytest.fixture
+def config_root() -> Path:
+    return CONFIG_ROOT
+
+
+@pytest.fixture
+def base_args(tmp_path: Path) -> list[str]:
+    """CLI args for the tiny base experiment in an isolated experiment root."""
+    return [
+        "-D",
+        "tiny",
+        "-M",
+        "tinynet",
+        "-E",
+        "base",
+        "-R",
+        str(tmp_path / "exp"),
+        "--config-root",
+        str(CONFIG_ROOT),
+        "-w",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
