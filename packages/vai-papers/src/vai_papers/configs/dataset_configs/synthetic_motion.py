@@ -3,14 +3,13 @@
 import os
 from pathlib import Path
 
-from vai_data.synth import SYNTH_CLASSES, make_synthetic_dataset
+from vai_data.synth import SYNTH_CLASSES, SYNTH_FLIP_LABEL_MAP, make_synthetic_dataset
 
 task = "single_label"
 class_keys = list(SYNTH_CLASSES)
 num_classes = len(class_keys)
+# a mirrored clip of "moving left" is "moving right": the flip swaps such labels (flip_label_map)
 horizontal_flip = True
-# a mirrored clip of "moving left" is "moving right": the flip swaps these labels
-flip_pairs = [("move_left", "move_right"), ("rotate_cw", "rotate_ccw")]
 
 split_file_basename = {"train": "train.csv", "val": "val.csv", "multicropval": "val.csv"}
 split2mode = {"train": "train", "val": "test", "multicropval": "test"}
@@ -37,11 +36,5 @@ def ensure_data() -> Path:
 
 
 def flip_label_map() -> dict:
-    """Label permutation applied together with a horizontal flip."""
-    index = {name: i for i, name in enumerate(class_keys)}
-    mapping = {}
-    for a, b in flip_pairs:
-        if a in index and b in index:
-            mapping[index[a]] = index[b]
-            mapping[index[b]] = index[a]
-    return mapping
+    """Label permutation applied together with a horizontal flip (left<->right, cw<->anticlockwise)."""
+    return dict(SYNTH_FLIP_LABEL_MAP)

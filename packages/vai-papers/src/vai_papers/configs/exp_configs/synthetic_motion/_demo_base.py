@@ -17,7 +17,7 @@ def get_torch_dataset(split):
     train = dataset_cfg.split2mode[split] == "train"
     return VideoClipDataset(
         root / "splits" / dataset_cfg.split_file_basename[split],
-        root / "videos",
+        root,
         train=train,
         num_frames=input_frame_length,
         sampling="sparse",
