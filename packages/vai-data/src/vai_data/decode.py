@@ -40,6 +40,19 @@ def output_size(width: int, height: int, short_side: int | None) -> tuple[int, i
     return max(1, int(round(width * short_side / height))), short_side
 
 
+def _video_stream(container, path: str):
+    """The first video stream, or a VideoDecodeError saying why there is none we can decode."""
+    if not container.streams.video:
+        raise VideoDecodeError(path, "no video stream in the container")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise VideoDecodeError(
+            path,
+            "unknown video codec (FFmpeg has no decoder for it); re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4",
+        )
+    return stream
+
+
 def probe_video(path: str) -> tuple[int, int, int]:
     """Return ``(num_frames, width, height)`` from container metadata (may over-report; see read_frames)."""
     import av
@@ -47,9 +60,7 @@ def probe_video(path: str) -> tuple[int, int, int]:
     local = _check_file(path)
     try:
         with av.open(local) as container:
-            if not container.streams.video:
-                raise VideoDecodeError(path, "no video stream in the container")
-            stream = container.streams.video[0]
+            stream = _video_stream(container, path)
             n = stream.frames
             if not n and stream.duration is not None and stream.average_rate:
                 n = int(round(float(stream.duration * stream.time_base * stream.average_rate)))
@@ -81,7 +92,12 @@ def _decord_read(path: str, indices: np.ndarray, short_side: int | None, size_hi
     try:
         vr = decord.VideoReader(local, ctx=decord.cpu(0), width=width, height=height, num_threads=1)
     except Exception as e:  # decord raises DECORDError / RuntimeError with long C++ traces
-        raise VideoDecodeError(path, f"decord cannot open it ({str(e).splitlines()[0][:200]})") from None
+        # decord refuses files whose tail is damaged; PyAV decodes what is there (or raises the error)
+        logger.debug("decord cannot open %s (%s); trying PyAV", path, str(e).splitlines()[0][:200])
+        try:
+            return _pyav_read(path, indices, short_side, size_hint)
+        except VideoDecodeError as e2:
+            raise VideoDecodeError(path, f"decord cannot open it and {e2.cause}") from None
     n = len(vr)
     if n <= 0:
         raise VideoDecodeError(path, "the video has no frames")
@@ -122,19 +138,28 @@ def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint
     def convert(frame) -> np.ndarray:
         return frame.to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
 
+    errors: list[str] = []
     try:
         with av.open(local) as container:
-            if not container.streams.video:
-                raise VideoDecodeError(path, "no video stream in the container")
-            stream = container.streams.video[0]
+            stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
-            for i, frame in enumerate(container.decode(stream)):
-                if out_size is None:
-                    out_size = output_size(frame.width, frame.height, short_side)
-                if i in wanted:
-                    got[i] = convert(frame)
-                prev = (i, frame)
-                if i >= last_wanted:
+            i = 0
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except (av.error.FFmpegError, ValueError) as e:  # damaged packet: skip it, keep going
+                    errors.append(f"{type(e).__name__}: {e}")
+                    if len(errors) > 8:
+                        break
+                    continue
+                for frame in frames:
+                    if out_size is None:
+                        out_size = output_size(frame.width, frame.height, short_side)
+                    if i in wanted:
+                        got[i] = convert(frame)
+                    prev = (i, frame)
+                    i += 1
+                if i > last_wanted:
                     break
     except VideoDecodeError:
         raise
@@ -142,6 +167,8 @@ def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint
         if prev is None:
             raise VideoDecodeError(path, f"PyAV cannot decode it ({type(e).__name__}: {e})") from None
         logger.debug("PyAV stopped early on %s: %s", path, e)
+    if prev is None and errors:
+        raise VideoDecodeError(path, f"PyAV cannot decode any frame ({errors[0]})")
     if prev is None:
         raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
     last = prev[0]
