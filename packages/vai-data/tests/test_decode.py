@@ -130,3 +130,19 @@ def test_metadata_over_reports_after_truncation(tmp_path, frames_array, backend)
     out = read_frames(str(cut), [0, 3, 11], backend=backend)
     got = [_bar_position(f) for f in out]
     assert got[:2] == [0, 3] and 3 <= got[2] < 11
+
+
+def test_pyav_seek_matches_sequential(tmp_path, monkeypatch):
+    """Far-in frames are reached by seeking to a keyframe; the frames equal a full sequential decode."""
+    import vai_data.decode as dec
+    from conftest import gradient_frames
+    from vai_data.synth import write_mp4
+
+    path = str(tmp_path / "long.mp4")
+    write_mp4(path, gradient_frames(80, 16, 16 * 4 * 20), fps=25)  # bar position encodes t up to 80
+    idx = [60, 61, 79, 70]
+    seek = read_frames(path, idx, backend="pyav")
+    monkeypatch.setattr(dec, "SEEK_MIN_FRAMES", 10**9)
+    seq = read_frames(path, idx, backend="pyav")
+    assert torch.equal(seek, seq)
+    assert [_bar_position(f) for f in seek] == idx
