@@ -222,7 +222,7 @@ class VideoClipDataset(Dataset):
         temporal_idx, spatial_idx = divmod(view, self.num_spatial_crops)
         row = self.split.rows[row_idx]
         with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index * 1000 + attempt))
+            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index, attempt))
             source = self.make_source(row)
             idx = self.sample_indices(source.num_frames, temporal_idx)
             flipped = False
