@@ -19,7 +19,7 @@ from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import join
 from ..sampling import add_neighbours, dense_indices, sparse_indices
 from ..split_file import SplitFile, SplitRow, read_split_file
-from ..transforms.clip import RandomCrop, ShortSideScale, spatial_crop, to_tchw
+from ..transforms.clip import ShortSideScale, scaled_random_crop, spatial_crop, to_tchw
 from ..transforms.normalize import Normalize
 from .resilience import BadSampleTracker, sample_seed
 
@@ -231,7 +231,10 @@ class VideoClipDataset(Dataset):
                     clip = self.train_spatial_transform(to_tchw(source.read(idx, short_side=self.test_scale)))
                 else:
                     short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
-                    clip = RandomCrop(self.crop_size)(to_tchw(source.read(idx, short_side=short)))
+                    # decoders scale (near) to `short`; any remaining resize is fused with the crop
+                    clip = scaled_random_crop(
+                        to_tchw(source.read(idx, short, exact=False)), short, self.crop_size
+                    )
                 if self.horizontal_flip and bool(torch.rand(1) < 0.5):
                     clip, flipped = clip.flip(-1), True
                 if self.train_transform is not None:
