@@ -132,3 +132,37 @@ def test_pack_cli(tmp_path, synth_root, capsys):
     assert "packed split" in capsys.readouterr().out
     ds = VideoClipDataset(tmp_path / "p" / "splits" / "val.csv", tmp_path / "p", train=False, **SMALL)
     assert ds[0]["video"].shape == (3, 4, 16, 16)
+
+
+@pytest.mark.parametrize("pattern", ["clip/{:05d}.jpg", "clip/img_{frame:05d}.jpg"])
+def test_one_based_frame_folders(tmp_path, pattern):
+    os.makedirs(tmp_path / "clip")
+    for i, blob in enumerate(_numbered_jpegs(5), start=1):  # files 1..5 hold frames 0..4
+        (tmp_path / pattern.format(i, frame=i)).write_bytes(blob)
+    write_split_file(tmp_path / "s.csv", [SplitRow(pattern, 3, 0, 1, 5)], "frames")
+    ds = VideoClipDataset(
+        tmp_path / "s.csv",
+        tmp_path,
+        train=False,
+        num_frames=5,
+        crop_size=16,
+        test_scale=24,
+        mean=(0.0,),
+        std=(1.0 / 255,),
+    )
+    s = ds[0]
+    assert s["frame_indices"].tolist() == [1, 2, 3, 4, 5]
+    assert [_frame_no(s["video"][:, t].permute(1, 2, 0)) for t in range(5)] == [0, 1, 2, 3, 4]
+
+
+def test_flow_direction_pattern(tmp_path):
+    from vai_data import FrameFolderSource
+
+    for d in ("u", "v"):
+        os.makedirs(tmp_path / d)
+        for i, blob in enumerate(_numbered_jpegs(3)):
+            (tmp_path / d / f"{i:05d}.jpg").write_bytes(blob)
+    src = FrameFolderSource(str(tmp_path / "{flow_direction}" / "{:05d}.jpg"), 0, 2, flow_direction="v")
+    assert src.read(torch.tensor([2, 0])).shape == (2, 24, 32, 3)
+    with pytest.raises(VideoDecodeError, match="00007.jpg"):
+        src.read(torch.tensor([7]))

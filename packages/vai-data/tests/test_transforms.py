@@ -105,3 +105,21 @@ def test_compose():
     t = Compose([ShortSideScale(10), CenterCrop(8), Normalize([0.0] * 3, [1.0] * 3)])
     assert t(_clip()).shape == (3, 3, 8, 8)
     assert "ShortSideScale(10)" in repr(t)
+
+
+def test_scaled_random_crop_matches_scale_then_crop():
+    from vai_data.transforms import scaled_random_crop
+
+    yy, xx = torch.meshgrid(torch.arange(90), torch.arange(160), indexing="ij")
+    smooth = ((yy * 2 + xx) % 256).to(torch.uint8)  # a smooth ramp: interpolation differences stay small
+    clip = torch.stack([smooth, smooth.flip(-1), smooth // 2])[None].repeat(2, 1, 1, 1)
+    for seed in range(5):
+        torch.manual_seed(seed)
+        ref = RandomCrop(32)(ShortSideScale(45)(clip)).float()
+        torch.manual_seed(seed)
+        out = scaled_random_crop(clip, 45, 32).float()
+        assert out.shape == ref.shape == (2, 3, 32, 32)
+        assert (out - ref).abs().mean() < 3.0
+    torch.manual_seed(0)
+    assert scaled_random_crop(clip, 90, 32).shape == (2, 3, 32, 32)  # no resize needed: plain crop
+    assert scaled_random_crop(clip, 20, 32).shape == (2, 3, 32, 32)  # crop larger than the frame: padded

@@ -1,7 +1,9 @@
-"""Frame sources: one video's frames behind a common ``read(indices, short_side)`` interface.
+"""Frame sources: one video's frames behind a common ``read(indices, short_side, exact)`` interface.
 
 A source knows its frame count and decodes only the requested 0-based indices (relative to the
 split row's ``start``) to uint8 ``(T, H, W, 3)``, resized at decode time when ``short_side`` is given.
+With ``exact=False`` a source may return frames whose short side is somewhat larger (e.g. after JPEG
+DCT scaling) so the caller can fuse the last resize with its crop.
 """
 
 from __future__ import annotations
@@ -28,22 +30,25 @@ def resize_short_side_thwc(frames: torch.Tensor, short_side: int | None) -> torc
     return out.permute(0, 2, 3, 1)
 
 
-def stack_decoded(images: list[np.ndarray], short_side: int | None, path: str) -> torch.Tensor:
-    """Stack decoded frames, bringing them to one size (the first frame's, or ``short_side``)."""
-    if short_side is not None:
-        tensors = [
-            resize_short_side_thwc(torch.from_numpy(np.ascontiguousarray(a))[None], short_side)[0]
-            for a in images
-        ]
-    else:
-        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in images]
+def stack_decoded(
+    images: list[np.ndarray], short_side: int | None, path: str, exact: bool = True
+) -> torch.Tensor:
+    """Stack decoded frames and bring them to ``short_side`` with one batched resize; with
+    ``exact=False`` frames the decoder already brought near ``short_side`` (never below) are kept as is."""
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in images]
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
-        raise VideoDecodeError(path, f"frames have different sizes {sorted(shapes)}")
-    return torch.stack(tensors)
+        if short_side is None:
+            raise VideoDecodeError(path, f"frames have different sizes {sorted(shapes)}")
+        tensors = [resize_short_side_thwc(t[None], short_side)[0] for t in tensors]
+        if len({tuple(t.shape) for t in tensors}) > 1:
+            raise VideoDecodeError(path, f"frames have different aspect ratios {sorted(shapes)}")
+    return resize_short_side_thwc(torch.stack(tensors), short_side if exact else None)
 
 
-def decode_jpeg_list(blobs: list[bytes], short_side: int | None, path: str) -> torch.Tensor:
+def decode_jpeg_list(
+    blobs: list[bytes], short_side: int | None, path: str, exact: bool = True
+) -> torch.Tensor:
     """Decode JPEG byte strings (repeats decoded once) to ``(T, H, W, 3)``."""
     cache: dict[int, np.ndarray] = {}
     images = []
@@ -57,7 +62,7 @@ def decode_jpeg_list(blobs: list[bytes], short_side: int | None, path: str) -> t
                     path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
                 ) from None
         images.append(cache[key])
-    return stack_decoded(images, short_side, path)
+    return stack_decoded(images, short_side, path, exact)
 
 
 class VideoFileSource:
@@ -81,7 +86,7 @@ class VideoFileSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None) -> torch.Tensor:
+    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
         frames = read_frames(self.path, self.frame_numbers(indices), self.backend, short_side, self.size_hint)
         return resize_short_side_thwc(frames, short_side)
 
@@ -109,7 +114,7 @@ class FrameFolderSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None) -> torch.Tensor:
+    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
         blobs: dict[int, bytes] = {}
         for n in self.frame_numbers(indices).tolist():
             if n in blobs:
@@ -124,5 +129,5 @@ class FrameFolderSource:
             if not blobs[n]:
                 raise VideoDecodeError(fp, "frame file is empty (0 bytes)")
         return decode_jpeg_list(
-            [blobs[n] for n in self.frame_numbers(indices).tolist()], short_side, self.path
+            [blobs[n] for n in self.frame_numbers(indices).tolist()], short_side, self.path, exact
         )

@@ -118,9 +118,9 @@ class GulpSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None) -> torch.Tensor:
+    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
         blobs = self.gulp.read_jpeg_bytes(self.key, self.frame_numbers(indices).tolist())
-        return decode_jpeg_list(blobs, short_side, self.path)
+        return decode_jpeg_list(blobs, short_side, self.path, exact)
 
 
 def write_gulp_directory(

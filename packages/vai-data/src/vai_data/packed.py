@@ -106,8 +106,10 @@ class _RangeSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None) -> torch.Tensor:
-        return decode_jpeg_list(self._blobs(self.frame_numbers(indices).tolist()), short_side, self.path)
+    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
+        return decode_jpeg_list(
+            self._blobs(self.frame_numbers(indices).tolist()), short_side, self.path, exact
+        )
 
 
 class PackedFileSource(_RangeSource):

@@ -88,7 +88,7 @@ class ImageDataset(Dataset):
         row = self.split.rows[row_idx]
         path = join(self.data_root, row.path)
         with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index * 1000 + attempt))
+            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index, attempt))
             short = (
                 int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
                 if self.train

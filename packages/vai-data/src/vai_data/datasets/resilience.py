@@ -23,16 +23,11 @@ BAD_SAMPLE_POLICIES = ("skip", "raise")
 MAX_SUBSTITUTES = 20
 
 
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """A 63-bit seed derived from (seed, epoch, index) with numpy's SeedSequence (well mixed, stable)."""
-    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF, int(index) & 0xFFFFFFFF])
-    return (
-        int(
-            state.generate_state(2, dtype=np.uint32).astype(np.uint64)
-            @ np.array([1, 1 << 32], dtype=np.uint64)
-        )
-        >> 1
-    )
+def sample_seed(seed: int, epoch: int, index: int, attempt: int = 0) -> int:
+    """A 63-bit seed derived from (seed, epoch, index, attempt) with numpy's SeedSequence (well mixed, stable)."""
+    entropy = [int(v) % (1 << 64) for v in (seed, epoch, index, attempt)]
+    words = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint64)
+    return int(words[0] >> np.uint64(1))
 
 
 class BadSampleTracker:

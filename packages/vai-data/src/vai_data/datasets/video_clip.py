@@ -19,7 +19,7 @@ from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import join
 from ..sampling import add_neighbours, dense_indices, sparse_indices
 from ..split_file import SplitFile, SplitRow, read_split_file
-from ..transforms.clip import RandomCrop, ShortSideScale, spatial_crop, to_tchw
+from ..transforms.clip import ShortSideScale, scaled_random_crop, spatial_crop, to_tchw
 from ..transforms.normalize import Normalize
 from .resilience import BadSampleTracker, sample_seed
 
@@ -55,7 +55,14 @@ def detect_storage(split: SplitFile, data_root: str | None) -> str:
 
 
 class VideoClipDataset(Dataset):
-    """Clips from a split file over videos, JPEG frame folders, gulp directories or packed stores."""
+    """Clips from a split file over videos, JPEG frame folders, gulp directories or packed stores.
+
+    Train: decode at a random short side in ``scale_jitter`` (inside the decoder), random ``crop_size``
+    crop, horizontal flip (labels remapped by ``flip_label_map``), then ``train_transform`` (uint8
+    ``(T, C, H, W)`` -> same) - or ``train_spatial_transform`` on clips decoded at ``test_scale``
+    instead of jitter + crop. Test: decode at ``test_scale``, spatial crop ``spatial_idx`` of
+    ``num_spatial_crops``, temporal view ``temporal_idx`` of ``num_temporal_views``. Then normalise.
+    """
 
     def __init__(
         self,
@@ -84,6 +91,7 @@ class VideoClipDataset(Dataset):
         flow_direction: str | None = None,
         video_id_to_label: Mapping[int, int | Sequence[int]] | None = None,
         train_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        train_spatial_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         seed: int = 0,
         split_format: str | None = None,
     ):
@@ -118,6 +126,7 @@ class VideoClipDataset(Dataset):
         self.num_neighbours, self.flow_direction = num_neighbours, flow_direction
         self.video_id_to_label = video_id_to_label
         self.train_transform = train_transform
+        self.train_spatial_transform = train_spatial_transform
         self.normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
         self.seed, self.epoch = int(seed), 0
         policy = bad_sample_policy or ("skip" if train else "raise")
@@ -213,14 +222,19 @@ class VideoClipDataset(Dataset):
         temporal_idx, spatial_idx = divmod(view, self.num_spatial_crops)
         row = self.split.rows[row_idx]
         with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index * 1000 + attempt))
+            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index, attempt))
             source = self.make_source(row)
             idx = self.sample_indices(source.num_frames, temporal_idx)
             flipped = False
             if self.train:
-                short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
-                clip = to_tchw(source.read(idx, short_side=short))
-                clip = RandomCrop(self.crop_size)(clip)
+                if self.train_spatial_transform is not None:  # e.g. TSN multi-scale crop, RandomResizedCrop
+                    clip = self.train_spatial_transform(to_tchw(source.read(idx, short_side=self.test_scale)))
+                else:
+                    short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
+                    # decoders scale (near) to `short`; any remaining resize is fused with the crop
+                    clip = scaled_random_crop(
+                        to_tchw(source.read(idx, short, exact=False)), short, self.crop_size
+                    )
                 if self.horizontal_flip and bool(torch.rand(1) < 0.5):
                     clip, flipped = clip.flip(-1), True
                 if self.train_transform is not None:

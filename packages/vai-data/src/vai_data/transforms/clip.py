@@ -96,6 +96,24 @@ def _pad_to(clip: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return clip
 
 
+def scaled_random_crop(clip: torch.Tensor, short_side: int, size: int | Sequence[int]) -> torch.Tensor:
+    """``ShortSideScale(short_side)`` then ``RandomCrop(size)`` as ONE resized crop of the matching source
+    region, so only ``size`` pixels are interpolated instead of the whole frame (same random draws)."""
+    ch, cw = _pair(size)
+    h, w = clip.shape[-2:]
+    th, tw = short_side_size(h, w, short_side)
+    if th < ch or tw < cw:  # crop larger than the scaled frame: pad like RandomCrop does
+        return RandomCrop((ch, cw))(ShortSideScale(short_side)(clip))
+    top = int(torch.randint(th - ch + 1, (1,)))
+    left = int(torch.randint(tw - cw + 1, (1,)))
+    if (th, tw) == (h, w):
+        return F.crop(clip, top, left, ch, cw)
+    fy, fx = h / th, w / tw
+    y0, x0 = int(round(top * fy)), int(round(left * fx))
+    sh, sw = min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
+    return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
+
+
 class RandomCrop:
     """Crop a random ``size`` window (same window for every frame); pads clips smaller than the crop."""
 
