@@ -279,8 +279,11 @@ def test_epic100_gulp_and_frames(tmp_path):
         + "P01_11_0,P01,P01_11,00:00:00.560,00:00:00.00,00:00:01.89,1,113,take hand,take,0,hand,1,['hand'],[1]\n"
     )
     (d / "EPIC_100_verb_classes.csv").write_text("id,key,instances,category\n0,take,\"['take']\",retrieve\n")
-    written = epic100_verb_splits(d, tmp_path / "gulp")
+    written = epic100_verb_splits(d, tmp_path / "gulp", partial_fraction=0.5)
     assert lines(written["train"]) == ["0", "P01_01_0 0 3 0 194", "P01_01_1 1 6 0 108"]
+    assert len(lines(written["train_partial"])) == 2 and lines(written["train_partial"])[1] in lines(
+        written["train"]
+    )
     assert lines(written["val"]) == ["0", "P01_11_0 2 0 0 112"]
     assert lines(written["traindata_testmode"]) == lines(written["train"])
     assert lines(written["classes"]) == ["take"]
@@ -292,6 +295,19 @@ def test_epic100_gulp_and_frames(tmp_path):
     )
     with pytest.raises(AnnotationError, match=r"EPIC_100_validation\.csv:2: stop_frame 'x'"):
         epic100_verb_splits(d, tmp_path / "gulp")
+
+
+def test_epic100_video_ids_follow_upstream_numeric_order(tmp_path):
+    d = tmp_path / "ann"
+    d.mkdir()
+    head = "narration_id,participant_id,video_id,start_frame,stop_frame,verb_class\n"
+    (d / "EPIC_100_train.csv").write_text(
+        head + "P01_01_10,P01,P01_01,1,2,0\nP01_01_9,P01,P01_01,1,2,0\nP01_101_0,P01,P01_101,1,2,0\n"
+    )
+    (d / "EPIC_100_validation.csv").write_text(head + "P01_02_0,P01,P01_02,1,2,0\n")
+    written = epic100_verb_splits(d, tmp_path / "out")
+    assert lines(written["train"])[1:] == ["P01_01_9 0 0 0 1", "P01_01_10 1 0 0 1", "P01_101_0 2 0 0 1"]
+    assert lines(written["val"])[1:] == ["P01_02_0 3 0 0 1"]
 
 
 def test_epic55_uid_keys_and_heldout_participants(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from .common import (
     parse_int,
     read_csv_rows,
     require_file,
-    sorted_ids,
     write_outputs,
 )
 
@@ -106,17 +106,35 @@ def epic55_verb_splits(
     return write_outputs(out_dir, rows, mode, 0, names)
 
 
+def narration_sort_key(narration_id: str) -> tuple[int, tuple]:
+    """Upstream's order of ``P01_101_12``-style ids: numerically by (participant, video, index).
+
+    Ids of another shape sort after those, as text.
+    """
+    parts = narration_id.removeprefix("P").split("_")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return 0, tuple(int(p) for p in parts)
+    return 1, (narration_id,)
+
+
 def epic100_verb_splits(
     annotation_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     mode: str = "gulp",
     frame_template: str = EK100_FRAMES,
     testmode_copies: bool = True,
+    partial_fraction: float | None = None,
+    seed: int = 12,
 ) -> dict[str, Path]:
     """Write EK-100 verb ``train.csv``, ``val.csv`` and (``testmode_copies``) ``traindata_testmode.csv``.
 
-    ``traindata_testmode`` is upstream's extra split: the training rows, evaluated in test mode.
+    ``video_id`` follows upstream's numbering: train narration ids in numeric order, then validation
+    ones, so ids match upstream feature/label files. ``traindata_testmode`` is upstream's extra split (the
+    training rows, evaluated in test mode); ``partial_fraction`` also writes ``train_partial.csv``, a seeded
+    random subset of the training rows (upstream's ``trainpartialdata_testmode`` file).
     """
+    if partial_fraction is not None and not 0 < partial_fraction <= 1:
+        raise ValueError(f"partial_fraction must be in (0, 1], got {partial_fraction}")
     d = Path(annotation_dir)
     splits = {
         "train": read_epic_segments(
@@ -126,10 +144,20 @@ def epic100_verb_splits(
             require_file(_first(d, VAL_NAMES), "EPIC_100_validation.csv"), "narration_id"
         ),
     }
-    ids = sorted_ids(str(s["id"]) for segs in splits.values() for s in segs)
+    splits = {k: sorted(v, key=lambda seg: narration_sort_key(str(seg["id"]))) for k, v in splits.items()}
+    ordered = [str(s["id"]) for segs in splits.values() for s in segs]
+    if len(set(ordered)) != len(ordered):
+        raise annotation_error(d, None, "a narration_id appears twice across EPIC_100_train/validation.csv")
+    ids = {nid: i for i, nid in enumerate(ordered)}
     rows = {k: _rows(v, ids, mode, frame_template, f"EK-100 {k}") for k, v in splits.items()}
     if testmode_copies:
         rows["traindata_testmode"] = list(rows["train"])
+    if partial_fraction is not None:
+        train = rows["train"]
+        keep = sorted(
+            random.Random(seed).sample(range(len(train)), max(1, round(partial_fraction * len(train))))
+        )
+        rows["train_partial"] = [train[i] for i in keep]
     names = _read_verb_names(d / "EPIC_100_verb_classes.csv", "key", "id")
     return write_outputs(out_dir, rows, mode, 0, names)
 
@@ -158,6 +186,12 @@ def add_cli(sub) -> None:
     p.add_argument(
         "--frame-template", default=EK100_FRAMES, help=f"frames-mode pattern (default {EK100_FRAMES})"
     )
+    p.add_argument(
+        "--partial-fraction", type=float, default=None, help="also write train_partial.csv with this fraction"
+    )
+    p.add_argument("--seed", type=int, default=12, help="seed of the train_partial.csv subset (default 12)")
     p.set_defaults(
-        handler=lambda a: epic100_verb_splits(a.annotation_dir, a.out_dir, a.mode, a.frame_template)
+        handler=lambda a: epic100_verb_splits(
+            a.annotation_dir, a.out_dir, a.mode, a.frame_template, True, a.partial_fraction, a.seed
+        )
     )
