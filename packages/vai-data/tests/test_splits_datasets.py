@@ -109,23 +109,34 @@ def test_hmdb_video_mode_writes_seven_columns(tmp_path):
 
 
 def test_hmdb_confusing_102(tmp_path):
+    import random
+
     write_hmdb_lists(tmp_path / "lists")
     frames = tmp_path / "frames"
     for name in ("brush_hair/b1", "brush_hair/b2", "cartwheel/c1", "cartwheel/c2"):
         make_frames(frames / name, 2)
     written = hmdb51_splits(
-        tmp_path / "lists", tmp_path / "o", "gulp", [1], frames_root=str(frames), confusion=True
+        tmp_path / "lists", tmp_path / "o", "gulp", [1, 2, 3], frames_root=str(frames), confusion=2
     )
-    train = read_split_file(written["train1"])
-    assert train.num_classes == 0
-    assert [r.label % 2 for r in train.rows] == [0, 1] and all(r.label in (0, 1, 2, 3) for r in train.rows)
-    again = hmdb51_splits(
-        tmp_path / "lists", tmp_path / "o2", "gulp", [1], frames_root=str(frames), confusion=True
+    # upstream: random.seed(12), one randint(0, 1) per train clip over splits 1, 2, 3 in order
+    rng = random.Random(12)
+    expected = [[c + 2 * rng.randint(0, 1) for c in (0, 1)] for _ in range(3)]
+    for k in (1, 2, 3):
+        train = read_split_file(written[f"train{k}"])
+        assert train.num_classes == 0 and [r.label for r in train.rows] == expected[k - 1]
+    only3 = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "o3", "gulp", [3], frames_root=str(frames), confusion=2
     )
-    assert lines(again["train1"]) == lines(written["train1"])  # seeded
+    assert set(only3) == {"train3", "test3", "classes"}
+    assert lines(only3["train3"]) == lines(written["train3"])  # same labels whichever splits are asked for
     test = read_split_file(written["test1"])
     assert test.num_classes == 4 and [r.label for r in test.rows] == [(0, 2), (1, 3)]
     assert lines(written["test1"])[1] == "brush_hair/b2 1 0,2 0 1"
+    assert lines(written["classes"]) == ["brush_hair", "cartwheel", "brush_hair_2", "cartwheel_2"]
+    three = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "c3", "gulp", [1], frames_root=str(frames), confusion=3
+    )
+    assert lines(three["test1"])[:2] == ["6", "brush_hair/b2 1 0,2,4 0 1"]
 
 
 def test_hmdb_malformed_line_names_file_and_line(tmp_path):
