@@ -290,11 +290,8 @@ def test_epic100_gulp_and_frames(tmp_path):
         + "P01_11_0,P01,P01_11,00:00:00.560,00:00:00.00,00:00:01.89,1,113,take hand,take,0,hand,1,['hand'],[1]\n"
     )
     (d / "EPIC_100_verb_classes.csv").write_text("id,key,instances,category\n0,take,\"['take']\",retrieve\n")
-    written = epic100_verb_splits(d, tmp_path / "gulp", partial_fraction=0.5)
+    written = epic100_verb_splits(d, tmp_path / "gulp")
     assert lines(written["train"]) == ["0", "P01_01_0 0 3 0 194", "P01_01_1 1 6 0 108"]
-    assert len(lines(written["train_partial"])) == 2 and lines(written["train_partial"])[1] in lines(
-        written["train"]
-    )
     assert lines(written["val"]) == ["0", "P01_11_0 2 0 0 112"]
     assert lines(written["traindata_testmode"]) == lines(written["train"])
     assert lines(written["classes"]) == ["take"]
@@ -486,3 +483,23 @@ def test_top_level_cli_and_whitespace_paths(tmp_path, capsys):
     make_video(tmp_path / "kv" / "air drumming" / "abc_000001_000002.mp4", frames=2)
     with pytest.raises(ValueError, match="contains whitespace.*rename"):
         kinetics400_splits(ann, tmp_path / "kout", videos_root=str(tmp_path / "kv"))
+
+
+def test_partial_splits_follow_upstream_stream(tmp_path, capsys):
+    import random
+
+    from vai_data.cli import main
+
+    d = tmp_path / "lists"
+    d.mkdir()
+    (d / "train.txt").write_text("".join(f"CATER_new_{i:06d}.avi 1\n" for i in range(40)))
+    (d / "val.txt").write_text("".join(f"CATER_new_{i:06d}.avi 2\n" for i in range(40, 60)))
+    assert main(["splits", "cater", str(d), "-o", str(tmp_path / "out"), "--partial", "0.25"]) == 0
+    rng = random.Random(12)
+    keep_train = [i for i in range(40) if rng.random() < 0.25]
+    keep_val = [i for i in range(40, 60) if rng.random() < 0.25]
+    train = read_split_file(tmp_path / "out" / "train_partial.csv")
+    val = read_split_file(tmp_path / "out" / "val_partial.csv")
+    assert [r.video_id for r in train.rows] == keep_train and [r.video_id for r in val.rows] == keep_val
+    assert train.num_classes == 14 and "train_partial:" in capsys.readouterr().out
+    assert main(["splits", "cater", str(d), "-o", str(tmp_path / "o2"), "--partial", "1.5"]) == 1

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 from ..decode import probe_video
 from ..errors import VideoDecodeError
-from ..split_file import SplitRow, write_split_file
+from ..split_file import SplitRow, read_split_file, write_split_file
 
 logger = logging.getLogger(__name__)
 
@@ -289,6 +290,25 @@ def write_outputs(
         path.write_text("".join(f"{name}\n" for name in class_names), encoding="utf-8")
         written["classes"] = path
     return written
+
+
+def write_partial_splits(written: dict[str, Path], probability: float, seed: int = 12) -> dict[str, Path]:
+    """Upstream's ``--partial``: next to each written split, ``<split>_partial.csv`` keeping each row with
+    ``probability`` (one ``random.Random(seed)`` stream over the splits in order)."""
+    if not 0 < probability <= 1:
+        raise ValueError(f"partial probability must be in (0, 1], got {probability}")
+    rng = random.Random(seed)
+    out: dict[str, Path] = {}
+    for split, path in written.items():
+        if split == "classes":
+            continue
+        sf = read_split_file(path)
+        rows = [r for r in sf.rows if rng.random() < probability]
+        dest = path.with_name(f"{split}_partial.csv")
+        write_split_file(dest, rows, fmt=sf.fmt, num_classes=sf.num_classes)
+        logger.info("wrote %s (%d of %d rows)", dest, len(rows), len(sf.rows))
+        out[f"{split}_partial"] = dest
+    return out
 
 
 def sorted_ids(names: Iterable[str]) -> dict[str, int]:

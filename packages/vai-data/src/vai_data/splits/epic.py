@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -123,18 +122,13 @@ def epic100_verb_splits(
     mode: str = "gulp",
     frame_template: str = EK100_FRAMES,
     testmode_copies: bool = True,
-    partial_fraction: float | None = None,
-    seed: int = 12,
 ) -> dict[str, Path]:
     """Write EK-100 verb ``train.csv``, ``val.csv`` and (``testmode_copies``) ``traindata_testmode.csv``.
 
     ``video_id`` follows upstream's numbering: train narration ids in numeric order, then validation
     ones, so ids match upstream feature/label files. ``traindata_testmode`` is upstream's extra split (the
-    training rows, evaluated in test mode); ``partial_fraction`` also writes ``train_partial.csv``, a seeded
-    random subset of the training rows (upstream's ``trainpartialdata_testmode`` file).
+    training rows, evaluated in test mode). Upstream's ``train_partial.csv`` comes from ``--partial``.
     """
-    if partial_fraction is not None and not 0 < partial_fraction <= 1:
-        raise ValueError(f"partial_fraction must be in (0, 1], got {partial_fraction}")
     d = Path(annotation_dir)
     splits = {
         "train": read_epic_segments(
@@ -152,12 +146,6 @@ def epic100_verb_splits(
     rows = {k: _rows(v, ids, mode, frame_template, f"EK-100 {k}") for k, v in splits.items()}
     if testmode_copies:
         rows["traindata_testmode"] = list(rows["train"])
-    if partial_fraction is not None:
-        train = rows["train"]
-        keep = sorted(
-            random.Random(seed).sample(range(len(train)), max(1, round(partial_fraction * len(train))))
-        )
-        rows["train_partial"] = [train[i] for i in keep]
     names = _read_verb_names(d / "EPIC_100_verb_classes.csv", "key", "id")
     return write_outputs(out_dir, rows, mode, 0, names)
 
@@ -186,12 +174,6 @@ def add_cli(sub) -> None:
     p.add_argument(
         "--frame-template", default=EK100_FRAMES, help=f"frames-mode pattern (default {EK100_FRAMES})"
     )
-    p.add_argument(
-        "--partial-fraction", type=float, default=None, help="also write train_partial.csv with this fraction"
-    )
-    p.add_argument("--seed", type=int, default=12, help="seed of the train_partial.csv subset (default 12)")
     p.set_defaults(
-        handler=lambda a: epic100_verb_splits(
-            a.annotation_dir, a.out_dir, a.mode, a.frame_template, True, a.partial_fraction, a.seed
-        )
+        handler=lambda a: epic100_verb_splits(a.annotation_dir, a.out_dir, a.mode, a.frame_template)
     )
