@@ -216,7 +216,7 @@ def test_something_v2_video_json(tmp_path):
             "placeholders": ["pen"],
         }
     ]
-    (d / "train.json").write_text(json.dumps(train))
+    (d / "something-something-v2-train.json").write_text(json.dumps(train))  # the prefixed name
     (d / "validation.json").write_text(json.dumps(val))
     (d / "test-answers.csv").write_text("5;Holding something next to something\n")
     videos = tmp_path / "videos"

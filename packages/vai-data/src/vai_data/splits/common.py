@@ -50,6 +50,12 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
+def first_existing(folder: str | os.PathLike, names: Sequence[str]) -> Path:
+    """The first of ``names`` that exists in ``folder`` (the first name when none does, for the error)."""
+    folder = Path(folder)
+    return next((folder / n for n in names if (folder / n).is_file()), folder / names[0])
+
+
 def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, stripped_line)`` for the non-blank lines of a text file (1-based numbers)."""
     with open(path, encoding="utf-8-sig") as f:

@@ -20,6 +20,7 @@ from .common import (
     MediaSource,
     annotation_error,
     clips_to_rows,
+    first_existing,
     parse_int,
     read_csv_rows,
     require_file,
@@ -30,10 +31,6 @@ logger = logging.getLogger(__name__)
 EK55_FRAMES = "{participant_id}/{video_id}/frame_{{:010d}}.jpg"
 EK100_FRAMES = "{participant_id}/rgb_frames/{video_id}/frame_{{:010d}}.jpg"
 VAL_NAMES = ("EPIC_100_validation.csv", "EPIC_100_val.csv")
-
-
-def _first(folder: Path, names: tuple[str, ...]) -> Path:
-    return next((folder / n for n in names if (folder / n).is_file()), folder / names[0])
 
 
 def read_epic_segments(path: str | os.PathLike, id_column: str) -> list[dict[str, str | int]]:
@@ -135,7 +132,7 @@ def epic100_verb_splits(
             require_file(d / "EPIC_100_train.csv", "EPIC_100_train.csv"), "narration_id"
         ),
         "val": read_epic_segments(
-            require_file(_first(d, VAL_NAMES), "EPIC_100_validation.csv"), "narration_id"
+            require_file(first_existing(d, VAL_NAMES), "EPIC_100_validation.csv"), "narration_id"
         ),
     }
     splits = {k: sorted(v, key=lambda seg: narration_sort_key(str(seg["id"]))) for k, v in splits.items()}

@@ -2,7 +2,8 @@
 
 v1: ``something-something-v1-labels.csv`` (one class per line, label = line order) and
 ``-train.csv``/``-validation.csv`` lines ``<id>;<class>``; frames are 1-based JPEG folders ``<id>/``.
-v2: ``labels.json`` (``{class: "index"}``), ``train.json``/``validation.json`` lists of
+v2: ``labels.json`` (``{class: "index"}``), ``train.json``/``validation.json`` (also with the
+``something-something-v2-`` prefix) lists of
 ``{id, label, template, placeholders}`` whose class is the template without brackets; videos are
 ``<id>.webm``. The numeric clip id is the ``video_id``. Unlabelled test lists are not written
 (v2 accepts the released ``test-answers.csv`` of ``<id>;<class>`` lines).
@@ -20,12 +21,15 @@ from .common import (
     add_media_arguments,
     annotation_error,
     clips_to_rows,
+    first_existing,
     parse_int,
     read_json,
     read_text_lines,
     require_file,
     write_outputs,
 )
+
+V2_FILES = {k: (f"{k}.json", f"something-something-v2-{k}.json") for k in ("labels", "train", "validation")}
 
 
 def _read_id_label_csv(path: Path, label_of: dict[str, int]) -> list[tuple[int, int]]:
@@ -88,7 +92,7 @@ def something_v2_splits(
 ) -> dict[str, Path]:
     """Write ``train.csv``, ``val.csv`` (and ``test.csv`` given the test answers) for Something-Something v2."""
     d = Path(annotation_dir)
-    labels_path = require_file(d / "labels.json", "Something-Something v2 labels.json")
+    labels_path = require_file(first_existing(d, V2_FILES["labels"]), "Something-Something v2 labels.json")
     raw = read_json(labels_path)
     if not isinstance(raw, dict):
         raise annotation_error(labels_path, None, "expected an object {class name: index}")
@@ -98,8 +102,8 @@ def something_v2_splits(
         raise annotation_error(labels_path, None, "class indices are not 0..N-1 without gaps")
     media = MediaSource(videos_root, frames_root, video_ext)
     rows: dict[str, list[SplitRow]] = {}
-    for split, fname in (("train", "train.json"), ("val", "validation.json")):
-        path = require_file(d / fname, f"Something-Something v2 {fname}")
+    for split, key in (("train", "train"), ("val", "validation")):
+        path = require_file(first_existing(d, V2_FILES[key]), f"Something-Something v2 {key}.json")
         items = read_json(path)
         if not isinstance(items, list):
             raise annotation_error(path, None, "expected a JSON list of {id, label, template, placeholders}")
