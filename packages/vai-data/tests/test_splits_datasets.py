@@ -190,6 +190,15 @@ def test_something_v1_one_based_frames(tmp_path):
     written = something_v1_splits(d, tmp_path / "out", frames_root=str(frames))
     assert lines(written["train"]) == ["0", "100218/{:05d}.jpg 100218 1 1 37"]
     assert lines(written["val"]) == ["0", "7/{:05d}.jpg 7 0 1 2"]
+    (d / "something-something-v1-labels.csv").write_text(
+        "Zooming in\nHolding something\nPushing something from left to right\n"
+    )
+    ordered = something_v1_splits(d, tmp_path / "o1", frames_root=str(frames))
+    srt = something_v1_splits(d, tmp_path / "o2", frames_root=str(frames), class_sorted=True)
+    assert (
+        lines(ordered["val"])[1] == "7/{:05d}.jpg 7 1 1 2" and lines(srt["val"])[1] == "7/{:05d}.jpg 7 0 1 2"
+    )
+    assert lines(srt["classes"])[-1] == "Zooming in"
     (d / "something-something-v1-validation.csv").write_text("7;Holding something\n8;Not a class\n")
     with pytest.raises(AnnotationError, match=r"validation\.csv:2: class 'Not a class'"):
         something_v1_splits(d, tmp_path / "out", frames_root=str(frames))

@@ -55,11 +55,17 @@ def something_v1_splits(
     videos_root: str | None = None,
     frames_root: str | None = None,
     video_ext: str = "mp4",
+    class_sorted: bool = False,
 ) -> dict[str, Path]:
-    """Write ``train.csv`` and ``val.csv`` for Something-Something v1 (174 classes)."""
+    """Write ``train.csv`` and ``val.csv`` for Something-Something v1 (174 classes).
+
+    Labels follow the labels file's line order, or the sorted class names with ``class_sorted`` (as TRN).
+    """
     d = Path(annotation_dir)
     labels_path = require_file(d / "something-something-v1-labels.csv", "Something-Something v1 labels csv")
     classes = [line for _, line in read_text_lines(labels_path)]
+    if class_sorted:
+        classes = sorted(classes)
     label_of = {c: i for i, c in enumerate(classes)}
     media = MediaSource(videos_root, frames_root, video_ext)
     rows: dict[str, list[SplitRow]] = {}
@@ -124,9 +130,10 @@ def add_cli(sub) -> None:
     )
     p.add_argument("annotation_dir", help="folder with something-something-v1-{labels,train,validation}.csv")
     add_media_arguments(p, ("frames", "video", "gulp"), "frames", video_ext="mp4")
+    p.add_argument("--class-sorted", action="store_true", help="number classes in sorted order (as TRN)")
     p.set_defaults(
         handler=lambda a: something_v1_splits(
-            a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root, a.video_ext
+            a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root, a.video_ext, a.class_sorted
         )
     )
     p = sub.add_parser(
