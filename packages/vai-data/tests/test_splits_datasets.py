@@ -339,8 +339,10 @@ def test_epic55_uid_keys_and_heldout_participants(tmp_path):
     written = epic55_verb_splits(d, tmp_path / "out", val_participants=["P02"])
     assert lines(written["train"]) == ["0", "0 0 3 0 194"]
     assert lines(written["val"]) == ["0", "7 7 0 0 10"]
-    frames = epic55_verb_splits(d, tmp_path / "f", mode="frames")
-    assert lines(frames["train"])[2] == "P02/P02_01/frame_{:010d}.jpg 7 0 10 20"
+    frames = epic55_verb_splits(d, tmp_path / "f", mode="frames", val_participants=[])
+    assert lines(frames["train"])[2] == "P02/P02_01/frame_{:010d}.jpg 7 0 10 20" and "val" not in frames
+    default = epic55_verb_splits(d, tmp_path / "d")  # upstream: P26-P31 validate
+    assert len(lines(default["train"])) == 3 and lines(default["val"]) == ["0"]
 
 
 # ---------------------------------------------------------------- Diving48

@@ -30,6 +30,7 @@ from .common import (
 logger = logging.getLogger(__name__)
 EK55_FRAMES = "{participant_id}/{video_id}/frame_{{:010d}}.jpg"
 EK100_FRAMES = "{participant_id}/rgb_frames/{video_id}/frame_{{:010d}}.jpg"
+EK55_VAL_PARTICIPANTS = tuple(f"P{i:02d}" for i in range(26, 32))  # upstream: P01-P25 train, P26-P31 val
 VAL_NAMES = ("EPIC_100_validation.csv", "EPIC_100_val.csv")
 
 
@@ -83,10 +84,10 @@ def epic55_verb_splits(
     annotation_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     mode: str = "gulp",
-    val_participants: Sequence[str] = (),
+    val_participants: Sequence[str] = EK55_VAL_PARTICIPANTS,
     frame_template: str = EK55_FRAMES,
 ) -> dict[str, Path]:
-    """Write EK-55 verb ``train.csv`` (and ``val.csv`` holding out ``val_participants``)."""
+    """Write EK-55 verb ``train.csv`` and ``val.csv`` (the ``val_participants``; upstream's P26-P31)."""
     d = Path(annotation_dir)
     path = require_file(d / "EPIC_train_action_labels.csv", "EPIC-Kitchens-55 EPIC_train_action_labels.csv")
     segments = read_epic_segments(path, "uid")
@@ -154,7 +155,10 @@ def add_cli(sub) -> None:
     p.add_argument("-o", "--out-dir", required=True, help="folder to write <split>.csv and classes.txt")
     p.add_argument("--mode", choices=["gulp", "frames"], default="gulp", help="split format (default gulp)")
     p.add_argument(
-        "--val-participants", nargs="*", default=[], help="participants (P01 ...) held out as val.csv"
+        "--val-participants",
+        nargs="*",
+        default=list(EK55_VAL_PARTICIPANTS),
+        help="participants held out as val.csv (default P26-P31 as upstream; none: no val.csv)",
     )
     p.add_argument(
         "--frame-template", default=EK55_FRAMES, help=f"frames-mode pattern (default {EK55_FRAMES})"
