@@ -15,7 +15,7 @@ def gradient_frames(num_frames: int = 12, h: int = 48, w: int = 64) -> np.ndarra
     out[..., 1] = np.linspace(0, 120, w, dtype=np.uint8)[None, None, :]
     for t in range(num_frames):
         out[t, :, (4 * t) % w : (4 * t) % w + 4, 0] = 255
-        out[t, :4, :, 2] = 20 * t
+        out[t, :4, :, 2] = (20 * t) % 256
     return out
 
 

@@ -100,3 +100,49 @@ def test_unreadable_inputs_raise_video_decode_error(tmp_path, video_file, backen
 def test_probe_raises_video_decode_error(tmp_path, video_file, kind):
     with pytest.raises(VideoDecodeError):
         probe_num_frames(_corrupt_files(tmp_path, video_file)[kind])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unknown_codec(tmp_path, frames_array, backend):
+    from vai_data.synth import write_mp4
+
+    good = tmp_path / "a.mkv"
+    write_mp4(str(good), frames_array[:4], container_format="matroska")
+    data = good.read_bytes()
+    assert b"V_MPEG4/ISO/AVC" in data
+    bad = tmp_path / "b.mkv"
+    bad.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_VAI_UNKNOWN_X"))
+    with pytest.raises(VideoDecodeError, match="b.mkv: .*unknown video codec"):
+        read_frames(str(bad), [0], backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metadata_over_reports_after_truncation(tmp_path, frames_array, backend):
+    """moov at the front says 12 frames; the tail of the data is gone: indices clamp to what decodes."""
+    from vai_data.synth import write_mp4
+
+    full = tmp_path / "fs.mp4"
+    write_mp4(str(full), frames_array, faststart=True)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.85)])
+    assert probe_num_frames(str(cut)) == 12  # metadata still claims every frame
+    out = read_frames(str(cut), [0, 3, 11], backend=backend)
+    got = [_bar_position(f) for f in out]
+    assert got[:2] == [0, 3] and 3 <= got[2] < 11
+
+
+def test_pyav_seek_matches_sequential(tmp_path, monkeypatch):
+    """Far-in frames are reached by seeking to a keyframe; the frames equal a full sequential decode."""
+    import vai_data.decode as dec
+    from conftest import gradient_frames
+    from vai_data.synth import write_mp4
+
+    path = str(tmp_path / "long.mp4")
+    write_mp4(path, gradient_frames(80, 16, 16 * 4 * 20), fps=25)  # bar position encodes t up to 80
+    idx = [60, 61, 79, 70]
+    seek = read_frames(path, idx, backend="pyav")
+    monkeypatch.setattr(dec, "SEEK_MIN_FRAMES", 10**9)
+    seq = read_frames(path, idx, backend="pyav")
+    assert torch.equal(seek, seq)
+    assert [_bar_position(f) for f in seek] == idx

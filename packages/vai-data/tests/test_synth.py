@@ -84,3 +84,12 @@ def test_cli(tmp_path, capsys):
     assert "8 videos, 8 classes" in capsys.readouterr().out
     assert (tmp_path / "c" / "splits" / "train_frames.csv").exists()
     assert not (tmp_path / "c" / "videos").exists()
+
+
+def test_flip_label_map_matches_class_names():
+    from vai_data import SYNTH_FLIP_LABEL_MAP
+
+    pairs = {("moving_left", "moving_right"), ("rotating_clockwise", "rotating_anticlockwise")}
+    for a, b in SYNTH_FLIP_LABEL_MAP.items():
+        assert tuple(sorted((SYNTH_CLASSES[a], SYNTH_CLASSES[b]))) in {tuple(sorted(p)) for p in pairs}
+    assert len(SYNTH_FLIP_LABEL_MAP) == 4

@@ -138,3 +138,11 @@ def test_bad_arguments(synth_root):
         VideoClipDataset(split, synth_root, train=False, num_spatial_crops=4)
     with pytest.raises(ValueError, match="bad_sample_policy='ignore'"):
         VideoClipDataset(split, synth_root, train=True, bad_sample_policy="ignore")
+
+
+def test_bad_sample_count_shared_across_workers(tmp_path, video_file):
+    split = _fuzz_split(tmp_path, video_file)
+    ds = VideoClipDataset(split, tmp_path, train=True, **SMALL)
+    batches = list(DataLoader(ds, batch_size=1, num_workers=2))
+    assert [int(b["video_id"]) for b in batches] == [1] * 5
+    assert ds.bad_samples >= 4  # counted in the workers, read in the main process

@@ -1,10 +1,13 @@
 """vai-data: video decoding, frame sampling, clip transforms, datasets and split files for action recognition."""
 
-from .datasets import VideoClipDataset
+from .datasets import FeatureDataset, ImageDataset, VideoClipDataset
 from .decode import BACKENDS, probe_num_frames, probe_video, read_frames
 from .errors import VideoDecodeError
 from .frame_sources import FrameFolderSource, VideoFileSource
-from .jpeg import JPEG_BACKEND, decode_jpeg
+from .gulp import GulpDirectory, GulpSource
+from .jpeg import JPEG_BACKEND, decode_jpeg, encode_jpeg
+from .packed import LmdbSource, PackedFile, PackedFileSource, write_packed
+from .packing import pack_split
 from .pathio import get_path_manager, path_manager
 from .sampling import add_neighbours, dense_indices, sparse_indices, sparse_indices_with_neighbours
 from .split_file import (
@@ -15,15 +18,26 @@ from .split_file import (
     read_split_file,
     write_split_file,
 )
-from .synth import SYNTH_CLASSES, SyntheticDataset, make_synthetic_dataset
+from .synth import SYNTH_CLASSES, SYNTH_FLIP_LABEL_MAP, SyntheticDataset, make_synthetic_dataset
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "encode_jpeg",
+    "pack_split",
+    "write_packed",
+    "PackedFileSource",
+    "PackedFile",
+    "LmdbSource",
+    "GulpSource",
+    "GulpDirectory",
+    "ImageDataset",
+    "FeatureDataset",
     "BACKENDS",
     "FORMAT_COLUMNS",
     "JPEG_BACKEND",
     "SYNTH_CLASSES",
+    "SYNTH_FLIP_LABEL_MAP",
     "FrameFolderSource",
     "SplitFile",
     "SplitFormatError",

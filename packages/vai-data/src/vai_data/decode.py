@@ -40,6 +40,19 @@ def output_size(width: int, height: int, short_side: int | None) -> tuple[int, i
     return max(1, int(round(width * short_side / height))), short_side
 
 
+def _video_stream(container, path: str):
+    """The first video stream, or a VideoDecodeError saying why there is none we can decode."""
+    if not container.streams.video:
+        raise VideoDecodeError(path, "no video stream in the container")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise VideoDecodeError(
+            path,
+            "unknown video codec (FFmpeg has no decoder for it); re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4",
+        )
+    return stream
+
+
 def probe_video(path: str) -> tuple[int, int, int]:
     """Return ``(num_frames, width, height)`` from container metadata (may over-report; see read_frames)."""
     import av
@@ -47,9 +60,7 @@ def probe_video(path: str) -> tuple[int, int, int]:
     local = _check_file(path)
     try:
         with av.open(local) as container:
-            if not container.streams.video:
-                raise VideoDecodeError(path, "no video stream in the container")
-            stream = container.streams.video[0]
+            stream = _video_stream(container, path)
             n = stream.frames
             if not n and stream.duration is not None and stream.average_rate:
                 n = int(round(float(stream.duration * stream.time_base * stream.average_rate)))
@@ -81,7 +92,12 @@ def _decord_read(path: str, indices: np.ndarray, short_side: int | None, size_hi
     try:
         vr = decord.VideoReader(local, ctx=decord.cpu(0), width=width, height=height, num_threads=1)
     except Exception as e:  # decord raises DECORDError / RuntimeError with long C++ traces
-        raise VideoDecodeError(path, f"decord cannot open it ({str(e).splitlines()[0][:200]})") from None
+        # decord refuses files whose tail is damaged; PyAV decodes what is there (or raises the error)
+        logger.debug("decord cannot open %s (%s); trying PyAV", path, str(e).splitlines()[0][:200])
+        try:
+            return _pyav_read(path, indices, short_side, size_hint)
+        except VideoDecodeError as e2:
+            raise VideoDecodeError(path, f"decord cannot open it and {e2.cause}") from None
     n = len(vr)
     if n <= 0:
         raise VideoDecodeError(path, "the video has no frames")
@@ -89,9 +105,74 @@ def _decord_read(path: str, indices: np.ndarray, short_side: int | None, size_hi
     try:
         return vr.get_batch(clamped.tolist()).asnumpy()
     except Exception as e:
+        if width > 0:
+            # decord 0.6 fails to scale to some sizes (e.g. 48, 72): decode natively, resize with torch
+            try:
+                vr = decord.VideoReader(local, ctx=decord.cpu(0), num_threads=1)
+                frames = torch.from_numpy(vr.get_batch(clamped.tolist()).asnumpy())
+                return _resize_thwc(frames, width, height).numpy()
+            except Exception:
+                pass
         # metadata over-reports frames or the tail is truncated: decode sequentially to find what exists
         logger.debug("decord failed on %s (%s); falling back to sequential PyAV decoding", path, e)
         return _pyav_read(path, indices, short_side, size_hint)
+
+
+def _resize_thwc(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    from torchvision.transforms.v2 import functional as F
+
+    out = F.resize(frames.permute(0, 3, 1, 2), [height, width], antialias=True)
+    return out.permute(0, 2, 3, 1).contiguous()
+
+
+SEEK_MIN_FRAMES = 48  # PyAV seeks to the keyframe before the first wanted frame when it is this far in
+
+
+class _SeekFailed(Exception):
+    """Seeking gave frames without usable timestamps or past the target: decode from the start instead."""
+
+
+def _pyav_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame):
+    """Decode frames up to ``last_wanted``; returns ({index: rgb array}, (last index, last frame) or None)."""
+    import av
+
+    got: dict[int, np.ndarray] = {}
+    prev = None
+    out_size = None
+    errors: list[str] = []
+    fps, tb = stream.average_rate, stream.time_base
+    start_pts = stream.start_time or 0
+    if seek_frame:
+        container.seek(start_pts + int(seek_frame / fps / tb), stream=stream, backward=True, any_frame=False)
+    i = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except (av.error.FFmpegError, ValueError) as e:  # damaged packet: skip it, keep going
+            errors.append(f"{type(e).__name__}: {e}")
+            if len(errors) > 8:
+                break
+            continue
+        for frame in frames:
+            if seek_frame:
+                if frame.pts is None:
+                    raise _SeekFailed()
+                i = int(round(float((frame.pts - start_pts) * tb * fps)))
+                if prev is None and i > min(wanted):
+                    raise _SeekFailed()
+            if out_size is None:
+                out_size = output_size(frame.width, frame.height, short_side)
+            if i in wanted:
+                got[i] = frame.to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
+            prev = (i, frame)
+            i += 1
+        if i > last_wanted:
+            break
+    if prev is None and errors:
+        raise VideoDecodeError(path, f"PyAV cannot decode any frame ({errors[0]})")
+    if prev is not None and prev[0] < last_wanted and prev[0] not in got:
+        got[prev[0]] = prev[1].to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
+    return got, prev
 
 
 def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
@@ -99,40 +180,30 @@ def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint
 
     local = _check_file(path)
     wanted = set(int(i) for i in indices)
-    last_wanted = int(indices.max())
-    got: dict[int, np.ndarray] = {}
-    prev = None  # (index, frame) of the latest decoded frame, for clamping past the real end
-    out_size = None
-
-    def convert(frame) -> np.ndarray:
-        return frame.to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
-
+    last_wanted, first = int(indices.max()), int(indices.min())
     try:
         with av.open(local) as container:
-            if not container.streams.video:
-                raise VideoDecodeError(path, "no video stream in the container")
-            stream = container.streams.video[0]
+            stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
-            for i, frame in enumerate(container.decode(stream)):
-                if out_size is None:
-                    out_size = output_size(frame.width, frame.height, short_side)
-                if i in wanted:
-                    got[i] = convert(frame)
-                prev = (i, frame)
-                if i >= last_wanted:
-                    break
+            can_seek = first >= SEEK_MIN_FRAMES and stream.average_rate and stream.time_base
+            try:
+                got, prev = _pyav_decode(
+                    container, stream, path, wanted, last_wanted, short_side, first if can_seek else 0
+                )
+            except _SeekFailed:
+                container.seek(0)
+                got, prev = _pyav_decode(container, stream, path, wanted, last_wanted, short_side, 0)
     except VideoDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as e:
-        if prev is None:
-            raise VideoDecodeError(path, f"PyAV cannot decode it ({type(e).__name__}: {e})") from None
-        logger.debug("PyAV stopped early on %s: %s", path, e)
+        raise VideoDecodeError(path, f"PyAV cannot decode it ({type(e).__name__}: {e})") from None
     if prev is None:
         raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
-    last = prev[0]
-    if last < last_wanted and last not in got:
-        got[last] = convert(prev[1])
-    return np.stack([got[min(int(i), last)] for i in indices])
+    avail = np.array(sorted(got))
+    # clamp past the real end; a frame the decoder skipped (damaged packet) takes the previous decoded one
+    return np.stack(
+        [got[int(avail[max(np.searchsorted(avail, int(i), side="right") - 1, 0)])] for i in indices]
+    )
 
 
 def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
@@ -152,14 +223,10 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
         raise VideoDecodeError(
             path, f"torchcodec cannot decode it ({str(e).splitlines()[0][:200]})"
         ) from None
-    arr = frames.numpy()
     if short_side is not None:
-        t = torch.from_numpy(arr).permute(0, 3, 1, 2)
-        w, h = output_size(t.shape[-1], t.shape[-2], short_side)
-        from torchvision.transforms.v2 import functional as F
-
-        arr = F.resize(t, [h, w], antialias=True).permute(0, 2, 3, 1).numpy()
-    return arr
+        w, h = output_size(frames.shape[2], frames.shape[1], short_side)
+        frames = _resize_thwc(frames, w, h)
+    return frames.numpy()
 
 
 _READERS = {"decord": _decord_read, "pyav": _pyav_read, "torchcodec": _torchcodec_read}

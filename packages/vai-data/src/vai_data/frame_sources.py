@@ -29,18 +29,16 @@ def resize_short_side_thwc(frames: torch.Tensor, short_side: int | None) -> torc
 
 
 def stack_decoded(images: list[np.ndarray], short_side: int | None, path: str) -> torch.Tensor:
-    """Stack decoded frames, bringing them to one size (the first frame's, or ``short_side``)."""
-    if short_side is not None:
-        tensors = [
-            resize_short_side_thwc(torch.from_numpy(np.ascontiguousarray(a))[None], short_side)[0]
-            for a in images
-        ]
-    else:
-        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in images]
+    """Stack decoded frames and bring them to ``short_side`` with one batched resize."""
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in images]
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
-        raise VideoDecodeError(path, f"frames have different sizes {sorted(shapes)}")
-    return torch.stack(tensors)
+        if short_side is None:
+            raise VideoDecodeError(path, f"frames have different sizes {sorted(shapes)}")
+        tensors = [resize_short_side_thwc(t[None], short_side)[0] for t in tensors]
+        if len({tuple(t.shape) for t in tensors}) > 1:
+            raise VideoDecodeError(path, f"frames have different aspect ratios {sorted(shapes)}")
+    return resize_short_side_thwc(torch.stack(tensors), short_side)
 
 
 def decode_jpeg_list(blobs: list[bytes], short_side: int | None, path: str) -> torch.Tensor:

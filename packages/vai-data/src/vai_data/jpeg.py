@@ -27,7 +27,7 @@ def _decode_pillow(data: bytes, short_side: int | None) -> np.ndarray:
         scale = short_side / min(w, h)
         if scale < 1:
             img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
-    return np.asarray(img.convert("RGB"))
+    return np.array(img.convert("RGB"))
 
 
 def decode_jpeg(data: bytes, short_side: int | None = None, backend: str | None = None) -> np.ndarray:
@@ -50,3 +50,15 @@ def decode_jpeg(data: bytes, short_side: int | None = None, backend: str | None 
         except ValueError:
             pass  # not a baseline JPEG simplejpeg understands (e.g. PNG in a frame folder): let Pillow try
     return _decode_pillow(data, short_side)
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    """Encode uint8 ``(H, W, 3)`` RGB as JPEG (simplejpeg when installed, else Pillow)."""
+    image = np.ascontiguousarray(image)
+    if _simplejpeg is not None:
+        return _simplejpeg.encode_jpeg(image, quality=quality, colorspace="RGB", colorsubsampling="420")
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

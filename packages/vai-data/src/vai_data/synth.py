@@ -32,6 +32,8 @@ SYNTH_CLASSES: list[str] = [
     "growing",
     "shrinking",
 ]
+# a horizontal flip swaps these classes: train with flip_label_map=SYNTH_FLIP_LABEL_MAP (or no flip)
+SYNTH_FLIP_LABEL_MAP: dict[int, int] = {0: 1, 1: 0, 4: 5, 5: 4}
 MARKER = ".vai_synth_complete.json"
 _FORMATS = ("video", "frames", "both")
 _SHAPES = ("triangle", "bar", "ell", "arrow")
@@ -144,12 +146,15 @@ def render_video(label: int, num_frames: int, size: tuple[int, int], rng: np.ran
     return out
 
 
-def write_mp4(path: str, frames: np.ndarray, fps: int = 12) -> None:
+def write_mp4(
+    path: str, frames: np.ndarray, fps: int = 12, container_format: str = "mp4", faststart: bool = False
+) -> None:
     """Encode uint8 ``(T, H, W, 3)`` frames as H.264 (yuv420p) with PyAV; H and W must be even."""
     import av
 
     tmp = path + ".part"
-    with av.open(tmp, mode="w", format="mp4") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(tmp, mode="w", format=container_format, options=options) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..frame_sources import FrameFolderSource, VideoFileSource
+from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import join
 from ..sampling import add_neighbours, dense_indices, sparse_indices
 from ..split_file import SplitFile, SplitRow, read_split_file
@@ -35,6 +36,22 @@ def sparse_test_indices(n: int, num_segments: int, view: int, num_views: int) ->
         return base
     shift = int(n / num_segments * view / num_views)
     return (base + shift).clamp(max=n - 1)
+
+
+def detect_storage(split: SplitFile, data_root: str | None) -> str:
+    """Storage for ``storage='auto'``: the split format, except 5-column keyed rows, which are packed
+    ``.vpk`` files, an LMDB (``data_root`` holds ``data.mdb``) or a gulp directory."""
+    if split.fmt != "gulp":
+        return split.fmt
+    if split.rows and split.rows[0].path.endswith(PACKED_SUFFIX):
+        return "packed"
+    if (
+        data_root is not None
+        and "://" not in data_root
+        and os.path.isfile(os.path.join(data_root, "data.mdb"))
+    ):
+        return "lmdb"
+    return "gulp"
 
 
 class VideoClipDataset(Dataset):
@@ -79,8 +96,8 @@ class VideoClipDataset(Dataset):
             raise ValueError(f"sampling={sampling!r}; choose one of {list(SAMPLINGS)}")
         if self.split.fmt == "image":
             raise ValueError(f"{self.split.path} is an image split (3 columns); use vai_data.ImageDataset")
-        self.storage = self.split.fmt if storage == "auto" else storage
         self.data_root = None if data_root is None else os.fspath(data_root)
+        self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
             train,
             num_frames,
@@ -172,8 +189,6 @@ class VideoClipDataset(Dataset):
 
             return GulpSource(self.data_root, row.path, row.start or 0, row.end)
         if self.storage in ("packed", "lmdb"):
-            from ..packed import open_packed_source
-
             return open_packed_source(self.data_root, row.path, row.start or 0, row.end, self.storage)
         raise ValueError(f"storage {self.storage!r} does not hold video rows")
 
@@ -198,7 +213,7 @@ class VideoClipDataset(Dataset):
         temporal_idx, spatial_idx = divmod(view, self.num_spatial_crops)
         row = self.split.rows[row_idx]
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(sample_seed(self.seed, self.epoch, index * 1000 + attempt))
+            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index * 1000 + attempt))
             source = self.make_source(row)
             idx = self.sample_indices(source.num_frames, temporal_idx)
             flipped = False

@@ -41,26 +41,31 @@ class Normalize:
             raise ValueError(f"std {list(std)} contains 0")
         self.scale_255, self.bgr, self.greyscale = scale_255, bgr, greyscale
 
-    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        x = clip.float()
-        if self.greyscale:
-            x = rgb_to_grey(x)
-        elif self.bgr:
-            x = x.flip(1)
-        if self.scale_255:
-            x = x / 255.0
-        c = x.shape[1]
+    def _stats(self, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
         mean, std = self.mean, self.std
         if mean.numel() == 1:
-            mean, std = mean.expand(c), std.expand(c)
-        elif mean.numel() != c:
+            mean, std = mean.expand(channels), std.expand(channels)
+        elif mean.numel() != channels:
             if self.greyscale and mean.numel() == 3:  # RGB statistics given for a grey clip: use their luma
                 w = torch.tensor(GREY_COEFFS)
                 mean, std = (mean * w).sum().view(1), (std * w).sum().view(1)
             else:
-                raise ValueError(f"mean has {mean.numel()} values but the clip has {c} channels")
-        x = (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
-        return x.permute(1, 0, 2, 3).contiguous()
+                raise ValueError(f"mean has {mean.numel()} values but the clip has {channels} channels")
+        return mean, std
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        if self.greyscale:
+            clip = rgb_to_grey(clip)
+        elif self.bgr:
+            clip = clip.flip(1)
+        t, c, h, w = clip.shape
+        mean, std = self._stats(c)
+        # one fused pass: (x / 255 - mean) / std == x * scale + bias, converted and transposed in one copy
+        scale = (1.0 / 255.0 if self.scale_255 else 1.0) / std
+        bias = -mean / std
+        out = torch.empty((c, t, h, w), dtype=torch.float32)
+        out.copy_(clip.permute(1, 0, 2, 3))
+        return out.mul_(scale.view(-1, 1, 1, 1)).add_(bias.view(-1, 1, 1, 1))
 
     def __repr__(self) -> str:
         return (

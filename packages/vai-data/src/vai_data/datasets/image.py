@@ -1,0 +1,125 @@
+"""``ImageDataset``: an image split (3 columns) as ``T = 1`` clips in the DESIGN.md sample dict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import VideoDecodeError
+from ..jpeg import decode_jpeg
+from ..pathio import join, read_bytes
+from ..split_file import SplitFile, read_split_file
+from ..transforms.clip import RandomCrop, ShortSideScale, spatial_crop
+from ..transforms.normalize import Normalize
+from .resilience import BadSampleTracker, sample_seed
+
+
+class ImageDataset(Dataset):
+    """Images as one-frame clips: ``video`` is ``(C, 1, H, W)``; test mode yields one sample per crop."""
+
+    def __init__(
+        self,
+        split_file: str | os.PathLike | SplitFile,
+        data_root: str | os.PathLike | None,
+        train: bool,
+        crop_size: int = 224,
+        scale_jitter: tuple[int, int] = (256, 320),
+        test_scale: int = 256,
+        num_spatial_crops: int = 1,
+        horizontal_flip: bool = True,
+        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        std: Sequence[float] = (0.229, 0.224, 0.225),
+        normalise: bool = True,
+        bgr: bool = False,
+        greyscale: bool = False,
+        bad_sample_policy: str | None = None,
+        seed: int = 0,
+    ):
+        self.split = split_file if isinstance(split_file, SplitFile) else read_split_file(split_file, "image")
+        self.data_root = None if data_root is None else os.fspath(data_root)
+        self.train, self.crop_size, self.scale_jitter, self.test_scale = (
+            train,
+            crop_size,
+            scale_jitter,
+            test_scale,
+        )
+        self.num_spatial_crops = 1 if train else num_spatial_crops
+        if not train:
+            spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)
+        self.horizontal_flip = horizontal_flip
+        self.normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
+        self.tracker = BadSampleTracker(bad_sample_policy or ("skip" if train else "raise"))
+        self.seed, self.epoch = int(seed), 0
+
+    @property
+    def num_classes(self) -> int:
+        if self.split.multilabel:
+            return self.split.num_classes
+        return 1 + max((int(r.label) for r in self.split.rows), default=-1)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.split.multilabel
+
+    @property
+    def video_ids(self) -> list[int]:
+        return [r.video_id for r in self.split.rows for _ in range(self.num_spatial_crops)]
+
+    @property
+    def labels(self) -> list:
+        return [r.label for r in self.split.rows]
+
+    @property
+    def bad_samples(self) -> int:
+        return self.tracker.count
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.split.rows) * self.num_spatial_crops
+
+    def _load(self, index: int, attempt: int) -> dict:
+        row_idx, spatial_idx = divmod(index, self.num_spatial_crops)
+        row = self.split.rows[row_idx]
+        path = join(self.data_root, row.path)
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index * 1000 + attempt))
+            short = (
+                int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
+                if self.train
+                else self.test_scale
+            )
+            try:
+                img = decode_jpeg(read_bytes(path), short)
+            except Exception as e:
+                raise VideoDecodeError(path, f"cannot read image ({type(e).__name__}: {e})") from None
+            clip = ShortSideScale(short)(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None])
+            if self.train:
+                clip = RandomCrop(self.crop_size)(clip)
+                if self.horizontal_flip and bool(torch.rand(1) < 0.5):
+                    clip = clip.flip(-1)
+            else:
+                clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
+        if self.multilabel:
+            label = torch.zeros(self.num_classes)
+            label[list(row.label)] = 1.0
+        else:
+            label = int(row.label)
+        return {
+            "video": self.normalize(clip),
+            "label": label,
+            "video_id": row.video_id,
+            "spatial_idx": spatial_idx,
+            "temporal_idx": 0,
+            "frame_indices": torch.zeros(1, dtype=torch.long),
+        }
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
+        return self.tracker.run(index, len(self), self._load)

@@ -1,0 +1,182 @@
+"""The packed frame store: all JPEG frames of one video in one file (``.vpk``) or in an LMDB.
+
+``.vpk`` layout (little-endian): magic ``b"VAIPK001"``, ``uint32`` frame count, ``uint32`` reserved,
+``uint64`` offsets[count + 1] (absolute; frame i is bytes ``offsets[i]:offsets[i+1]``), then the JPEGs.
+A reader opens the file once, reads the small index and seeks to just the frames it samples.
+LMDB layout (optional ``lmdb`` extra): key ``<video key>/n`` holds the frame count as ASCII, key
+``<video key>/<i:06d>`` frame i's JPEG bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .errors import VideoDecodeError
+from .frame_sources import decode_jpeg_list
+from .pathio import join, path_manager
+
+MAGIC = b"VAIPK001"
+PACKED_SUFFIX = ".vpk"
+_HEADER = struct.Struct("<8sII")
+
+
+def write_packed(path: str, jpegs: Sequence[bytes]) -> None:
+    """Write JPEG byte strings as one ``.vpk`` file (atomically, creating parent directories)."""
+    if not jpegs:
+        raise ValueError(f"{path}: refusing to pack a video with no frames")
+    n = len(jpegs)
+    start = _HEADER.size + 8 * (n + 1)
+    offsets = np.concatenate([[0], np.cumsum([len(j) for j in jpegs])]).astype("<u8") + start
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".pack-", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_HEADER.pack(MAGIC, n, 0))
+            f.write(offsets.tobytes())
+            for j in jpegs:
+                f.write(j)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class PackedFile:
+    """Random access to the frames of one ``.vpk`` file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            with path_manager.open(path, "rb") as f:
+                head = f.read(_HEADER.size)
+                if len(head) < _HEADER.size:
+                    raise VideoDecodeError(path, "packed file too short for its header (empty or truncated)")
+                magic, n, _ = _HEADER.unpack(head)
+                if magic != MAGIC:
+                    raise VideoDecodeError(
+                        path, f"not a vai packed file (magic {magic!r}); re-run `vai-data pack`"
+                    )
+                raw = f.read(8 * (n + 1))
+        except FileNotFoundError:
+            raise VideoDecodeError(
+                path, "packed file does not exist; check data_root and the split file"
+            ) from None
+        except OSError as e:
+            raise VideoDecodeError(path, f"cannot read ({type(e).__name__}: {e})") from None
+        if len(raw) != 8 * (n + 1):
+            raise VideoDecodeError(path, "truncated packed index")
+        self.offsets = np.frombuffer(raw, dtype="<u8").astype(np.int64)
+        self.num_frames = int(n)
+
+    def read_jpeg_bytes(self, frame_numbers: Sequence[int]) -> list[bytes]:
+        """JPEG bytes of the given frames (repeats allowed), seeking to each once."""
+        out: dict[int, bytes] = {}
+        with path_manager.open(self.path, "rb") as f:
+            for i in sorted(set(frame_numbers)):
+                if not 0 <= i < self.num_frames:
+                    raise VideoDecodeError(
+                        self.path, f"frame {i} outside the {self.num_frames} packed frames"
+                    )
+                lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+                f.seek(lo)
+                out[i] = f.read(hi - lo)
+                if len(out[i]) != hi - lo:
+                    raise VideoDecodeError(self.path, f"truncated packed file (frame {i})")
+        return [out[i] for i in frame_numbers]
+
+
+class _RangeSource:
+    """Shared frame-source logic for packed stores: frame ``i`` is stored frame ``start + i``."""
+
+    path: str
+
+    def _init_range(self, total: int, start: int, end: int | None) -> None:
+        self.start = int(start)
+        end = total - 1 if end is None else min(int(end), total - 1)
+        self.num_frames = max(end - self.start + 1, 1)
+
+    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
+        return indices + self.start
+
+    def read(self, indices: torch.Tensor, short_side: int | None = None) -> torch.Tensor:
+        return decode_jpeg_list(self._blobs(self.frame_numbers(indices).tolist()), short_side, self.path)
+
+
+class PackedFileSource(_RangeSource):
+    """A ``.vpk`` file as a frame source."""
+
+    def __init__(self, path: str, start: int = 0, end: int | None = None):
+        self.path = path
+        self.pack = PackedFile(path)
+        self._init_range(self.pack.num_frames, start, end)
+
+    def _blobs(self, numbers: list[int]) -> list[bytes]:
+        return self.pack.read_jpeg_bytes(numbers)
+
+
+_LMDB_ENVS: dict[tuple[int, str], object] = {}
+
+
+def _lmdb_module():
+    try:
+        import lmdb
+    except ImportError:
+        raise ImportError(
+            "the LMDB frame store needs the lmdb package: pip install 'vai-data[lmdb]'"
+        ) from None
+    return lmdb
+
+
+def open_lmdb(root: str):
+    """A read-only LMDB environment, opened once per process (environments must not cross a fork)."""
+    key = (os.getpid(), root)
+    if key not in _LMDB_ENVS:
+        lmdb = _lmdb_module()
+        if not os.path.isdir(root):
+            raise FileNotFoundError(
+                f"LMDB frame store {root} does not exist; create it with `vai-data pack --store lmdb`"
+            )
+        _LMDB_ENVS[key] = lmdb.open(
+            root, readonly=True, lock=False, readahead=False, meminit=False, max_readers=512
+        )
+    return _LMDB_ENVS[key]
+
+
+class LmdbSource(_RangeSource):
+    """One video's frames in an LMDB store."""
+
+    def __init__(self, root: str, key: str, start: int = 0, end: int | None = None):
+        self.env, self.key, self.path = open_lmdb(root), key, f"{root}[{key}]"
+        with self.env.begin(buffers=False) as txn:
+            n = txn.get(f"{key}/n".encode())
+        if n is None:
+            raise VideoDecodeError(self.path, "key not found in the LMDB frame store")
+        self._init_range(int(n), start, end)
+
+    def _blobs(self, numbers: list[int]) -> list[bytes]:
+        out: dict[int, bytes] = {}
+        with self.env.begin(buffers=False) as txn:
+            for i in set(numbers):
+                blob = txn.get(f"{self.key}/{i:06d}".encode())
+                if blob is None:
+                    raise VideoDecodeError(self.path, f"frame {i} missing from the LMDB frame store")
+                out[i] = blob
+        return [out[i] for i in numbers]
+
+
+def open_packed_source(data_root: str | None, key: str, start: int, end: int | None, storage: str = "packed"):
+    """Frame source for a packed row: ``storage='packed'`` reads ``data_root/key`` (a .vpk file),
+    ``storage='lmdb'`` reads key ``key`` of the LMDB at ``data_root``."""
+    if storage == "lmdb":
+        if data_root is None:
+            raise ValueError("lmdb storage needs data_root set to the LMDB directory")
+        return LmdbSource(os.fspath(data_root), key, start, end)
+    return PackedFileSource(join(data_root, key), start, end)

@@ -1,0 +1,67 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from vai_data import FeatureDataset, ImageDataset, SplitRow, VideoClipDataset, write_split_file
+
+
+def test_image_dataset(tmp_path):
+    rows = []
+    for i in range(3):
+        Image.fromarray(np.full((30, 40, 3), 40 * i, dtype=np.uint8)).save(tmp_path / f"{i}.jpg")
+        rows.append(SplitRow(f"{i}.jpg", 100 + i, i))
+    write_split_file(tmp_path / "img.csv", rows, "image")
+    ds = ImageDataset(tmp_path / "img.csv", tmp_path, train=True, crop_size=16, scale_jitter=(20, 24))
+    s = ds[1]
+    assert s["video"].shape == (3, 1, 16, 16) and s["label"] == 1 and s["video_id"] == 101
+    test = ImageDataset(
+        tmp_path / "img.csv", tmp_path, train=False, crop_size=16, test_scale=20, num_spatial_crops=5
+    )
+    assert len(test) == 15 and test[7]["spatial_idx"] == 2 and test[7]["video_id"] == 101
+    with pytest.raises(ValueError, match="use vai_data.ImageDataset"):
+        VideoClipDataset(tmp_path / "img.csv", tmp_path, train=True)
+
+
+def test_image_dataset_bad_file_skip(tmp_path):
+    Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(tmp_path / "ok.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8garbage")
+    write_split_file(tmp_path / "s.csv", [SplitRow("bad.jpg", 0, 0), SplitRow("ok.jpg", 1, 1)], "image")
+    ds = ImageDataset(tmp_path / "s.csv", tmp_path, train=True, crop_size=8, scale_jitter=(10, 10))
+    assert ds[0]["video_id"] == 1 and ds.bad_samples == 1
+
+
+def test_feature_dataset_and_pickle(tmp_path):
+    feats = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    ds = FeatureDataset([5, 6, 7, 8], [0, 2, 1, 2], feats)
+    s = ds[1]
+    assert s["video"].shape == (6,) and s["label"] == 2 and s["video_id"] == 6 and ds.num_classes == 3
+    path = tmp_path / "f.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(
+            {"video_ids": np.arange(4), "labels": np.eye(3)[[0, 1, 2, 0]], "clip_features": (feats,)}, f
+        )
+    ml = FeatureDataset.from_pickle(path)
+    assert (
+        ml.multilabel
+        and ml[2]["label"].tolist() == [0, 0, 1]
+        and torch.allclose(ml[0]["video"], torch.from_numpy(feats[0]))
+    )
+    with pytest.raises(ValueError, match="same length"):
+        FeatureDataset([1, 2], [0], feats[:2])
+
+
+def test_neighbour_frames_in_dataset(synth_root):
+    ds = VideoClipDataset(
+        f"{synth_root}/splits/val_frames.csv",
+        synth_root,
+        train=False,
+        num_frames=2,
+        num_neighbours=2,
+        crop_size=16,
+        test_scale=20,
+    )
+    s = ds[0]
+    assert s["frame_indices"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert s["video"].shape == (3, 6, 16, 16)

@@ -1,0 +1,134 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from vai_data import (
+    GulpDirectory,
+    PackedFile,
+    SplitRow,
+    VideoClipDataset,
+    VideoDecodeError,
+    decode_jpeg,
+    encode_jpeg,
+    pack_split,
+    write_packed,
+    write_split_file,
+)
+from vai_data.gulp import write_gulp_directory
+
+SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
+
+
+def _numbered_jpegs(n=6, h=24, w=32):
+    out = []
+    for i in range(n):
+        img = np.zeros((h, w, 3), dtype=np.uint8)
+        img[..., 0] = 20 * i  # red level encodes the frame number
+        out.append(encode_jpeg(img, quality=95))
+    return out
+
+
+def _frame_no(frame: torch.Tensor) -> int:
+    return int(round(float(frame[..., 0].float().mean()) / 20))
+
+
+@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+def test_jpeg_decoders_agree(backend):
+    data = _numbered_jpegs(4, 64, 96)[3]
+    full = decode_jpeg(data, backend=backend)
+    assert full.shape == (64, 96, 3) and _frame_no(torch.from_numpy(full)) == 3
+    small = decode_jpeg(data, short_side=16, backend=backend)
+    assert 16 <= small.shape[0] < 64  # DCT-domain downscale, never below the request
+
+
+def test_packed_file_reads_only_requested(tmp_path):
+    path = str(tmp_path / "a" / "v.vpk")
+    write_packed(path, _numbered_jpegs())
+    pf = PackedFile(path)
+    assert pf.num_frames == 6
+    blobs = pf.read_jpeg_bytes([5, 1, 1])
+    assert [_frame_no(torch.from_numpy(decode_jpeg(b))) for b in blobs] == [5, 1, 1]
+
+
+@pytest.mark.parametrize("damage", ["magic", "truncated", "empty", "missing"])
+def test_packed_file_damage_raises(tmp_path, damage):
+    path = tmp_path / "v.vpk"
+    write_packed(str(path), _numbered_jpegs())
+    data = path.read_bytes()
+    if damage == "magic":
+        path.write_bytes(b"XXXXXXXX" + data[8:])
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) - 300])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    with pytest.raises(VideoDecodeError, match="v.vpk"):
+        PackedFile(str(path)).read_jpeg_bytes([0, 5])
+
+
+def test_gulp_directory(tmp_path):
+    root = tmp_path / "gulp"
+    write_gulp_directory(str(root), {"P01_01_0": _numbered_jpegs(6), "P01_01_1": _numbered_jpegs(3)})
+    gd = GulpDirectory(str(root))
+    assert len(gd) == 2 and gd.num_frames("P01_01_0") == 6
+    frames = gd.read_jpeg_bytes("P01_01_0", [4, 2])
+    assert [_frame_no(torch.from_numpy(decode_jpeg(b))) for b in frames] == [4, 2]
+    raw = (root / "data_0.gulp").read_bytes()
+    assert len(raw) % 4 == 0  # records padded to 4 bytes as GulpIO2 does
+    rows = [SplitRow("P01_01_0", 10, 3, 1, 5), SplitRow("P01_01_1", 11, 2, 0, 2)]
+    write_split_file(tmp_path / "g.csv", rows, "gulp")
+    ds = VideoClipDataset(tmp_path / "g.csv", root, train=False, **SMALL)
+    assert ds.storage == "gulp"
+    s = ds[0]
+    assert s["frame_indices"].tolist() == [1, 2, 3, 4] and s["video"].shape == (3, 4, 16, 16)
+    with pytest.raises(VideoDecodeError, match="id not found"):
+        gd.read_jpeg_bytes("nope", [0])
+
+
+def test_pack_split_file_store_and_dataset(tmp_path, synth_root):
+    split = os.path.join(synth_root, "splits", "val.csv")
+    new_split = pack_split(split, synth_root, tmp_path / "packed")
+    ds_pack = VideoClipDataset(new_split, tmp_path / "packed", train=False, **SMALL)
+    ds_vid = VideoClipDataset(split, synth_root, train=False, **SMALL)
+    assert ds_pack.storage == "packed" and len(ds_pack) == len(ds_vid)
+    a, b = ds_pack[0], ds_vid[0]
+    assert torch.equal(a["frame_indices"], b["frame_indices"]) and a["video_id"] == b["video_id"]
+    assert (a["video"] - b["video"]).abs().mean() < 0.15
+
+
+def test_pack_split_from_frames_lmdb(tmp_path, synth_root):
+    pytest.importorskip("lmdb")
+    split = os.path.join(synth_root, "splits", "val_frames.csv")
+    new_split = pack_split(split, synth_root, tmp_path / "l", store="lmdb")
+    root = tmp_path / "l" / "frames.lmdb"
+    ds = VideoClipDataset(new_split, root, train=False, **SMALL)
+    ref = VideoClipDataset(split, synth_root, train=False, **SMALL)
+    assert ds.storage == "lmdb"
+    assert torch.equal(ds[0]["video"], ref[0]["video"])  # frames repacked byte-for-byte: identical
+
+
+def test_pack_cli(tmp_path, synth_root, capsys):
+    from vai_data.cli import main
+
+    split = os.path.join(synth_root, "splits", "val.csv")
+    assert (
+        main(
+            [
+                "pack",
+                "--split",
+                split,
+                "--data-root",
+                synth_root,
+                "--out",
+                str(tmp_path / "p"),
+                "--short-side",
+                "16",
+            ]
+        )
+        == 0
+    )
+    assert "packed split" in capsys.readouterr().out
+    ds = VideoClipDataset(tmp_path / "p" / "splits" / "val.csv", tmp_path / "p", train=False, **SMALL)
+    assert ds[0]["video"].shape == (3, 4, 16, 16)
