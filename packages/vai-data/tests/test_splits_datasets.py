@@ -139,6 +139,24 @@ def test_hmdb_confusing_102(tmp_path):
     assert lines(three["test1"])[:2] == ["6", "brush_hair/b2 1 0,2,4 0 1"]
 
 
+def test_hmdb_gulp_counts_from_gulp_directory(tmp_path):
+    from vai_data.gulp import write_gulp_directory
+
+    write_hmdb_lists(tmp_path / "lists")
+    jpeg = (make_frames(tmp_path / "one", 1) / "00000.jpg").read_bytes()
+    counts = {"brush_hair/b1": 4, "brush_hair/b2": 2, "cartwheel/c1": 3}  # c2 missing from the gulp
+    write_gulp_directory(str(tmp_path / "gulp_rgb"), {k: [jpeg] * n for k, n in counts.items()})
+    written = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "out", "gulp", [1], gulp_root=str(tmp_path / "gulp_rgb")
+    )
+    assert lines(written["train1"]) == ["0", "brush_hair/b1 0 0 0 3"]
+    assert lines(written["test1"]) == ["0", "brush_hair/b2 1 0 0 1", "cartwheel/c1 3 1 0 2"]
+    with pytest.raises(ValueError, match="--gulp-root only counts frames for --mode gulp"):
+        hmdb51_splits(
+            tmp_path / "lists", tmp_path / "out", "frames", [1], gulp_root=str(tmp_path / "gulp_rgb")
+        )
+
+
 def test_hmdb_malformed_line_names_file_and_line(tmp_path):
     write_hmdb_lists(tmp_path / "lists")
     (tmp_path / "lists" / "cartwheel_test_split1.txt").write_text("c1.avi 2\nc2.avi train\n")

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..decode import probe_video
 from ..errors import VideoDecodeError
+from ..gulp import open_gulp_directory
 from ..split_file import SplitRow, read_split_file, write_split_file
 
 logger = logging.getLogger(__name__)
@@ -185,11 +186,13 @@ def _escape_braces(text: str) -> str:
 
 @dataclass
 class MediaSource:
-    """Where the media lives: ``videos_root`` (probed with PyAV) and/or ``frames_root`` (files counted)."""
+    """Where the media lives: ``videos_root`` (probed with PyAV), ``frames_root`` (files counted) or
+    ``gulp_root`` (a GulpIO2 directory keyed by the clip name; its frame counts are read from the meta)."""
 
     videos_root: str | None = None
     frames_root: str | None = None
     video_ext: str | None = None
+    gulp_root: str | None = None
 
     def video_path(self, clip: Clip) -> str:
         """The clip's video path relative to ``videos_root``."""
@@ -218,8 +221,16 @@ def clips_to_rows(
     rows: list[SplitRow] = []
     skipped = 0
     need_probe = mode == "video" or any(c.start is None for c in clips)
-    if need_probe and mode in ("frames", "gulp") and not (media.frames_root or media.videos_root):
-        raise ValueError(f"{mode} mode needs --frames-root (or --videos-root) to count each clip's frames")
+    if media.gulp_root and mode != "gulp":
+        raise ValueError("--gulp-root only counts frames for --mode gulp")
+    if (
+        need_probe
+        and mode in ("frames", "gulp")
+        and not (media.frames_root or media.videos_root or media.gulp_root)
+    ):
+        raise ValueError(
+            f"{mode} mode needs --frames-root (or --videos-root/--gulp-root) to count each clip's frames"
+        )
     for clip in tqdm(clips, desc=desc, unit="clip", disable=not need_probe or len(clips) < 100):
         try:
             rows.append(_clip_to_row(clip, mode, media))
@@ -255,6 +266,11 @@ def _clip_to_row(clip: Clip, mode: str, media: MediaSource) -> SplitRow:
 
 
 def _probe_clip(clip: Clip, media: MediaSource) -> MediaInfo:
+    if media.gulp_root:
+        gulp = open_gulp_directory(media.gulp_root)
+        if clip.name not in gulp:
+            raise FileNotFoundError(f"gulp key {clip.name} not in {media.gulp_root}")
+        return MediaInfo(num_frames=gulp.num_frames(clip.name))
     if media.frames_root:
         folder = os.path.join(media.frames_root, clip.name)
         if not os.path.isdir(folder):
@@ -330,6 +346,10 @@ def add_media_arguments(parser, modes: Sequence[str], default: str, video_ext: s
     )
     parser.add_argument("--videos-root", default=None, help="videos folder, probed with PyAV for frames/size")
     parser.add_argument("--frames-root", default=None, help="JPEG frame folders, counted for frame ranges")
+    if "gulp" in modes:
+        parser.add_argument(
+            "--gulp-root", default=None, help="GulpIO2 directory whose meta gives gulp-mode counts"
+        )
     if video_ext is not None:
         parser.add_argument(
             "--video-ext", default=video_ext, help=f"video file extension (default {video_ext})"

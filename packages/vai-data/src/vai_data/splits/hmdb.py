@@ -73,6 +73,7 @@ def hmdb51_splits(
     frames_root: str | None = None,
     confusion: int = 1,
     seed: int = 12,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
     """Write ``train<k>.csv`` and ``test<k>.csv`` for each requested split; returns the written paths.
 
@@ -96,7 +97,7 @@ def hmdb51_splits(
             )
     label_of = {c: i for i, c in enumerate(classes)}
     ids = sorted_ids(f"{c}/{f}" for _, lists in parsed.values() for rows in lists.values() for c, f in rows)
-    media = MediaSource(videos_root, frames_root)
+    media = MediaSource(videos_root, frames_root, gulp_root=gulp_root)
     num = len(classes)
     rng = random.Random(seed)
     out_rows: dict[str, list[SplitRow]] = {}
@@ -141,6 +142,14 @@ def add_cli(sub) -> None:
     )
     p.set_defaults(
         handler=lambda a: hmdb51_splits(
-            a.split_dir, a.out_dir, a.mode, a.splits, a.videos_root, a.frames_root, a.confusion, a.seed
+            a.split_dir,
+            a.out_dir,
+            a.mode,
+            a.splits,
+            a.videos_root,
+            a.frames_root,
+            a.confusion,
+            a.seed,
+            a.gulp_root,
         )
     )

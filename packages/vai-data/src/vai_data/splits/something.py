@@ -56,6 +56,7 @@ def something_v1_splits(
     frames_root: str | None = None,
     video_ext: str = "mp4",
     class_sorted: bool = False,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
     """Write ``train.csv`` and ``val.csv`` for Something-Something v1 (174 classes).
 
@@ -67,7 +68,7 @@ def something_v1_splits(
     if class_sorted:
         classes = sorted(classes)
     label_of = {c: i for i, c in enumerate(classes)}
-    media = MediaSource(videos_root, frames_root, video_ext)
+    media = MediaSource(videos_root, frames_root, video_ext, gulp_root=gulp_root)
     rows: dict[str, list[SplitRow]] = {}
     for split, fname in (("train", "train"), ("val", "validation")):
         path = require_file(d / f"something-something-v1-{fname}.csv", f"Something-Something v1 {fname} csv")
@@ -95,6 +96,7 @@ def something_v2_splits(
     frames_root: str | None = None,
     video_ext: str = "webm",
     test_answers: str | os.PathLike | None = None,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
     """Write ``train.csv``, ``val.csv`` (and ``test.csv`` given the test answers) for Something-Something v2."""
     d = Path(annotation_dir)
@@ -106,7 +108,7 @@ def something_v2_splits(
     classes = [name for name, _ in sorted(label_of.items(), key=lambda kv: kv[1])]
     if [label_of[c] for c in classes] != list(range(len(classes))):
         raise annotation_error(labels_path, None, "class indices are not 0..N-1 without gaps")
-    media = MediaSource(videos_root, frames_root, video_ext)
+    media = MediaSource(videos_root, frames_root, video_ext, gulp_root=gulp_root)
     rows: dict[str, list[SplitRow]] = {}
     for split, key in (("train", "train"), ("val", "validation")):
         path = require_file(first_existing(d, V2_FILES[key]), f"Something-Something v2 {key}.json")
@@ -133,7 +135,14 @@ def add_cli(sub) -> None:
     p.add_argument("--class-sorted", action="store_true", help="number classes in sorted order (as TRN)")
     p.set_defaults(
         handler=lambda a: something_v1_splits(
-            a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root, a.video_ext, a.class_sorted
+            a.annotation_dir,
+            a.out_dir,
+            a.mode,
+            a.videos_root,
+            a.frames_root,
+            a.video_ext,
+            a.class_sorted,
+            a.gulp_root,
         )
     )
     p = sub.add_parser(
@@ -146,6 +155,13 @@ def add_cli(sub) -> None:
     )
     p.set_defaults(
         handler=lambda a: something_v2_splits(
-            a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root, a.video_ext, a.test_answers
+            a.annotation_dir,
+            a.out_dir,
+            a.mode,
+            a.videos_root,
+            a.frames_root,
+            a.video_ext,
+            a.test_answers,
+            a.gulp_root,
         )
     )
