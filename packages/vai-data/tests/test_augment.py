@@ -135,6 +135,9 @@ def test_flip_label_map_something_something(caplog):
         "growing",
     ]
     assert flip_label_map_from_names(synth) == {0: 1, 1: 0, 3: 4, 4: 3}
+    from vai_data.synth import SYNTH_CLASSES, SYNTH_FLIP_LABEL_MAP
+
+    assert flip_label_map_from_names(SYNTH_CLASSES) == SYNTH_FLIP_LABEL_MAP
     assert flip_label_map_from_names(["spin counterclockwise", "Spin Clockwise"]) == {0: 1, 1: 0}
     assert flip_label_map_from_names(["go east", "go west"], pairs=[("east", "west")]) == {0: 1, 1: 0}
 
