@@ -465,7 +465,7 @@ def test_imagenet_class_folders_and_flat_val(tmp_path):
 # ---------------------------------------------------------------- CLI
 
 
-def test_cli_writes_and_reports_errors(tmp_path, capsys):
+def test_cli_writes_and_reports_errors(tmp_path, capsys, caplog):
     import argparse
 
     write_hmdb_lists(tmp_path / "lists")
@@ -482,12 +482,16 @@ def test_cli_writes_and_reports_errors(tmp_path, capsys):
             "--splits",
             "2",
             "--videos-root",
-            str(tmp_path / "none"),
+            str(tmp_path / "videos"),
         ]
     )
+    (tmp_path / "videos").mkdir()
     assert run(args) == 0  # every clip missing: rows skipped with warnings, files still written
     assert "train2:" in capsys.readouterr().out
     assert lines(tmp_path / "out" / "train2.csv") == ["0"]
+    args.videos_root = str(tmp_path / "nope")
+    assert run(args) == 1  # a wrong root is one error, not a warning per clip
+    assert "--videos-root" in caplog.text and "is not a folder" in caplog.text
     (tmp_path / "lists" / "brush_hair_test_split2.txt").write_text("only-one-field\n")
     assert (
         run(

@@ -28,6 +28,7 @@ from ..split_file import SplitRow, read_split_file, write_split_file
 logger = logging.getLogger(__name__)
 
 MODES = ("video", "frames", "gulp", "image")
+MAX_SKIP_WARNINGS = 20  # per split; the total count is always logged
 FRAME_FILE_RE = re.compile(r"^(?P<prefix>.*?)(?P<digits>\d+)(?P<ext>\.(?:jpg|jpeg|png))$", re.IGNORECASE)
 
 
@@ -231,12 +232,22 @@ def clips_to_rows(
         raise ValueError(
             f"{mode} mode needs --frames-root (or --videos-root/--gulp-root) to count each clip's frames"
         )
+    for flag, root in (
+        ("--videos-root", media.videos_root),
+        ("--frames-root", media.frames_root),
+        ("--gulp-root", media.gulp_root),
+    ):
+        if root and not os.path.isdir(root):
+            raise FileNotFoundError(f"{flag} {root} is not a folder")
     for clip in tqdm(clips, desc=desc, unit="clip", disable=not need_probe or len(clips) < 100):
         try:
             rows.append(_clip_to_row(clip, mode, media))
         except (ValueError, OSError) as e:
             skipped += 1
-            logger.warning("skipping %s: %s", clip.name, e)
+            if skipped <= MAX_SKIP_WARNINGS:
+                logger.warning("skipping %s: %s", clip.name, e)
+            elif skipped == MAX_SKIP_WARNINGS + 1:
+                logger.warning("more clips are missing or unreadable; only the total is reported below")
     if skipped:
         logger.warning(
             "%s: skipped %d of %d clips whose media is missing or unreadable", desc, skipped, len(clips)
