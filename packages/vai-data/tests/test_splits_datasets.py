@@ -536,3 +536,23 @@ def test_partial_splits_follow_upstream_stream(tmp_path, capsys):
     assert [r.video_id for r in train.rows] == keep_train and [r.video_id for r in val.rows] == keep_val
     assert train.num_classes == 14 and "train_partial:" in capsys.readouterr().out
     assert main(["splits", "cater", str(d), "-o", str(tmp_path / "o2"), "--partial", "1.5"]) == 1
+
+
+def test_extracted_frames_and_generated_splits_load_in_video_clip_dataset(tmp_path):
+    from vai_data import VideoClipDataset
+    from vai_data.frame_extraction import extract_frames_tree
+
+    write_hmdb_lists(tmp_path / "lists")
+    videos = tmp_path / "hmdb51_org"
+    for name in ("brush_hair/b1", "brush_hair/b2", "cartwheel/c1", "cartwheel/c2"):
+        make_video(videos / f"{name}.avi", frames=4)
+    report = extract_frames_tree(videos, tmp_path / "frames", short_side=24)
+    assert len(report.extracted) == 4 and not report.failed
+    frames = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "sf", "frames", [1], frames_root=str(tmp_path / "frames")
+    )
+    video = hmdb51_splits(tmp_path / "lists", tmp_path / "sv", "video", [1], videos_root=str(videos))
+    for split, root in ((frames["test1"], tmp_path / "frames"), (video["test1"], videos)):
+        ds = VideoClipDataset(split, root, train=False, num_frames=2, crop_size=16, test_scale=24)
+        sample = ds[1]
+        assert sample["video"].shape == (3, 2, 16, 16) and sample["label"] == 1 and sample["video_id"] == 3
