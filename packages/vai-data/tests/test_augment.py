@@ -126,6 +126,45 @@ def test_flip_label_map_something_something(caplog):
     m = flip_label_map_from_names(names)
     assert m == {0: 2, 2: 0, 3: 4, 4: 3}
     assert "Moving something left" in caplog.text
-    assert flip_label_map_from_names(
-        ["turn clockwise", "turn anticlockwise"], pairs=[("clockwise", "anticlockwise")]
-    ) == {0: 1, 1: 0}
+    synth = [
+        "moving_left",
+        "moving_right",
+        "moving_up",
+        "rotating_clockwise",
+        "rotating_anticlockwise",
+        "growing",
+    ]
+    assert flip_label_map_from_names(synth) == {0: 1, 1: 0, 3: 4, 4: 3}
+    from vai_data.synth import SYNTH_CLASSES, SYNTH_FLIP_LABEL_MAP
+
+    assert flip_label_map_from_names(SYNTH_CLASSES) == SYNTH_FLIP_LABEL_MAP
+    assert flip_label_map_from_names(["spin counterclockwise", "Spin Clockwise"]) == {0: 1, 1: 0}
+    assert flip_label_map_from_names(["go east", "go west"], pairs=[("east", "west")]) == {0: 1, 1: 0}
+
+
+def test_flip_map_in_video_dataset(tmp_path):
+    from vai_data import VideoClipDataset, make_synthetic_dataset
+
+    synth = make_synthetic_dataset(
+        tmp_path / "synth", num_videos=8, num_frames=4, size=(32, 32), val_fraction=0.5
+    )
+    flip = flip_label_map_from_names(synth.classes)
+    left, right = synth.classes.index("moving_left"), synth.classes.index("moving_right")
+    ds = VideoClipDataset(
+        synth.splits["train"],
+        synth.root,
+        train=True,
+        num_frames=2,
+        crop_size=16,
+        scale_jitter=(20, 24),
+        flip_label_map=flip,
+        train_transform=MultiScaleCrop(16),
+    )
+    idx = next(i for i, r in enumerate(ds.split.rows) if r.label == left)
+    labels = set()
+    for epoch in range(12):
+        ds.set_epoch(epoch)
+        sample = ds[idx]
+        assert sample["video"].shape == (3, 2, 16, 16)
+        labels.add(sample["label"])
+    assert labels == {left, right}

@@ -109,23 +109,52 @@ def test_hmdb_video_mode_writes_seven_columns(tmp_path):
 
 
 def test_hmdb_confusing_102(tmp_path):
+    import random
+
     write_hmdb_lists(tmp_path / "lists")
     frames = tmp_path / "frames"
     for name in ("brush_hair/b1", "brush_hair/b2", "cartwheel/c1", "cartwheel/c2"):
         make_frames(frames / name, 2)
     written = hmdb51_splits(
-        tmp_path / "lists", tmp_path / "o", "gulp", [1], frames_root=str(frames), confusion=True
+        tmp_path / "lists", tmp_path / "o", "gulp", [1, 2, 3], frames_root=str(frames), confusion=2
     )
-    train = read_split_file(written["train1"])
-    assert train.num_classes == 0
-    assert [r.label % 2 for r in train.rows] == [0, 1] and all(r.label in (0, 1, 2, 3) for r in train.rows)
-    again = hmdb51_splits(
-        tmp_path / "lists", tmp_path / "o2", "gulp", [1], frames_root=str(frames), confusion=True
+    # upstream: random.seed(12), one randint(0, 1) per train clip over splits 1, 2, 3 in order
+    rng = random.Random(12)
+    expected = [[c + 2 * rng.randint(0, 1) for c in (0, 1)] for _ in range(3)]
+    for k in (1, 2, 3):
+        train = read_split_file(written[f"train{k}"])
+        assert train.num_classes == 0 and [r.label for r in train.rows] == expected[k - 1]
+    only3 = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "o3", "gulp", [3], frames_root=str(frames), confusion=2
     )
-    assert lines(again["train1"]) == lines(written["train1"])  # seeded
+    assert set(only3) == {"train3", "test3", "classes"}
+    assert lines(only3["train3"]) == lines(written["train3"])  # same labels whichever splits are asked for
     test = read_split_file(written["test1"])
     assert test.num_classes == 4 and [r.label for r in test.rows] == [(0, 2), (1, 3)]
     assert lines(written["test1"])[1] == "brush_hair/b2 1 0,2 0 1"
+    assert lines(written["classes"]) == ["brush_hair", "cartwheel", "brush_hair_2", "cartwheel_2"]
+    three = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "c3", "gulp", [1], frames_root=str(frames), confusion=3
+    )
+    assert lines(three["test1"])[:2] == ["6", "brush_hair/b2 1 0,2,4 0 1"]
+
+
+def test_hmdb_gulp_counts_from_gulp_directory(tmp_path):
+    from vai_data.gulp import write_gulp_directory
+
+    write_hmdb_lists(tmp_path / "lists")
+    jpeg = (make_frames(tmp_path / "one", 1) / "00000.jpg").read_bytes()
+    counts = {"brush_hair/b1": 4, "brush_hair/b2": 2, "cartwheel/c1": 3}  # c2 missing from the gulp
+    write_gulp_directory(str(tmp_path / "gulp_rgb"), {k: [jpeg] * n for k, n in counts.items()})
+    written = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "out", "gulp", [1], gulp_root=str(tmp_path / "gulp_rgb")
+    )
+    assert lines(written["train1"]) == ["0", "brush_hair/b1 0 0 0 3"]
+    assert lines(written["test1"]) == ["0", "brush_hair/b2 1 0 0 1", "cartwheel/c1 3 1 0 2"]
+    with pytest.raises(ValueError, match="--gulp-root only counts frames for --mode gulp"):
+        hmdb51_splits(
+            tmp_path / "lists", tmp_path / "out", "frames", [1], gulp_root=str(tmp_path / "gulp_rgb")
+        )
 
 
 def test_hmdb_malformed_line_names_file_and_line(tmp_path):
@@ -179,6 +208,15 @@ def test_something_v1_one_based_frames(tmp_path):
     written = something_v1_splits(d, tmp_path / "out", frames_root=str(frames))
     assert lines(written["train"]) == ["0", "100218/{:05d}.jpg 100218 1 1 37"]
     assert lines(written["val"]) == ["0", "7/{:05d}.jpg 7 0 1 2"]
+    (d / "something-something-v1-labels.csv").write_text(
+        "Zooming in\nHolding something\nPushing something from left to right\n"
+    )
+    ordered = something_v1_splits(d, tmp_path / "o1", frames_root=str(frames))
+    srt = something_v1_splits(d, tmp_path / "o2", frames_root=str(frames), class_sorted=True)
+    assert (
+        lines(ordered["val"])[1] == "7/{:05d}.jpg 7 1 1 2" and lines(srt["val"])[1] == "7/{:05d}.jpg 7 0 1 2"
+    )
+    assert lines(srt["classes"])[-1] == "Zooming in"
     (d / "something-something-v1-validation.csv").write_text("7;Holding something\n8;Not a class\n")
     with pytest.raises(AnnotationError, match=r"validation\.csv:2: class 'Not a class'"):
         something_v1_splits(d, tmp_path / "out", frames_root=str(frames))
@@ -205,7 +243,7 @@ def test_something_v2_video_json(tmp_path):
             "placeholders": ["pen"],
         }
     ]
-    (d / "train.json").write_text(json.dumps(train))
+    (d / "something-something-v2-train.json").write_text(json.dumps(train))  # the prefixed name
     (d / "validation.json").write_text(json.dumps(val))
     (d / "test-answers.csv").write_text("5;Holding something next to something\n")
     videos = tmp_path / "videos"
@@ -294,6 +332,19 @@ def test_epic100_gulp_and_frames(tmp_path):
         epic100_verb_splits(d, tmp_path / "gulp")
 
 
+def test_epic100_video_ids_follow_upstream_numeric_order(tmp_path):
+    d = tmp_path / "ann"
+    d.mkdir()
+    head = "narration_id,participant_id,video_id,start_frame,stop_frame,verb_class\n"
+    (d / "EPIC_100_train.csv").write_text(
+        head + "P01_01_10,P01,P01_01,1,2,0\nP01_01_9,P01,P01_01,1,2,0\nP01_101_0,P01,P01_101,1,2,0\n"
+    )
+    (d / "EPIC_100_validation.csv").write_text(head + "P01_02_0,P01,P01_02,1,2,0\n")
+    written = epic100_verb_splits(d, tmp_path / "out")
+    assert lines(written["train"])[1:] == ["P01_01_9 0 0 0 1", "P01_01_10 1 0 0 1", "P01_101_0 2 0 0 1"]
+    assert lines(written["val"])[1:] == ["P01_02_0 3 0 0 1"]
+
+
 def test_epic55_uid_keys_and_heldout_participants(tmp_path):
     d = tmp_path / "ann"
     d.mkdir()
@@ -306,8 +357,10 @@ def test_epic55_uid_keys_and_heldout_participants(tmp_path):
     written = epic55_verb_splits(d, tmp_path / "out", val_participants=["P02"])
     assert lines(written["train"]) == ["0", "0 0 3 0 194"]
     assert lines(written["val"]) == ["0", "7 7 0 0 10"]
-    frames = epic55_verb_splits(d, tmp_path / "f", mode="frames")
-    assert lines(frames["train"])[2] == "P02/P02_01/frame_{:010d}.jpg 7 0 10 20"
+    frames = epic55_verb_splits(d, tmp_path / "f", mode="frames", val_participants=[])
+    assert lines(frames["train"])[2] == "P02/P02_01/frame_{:010d}.jpg 7 0 10 20" and "val" not in frames
+    default = epic55_verb_splits(d, tmp_path / "d")  # upstream: P26-P31 validate
+    assert len(lines(default["train"])) == 3 and lines(default["val"]) == ["0"]
 
 
 # ---------------------------------------------------------------- Diving48
@@ -412,7 +465,7 @@ def test_imagenet_class_folders_and_flat_val(tmp_path):
 # ---------------------------------------------------------------- CLI
 
 
-def test_cli_writes_and_reports_errors(tmp_path, capsys):
+def test_cli_writes_and_reports_errors(tmp_path, capsys, caplog):
     import argparse
 
     write_hmdb_lists(tmp_path / "lists")
@@ -429,12 +482,16 @@ def test_cli_writes_and_reports_errors(tmp_path, capsys):
             "--splits",
             "2",
             "--videos-root",
-            str(tmp_path / "none"),
+            str(tmp_path / "videos"),
         ]
     )
+    (tmp_path / "videos").mkdir()
     assert run(args) == 0  # every clip missing: rows skipped with warnings, files still written
     assert "train2:" in capsys.readouterr().out
     assert lines(tmp_path / "out" / "train2.csv") == ["0"]
+    args.videos_root = str(tmp_path / "nope")
+    assert run(args) == 1  # a wrong root is one error, not a warning per clip
+    assert "--videos-root" in caplog.text and "is not a folder" in caplog.text
     (tmp_path / "lists" / "brush_hair_test_split2.txt").write_text("only-one-field\n")
     assert (
         run(
@@ -459,3 +516,43 @@ def test_top_level_cli_and_whitespace_paths(tmp_path, capsys):
     make_video(tmp_path / "kv" / "air drumming" / "abc_000001_000002.mp4", frames=2)
     with pytest.raises(ValueError, match="contains whitespace.*rename"):
         kinetics400_splits(ann, tmp_path / "kout", videos_root=str(tmp_path / "kv"))
+
+
+def test_partial_splits_follow_upstream_stream(tmp_path, capsys):
+    import random
+
+    from vai_data.cli import main
+
+    d = tmp_path / "lists"
+    d.mkdir()
+    (d / "train.txt").write_text("".join(f"CATER_new_{i:06d}.avi 1\n" for i in range(40)))
+    (d / "val.txt").write_text("".join(f"CATER_new_{i:06d}.avi 2\n" for i in range(40, 60)))
+    assert main(["splits", "cater", str(d), "-o", str(tmp_path / "out"), "--partial", "0.25"]) == 0
+    rng = random.Random(12)
+    keep_train = [i for i in range(40) if rng.random() < 0.25]
+    keep_val = [i for i in range(40, 60) if rng.random() < 0.25]
+    train = read_split_file(tmp_path / "out" / "train_partial.csv")
+    val = read_split_file(tmp_path / "out" / "val_partial.csv")
+    assert [r.video_id for r in train.rows] == keep_train and [r.video_id for r in val.rows] == keep_val
+    assert train.num_classes == 14 and "train_partial:" in capsys.readouterr().out
+    assert main(["splits", "cater", str(d), "-o", str(tmp_path / "o2"), "--partial", "1.5"]) == 1
+
+
+def test_extracted_frames_and_generated_splits_load_in_video_clip_dataset(tmp_path):
+    from vai_data import VideoClipDataset
+    from vai_data.frame_extraction import extract_frames_tree
+
+    write_hmdb_lists(tmp_path / "lists")
+    videos = tmp_path / "hmdb51_org"
+    for name in ("brush_hair/b1", "brush_hair/b2", "cartwheel/c1", "cartwheel/c2"):
+        make_video(videos / f"{name}.avi", frames=4)
+    report = extract_frames_tree(videos, tmp_path / "frames", short_side=24)
+    assert len(report.extracted) == 4 and not report.failed
+    frames = hmdb51_splits(
+        tmp_path / "lists", tmp_path / "sf", "frames", [1], frames_root=str(tmp_path / "frames")
+    )
+    video = hmdb51_splits(tmp_path / "lists", tmp_path / "sv", "video", [1], videos_root=str(videos))
+    for split, root in ((frames["test1"], tmp_path / "frames"), (video["test1"], videos)):
+        ds = VideoClipDataset(split, root, train=False, num_frames=2, crop_size=16, test_scale=24)
+        sample = ds[1]
+        assert sample["video"].shape == (3, 2, 16, 16) and sample["label"] == 1 and sample["video_id"] == 3

@@ -132,8 +132,10 @@ def _job(args: tuple[str, str, int | None, int]) -> tuple[int | None, str | None
     src, dst, short_side, quality = args
     try:
         return extract_frames(src, dst, short_side, quality), None
-    except (FrameExtractionError, ValueError, OSError) as e:
+    except FrameExtractionError as e:
         return None, str(e)
+    except Exception as e:  # a worker boundary: one bad video must never stop the others
+        return None, f"{src}: {type(e).__name__}: {e}"
 
 
 def extract_frames_tree(

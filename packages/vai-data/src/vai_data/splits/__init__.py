@@ -1,7 +1,7 @@
 """Split-file generators: official annotation files -> upstream split CSVs (``vai-data splits``)."""
 
 from .cater import cater_splits
-from .common import AnnotationError, MediaInfo, probe_frame_folder, probe_video_info
+from .common import AnnotationError, MediaInfo, probe_frame_folder, probe_video_info, write_partial_splits
 from .diving48 import diving48_splits
 from .epic import epic55_verb_splits, epic100_verb_splits
 from .hmdb import hmdb51_splits
@@ -25,4 +25,5 @@ __all__ = [
     "something_v1_splits",
     "something_v2_splits",
     "ucf101_splits",
+    "write_partial_splits",
 ]

@@ -56,6 +56,7 @@ def cater_splits(
     frames_root: str | None = None,
     num_frames: int = 301,
     num_classes: int | None = None,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
     """Write ``<list>.csv`` for each of train/val/train_subsetT/train_subsetV found in ``list_dir``."""
     n = num_classes if num_classes is not None else TASK_CLASSES.get(task)
@@ -65,8 +66,8 @@ def cater_splits(
     found = [name for name in LIST_NAMES if (d / f"{name}.txt").is_file()]
     if not found:
         raise FileNotFoundError(f"no train.txt/val.txt in {d}; pass a CATER lists/<task> folder")
-    media = MediaSource(videos_root, frames_root)
-    probe = mode == "video" or bool(videos_root or frames_root)
+    media = MediaSource(videos_root, frames_root, gulp_root=gulp_root)
+    probe = mode == "video" or bool(videos_root or frames_root or gulp_root)
     if not probe:
         logger.info(
             "no media root given: every CATER clip is written with %d frames (0..%d)",
@@ -94,6 +95,14 @@ def add_cli(sub) -> None:
     p.add_argument("--num-classes", type=int, default=None, help="override the task's class count")
     p.set_defaults(
         handler=lambda a: cater_splits(
-            a.list_dir, a.out_dir, a.task, a.mode, a.videos_root, a.frames_root, a.num_frames, a.num_classes
+            a.list_dir,
+            a.out_dir,
+            a.task,
+            a.mode,
+            a.videos_root,
+            a.frames_root,
+            a.num_frames,
+            a.num_classes,
+            a.gulp_root,
         )
     )

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from . import cater, diving48, epic, hmdb, imagenet, kinetics, something, ucf101
-from .common import AnnotationError
+from .common import AnnotationError, write_partial_splits
 
 logger = logging.getLogger(__name__)
 MODULES = (kinetics, something, hmdb, ucf101, epic, diving48, cater, imagenet)
@@ -17,12 +17,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
     for module in MODULES:
         module.add_cli(sub)
+    for p in sub.choices.values():
+        p.add_argument(
+            "--partial",
+            type=float,
+            default=None,
+            metavar="P",
+            help="also write <split>_partial.csv keeping each row with probability P (upstream's --partial)",
+        )
+        p.add_argument("--partial-seed", type=int, default=12, help="seed of --partial (default 12)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate the chosen dataset's splits; a bad annotation or path prints one line and returns 1."""
     try:
         written = args.handler(args)
+        if args.partial is not None:
+            written.update(write_partial_splits(written, args.partial, args.partial_seed))
     except (AnnotationError, FileNotFoundError, ValueError) as e:
         logger.error("%s", e)
         return 1

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,11 +22,13 @@ from tqdm import tqdm
 
 from ..decode import probe_video
 from ..errors import VideoDecodeError
-from ..split_file import SplitRow, write_split_file
+from ..gulp import open_gulp_directory
+from ..split_file import SplitRow, read_split_file, write_split_file
 
 logger = logging.getLogger(__name__)
 
 MODES = ("video", "frames", "gulp", "image")
+MAX_SKIP_WARNINGS = 20  # per split; the total count is always logged
 FRAME_FILE_RE = re.compile(r"^(?P<prefix>.*?)(?P<digits>\d+)(?P<ext>\.(?:jpg|jpeg|png))$", re.IGNORECASE)
 
 
@@ -47,6 +50,12 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
             f"{what} not found at {p}; pass the path of the file from the official download"
         )
     return p
+
+
+def first_existing(folder: str | os.PathLike, names: Sequence[str]) -> Path:
+    """The first of ``names`` that exists in ``folder`` (the first name when none does, for the error)."""
+    folder = Path(folder)
+    return next((folder / n for n in names if (folder / n).is_file()), folder / names[0])
 
 
 def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -178,11 +187,13 @@ def _escape_braces(text: str) -> str:
 
 @dataclass
 class MediaSource:
-    """Where the media lives: ``videos_root`` (probed with PyAV) and/or ``frames_root`` (files counted)."""
+    """Where the media lives: ``videos_root`` (probed with PyAV), ``frames_root`` (files counted) or
+    ``gulp_root`` (a GulpIO2 directory keyed by the clip name; its frame counts are read from the meta)."""
 
     videos_root: str | None = None
     frames_root: str | None = None
     video_ext: str | None = None
+    gulp_root: str | None = None
 
     def video_path(self, clip: Clip) -> str:
         """The clip's video path relative to ``videos_root``."""
@@ -211,14 +222,32 @@ def clips_to_rows(
     rows: list[SplitRow] = []
     skipped = 0
     need_probe = mode == "video" or any(c.start is None for c in clips)
-    if need_probe and mode in ("frames", "gulp") and not (media.frames_root or media.videos_root):
-        raise ValueError(f"{mode} mode needs --frames-root (or --videos-root) to count each clip's frames")
+    if media.gulp_root and mode != "gulp":
+        raise ValueError("--gulp-root only counts frames for --mode gulp")
+    if (
+        need_probe
+        and mode in ("frames", "gulp")
+        and not (media.frames_root or media.videos_root or media.gulp_root)
+    ):
+        raise ValueError(
+            f"{mode} mode needs --frames-root (or --videos-root/--gulp-root) to count each clip's frames"
+        )
+    for flag, root in (
+        ("--videos-root", media.videos_root),
+        ("--frames-root", media.frames_root),
+        ("--gulp-root", media.gulp_root),
+    ):
+        if root and not os.path.isdir(root):
+            raise FileNotFoundError(f"{flag} {root} is not a folder")
     for clip in tqdm(clips, desc=desc, unit="clip", disable=not need_probe or len(clips) < 100):
         try:
             rows.append(_clip_to_row(clip, mode, media))
         except (ValueError, OSError) as e:
             skipped += 1
-            logger.warning("skipping %s: %s", clip.name, e)
+            if skipped <= MAX_SKIP_WARNINGS:
+                logger.warning("skipping %s: %s", clip.name, e)
+            elif skipped == MAX_SKIP_WARNINGS + 1:
+                logger.warning("more clips are missing or unreadable; only the total is reported below")
     if skipped:
         logger.warning(
             "%s: skipped %d of %d clips whose media is missing or unreadable", desc, skipped, len(clips)
@@ -248,6 +277,11 @@ def _clip_to_row(clip: Clip, mode: str, media: MediaSource) -> SplitRow:
 
 
 def _probe_clip(clip: Clip, media: MediaSource) -> MediaInfo:
+    if media.gulp_root:
+        gulp = open_gulp_directory(media.gulp_root)
+        if clip.name not in gulp:
+            raise FileNotFoundError(f"gulp key {clip.name} not in {media.gulp_root}")
+        return MediaInfo(num_frames=gulp.num_frames(clip.name))
     if media.frames_root:
         folder = os.path.join(media.frames_root, clip.name)
         if not os.path.isdir(folder):
@@ -291,6 +325,25 @@ def write_outputs(
     return written
 
 
+def write_partial_splits(written: dict[str, Path], probability: float, seed: int = 12) -> dict[str, Path]:
+    """Upstream's ``--partial``: next to each written split, ``<split>_partial.csv`` keeping each row with
+    ``probability`` (one ``random.Random(seed)`` stream over the splits in order)."""
+    if not 0 < probability <= 1:
+        raise ValueError(f"partial probability must be in (0, 1], got {probability}")
+    rng = random.Random(seed)
+    out: dict[str, Path] = {}
+    for split, path in written.items():
+        if split == "classes":
+            continue
+        sf = read_split_file(path)
+        rows = [r for r in sf.rows if rng.random() < probability]
+        dest = path.with_name(f"{split}_partial.csv")
+        write_split_file(dest, rows, fmt=sf.fmt, num_classes=sf.num_classes)
+        logger.info("wrote %s (%d of %d rows)", dest, len(rows), len(sf.rows))
+        out[f"{split}_partial"] = dest
+    return out
+
+
 def sorted_ids(names: Iterable[str]) -> dict[str, int]:
     """Consistent integer ids: the index of each distinct name in sorted order."""
     return {name: i for i, name in enumerate(sorted(set(names)))}
@@ -304,6 +357,10 @@ def add_media_arguments(parser, modes: Sequence[str], default: str, video_ext: s
     )
     parser.add_argument("--videos-root", default=None, help="videos folder, probed with PyAV for frames/size")
     parser.add_argument("--frames-root", default=None, help="JPEG frame folders, counted for frame ranges")
+    if "gulp" in modes:
+        parser.add_argument(
+            "--gulp-root", default=None, help="GulpIO2 directory whose meta gives gulp-mode counts"
+        )
     if video_ext is not None:
         parser.add_argument(
             "--video-ext", default=video_ext, help=f"video file extension (default {video_ext})"

@@ -55,6 +55,7 @@ def diving48_splits(
     videos_root: str | None = None,
     frames_root: str | None = None,
     video_ext: str = "mp4",
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
     """Write ``train.csv`` and ``test.csv`` for Diving48 ``version`` 1 or 2."""
     if version not in FILES:
@@ -67,7 +68,7 @@ def diving48_splits(
         for split in ("train", "test")
     }
     ids = sorted_ids(name for pairs in lists.values() for name, _ in pairs)
-    media = MediaSource(videos_root, frames_root, video_ext)
+    media = MediaSource(videos_root, frames_root, video_ext, gulp_root=gulp_root)
     rows: dict[str, list[SplitRow]] = {}
     for split, pairs in lists.items():
         clips = [Clip(name, ids[name], label, video_file=f"{name}.{video_ext}") for name, label in pairs]
@@ -83,6 +84,13 @@ def add_cli(sub) -> None:
     add_media_arguments(p, ("video", "frames", "gulp"), "video", video_ext="mp4")
     p.set_defaults(
         handler=lambda a: diving48_splits(
-            a.annotation_dir, a.out_dir, a.version, a.mode, a.videos_root, a.frames_root, a.video_ext
+            a.annotation_dir,
+            a.out_dir,
+            a.version,
+            a.mode,
+            a.videos_root,
+            a.frames_root,
+            a.video_ext,
+            a.gulp_root,
         )
     )

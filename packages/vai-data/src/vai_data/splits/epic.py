@@ -20,21 +20,18 @@ from .common import (
     MediaSource,
     annotation_error,
     clips_to_rows,
+    first_existing,
     parse_int,
     read_csv_rows,
     require_file,
-    sorted_ids,
     write_outputs,
 )
 
 logger = logging.getLogger(__name__)
 EK55_FRAMES = "{participant_id}/{video_id}/frame_{{:010d}}.jpg"
 EK100_FRAMES = "{participant_id}/rgb_frames/{video_id}/frame_{{:010d}}.jpg"
+EK55_VAL_PARTICIPANTS = tuple(f"P{i:02d}" for i in range(26, 32))  # upstream: P01-P25 train, P26-P31 val
 VAL_NAMES = ("EPIC_100_validation.csv", "EPIC_100_val.csv")
-
-
-def _first(folder: Path, names: tuple[str, ...]) -> Path:
-    return next((folder / n for n in names if (folder / n).is_file()), folder / names[0])
 
 
 def read_epic_segments(path: str | os.PathLike, id_column: str) -> list[dict[str, str | int]]:
@@ -87,10 +84,10 @@ def epic55_verb_splits(
     annotation_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     mode: str = "gulp",
-    val_participants: Sequence[str] = (),
+    val_participants: Sequence[str] = EK55_VAL_PARTICIPANTS,
     frame_template: str = EK55_FRAMES,
 ) -> dict[str, Path]:
-    """Write EK-55 verb ``train.csv`` (and ``val.csv`` holding out ``val_participants``)."""
+    """Write EK-55 verb ``train.csv`` and ``val.csv`` (the ``val_participants``; upstream's P26-P31)."""
     d = Path(annotation_dir)
     path = require_file(d / "EPIC_train_action_labels.csv", "EPIC-Kitchens-55 EPIC_train_action_labels.csv")
     segments = read_epic_segments(path, "uid")
@@ -106,6 +103,17 @@ def epic55_verb_splits(
     return write_outputs(out_dir, rows, mode, 0, names)
 
 
+def narration_sort_key(narration_id: str) -> tuple[int, tuple]:
+    """Upstream's order of ``P01_101_12``-style ids: numerically by (participant, video, index).
+
+    Ids of another shape sort after those, as text.
+    """
+    parts = narration_id.removeprefix("P").split("_")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return 0, tuple(int(p) for p in parts)
+    return 1, (narration_id,)
+
+
 def epic100_verb_splits(
     annotation_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -115,7 +123,9 @@ def epic100_verb_splits(
 ) -> dict[str, Path]:
     """Write EK-100 verb ``train.csv``, ``val.csv`` and (``testmode_copies``) ``traindata_testmode.csv``.
 
-    ``traindata_testmode`` is upstream's extra split: the training rows, evaluated in test mode.
+    ``video_id`` follows upstream's numbering: train narration ids in numeric order, then validation
+    ones, so ids match upstream feature/label files. ``traindata_testmode`` is upstream's extra split (the
+    training rows, evaluated in test mode). Upstream's ``train_partial.csv`` comes from ``--partial``.
     """
     d = Path(annotation_dir)
     splits = {
@@ -123,10 +133,14 @@ def epic100_verb_splits(
             require_file(d / "EPIC_100_train.csv", "EPIC_100_train.csv"), "narration_id"
         ),
         "val": read_epic_segments(
-            require_file(_first(d, VAL_NAMES), "EPIC_100_validation.csv"), "narration_id"
+            require_file(first_existing(d, VAL_NAMES), "EPIC_100_validation.csv"), "narration_id"
         ),
     }
-    ids = sorted_ids(str(s["id"]) for segs in splits.values() for s in segs)
+    splits = {k: sorted(v, key=lambda seg: narration_sort_key(str(seg["id"]))) for k, v in splits.items()}
+    ordered = [str(s["id"]) for segs in splits.values() for s in segs]
+    if len(set(ordered)) != len(ordered):
+        raise annotation_error(d, None, "a narration_id appears twice across EPIC_100_train/validation.csv")
+    ids = {nid: i for i, nid in enumerate(ordered)}
     rows = {k: _rows(v, ids, mode, frame_template, f"EK-100 {k}") for k, v in splits.items()}
     if testmode_copies:
         rows["traindata_testmode"] = list(rows["train"])
@@ -141,7 +155,10 @@ def add_cli(sub) -> None:
     p.add_argument("-o", "--out-dir", required=True, help="folder to write <split>.csv and classes.txt")
     p.add_argument("--mode", choices=["gulp", "frames"], default="gulp", help="split format (default gulp)")
     p.add_argument(
-        "--val-participants", nargs="*", default=[], help="participants (P01 ...) held out as val.csv"
+        "--val-participants",
+        nargs="*",
+        default=list(EK55_VAL_PARTICIPANTS),
+        help="participants held out as val.csv (default P26-P31 as upstream; none: no val.csv)",
     )
     p.add_argument(
         "--frame-template", default=EK55_FRAMES, help=f"frames-mode pattern (default {EK55_FRAMES})"

@@ -2,9 +2,10 @@
 
 Each official file ``<class>_test_split<k>.txt`` holds lines ``<clip>.avi <id>`` where 1 = train,
 2 = test, 0 = unused. Labels are the sorted class names' indices; ``video_id`` is the clip's index in
-the sorted list of all listed clips (unused ones included), so it is the same in every split. ``confusion=True`` builds upstream's
-Confusing-HMDB-102: train class c is relabelled ``c + 51 * randint(0, 1)`` (seeded, default 12) and
-test rows are multi-label ``c,c+51`` under the header 102.
+the sorted list of all listed clips (unused ones included), so it is the same in every split.
+``confusion=2`` builds upstream's Confusing-HMDB-102: train class c is relabelled ``c + 51 * randint(0, 1)``
+(Python ``random`` seeded 12, drawn in upstream's order) and test rows are multi-label ``c,c+51`` under
+the header 102.
 """
 
 from __future__ import annotations
@@ -70,39 +71,53 @@ def hmdb51_splits(
     splits: Sequence[int] = (1, 2, 3),
     videos_root: str | None = None,
     frames_root: str | None = None,
-    confusion: bool = False,
+    confusion: int = 1,
     seed: int = 12,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``train<k>.csv`` and ``test<k>.csv`` for each requested split; returns the written paths."""
-    parsed = {k: read_hmdb_split_lists(split_dir, k) for k in splits}
-    classes = parsed[splits[0]][0]
+    """Write ``train<k>.csv`` and ``test<k>.csv`` for each requested split; returns the written paths.
+
+    ``confusion = n >= 2`` relabels train clips of class c as ``c + 51 * randint(0, n - 1)`` and makes
+    test rows multi-label ``c, c+51, ...`` (header ``51 n``). As upstream, one ``random.Random(seed)``
+    stream runs over the train clips of splits 1, 2, 3 in order (classes sorted, file order), so split
+    k gets the same labels whichever splits are requested.
+    """
+    if confusion < 1:
+        raise ValueError(f"confusion must be >= 1, got {confusion}")
+    if not splits or any(k not in (1, 2, 3) for k in splits):
+        raise ValueError(f"HMDB-51 splits must be among 1, 2, 3; got {list(splits)}")
+    wanted = sorted(set(splits))
+    read = range(1, max(wanted) + 1) if confusion > 1 else wanted
+    parsed = {k: read_hmdb_split_lists(split_dir, k) for k in read}
+    classes = parsed[wanted[0]][0]
     for k, (cls_k, _) in parsed.items():
         if cls_k != classes:
             raise annotation_error(
-                split_dir, None, f"split {k} lists different classes from split {splits[0]}"
+                split_dir, None, f"split {k} lists different classes from split {wanted[0]}"
             )
     label_of = {c: i for i, c in enumerate(classes)}
     ids = sorted_ids(f"{c}/{f}" for _, lists in parsed.values() for rows in lists.values() for c, f in rows)
-    media = MediaSource(videos_root, frames_root)
+    media = MediaSource(videos_root, frames_root, gulp_root=gulp_root)
+    num = len(classes)
+    rng = random.Random(seed)
     out_rows: dict[str, list[SplitRow]] = {}
     headers: dict[str, int] = {}
-    num = len(classes)
     for k, (_, lists) in parsed.items():
-        rng = random.Random(seed)
         for subset in ("train", "test"):
             clips = []
             for cls, fname in lists[subset]:
                 c = label_of[cls]
                 label: int | tuple[int, ...] = c
-                if confusion and subset == "train":
-                    label = c + num * rng.randint(0, 1)
-                elif confusion:
-                    label = (c, c + num)
+                if confusion > 1 and subset == "train":
+                    label = c + num * rng.randint(0, confusion - 1)
+                elif confusion > 1:
+                    label = tuple(c + num * i for i in range(confusion))
                 stem = os.path.splitext(fname)[0]
                 clips.append(Clip(f"{cls}/{stem}", ids[f"{cls}/{fname}"], label, video_file=f"{cls}/{fname}"))
-            out_rows[f"{subset}{k}"] = clips_to_rows(clips, mode, media, desc=f"HMDB split {k} {subset}")
-            headers[f"{subset}{k}"] = 2 * num if confusion and subset == "test" else 0
-    names = classes + [f"{c}_2" for c in classes] if confusion else classes
+            if k in wanted:
+                out_rows[f"{subset}{k}"] = clips_to_rows(clips, mode, media, desc=f"HMDB split {k} {subset}")
+                headers[f"{subset}{k}"] = num * confusion if confusion > 1 and subset == "test" else 0
+    names = list(classes) + [f"{c}_{i + 1}" for i in range(1, confusion) for c in classes]
     return write_outputs(out_dir, out_rows, mode, headers, names)
 
 
@@ -119,15 +134,22 @@ def add_cli(sub) -> None:
     p.add_argument(
         "--confusion",
         type=int,
-        choices=[1, 2],
         default=1,
-        help="2 = Confusing-HMDB-102 (train relabelled c or c+51, test multi-label c,c+51)",
+        help="2 = Confusing-HMDB-102 (train relabelled c or c+51, test multi-label c,c+51); n: 51n classes",
     )
     p.add_argument(
         "--seed", type=int, default=12, help="seed of the Confusing-HMDB-102 relabelling (default 12)"
     )
     p.set_defaults(
         handler=lambda a: hmdb51_splits(
-            a.split_dir, a.out_dir, a.mode, a.splits, a.videos_root, a.frames_root, a.confusion == 2, a.seed
+            a.split_dir,
+            a.out_dir,
+            a.mode,
+            a.splits,
+            a.videos_root,
+            a.frames_root,
+            a.confusion,
+            a.seed,
+            a.gulp_root,
         )
     )

@@ -133,7 +133,7 @@ def add_cli(sub) -> None:
     """Register ``vai-data splits kinetics400``."""
     p = sub.add_parser("kinetics400", help="Kinetics-400 from the official train/validate/test csv files")
     p.add_argument("annotation_dir", help="folder with train.csv, validate.csv (and test.csv)")
-    add_media_arguments(p, ("video", "frames", "gulp"), "video")
+    add_media_arguments(p, ("video", "frames"), "video")
     p.set_defaults(
         handler=lambda a: kinetics400_splits(
             a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root

@@ -2,7 +2,8 @@
 
 v1: ``something-something-v1-labels.csv`` (one class per line, label = line order) and
 ``-train.csv``/``-validation.csv`` lines ``<id>;<class>``; frames are 1-based JPEG folders ``<id>/``.
-v2: ``labels.json`` (``{class: "index"}``), ``train.json``/``validation.json`` lists of
+v2: ``labels.json`` (``{class: "index"}``), ``train.json``/``validation.json`` (also with the
+``something-something-v2-`` prefix) lists of
 ``{id, label, template, placeholders}`` whose class is the template without brackets; videos are
 ``<id>.webm``. The numeric clip id is the ``video_id``. Unlabelled test lists are not written
 (v2 accepts the released ``test-answers.csv`` of ``<id>;<class>`` lines).
@@ -20,12 +21,15 @@ from .common import (
     add_media_arguments,
     annotation_error,
     clips_to_rows,
+    first_existing,
     parse_int,
     read_json,
     read_text_lines,
     require_file,
     write_outputs,
 )
+
+V2_FILES = {k: (f"{k}.json", f"something-something-v2-{k}.json") for k in ("labels", "train", "validation")}
 
 
 def _read_id_label_csv(path: Path, label_of: dict[str, int]) -> list[tuple[int, int]]:
@@ -51,13 +55,20 @@ def something_v1_splits(
     videos_root: str | None = None,
     frames_root: str | None = None,
     video_ext: str = "mp4",
+    class_sorted: bool = False,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``train.csv`` and ``val.csv`` for Something-Something v1 (174 classes)."""
+    """Write ``train.csv`` and ``val.csv`` for Something-Something v1 (174 classes).
+
+    Labels follow the labels file's line order, or the sorted class names with ``class_sorted`` (as TRN).
+    """
     d = Path(annotation_dir)
     labels_path = require_file(d / "something-something-v1-labels.csv", "Something-Something v1 labels csv")
     classes = [line for _, line in read_text_lines(labels_path)]
+    if class_sorted:
+        classes = sorted(classes)
     label_of = {c: i for i, c in enumerate(classes)}
-    media = MediaSource(videos_root, frames_root, video_ext)
+    media = MediaSource(videos_root, frames_root, video_ext, gulp_root=gulp_root)
     rows: dict[str, list[SplitRow]] = {}
     for split, fname in (("train", "train"), ("val", "validation")):
         path = require_file(d / f"something-something-v1-{fname}.csv", f"Something-Something v1 {fname} csv")
@@ -85,10 +96,11 @@ def something_v2_splits(
     frames_root: str | None = None,
     video_ext: str = "webm",
     test_answers: str | os.PathLike | None = None,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
     """Write ``train.csv``, ``val.csv`` (and ``test.csv`` given the test answers) for Something-Something v2."""
     d = Path(annotation_dir)
-    labels_path = require_file(d / "labels.json", "Something-Something v2 labels.json")
+    labels_path = require_file(first_existing(d, V2_FILES["labels"]), "Something-Something v2 labels.json")
     raw = read_json(labels_path)
     if not isinstance(raw, dict):
         raise annotation_error(labels_path, None, "expected an object {class name: index}")
@@ -96,10 +108,10 @@ def something_v2_splits(
     classes = [name for name, _ in sorted(label_of.items(), key=lambda kv: kv[1])]
     if [label_of[c] for c in classes] != list(range(len(classes))):
         raise annotation_error(labels_path, None, "class indices are not 0..N-1 without gaps")
-    media = MediaSource(videos_root, frames_root, video_ext)
+    media = MediaSource(videos_root, frames_root, video_ext, gulp_root=gulp_root)
     rows: dict[str, list[SplitRow]] = {}
-    for split, fname in (("train", "train.json"), ("val", "validation.json")):
-        path = require_file(d / fname, f"Something-Something v2 {fname}")
+    for split, key in (("train", "train"), ("val", "validation")):
+        path = require_file(first_existing(d, V2_FILES[key]), f"Something-Something v2 {key}.json")
         items = read_json(path)
         if not isinstance(items, list):
             raise annotation_error(path, None, "expected a JSON list of {id, label, template, placeholders}")
@@ -120,9 +132,17 @@ def add_cli(sub) -> None:
     )
     p.add_argument("annotation_dir", help="folder with something-something-v1-{labels,train,validation}.csv")
     add_media_arguments(p, ("frames", "video", "gulp"), "frames", video_ext="mp4")
+    p.add_argument("--class-sorted", action="store_true", help="number classes in sorted order (as TRN)")
     p.set_defaults(
         handler=lambda a: something_v1_splits(
-            a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root, a.video_ext
+            a.annotation_dir,
+            a.out_dir,
+            a.mode,
+            a.videos_root,
+            a.frames_root,
+            a.video_ext,
+            a.class_sorted,
+            a.gulp_root,
         )
     )
     p = sub.add_parser(
@@ -135,6 +155,13 @@ def add_cli(sub) -> None:
     )
     p.set_defaults(
         handler=lambda a: something_v2_splits(
-            a.annotation_dir, a.out_dir, a.mode, a.videos_root, a.frames_root, a.video_ext, a.test_answers
+            a.annotation_dir,
+            a.out_dir,
+            a.mode,
+            a.videos_root,
+            a.frames_root,
+            a.video_ext,
+            a.test_answers,
+            a.gulp_root,
         )
     )

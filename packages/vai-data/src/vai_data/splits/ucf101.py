@@ -68,6 +68,7 @@ def ucf101_splits(
     splits: Sequence[int] = (1, 2, 3),
     videos_root: str | None = None,
     frames_root: str | None = None,
+    gulp_root: str | None = None,
 ) -> dict[str, Path]:
     """Write ``train<k>.csv`` and ``test<k>.csv`` for each requested split; returns the written paths."""
     list_dir = Path(list_dir)
@@ -82,7 +83,7 @@ def ucf101_splits(
             require_file(list_dir / f"testlist0{k}.txt", "UCF-101 testlist"), lower, False
         )
     ids = sorted_ids(f for rows in lists.values() for f, _ in rows)
-    media = MediaSource(videos_root, frames_root)
+    media = MediaSource(videos_root, frames_root, gulp_root=gulp_root)
     out_rows: dict[str, list[SplitRow]] = {}
     for name, rows in lists.items():
         clips = [Clip(os.path.splitext(f)[0], ids[f], label, video_file=f) for f, label in rows]
@@ -99,5 +100,7 @@ def add_cli(sub) -> None:
     add_media_arguments(p, ("frames", "video", "gulp"), "frames")
     p.add_argument("--splits", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3], help="which splits")
     p.set_defaults(
-        handler=lambda a: ucf101_splits(a.list_dir, a.out_dir, a.mode, a.splits, a.videos_root, a.frames_root)
+        handler=lambda a: ucf101_splits(
+            a.list_dir, a.out_dir, a.mode, a.splits, a.videos_root, a.frames_root, a.gulp_root
+        )
     )

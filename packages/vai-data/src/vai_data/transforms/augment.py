@@ -22,7 +22,11 @@ from .normalize import GREY_COEFFS
 logger = logging.getLogger(__name__)
 
 TSN_SCALES = (1.0, 0.875, 0.75, 0.66)
-DIRECTION_PAIRS: tuple[tuple[str, str], ...] = (("left", "right"),)
+DIRECTION_PAIRS: tuple[tuple[str, str], ...] = (
+    ("left", "right"),
+    ("clockwise", "anticlockwise"),
+    ("clockwise", "counterclockwise"),
+)
 
 
 def _size2(size: int | Sequence[int]) -> tuple[int, int]:
@@ -220,14 +224,14 @@ class RandomGrayscale:
         return f"RandomGrayscale(p={self.p})"
 
 
-def _swap_words(name: str, pairs: Sequence[tuple[str, str]]) -> str:
-    table = {}
-    for a, b in pairs:
-        table[a.lower()], table[b.lower()] = b.lower(), a.lower()
-    pattern = re.compile(
-        r"\b(" + "|".join(re.escape(w) for w in sorted(table, key=len, reverse=True)) + r")\b"
-    )
-    return pattern.sub(lambda m: table[m.group(0)], name.lower())
+def _normalise_name(name: str) -> str:
+    """Lower-case, with ``_``/``-`` as spaces so ``moving_left`` has the whole word ``left``."""
+    return " ".join(re.sub(r"[_\-]+", " ", name.lower()).split())
+
+
+def _swap(name: str, pair: tuple[str, str]) -> str:
+    a, b = pair[0].lower(), pair[1].lower()
+    return re.sub(rf"\b({re.escape(a)}|{re.escape(b)})\b", lambda m: b if m.group(0) == a else a, name)
 
 
 def flip_label_map_from_names(
@@ -235,21 +239,26 @@ def flip_label_map_from_names(
 ) -> dict[int, int]:
     """Map each direction-bearing class to its mirror class under a horizontal flip.
 
-    A class whose name, with the words of ``pairs`` swapped (``left`` <-> ``right`` by default, whole
-    words, case-insensitive), is another class name maps to it, and back. Classes naming a direction
-    without a mirror class are logged: flipping them would keep a wrong label.
+    A class whose name, with the words of a pair swapped (``left`` <-> ``right``, ``clockwise`` <->
+    ``anticlockwise``/``counterclockwise`` by default; whole words, case, ``_`` and ``-`` ignored), is
+    another class name maps to it, and back. Classes naming a direction without a mirror class are
+    logged: flipping them would keep a wrong label.
     """
-    index = {" ".join(n.lower().split()): i for i, n in enumerate(class_names)}
+    index = {_normalise_name(n): i for i, n in enumerate(class_names)}
     words = {w.lower() for pair in pairs for w in pair}
     word_re = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
     mapping: dict[int, int] = {}
     unpaired = []
     for i, name in enumerate(class_names):
-        norm = " ".join(name.lower().split())
+        norm = _normalise_name(name)
         if not word_re.search(norm):
             continue
-        j = index.get(_swap_words(norm, pairs))
-        if j is None or j == i:
+        all_swapped = norm
+        for pair in pairs:
+            all_swapped = _swap(all_swapped, pair)
+        candidates = [all_swapped] + [_swap(norm, pair) for pair in pairs]
+        j = next((index[c] for c in candidates if c != norm and c in index), None)
+        if j is None:
             unpaired.append(name)
             continue
         mapping[i] = j
