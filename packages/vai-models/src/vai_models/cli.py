@@ -85,7 +85,8 @@ def _cmd_table(args: argparse.Namespace) -> int:
     print(f"| model | params (M) | GFLOPs | input ({args.num_classes} classes) |")
     print("|---|---:|---:|---|")
     for r in rows:
-        print(f"| `{r['name']}` | {r['params_m']:.2f} | {r['gflops']:.2f} | {r['input']} |")
+        g = f"{r['gflops']:.4f}" if r["gflops"] < 0.1 else f"{r['gflops']:.2f}"
+        print(f"| `{r['name']}` | {r['params_m']:.2f} | {g} | {r['input']} |")
     return 0
 
 
