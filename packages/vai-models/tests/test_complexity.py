@@ -65,3 +65,19 @@ def test_tsm_resnet50_anchor_32_88_gflops(capsys):
         main(["flops", "-M", "tsm_resnet50", "--frames", "8", "--crop", "224", "--num-classes", "400"]) == 0
     )
     assert "tsm_resnet50: 32.88 GFLOPs" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "vai_models", "list", "tsn_*"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert out.stdout.split() == ["tsn_resnet101", "tsn_resnet18", "tsn_resnet34", "tsn_resnet50"]

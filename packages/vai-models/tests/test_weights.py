@@ -248,3 +248,14 @@ def test_tdn_imagenet_init_fills_difference_branch(tmp_path):
     stem = m.backbone.diff_stem[0].weight
     assert stem.shape[1] == 12
     torch.testing.assert_close(stem[:, 5], tv.conv1.weight.mean(dim=1))
+
+
+def test_imagenet_rgb_stem_adapted_to_flow_channels(tmp_path):
+    tv = resnet18()
+    torch.save(tv.state_dict(), tmp_path / "r18.pth")
+    m = create_model("tsm_resnet18", num_classes=3, num_frames=2, in_channels=10)  # 5 stacked flow pairs
+    summary = load_backbone_imagenet(m, tmp_path / "r18.pth")
+    assert summary.ok, str(summary)
+    w = m.backbone.conv1.weight
+    assert w.shape[1] == 10
+    torch.testing.assert_close(w[:, 7], tv.conv1.weight.mean(dim=1))
