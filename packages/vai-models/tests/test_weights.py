@@ -136,6 +136,9 @@ def test_epic55_tsn_tsm_checkpoint_picks_verb_head(tmp_path, arch):
     summary = load_pretrained(dst, tmp_path / "epic.pyth")
     assert summary.layout == "epic" and summary.ok, str(summary)
     _same_outputs(src, dst)
+    nouns = create_model(arch, num_classes=352, num_frames=2)
+    assert load_pretrained(nouns, tmp_path / "epic.pyth", head="noun").ok
+    torch.testing.assert_close(nouns.fc.weight, ck["state_dict"]["fc_noun.weight"])
 
 
 def test_epic100_concatenated_head_is_sliced_to_verbs(tmp_path):
