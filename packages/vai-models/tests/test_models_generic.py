@@ -1,8 +1,8 @@
 """Registry-driven checks run over EVERY registered model (2D and 3D) on tiny inputs.
 
-A model picks its tiny test input through ``default_cfg["test_input_size"]`` (one sample's shape,
-e.g. ``(3, 2, 32, 32)`` or ``(16,)`` for feature models); otherwise ``(in_channels, num_frames, 32, 32)``
-is used. A builder that needs more than 2 frames to be constructed sets ``builder.test_num_frames``.
+A model picks its tiny test input through ``default_cfg["test_input_size"]`` (``(T, H, W)``, a full
+sample shape ``(C, T, H, W)``, or ``(D,)`` for feature models); otherwise
+``(in_channels, num_frames, 32, 32)`` is used. A builder that needs more than 2 frames to be constructed sets ``builder.test_num_frames``.
 """
 
 import pytest
@@ -14,17 +14,30 @@ BATCH = 2
 _CACHE: dict[str, torch.nn.Module] = {}
 
 
+def _test_size(cfg: dict) -> tuple[int, ...]:
+    """One sample's tiny test shape: ``test_input_size`` as (T, H, W), (C, T, H, W) or (D,)."""
+    size = tuple(cfg.get("test_input_size") or (cfg["num_frames"], 32, 32))
+    if len(size) == 3:
+        size = (cfg.get("in_channels", 3), *size)
+    return size
+
+
 def _build(name: str) -> torch.nn.Module:
     if name not in _CACHE:
         frames = getattr(get_model_builder(name), "test_num_frames", 2)
         torch.manual_seed(0)
-        _CACHE[name] = create_model(name, num_classes=NUM_CLASSES, num_frames=frames)
+        model = create_model(name, num_classes=NUM_CLASSES, num_frames=frames)
+        size = _test_size(model.default_cfg)
+        # models whose tiny test clip has another length are rebuilt for it (e.g. SlowFast needs 8)
+        if len(size) == 4 and "test_input_size" in model.default_cfg and size[1] != frames:
+            torch.manual_seed(0)
+            model = create_model(name, num_classes=NUM_CLASSES, num_frames=size[1])
+        _CACHE[name] = model
     return _CACHE[name]
 
 
 def _input(model: torch.nn.Module) -> torch.Tensor:
-    cfg = model.default_cfg
-    size = cfg.get("test_input_size") or (cfg.get("in_channels", 3), cfg["num_frames"], 32, 32)
+    size = _test_size(model.default_cfg)
     return torch.randn((BATCH, *size), generator=torch.Generator().manual_seed(1))
 
 

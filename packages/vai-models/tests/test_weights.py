@@ -136,6 +136,9 @@ def test_epic55_tsn_tsm_checkpoint_picks_verb_head(tmp_path, arch):
     summary = load_pretrained(dst, tmp_path / "epic.pyth")
     assert summary.layout == "epic" and summary.ok, str(summary)
     _same_outputs(src, dst)
+    nouns = create_model(arch, num_classes=352, num_frames=2)
+    assert load_pretrained(nouns, tmp_path / "epic.pyth", head="noun").ok
+    torch.testing.assert_close(nouns.fc.weight, ck["state_dict"]["fc_noun.weight"])
 
 
 def test_epic100_concatenated_head_is_sliced_to_verbs(tmp_path):
@@ -167,3 +170,95 @@ def test_converter_none_and_callable(tmp_path):
 def test_detect_layout_vai():
     m = create_model("tsn_resnet18", num_classes=3, num_frames=2)
     assert detect_layout(m.state_dict(), m) == "vai"
+
+
+def _to_epic_trn_layout(state, multiscale):
+    out = {}
+    for k, v in state.items():
+        if k.startswith("backbone."):
+            out["base_model." + k[len("backbone.") :]] = v
+        elif k.startswith("img_fc."):
+            out["new_fc." + k[len("img_fc.") :]] = v
+        elif k.startswith("relation.fusion_scales."):
+            out["consensus.fc_fusion_scales." + k[len("relation.fusion_scales.") :]] = v
+        elif k.startswith("relation.classifiers."):
+            scale, rest = k[len("relation.classifiers.") :].split(".", 1)
+            out[f"consensus.classifiers.{scale}.0.{rest}"] = v  # verb
+            out[f"consensus.classifiers.{scale}.1.{rest}"] = torch.randn(352, *v.shape[1:])  # noun
+        elif k.startswith("relation.fusion."):
+            out["consensus.pre_classifier." + k[len("relation.fusion.") :]] = v
+        elif k.startswith("relation.classifier."):
+            rest = k[len("relation.classifier.") :]
+            out["consensus.classifiers.0." + rest] = v
+            out["consensus.classifiers.1." + rest] = torch.randn(352, *v.shape[1:])
+        else:
+            raise AssertionError(k)
+    return out
+
+
+@pytest.mark.parametrize("arch", ["trn_resnet18", "mtrn_resnet18"])
+def test_epic55_trn_mtrn_checkpoint(tmp_path, arch):
+    src = create_model(arch, num_classes=125, num_frames=3)
+    state = _to_epic_trn_layout(src.state_dict(), arch.startswith("mtrn"))
+    torch.save({"state_dict": state, "model_type": arch[:-9], "segment_count": 3}, tmp_path / "trn.pyth")
+    dst = create_model(arch, num_classes=125, num_frames=3)
+    summary = load_pretrained(dst, tmp_path / "trn.pyth")
+    assert summary.layout == "epic" and summary.ok, str(summary)
+    _same_outputs(src, dst, t=3)
+
+
+def test_trn_repo_checkpoint(tmp_path):
+    src = create_model("trn_resnet18", num_classes=5, num_frames=3)
+    state = {}
+    for k, v in src.state_dict().items():
+        k = k.replace("backbone.", "base_model.", 1).replace("img_fc.", "new_fc.", 1)
+        k = k.replace("relation.fusion.", "consensus.fc_fusion.").replace(
+            "relation.classifier.", "consensus.fc_fusion.3."
+        )
+        state["module." + k] = v
+    torch.save({"state_dict": state}, tmp_path / "TRN_something_RGB_resnet18_TRN_segment3_best.pth.tar")
+    dst = create_model("trn_resnet18", num_classes=5, num_frames=3)
+    summary = load_pretrained(dst, tmp_path / "TRN_something_RGB_resnet18_TRN_segment3_best.pth.tar")
+    assert summary.layout == "trn" and summary.ok, str(summary)
+    _same_outputs(src, dst, t=3)
+
+
+def test_mvfnet_repo_checkpoint(tmp_path):
+    src = create_model("mvf_resnet18", num_classes=6, num_frames=2)
+    state = {}
+    for k, v in src.state_dict().items():
+        if k.startswith("backbone."):
+            k = "base_model." + k[len("backbone.") :]
+            if k.startswith(("base_model.layer3.", "base_model.layer4.")) and ".conv1.weight" in k:
+                k = k.replace(".conv1.weight", ".conv1.net.weight")  # MVF wraps the conv as .net
+        else:
+            k = k.replace("fc.", "new_fc.", 1)
+        state["module." + k] = v
+    torch.save({"state_dict": state}, tmp_path / "mvf.pth")
+    dst = create_model("mvf_resnet18", num_classes=6, num_frames=2)
+    summary = load_pretrained(dst, tmp_path / "mvf.pth")
+    assert summary.ok, str(summary)
+    _same_outputs(src, dst)
+
+
+def test_tdn_imagenet_init_fills_difference_branch(tmp_path):
+    tv = resnet18()
+    torch.save(tv.state_dict(), tmp_path / "r18.pth")
+    m = create_model("tdn_resnet18", num_classes=3, num_frames=2)
+    summary = load_backbone_imagenet(m, tmp_path / "r18.pth")
+    assert summary.ok, str(summary)
+    torch.testing.assert_close(m.backbone.diff_layer1[0].conv1.weight, tv.layer1[0].conv1.weight)
+    stem = m.backbone.diff_stem[0].weight
+    assert stem.shape[1] == 12
+    torch.testing.assert_close(stem[:, 5], tv.conv1.weight.mean(dim=1))
+
+
+def test_imagenet_rgb_stem_adapted_to_flow_channels(tmp_path):
+    tv = resnet18()
+    torch.save(tv.state_dict(), tmp_path / "r18.pth")
+    m = create_model("tsm_resnet18", num_classes=3, num_frames=2, in_channels=10)  # 5 stacked flow pairs
+    summary = load_backbone_imagenet(m, tmp_path / "r18.pth")
+    assert summary.ok, str(summary)
+    w = m.backbone.conv1.weight
+    assert w.shape[1] == 10
+    torch.testing.assert_close(w[:, 7], tv.conv1.weight.mean(dim=1))

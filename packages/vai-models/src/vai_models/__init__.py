@@ -1,6 +1,8 @@
 """vai-models: video action-recognition architectures behind one registry."""
 
 from . import feature_mlp, image, mvf, tdn, trn, tsn, video3d  # noqa: F401  (importing registers models)
+from .complexity import flops, params
+from .optim import get_optim_policies
 from .registry import (
     UnknownModelError,
     create_model,
@@ -15,10 +17,13 @@ __all__ = [
     "LoadSummary",
     "UnknownModelError",
     "create_model",
+    "flops",
+    "get_optim_policies",
     "get_model_builder",
     "is_model",
     "list_models",
     "load_backbone_imagenet",
     "load_pretrained",
+    "params",
     "register_model",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .flops import default_input_shape, flops, params
+from .complexity import default_input_shape, flops, params
 from .registry import create_model, get_model_builder, list_models
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def _cmd_table(args: argparse.Namespace) -> int:
     print(f"| model | params (M) | GFLOPs | input ({args.num_classes} classes) |")
     print("|---|---:|---:|---|")
     for r in rows:
-        print(f"| `{r['name']}` | {r['params_m']:.2f} | {r['gflops']:.2f} | {r['input']} |")
+        g = f"{r['gflops']:.4f}" if r["gflops"] < 0.1 else f"{r['gflops']:.2f}"
+        print(f"| `{r['name']}` | {r['params_m']:.2f} | {g} | {r['input']} |")
     return 0
 
 
@@ -119,9 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vai-models`` console script."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    torch.set_grad_enabled(False)
     try:
-        return args.func(args)
+        with torch.no_grad():
+            return args.func(args)
     except (KeyError, ValueError, TypeError) as exc:  # user errors: unknown name, bad sizes or options
         print(f"vai-models {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -120,12 +120,25 @@ def convert_torchvision_imagenet(
     """
     out = {"backbone." + k: v for k, v in state.items() if not k.startswith("fc.")}
     own = model.state_dict()
+    out.update(_adapt_first_conv(out, own))
     if keep_fc is None:
         keep_fc = "fc.weight" in state and own.get("fc.weight") is not None
         keep_fc = keep_fc and own["fc.weight"].shape == state["fc.weight"].shape
     if keep_fc:
         out.update({k: v for k, v in state.items() if k.startswith("fc.")})
     return out
+
+
+def _adapt_first_conv(state: StateDict, own: StateDict, key: str = "backbone.conv1.weight") -> StateDict:
+    """RGB stem -> C-channel stem (flow stacks, greyscale, TDN differences): average the RGB kernel
+    over its input channels and repeat it C times, as upstream TSN does for flow models."""
+    if key not in state or key not in own:
+        return {}
+    w, target = state[key], own[key]
+    if w.dim() != 4 or w.shape[1] == target.shape[1] or w.shape[0] != target.shape[0]:
+        return {}
+    logger.info("adapting %s from %d to %d input channels (mean over RGB)", key, w.shape[1], target.shape[1])
+    return {key: w.mean(dim=1, keepdim=True).expand(-1, target.shape[1], -1, -1).contiguous()}
 
 
 def detect_layout(state: StateDict, model: nn.Module) -> str:

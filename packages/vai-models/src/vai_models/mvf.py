@@ -25,7 +25,7 @@ class MVFConv2d(nn.Conv2d):
     """A Conv2d preceded by a multi-view fusion of its first ``alpha`` fraction of input channels.
 
     The conv keeps its plain key names (``conv1.weight``) so ImageNet weights load unchanged; the
-    fusion adds ``t_conv``/``h_conv``/``w_conv``/``bn`` children.
+    fusion adds ``shift_conv``/``h_conv``/``w_conv``/``bn`` children.
     """
 
     def __init__(self, *args, num_segments: int = 8, alpha: float = MVF_ALPHA, **kwargs) -> None:
@@ -34,12 +34,12 @@ class MVFConv2d(nn.Conv2d):
         self.mvf_channels = int(self.in_channels * alpha)
         c = self.mvf_channels
         if c > 0:
-            self.t_conv = nn.Conv3d(c, c, (3, 1, 1), padding=(1, 0, 0), groups=c, bias=False)
+            self.shift_conv = nn.Conv3d(c, c, (3, 1, 1), padding=(1, 0, 0), groups=c, bias=False)
             self.h_conv = nn.Conv3d(c, c, (1, 3, 1), padding=(0, 1, 0), groups=c, bias=False)
             self.w_conv = nn.Conv3d(c, c, (1, 1, 3), padding=(0, 0, 1), groups=c, bias=False)
             self.bn = nn.BatchNorm3d(c)
             self.act = nn.Hardswish()
-            for conv in (self.t_conv, self.h_conv, self.w_conv):  # upstream: He init over the 3 taps
+            for conv in (self.shift_conv, self.h_conv, self.w_conv):  # upstream: He init over the 3 taps
                 nn.init.normal_(conv.weight, 0.0, math.sqrt(2.0 / (3 * c)))
 
     @classmethod
@@ -71,7 +71,7 @@ class MVFConv2d(nn.Conv2d):
         t = self.num_segments
         v = x.view(nt // t, t, ch, h, w).transpose(1, 2)  # N, C, T, H, W
         part = v[:, :c]
-        fused = self.act(self.bn(self.t_conv(part) + self.h_conv(part) + self.w_conv(part)))
+        fused = self.act(self.bn(self.shift_conv(part) + self.h_conv(part) + self.w_conv(part)))
         out = torch.cat([fused, v[:, c:]], dim=1)
         return out.transpose(1, 2).reshape(nt, ch, h, w)
 

@@ -148,12 +148,14 @@ def load_pretrained(
     path: str | Path,
     strict: bool = False,
     converter: str | Callable[[StateDict, nn.Module], StateDict] | None = "auto",
+    head: str = "verb",
 ) -> LoadSummary:
     """Load a local checkpoint into ``model`` and return a :class:`LoadSummary` (also logged as one line).
 
     ``converter``: ``"auto"`` detects TSM-repo / EPIC-Kitchens / torchvision layouts
     (:mod:`vai_models.converters`), a name picks one, a callable ``(state, model) -> state`` is
-    applied as is, and ``None`` loads the keys unchanged. ``strict=True`` raises on any mismatch.
+    applied as is, and ``None`` loads the keys unchanged. ``head`` picks the ``verb`` or ``noun``
+    classifier of two-head EPIC-Kitchens checkpoints. ``strict=True`` raises on any mismatch.
     """
     from .converters import convert_state_dict
 
@@ -162,7 +164,7 @@ def load_pretrained(
     if callable(converter):
         state, layout = converter(state, model), getattr(converter, "__name__", "custom")
     elif converter is not None:
-        state, layout = convert_state_dict(state, model, layout=converter)
+        state, layout = convert_state_dict(state, model, layout=converter, head=head)
     return load_state_dict_into(model, state, strict=strict, source=str(path), layout=layout)
 
 

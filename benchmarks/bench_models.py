@@ -1,0 +1,95 @@
+"""Forward-time ratios of vai-models, measured in one run so machine load cancels out.
+
+1. TSM vs TSN on the same backbone and frames (the temporal shift should cost <= 5 %).
+2. channels_last vs default (contiguous) memory format for the same model.
+
+Usage: ``python benchmarks/bench_models.py [--quick] [--device cpu|cuda] [--threads N]``.
+Prints a markdown table. Timings interleave the compared models round by round and report medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+from vai_models import create_model
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.inference_mode()
+def time_models(models: dict, x: torch.Tensor, rounds: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds per forward for each model, interleaving the models within every round."""
+    inputs = {name: x.contiguous(memory_format=fmt) if fmt else x for name, (_, fmt) in models.items()}
+    for _ in range(warmup):
+        for name, (m, _) in models.items():
+            m(inputs[name])
+    times: dict[str, list[float]] = {name: [] for name in models}
+    try:
+        from tqdm import tqdm
+
+        it = tqdm(range(rounds), desc="rounds", file=sys.stderr, leave=False)
+    except ImportError:
+        it = range(rounds)
+    for _ in it:
+        for name, (m, _) in models.items():
+            _sync(x.device)
+            t0 = time.perf_counter()
+            m(inputs[name])
+            _sync(x.device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="ResNet-18, 112x112, few rounds (CPU smoke run)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    depth, crop, frames, batch, rounds = (18, 112, 8, 1, 7) if args.quick else (50, 224, 8, 4, 20)
+    if device.type == "cuda" and not args.quick:
+        batch = 16
+
+    torch.manual_seed(0)
+    tsn = create_model(f"tsn_resnet{depth}", num_classes=400, num_frames=frames).eval().to(device)
+    tsm = create_model(f"tsm_resnet{depth}", num_classes=400, num_frames=frames).eval().to(device)
+    tsm.load_state_dict(tsn.state_dict())
+    tsm_cl = create_model(f"tsm_resnet{depth}", num_classes=400, num_frames=frames).eval().to(device)
+    tsm_cl.load_state_dict(tsn.state_dict())
+    tsm_cl = tsm_cl.to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, frames, crop, crop, device=device)
+
+    t = time_models(
+        {"tsn": (tsn, None), "tsm": (tsm, None), "tsm_cl": (tsm_cl, torch.channels_last_3d)}, x, rounds
+    )
+    threads = torch.get_num_threads() if device.type == "cpu" else "-"
+    print(
+        f"Device: {device} (threads {threads}); input {batch}x3x{frames}x{crop}x{crop}; medians of {rounds} rounds\n"
+    )
+    print("| comparison | baseline ms | candidate ms | ratio (candidate / baseline) |")
+    print("|---|---:|---:|---:|")
+    print(
+        f"| tsm_resnet{depth} vs tsn_resnet{depth} (default format) | {t['tsn'] * 1e3:.1f} | "
+        f"{t['tsm'] * 1e3:.1f} | {t['tsm'] / t['tsn']:.3f} |"
+    )
+    print(
+        f"| tsm_resnet{depth}: channels_last vs default | {t['tsm'] * 1e3:.1f} | "
+        f"{t['tsm_cl'] * 1e3:.1f} | {t['tsm_cl'] / t['tsm']:.3f} |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

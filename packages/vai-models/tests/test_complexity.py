@@ -1,0 +1,83 @@
+import pytest
+import torch
+from vai_models import create_model, flops, params
+from vai_models.cli import main
+
+
+def test_params_counts():
+    m = create_model("feature_mlp", num_classes=4, num_frames=1, feature_dim=10, num_layers=1, num_units=6)
+    # Linear(10,6) + BN(6) + Linear(6,4)
+    assert params(m) == (10 * 6 + 6) + 2 * 6 + (6 * 4 + 4)
+    m.fc.weight.requires_grad_(False)
+    assert params(m, trainable_only=True) == params(m) - 24
+
+
+def test_flops_of_a_linear_model_is_its_multiply_adds():
+    m = create_model("feature_mlp", num_classes=4, num_frames=1, feature_dim=10, num_layers=0)
+    assert flops(m, (1, 10)) == pytest.approx(10 * 4 / 1e9)
+    assert flops(m) == pytest.approx(10 * 4 / 1e9)  # default input from default_cfg["input_size"]
+
+
+def test_tsm_shift_costs_no_flops():
+    tsn = create_model("tsn_resnet18", num_classes=4, num_frames=2)
+    tsm = create_model("tsm_resnet18", num_classes=4, num_frames=2)
+    shape = (1, 3, 2, 32, 32)
+    assert flops(tsm, shape) == pytest.approx(flops(tsn, shape))
+    assert tsm.training  # flops() restores the mode
+
+
+def test_cli_flops_and_errors(capsys):
+    assert main(["flops", "-M", "tsm_resnet18", "--frames", "2", "--crop", "32", "--num-classes", "5"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert out.startswith("tsm_resnet18: ") and "GFLOPs" in out and "1x3x2x32x32" in out
+    assert main(["flops", "-M", "tsm_resnt18"]) == 2
+    assert "Did you mean" in capsys.readouterr().err
+    assert main(["list", "tsm_*"]) == 0
+    assert "tsm_resnet50" in capsys.readouterr().out.split()
+
+
+def test_cli_table_rows(capsys, monkeypatch):
+    import vai_models.cli as cli
+
+    monkeypatch.setattr(cli, "DEFAULT_TABLE_FRAMES", 2)
+    monkeypatch.setattr(cli, "model_row", lambda name, n: {**_real_row(name, n), "name": name})
+    assert main(["table", "tsm_resnet18"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| model | params (M) | GFLOPs")
+    assert lines[2].startswith("| `tsm_resnet18` | 11.")
+
+
+def _real_row(name, n):
+    from vai_models.cli import _spec
+    from vai_models.complexity import default_input_shape
+
+    m = create_model(name, num_classes=n, num_frames=2, crop_size=32)
+    shape = default_input_shape(m)
+    return {"params_m": params(m) / 1e6, "gflops": flops(m, shape), "input": _spec(m.default_cfg, shape)}
+
+
+@pytest.mark.slow
+def test_tsm_resnet50_anchor_32_88_gflops(capsys):
+    torch.manual_seed(0)
+    m = create_model("tsm_resnet50", num_classes=400, num_frames=8)
+    assert round(flops(m, (1, 3, 8, 224, 224)), 2) == 32.88
+    assert (
+        main(["flops", "-M", "tsm_resnet50", "--frames", "8", "--crop", "224", "--num-classes", "400"]) == 0
+    )
+    assert "tsm_resnet50: 32.88 GFLOPs" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "vai_models", "list", "tsn_*"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert out.stdout.split() == ["tsn_resnet101", "tsn_resnet18", "tsn_resnet34", "tsn_resnet50"]
