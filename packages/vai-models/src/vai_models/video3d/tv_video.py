@@ -225,7 +225,7 @@ def s3d(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) 
         kwargs,
         224,
         0.2,
-        test_input_size=(8, 32, 32),
+        test_input_size=(16, 32, 32),
         num_classes=num_classes,
     )
 
