@@ -162,6 +162,9 @@ def test_caffe2_names_to_pyslowfast_names():
 def _vai_to_pyslowfast(key, family):
     """Inverse layout written from PySlowFast's module tree (s1.pathway0_stem, s2.pathway0_res0.branch2.a ...)."""
     pathway = "0"
+    if fuse := re.fullmatch(r"fuse_(stem|layer\d)\.(conv|bn)\.(.+)", key):
+        stage = 1 if fuse[1] == "stem" else int(fuse[1][-1]) + 1
+        return f"s{stage}_fuse.{'conv_f2s' if fuse[2] == 'conv' else 'bn'}.{fuse[3]}"
     if family == "slowfast":
         pathway = "0" if key.startswith("slow.") else "1"
         key = key.split(".", 1)[1] if key.startswith(("slow.", "fast.")) else key

@@ -16,9 +16,16 @@ from torch import nn
 from torchvision.models import video as tvv
 
 from ..registry import register_model
-from ._common import ClassifierMixin, check_video_input, make_classifier, video_cfg
+from ._common import (
+    KINETICS_MEAN,
+    KINETICS_STD,
+    ClassifierMixin,
+    check_video_input,
+    make_classifier,
+    video_cfg,
+)
 
-# torchvision's Kinetics-400 statistics for the r3d/r2plus1d/s3d/mvit recipes
+# torchvision's Kinetics-400 statistics for the r3d/r2plus1d/s3d recipes (mvit_v2_s uses 0.45/0.225)
 TV_KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 TV_KINETICS_STD = (0.22803, 0.22145, 0.216989)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -218,7 +225,7 @@ def s3d(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) 
         kwargs,
         224,
         0.2,
-        test_input_size=(8, 32, 32),
+        test_input_size=(16, 32, 32),
         num_classes=num_classes,
     )
 
@@ -235,6 +242,8 @@ def mvit_v2_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs:
         kwargs,
         224,
         0.5,
+        mean=KINETICS_MEAN,
+        std=KINETICS_STD,
         num_classes=num_classes,
     )
 
