@@ -37,3 +37,7 @@ def base_args(tmp_path: Path) -> list[str]:
         "--device",
         "cpu",
     ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than ~5 s (subprocesses, torchrun)")
