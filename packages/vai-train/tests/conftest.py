@@ -34,6 +34,8 @@ def base_args(tmp_path: Path) -> list[str]:
         "-w",
         "0",
         "--no-progress",
+        "--plot-period",
+        "-1",
         "--device",
         "cpu",
     ]

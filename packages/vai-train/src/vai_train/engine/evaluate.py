@@ -19,7 +19,7 @@ from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import load_checkpoint, resolve_link
 from vai_train.engine.distributed import DistInfo, broadcast_object, cleanup_distributed, init_distributed
 from vai_train.engine.loop import resolve_amp, run_inference
-from vai_train.engine.reports import save_split_predictions, setup_run_logging
+from vai_train.engine.reports import replot, save_split_predictions, setup_run_logging
 from vai_train.engine.resume import best_epoch_of, epoch_checkpoint
 from vai_train.engine.rng import seed_everything
 from vai_train.engine.trainer import RunResult, exp_dir_of, load_cfg
@@ -119,6 +119,8 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             row.update(B.compute_metrics(metrics, out))
             if epoch is not None:
                 rows = update_row(rd.summary_csv, epoch, row)
+                if args.plot_period >= 0:
+                    replot(rd)
             else:
                 rows = read_summary(rd.summary_csv)
             if args.save_predictions:

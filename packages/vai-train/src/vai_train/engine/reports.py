@@ -65,6 +65,8 @@ class Reporter:
             self.telegram = self._try("Telegram", lambda: make_telegram(cfg, args, rd))
         self.period = max(1, int(getattr(args, "telegram_period", 10) or 10))
         self.directions: dict[str, bool] = {}
+        self.plot_period = int(getattr(args, "plot_period", 1))
+        self.plotted_epoch: int | None = None
 
     def set_directions(self, metrics: dict[str, list]) -> None:
         """{csv_field: higher_is_better} of every metric, for the Telegram report."""
@@ -100,9 +102,18 @@ class Reporter:
             if row.get("lr") is not None:
                 self._try("TensorBoard", lambda: self.tb.log_lr(row["lr"], epoch))
             self._try("TensorBoard", self.tb.flush)
-        plots = self._try("plots", lambda: _plot(self.rd))
+        plots = None
+        if self.plot_period > 0 and epoch % self.plot_period == 0:
+            plots = self.plot()
+        self.plotted_epoch = epoch if plots is not None else self.plotted_epoch
         if self.telegram is not None and epoch % self.period == 0:
-            self._send("report", self.rd.summary_csv, self.directions, plots or [])
+            self._send(
+                "report", self.rd.summary_csv, self.directions, plots if plots is not None else self.plot()
+            )
+
+    def plot(self) -> list[Path]:
+        """Redraw every metric plot of summary.csv into ``plots/``."""
+        return self._try("plots", lambda: _plot(self.rd)) or []
 
     def early_stop(self, epoch: int) -> None:
         self._send("early_stop", epoch)
@@ -111,9 +122,24 @@ class Reporter:
         self._send("exception", exc)
 
     def finish(self, result: Any) -> None:
+        if (
+            self.plot_period >= 0
+            and result.last_epoch is not None
+            and self.plotted_epoch != result.last_epoch
+        ):
+            self.plot()
         self._send("finish", f"best {self.best_field} = {result.best_metric} at epoch {result.best_epoch}")
         if self.tb is not None:
             self._try("TensorBoard", self.tb.close)
+
+
+def replot(rd: RunDir) -> list[Path]:
+    """Redraw the plots of ``rd`` (after eval changed summary.csv); a failure is only logged."""
+    try:
+        return _plot(rd)
+    except Exception as e:
+        logger.warning("plots not redrawn: %s", e)
+        return []
 
 
 def _tb(path: Path) -> Any:
