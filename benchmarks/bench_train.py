@@ -1,6 +1,6 @@
 """Epoch time of the vai-train engine vs a hand-written PyTorch loop (same model, data, batch size).
 
-    python benchmarks/bench_train.py [--quick] [--device cpu|cuda]
+    python benchmarks/bench_train.py [--quick] [--device cpu|cuda] [--clock cpu|wall]
 
 Both train the same small 3D conv net on the same in-memory clips with SGD, batch size and DataLoader
 settings; the engine's ``train_runtime_sec`` (from summary.csv) is compared with the hand loop's
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import torch
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-sys.path.insert(0, str(SRC))
+SRC = Path(__file__).resolve().parents[1] / "packages" / "vai-train" / "src"
+if SRC.is_dir():  # run from a checkout without installing
+    sys.path.insert(0, str(SRC))
 
 from vai_train import run_train  # noqa: E402
 from vai_train.config import exec_config  # noqa: E402
@@ -187,13 +188,17 @@ def main() -> None:
         hand2 = hand_loop(root, p, epochs, device, clock)[1:]  # again, to bracket drift on a shared machine
     h = statistics.median(hand + hand2)
     e = statistics.median(eng)
+    rows = [("hand-written PyTorch loop", h, hand + hand2), ("vai-train engine", e, eng)]
     print(
-        f"clock={'cpu' if use_cpu_clock else 'wall'} device={device} threads={torch.get_num_threads()} clips={p['n_train']} batch={p['batch']} "
-        f"clip=3x{p['frames']}x{p['size']}x{p['size']} epochs counted={len(eng)}"
+        f"### vai-train epoch time ({'CPU' if use_cpu_clock else 'wall'} clock, device {device}, "
+        f"{torch.get_num_threads()} thread(s), {p['n_train']} clips 3x{p['frames']}x{p['size']}x{p['size']}, "
+        f"batch {p['batch']})\n"
     )
-    print(f"hand-written loop: median {h:.3f} s/epoch  ({', '.join(f'{t:.3f}' for t in hand + hand2)})")
-    print(f"vai-train engine:  median {e:.3f} s/epoch  ({', '.join(f'{t:.3f}' for t in eng)})")
-    print(f"ratio engine/hand: {e / h:.3f}x (target <= 1.03x)")
+    print("| loop | median s/epoch | epochs (after warm-up) |")
+    print("|---|---|---|")
+    for name, med, ts in rows:
+        print(f"| {name} | {med:.3f} | {', '.join(f'{t:.3f}' for t in ts)} |")
+    print(f"\nratio engine / hand-written: **{e / h:.3f}x** (target <= 1.03x)")
 
 
 if __name__ == "__main__":
