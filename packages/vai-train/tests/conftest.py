@@ -34,6 +34,12 @@ def base_args(tmp_path: Path) -> list[str]:
         "-w",
         "0",
         "--no-progress",
+        "--plot-period",
+        "-1",
         "--device",
         "cpu",
     ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than ~5 s (subprocesses, torchrun)")

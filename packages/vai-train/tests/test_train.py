@@ -14,7 +14,7 @@ from vai_train.summary import read_summary
 
 
 def test_train_writes_run_dir(base_args: list[str], tmp_path: Path) -> None:
-    result = run_train(base_args + ["-e", "3"])
+    result = run_train(base_args + ["-e", "3", "--plot-period", "2"])
     rd = result.run_dir
     assert rd == tmp_path / "exp" / "tiny" / "tinynet" / "base" / "version_000"
     for sub in ("configs", "logs", "weights", "tensorboard", "plots", "predictions"):
@@ -33,6 +33,8 @@ def test_train_writes_run_dir(base_args: list[str], tmp_path: Path) -> None:
     assert args["dataset"] == "tiny" and args["num_epochs"] == 3
     assert (rd / "configs" / "exp_configs" / "tinynet-base.py").is_file()
     assert (rd / "logs" / "train_INFO.log").read_text().count("epoch 3:") == 1
+    assert (rd / "plots" / "loss.png").is_file() and (rd / "plots" / "accuracy.png").is_file()
+    assert any((rd / "tensorboard" / "val").iterdir())
 
 
 def test_second_run_is_new_version(base_args: list[str]) -> None:

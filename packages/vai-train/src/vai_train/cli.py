@@ -68,6 +68,13 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("-r", "--refresh_period", type=int, default=10, help="iterations between progress updates")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--plot-period",
+        dest="plot_period",
+        type=int,
+        default=1,
+        help="train: redraw plots every N epochs (0: only at the end); eval: redraw if >= 0; -1: never",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -119,7 +119,7 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
             with amp.autocast(device):
                 logits = model(inputs)
                 loss = criterion(logits, _labels_for_loss(labels, criterion))
-            scaler.scale(loss / accum).backward()
+            scaler.scale(loss / accum if accum > 1 else loss).backward()
         if last_micro:
             if clip is not None:
                 scaler.unscale_(optimiser)
@@ -132,11 +132,10 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
             if step_per_iter:
                 scheduler.step()
         bs = labels.shape[0]
-        loss_sum += loss.detach().double() * bs
+        loss_sum.add_(loss.detach(), alpha=bs)
         n_seen += bs
-        if collect:
-            with torch.no_grad():
-                outputs.append((activation(logits.detach().float()), labels.detach(), _to(uids, device)))
+        if collect:  # raw logits now, one activation call at the end of the epoch
+            outputs.append((logits.detach(), labels.detach(), uids))
         if (it + 1) % refresh == 0 or it + 1 == n_batches:
             running = loss_sum.item() / max(1, n_seen)
             if not math.isfinite(running):
@@ -155,6 +154,16 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
         "lr": current_lr(optimiser),
     }
     if collect:
+        if outputs:
+            with torch.no_grad():
+                logits_all = activation(torch.cat([o[0] for o in outputs]).float())
+            outputs = [
+                (
+                    logits_all,
+                    torch.cat([o[1] for o in outputs]),
+                    torch.cat([torch.as_tensor(o[2]).reshape(-1) for o in outputs]).to(device),
+                )
+            ]
         result.update(_gather_outputs(outputs, info, reorder=False))
     return result
 

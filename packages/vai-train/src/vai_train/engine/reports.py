@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +58,22 @@ class Reporter:
 
     def __init__(self, rd: RunDir, args: argparse.Namespace, cfg: Any, info: Any, best_field: str):
         self.rd, self.args, self.best_field = rd, args, best_field
-        self._warned = set()
-        self.title = (
-            f"{args.dataset} {args.model} {args.experiment_name}"
-            f"{' ' + args.subfolder if args.subfolder else ''} v{rd.version} on {socket.gethostname()}"
-        )
+        self._warned: set[str] = set()
         self.tb = self._try("TensorBoard", lambda: _tb(rd.tensorboard))
         self.telegram = None
         if getattr(args, "bot_index", None) is not None:
-            self.telegram = self._try("Telegram", lambda: _telegram(cfg, args, self.title))
+            self.telegram = self._try("Telegram", lambda: make_telegram(cfg, args, rd))
         self.period = max(1, int(getattr(args, "telegram_period", 10) or 10))
+        self.directions: dict[str, bool] = {}
+        self.plot_period = int(getattr(args, "plot_period", 1))
+        self.plotted_epoch: int | None = None
 
-    _warned: set[str] = set()
+    def set_directions(self, metrics: dict[str, list]) -> None:
+        """{csv_field: higher_is_better} of every metric, for the Telegram report."""
+        from vai_train.metrics import field_directions
+
+        for ms in metrics.values():
+            self.directions.update(field_directions(ms))
 
     def _try(self, what: str, fn: Any) -> Any:
         try:
@@ -98,9 +102,18 @@ class Reporter:
             if row.get("lr") is not None:
                 self._try("TensorBoard", lambda: self.tb.log_lr(row["lr"], epoch))
             self._try("TensorBoard", self.tb.flush)
-        plots = self._try("plots", lambda: _plot(self.rd))
+        plots = None
+        if self.plot_period > 0 and epoch % self.plot_period == 0:
+            plots = self.plot()
+        self.plotted_epoch = epoch if plots is not None else self.plotted_epoch
         if self.telegram is not None and epoch % self.period == 0:
-            self._send("report", self.rd.summary_csv, plots or [])
+            self._send(
+                "report", self.rd.summary_csv, self.directions, plots if plots is not None else self.plot()
+            )
+
+    def plot(self) -> list[Path]:
+        """Redraw every metric plot of summary.csv into ``plots/``."""
+        return self._try("plots", lambda: _plot(self.rd)) or []
 
     def early_stop(self, epoch: int) -> None:
         self._send("early_stop", epoch)
@@ -109,9 +122,24 @@ class Reporter:
         self._send("exception", exc)
 
     def finish(self, result: Any) -> None:
+        if (
+            self.plot_period >= 0
+            and result.last_epoch is not None
+            and self.plotted_epoch != result.last_epoch
+        ):
+            self.plot()
         self._send("finish", f"best {self.best_field} = {result.best_metric} at epoch {result.best_epoch}")
         if self.tb is not None:
             self._try("TensorBoard", self.tb.close)
+
+
+def replot(rd: RunDir) -> list[Path]:
+    """Redraw the plots of ``rd`` (after eval changed summary.csv); a failure is only logged."""
+    try:
+        return _plot(rd)
+    except Exception as e:
+        logger.warning("plots not redrawn: %s", e)
+        return []
 
 
 def _tb(path: Path) -> Any:
@@ -126,10 +154,17 @@ def _plot(rd: RunDir) -> list[Path]:
     return plot_summary(rd.summary_csv, rd.plots)
 
 
-def _telegram(cfg: Any, args: argparse.Namespace, title: str) -> Any:
+def make_telegram(cfg: Any, args: argparse.Namespace, rd: RunDir) -> Any:
+    """Exp config ``telegram_reporter`` (object, or callable(run_info, bot_index)), else key.ini's
+    ``[Telegram<B>]`` from ``$VAI_KEY_INI`` (default ``./key.ini``)."""
+    from vai_train.reporting import RunInfo, TelegramReporter
+
+    run = RunInfo(args.dataset, args.model, args.experiment_name, args.subfolder, rd.version)
     custom = getattr(cfg.exp_cfg, "telegram_reporter", None)
     if custom is not None:
-        return custom(title=title, bot_index=args.bot_index) if callable(custom) else custom
-    from vai_train.reporting import TelegramReporter
-
-    return TelegramReporter.from_ini(bot_index=args.bot_index, title=title)
+        return (
+            custom(run, args.bot_index)
+            if callable(custom) and not hasattr(custom, "send_message")
+            else custom
+        )
+    return TelegramReporter.from_key_ini(os.environ.get("VAI_KEY_INI", "key.ini"), args.bot_index, run)

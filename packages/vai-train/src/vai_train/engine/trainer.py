@@ -46,12 +46,19 @@ class RunResult:
     last_epoch: int | None = None
     stopped_early: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
+    command: str = "train"
 
     def summary_line(self) -> str:
-        """One line for the console: best metric and where the run lives."""
+        """One line for the console: the main metric and where the results are."""
+        if self.command == "feature":
+            return f"{self.metrics.get('path', 'features')} — {self.metrics.get('num_videos')} videos"
         if self.best_metric is None:
             return f"results in {self.run_dir}"
-        return f"best {self.best_metric_field} = {self.best_metric:.4f} (epoch {self.best_epoch}) — results in {self.run_dir}"
+        what = "best" if self.command == "train" else f"{self.command}"
+        return (
+            f"{what} {self.best_metric_field} = {self.best_metric:.4f} (epoch {self.best_epoch})"
+            f" — results in {self.run_dir}"
+        )
 
 
 def load_cfg(args: argparse.Namespace) -> ExpConfig:
@@ -195,6 +202,8 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
         getattr(cfg.exp_cfg, "early_stopping_patience", None),
     )
     reporter = Reporter(rd, args, cfg, info, best_field) if info.is_main else None
+    if reporter:
+        reporter.set_directions(metrics)
     opts = {
         "amp": amp,
         "clip_grad_max_norm": cfg.clip_grad_max_norm,

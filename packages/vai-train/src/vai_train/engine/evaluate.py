@@ -1,0 +1,252 @@
+"""``vai-train eval`` (metrics of a checkpoint on a split, written into that epoch's summary row) and
+``vai-train feature`` (per-video features or logits of a split saved as ``.npz``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vai_train.config import ExpConfig
+from vai_train.config.loader import ConfigError
+from vai_train.engine import builders as B
+from vai_train.engine.checkpoint import load_checkpoint, resolve_link
+from vai_train.engine.distributed import DistInfo, broadcast_object, cleanup_distributed, init_distributed
+from vai_train.engine.loop import resolve_amp, run_inference
+from vai_train.engine.reports import replot, save_split_predictions, setup_run_logging
+from vai_train.engine.resume import best_epoch_of, epoch_checkpoint
+from vai_train.engine.rng import seed_everything
+from vai_train.engine.trainer import RunResult, exp_dir_of, load_cfg
+from vai_train.metrics import average_per_video
+from vai_train.rundir import RunDir, last_version, new_version, resolve_version
+from vai_train.summary import read_summary, update_row
+
+logger = logging.getLogger(__name__)
+
+
+def _split(args: argparse.Namespace) -> str:
+    return args.split or ("multicropval" if args.mode == "multicrop" else "val")
+
+
+def _pick(
+    args: argparse.Namespace, cfg: ExpConfig, best_field: str, higher: bool, info: DistInfo
+) -> tuple[RunDir, Path | None, int | None]:
+    """(run dir, checkpoint, epoch) for ``-l``/``-v``; no ``-l`` uses load_pretrained and the last version."""
+    exp_dir = exp_dir_of(args)
+    if args.load_epoch is None:
+        if not info.is_main:
+            return broadcast_object(None, info)
+        rd = last_version(exp_dir) if args.version == "auto" else resolve_version(exp_dir, args.version)
+        rd = (rd or new_version(exp_dir)).create()
+        return broadcast_object((rd, None, None), info)
+    rd = resolve_version(exp_dir, args.version)
+    if args.load_epoch == -1:
+        ckpt = resolve_link(rd.weights, "last.pth")
+        if ckpt is None:
+            raise FileNotFoundError(f"{rd.weights}/last.pth does not exist; nothing to evaluate")
+        return rd, ckpt, None
+    epoch = best_epoch_of(rd, best_field, higher) if args.load_epoch == -2 else args.load_epoch
+    return rd, epoch_checkpoint(rd, epoch), epoch
+
+
+def _load_model(cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None) -> tuple[nn.Module, int | None]:
+    """Model with checkpoint weights (EMA weights when the run kept them), or load_pretrained."""
+    model = B.build_model(cfg, info, pretrained=ckpt_path is None)
+    if ckpt_path is None:
+        return model, None
+    ckpt = load_checkpoint(ckpt_path, info.device)
+    state = ckpt["model_state"]
+    if ckpt.get("ema_state"):
+        state = {k[len("module.") :]: v for k, v in ckpt["ema_state"].items() if k.startswith("module.")}
+        logger.info("using the EMA weights stored in %s", ckpt_path)
+    model.load_state_dict(state)
+    return model, int(ckpt["epoch"])
+
+
+def _prepare(
+    args: argparse.Namespace, prefix: str
+) -> tuple[DistInfo, ExpConfig, RunDir, nn.Module, int | None, str]:
+    info = init_distributed(args.device)
+    setup_run_logging(None, args.log_level, info.rank, prefix)
+    cfg = load_cfg(args)
+    seed_everything(args.seed + info.rank)
+    best_field, higher = B.best_metric_info(cfg, B.split_metrics(cfg, "val"))
+    rd, ckpt, _ = _pick(args, cfg, best_field, higher, info)
+    setup_run_logging(rd.logs, args.log_level, info.rank, prefix)
+    model, epoch = _load_model(cfg, info, ckpt)
+    logger.info("%s: %s, weights %s", prefix, rd.path, ckpt or "load_pretrained()")
+    return info, cfg, rd, model, epoch, _split(args)
+
+
+def _loader(
+    cfg: ExpConfig, split: str, info: DistInfo, args: argparse.Namespace
+) -> torch.utils.data.DataLoader:
+    ds = cfg.get_torch_dataset(split)
+    return B.make_eval_loader(
+        ds, cfg.val_batch_size, info, args.seed, B.resolve_num_workers(args.num_workers, cfg)
+    )
+
+
+def run_eval(args: argparse.Namespace) -> RunResult:
+    """Evaluate and write ``{split}_loss``, ``{split}_runtime_sec`` and metrics into the epoch's summary row."""
+    info = None
+    try:
+        info, cfg, rd, model, epoch, split = _prepare(args, "eval")
+        loader = _loader(cfg, split, info, args)
+        metrics = B.split_metrics(cfg, split, multicrop=args.mode == "multicrop")
+        amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
+        out = run_inference(
+            model,
+            loader,
+            info,
+            cfg.get_data_unpack_func(split),
+            cfg.get_input_reshape_func(split),
+            cfg.last_activation(),
+            cfg.get_criterion(split),
+            amp,
+            desc=f"eval {split}",
+            progress=not args.no_progress,
+        )
+        row: dict[str, Any] = {f"{split}_runtime_sec": out["runtime_sec"], f"{split}_loss": out["loss"]}
+        rows: list[dict[str, Any]] = []
+        if info.is_main:
+            row.update(B.compute_metrics(metrics, out))
+            if epoch is not None:
+                rows = update_row(rd.summary_csv, epoch, row)
+                if args.plot_period >= 0:
+                    replot(rd)
+            else:
+                rows = read_summary(rd.summary_csv)
+            if args.save_predictions:
+                save_split_predictions(
+                    rd,
+                    epoch if epoch is not None else 0,
+                    split,
+                    out,
+                    getattr(cfg.exp_cfg, "predictions_gatherers", None),
+                    args.mode,
+                )
+            logger.info(
+                "eval %s (epoch %s): %s",
+                split,
+                epoch,
+                ", ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float)),
+            )
+        return _result(rd, rows, split, metrics, row, epoch)
+    finally:
+        cleanup_distributed()
+
+
+def _result(rd: RunDir, rows: list, split: str, metrics: list, row: dict, epoch: int | None) -> RunResult:
+    main = metrics[0].fields()[0] if metrics else f"{split}_loss"
+    r = RunResult(rd.path, rows, main, row.get(main), epoch, epoch, False, row, command="eval")
+    return r
+
+
+def feature_model(cfg: ExpConfig, model: nn.Module, name: str) -> nn.Module:
+    """Exp/model config ``feature_extract_model(model, name)``; default ``forward_features`` or the model."""
+    fn = cfg.get("feature_extract_model")
+    if fn is not None:
+        return fn(model, name)
+    if name == "logits":
+        return model
+    if not hasattr(model, "forward_features"):
+        raise ConfigError(
+            f"{type(model).__name__} has no forward_features(); define feature_extract_model(model, name)"
+            f" in {cfg.exp_cfg.__file__}"
+        )
+    return _Features(model)
+
+
+class _Features(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model.forward_features(x)
+        return out.flatten(1) if out.ndim > 2 else out
+
+
+def save_arrays(path: Path, arrays: dict[str, Any]) -> Path:
+    """Atomic ``.npz`` of numeric arrays (no pickles): load with ``np.load(path, allow_pickle=False)``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(
+            f,
+            **{
+                k: (
+                    v.detach().cpu().float().numpy()
+                    if isinstance(v, torch.Tensor) and v.is_floating_point()
+                    else np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v)
+                )
+                for k, v in arrays.items()
+            },
+        )
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def run_feature(args: argparse.Namespace) -> RunResult:
+    """Save ``predictions/<feat>_epoch_NNNN_<split>_<mode>.npz``: per-video mean ``<feat>`` plus clip arrays."""
+    try:
+        info, cfg, rd, model, epoch, split = _prepare(args, "feature")
+        name = args.feature_name
+        fmodel = feature_model(cfg, model, name)
+        amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
+        out = run_inference(
+            fmodel,
+            _loader(cfg, split, info, args),
+            info,
+            cfg.get_data_unpack_func(split),
+            cfg.get_input_reshape_func(split),
+            None,
+            None,
+            amp,
+            desc=f"{name} {split}",
+            progress=not args.no_progress,
+            extra_keys=("spatial_idx", "temporal_idx"),
+        )
+        result = RunResult(rd.path, [], None, None, epoch, epoch, command="feature")
+        if info.is_main:
+            clip = out["probs"]
+            video_feats, video_labels = average_per_video(clip, out["labels"], out["video_ids"])
+            path = rd.predictions / f"{name}_epoch_{epoch or 0:04d}_{split}_{args.mode}.npz"
+            save_arrays(
+                path,
+                {
+                    "video_ids": torch.unique(out["video_ids"], sorted=True),
+                    name: video_feats,
+                    "labels": video_labels,
+                    f"clip_{name}": clip,
+                    "clip_video_ids": out["video_ids"],
+                    "clip_labels": out["labels"],
+                    "spatial_idx": out["spatial_idx"],
+                    "temporal_idx": out["temporal_idx"],
+                },
+            )
+            logger.info(
+                "%s of %d videos (%d clips, dim %d) saved to %s",
+                name,
+                video_feats.shape[0],
+                clip.shape[0],
+                clip.shape[1],
+                path,
+            )
+            result.metrics = {
+                "path": str(path),
+                "num_videos": int(video_feats.shape[0]),
+                "dim": int(clip.shape[1]),
+            }
+        return result
+    finally:
+        cleanup_distributed()

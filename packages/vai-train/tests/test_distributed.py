@@ -1,0 +1,66 @@
+"""torchrun DDP on CPU (gloo, 2 processes): training works and validation/eval metrics equal 1 process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from vai_train import run_eval
+from vai_train.engine.distributed import ShardSampler, reorder_shards
+from vai_train.summary import read_summary
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1"
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "vai_train.cli",
+        *args,
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_shard_sampler_no_padding_and_reorder() -> None:
+    shards = [list(ShardSampler(7, r, 3)) for r in range(3)]
+    assert sorted(sum(shards, [])) == list(range(7)) and [len(s) for s in shards] == [3, 2, 2]
+    gathered = torch.tensor(sum(shards, []))
+    assert reorder_shards(gathered, 3).tolist() == list(range(7))
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one(base_args: list[str]) -> None:
+    proc = _torchrun(["train", *base_args, "-e", "2", "-t", "2"])
+    assert "best val_acc" in proc.stdout and proc.stdout.count("results in") == 1  # only rank 0 prints
+    root = Path(base_args[base_args.index("-R") + 1])
+    rd = root / "tiny" / "tinynet" / "base" / "version_000"
+    rows = read_summary(rd / "logs" / "summary.csv")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    ddp_val = {k: rows[1][k] for k in ("val_loss", "val_acc", "val_acc_top5", "multicropval_vid_acc")}
+
+    one = run_eval(base_args + ["-l", "-1"])  # 1 process, same weights and data
+    assert one.metrics["val_acc"] == pytest.approx(ddp_val["val_acc"], abs=1e-9)
+    assert one.metrics["val_acc_top5"] == pytest.approx(ddp_val["val_acc_top5"], abs=1e-9)
+    assert one.metrics["val_loss"] == pytest.approx(ddp_val["val_loss"], rel=1e-6)
+
+    # an odd-sized split: 2 ranks get 12 + 11 clips, nothing padded or duplicated
+    _torchrun(["eval", *base_args, "-l", "-1", "-s", "odd", "-p"])
+    ddp_odd = read_summary(rd / "logs" / "summary.csv")[1]
+    single = run_eval(base_args + ["-l", "-1", "-s", "odd"])
+    for key in ("odd_loss", "odd_acc", "odd_acc_top5"):
+        assert single.metrics[key] == pytest.approx(ddp_odd[key], rel=1e-6), key
+    assert len(list((rd / "predictions").glob("epoch_0002_odd_oneclip.npz"))) == 1

@@ -1,0 +1,63 @@
+"""``vai-train eval``/``feature``/``list``: summary row update, predictions and feature files, listing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from vai_train import run_eval, run_feature, run_train
+from vai_train.cli import main
+from vai_train.reporting import load_predictions
+from vai_train.summary import read_summary
+
+
+@pytest.fixture
+def trained(base_args: list[str]) -> Path:
+    return run_train(base_args + ["-e", "2", "-s", "all", "-t", "2"]).run_dir
+
+
+def test_eval_reproduces_val_and_writes_row(base_args: list[str], trained: Path) -> None:
+    before = read_summary(trained / "logs" / "summary.csv")
+    res = run_eval(base_args + ["-l", "1", "-p"])
+    assert res.best_epoch == 1 and res.metrics["val_acc"] == pytest.approx(before[0]["val_acc"])
+    assert res.metrics["val_loss"] == pytest.approx(before[0]["val_loss"], rel=1e-5)
+    after = read_summary(trained / "logs" / "summary.csv")
+    assert after[0]["val_runtime_sec"] != before[0]["val_runtime_sec"]  # eval rewrote epoch 1's row
+    assert after[1] == before[1]
+    pred = load_predictions(trained / "predictions" / "epoch_0001_val_oneclip.npz")
+    assert pred["probs"].shape == (24, 4) and np.allclose(pred["probs"].sum(1), 1, atol=1e-5)
+
+
+def test_eval_multicrop_other_split_and_best(base_args: list[str], trained: Path) -> None:
+    res = run_eval(base_args + ["-l", "-2", "-m", "multicrop"])
+    assert "multicropval_vid_acc" in res.metrics
+    res = run_eval(base_args + ["-l", "-1", "-s", "test"])
+    rows = read_summary(trained / "logs" / "summary.csv")
+    assert rows[-1]["test_acc"] == pytest.approx(res.metrics["test_acc"])
+
+
+def test_eval_missing_epoch_is_clear(
+    base_args: list[str], trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["eval", *base_args, "-l", "9"]) == 1
+    err = capsys.readouterr().err
+    assert "epoch_0009.pth does not exist" in err and "1, 2" in err
+
+
+def test_feature_saves_per_video_arrays(base_args: list[str], trained: Path) -> None:
+    res = run_feature(base_args + ["-l", "-1", "-s", "multicropval", "-m", "multicrop"])
+    data = np.load(res.metrics["path"], allow_pickle=False)
+    assert data["features"].shape == (24, 8) and data["clip_features"].shape == (48, 8)
+    assert list(data["video_ids"]) == list(range(24))
+    vid0 = data["clip_features"][data["clip_video_ids"] == 0].mean(0)
+    assert np.allclose(vid0, data["features"][0], atol=1e-6)
+    assert sorted(set(data["spatial_idx"].tolist())) == [0, 1]
+    res = run_feature(base_args + ["-l", "-1", "-f", "logits"])
+    assert np.load(res.metrics["path"])["logits"].shape == (24, 4)
+
+
+def test_list_shows_sources(config_root: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["list", "--config-root", str(config_root)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny/tinynet-plateau" in out and "[--config-root]" in out and "ch_alt/tiny" in out

@@ -1,0 +1,121 @@
+"""Schedulers (warmup wrapper, epoch->iteration builders, ReduceLROnPlateauMultiple) and early stopping."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from vai_train import run_train
+from vai_train.early_stopping import ExperimentView, best_epoch, make_condition, standard_rule
+from vai_train.schedulers import (
+    ReduceLROnPlateau,
+    ReduceLROnPlateauMultiple,
+    WarmupScheduler,
+    cosine_with_restarts,
+    is_plateau_scheduler,
+    multistep_lr,
+    step_lr,
+)
+
+
+def _opt(lr: float = 1.0) -> torch.optim.Optimizer:
+    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def _lrs(sched, opt, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_epoch_builders_step_per_iteration() -> None:
+    opt = _opt()
+    assert _lrs(step_lr(opt, iters_per_epoch=2, step_epochs=1, gamma=0.5), opt, 5) == [1, 1, 0.5, 0.5, 0.25]
+    opt = _opt()
+    assert _lrs(multistep_lr(opt, 2, [1, 3], gamma=0.1), opt, 7) == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.1, 0.1, 0.01]
+    )
+    opt = _opt()
+    lrs = _lrs(cosine_with_restarts(opt, 2, first_cycle_epochs=1), opt, 4)
+    assert lrs[0] == 1 and lrs[1] == pytest.approx(0.5) and lrs[2] == 1  # restart after 2 iterations
+
+
+def test_warmup_then_after_scheduler_and_state() -> None:
+    opt = _opt()
+    sched = WarmupScheduler(
+        opt, warmup_iters=4, after_scheduler=step_lr(opt, 1, 1, gamma=0.5), start_factor=0.0
+    )
+    lrs = _lrs(sched, opt, 7)
+    assert lrs == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0, 0.5, 0.25])
+    state = sched.state_dict()
+    opt2 = _opt()
+    sched2 = WarmupScheduler(opt2, 4, step_lr(opt2, 1, 1, gamma=0.5), start_factor=0.0)
+    sched2.load_state_dict(state)
+    assert sched2.iteration == 4 and sched2.after_scheduler.last_epoch == sched.after_scheduler.last_epoch
+    plateau = WarmupScheduler(_opt(), 2, ReduceLROnPlateau(_opt()))
+    assert is_plateau_scheduler(plateau) and not is_plateau_scheduler(sched)
+    with pytest.raises(ValueError):
+        WarmupScheduler(_opt(), 0)
+
+
+def test_plateau_multiple_needs_both_to_stall() -> None:
+    opt = _opt()
+    s = ReduceLROnPlateauMultiple(opt, patience=1, factor=0.5)
+    s.step(1.0, 0.5)  # both improve
+    s.step(1.1, 0.6)  # metric improves -> not bad
+    s.step(1.2, 0.6)  # bad 1
+    assert opt.param_groups[0]["lr"] == 1.0
+    s.step(0.9, 0.5)  # loss improves -> reset
+    s.step(1.0, 0.5)  # bad 1
+    s.step(1.0, 0.5)  # bad 2 > patience -> reduce
+    assert opt.param_groups[0]["lr"] == 0.5
+    restored = ReduceLROnPlateauMultiple(_opt(), patience=1, factor=0.5)
+    restored.load_state_dict(s.state_dict())
+    assert restored.best == 0.9 and restored.best_metric == 0.6
+    with pytest.raises(ValueError):
+        ReduceLROnPlateauMultiple(_opt(), metric_mode="up")
+
+
+ROWS = [
+    {"epoch": e, "val_loss": loss, "val_acc": acc}
+    for e, loss, acc in [(1, 1.0, 0.1), (2, 0.8, 0.3), (3, 0.9, 0.2), (4, 0.85, 0.25), (5, 0.9, 0.3)]
+]
+INFO = {
+    "best_metric_fieldname": "val_acc",
+    "best_metric_higher_is_better": True,
+    "val_loss_fieldname": "val_loss",
+}
+
+
+def test_standard_rule() -> None:
+    assert best_epoch(ROWS, "val_acc", True) == 2 and best_epoch(ROWS, "val_loss", False) == 2
+    assert standard_rule(ROWS, INFO, patience=3)  # both bests at epoch 2 <= 5 - 3
+    assert not standard_rule(ROWS, INFO, patience=4)
+    rows = ROWS + [{"epoch": 6, "val_loss": 2.0, "val_acc": 0.9}]
+    assert not standard_rule(rows, INFO, patience=3)  # metric improved recently
+    assert not standard_rule([], INFO, 1)
+    assert make_condition(None, None) is None
+    cond = make_condition(None, 3)
+    assert cond(ExperimentView(ROWS), INFO)
+    custom = make_condition(lambda exp, info: len(exp.summary) >= 2, 3)
+    assert custom(ExperimentView(ROWS[:2]), INFO)
+
+
+def test_early_stop_in_training_and_before_resume(base_args: list[str]) -> None:
+    args = [a if a != "base" else "plateau" for a in base_args] + ["-e", "30"]
+    first = run_train(args)
+    rows = first.summary
+    assert first.stopped_early and len(rows) < 30
+    assert standard_rule(rows, INFO, patience=2) and not standard_rule(rows[:-1], INFO, patience=2)
+    again = run_train(args + ["-l", "-1"])  # condition already met: resumes nothing
+    assert again.stopped_early and len(again.summary) == len(rows)
+    assert all(math.isfinite(r["lr"]) for r in rows)
+
+
+def test_cpu_bf16_amp_trains(base_args: list[str]) -> None:
+    res = run_train(base_args + ["-e", "1", "--amp"])
+    assert math.isfinite(res.summary[0]["train_loss"]) and res.summary[0]["val_acc"] is not None
