@@ -37,15 +37,28 @@ PYTEST_ARGS = ["-q", "-ra", "--timeout=900", "-p", "no:cacheprovider"]
 
 
 def _install(session: nox.Session, *packages: str, extras: str = "test") -> None:
-    """Install the given vai packages (by directory name) with their ``extras`` into the session venv."""
-    specs = [f"{PACKAGES / name}[{extras}]" if extras else str(PACKAGES / name) for name in packages]
+    """Install vai packages (directory names, optionally ``name[extra]``) plus ``extras`` into the venv.
+
+    The local packages are force-reinstalled without dependencies afterwards, so a reused venv always
+    tests the current source tree.
+    """
+    specs, paths = [], []
+    for name in packages:
+        base, _, own = name.partition("[")
+        wanted = [e for e in (extras, own.rstrip("]")) if e]
+        path = PACKAGES / base
+        specs.append(f"{path}[{','.join(wanted)}]" if wanted else str(path))
+        paths.append(str(path))
     session.install(TORCH, TORCHVISION)
     session.install(*specs)
+    session.install("--no-deps", "--force-reinstall", *paths)
 
 
 def _package_tests(session: nox.Session, name: str) -> None:
     _install(session, name)
-    session.run("python", "-m", "pytest", str(PACKAGES / name / "tests"), *PYTEST_ARGS, *session.posargs, env=TEST_ENV)
+    session.run(
+        "python", "-m", "pytest", str(PACKAGES / name / "tests"), *PYTEST_ARGS, *session.posargs, env=TEST_ENV
+    )
 
 
 @nox.session(name="tests-data")
@@ -71,7 +84,13 @@ def tests_papers(session: nox.Session) -> None:
     """All four packages in one venv; runs vai-papers' tests (configs, demo slice, papers)."""
     _install(session, "vai-data", "vai-models", "vai-train", "vai-papers")
     session.run(
-        "python", "-m", "pytest", str(PACKAGES / "vai-papers" / "tests"), *PYTEST_ARGS, *session.posargs, env=TEST_ENV
+        "python",
+        "-m",
+        "pytest",
+        str(PACKAGES / "vai-papers" / "tests"),
+        *PYTEST_ARGS,
+        *session.posargs,
+        env=TEST_ENV,
     )
 
 
@@ -85,7 +104,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Generate the synthetic motion dataset, train TSM-ResNet18 on CPU, print the val top-1."""
-    _install(session, "vai-data", "vai-models", "vai-train", "vai-papers", extras="")
+    _install(session, "vai-data", "vai-models", "vai-train[plots]", "vai-papers", extras="")
     root = os.environ.get("VAI_EXPERIMENT_ROOT", str(ROOT / "experiments"))
     env = {"VAI_DATA_ROOT": os.environ.get("VAI_DATA_ROOT", str(ROOT / "data")), "VAI_EXPERIMENT_ROOT": root}
     args = ["-D", "synthetic_motion", "-M", "tsm_resnet18", "-E", "demo", "-R", root]
@@ -104,7 +123,6 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run every benchmark script; each prints a markdown table of ratios measured in the same run."""
-    _install(session, "vai-data", "vai-models", "vai-train", "vai-papers", extras="")
-    session.install("simplejpeg", "lmdb")
+    _install(session, "vai-data[fastjpeg,lmdb]", "vai-models", "vai-train", "vai-papers", extras="")
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs, env={"OMP_NUM_THREADS": "1"})

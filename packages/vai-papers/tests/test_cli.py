@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from vai_papers.cli import RunNotFoundError, demo_summary_line, latest_run_dir, main
 
 

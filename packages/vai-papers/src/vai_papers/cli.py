@@ -12,7 +12,9 @@ class RunNotFoundError(FileNotFoundError):
     """No finished run (with a summary.csv) under the experiment directory."""
 
 
-def latest_run_dir(root: str | Path, dataset: str, model: str, exp: str, subfolder: str | None = None) -> Path:
+def latest_run_dir(
+    root: str | Path, dataset: str, model: str, exp: str, subfolder: str | None = None
+) -> Path:
     """The highest ``version_NNN`` directory of ``<root>/<dataset>/<model>/<exp>[/<subfolder>]``."""
     exp_dir = Path(root) / dataset / model / exp
     if subfolder:
