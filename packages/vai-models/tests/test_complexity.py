@@ -81,3 +81,16 @@ def test_python_dash_m_entry_point():
         check=True,
     )
     assert out.stdout.split() == ["tsn_resnet101", "tsn_resnet18", "tsn_resnet34", "tsn_resnet50"]
+
+
+def test_vai_models_imports_no_sibling_package():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vai_models; bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('vai_data', 'vai_train', 'vai_papers')]; assert not bad, bad"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)

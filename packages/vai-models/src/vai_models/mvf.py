@@ -79,7 +79,9 @@ class MVFConv2d(nn.Conv2d):
         return super().forward(self.fuse(x))
 
 
-def insert_mvf(resnet: nn.Module, num_segments: int, alpha: float = MVF_ALPHA, mvf_freq=MVF_FREQ) -> int:
+def insert_mvf(
+    resnet: nn.Module, num_segments: int, alpha: float = MVF_ALPHA, mvf_freq: tuple[int, ...] = MVF_FREQ
+) -> int:
     """Replace ``conv1`` of every block in the stages flagged by ``mvf_freq``; returns the count."""
     if len(mvf_freq) != 4:
         raise ValueError(f"mvf_freq needs one flag per ResNet stage (4), got {mvf_freq!r}")

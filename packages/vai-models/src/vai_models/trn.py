@@ -105,17 +105,17 @@ class TRN(Segment2DModel):
 
     def __init__(
         self,
-        backbone,
-        num_features,
-        num_classes,
-        num_frames,
-        dropout,
-        default_cfg,
+        backbone: nn.Module,
+        num_features: int,
+        num_classes: int,
+        num_frames: int,
+        dropout: float,
+        default_cfg: dict,
         *,
-        multiscale,
-        partial_bn=False,
-        img_feature_dim=IMG_FEATURE_DIM,
-    ):
+        multiscale: bool,
+        partial_bn: bool = False,
+        img_feature_dim: int = IMG_FEATURE_DIM,
+    ) -> None:
         super().__init__(
             backbone,
             num_features,
