@@ -3,6 +3,7 @@
 from .datasets import FeatureDataset, ImageDataset, VideoClipDataset
 from .decode import BACKENDS, probe_num_frames, probe_video, read_frames
 from .errors import VideoDecodeError
+from .frame_extraction import FrameExtractionError, extract_frames, extract_frames_tree
 from .frame_sources import FrameFolderSource, VideoFileSource
 from .gulp import GulpDirectory, GulpSource
 from .jpeg import JPEG_BACKEND, decode_jpeg, encode_jpeg
@@ -32,7 +33,10 @@ __all__ = [
     "decode_jpeg",
     "dense_indices",
     "encode_jpeg",
+    "extract_frames",
+    "extract_frames_tree",
     "FeatureDataset",
+    "FrameExtractionError",
     "FrameFolderSource",
     "get_path_manager",
     "GulpDirectory",

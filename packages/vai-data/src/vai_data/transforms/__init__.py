@@ -1,5 +1,14 @@
 """Clip transforms (uint8 ``(T, C, H, W)`` in, same random parameters for every frame) and normalisation."""
 
+from .augment import (
+    ColorJitter,
+    MultiScaleCrop,
+    RandAugment,
+    RandomGrayscale,
+    RandomResizedCrop,
+    flip_label_map_from_names,
+    grey_clip,
+)
 from .clip import (
     NUM_SPATIAL_CROPS,
     CenterCrop,
@@ -16,9 +25,20 @@ from .clip import (
     to_tchw,
     to_thwc,
 )
+from .mix import MixupCutmix, MixupCutmixCollate, soft_targets
 from .normalize import GREY_COEFFS, Normalize, rgb_to_grey
 
 __all__ = [
+    "ColorJitter",
+    "MixupCutmix",
+    "MixupCutmixCollate",
+    "MultiScaleCrop",
+    "RandAugment",
+    "RandomGrayscale",
+    "RandomResizedCrop",
+    "flip_label_map_from_names",
+    "grey_clip",
+    "soft_targets",
     "NUM_SPATIAL_CROPS",
     "GREY_COEFFS",
     "CenterCrop",
