@@ -9,6 +9,7 @@ torch.set_num_threads(1)
 
 MODELS_3D = [
     "i3d_resnet50",
+    "i3d_nopool_resnet50",
     "i3d_nonlocal_resnet50",
     "slowfast_resnet50",
     "x3d_m",
@@ -22,9 +23,11 @@ CFG_KEYS = {"mean", "std", "input_range", "bgr", "crop_size", "num_frames", "arc
 
 
 def _build(name, num_classes=5):
-    t, h, _ = vai_models.get_model_builder(name)(num_classes=1, num_frames=8).default_cfg["test_input_size"]
+    """The model and its tiny test size (T, H); num_frames only feeds default_cfg, so one build serves."""
     torch.manual_seed(0)
-    return vai_models.create_model(name, num_classes, num_frames=t, crop_size=h), t, h
+    model = vai_models.create_model(name, num_classes, num_frames=8)
+    t, h, _ = model.default_cfg["test_input_size"]
+    return model, t, h
 
 
 @pytest.mark.parametrize("name", MODELS_3D)
@@ -32,8 +35,13 @@ def test_registered_with_interface(name):
     assert name in vai_models.list_models()
     model, t, h = _build(name)
     cfg = model.default_cfg
-    assert CFG_KEYS <= set(cfg) and cfg["architecture"] == name and cfg["num_frames"] == t
+    assert CFG_KEYS <= set(cfg) and cfg["architecture"] == name and cfg["num_frames"] == 8
     assert len(cfg["mean"]) == len(cfg["std"]) == 3
+    # batch 1 in train mode at test_input_size must still give BN more than one value per channel
+    model.train()
+    model(torch.randn(1, 3, t, h, h)).sum().backward()
+    first = next(p for p in model.parameters() if p.requires_grad)
+    assert first.grad is not None and first.grad.abs().sum() > 0
     x = torch.randn(2, 3, t, h, h)
     model.eval()
     with torch.no_grad():
@@ -48,16 +56,6 @@ def test_registered_with_interface(name):
     model.reset_classifier(0)
     with torch.no_grad():
         assert model(x).shape == (2, model.num_features)
-
-
-@pytest.mark.parametrize("name", MODELS_3D)
-def test_train_step_with_batch_of_one(name):
-    # batch 1 at test_input_size must still give BN more than one value per channel
-    model, t, h = _build(name)
-    model.train()
-    model(torch.randn(1, 3, t, h, h)).sum().backward()
-    first = next(p for p in model.parameters() if p.requires_grad)
-    assert first.grad is not None and first.grad.abs().sum() > 0
 
 
 def test_i3d_defaults_follow_caffe2_weights():
@@ -92,6 +90,12 @@ def test_i3d_temporal_layout():
     # the temporal max-pool after res2 halves T: 8 frames -> 4 at res5
     with torch.no_grad():
         assert model.eval().forward_feature_map(torch.randn(1, 3, 8, 32, 32)).shape == (1, 2048, 4, 1, 1)
+
+
+def test_i3d_nopool_keeps_time():
+    model = vai_models.create_model("i3d_nopool_resnet50", 10, 8).eval()
+    with torch.no_grad():
+        assert model.forward_feature_map(torch.randn(1, 3, 8, 32, 32)).shape == (1, 2048, 8, 1, 1)
 
 
 def test_slowfast_pathways_and_errors():
