@@ -12,7 +12,10 @@ MODELS_3D = [
     "i3d_nopool_resnet50",
     "i3d_nonlocal_resnet50",
     "slowfast_resnet50",
+    "x3d_xs",
+    "x3d_s",
     "x3d_m",
+    "x3d_l",
     "r3d_18",
     "r2plus1d_18",
     "s3d",
@@ -71,10 +74,11 @@ def test_i3d_defaults_follow_caffe2_weights():
         ("i3d_nonlocal_resnet50", 8, 35.40),
         ("slowfast_resnet50", 32, 34.57),
         ("x3d_m", 16, 3.79),
+        ("x3d_l", 16, 6.15),
     ],
 )
 def test_parameter_counts_match_pyslowfast(name, frames, millions):
-    # PySlowFast model zoo: I3D R50 28.0M, I3D-NL R50 35.4M, SlowFast 8x8 R50 34.6M, X3D-M 3.8M (400 classes)
+    # PySlowFast model zoo: I3D R50 28.0M, I3D-NL R50 35.4M, SlowFast 8x8 R50 34.6M, X3D-M 3.8M, X3D-L 6.1M
     model = vai_models.create_model(name, 400, frames)
     assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(millions, abs=0.01)
 
