@@ -2,6 +2,7 @@
 
 import pickle
 import re
+import struct
 
 import numpy as np
 import pytest
@@ -59,13 +60,32 @@ def _slowfast_c2_names():
     return names
 
 
-def _write_c2_pickle(path, model, names, extra=None):
+def _py2_str(b: bytes) -> bytes:
+    """A Python 2 ``str`` (SHORT_BINSTRING / BINSTRING opcode)."""
+    return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
+
+
+def _py2_array(a: np.ndarray) -> bytes:
+    """The opcodes Python 2 + numpy 1.x write for an array: ``numpy.core`` globals and a ``str`` payload."""
+    shape = b"(" + b"".join(b"J" + struct.pack("<i", d) for d in a.shape) + b"t"
+    dtype = b"cnumpy\ndtype\n" + _py2_str(a.dtype.str[1:].encode()) + b"K\x00K\x01\x87R"
+    dtype += b"(K\x03" + _py2_str(b"<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    head = b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + _py2_str(b"b") + b"\x87R"
+    return head + b"(K\x01" + shape + dtype + b"\x89" + _py2_str(a.tobytes()) + b"tb"
+
+
+def _write_c2_pickle(path, model, names, extra=None, python2=False):
+    """A caffe2-style ``{"blobs": {...}}`` pickle: protocol 2, as Python 2 or Python 3 would write it."""
     own = model.state_dict()
     rng = np.random.default_rng(0)
     blobs = {c2: rng.standard_normal(tuple(own[key].shape)).astype(np.float32) for c2, key in names.items()}
     blobs.update(extra or {})
-    with open(path, "wb") as f:
-        pickle.dump({"blobs": blobs}, f, protocol=2)  # caffe2 wrote protocol-2 pickles
+    if python2:
+        items = b"".join(_py2_str(k.encode()) + _py2_array(np.ascontiguousarray(v)) for k, v in blobs.items())
+        path.write_bytes(b"\x80\x02}(" + _py2_str(b"blobs") + b"}(" + items + b"uu.")
+    else:
+        with open(path, "wb") as f:
+            pickle.dump({"blobs": blobs}, f, protocol=2)
     return blobs
 
 
@@ -81,12 +101,12 @@ def test_i3d_nonlocal_caffe2_pickle_loads_every_tensor(tmp_path):
     assert set(names.values()) == {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
     junk = {
         "conv1_w_momentum": np.zeros(3, np.float32),
-        "model_iter": np.array(1000),
-        "lr": np.array(0.1, np.float32),
+        "model_iter": np.array([1000], np.int64),
+        "lr": np.array([0.1], np.float32),
         "res9_0_branch2a_w": np.zeros(2, np.float32),
     }
     path = tmp_path / "I3D_NLN_8x8_R50.pkl"
-    blobs = _write_c2_pickle(path, model, names, junk)
+    blobs = _write_c2_pickle(path, model, names, junk, python2=True)  # the zoo files come from Python 2
     report = load_caffe2_checkpoint(model, path)
     assert report.missing == [] and report.mismatched == []
     # solver state is dropped silently; a layer the model lacks is reported with its caffe2 name

@@ -9,9 +9,13 @@ torch.set_num_threads(1)
 
 MODELS_3D = [
     "i3d_resnet50",
+    "i3d_nopool_resnet50",
     "i3d_nonlocal_resnet50",
     "slowfast_resnet50",
+    "x3d_xs",
+    "x3d_s",
     "x3d_m",
+    "x3d_l",
     "r3d_18",
     "r2plus1d_18",
     "s3d",
@@ -22,9 +26,11 @@ CFG_KEYS = {"mean", "std", "input_range", "bgr", "crop_size", "num_frames", "arc
 
 
 def _build(name, num_classes=5):
-    t, h, _ = vai_models.get_model_builder(name)(num_classes=1, num_frames=8).default_cfg["test_input_size"]
+    """The model and its tiny test size (T, H); num_frames only feeds default_cfg, so one build serves."""
     torch.manual_seed(0)
-    return vai_models.create_model(name, num_classes, num_frames=t, crop_size=h), t, h
+    model = vai_models.create_model(name, num_classes, num_frames=8)
+    t, h, _ = model.default_cfg["test_input_size"]
+    return model, t, h
 
 
 @pytest.mark.parametrize("name", MODELS_3D)
@@ -32,8 +38,13 @@ def test_registered_with_interface(name):
     assert name in vai_models.list_models()
     model, t, h = _build(name)
     cfg = model.default_cfg
-    assert CFG_KEYS <= set(cfg) and cfg["architecture"] == name and cfg["num_frames"] == t
+    assert CFG_KEYS <= set(cfg) and cfg["architecture"] == name and cfg["num_frames"] == 8
     assert len(cfg["mean"]) == len(cfg["std"]) == 3
+    # batch 1 in train mode at test_input_size must still give BN more than one value per channel
+    model.train()
+    model(torch.randn(1, 3, t, h, h)).sum().backward()
+    first = next(p for p in model.parameters() if p.requires_grad)
+    assert first.grad is not None and first.grad.abs().sum() > 0
     x = torch.randn(2, 3, t, h, h)
     model.eval()
     with torch.no_grad():
@@ -50,16 +61,6 @@ def test_registered_with_interface(name):
         assert model(x).shape == (2, model.num_features)
 
 
-@pytest.mark.parametrize("name", MODELS_3D)
-def test_train_step_with_batch_of_one(name):
-    # batch 1 at test_input_size must still give BN more than one value per channel
-    model, t, h = _build(name)
-    model.train()
-    model(torch.randn(1, 3, t, h, h)).sum().backward()
-    first = next(p for p in model.parameters() if p.requires_grad)
-    assert first.grad is not None and first.grad.abs().sum() > 0
-
-
 def test_i3d_defaults_follow_caffe2_weights():
     cfg = vai_models.create_model("i3d_resnet50", 400, 8).default_cfg
     assert cfg["mean"] == [114.75] * 3 and cfg["std"] == [57.375] * 3
@@ -73,10 +74,11 @@ def test_i3d_defaults_follow_caffe2_weights():
         ("i3d_nonlocal_resnet50", 8, 35.40),
         ("slowfast_resnet50", 32, 34.57),
         ("x3d_m", 16, 3.79),
+        ("x3d_l", 16, 6.15),
     ],
 )
 def test_parameter_counts_match_pyslowfast(name, frames, millions):
-    # PySlowFast model zoo: I3D R50 28.0M, I3D-NL R50 35.4M, SlowFast 8x8 R50 34.6M, X3D-M 3.8M (400 classes)
+    # PySlowFast model zoo: I3D R50 28.0M, I3D-NL R50 35.4M, SlowFast 8x8 R50 34.6M, X3D-M 3.8M, X3D-L 6.1M
     model = vai_models.create_model(name, 400, frames)
     assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(millions, abs=0.01)
 
@@ -92,6 +94,12 @@ def test_i3d_temporal_layout():
     # the temporal max-pool after res2 halves T: 8 frames -> 4 at res5
     with torch.no_grad():
         assert model.eval().forward_feature_map(torch.randn(1, 3, 8, 32, 32)).shape == (1, 2048, 4, 1, 1)
+
+
+def test_i3d_nopool_keeps_time():
+    model = vai_models.create_model("i3d_nopool_resnet50", 10, 8).eval()
+    with torch.no_grad():
+        assert model.forward_feature_map(torch.randn(1, 3, 8, 32, 32)).shape == (1, 2048, 8, 1, 1)
 
 
 def test_slowfast_pathways_and_errors():

@@ -85,8 +85,8 @@ class ClassifierMixin:
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a fresh one for ``num_classes`` (0 gives pooled features)."""
-        device = next(self.parameters()).device  # type: ignore[attr-defined]
-        self.fc = make_classifier(self.num_features, num_classes).to(device)
+        ref = next(self.parameters())  # type: ignore[attr-defined]
+        self.fc = make_classifier(self.num_features, num_classes).to(device=ref.device, dtype=ref.dtype)
 
 
 def init_conv_bn(model: nn.Module) -> None:

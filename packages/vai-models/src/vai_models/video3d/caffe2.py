@@ -37,6 +37,8 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
+            if module.startswith("numpy.core.") and hasattr(np, "_core"):  # numpy >= 2 renamed numpy.core
+                module = module.replace("numpy.core.", "numpy._core.", 1)
             return super().find_class(module, name)
         raise UnsafePickleError(
             f"refusing to load {module}.{name}: caffe2 checkpoints may only contain numpy arrays "

@@ -2,7 +2,8 @@
 
 conv1 is 5×7×7; res2 blocks use temporal kernel 3; res3/res4 alternate 3,1; res5 alternates 1,3;
 a 2×1×1 temporal max-pool follows res2 (as in PySlowFast and video-nonlocal-net). The non-local
-variant adds blocks after res3 blocks 1, 3 and res4 blocks 1, 3, 5.
+variant adds blocks after res3 blocks 1, 3 and res4 blocks 1, 3, 5; ``i3d_nopool_resnet50`` drops the
+temporal pool (upstream PyVideoAI's ``i3dnopool_resnet50``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,16 @@ def i3d_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwar
     crop_size = kwargs.pop("crop_size", 224)
     model = I3DResNet(num_classes, in_channels, **kwargs)
     model.default_cfg = _i3d_cfg("i3d_resnet50", num_frames, in_channels, crop_size)
+    return model
+
+
+@register_model
+def i3d_nopool_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> I3DResNet:
+    """I3D ResNet-50 without the temporal max-pool after res2 (upstream's ``i3dnopool_resnet50``): T kept to res5."""
+    crop_size = kwargs.pop("crop_size", 224)
+    kwargs.setdefault("temporal_pool", False)
+    model = I3DResNet(num_classes, in_channels, **kwargs)
+    model.default_cfg = _i3d_cfg("i3d_nopool_resnet50", num_frames, in_channels, crop_size)
     return model
 
 

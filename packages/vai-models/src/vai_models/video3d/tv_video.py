@@ -162,18 +162,20 @@ def _build(
     name: str,
     wrapper: Callable[..., TorchvisionVideo],
     factory: Callable[..., nn.Module],
+    num_classes: int,
     num_frames: int,
     in_channels: int,
     kwargs: dict[str, Any],
-    crop_default: int,
-    dropout_default: float,
-    mean=TV_KINETICS_MEAN,
-    std=TV_KINETICS_STD,
-    test_input_size=(4, 32, 32),
-    num_classes: int = 0,
+    *,
+    crop_size: int = 224,
+    dropout: float = 0.0,
+    mean: tuple[float, ...] = TV_KINETICS_MEAN,
+    std: tuple[float, ...] = TV_KINETICS_STD,
+    test_input_size: tuple[int, int, int] = (4, 32, 32),
 ) -> TorchvisionVideo:
-    crop_size = kwargs.pop("crop_size", crop_default)
-    dropout = kwargs.pop("dropout", dropout_default)
+    """Build torchvision's ``factory(weights=None)`` and wrap it; ``crop_size``/``dropout`` kwargs override."""
+    crop_size = kwargs.pop("crop_size", crop_size)
+    dropout = kwargs.pop("dropout", dropout)
     model = wrapper(factory(weights=None, **kwargs), num_classes, in_channels, dropout)
     model.default_cfg = video_cfg(
         name, num_frames, crop_size, in_channels, mean=mean, std=std, test_input_size=test_input_size
@@ -185,15 +187,7 @@ def _build(
 def r3d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision R3D-18 (3×3×3 ResNet-18), 112² crop, 16 frames in its Kinetics recipe."""
     return _build(
-        "r3d_18",
-        VideoResNetWrapper,
-        tvv.r3d_18,
-        num_frames,
-        in_channels,
-        kwargs,
-        112,
-        0.0,
-        num_classes=num_classes,
+        "r3d_18", VideoResNetWrapper, tvv.r3d_18, num_classes, num_frames, in_channels, kwargs, crop_size=112
     )
 
 
@@ -204,12 +198,11 @@ def r2plus1d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwarg
         "r2plus1d_18",
         VideoResNetWrapper,
         tvv.r2plus1d_18,
+        num_classes,
         num_frames,
         in_channels,
         kwargs,
-        112,
-        0.0,
-        num_classes=num_classes,
+        crop_size=112,
     )
 
 
@@ -220,13 +213,12 @@ def s3d(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) 
         "s3d",
         S3DWrapper,
         tvv.s3d,
+        num_classes,
         num_frames,
         in_channels,
         kwargs,
-        224,
-        0.2,
+        dropout=0.2,
         test_input_size=(16, 32, 32),
-        num_classes=num_classes,
     )
 
 
@@ -237,14 +229,13 @@ def mvit_v2_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs:
         "mvit_v2_s",
         MViTWrapper,
         tvv.mvit_v2_s,
+        num_classes,
         num_frames,
         in_channels,
         kwargs,
-        224,
-        0.5,
+        dropout=0.5,
         mean=KINETICS_MEAN,
         std=KINETICS_STD,
-        num_classes=num_classes,
     )
 
 
@@ -255,12 +246,10 @@ def swin3d_t(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: 
         "swin3d_t",
         Swin3DWrapper,
         tvv.swin3d_t,
+        num_classes,
         num_frames,
         in_channels,
         kwargs,
-        224,
-        0.0,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
-        num_classes=num_classes,
     )

@@ -1,4 +1,4 @@
-"""X3D (Feichtenhofer 2020), the X3D-M variant of PySlowFast's ``X3D_M`` config.
+"""X3D (Feichtenhofer 2020) as in PySlowFast's ``X3D_XS/S/M/L`` configs (XS, S and M share one network).
 
 Base widths 24/48/96/192 (``DIM_C1`` 12 × width factor 2), depths ``ceil(2.2 × [1, 2, 5, 3])`` =
 3/5/11/7, inner width 2.25 × the stage width, channel-wise 3×3×3 convolutions, squeeze-excitation
@@ -151,10 +151,33 @@ class X3D(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
         return self.relu(self.lin5(x)).flatten(1)
 
 
+def _x3d(name: str, num_classes: int, num_frames: int, in_channels: int, crop: int, kwargs: dict) -> X3D:
+    crop_size = kwargs.pop("crop_size", crop)
+    model = X3D(num_classes, in_channels, **kwargs)
+    model.default_cfg = video_cfg(name, num_frames, crop_size, in_channels, test_input_size=(4, 32, 32))
+    return model
+
+
+@register_model
+def x3d_xs(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
+    """X3D-XS: the X3D-M network on 4 frames (sampling rate 12) at 160² (PySlowFast ``X3D_XS``)."""
+    return _x3d("x3d_xs", num_classes, num_frames, in_channels, 160, kwargs)
+
+
+@register_model
+def x3d_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
+    """X3D-S: the X3D-M network on 13 frames (sampling rate 6) at 160² (PySlowFast ``X3D_S``)."""
+    return _x3d("x3d_s", num_classes, num_frames, in_channels, 160, kwargs)
+
+
 @register_model
 def x3d_m(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-M: 16 frames (sampling rate 5), 224² crop, Kinetics statistics on [0, 1] input."""
-    crop_size = kwargs.pop("crop_size", 224)
-    model = X3D(num_classes, in_channels, **kwargs)
-    model.default_cfg = video_cfg("x3d_m", num_frames, crop_size, in_channels, test_input_size=(4, 32, 32))
-    return model
+    return _x3d("x3d_m", num_classes, num_frames, in_channels, 224, kwargs)
+
+
+@register_model
+def x3d_l(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
+    """X3D-L: depth factor 5.0 (stages of 5/10/25/15 blocks), 16 frames at 312² (PySlowFast ``X3D_L``)."""
+    kwargs.setdefault("depth_factor", 5.0)
+    return _x3d("x3d_l", num_classes, num_frames, in_channels, 312, kwargs)
