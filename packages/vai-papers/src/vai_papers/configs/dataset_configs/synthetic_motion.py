@@ -17,7 +17,7 @@ split2mode = {"train": "train", "val": "test", "multicropval": "test"}
 # generation parameters: small frames so that the demo trains from scratch on CPU in minutes
 num_videos = int(os.environ.get("VAI_SYNTH_NUM_VIDEOS", "600"))
 num_video_frames = 16
-frame_size = (64, 64)
+frame_size = (48, 48)
 seed = 0
 
 
