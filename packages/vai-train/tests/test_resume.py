@@ -66,6 +66,10 @@ def test_load_epoch_n_branches_new_version(base_args: list[str]) -> None:
     # -l -1 on a finished run just resumes at the end (nothing left to do)
     again = run_train(base_args + ["-e", "4", "-l", "-1"])
     assert again.run_dir == branched.run_dir and len(again.summary) == 4
+    # -l -2: a new version continuing from the best epoch of version 0
+    best = run_train(base_args + ["-e", "4", "-l", "-2", "-v", "0"])
+    assert best.run_dir.name == "version_002"
+    assert best.summary[: first.best_epoch] == first.summary[: first.best_epoch]
 
 
 def test_nan_loss_stops_with_last_good_checkpoint(

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from vai_train.config import ExpConfig, discover_roots, load_exp_config
-from vai_train.early_stopping import ExperimentView, make_condition
+from vai_train.early_stopping import ExperimentView, best_epoch, make_condition
 from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import load_checkpoint, save_epoch_checkpoint
 from vai_train.engine.distributed import (
@@ -213,14 +213,18 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
         "activation": activation,
     }
 
-    def should_stop() -> bool:
-        stop = False
-        if info.is_main and condition is not None and kit["summary"]:
-            stop = bool(condition(ExperimentView(kit["summary"], rd), metric_info))
-        return bool(broadcast_object(stop, info))
+    def should_stop() -> bool:  # rank 0 decides on the summary so far
+        return (
+            info.is_main
+            and condition is not None
+            and bool(kit["summary"])
+            and bool(condition(ExperimentView(kit["summary"], rd), metric_info))
+        )
+
+    kit["should_stop"] = should_stop
 
     stopped = False
-    if start_epoch > 1 and should_stop():
+    if start_epoch > 1 and broadcast_object(should_stop(), info):
         logger.info("early stopping condition already met at epoch %d; not resuming", start_epoch - 1)
         stopped = True
     if reporter and not stopped:
@@ -230,16 +234,11 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
         for epoch in range(start_epoch, num_epochs + 1):
             if stopped:
                 break
-            _run_epoch(epoch, kit, cfg, args, info, opts, metrics, mc_period, num_epochs, rd, reporter)
-            if should_stop():
+            if _run_epoch(epoch, kit, cfg, args, info, opts, metrics, mc_period, num_epochs, rd, reporter):
                 logger.info("early stopping at epoch %d", epoch)
                 stopped = True
                 if reporter:
                     reporter.early_stop(epoch)
-    except NonFiniteLossError as e:
-        if reporter:
-            reporter.exception(e)
-        raise
     except Exception as e:
         if reporter:
             reporter.exception(e)
@@ -285,7 +284,8 @@ def _run_epoch(
     num_epochs: int,
     rd: Any,
     reporter: Any,
-) -> None:
+) -> bool:
+    """Train + validate one epoch, write its summary row and checkpoint; True if early stopping triggers."""
     if hasattr(cfg.exp_cfg, "epoch_start_script"):
         ret = cfg.exp_cfg.epoch_start_script(
             epoch, ExperimentView(kit["summary"], rd), args, info.rank, info.world_size, kit
@@ -348,14 +348,19 @@ def _run_epoch(
             "rng_states": rng_states,
             "best_metric_field": best_field,
             "peak_epochs": peaks + ([epoch] if is_best else []),
-            "early_stopping_state": {"stop": False, "epochs_seen": len(kit["summary"]) + 1},
         }
         kit["summary"] = update_row(rd.summary_csv, epoch, row)
+        stop = kit["should_stop"]()
+        state["early_stopping_state"] = {
+            "stopped": stop,
+            "best_val_loss_epoch": best_epoch(kit["summary"], "val_loss", higher_is_better=False),
+            "best_metric_epoch": best_epoch(kit["summary"], best_field, higher),
+        }
         save_epoch_checkpoint(rd.weights, epoch, state, is_best, args.save_mode)
         logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         if reporter:
             reporter.epoch(epoch, row, kit["summary"])
-    barrier(info)
+    return bool(broadcast_object(stop if info.is_main else None, info))
 
 
 def peak_epochs(rows: list[dict[str, Any]], field_name: str, higher: bool) -> list[int]:
