@@ -162,7 +162,7 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
         )
     model = B.build_model(cfg, info, pretrained=start.checkpoint is None)
     kit["model"] = B.wrap_ddp(model, cfg, info)
-    kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(kit["model"]))
+    kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(model))  # the unwrapped module
     accum = cfg.grad_accum_steps
     kit["scheduler"] = cfg.scheduler(kit["optimiser"], B.iters_per_epoch(kit["train_loader"], accum))
     amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
@@ -182,7 +182,7 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
 
     start_epoch = 1
     if start.checkpoint is not None:
-        ckpt = load_checkpoint(start.checkpoint, info.device)
+        ckpt = load_checkpoint(start.checkpoint, "cpu")  # RNG states must stay on CPU
         _restore(kit, ckpt, cfg, info)
         start_epoch = int(ckpt["epoch"]) + 1
         logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
