@@ -29,7 +29,7 @@ from vai_train.engine.resume import choose_start
 from vai_train.engine.rng import get_rng_state, seed_everything, set_rng_state
 from vai_train.rundir import experiment_dir, save_configs
 from vai_train.schedulers import ReduceLROnPlateauMultiple, WarmupScheduler, is_plateau_scheduler
-from vai_train.summary import read_summary, update_row
+from vai_train.summary import best_row, clip_rows, read_summary, update_row
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def _restore(kit: dict[str, Any], ckpt: dict[str, Any], cfg: ExpConfig, info: Di
     if kit["scheduler"] is not None and cfg.load_scheduler_state and ckpt.get("scheduler_state") is not None:
         kit["scheduler"].load_state_dict(ckpt["scheduler_state"])
     elif kit["scheduler"] is not None and is_plateau_scheduler(kit["scheduler"]):
-        for row in kit["summary"]:  # upstream: replay plateau schedulers from summary.csv
+        rows = broadcast_object(kit["summary"], info)  # only rank 0 reads summary.csv
+        for row in rows:  # upstream: replay plateau schedulers from summary.csv
             _step_plateau(kit["scheduler"], row.get("val_loss"), row.get(kit["best_field"]))
     if ckpt.get("amp_scaler_state"):
         kit["scaler"].load_state_dict(ckpt["amp_scaler_state"])
@@ -183,13 +184,11 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     start_epoch = 1
     if start.checkpoint is not None:
         ckpt = load_checkpoint(start.checkpoint, "cpu")  # RNG states must stay on CPU
+        if info.is_main:  # rows after the checkpoint's epoch are discarded (they will be redone)
+            kit["summary"] = clip_rows(rd.summary_csv, int(ckpt["epoch"]))
         _restore(kit, ckpt, cfg, info)
         start_epoch = int(ckpt["epoch"]) + 1
         logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
-        if info.is_main:
-            from vai_train.summary import clip_rows
-
-            kit["summary"] = clip_rows(rd.summary_csv, int(ckpt["epoch"]))
     num_epochs = args.num_epochs if args.num_epochs is not None else cfg.num_epochs
     metric_info = {
         "best_metric_fieldname": best_field,
@@ -258,8 +257,6 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
 
 
 def _result(rd: Any, rows: list[dict[str, Any]], best_field: str, higher: bool, stopped: bool) -> RunResult:
-    from vai_train.summary import best_row
-
     best = best_row(rows, best_field, higher)
     return RunResult(
         rd.path,
