@@ -78,7 +78,8 @@ def test_nan_loss_stops_with_last_good_checkpoint(
     args = [a if a != "base" else "nan" for a in base_args]
     assert main(["train", *args, "-e", "3"]) == 1
     err = capsys.readouterr().err
-    assert "non-finite training loss" in err and "epoch 2" in err
+    assert "non-finite training loss" in err and "epoch 2" in err and "last good checkpoint: " in err
+    assert "epoch_0001.pth" in err
     root = Path(args[args.index("-R") + 1])
     rd = root / "tiny" / "tinynet" / "nan" / "version_000"
     ckpt = load_checkpoint(rd / "weights" / "last.pth")

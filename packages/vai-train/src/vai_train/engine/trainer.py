@@ -14,7 +14,7 @@ import torch
 from vai_train.config import ExpConfig, discover_roots, load_exp_config
 from vai_train.early_stopping import ExperimentView, best_epoch, make_condition
 from vai_train.engine import builders as B
-from vai_train.engine.checkpoint import load_checkpoint, save_epoch_checkpoint
+from vai_train.engine.checkpoint import load_checkpoint, resolve_link, save_epoch_checkpoint
 from vai_train.engine.distributed import (
     DistInfo,
     all_gather_object,
@@ -238,6 +238,12 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
                 stopped = True
                 if reporter:
                     reporter.early_stop(epoch)
+    except NonFiniteLossError as e:
+        last = resolve_link(rd.weights, "last.pth")
+        err = NonFiniteLossError(f"{e}; last good checkpoint: {last.resolve() if last else 'none yet'}")
+        if reporter:
+            reporter.exception(err)
+        raise err from e
     except Exception as e:
         if reporter:
             reporter.exception(e)
