@@ -150,3 +150,10 @@ def test_video_id_to_label_replaces_labels_and_skips():
 def test_is_better():
     m = ClipAccuracy()
     assert m.is_better(0.5, None) and m.is_better(0.6, 0.5) and not m.is_better(0.5, 0.5)
+
+
+def test_int32_labels_and_half_probs_accepted():
+    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8]], dtype=torch.float16)
+    for metric in (ClipAccuracy(1), ClipMeanPerClassAccuracy()):
+        metric.update(probs, torch.tensor([0, 0], dtype=torch.int32), torch.arange(2))
+        assert list(metric.compute().values()) == [pytest.approx(0.5)]

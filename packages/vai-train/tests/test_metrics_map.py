@@ -102,3 +102,27 @@ def test_bad_backend():
 def test_multihot_shape_checked():
     with pytest.raises(ValueError, match=r"multi-hot labels must have shape \(2, 3\)"):
         Clip_mAP().update(torch.rand(2, 3), torch.ones(2, 4), torch.arange(2))
+
+
+def _voc_reference(scores, positives):
+    """Textbook all-point interpolated AP (PASCAL VOC 2010+) over samples sorted by score."""
+    order = np.argsort(-scores, kind="stable")
+    y = positives[order].astype(float)
+    tp, fp = np.cumsum(y), np.cumsum(1 - y)
+    recall = np.concatenate([[0.0], tp / y.sum(), [1.0]])
+    precision = np.concatenate([[0.0], tp / (tp + fp), [0.0]])
+    for i in range(len(precision) - 2, -1, -1):
+        precision[i] = max(precision[i], precision[i + 1])
+    idx = np.where(recall[1:] != recall[:-1])[0] + 1
+    return float(np.sum((recall[idx] - recall[idx - 1]) * precision[idx]))
+
+
+def test_voc_backend_matches_textbook_definition_without_ties():
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        scores = rng.random(30)
+        positives = rng.random(30) > 0.6
+        positives[0] = True
+        assert average_precision(
+            torch.from_numpy(scores), torch.from_numpy(positives), "voc"
+        ) == pytest.approx(_voc_reference(scores, positives))

@@ -79,6 +79,18 @@ def test_confusion_matrix_outputs(tmp_path):
     assert rows[1].startswith("c,83.33") and rows[3].startswith("b,50.00")
 
 
+def test_confusion_matrix_shrinked_version(tmp_path):
+    cm = torch.diag(torch.arange(1, 6)) * 10  # classes 0..4 with 10..50 samples
+    paths = plot_confusion_matrix(cm, tmp_path, sort_by="val_freq", shrink_top=2, shrink_min_samples=25)
+    assert [p.name for p in paths] == [
+        "confusion.png",
+        "confusion.pdf",
+        "confusion_shrinked.png",
+        "confusion_shrinked.pdf",
+        "per_class_accuracy.csv",
+    ]
+
+
 def test_missing_matplotlib_names_the_extra(monkeypatch):
     real_import = builtins.__import__
 

@@ -109,7 +109,7 @@ def test_start_report_with_photos(reporter, fake, tmp_path, caplog):
     (tmp_path / "accuracy.pdf").write_bytes(b"%PDF")
     assert reporter.start("training 3 epochs")
     assert reporter.report(
-        summary, {"val_acc": True, "val_acc_top5": True}, plots=[plot, tmp_path / "accuracy.pdf"]
+        summary, [plot, tmp_path / "accuracy.pdf"], {"val_acc": True, "val_acc_top5": True}
     )
 
     assert [r["method"] for r in fake.requests] == ["sendMessage", "sendMessage", "sendPhoto"]
@@ -189,7 +189,9 @@ def test_unreachable_server_and_missing_file(tmp_path, caplog):
         assert rep.send_photo(tmp_path / "missing.png") is False
         assert rep.report(tmp_path / "missing.csv") is False
     assert "Telegram sendMessage failed: URLError" in caplog.text
-    assert "cannot read" in caplog.text and "report skipped" in caplog.text
+    assert "cannot read" in caplog.text
+    assert rep.send_message("during cooldown") is False  # skipped without a new connection attempt
+    assert caplog.text.count("Telegram sendMessage failed") == 1 and "report skipped" in caplog.text
     assert TOKEN not in caplog.text
     logging_setup._secrets.clear()
 
@@ -222,3 +224,23 @@ def test_format_helpers(tmp_path):
     summary = tmp_path / "summary.csv"
     summary.write_text("epoch,train_loss\n")
     assert "No epoch finished yet" in format_report(summary, title="t")
+
+
+def test_key_ini_search_and_title_override(tmp_path, monkeypatch, fake):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VAI_KEY_INI", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(FileNotFoundError, match="no Telegram key.ini found"):
+        TelegramReporter.from_ini(bot_index=0)
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "key.ini").write_text(
+        f"[Telegram0]\ntoken = {TOKEN}\nchat_id = 3\napi_base = {fake.url}\n"
+    )
+    rep = TelegramReporter.from_ini(bot_index=0, title="custom title")
+    assert rep.title == "custom title" and rep.api_base == fake.url
+    assert rep.finish("done")
+    assert fake.requests[0]["json"]["text"] == "Finished: custom title\ndone"
+    other = tmp_path / "elsewhere.ini"
+    other.write_text("[Telegram4]\ntoken = abcdefgh\nchat_id = 9\n")
+    monkeypatch.setenv("VAI_KEY_INI", str(other))
+    assert TelegramReporter.from_key_ini(bot_index=4).chat_id == "9"

@@ -85,6 +85,8 @@ class Metric:
                 probs, video_ids, labels = probs[keep], video_ids[keep], labels[keep]
                 n = probs.shape[0]
         self._check_labels(labels, n, probs.shape[1])
+        if labels.ndim == 1:
+            labels = labels.long()
         self._probs.append(probs.float().cpu())
         self._labels.append(labels.cpu())
         self._video_ids.append(video_ids.long().cpu())

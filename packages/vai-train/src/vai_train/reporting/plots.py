@@ -114,6 +114,7 @@ def confusion_matrix_figure(
     n = cm.shape[0]
     order = list(order) if order is not None else list(range(n))
     cm = cm[order][:, order]
+    n = len(order)
     if normalise:
         cm = cm / cm.sum(1, keepdim=True).clamp(min=1)
     size = min(4 + 0.25 * n, 30)
@@ -137,14 +138,29 @@ def plot_confusion_matrix(
     class_names: Sequence[str] | None = None,
     sort_by: str = "class_id",
     train_counts: Sequence[int] | None = None,
+    shrink_top: int = 20,
+    shrink_min_samples: int = 20,
 ) -> list[Path]:
-    """Write ``<out_dir>/sort_<key>/confusion.{png,pdf}`` and ``per_class_accuracy.csv`` (upstream layout)."""
+    """Write ``<out_dir>/sort_<key>/confusion.{png,pdf}`` and ``per_class_accuracy.csv`` (upstream layout).
+
+    When more than ``shrink_top`` classes exist, ``confusion_shrinked.{png,pdf}`` also shows only the first
+    ``shrink_top`` classes (in ``sort_by`` order) that have at least ``shrink_min_samples`` val samples.
+    """
     from ..metrics.confusion import class_order, write_per_class_accuracy_csv
 
+    cm = torch.as_tensor(cm)
     folder = Path(out_dir) / f"sort_{sort_by}"
-    order = class_order(torch.as_tensor(cm), sort_by, train_counts)
+    order = class_order(cm, sort_by, train_counts)
     fig = confusion_matrix_figure(cm, class_names, order, title=f"confusion (sorted by {sort_by})")
     paths = save_figure(fig, folder / "confusion")
+    if cm.shape[0] > shrink_top:
+        counts = cm.sum(1)
+        kept = [c for c in order if int(counts[c]) >= shrink_min_samples][:shrink_top]
+        if kept:
+            title = f"top {len(kept)} classes with >= {shrink_min_samples} samples (sorted by {sort_by})"
+            paths += save_figure(
+                confusion_matrix_figure(cm, class_names, kept, title=title), folder / "confusion_shrinked"
+            )
     paths.append(
         write_per_class_accuracy_csv(
             folder / "per_class_accuracy.csv", cm, class_names, train_counts, sort_by

@@ -15,6 +15,7 @@ import os
 import platform
 import socket
 import sys
+import time
 import traceback
 import urllib.error
 import urllib.request
@@ -121,6 +122,12 @@ def format_report(
     return "\n".join(line for line in lines if line)
 
 
+def key_ini_candidates() -> list[Path]:
+    """Where ``key.ini`` is looked for: ``$VAI_KEY_INI``, ``./key.ini``, ``./tools/key.ini``, ``~/.config/vai/key.ini``."""
+    paths = [Path(os.environ["VAI_KEY_INI"])] if os.environ.get("VAI_KEY_INI") else []
+    return paths + [Path("key.ini"), Path("tools") / "key.ini", Path.home() / ".config" / "vai" / "key.ini"]
+
+
 def _chunks(text: str, size: int = MAX_MESSAGE_CHARS) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
@@ -139,6 +146,8 @@ class TelegramReporter:
         run: RunInfo | None = None,
         api_base: str = DEFAULT_API_BASE,
         timeout: float = 10.0,
+        retry_after_s: float = 60.0,
+        title: str | None = None,
     ) -> None:
         if not token or not str(chat_id):
             raise ValueError("TelegramReporter: token and chat_id must both be set")
@@ -150,19 +159,35 @@ class TelegramReporter:
         self._token = token
         self.chat_id = str(chat_id)
         self.run = run
+        self._title = title
         self.api_base = api_base.rstrip("/")
         self.timeout = timeout
+        self.retry_after_s = retry_after_s
+        self._offline_until = 0.0
 
     @classmethod
     def from_key_ini(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike | None = None,
         bot_index: int = 0,
         run: RunInfo | None = None,
         api_base: str | None = None,
         timeout: float = 10.0,
+        title: str | None = None,
     ) -> TelegramReporter:
-        """Read ``[Telegram<bot_index>]`` ``token`` / ``chat_id`` (optional ``api_base``) from ``key.ini``."""
+        """Read ``[Telegram<bot_index>]`` ``token`` / ``chat_id`` (optional ``api_base``) from ``key.ini``.
+
+        Without ``path`` the first existing of :func:`key_ini_candidates` is used.
+        """
+        if path is None:
+            found = [p for p in key_ini_candidates() if p.is_file()]
+            if not found:
+                searched = ", ".join(str(p) for p in key_ini_candidates())
+                raise FileNotFoundError(
+                    f"no Telegram key.ini found (searched {searched}); create one with a [Telegram{bot_index}] "
+                    "section holding token and chat_id, or set $VAI_KEY_INI"
+                )
+            path = found[0]
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
@@ -180,19 +205,25 @@ class TelegramReporter:
         if missing:
             raise KeyError(f"{path}: [{section}] is missing {missing}")
         base = api_base or parser.get(section, "api_base", fallback=DEFAULT_API_BASE)
-        return cls(
-            parser.get(section, "token").strip(), parser.get(section, "chat_id").strip(), run, base, timeout
-        )
+        token, chat_id = parser.get(section, "token").strip(), parser.get(section, "chat_id").strip()
+        return cls(token, chat_id, run, base, timeout, title=title)
+
+    from_ini = from_key_ini
 
     def __repr__(self) -> str:
         return f"TelegramReporter(chat_id={self.chat_id!r}, api_base={self.api_base!r})"
 
     @property
     def title(self) -> str:
+        if self._title:
+            return self._title
         return self.run.title() if self.run else socket.gethostname()
 
     # ------------------------------------------------------------------ transport
     def _post(self, method: str, body: bytes, content_type: str) -> bool:
+        if time.monotonic() < self._offline_until:
+            logger.debug("Telegram %s skipped: API unreachable at the last attempt", method)
+            return False
         url = f"{self.api_base}/bot{self._token}/{method}"
         headers = {"Content-Type": content_type}
         try:
@@ -206,7 +237,11 @@ class TelegramReporter:
             logger.warning("Telegram %s failed: HTTP %s %s", method, e.code, redact(str(detail or e.reason)))
             return False
         except Exception as e:  # network down, DNS, timeout, bad JSON: never break training
-            logger.warning("Telegram %s failed: %s: %s", method, type(e).__name__, redact(str(e)))
+            note = ""
+            if isinstance(e, OSError):  # unreachable / timeout: don't stall the next sends for `timeout` each
+                self._offline_until = time.monotonic() + self.retry_after_s
+                note = f" (sends in the next {self.retry_after_s:.0f}s are skipped)"
+            logger.warning("Telegram %s failed: %s: %s%s", method, type(e).__name__, redact(str(e)), note)
             return False
         if not payload.get("ok", False):
             logger.warning("Telegram %s failed: %s", method, redact(str(payload.get("description", payload))))
@@ -256,8 +291,8 @@ class TelegramReporter:
     def report(
         self,
         summary_csv: str | os.PathLike,
-        field_directions: Mapping[str, bool] | None = None,
         plots: Sequence[str | os.PathLike] = (),
+        field_directions: Mapping[str, bool] | None = None,
         extra_lines: Sequence[str] = (),
     ) -> bool:
         """Periodic report: best/last of every non-train metric, run times, versions, then each plot (png)."""
