@@ -64,3 +64,17 @@ def test_two_gloo_processes_match_one(base_args: list[str]) -> None:
     for key in ("odd_loss", "odd_acc", "odd_acc_top5"):
         assert single.metrics[key] == pytest.approx(ddp_odd[key], rel=1e-6), key
     assert len(list((rd / "predictions").glob("epoch_0002_odd_oneclip.npz"))) == 1
+
+
+@pytest.mark.slow
+def test_rank_without_samples(base_args: list[str]) -> None:
+    """A 1-clip split on 2 ranks: rank 1 has nothing to evaluate and the gather still works."""
+    from vai_train import run_train
+
+    run_train(base_args + ["-e", "1"])
+    _torchrun(["eval", *base_args, "-l", "-1", "-s", "one"])
+    root = Path(base_args[base_args.index("-R") + 1])
+    row = read_summary(root / "tiny" / "tinynet" / "base" / "version_000" / "logs" / "summary.csv")[0]
+    single = run_eval(base_args + ["-l", "-1", "-s", "one"])
+    assert row["one_loss"] == pytest.approx(single.metrics["one_loss"], rel=1e-6)
+    assert row["one_acc"] == single.metrics["one_acc"]

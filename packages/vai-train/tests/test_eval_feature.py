@@ -61,3 +61,12 @@ def test_list_shows_sources(config_root: Path, capsys: pytest.CaptureFixture) ->
     assert main(["list", "--config-root", str(config_root)]) == 0
     out = capsys.readouterr().out
     assert "tiny/tinynet-plateau" in out and "[--config-root]" in out and "ch_alt/tiny" in out
+
+
+def test_eval_uses_ema_weights_like_validation(base_args: list[str]) -> None:
+    args = [a if a != "base" else "plateau" for a in base_args]
+    trained = run_train(args + ["-e", "2"])
+    last = trained.summary[-1]
+    res = run_eval(args + ["-l", "-1"])
+    assert res.metrics["val_loss"] == pytest.approx(last["val_loss"], rel=1e-6)
+    assert res.metrics["val_acc"] == pytest.approx(last["val_acc"])

@@ -66,6 +66,10 @@ def test_load_epoch_n_branches_new_version(base_args: list[str]) -> None:
     # -l -1 on a finished run just resumes at the end (nothing left to do)
     again = run_train(base_args + ["-e", "4", "-l", "-1"])
     assert again.run_dir == branched.run_dir and len(again.summary) == 4
+    # -l -2: a new version continuing from the best epoch of version 0
+    best = run_train(base_args + ["-e", "4", "-l", "-2", "-v", "0"])
+    assert best.run_dir.name == "version_002"
+    assert best.summary[: first.best_epoch] == first.summary[: first.best_epoch]
 
 
 def test_nan_loss_stops_with_last_good_checkpoint(
@@ -74,7 +78,8 @@ def test_nan_loss_stops_with_last_good_checkpoint(
     args = [a if a != "base" else "nan" for a in base_args]
     assert main(["train", *args, "-e", "3"]) == 1
     err = capsys.readouterr().err
-    assert "non-finite training loss" in err and "epoch 2" in err
+    assert "non-finite training loss" in err and "epoch 2" in err and "last good checkpoint: " in err
+    assert "epoch_0001.pth" in err
     root = Path(args[args.index("-R") + 1])
     rd = root / "tiny" / "tinynet" / "nan" / "version_000"
     ckpt = load_checkpoint(rd / "weights" / "last.pth")

@@ -119,3 +119,17 @@ def test_early_stop_in_training_and_before_resume(base_args: list[str]) -> None:
 def test_cpu_bf16_amp_trains(base_args: list[str]) -> None:
     res = run_train(base_args + ["-e", "1", "--amp"])
     assert math.isfinite(res.summary[0]["train_loss"]) and res.summary[0]["val_acc"] is not None
+
+
+def test_fp16_grad_scaler_saved_and_restored(base_args: list[str]) -> None:
+    from vai_train.engine.checkpoint import load_checkpoint
+
+    args = [a if a != "base" else "fp16" for a in base_args]
+    first = run_train(args + ["-e", "2"])
+    scaler = load_checkpoint(first.run_dir / "weights" / "last.pth")["amp_scaler_state"]
+    assert scaler["_growth_tracker"] == 16  # 8 optimiser steps per epoch without overflow
+    resumed = run_train(args + ["-e", "3", "-l", "-1"])
+    assert (
+        load_checkpoint(resumed.run_dir / "weights" / "last.pth")["amp_scaler_state"]["_growth_tracker"] == 24
+    )
+    assert math.isfinite(resumed.summary[-1]["train_loss"])

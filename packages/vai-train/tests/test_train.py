@@ -84,3 +84,13 @@ def test_plateau_ema_accum_clip_and_early_stop(base_args: list[str]) -> None:
     assert all(r["lr"] <= 0.05 + 1e-12 for r in rows)
     if result.stopped_early:
         assert len(rows) < 8
+
+
+def test_multi_label_defaults(base_args: list[str]) -> None:
+    args = [a if a != "tiny" else "tiny_multi" for a in base_args]
+    res = run_train(args + ["-e", "2", "-t", "2"])
+    row = res.summary[-1]
+    assert res.best_metric_field == "val_mAP" and 0.0 <= row["val_mAP"] <= 1.0
+    assert "multicropval_vid_mAP" in row and "val_acc" not in row
+    ckpt = load_checkpoint(res.run_dir / "weights" / "last.pth")
+    assert ckpt["early_stopping_state"]["best_metric_epoch"] in (1, 2)

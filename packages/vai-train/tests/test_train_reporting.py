@@ -51,6 +51,10 @@ def test_telegram_start_report_finish(base_args: list[str], bot_api, tmp_path: P
     assert methods[0] == "sendMessage" and "Started" in calls[0][1] and "tiny tinynet base v0" in calls[0][1]
     assert "sendPhoto" in methods and "Finished" in calls[-1][1]
     assert "val_acc" in texts
+    from vai_train import run_eval
+
+    run_eval(base_args + ["-l", "-1", "-B", "0"])
+    assert "Evaluation (epoch 1)" in calls[-1][1] and "val_acc" in calls[-1][1]
     for log in (res.run_dir / "logs").glob("*.log"):
         assert TOKEN not in log.read_text()
 

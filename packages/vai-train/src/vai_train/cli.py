@@ -141,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("interrupted")
         return 130
     except Exception as e:
-        if args.log_level.upper() == "DEBUG":
-            logger.exception("failed")
+        # the traceback goes to the DEBUG log file (and the console with -L DEBUG); the user sees one line
+        logger.debug("vai-train %s failed", args.command, exc_info=True)
         print(f"vai-train {args.command}: error: {e}", file=sys.stderr)
         return 1
     if args.command in ("train", "eval", "feature") and result is not None and _is_main():

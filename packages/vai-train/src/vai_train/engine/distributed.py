@@ -92,22 +92,27 @@ class ShardSampler(Sampler[int]):
 
 
 def gather_to_main(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor | None:
-    """Concatenate every rank's ``tensor`` (first dims may differ) on rank 0, in rank order; None elsewhere."""
+    """Concatenate every rank's ``tensor`` (first dims may differ, even be 0) on rank 0 in rank order."""
     if not info.distributed:
         return tensor
     comm_device = info.device if dist.get_backend() == "nccl" else torch.device("cpu")
-    t = tensor.to(comm_device).contiguous()
-    n = torch.tensor([t.shape[0]], device=comm_device, dtype=torch.long)
-    sizes = [torch.zeros_like(n) for _ in range(info.world_size)]
-    dist.all_gather(sizes, n)
-    max_n = int(max(s.item() for s in sizes))
-    padded = torch.zeros((max_n, *t.shape[1:]), dtype=t.dtype, device=comm_device)
+    metas = all_gather_object((tensor.shape[0], tuple(tensor.shape[1:]), str(tensor.dtype)), info)
+    sizes = [m[0] for m in metas]
+    # a rank without samples (tiny split, many ranks) takes its shape/dtype from one that has some
+    ref = next((m for m in metas if m[0] > 0), metas[0])
+    dtype = getattr(torch, ref[2].replace("torch.", ""))
+    t = (
+        tensor.to(comm_device, dtype)
+        if tensor.shape[0]
+        else torch.zeros((0, *ref[1]), dtype=dtype, device=comm_device)
+    )
+    padded = torch.zeros((max(sizes), *ref[1]), dtype=dtype, device=comm_device)
     padded[: t.shape[0]] = t
     chunks = [torch.zeros_like(padded) for _ in range(info.world_size)]
-    dist.all_gather(chunks, padded)
+    dist.all_gather(chunks, padded.contiguous())
     if not info.is_main:
         return None
-    return torch.cat([c[: int(s.item())] for c, s in zip(chunks, sizes, strict=True)]).to(tensor.device)
+    return torch.cat([c[:n] for c, n in zip(chunks, sizes, strict=True)]).to(tensor.device)
 
 
 def reorder_shards(t: torch.Tensor, world_size: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import load_checkpoint, resolve_link
 from vai_train.engine.distributed import DistInfo, broadcast_object, cleanup_distributed, init_distributed
 from vai_train.engine.loop import resolve_amp, run_inference
-from vai_train.engine.reports import replot, save_split_predictions, setup_run_logging
+from vai_train.engine.reports import make_telegram, replot, save_split_predictions, setup_run_logging
 from vai_train.engine.resume import best_epoch_of, epoch_checkpoint
 from vai_train.engine.rng import seed_everything
 from vai_train.engine.trainer import RunResult, exp_dir_of, load_cfg
@@ -60,7 +60,7 @@ def _load_model(cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None) -> tuple
     model = B.build_model(cfg, info, pretrained=ckpt_path is None)
     if ckpt_path is None:
         return model, None
-    ckpt = load_checkpoint(ckpt_path, info.device)
+    ckpt = load_checkpoint(ckpt_path, "cpu")
     state = ckpt["model_state"]
     if ckpt.get("ema_state"):
         state = {k[len("module.") :]: v for k, v in ckpt["ema_state"].items() if k.startswith("module.")}
@@ -132,6 +132,8 @@ def run_eval(args: argparse.Namespace) -> RunResult:
                     getattr(cfg.exp_cfg, "predictions_gatherers", None),
                     args.mode,
                 )
+            if args.bot_index is not None:
+                _telegram_eval(cfg, args, rd, row, epoch)
             logger.info(
                 "eval %s (epoch %s): %s",
                 split,
@@ -141,6 +143,16 @@ def run_eval(args: argparse.Namespace) -> RunResult:
         return _result(rd, rows, split, metrics, row, epoch)
     finally:
         cleanup_distributed()
+
+
+def _telegram_eval(
+    cfg: ExpConfig, args: argparse.Namespace, rd: RunDir, row: dict, epoch: int | None
+) -> None:
+    try:
+        bot = make_telegram(cfg, args, rd)
+        bot.eval_result({k: v for k, v in row.items() if isinstance(v, float)}, epoch)
+    except Exception as e:  # reporting never fails an evaluation
+        logger.warning("Telegram reporting failed: %s", e)
 
 
 def _result(rd: RunDir, rows: list, split: str, metrics: list, row: dict, epoch: int | None) -> RunResult:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,7 @@ class Reporter:
         self.plotted_epoch = epoch if plots is not None else self.plotted_epoch
         if self.telegram is not None and epoch % self.period == 0:
             self._send(
-                "report", self.rd.summary_csv, self.directions, plots if plots is not None else self.plot()
+                "report", self.rd.summary_csv, plots if plots is not None else self.plot(), self.directions
             )
 
     def plot(self) -> list[Path]:
@@ -155,8 +154,8 @@ def _plot(rd: RunDir) -> list[Path]:
 
 
 def make_telegram(cfg: Any, args: argparse.Namespace, rd: RunDir) -> Any:
-    """Exp config ``telegram_reporter`` (object, or callable(run_info, bot_index)), else key.ini's
-    ``[Telegram<B>]`` from ``$VAI_KEY_INI`` (default ``./key.ini``)."""
+    """Exp config ``telegram_reporter`` (object, or callable(run_info, bot_index)), else ``[Telegram<B>]``
+    of the first key.ini found: ``$VAI_KEY_INI``, ``./key.ini``, ``./tools/key.ini``, ``~/.config/vai/key.ini``."""
     from vai_train.reporting import RunInfo, TelegramReporter
 
     run = RunInfo(args.dataset, args.model, args.experiment_name, args.subfolder, rd.version)
@@ -167,4 +166,4 @@ def make_telegram(cfg: Any, args: argparse.Namespace, rd: RunDir) -> Any:
             if callable(custom) and not hasattr(custom, "send_message")
             else custom
         )
-    return TelegramReporter.from_key_ini(os.environ.get("VAI_KEY_INI", "key.ini"), args.bot_index, run)
+    return TelegramReporter.from_key_ini(None, args.bot_index, run)  # $VAI_KEY_INI, ./key.ini, ...

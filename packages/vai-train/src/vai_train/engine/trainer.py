@@ -12,9 +12,9 @@ from typing import Any
 import torch
 
 from vai_train.config import ExpConfig, discover_roots, load_exp_config
-from vai_train.early_stopping import ExperimentView, make_condition
+from vai_train.early_stopping import ExperimentView, best_epoch, make_condition
 from vai_train.engine import builders as B
-from vai_train.engine.checkpoint import load_checkpoint, save_epoch_checkpoint
+from vai_train.engine.checkpoint import load_checkpoint, resolve_link, save_epoch_checkpoint
 from vai_train.engine.distributed import (
     DistInfo,
     all_gather_object,
@@ -29,7 +29,7 @@ from vai_train.engine.resume import choose_start
 from vai_train.engine.rng import get_rng_state, seed_everything, set_rng_state
 from vai_train.rundir import experiment_dir, save_configs
 from vai_train.schedulers import ReduceLROnPlateauMultiple, WarmupScheduler, is_plateau_scheduler
-from vai_train.summary import read_summary, update_row
+from vai_train.summary import best_row, clip_rows, read_summary, update_row
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def _restore(kit: dict[str, Any], ckpt: dict[str, Any], cfg: ExpConfig, info: Di
     if kit["scheduler"] is not None and cfg.load_scheduler_state and ckpt.get("scheduler_state") is not None:
         kit["scheduler"].load_state_dict(ckpt["scheduler_state"])
     elif kit["scheduler"] is not None and is_plateau_scheduler(kit["scheduler"]):
-        for row in kit["summary"]:  # upstream: replay plateau schedulers from summary.csv
+        rows = broadcast_object(kit["summary"], info)  # only rank 0 reads summary.csv
+        for row in rows:  # upstream: replay plateau schedulers from summary.csv
             _step_plateau(kit["scheduler"], row.get("val_loss"), row.get(kit["best_field"]))
     if ckpt.get("amp_scaler_state"):
         kit["scaler"].load_state_dict(ckpt["amp_scaler_state"])
@@ -162,7 +163,7 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
         )
     model = B.build_model(cfg, info, pretrained=start.checkpoint is None)
     kit["model"] = B.wrap_ddp(model, cfg, info)
-    kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(kit["model"]))
+    kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(model))  # the unwrapped module
     accum = cfg.grad_accum_steps
     kit["scheduler"] = cfg.scheduler(kit["optimiser"], B.iters_per_epoch(kit["train_loader"], accum))
     amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
@@ -182,14 +183,12 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
 
     start_epoch = 1
     if start.checkpoint is not None:
-        ckpt = load_checkpoint(start.checkpoint, info.device)
+        ckpt = load_checkpoint(start.checkpoint, "cpu")  # RNG states must stay on CPU
+        if info.is_main:  # rows after the checkpoint's epoch are discarded (they will be redone)
+            kit["summary"] = clip_rows(rd.summary_csv, int(ckpt["epoch"]))
         _restore(kit, ckpt, cfg, info)
         start_epoch = int(ckpt["epoch"]) + 1
         logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
-        if info.is_main:
-            from vai_train.summary import clip_rows
-
-            kit["summary"] = clip_rows(rd.summary_csv, int(ckpt["epoch"]))
     num_epochs = args.num_epochs if args.num_epochs is not None else cfg.num_epochs
     metric_info = {
         "best_metric_fieldname": best_field,
@@ -213,14 +212,18 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
         "activation": activation,
     }
 
-    def should_stop() -> bool:
-        stop = False
-        if info.is_main and condition is not None and kit["summary"]:
-            stop = bool(condition(ExperimentView(kit["summary"], rd), metric_info))
-        return bool(broadcast_object(stop, info))
+    def should_stop() -> bool:  # rank 0 decides on the summary so far
+        return (
+            info.is_main
+            and condition is not None
+            and bool(kit["summary"])
+            and bool(condition(ExperimentView(kit["summary"], rd), metric_info))
+        )
+
+    kit["should_stop"] = should_stop
 
     stopped = False
-    if start_epoch > 1 and should_stop():
+    if start_epoch > 1 and broadcast_object(should_stop(), info):
         logger.info("early stopping condition already met at epoch %d; not resuming", start_epoch - 1)
         stopped = True
     if reporter and not stopped:
@@ -230,16 +233,17 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
         for epoch in range(start_epoch, num_epochs + 1):
             if stopped:
                 break
-            _run_epoch(epoch, kit, cfg, args, info, opts, metrics, mc_period, num_epochs, rd, reporter)
-            if should_stop():
+            if _run_epoch(epoch, kit, cfg, args, info, opts, metrics, mc_period, num_epochs, rd, reporter):
                 logger.info("early stopping at epoch %d", epoch)
                 stopped = True
                 if reporter:
                     reporter.early_stop(epoch)
     except NonFiniteLossError as e:
+        last = resolve_link(rd.weights, "last.pth")
+        err = NonFiniteLossError(f"{e}; last good checkpoint: {last.resolve() if last else 'none yet'}")
         if reporter:
-            reporter.exception(e)
-        raise
+            reporter.exception(err)
+        raise err from e
     except Exception as e:
         if reporter:
             reporter.exception(e)
@@ -259,8 +263,6 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
 
 
 def _result(rd: Any, rows: list[dict[str, Any]], best_field: str, higher: bool, stopped: bool) -> RunResult:
-    from vai_train.summary import best_row
-
     best = best_row(rows, best_field, higher)
     return RunResult(
         rd.path,
@@ -285,7 +287,8 @@ def _run_epoch(
     num_epochs: int,
     rd: Any,
     reporter: Any,
-) -> None:
+) -> bool:
+    """Train + validate one epoch, write its summary row and checkpoint; True if early stopping triggers."""
     if hasattr(cfg.exp_cfg, "epoch_start_script"):
         ret = cfg.exp_cfg.epoch_start_script(
             epoch, ExperimentView(kit["summary"], rd), args, info.rank, info.world_size, kit
@@ -348,14 +351,19 @@ def _run_epoch(
             "rng_states": rng_states,
             "best_metric_field": best_field,
             "peak_epochs": peaks + ([epoch] if is_best else []),
-            "early_stopping_state": {"stop": False, "epochs_seen": len(kit["summary"]) + 1},
         }
         kit["summary"] = update_row(rd.summary_csv, epoch, row)
+        stop = kit["should_stop"]()
+        state["early_stopping_state"] = {
+            "stopped": stop,
+            "best_val_loss_epoch": best_epoch(kit["summary"], "val_loss", higher_is_better=False),
+            "best_metric_epoch": best_epoch(kit["summary"], best_field, higher),
+        }
         save_epoch_checkpoint(rd.weights, epoch, state, is_best, args.save_mode)
         logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         if reporter:
             reporter.epoch(epoch, row, kit["summary"])
-    barrier(info)
+    return bool(broadcast_object(stop if info.is_main else None, info))
 
 
 def peak_epochs(rows: list[dict[str, Any]], field_name: str, higher: bool) -> list[int]:

@@ -7,7 +7,7 @@ num_classes = 4
 task = "single_label"
 class_keys = ["a", "b", "c", "d"]
 split2mode = {"train": "train", "val": "test", "multicropval": "test"}
-SIZES = {"train": 64, "val": 24, "multicropval": 24, "odd": 23}
+SIZES = {"train": 64, "val": 24, "multicropval": 24, "odd": 23, "one": 1}
 
 
 class TinyDataset(Dataset):
