@@ -5,10 +5,10 @@ from vai_data import VideoClipDataset
 
 batch_size = 16
 val_batch_size = 32
-num_epochs = 5
+num_epochs = 8
 input_frame_length = 8
 crop_size = 40
-num_workers = 1
+num_workers = 0  # decoding 48px clips is cheap; a worker process would compete for the 2 cores
 
 
 def get_torch_dataset(split):
