@@ -65,3 +65,26 @@ def test_neighbour_frames_in_dataset(synth_root):
     s = ds[0]
     assert s["frame_indices"].tolist() == [0, 1, 2, 3, 4, 5]
     assert s["video"].shape == (3, 6, 16, 16)
+
+
+def test_feature_dataset_from_npz_as_written_by_vai_train(tmp_path):
+    feats = np.arange(12, dtype=np.float32).reshape(3, 4)
+    path = tmp_path / "features_epoch_0001_val_oneclip.npz"
+    np.savez(path, video_ids=np.array([10, 11, 12]), labels=np.array([1, 0, 1]), features=feats)
+    ds = FeatureDataset.from_file(path)
+    assert len(ds) == 3 and ds[2]["video_id"] == 12 and ds[2]["label"] == 1
+    assert torch.equal(ds[1]["video"], torch.from_numpy(feats[1]))
+    with pytest.raises(KeyError, match="logits"):
+        FeatureDataset.from_file(path, feature_key="logits")
+
+
+def test_feature_pickle_with_foreign_class_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    path = tmp_path / "evil.pkl"
+    with open(path, "wb") as f:
+        pickle.dump({"video_ids": [0], "labels": [0], "clip_features": Evil()}, f)
+    with pytest.raises(pickle.UnpicklingError, match="builtins.print"):
+        FeatureDataset.from_file(path)

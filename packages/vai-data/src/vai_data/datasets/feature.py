@@ -13,6 +13,27 @@ from torch.utils.data import Dataset
 from ..pathio import path_manager
 
 
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that rebuilds numpy arrays and builtin containers only; any other global is refused."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("builtins", "slice"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"refusing to unpickle {module}.{name}: feature pickles hold arrays only"
+        )
+
+
 class FeatureDataset(Dataset):
     """Samples ``{"video": feature (D,), "label", "video_id", "spatial_idx": 0, "temporal_idx": 0,
     "frame_indices": empty}`` from arrays of video_ids, labels and features."""
@@ -37,19 +58,38 @@ class FeatureDataset(Dataset):
         )
 
     @classmethod
+    def from_file(cls, path: str | os.PathLike, feature_key: str = "features") -> FeatureDataset:
+        """Load features saved by ``vai-train feature`` (``.npz``: ``video_ids``, ``labels``, ``<feature_key>``)
+        or an upstream feature pickle (``.pkl``: ``video_ids``, ``labels``, ``clip_features``)."""
+        path = os.fspath(path)
+        if path.endswith((".pkl", ".pickle")):
+            return cls.from_pickle(path, "clip_features" if feature_key == "features" else feature_key)
+        with path_manager.open(path, "rb") as f:
+            with np.load(f, allow_pickle=False) as data:
+                d = {k: data[k] for k in data.files}
+        return cls._from_mapping(d, feature_key, path)
+
+    @classmethod
     def from_pickle(cls, path: str | os.PathLike, feature_key: str = "clip_features") -> FeatureDataset:
-        """Load an upstream/vai feature pickle (``video_ids``, ``labels``, ``clip_features``)."""
+        """Load an upstream feature pickle (``video_ids``, ``labels``, ``clip_features``). Only numpy arrays,
+        lists, tuples, dicts and scalars are unpickled: a pickle that names any other class is refused."""
         with path_manager.open(os.fspath(path), "rb") as f:
-            d = pickle.load(f)
-        for k in ("video_ids", "labels", feature_key):
-            if k not in d:
-                raise KeyError(f"{path}: feature pickle has no {k!r} (keys: {sorted(d)})")
-        feats = d[feature_key]
+            d = _ArraysOnlyUnpickler(f).load()
+        feats = d.get(feature_key) if isinstance(d, dict) else None
         if isinstance(
             feats, tuple
         ):  # upstream stores a tuple of arrays (one per feature head): use the first
-            feats = feats[0]
-        return cls(d["video_ids"], d["labels"], feats)
+            d = {**d, feature_key: feats[0]}
+        return cls._from_mapping(d, feature_key, path)
+
+    @classmethod
+    def _from_mapping(cls, d, feature_key: str, path) -> FeatureDataset:
+        if not isinstance(d, dict):
+            raise ValueError(f"{path}: expected a mapping of arrays, got {type(d).__name__}")
+        for k in ("video_ids", "labels", feature_key):
+            if k not in d:
+                raise KeyError(f"{path}: feature file has no {k!r} (keys: {sorted(d)})")
+        return cls(d["video_ids"], d["labels"], d[feature_key])
 
     @property
     def labels(self) -> list:

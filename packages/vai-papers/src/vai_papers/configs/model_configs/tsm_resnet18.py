@@ -1,3 +1,3 @@
-# TSM on a torchvision ResNet-18 backbone (vai_models.create_model("tsm_resnet18", ...)).
+# TSM (temporal shift, shift_div 8, blockres) on a torchvision ResNet-18 backbone.
 MODEL_NAME = "tsm_resnet18"
 include("_vai_model.py")

@@ -1,3 +1,3 @@
-# TSM on a torchvision ResNet-50 backbone (vai_models.create_model("tsm_resnet50", ...)).
+# TSM (temporal shift, shift_div 8, blockres) on a torchvision ResNet-50 backbone.
 MODEL_NAME = "tsm_resnet50"
 include("_vai_model.py")

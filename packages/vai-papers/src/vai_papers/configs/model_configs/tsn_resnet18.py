@@ -1,3 +1,3 @@
-# TSN on a torchvision ResNet-18 backbone (vai_models.create_model("tsn_resnet18", ...)).
+# TSN (average consensus over segments) on a torchvision ResNet-18 backbone.
 MODEL_NAME = "tsn_resnet18"
 include("_vai_model.py")

@@ -1,3 +1,3 @@
-# TSN on a torchvision ResNet-50 backbone (vai_models.create_model("tsn_resnet50", ...)).
+# TSN (average consensus over segments) on a torchvision ResNet-50 backbone.
 MODEL_NAME = "tsn_resnet50"
 include("_vai_model.py")

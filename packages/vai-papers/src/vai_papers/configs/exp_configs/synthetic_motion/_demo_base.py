@@ -6,7 +6,10 @@ from vai_data import VideoClipDataset
 batch_size = 16
 val_batch_size = 32
 num_epochs = 8
-input_frame_length = 8
+# 8 segments (TSN-style models) or an 8-frame clip (3D models); a model config may ask for more
+input_frame_length = max(8, getattr(model_cfg, "min_input_frames", 8))
+# TDN reads a stack of consecutive frames per segment: sampled as neighbours of each segment's frame
+frames_per_segment = getattr(model_cfg, "input_frames_per_segment", 1)
 crop_size = 40
 num_workers = 0  # decoding 48px clips is cheap; a worker process would compete for the 2 cores
 
@@ -25,6 +28,7 @@ def get_torch_dataset(split):
         scale_jitter=(40, 52),
         test_scale=44,
         num_spatial_crops=3 if split == "multicropval" else 1,
+        num_neighbours=frames_per_segment - 1,
         horizontal_flip=dataset_cfg.horizontal_flip,
         flip_label_map=dataset_cfg.flip_label_map(),
         mean=model_cfg.input_mean,

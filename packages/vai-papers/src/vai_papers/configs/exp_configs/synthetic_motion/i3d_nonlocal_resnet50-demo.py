@@ -1,0 +1,2 @@
+# Demo experiment (see _demo_base.py) with the i3d_nonlocal_resnet50 model config.
+include("_demo_base.py")

@@ -1,0 +1,2 @@
+# Demo experiment (see _demo_base.py) with the mvf_resnet101 model config.
+include("_demo_base.py")

@@ -1,0 +1,3 @@
+# MTRN (multi-scale temporal relation head) on a torchvision ResNet-18 backbone.
+MODEL_NAME = "mtrn_resnet18"
+include("_vai_model.py")

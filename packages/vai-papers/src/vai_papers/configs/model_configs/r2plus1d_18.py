@@ -1,0 +1,5 @@
+# torchvision R(2+1)D-18: vai_models.create_model("r2plus1d_18", ...).
+MODEL_NAME = "r2plus1d_18"
+include("_vai_model.py")
+input_mean = [0.43216, 0.394666, 0.37645]
+input_std = [0.22803, 0.22145, 0.216989]

@@ -1,0 +1,3 @@
+# TRN (single-scale temporal relation head) on a torchvision ResNet-34 backbone.
+MODEL_NAME = "trn_resnet34"
+include("_vai_model.py")

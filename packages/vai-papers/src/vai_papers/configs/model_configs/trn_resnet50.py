@@ -1,0 +1,3 @@
+# TRN (single-scale temporal relation head) on a torchvision ResNet-50 backbone.
+MODEL_NAME = "trn_resnet50"
+include("_vai_model.py")
