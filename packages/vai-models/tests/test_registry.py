@@ -93,3 +93,14 @@ def test_in_channels_and_wrong_input():
     # TSN's average consensus accepts any number of frames
     tsn = create_model("tsn_resnet18", num_classes=4, num_frames=2).eval()
     assert tsn(torch.randn(1, 3, 5, 32, 32)).shape == (1, 4)
+
+
+def test_docs_model_table_lists_every_registered_model():
+    """docs/models.md's table (from `vai-models table`) must not drift from the registry."""
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "models.md"
+    if not doc.is_file():
+        pytest.skip("docs/models.md is not shipped with the installed package")
+    rows = {line.split("`")[1] for line in doc.read_text().splitlines() if line.startswith("| `")}
+    assert [n for n in list_models() if n not in rows] == []
