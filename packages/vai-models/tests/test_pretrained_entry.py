@@ -68,7 +68,7 @@ def test_caffe2_pickle_into_i3d(tmp_path):
     s = dst.pretrained_summary
     assert s.layout == "caffe2" and s.ok, str(s)
     assert torch.equal(dst.layer3[2].conv2.weight, torch.from_numpy(blobs["res4_2_branch2b_w"]))
-    with pytest.raises(ValueError, match="i3d_\\*, slowfast_\\* and x3d_\\*"):
+    with pytest.raises(ValueError, match=r"I3D_8x8_R50.pkl: .*i3d_\*, slowfast_\* and x3d_\*"):
         create_model("tsn_resnet18", 4, 2, pretrained=path)  # a 2D model cannot take a caffe2 file
 
 

@@ -241,7 +241,10 @@ def _load_caffe2(model: nn.Module, path: str | Path, strict: bool) -> LoadSummar
     from .video3d.caffe2 import load_caffe2_blobs
     from .video3d.pyslowfast import _skip_optimiser_blobs, convert_caffe2_blobs, model_family
 
-    model_family(model)  # fail before reading the file when the model cannot take PySlowFast weights
+    try:  # fail before reading the file when the model cannot take PySlowFast weights
+        model_family(model)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc} (a .pkl file is read as a caffe2 blob pickle)") from None
     converted, unmapped = convert_caffe2_blobs(load_caffe2_blobs(path), model)
     return load_state_dict_into(
         model,
