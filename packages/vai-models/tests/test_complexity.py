@@ -94,3 +94,12 @@ def test_vai_models_imports_no_sibling_package():
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_table_normalisation_labels():
+    from vai_models.cli import _norm
+
+    assert _norm({"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}) == "ImageNet"
+    assert _norm({"mean": (114.75,) * 3, "std": (57.375,) * 3}) == "114.75 / 57.375"
+    assert _norm({"mean": (0.1, 0.2), "std": (1.0, 2.0)}) == "0.1, 0.2 / 1, 2"
+    assert _norm({}) == "-"

@@ -163,7 +163,7 @@ def test_converter_none_and_callable(tmp_path):
     assert s.loaded == 0 and s.unexpected
     s = load_pretrained(dst, tmp_path / "ck.pth", converter=lambda st, m: {k[4:]: v for k, v in st.items()})
     assert s.ok
-    with pytest.raises(ValueError, match="unknown checkpoint layout"):
+    with pytest.raises(ValueError, match="unknown converter"):
         load_pretrained(dst, tmp_path / "ck.pth", converter="caffe9")
 
 

@@ -11,9 +11,10 @@ from .registry import (
     list_models,
     register_model,
 )
-from .weights import LoadSummary, load_backbone_imagenet, load_pretrained
+from .weights import CheckpointError, LoadSummary, load_backbone_imagenet, load_pretrained
 
 __all__ = [
+    "CheckpointError",
     "LoadSummary",
     "UnknownModelError",
     "create_model",

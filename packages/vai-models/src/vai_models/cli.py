@@ -27,6 +27,26 @@ def _spec(cfg: dict, shape: Sequence[int]) -> str:
     return f"{dims} (CxTxHxW), {order} {scale}"
 
 
+#: short labels for the normalisation statistics models share (full values in docs/models.md)
+_NAMED_STATS = {
+    ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)): "ImageNet",
+    ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)): "Kinetics (torchvision)",
+}
+
+
+def _norm(cfg: dict) -> str:
+    """``mean / std`` of ``cfg`` as a short label, or the numbers when all channels share one value."""
+    mean, std = tuple(cfg.get("mean", ())), tuple(cfg.get("std", ()))
+    if not mean:
+        return "-"
+    rounded = (tuple(round(m, 6) for m in mean), tuple(round(s, 6) for s in std))
+    if rounded in _NAMED_STATS:
+        return _NAMED_STATS[rounded]
+    if len(set(mean)) == 1 and len(set(std)) == 1:
+        return f"{mean[0]:g} / {std[0]:g}"
+    return f"{', '.join(f'{m:g}' for m in mean)} / {', '.join(f'{s:g}' for s in std)}"
+
+
 def model_row(name: str, num_classes: int = 400, num_frames: int | None = None) -> dict:
     """Params (M), GFLOPs and input spec of ``name`` at its default input (build on CPU, zero input)."""
     frames = num_frames or getattr(get_model_builder(name), "default_num_frames", DEFAULT_TABLE_FRAMES)
@@ -37,6 +57,7 @@ def model_row(name: str, num_classes: int = 400, num_frames: int | None = None) 
         "params_m": params(model) / 1e6,
         "gflops": flops(model, shape),
         "input": _spec(model.default_cfg, shape),
+        "norm": _norm(model.default_cfg) if len(shape) > 2 else "-",
     }
 
 
@@ -82,11 +103,11 @@ def _cmd_table(args: argparse.Namespace) -> int:
         except Exception as exc:  # one broken model must not hide the others
             logger.error("%s: could not measure (%s: %s)", name, type(exc).__name__, exc)
             rows.append({"name": name, "params_m": float("nan"), "gflops": float("nan"), "input": "error"})
-    print(f"| model | params (M) | GFLOPs | input ({args.num_classes} classes) |")
-    print("|---|---:|---:|---|")
+    print(f"| model | params (M) | GFLOPs | input ({args.num_classes} classes) | mean / std |")
+    print("|---|---:|---:|---|---|")
     for r in rows:
         g = f"{r['gflops']:.4f}" if r["gflops"] < 0.1 else f"{r['gflops']:.2f}"
-        print(f"| `{r['name']}` | {r['params_m']:.2f} | {g} | {r['input']} |")
+        print(f"| `{r['name']}` | {r['params_m']:.2f} | {g} | {r['input']} | {r.get('norm', '-')} |")
     return 0
 
 

@@ -70,9 +70,17 @@ def create_model(
     num_frames: int,
     in_channels: int = 3,
     pretrained: str | Path | None = None,
+    *,
+    converter: str | Callable[..., Any] | None = "auto",
+    strict: bool = False,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build model ``name``; ``pretrained`` is a local checkpoint path loaded after construction."""
+    """Build model ``name``; ``pretrained`` is a local checkpoint path loaded after construction.
+
+    ``converter`` and ``strict`` go to :func:`vai_models.load_pretrained` (e.g. ``converter="inflate"``
+    initialises an I3D from an ImageNet ResNet-50 file); the load's summary is logged as one line and
+    kept as ``model.pretrained_summary``. Other keyword arguments go to the model builder.
+    """
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if num_frames < 1:
@@ -82,5 +90,5 @@ def create_model(
     if pretrained is not None:
         from .weights import load_pretrained
 
-        load_pretrained(model, pretrained)
+        model.pretrained_summary = load_pretrained(model, pretrained, strict=strict, converter=converter)
     return model

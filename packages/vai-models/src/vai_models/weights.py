@@ -109,13 +109,15 @@ def load_state_dict_into(
     source: str = "<state_dict>",
     layout: str = "vai",
     only_prefix: str | None = None,
+    unmapped: list[str] | None = None,
 ) -> LoadSummary:
     """Copy matching tensors of ``state`` into ``model``; shapes that differ are skipped and reported.
 
-    ``only_prefix`` restricts the "missing" report to model keys under that prefix (e.g. the backbone).
+    ``only_prefix`` restricts the "missing" report to model keys under that prefix (e.g. the backbone);
+    ``unmapped`` lists checkpoint keys a converter could not name, reported as unexpected.
     """
     own = model.state_dict()
-    summary = LoadSummary(path=source, layout=layout)
+    summary = LoadSummary(path=source, layout=layout, unexpected=list(unmapped or []))
     usable: StateDict = {}
     for key, value in state.items():
         if key not in own:
@@ -123,7 +125,7 @@ def load_state_dict_into(
         elif own[key].shape != value.shape:
             summary.mismatched.append((key, tuple(value.shape), tuple(own[key].shape)))
         else:
-            usable[key] = value
+            usable[key] = value.to(own[key].dtype)
     summary.missing = [
         k
         for k in own
@@ -143,29 +145,115 @@ def _is_buffer_counter(key: str) -> bool:
     return key.endswith("num_batches_tracked")
 
 
+#: converter names handled here rather than by :func:`vai_models.converters.convert_state_dict`
+SPECIAL_CONVERTERS = ("caffe2", "pyslowfast", "inflate")
+Converter = str | Callable[[StateDict, nn.Module], StateDict] | None
+
+
 def load_pretrained(
     model: nn.Module,
     path: str | Path,
     strict: bool = False,
-    converter: str | Callable[[StateDict, nn.Module], StateDict] | None = "auto",
+    converter: Converter = "auto",
     head: str = "verb",
 ) -> LoadSummary:
     """Load a local checkpoint into ``model`` and return a :class:`LoadSummary` (also logged as one line).
 
-    ``converter``: ``"auto"`` detects TSM-repo / EPIC-Kitchens / torchvision layouts
-    (:mod:`vai_models.converters`), a name picks one, a callable ``(state, model) -> state`` is
-    applied as is, and ``None`` loads the keys unchanged. ``head`` picks the ``verb`` or ``noun``
-    classifier of two-head EPIC-Kitchens checkpoints. ``strict=True`` raises on any mismatch.
-    """
-    from .converters import convert_state_dict
+    ``converter``:
 
+    - ``"auto"`` (default): a ``.pkl`` file is read as a caffe2 blob pickle (PySlowFast model zoo,
+      safe unpickler); other files with ``torch.load(weights_only=True)``, then TSM-repo /
+      EPIC-Kitchens / TRN-repo / torchvision-ImageNet layouts are detected
+      (:mod:`vai_models.converters`), the model's own ``checkpoint_filter_fn`` is applied when it has
+      one (PySlowFast ``.pyth`` keys, torchvision video classifiers), and a 2D ImageNet ResNet file
+      loaded into a 3D model is mean-inflated;
+    - ``"caffe2"``, ``"pyslowfast"``: force that format (3D models of the I3D/SlowFast/X3D family);
+    - ``"inflate"``: mean-inflate a torchvision 2D ResNet state_dict into a 3D ResNet (I3D);
+    - ``"vai"``, ``"tsm"``, ``"epic"``, ``"trn"``, ``"torchvision"``: that 2D layout;
+    - a callable ``(state, model) -> state`` is applied as is; ``None`` loads the keys unchanged.
+
+    ``head`` picks the ``verb`` or ``noun`` classifier of two-head EPIC-Kitchens checkpoints.
+    ``strict=True`` raises :class:`CheckpointError` on any missing / unexpected / mismatched key.
+    """
+    from .converters import LAYOUTS, convert_state_dict
+
+    if isinstance(converter, str) and converter not in LAYOUTS + SPECIAL_CONVERTERS:
+        raise ValueError(
+            f"unknown converter {converter!r}; choose one of {', '.join(LAYOUTS + SPECIAL_CONVERTERS)}, "
+            "a callable (state, model) -> state, or None"
+        )
+    if converter == "caffe2" or (converter == "auto" and Path(path).suffix == ".pkl"):
+        return _load_caffe2(model, path, strict)
     state = read_state_dict(path)
-    layout = "vai"
+    if converter == "inflate" or (converter == "auto" and _is_2d_into_3d(state, model)):
+        return _load_inflated(model, state, strict, str(path))
+    layout, extra = "vai", []
     if callable(converter):
         state, layout = converter(state, model), getattr(converter, "__name__", "custom")
+    elif converter == "pyslowfast":
+        from .video3d.pyslowfast import convert_pyslowfast_state_dict
+
+        state, extra = convert_pyslowfast_state_dict(state, model)
+        layout = "pyslowfast"
     elif converter is not None:
         state, layout = convert_state_dict(state, model, layout=converter, head=head)
-    return load_state_dict_into(model, state, strict=strict, source=str(path), layout=layout)
+        filter_fn = getattr(model, "checkpoint_filter_fn", None)
+        if converter == "auto" and layout == "vai" and callable(filter_fn):
+            filtered = filter_fn(state)
+            if filtered.keys() != state.keys():
+                layout = _filtered_layout(state)
+            state = filtered
+    return load_state_dict_into(model, state, strict=strict, source=str(path), layout=layout, unmapped=extra)
+
+
+def _filtered_layout(state: StateDict) -> str:
+    """Name of the foreign layout a model's ``checkpoint_filter_fn`` just renamed (for the summary)."""
+    return "pyslowfast" if any(k.startswith(("s1.", "s2.")) for k in state) else "torchvision-video"
+
+
+def _is_2d_into_3d(state: StateDict, model: nn.Module) -> bool:
+    """True when ``state`` holds a 2D ResNet stem (4D ``conv1.weight``) and ``model`` a 3D one (5D)."""
+    own = model.state_dict().get("conv1.weight")
+    stem = state.get("conv1.weight")
+    return own is not None and stem is not None and own.dim() == 5 and stem.dim() == 4
+
+
+def _load_inflated(model: nn.Module, state: StateDict, strict: bool, source: str) -> LoadSummary:
+    from .video3d.inflate import inflate_resnet2d_state_dict
+
+    if not _is_2d_into_3d(state, model):
+        raise CheckpointError(
+            f"{source}: converter='inflate' needs a 2D ResNet state_dict (4D conv1.weight) and a 3D "
+            f"ResNet model such as i3d_resnet50, got {type(model).__name__}"
+        )
+    converted, unmapped = inflate_resnet2d_state_dict(state, model)
+    return load_state_dict_into(
+        model,
+        converted,
+        strict=strict,
+        source=source,
+        layout="torchvision-imagenet, inflated",
+        unmapped=unmapped,
+    )
+
+
+def _load_caffe2(model: nn.Module, path: str | Path, strict: bool) -> LoadSummary:
+    from .video3d.caffe2 import load_caffe2_blobs
+    from .video3d.pyslowfast import _skip_optimiser_blobs, convert_caffe2_blobs, model_family
+
+    try:  # fail before reading the file when the model cannot take PySlowFast weights
+        model_family(model)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc} (a .pkl file is read as a caffe2 blob pickle)") from None
+    converted, unmapped = convert_caffe2_blobs(load_caffe2_blobs(path), model)
+    return load_state_dict_into(
+        model,
+        converted,
+        strict=strict,
+        source=str(path),
+        layout="caffe2",
+        unmapped=_skip_optimiser_blobs(unmapped),
+    )
 
 
 def load_backbone_imagenet(model: nn.Module, path: str | Path, strict: bool = False) -> LoadSummary:

@@ -125,3 +125,7 @@ def slowfast_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, *
         "slowfast_resnet50", num_frames, crop_size, in_channels, test_input_size=(8, 32, 32)
     )
     return model
+
+
+# the 8x8 recipe samples 32 frames (Fast pathway); used by `vai-models table` for the default input
+slowfast_resnet50.default_num_frames = 32  # type: ignore[attr-defined]

@@ -253,3 +253,8 @@ def swin3d_t(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: 
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
     )
+
+
+# clip lengths of torchvision's Kinetics recipes, used by `vai-models table` for the default input
+for _builder, _frames in ((r3d_18, 16), (r2plus1d_18, 16), (s3d, 16), (mvit_v2_s, 16), (swin3d_t, 32)):
+    _builder.default_num_frames = _frames  # type: ignore[attr-defined]

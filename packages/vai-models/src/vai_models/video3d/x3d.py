@@ -181,3 +181,10 @@ def x3d_l(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any
     """X3D-L: depth factor 5.0 (stages of 5/10/25/15 blocks), 16 frames at 312² (PySlowFast ``X3D_L``)."""
     kwargs.setdefault("depth_factor", 5.0)
     return _x3d("x3d_l", num_classes, num_frames, in_channels, 312, kwargs)
+
+
+# clip lengths of the PySlowFast recipes, used by `vai-models table` for the default input
+x3d_xs.default_num_frames = 4  # type: ignore[attr-defined]
+x3d_s.default_num_frames = 13  # type: ignore[attr-defined]
+x3d_m.default_num_frames = 16  # type: ignore[attr-defined]
+x3d_l.default_num_frames = 16  # type: ignore[attr-defined]

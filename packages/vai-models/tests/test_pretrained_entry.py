@@ -1,0 +1,152 @@
+"""``create_model(..., pretrained=path)`` is the one entry for every checkpoint layout users bring.
+
+Each test writes a small synthetic checkpoint with the foreign key layout and loads it by path only
+(``converter="auto"``), then checks the summary and the copied tensors.
+"""
+
+import argparse
+
+import pytest
+import torch
+import torchvision
+from test_video3d_convert import _i3d_nl_c2_names, _vai_to_pyslowfast, _write_c2_pickle
+from test_weights import _to_epic55_layout, _to_tsm_repo_layout
+from vai_models import LoadSummary, create_model, load_pretrained
+from vai_models.video3d import inflate_weight
+from vai_models.weights import CheckpointError
+
+
+def _random_state(model: torch.nn.Module, seed: int = 0) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return {
+        k: torch.randn(v.shape, generator=gen) if v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+    }
+
+
+def _assert_state_equal(model: torch.nn.Module, expected: dict[str, torch.Tensor]) -> None:
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+
+def test_tsm_repo_pth(tmp_path):
+    src = create_model("tsm_resnet18", 6, 2)
+    torch.save({"epoch": 25, "state_dict": _to_tsm_repo_layout(src.state_dict())}, tmp_path / "tsm.pth")
+    dst = create_model("tsm_resnet18", 6, 2, pretrained=tmp_path / "tsm.pth")
+    assert isinstance(dst.pretrained_summary, LoadSummary)
+    assert dst.pretrained_summary.layout == "tsm" and dst.pretrained_summary.ok
+    _assert_state_equal(dst, src.state_dict())
+
+
+def test_epic_kitchens_checkpoint(tmp_path):
+    src = create_model("tsn_resnet18", 125, 2)
+    ck = {"state_dict": _to_epic55_layout(src.state_dict(), 352), "args": argparse.Namespace(arch="resnet18")}
+    torch.save(ck, tmp_path / "TSN_arch=resnet18_modality=RGB_segments=2.pth.tar")
+    dst = create_model(
+        "tsn_resnet18", 125, 2, pretrained=tmp_path / "TSN_arch=resnet18_modality=RGB_segments=2.pth.tar"
+    )
+    assert dst.pretrained_summary.layout == "epic" and dst.pretrained_summary.ok
+    _assert_state_equal(dst, src.state_dict())
+
+
+def test_torchvision_imagenet_into_2d_backbone(tmp_path):
+    tv = torchvision.models.resnet18()
+    torch.save(tv.state_dict(), tmp_path / "resnet18-f37072fd.pth")
+    dst = create_model("tsm_resnet18", 5, 2, pretrained=tmp_path / "resnet18-f37072fd.pth")
+    s = dst.pretrained_summary
+    assert s.layout == "torchvision" and not s.unexpected and not s.mismatched
+    assert s.missing == ["fc.weight", "fc.bias"]  # the 1000-way ImageNet head is dropped
+    assert torch.equal(dst.backbone.layer2[0].bn1.running_var, tv.layer2[0].bn1.running_var)
+
+
+def test_caffe2_pickle_into_i3d(tmp_path):
+    model = create_model("i3d_resnet50", 400, 8, width=8)
+    names = {k: v for k, v in _i3d_nl_c2_names().items() if "nonlocal" not in k}
+    path = tmp_path / "I3D_8x8_R50.pkl"
+    blobs = _write_c2_pickle(path, model, names, {"model_iter": torch.zeros(1).numpy()}, python2=True)
+    dst = create_model("i3d_resnet50", 400, 8, width=8, pretrained=path, strict=True)
+    s = dst.pretrained_summary
+    assert s.layout == "caffe2" and s.ok, str(s)
+    assert torch.equal(dst.layer3[2].conv2.weight, torch.from_numpy(blobs["res4_2_branch2b_w"]))
+    with pytest.raises(ValueError, match=r"I3D_8x8_R50.pkl: .*i3d_\*, slowfast_\* and x3d_\*"):
+        create_model("tsn_resnet18", 4, 2, pretrained=path)  # a 2D model cannot take a caffe2 file
+
+
+def test_caffe2_pickle_other_classifier_size_in_summary(tmp_path, caplog):
+    big = create_model("i3d_resnet50", 400, 8, width=8)
+    path = tmp_path / "I3D_8x8_R50.pkl"
+    _write_c2_pickle(path, big, {k: v for k, v in _i3d_nl_c2_names().items() if "nonlocal" not in k})
+    with caplog.at_level("WARNING", logger="vai_models.weights"):
+        small = create_model("i3d_resnet50", 10, 8, width=8, pretrained=path)
+    s = small.pretrained_summary
+    assert [k for k, _, _ in s.mismatched] == ["fc.weight", "fc.bias"] and s.missing == []
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "vai_models.weights"]
+    assert "layout: caffe2" in line and "shape-mismatched 2" in line and "\n" not in line
+    with pytest.raises(CheckpointError, match="I3D_8x8_R50.pkl"):
+        create_model("i3d_resnet50", 10, 8, width=8, pretrained=path, strict=True)
+
+
+def test_pyslowfast_pyth_into_i3d_nonlocal(tmp_path):
+    source = create_model("i3d_nonlocal_resnet50", 400, 8, width=8)
+    sd = _random_state(source)
+    psf = {"module." + _vai_to_pyslowfast(k, "i3d"): v for k, v in sd.items()}
+    psf["module.head.act.extra"] = torch.zeros(1)
+    path = tmp_path / "checkpoint_epoch_00196.pyth"
+    torch.save({"epoch": 196, "model_state": psf, "optimizer_state": {}, "cfg": "MODEL: {}"}, path)
+    dst = create_model("i3d_nonlocal_resnet50", 400, 8, width=8, pretrained=path)
+    s = dst.pretrained_summary
+    assert s.layout == "pyslowfast" and not s.missing and not s.mismatched
+    assert s.unexpected == ["head.act.extra"]
+    _assert_state_equal(dst, sd)
+    forced = create_model("i3d_nonlocal_resnet50", 400, 8, width=8)
+    assert load_pretrained(forced, path, converter="pyslowfast").unexpected == ["head.act.extra"]
+
+
+def test_torchvision_video_checkpoint_classifier_renamed(tmp_path):
+    tv = torchvision.models.video.s3d(num_classes=5)
+    torch.save(tv.state_dict(), tmp_path / "s3d-d76dad2f.pth")
+    dst = create_model("s3d", 5, 8, pretrained=tmp_path / "s3d-d76dad2f.pth", strict=True)
+    assert dst.pretrained_summary.layout == "torchvision-video" and dst.pretrained_summary.ok
+    assert torch.equal(dst.fc.weight, tv.classifier[1].weight.flatten(1))
+
+
+@pytest.mark.parametrize("name", ["i3d_resnet50", "tdn_resnet18"])
+def test_whole_model_vai_checkpoint(tmp_path, name):
+    kwargs = {"width": 8} if name.startswith("i3d") else {}
+    frames = 8 if name.startswith("i3d") else 2
+    source = create_model(name, 7, frames, **kwargs)
+    sd = _random_state(source, seed=3)
+    torch.save({"epoch": 4, "model_state": sd, "optimiser_state": {"lr": 0.1}}, tmp_path / "epoch_0004.pth")
+    dst = create_model(name, 7, frames, pretrained=tmp_path / "epoch_0004.pth", strict=True, **kwargs)
+    assert dst.pretrained_summary.layout == "vai" and dst.pretrained_summary.ok
+    _assert_state_equal(dst, sd)
+
+
+def _imagenet_resnet50_like(width: int = 8) -> dict[str, torch.Tensor]:
+    """A 2D ResNet-50 state_dict (torchvision key names) at I3D ``width``: 5D kernels summed over time."""
+    i3d = create_model("i3d_resnet50", 1000, 8, width=width)
+    return {k: v.sum(2) if v.dim() == 5 else v for k, v in _random_state(i3d, seed=5).items()}
+
+
+@pytest.mark.parametrize("converter", ["inflate", "auto"])
+def test_imagenet_resnet50_inflated_into_i3d(tmp_path, converter):
+    sd2d = _imagenet_resnet50_like()
+    sd2d["fc.weight"], sd2d["fc.bias"] = torch.zeros(1000, 2048 // 8), torch.zeros(1000)
+    torch.save(sd2d, tmp_path / "resnet50_imagenet.pth")
+    dst = create_model(
+        "i3d_resnet50", 400, 8, width=8, pretrained=tmp_path / "resnet50_imagenet.pth", converter=converter
+    )
+    s = dst.pretrained_summary
+    assert s.layout == "torchvision-imagenet, inflated"
+    assert [k for k, _, _ in s.mismatched] == ["fc.weight", "fc.bias"] and not s.unexpected
+    kt = dst.conv1.weight.shape[2]
+    assert torch.allclose(dst.conv1.weight, inflate_weight(sd2d["conv1.weight"], kt))
+    assert torch.equal(dst.layer2[0].bn1.running_mean, sd2d["layer2.0.bn1.running_mean"])
+
+
+def test_inflate_and_converter_errors(tmp_path):
+    torch.save(create_model("tsn_resnet18", 3, 2).state_dict(), tmp_path / "tsn.pth")
+    with pytest.raises(CheckpointError, match="converter='inflate' needs a 2D ResNet"):
+        create_model("i3d_resnet50", 3, 8, width=8, pretrained=tmp_path / "tsn.pth", converter="inflate")
+    with pytest.raises(ValueError, match="unknown converter 'caffe3'"):
+        create_model("tsn_resnet18", 3, 2, pretrained=tmp_path / "tsn.pth", converter="caffe3")
