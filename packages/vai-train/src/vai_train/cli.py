@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("-T", "--telegram_post_period", dest="telegram_period", type=int, default=10)
     t.add_argument("-p", "--save_predictions", action="store_true", help="save val predictions every epoch")
+    t.add_argument(
+        "-WP", "--wandb_project", default=None, help="log epochs to this W&B project (wandb extra)"
+    )
+    t.add_argument("-WE", "--wandb_entity", default=None, help="W&B entity (team or user)")
+    t.add_argument("-WR", "--wandb_run_id", default=None, help="W&B run id to resume")
 
     for name, help_ in (
         ("eval", "evaluate a checkpoint on a split"),

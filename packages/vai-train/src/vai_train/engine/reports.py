@@ -62,6 +62,9 @@ class Reporter:
         self.telegram = None
         if getattr(args, "bot_index", None) is not None:
             self.telegram = self._try("Telegram", lambda: make_telegram(cfg, args, rd))
+        self.wandb = None
+        if getattr(args, "wandb_project", None):
+            self.wandb = self._try("W&B", lambda: make_wandb(args, rd))
         self.period = max(1, int(getattr(args, "telegram_period", 10) or 10))
         self.directions: dict[str, bool] = {}
         self.plot_period = int(getattr(args, "plot_period", 1))
@@ -101,6 +104,8 @@ class Reporter:
             if row.get("lr") is not None:
                 self._try("TensorBoard", lambda: self.tb.log_lr(row["lr"], epoch))
             self._try("TensorBoard", self.tb.flush)
+        if self.wandb is not None:
+            self._try("W&B", lambda: self.wandb.log(row, epoch))
         plots = None
         if self.plot_period > 0 and epoch % self.plot_period == 0:
             plots = self.plot()
@@ -130,6 +135,8 @@ class Reporter:
         self._send("finish", f"best {self.best_field} = {result.best_metric} at epoch {result.best_epoch}")
         if self.tb is not None:
             self._try("TensorBoard", self.tb.close)
+        if self.wandb is not None:
+            self._try("W&B", self.wandb.finish)
 
 
 def replot(rd: RunDir) -> list[Path]:
@@ -151,6 +158,21 @@ def _plot(rd: RunDir) -> list[Path]:
     from vai_train.reporting import plot_summary
 
     return plot_summary(rd.summary_csv, rd.plots)
+
+
+def make_wandb(args: argparse.Namespace, rd: RunDir) -> Any:
+    """A W&B run named ``<dataset> <model> <exp> [sub] v<ver>`` logging into ``<run dir>/wandb``."""
+    from vai_train.reporting.wandb_logger import WandbLogger
+
+    parts = [args.dataset, args.model, args.experiment_name, args.subfolder, f"v{rd.version}"]
+    return WandbLogger(
+        args.wandb_project,
+        rd.path / "wandb",
+        " ".join(p for p in parts if p),
+        entity=getattr(args, "wandb_entity", None),
+        run_id=getattr(args, "wandb_run_id", None),
+        config={k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool))},
+    )
 
 
 def make_telegram(cfg: Any, args: argparse.Namespace, rd: RunDir) -> Any:

@@ -1,0 +1,58 @@
+"""Optional Weights & Biases logging (the ``wandb`` extra): per-epoch summary rows as W&B metrics."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _import_wandb() -> Any:
+    try:
+        import wandb
+    except ImportError as e:
+        raise ImportError(
+            "W&B logging needs wandb: pip install 'vai-train[wandb]' (or pip install wandb)"
+        ) from e
+    return wandb
+
+
+class WandbLogger:
+    """One W&B run per experiment version; ``run_id`` resumes the same W&B run when training resumes."""
+
+    def __init__(
+        self,
+        project: str,
+        run_dir: Path,
+        name: str,
+        entity: str | None = None,
+        run_id: str | None = None,
+        config: dict[str, Any] | None = None,
+    ):
+        wandb = _import_wandb()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.run = wandb.init(
+            project=project,
+            entity=entity,
+            id=run_id,
+            resume="allow" if run_id else None,
+            name=name,
+            dir=str(run_dir),
+            config=config or {},
+        )
+        logger.info("W&B run %s", getattr(self.run, "url", None) or getattr(self.run, "id", "?"))
+
+    @property
+    def url(self) -> str | None:
+        return getattr(self.run, "url", None)
+
+    def log(self, values: dict[str, Any], step: int) -> None:
+        """Log the numeric entries of ``values`` (a summary.csv row) at ``step`` (the epoch)."""
+        numeric = {k: v for k, v in values.items() if isinstance(v, (int, float)) and k != "epoch"}
+        if numeric:
+            self.run.log(numeric, step=step)
+
+    def finish(self) -> None:
+        self.run.finish()
