@@ -170,3 +170,21 @@ def test_train_spatial_and_extra_transforms(synth_root):
     )
     assert ds[0]["video"].shape == (3, 4, 12, 12)
     assert seen == [(torch.uint8, (4, 3, 12, 12))]
+
+
+def test_spatial_views_decode_once_and_match_uncached(synth_root, monkeypatch):
+    from vai_data import FrameFolderSource
+
+    split = os.path.join(synth_root, "splits", "val_frames.csv")
+    kw = dict(train=False, num_spatial_crops=3, num_temporal_views=2, **SMALL)
+    ref = [VideoClipDataset(split, synth_root, **kw)[i]["video"] for i in range(7)]  # fresh dataset per view
+    reads = []
+    orig = FrameFolderSource.read
+    monkeypatch.setattr(
+        FrameFolderSource, "read", lambda self, *a, **k: reads.append(1) or orig(self, *a, **k)
+    )
+    ds = VideoClipDataset(split, synth_root, **kw)
+    got = [ds[i]["video"] for i in range(7)]
+    assert all(torch.equal(a, b) for a, b in zip(ref, got, strict=True))
+    assert len(reads) == 3  # (video 0, view 0), (video 0, view 1), (video 1, view 0)
+    assert ds._test_clip_cache is not None and ds.__getstate__()["_test_clip_cache"] is None

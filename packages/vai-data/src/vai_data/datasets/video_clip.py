@@ -132,6 +132,14 @@ class VideoClipDataset(Dataset):
         policy = bad_sample_policy or ("skip" if train else "raise")
         self.tracker = BadSampleTracker(policy)
         self._views = self.num_temporal_views * self.num_spatial_crops
+        # test mode: the spatial views of one (video, temporal view) are consecutive samples reading the
+        # same frames at the same scale; keep the last decoded clip so they decode once, not once per crop
+        self._test_clip_cache: tuple | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_test_clip_cache"] = None  # never ship a cached clip to DataLoader workers
+        return state
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -240,7 +248,7 @@ class VideoClipDataset(Dataset):
                 if self.train_transform is not None:
                     clip = self.train_transform(clip)
             else:
-                clip = ShortSideScale(self.test_scale)(to_tchw(source.read(idx, short_side=self.test_scale)))
+                clip = self._test_clip(row_idx, temporal_idx, source, idx)
                 clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
                 # labels stay unmapped for flipped test views: every view of a video must share its label
         return {
@@ -251,6 +259,16 @@ class VideoClipDataset(Dataset):
             "temporal_idx": temporal_idx,
             "frame_indices": source.frame_numbers(idx),
         }
+
+    def _test_clip(self, row_idx: int, temporal_idx: int, source, idx: torch.Tensor) -> torch.Tensor:
+        """The test clip at ``test_scale`` (uint8 ``(T, C, H, W)``), decoded once for all spatial crops."""
+        key = (row_idx, temporal_idx, self.test_scale, tuple(idx.tolist()))
+        if self._test_clip_cache is not None and self._test_clip_cache[0] == key:
+            return self._test_clip_cache[1]
+        clip = ShortSideScale(self.test_scale)(to_tchw(source.read(idx, short_side=self.test_scale)))
+        if self.num_spatial_crops > 1:
+            self._test_clip_cache = (key, clip)
+        return clip
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
