@@ -123,6 +123,7 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
         def _decode(row, idx, size):
             wanted, last, got = set(idx.tolist()), int(idx.max()), {}
             with av.open(os.path.join(root, row.path)) as c:
+                c.streams.video[0].codec_context.thread_count = 1  # one thread, as vai and decord here
                 for i, fr in enumerate(c.decode(video=0)):
                     if i in wanted:
                         w, h = size or (fr.width, fr.height)

@@ -192,7 +192,8 @@ def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint
     try:
         with av.open(local) as container:
             stream = _video_stream(container, path)
-            stream.thread_type = "AUTO"
+            # one decoding thread per call, like decord's num_threads=1: DataLoader workers parallelise
+            stream.codec_context.thread_count = 1
             can_seek = first >= SEEK_MIN_FRAMES and stream.average_rate and stream.time_base
             try:
                 got, prev = _pyav_decode(
