@@ -288,7 +288,7 @@ def main() -> None:
         }
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         lines = [
-            f"Videos: {n_videos} x {n_frames} frames at {w}x{h} (H.264); training clips at short side {short}, "
+            f"Videos: {n_videos} x {n_frames} frames at {w}x{h} (H.264, GOP 8); training clips at short side {short}, "
             f"crop {crop}; 1 process, 1 torch thread; JPEG decoder: {JPEG_BACKEND}; {platform.machine()}, "
             f"{os.cpu_count()} CPUs (1-min load {load:.1f} at start); {args.clock} clock; medians of {rounds} "
             "interleaved rounds; "
