@@ -137,3 +137,19 @@ def test_dense_flow_resized_in_train(rr_split):
     assert s["video"].shape == (6, 2, 16, 16) and len(s["frame_indices"]) == 6
     u0 = u_val(int(s["frame_indices"][0]))
     assert min(abs(float(s["video"][0, 0].mean()) - u) for u in (u0, 255 - u0)) < 2.5
+
+
+def test_grey_flow_from_a_gulp_directory(tmp_path):
+    from vai_data import encode_jpeg
+    from vai_data.gulp import write_gulp_directory
+
+    frames = []
+    for i in range(F):  # upstream's gulp flow layout: u0, v0, u1, v1, ...
+        frames += [encode_jpeg(np.repeat(_grey(u_val(i))[..., None], 3, -1), quality=95)]
+        frames += [encode_jpeg(np.repeat(_grey(v_val(i))[..., None], 3, -1), quality=95)]
+    write_gulp_directory(str(tmp_path / "gulp"), {"P01_01_0": frames})
+    write_split_file(tmp_path / "g.csv", [SplitRow("P01_01_0", 7, 1, 0, F - 1)], "gulp")
+    ds = VideoClipDataset(tmp_path / "g.csv", tmp_path / "gulp", train=False, flow="grey", **KW)
+    assert ds.storage == "gulp"
+    s = ds[0]
+    _check_values(s["video"], s["frame_indices"])
