@@ -32,7 +32,7 @@ from PIL import Image
 from vai_data import JPEG_BACKEND, PackedFile, SplitRow, VideoClipDataset, pack_split, write_split_file
 from vai_data.datasets.resilience import sample_seed
 from vai_data.decode import output_size
-from vai_data.jpeg import decode_jpeg
+from vai_data.jpeg import dct_scale_dims, decode_jpeg
 from vai_data.synth import render_video, write_mp4
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -84,19 +84,18 @@ def _upstream_post(frames: list[Image.Image], short: int, crop: int, g: torch.Ge
 
 
 def _jpeg_call(short: int):
-    """The bare JPEG decoder call vai makes: simplejpeg with DCT-domain min_width/min_height (or Pillow draft)."""
+    """The bare JPEG decoder call vai makes: simplejpeg with the same DCT-domain min_width/min_height
+    (a 1/2, 1/4 or 1/8 reduction, see vai_data.jpeg.dct_scale_dims), or Pillow's draft mode."""
     if JPEG_BACKEND != "simplejpeg":
         return lambda b: decode_jpeg(b, short)
     import simplejpeg
 
     def call(b: bytes) -> np.ndarray:
         h, w, _, _ = simplejpeg.decode_jpeg_header(b)
-        s = short / min(w, h)
-        if s >= 1:
+        dims = dct_scale_dims(w, h, short)
+        if dims is None:
             return simplejpeg.decode_jpeg(b, colorspace="RGB")
-        return simplejpeg.decode_jpeg(
-            b, colorspace="RGB", min_width=int(np.ceil(w * s)), min_height=int(np.ceil(h * s))
-        )
+        return simplejpeg.decode_jpeg(b, colorspace="RGB", min_width=dims[0], min_height=dims[1])
 
     return call
 

@@ -42,6 +42,28 @@ def test_jpeg_decoders_agree(backend):
     assert 16 <= small.shape[0] < 64  # DCT-domain downscale, never below the request
 
 
+@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+@pytest.mark.parametrize(
+    "short, expected",
+    [
+        (8, (8, 12)),
+        (15, (16, 24)),
+        (16, (16, 24)),
+        (17, (32, 48)),
+        (32, (32, 48)),
+        (33, (64, 96)),
+        (48, (64, 96)),
+    ],
+)
+def test_jpeg_dct_scaling_only_by_powers_of_two(backend, short, expected):
+    # 3/8..7/8 IDCT scaling is slower than a full decode; only 1/2, 1/4, 1/8 are used, never below `short`
+    from vai_data.jpeg import dct_scale_dims
+
+    data = _numbered_jpegs(1, 64, 96)[0]
+    assert decode_jpeg(data, short_side=short, backend=backend).shape[:2] == expected
+    assert dct_scale_dims(96, 64, short) == (None if expected == (64, 96) else expected[::-1])
+
+
 def test_packed_file_reads_only_requested(tmp_path):
     path = str(tmp_path / "a" / "v.vpk")
     write_packed(path, _numbered_jpegs())
