@@ -6,8 +6,8 @@ For TSN 8-segment and dense 32x2 training clips it times, on the same videos and
                exact short-side resize fused with the random crop, flip, normalise to float (C, T, H, W);
   * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
                ``VideoReader(width, height).get_batch``; PyAV decode loop + ``to_ndarray(width, height)``;
-               file read + ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame; ``.vpk``/LMDB
-               read + the same JPEG call) returning uint8 frames - the limit for vai;
+               file read + ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame into one preallocated
+               array; ``.vpk``/LMDB read + the same JPEG calls) returning uint8 frames - the limit for vai;
   * upstream - an upstream-PyVideoAI-style pipeline: decode at full resolution, resize every frame with
                PIL, crop, flip, normalise.
 The pipelines are interleaved round by round (each round runs every pipeline over every video once) and
@@ -83,26 +83,33 @@ def _upstream_post(frames: list[Image.Image], short: int, crop: int, g: torch.Ge
     return (x - torch.tensor(MEAN).view(3, 1, 1, 1)) / torch.tensor(STD).view(3, 1, 1, 1)
 
 
-def _jpeg_call(short: int):
-    """The bare JPEG decoder call vai makes: simplejpeg with the same DCT-domain min_width/min_height
-    (a 1/2, 1/4 or 1/8 reduction, see vai_data.jpeg.dct_scale_dims), or Pillow's draft mode."""
+def _jpeg_clip_call(short: int):
+    """The bare JPEG decoder calls vai makes for a clip: simplejpeg with the same DCT-domain
+    min_width/min_height (a 1/2, 1/4 or 1/8 reduction, see vai_data.jpeg.dct_scale_dims), each frame
+    decoded straight into one preallocated (T, H, W, 3) array; Pillow's draft mode + np.stack without
+    simplejpeg."""
     if JPEG_BACKEND != "simplejpeg":
-        return lambda b: decode_jpeg(b, short)
+        return lambda blobs: np.stack([decode_jpeg(b, short) for b in blobs])
     import simplejpeg
 
-    def call(b: bytes) -> np.ndarray:
-        h, w, _, _ = simplejpeg.decode_jpeg_header(b)
-        dims = dct_scale_dims(w, h, short)
-        if dims is None:
-            return simplejpeg.decode_jpeg(b, colorspace="RGB")
-        return simplejpeg.decode_jpeg(b, colorspace="RGB", min_width=dims[0], min_height=dims[1])
+    def call(blobs: list[bytes]) -> np.ndarray:
+        out = None
+        for i, b in enumerate(blobs):
+            h, w, _, _ = simplejpeg.decode_jpeg_header(b)
+            dims = dct_scale_dims(w, h, short)
+            ow, oh = dims if dims is not None else (w, h)
+            if out is None:
+                out = np.empty((len(blobs), oh, ow, 3), np.uint8)
+            kw = {} if dims is None else {"min_width": ow, "min_height": oh}
+            simplejpeg.decode_jpeg(b, colorspace="RGB", buffer=out[i], **kw)
+        return out
 
     return call
 
 
 def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short: int):
     """(bare(row, idx), upstream(row, idx, crop, g) or None) for one storage/backend."""
-    jpeg = _jpeg_call(short)
+    jpeg_clip = _jpeg_clip_call(short)
     if kind == "video" and backend == "decord":
         import decord
 
@@ -144,7 +151,7 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
                 return f.read()
 
         def bare(row, idx):
-            return np.stack([jpeg(_read(row, i)) for i in idx.tolist()])
+            return jpeg_clip([_read(row, i) for i in idx.tolist()])
 
         def upstream(row, idx, crop, g):
             ims = [Image.open(os.path.join(root, row.path.format(i))).convert("RGB") for i in idx.tolist()]
@@ -153,8 +160,7 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
     elif kind == "packed":
 
         def bare(row, idx):
-            blobs = PackedFile(os.path.join(data_root, row.path)).read_jpeg_bytes(idx.tolist())
-            return np.stack([jpeg(b) for b in blobs])
+            return jpeg_clip(PackedFile(os.path.join(data_root, row.path)).read_jpeg_bytes(idx.tolist()))
 
         upstream = None
     elif kind == "lmdb":
@@ -165,7 +171,7 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
         def bare(row, idx):
             with env.begin() as txn:
                 blobs = [txn.get(f"{row.path}/{i:06d}".encode()) for i in idx.tolist()]
-            return np.stack([jpeg(b) for b in blobs])
+            return jpeg_clip(blobs)
 
         upstream = None
     else:
