@@ -1,12 +1,19 @@
 """vai-data loading benchmark: clips/s per worker for each storage and backend, as a markdown table.
 
-For TSN 8-segment and dense 32x2 training clips it times, on the same videos and frame indices:
-  * vai      - ``VideoClipDataset.__getitem__`` (decode-time resize, crop, flip, normalise);
-  * bare     - the decoder call alone at full resolution (the limit for "just decoding");
+For TSN 8-segment and dense 32x2 training clips it times, on the same videos and the same frame indices
+(the ones the dataset samples for that item):
+  * vai      - ``VideoClipDataset.__getitem__``: decode (resized at decode time where the decoder can),
+               exact short-side resize fused with the random crop, flip, normalise to float (C, T, H, W);
+  * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
+               ``VideoReader(width, height).get_batch``; PyAV decode loop + ``to_ndarray(width, height)``;
+               file read + ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame into one preallocated
+               array; ``.vpk``/LMDB read + the same JPEG calls) returning uint8 frames - the limit for vai;
   * upstream - an upstream-PyVideoAI-style pipeline: decode at full resolution, resize every frame with
                PIL, crop, flip, normalise.
-Ratios are from the same run. Makes its own videos in a temp dir. Usage:
-    python benchmarks/bench_data.py [--quick] [--videos N] [--size HxW]
+The pipelines are interleaved round by round (each round runs every pipeline over every video once) and
+the table reports medians over rounds; ratios are medians of the per-round ratios. Makes its own videos
+in a temp dir. Usage:
+    python benchmarks/bench_data.py [--quick] [--videos N] [--size HxW] [--rounds R] [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -14,23 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
+import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
 from PIL import Image
-from vai_data import (
-    JPEG_BACKEND,
-    PackedFile,
-    SplitRow,
-    VideoClipDataset,
-    decode_jpeg,
-    dense_indices,
-    pack_split,
-    sparse_indices,
-    write_split_file,
-)
+from vai_data import JPEG_BACKEND, PackedFile, SplitRow, VideoClipDataset, pack_split, write_split_file
+from vai_data.datasets.resilience import sample_seed
+from vai_data.decode import output_size
+from vai_data.jpeg import dct_scale_dims, decode_jpeg
 from vai_data.synth import render_video, write_mp4
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -81,72 +83,112 @@ def _upstream_post(frames: list[Image.Image], short: int, crop: int, g: torch.Ge
     return (x - torch.tensor(MEAN).view(3, 1, 1, 1)) / torch.tensor(STD).view(3, 1, 1, 1)
 
 
-def bare_and_upstream(kind: str, backend: str, root: str, rows: list[SplitRow]):
-    """(bare(row, idx), upstream(row, idx, short, crop, g)) callables for one storage/backend."""
+def _jpeg_clip_call(short: int):
+    """The bare JPEG decoder calls vai makes for a clip: simplejpeg with the same DCT-domain
+    min_width/min_height (a 1/2, 1/4 or 1/8 reduction, see vai_data.jpeg.dct_scale_dims), each frame
+    decoded straight into one preallocated (T, H, W, 3) array; Pillow's draft mode + np.stack without
+    simplejpeg."""
+    if JPEG_BACKEND != "simplejpeg":
+        return lambda blobs: np.stack([decode_jpeg(b, short) for b in blobs])
+    import simplejpeg
+
+    def call(blobs: list[bytes]) -> np.ndarray:
+        out = None
+        for i, b in enumerate(blobs):
+            h, w, _, _ = simplejpeg.decode_jpeg_header(b)
+            dims = dct_scale_dims(w, h, short)
+            ow, oh = dims if dims is not None else (w, h)
+            if out is None:
+                out = np.empty((len(blobs), oh, ow, 3), np.uint8)
+            kw = {} if dims is None else {"min_width": ow, "min_height": oh}
+            simplejpeg.decode_jpeg(b, colorspace="RGB", buffer=out[i], **kw)
+        return out
+
+    return call
+
+
+def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short: int):
+    """(bare(row, idx), upstream(row, idx, crop, g) or None) for one storage/backend."""
+    jpeg_clip = _jpeg_clip_call(short)
     if kind == "video" and backend == "decord":
         import decord
 
         def bare(row, idx):
-            return (
-                decord.VideoReader(os.path.join(root, row.path), num_threads=1)
-                .get_batch(idx.tolist())
-                .asnumpy()
-            )
+            w, h = output_size(row.width, row.height, short)
+            vr = decord.VideoReader(os.path.join(root, row.path), width=w, height=h, num_threads=1)
+            return vr.get_batch(idx.tolist()).asnumpy()
 
-        def upstream(row, idx, short, crop, g):
-            return _upstream_post([Image.fromarray(a) for a in bare(row, idx)], short, crop, g)
+        def upstream(row, idx, crop, g):
+            vr = decord.VideoReader(os.path.join(root, row.path), num_threads=1)
+            frames = vr.get_batch(idx.tolist()).asnumpy()
+            return _upstream_post([Image.fromarray(a) for a in frames], short, crop, g)
 
     elif kind == "video" and backend == "pyav":
         import av
 
-        def bare(row, idx):
+        def _decode(row, idx, size):
             wanted, last, got = set(idx.tolist()), int(idx.max()), {}
             with av.open(os.path.join(root, row.path)) as c:
+                c.streams.video[0].codec_context.thread_count = 1  # one thread, as vai and decord here
                 for i, fr in enumerate(c.decode(video=0)):
                     if i in wanted:
-                        got[i] = fr.to_ndarray(format="rgb24")
+                        w, h = size or (fr.width, fr.height)
+                        got[i] = fr.to_ndarray(format="rgb24", width=w, height=h)
                     if i >= last:
                         break
-            return np.stack([got[i] for i in idx.tolist()])
+            return [got[i] for i in idx.tolist()]
 
-        def upstream(row, idx, short, crop, g):
-            return _upstream_post([Image.fromarray(a) for a in bare(row, idx)], short, crop, g)
+        def bare(row, idx):
+            return np.stack(_decode(row, idx, output_size(row.width, row.height, short)))
+
+        def upstream(row, idx, crop, g):
+            return _upstream_post([Image.fromarray(a) for a in _decode(row, idx, None)], short, crop, g)
 
     elif kind == "frames":
 
-        def bare(row, idx):
-            return np.stack(
-                [decode_jpeg(open(os.path.join(root, row.path.format(i)), "rb").read()) for i in idx.tolist()]
-            )
+        def _read(row, i):
+            with open(os.path.join(root, row.path.format(i)), "rb") as f:
+                return f.read()
 
-        def upstream(row, idx, short, crop, g):
+        def bare(row, idx):
+            return jpeg_clip([_read(row, i) for i in idx.tolist()])
+
+        def upstream(row, idx, crop, g):
             ims = [Image.open(os.path.join(root, row.path.format(i))).convert("RGB") for i in idx.tolist()]
             return _upstream_post(ims, short, crop, g)
 
     elif kind == "packed":
 
         def bare(row, idx):
-            blobs = PackedFile(os.path.join(root, "packed", row.path)).read_jpeg_bytes(idx.tolist())
-            return np.stack([decode_jpeg(b) for b in blobs])
+            return jpeg_clip(PackedFile(os.path.join(data_root, row.path)).read_jpeg_bytes(idx.tolist()))
+
+        upstream = None
+    elif kind == "lmdb":
+        from vai_data.packed import open_lmdb
+
+        env = open_lmdb(data_root)
+
+        def bare(row, idx):
+            with env.begin() as txn:
+                blobs = [txn.get(f"{row.path}/{i:06d}".encode()) for i in idx.tolist()]
+            return jpeg_clip(blobs)
 
         upstream = None
     else:
-        return None, None
+        raise ValueError(kind)
     return bare, upstream
 
 
-def rate(fn, n_items: int, budget: float) -> float:
-    """Calls per second of fn(i) over i = 0, 1, ... for about ``budget`` seconds (at least n_items calls)."""
-    fn(0)  # warm-up (imports, page cache)
-    t0, i = time.perf_counter(), 0
-    while i < n_items or time.perf_counter() - t0 < budget:
-        fn(i)
-        i += 1
-    return i / (time.perf_counter() - t0)
+def vai_indices(ds: VideoClipDataset, index: int) -> torch.Tensor:
+    """The frame indices ``ds[index]`` reads (same seeding as the dataset, attempt 0)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(sample_seed(ds.seed, ds.epoch, index, 0))
+        row = ds.split.rows[index]
+        return ds.sample_indices(ds.make_source(row).num_frames, 0)
 
 
-def measure(kind, backend, split_path, data_root, root, sampling, T, stride, short, crop, n_frames, budget):
-    """(vai, bare, upstream) clips/s for one storage/backend and sampling; NaN where not applicable."""
+def build(kind, backend, split_path, data_root, root, sampling, T, stride, short, crop):
+    """{pipeline name: fn(i)} for one storage/backend; fn(i) produces the clip of video i."""
     ds = VideoClipDataset(
         split_path,
         data_root,
@@ -159,43 +201,76 @@ def measure(kind, backend, split_path, data_root, root, sampling, T, stride, sho
         scale_jitter=(short, short),
         bad_sample_policy="raise",
     )
-    n, rows = len(ds), ds.split.rows
-    vai = rate(lambda i: ds[i % n], n, budget)
-    bare, upstream = bare_and_upstream(kind, backend, root, rows)
+    rows = ds.split.rows
+    idx = [vai_indices(ds, i) for i in range(len(rows))]
+    bare, upstream = bare_and_upstream(kind, backend, root, data_root, short)
     g = torch.Generator().manual_seed(0)
+    fns = {"vai": lambda i: ds[i], "bare": lambda i: bare(rows[i], idx[i])}
+    if upstream is not None:
+        fns["upstream"] = lambda i: upstream(rows[i], idx[i], crop, g)
+    return fns, len(rows)
 
-    def indices() -> torch.Tensor:
-        if sampling == "sparse":
-            return sparse_indices(n_frames, T, True, g)
-        return dense_indices(n_frames, T, stride, True, generator=g)
 
-    nan = float("nan")
-    b = rate(lambda i: bare(rows[i % n], indices()), n, budget) if bare else nan
-    u = rate(lambda i: upstream(rows[i % n], indices(), short, crop, g), n, budget) if upstream else nan
-    return vai, b, u
+def interleaved(
+    pipelines: dict, n_items: int, rounds: int, clock=time.perf_counter
+) -> dict[str, list[float]]:
+    """clips/s per round for each pipeline; every round runs every pipeline over items 0..n-1 once.
+    ``clock`` is ``time.perf_counter`` (wall) or ``time.process_time`` (CPU seconds of this process)."""
+    for fn, _ in pipelines.values():  # warm-up: imports, page cache, first-call allocations
+        fn(0)
+    rates: dict[str, list[float]] = {k: [] for k in pipelines}
+    try:
+        from tqdm import tqdm
+
+        it = tqdm(range(rounds), desc="rounds", file=sys.stderr, leave=False)
+    except ImportError:
+        it = range(rounds)
+    keys = list(pipelines)
+    for r in it:
+        order = keys[r % len(keys) :] + keys[: r % len(keys)]  # rotate so no pipeline is always first
+        for k in order:
+            fn, n = pipelines[k]
+            t0 = clock()
+            for i in range(n):
+                fn(i)
+            rates[k].append(n / max(clock() - t0, 1e-9))
+    return rates
+
+
+def _med(v) -> float:
+    return statistics.median(v) if v else float("nan")
 
 
 def _num(v: float) -> str:
     return "-" if v != v else f"{v:.1f}"
 
 
-def _ratio(a: float, b: float) -> str:
-    return "-" if b != b else f"{a / b:.2f}x"
+def _ratio(a: list[float] | None, b: list[float] | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{statistics.median(x / y for x, y in zip(a, b, strict=True)):.2f}x"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="few small videos, short timing windows")
+    ap.add_argument("--quick", action="store_true", help="few small videos, few rounds")
     ap.add_argument("--videos", type=int, default=None)
     ap.add_argument("--size", default=None, help="HxW of the generated videos")
-    ap.add_argument("--budget", type=float, default=None, help="seconds per measurement")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (medians are reported)")
+    ap.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="wall",
+        help="wall: clips per wall-clock second; cpu: clips per CPU second of this process (robust to "
+        "other jobs on a shared machine; excludes I/O waits, so use it with data in the page cache)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     n_videos = args.videos or (6 if args.quick else 16)
     h, w = (int(v) for v in (args.size or ("270x480" if args.quick else "360x640")).split("x"))
-    n_frames, budget = (80, 1.0) if args.quick else (150, 4.0)
-    if args.budget is not None:
-        budget = args.budget
+    n_frames, rounds = (80, 9) if args.quick else (150, 15)
+    if args.rounds is not None:
+        rounds = args.rounds
     short, crop = (128, 112) if args.quick else (256, 224)
     with tempfile.TemporaryDirectory(prefix="vai-bench-") as root:
         t = time.perf_counter()
@@ -216,37 +291,36 @@ def main() -> None:
             "packed": "packed .vpk ({})",
             "lmdb": "packed LMDB ({})",
         }
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         lines = [
-            f"Videos: {n_videos} x {n_frames} frames at {w}x{h} (H.264, GOP 8); clips resized to short side "
-            f"{short}, cropped {crop}; 1 process, 1 torch thread; JPEG decoder: {JPEG_BACKEND}; "
-            f"{platform.machine()}, {os.cpu_count()} CPUs; data generation {gen_s:.0f} s.",
+            f"Videos: {n_videos} x {n_frames} frames at {w}x{h} (H.264, GOP 8); training clips at short side {short}, "
+            f"crop {crop}; 1 process, 1 torch thread; JPEG decoder: {JPEG_BACKEND}; {platform.machine()}, "
+            f"{os.cpu_count()} CPUs (1-min load {load:.1f} at start); {args.clock} clock; medians of {rounds} "
+            "interleaved rounds; "
+            f"data generation {gen_s:.0f} s.",
             "",
-            "| clips | storage (backend) | vai clips/s | bare decode clips/s | vai / bare "
+            "| clips | storage (backend) | vai clips/s | bare decoder clips/s | vai / bare "
             "| upstream-style clips/s | vai / upstream | vai / mp4 (decord) |",
             "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for sampling, label, T, stride in (("sparse", "TSN 8 seg", 8, 1), ("dense", "dense 32x2", 32, 2)):
-            mp4 = float("nan")
+            pipelines = {}
             for kind, backend in configs:
-                vai, b, u = measure(
-                    kind,
-                    backend,
-                    splits[kind],
-                    roots[kind],
-                    root,
-                    sampling,
-                    T,
-                    stride,
-                    short,
-                    crop,
-                    n_frames,
-                    budget,
+                fns, n = build(
+                    kind, backend, splits[kind], roots[kind], root, sampling, T, stride, short, crop
                 )
-                if (kind, backend) == ("video", "decord"):
-                    mp4 = vai
+                for name, fn in fns.items():
+                    pipelines[(kind, backend, name)] = (fn, n)
+            clock = time.process_time if args.clock == "cpu" else time.perf_counter
+            rates = interleaved(pipelines, n_videos, rounds, clock)
+            mp4 = rates[("video", "decord", "vai")]
+            for kind, backend in configs:
+                vai = rates[(kind, backend, "vai")]
+                bare = rates.get((kind, backend, "bare"))
+                up = rates.get((kind, backend, "upstream"))
                 lines.append(
-                    f"| {label} | {names[kind].format(backend)} | {vai:.1f} | {_num(b)} | {_ratio(vai, b)} "
-                    f"| {_num(u)} | {_ratio(vai, u)} | {_ratio(vai, mp4)} |"
+                    f"| {label} | {names[kind].format(backend)} | {_med(vai):.1f} | {_num(_med(bare))} "
+                    f"| {_ratio(vai, bare)} | {_num(_med(up))} | {_ratio(vai, up)} | {_ratio(vai, mp4)} |"
                 )
         print("\n".join(lines))
 

@@ -97,6 +97,21 @@ def test_hmdb_frames_three_splits(tmp_path):
     assert read_split_file(written["test3"]).fmt == "frames"
 
 
+def test_long_scans_show_a_progress_bar(tmp_path, monkeypatch, capsys):
+    from vai_data.splits import common
+
+    write_hmdb_lists(tmp_path / "lists")
+    for name in ("brush_hair/b1", "brush_hair/b2", "cartwheel/c1", "cartwheel/c2"):
+        make_frames(tmp_path / "frames" / name, 2)
+    kw = dict(mode="frames", frames_root=str(tmp_path / "frames"))
+    hmdb51_splits(tmp_path / "lists", tmp_path / "out", **kw)
+    assert "clip/s" not in capsys.readouterr().err  # 4 clips: below the threshold, no bar
+    monkeypatch.setattr(common, "PROGRESS_MIN_ITEMS", 2)
+    hmdb51_splits(tmp_path / "lists", tmp_path / "out2", **kw)
+    err = capsys.readouterr().err
+    assert "100%" in err and "clip/s" in err
+
+
 def test_hmdb_video_mode_writes_seven_columns(tmp_path):
     write_hmdb_lists(tmp_path / "lists")
     videos = tmp_path / "videos"

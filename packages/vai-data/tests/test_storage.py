@@ -42,6 +42,43 @@ def test_jpeg_decoders_agree(backend):
     assert 16 <= small.shape[0] < 64  # DCT-domain downscale, never below the request
 
 
+@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+@pytest.mark.parametrize(
+    "short, expected",
+    [
+        (8, (8, 12)),
+        (15, (16, 24)),
+        (16, (16, 24)),
+        (17, (32, 48)),
+        (32, (32, 48)),
+        (33, (64, 96)),
+        (48, (64, 96)),
+    ],
+)
+def test_jpeg_dct_scaling_only_by_powers_of_two(backend, short, expected):
+    # 3/8..7/8 IDCT scaling is slower than a full decode; only 1/2, 1/4, 1/8 are used, never below `short`
+    from vai_data.jpeg import dct_scale_dims
+
+    data = _numbered_jpegs(1, 64, 96)[0]
+    assert decode_jpeg(data, short_side=short, backend=backend).shape[:2] == expected
+    assert dct_scale_dims(96, 64, short) == (None if expected == (64, 96) else expected[::-1])
+
+
+@pytest.mark.parametrize("short", [None, 12, 20, 40])
+def test_jpeg_clip_decoded_into_one_buffer_matches_per_frame_decoding(short):
+    from vai_data.frame_sources import decode_jpeg_list
+
+    blobs = _numbered_jpegs(4, 48, 64)
+    blobs = [blobs[2], blobs[0], blobs[2], blobs[3]]  # repeats share one bytes object, as sources give them
+    got = decode_jpeg_list(blobs, short, "clip", exact=False)
+    ref = np.stack([decode_jpeg(b, short) for b in blobs])
+    assert torch.equal(got, torch.from_numpy(ref))
+    odd = blobs[:2] + [encode_jpeg(np.zeros((24, 32, 3), np.uint8))]  # another size: general path
+    assert decode_jpeg_list(odd, 12, "clip").shape == (3, 12, 16, 3)
+    with pytest.raises(VideoDecodeError, match="not a readable JPEG"):
+        decode_jpeg_list(blobs[:1] + [b"garbage" * 10], None, "clip")
+
+
 def test_packed_file_reads_only_requested(tmp_path):
     path = str(tmp_path / "a" / "v.vpk")
     write_packed(path, _numbered_jpegs())

@@ -170,3 +170,46 @@ def test_train_spatial_and_extra_transforms(synth_root):
     )
     assert ds[0]["video"].shape == (3, 4, 12, 12)
     assert seen == [(torch.uint8, (4, 3, 12, 12))]
+
+
+def test_spatial_views_decode_once_and_match_uncached(synth_root, monkeypatch):
+    from vai_data import FrameFolderSource
+
+    split = os.path.join(synth_root, "splits", "val_frames.csv")
+    kw = dict(train=False, num_spatial_crops=3, num_temporal_views=2, **SMALL)
+    ref = [VideoClipDataset(split, synth_root, **kw)[i]["video"] for i in range(7)]  # fresh dataset per view
+    reads = []
+    orig = FrameFolderSource.read
+    monkeypatch.setattr(
+        FrameFolderSource, "read", lambda self, *a, **k: reads.append(1) or orig(self, *a, **k)
+    )
+    ds = VideoClipDataset(split, synth_root, **kw)
+    got = [ds[i]["video"] for i in range(7)]
+    assert all(torch.equal(a, b) for a, b in zip(ref, got, strict=True))
+    assert len(reads) == 3  # (video 0, view 0), (video 0, view 1), (video 1, view 0)
+    assert ds._test_clip_cache is not None and ds.__getstate__()["_test_clip_cache"] is None
+
+
+def test_frame_folder_fuzz_set_is_skipped(tmp_path, caplog):
+    from PIL import Image
+
+    for name in ("good", "zero", "rand", "text", "gap"):
+        os.makedirs(tmp_path / name)
+        for i in range(4):
+            Image.new("RGB", (24, 20), (40 * i, 0, 0)).save(tmp_path / name / f"{i:05d}.jpg")
+    (tmp_path / "zero" / "00001.jpg").write_bytes(b"")
+    (tmp_path / "rand" / "00002.jpg").write_bytes(os.urandom(500))
+    (tmp_path / "text" / "00000.jpg").write_text("not a jpeg\n")
+    os.remove(tmp_path / "gap" / "00003.jpg")
+    names = ["zero", "good", "rand", "text", "gap", "missing"]
+    rows = [SplitRow(f"{n}/{{:05d}}.jpg", i, 0, 0, 3) for i, n in enumerate(names)]
+    write_split_file(tmp_path / "f.csv", rows, "frames")
+    ds = VideoClipDataset(
+        tmp_path / "f.csv", tmp_path, train=True, num_frames=4, crop_size=16, scale_jitter=(20, 20)
+    )
+    with caplog.at_level("WARNING"):
+        out = [ds[i] for i in range(len(ds))]
+    assert [o["video_id"] for o in out] == [1] * 6
+    assert ds.bad_samples >= 5
+    with pytest.raises(VideoDecodeError, match="zero"):
+        VideoClipDataset(tmp_path / "f.csv", tmp_path, train=True, bad_sample_policy="raise", num_frames=4)[0]

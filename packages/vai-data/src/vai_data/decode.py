@@ -78,7 +78,16 @@ def probe_num_frames(path: str) -> int:
     return probe_video(path)[0]
 
 
-def _decord_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
+def _decord_batch(vr, indices: list[int]) -> torch.Tensor:
+    """``vr.get_batch`` handed to torch through DLPack (no copy, unlike ``.asnumpy()``)."""
+    from decord.bridge import to_torch
+
+    return to_torch(vr.get_batch(indices))
+
+
+def _decord_read(
+    path: str, indices: np.ndarray, short_side: int | None, size_hint
+) -> np.ndarray | torch.Tensor:
     import decord
 
     local = _check_file(path)
@@ -103,14 +112,13 @@ def _decord_read(path: str, indices: np.ndarray, short_side: int | None, size_hi
         raise VideoDecodeError(path, "the video has no frames")
     clamped = np.minimum(indices, n - 1)
     try:
-        return vr.get_batch(clamped.tolist()).asnumpy()
+        return _decord_batch(vr, clamped.tolist())
     except Exception as e:
         if width > 0:
             # decord 0.6 fails to scale to some sizes (e.g. 48, 72): decode natively, resize with torch
             try:
                 vr = decord.VideoReader(local, ctx=decord.cpu(0), num_threads=1)
-                frames = torch.from_numpy(vr.get_batch(clamped.tolist()).asnumpy())
-                return _resize_thwc(frames, width, height).numpy()
+                return _resize_thwc(_decord_batch(vr, clamped.tolist()), width, height)
             except Exception:
                 pass
         # metadata over-reports frames or the tail is truncated: decode sequentially to find what exists
@@ -184,7 +192,8 @@ def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint
     try:
         with av.open(local) as container:
             stream = _video_stream(container, path)
-            stream.thread_type = "AUTO"
+            # one decoding thread per call, like decord's num_threads=1: DataLoader workers parallelise
+            stream.codec_context.thread_count = 1
             can_seek = first >= SEEK_MIN_FRAMES and stream.average_rate and stream.time_base
             try:
                 got, prev = _pyav_decode(
@@ -206,7 +215,7 @@ def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint
     )
 
 
-def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
+def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> torch.Tensor:
     try:
         from torchcodec.decoders import VideoDecoder
     except Exception as e:  # ImportError, or OSError/RuntimeError when its FFmpeg libraries are missing
@@ -226,7 +235,7 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
     if short_side is not None:
         w, h = output_size(frames.shape[2], frames.shape[1], short_side)
         frames = _resize_thwc(frames, w, h)
-    return frames.numpy()
+    return frames
 
 
 _READERS = {"decord": _decord_read, "pyav": _pyav_read, "torchcodec": _torchcodec_read}
@@ -255,4 +264,6 @@ def read_frames(
     if (idx < 0).any():
         raise ValueError(f"negative frame index in {idx.tolist()} for {path}")
     arr = _READERS[backend](path, idx, short_side, size_hint)
+    if isinstance(arr, torch.Tensor):
+        return arr.contiguous()
     return torch.from_numpy(np.ascontiguousarray(arr))

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as F
 
+from . import jpeg
 from .decode import read_frames
 from .errors import VideoDecodeError
-from .jpeg import decode_jpeg
+from .jpeg import dct_scale_dims, decode_jpeg
 from .pathio import read_bytes
 from .transforms.clip import short_side_size
 
@@ -46,10 +47,44 @@ def stack_decoded(
     return resize_short_side_thwc(torch.stack(tensors), short_side if exact else None)
 
 
+def _decode_into_one_buffer(blobs: list[bytes], short_side: int | None) -> torch.Tensor | None:
+    """simplejpeg decodes every frame straight into one ``(T, H, W, 3)`` tensor (no per-frame arrays, no
+    stacking copy); repeats are copied. ``None`` when a frame needs the general path (other size, not a
+    baseline JPEG, unreadable) - that path then decodes and reports."""
+    sj = jpeg._simplejpeg
+    out: torch.Tensor | None = None
+    done: dict[int, int] = {}
+    try:
+        for i, b in enumerate(blobs):
+            j = done.get(id(b))
+            if j is not None:
+                out[i] = out[j]
+                continue
+            h, w, _, _ = sj.decode_jpeg_header(b)
+            dims = dct_scale_dims(w, h, short_side)
+            ow, oh = dims if dims is not None else (w, h)
+            if out is None:
+                out = torch.empty((len(blobs), oh, ow, 3), dtype=torch.uint8)
+            elif (oh, ow) != tuple(out.shape[1:3]):
+                return None
+            kw = {} if dims is None else {"min_width": ow, "min_height": oh}
+            a = sj.decode_jpeg(b, colorspace="RGB", buffer=out[i].numpy(), **kw)
+            if a.shape != (oh, ow, 3):
+                return None
+            done[id(b)] = i
+    except (ValueError, TypeError):
+        return None
+    return out
+
+
 def decode_jpeg_list(
     blobs: list[bytes], short_side: int | None, path: str, exact: bool = True
 ) -> torch.Tensor:
     """Decode JPEG byte strings (repeats decoded once) to ``(T, H, W, 3)``."""
+    if jpeg.JPEG_BACKEND == "simplejpeg" and blobs:
+        frames = _decode_into_one_buffer(blobs, short_side)
+        if frames is not None:
+            return resize_short_side_thwc(frames, short_side if exact else None)
     cache: dict[int, np.ndarray] = {}
     images = []
     for b in blobs:

@@ -1,7 +1,9 @@
 """JPEG decoding with the fastest decoder available: simplejpeg (libjpeg-turbo) when installed, else Pillow.
 
-Both paths use the decoder's DCT-domain downscaling when a ``short_side`` is requested, so a 1080p
-frame that is wanted at 256 pixels is never fully decoded.
+Both paths use the decoder's DCT-domain downscaling by 1/2, 1/4 or 1/8 when a ``short_side`` is at most
+half the source, so a 1080p frame wanted at 256 pixels is decoded at 1/4 size. Other libjpeg-turbo
+factors (3/8, 5/8, 3/4, 7/8) are not used: they lack fast IDCT paths and were measured slower than a
+full decode (e.g. 360p -> 3/4: 1.08 ms vs 0.67 ms per frame).
 """
 
 from __future__ import annotations
@@ -22,12 +24,24 @@ def _decode_pillow(data: bytes, short_side: int | None) -> np.ndarray:
     from PIL import Image
 
     img = Image.open(io.BytesIO(data))
-    if short_side is not None:
-        w, h = img.size
-        scale = short_side / min(w, h)
-        if scale < 1:
-            img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
+    dims = dct_scale_dims(*img.size, short_side)
+    if dims is not None:
+        img.draft("RGB", dims)  # JPEG only: the loader reduces by the same power of two
     return np.array(img.convert("RGB"))
+
+
+DCT_FACTORS = (8, 4, 2)  # power-of-two DCT-domain reductions, largest first
+
+
+def dct_scale_dims(width: int, height: int, short_side: int | None) -> tuple[int, int] | None:
+    """``(min_width, min_height)`` for decoding at the largest 1/2, 1/4 or 1/8 reduction whose short side
+    is still >= ``short_side``; ``None`` when even 1/2 would be too small (decode at full size)."""
+    if short_side is None:
+        return None
+    for f in DCT_FACTORS:
+        if -(-min(width, height) // f) >= short_side:
+            return -(-width // f), -(-height // f)
+    return None
 
 
 def decode_jpeg(data: bytes, short_side: int | None = None, backend: str | None = None) -> np.ndarray:
@@ -38,13 +52,10 @@ def decode_jpeg(data: bytes, short_side: int | None = None, backend: str | None 
         try:
             if short_side is not None:
                 h, w, _, _ = _simplejpeg.decode_jpeg_header(data)
-                scale = short_side / min(w, h)
-                if scale < 1:
+                dims = dct_scale_dims(w, h, short_side)
+                if dims is not None:
                     return _simplejpeg.decode_jpeg(
-                        data,
-                        colorspace="RGB",
-                        min_width=int(np.ceil(w * scale)),
-                        min_height=int(np.ceil(h * scale)),
+                        data, colorspace="RGB", min_width=dims[0], min_height=dims[1]
                     )
             return _simplejpeg.decode_jpeg(data, colorspace="RGB")
         except ValueError:

@@ -21,6 +21,7 @@ from ..sampling import add_neighbours, dense_indices, sparse_indices
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import ShortSideScale, scaled_random_crop, spatial_crop, to_tchw
 from ..transforms.normalize import Normalize
+from .flow import FlowSource, check_flow_mode, invert_u, stack_neighbours
 from .resilience import BadSampleTracker, sample_seed
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class VideoClipDataset(Dataset):
     ``(T, C, H, W)`` -> same) - or ``train_spatial_transform`` on clips decoded at ``test_scale``
     instead of jitter + crop. Test: decode at ``test_scale``, spatial crop ``spatial_idx`` of
     ``num_spatial_crops``, temporal view ``temporal_idx`` of ``num_temporal_views``. Then normalise.
+    ``flow='RG'|'RR'|'grey'`` reads optical flow instead (see :mod:`vai_data.datasets.flow`): each sampled
+    frame brings ``flow_neighbours`` consecutive (u, v) frames, stacked into ``C = 2 * flow_neighbours``.
     """
 
     def __init__(
@@ -89,6 +92,9 @@ class VideoClipDataset(Dataset):
         bad_sample_policy: str | None = None,
         num_neighbours: int = 0,
         flow_direction: str | None = None,
+        flow: str | None = None,
+        flow_neighbours: int = 5,
+        flow_folders: tuple[str, str] = ("u", "v"),
         video_id_to_label: Mapping[int, int | Sequence[int]] | None = None,
         train_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         train_spatial_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -124,6 +130,14 @@ class VideoClipDataset(Dataset):
             spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)  # validates the crop count
         self.horizontal_flip, self.flip_label_map = horizontal_flip, dict(flip_label_map or {})
         self.num_neighbours, self.flow_direction = num_neighbours, flow_direction
+        self.flow, self.flow_neighbours, self.flow_folders = (
+            check_flow_mode(flow),
+            flow_neighbours,
+            flow_folders,
+        )
+        if self.flow is not None:
+            self._check_flow(mean, std, bgr, greyscale)
+            self.num_neighbours = flow_neighbours - 1  # upstream counts the sampled frame itself
         self.video_id_to_label = video_id_to_label
         self.train_transform = train_transform
         self.train_spatial_transform = train_spatial_transform
@@ -132,6 +146,37 @@ class VideoClipDataset(Dataset):
         policy = bad_sample_policy or ("skip" if train else "raise")
         self.tracker = BadSampleTracker(policy)
         self._views = self.num_temporal_views * self.num_spatial_crops
+        # test mode: the spatial views of one (video, temporal view) are consecutive samples reading the
+        # same frames at the same scale; keep the last decoded clip so they decode once, not once per crop
+        self._test_clip_cache: tuple | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_test_clip_cache"] = None  # never ship a cached clip to DataLoader workers
+        return state
+
+    def _check_flow(self, mean, std, bgr: bool, greyscale: bool) -> None:
+        if self.num_neighbours:
+            raise ValueError("with flow=..., set flow_neighbours (frames per sample), not num_neighbours")
+        if self.flow_neighbours < 1:
+            raise ValueError(f"flow_neighbours={self.flow_neighbours} must be at least 1")
+        if bgr or greyscale:
+            raise ValueError("flow clips are (u, v): bgr and greyscale do not apply")
+        if len(mean) not in (1, 2) or len(std) not in (1, 2):
+            raise ValueError(
+                f"flow clips have 2 channels (u, v): pass mean/std with 1 or 2 values (got {len(mean)} "
+                f"and {len(std)}), e.g. mean=(0.5,), std=(0.226,)"
+            )
+        if self.flow == "RR":
+            if self.storage != "frames":
+                raise ValueError(f"flow='RR' reads u/v frame folders; storage is {self.storage!r}")
+            if self.split.rows and "{flow_direction}" not in self.split.rows[0].path:
+                raise ValueError(
+                    f"{self.split.path}: flow='RR' needs '{{flow_direction}}' in the frame pattern "
+                    f"(got {self.split.rows[0].path!r}), e.g. 'vid/{{flow_direction}}/{{:05d}}.jpg'"
+                )
+        if self.flow == "grey" and self.storage == "video":
+            raise ValueError("flow='grey' reads interleaved u/v frames (frames, gulp or packed storage)")
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -185,14 +230,15 @@ class VideoClipDataset(Dataset):
         lab = int(label[0]) if isinstance(label, tuple) else int(label)
         return self.flip_label_map.get(lab, lab) if flipped else lab
 
-    def make_source(self, row: SplitRow):
-        """The frame source for one split row under this dataset's storage."""
+    def make_source(self, row: SplitRow, flow_direction: str | None = None):
+        """The frame source for one split row under this dataset's storage (``flow_direction`` fills
+        the pattern's ``{flow_direction}`` instead of the dataset's)."""
         path = join(self.data_root, row.path)
         if self.storage == "video":
             hint = (row.width, row.height) if row.width and row.height else None
             return VideoFileSource(path, row.start or 0, row.end, self.backend, hint)
         if self.storage == "frames":
-            return FrameFolderSource(path, row.start or 0, row.end, self.flow_direction)
+            return FrameFolderSource(path, row.start or 0, row.end, flow_direction or self.flow_direction)
         if self.storage == "gulp":
             from ..gulp import GulpSource
 
@@ -223,7 +269,10 @@ class VideoClipDataset(Dataset):
         row = self.split.rows[row_idx]
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index, attempt))
-            source = self.make_source(row)
+            if self.flow is not None:
+                source = FlowSource(self.flow, row, self.make_source, self.flow_folders)
+            else:
+                source = self.make_source(row)
             idx = self.sample_indices(source.num_frames, temporal_idx)
             flipped = False
             if self.train:
@@ -237,20 +286,37 @@ class VideoClipDataset(Dataset):
                     )
                 if self.horizontal_flip and bool(torch.rand(1) < 0.5):
                     clip, flipped = clip.flip(-1), True
+                    if self.flow is not None:
+                        clip = invert_u(clip)
                 if self.train_transform is not None:
                     clip = self.train_transform(clip)
             else:
-                clip = ShortSideScale(self.test_scale)(to_tchw(source.read(idx, short_side=self.test_scale)))
+                clip = self._test_clip(row_idx, temporal_idx, source, idx)
                 clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
+                if self.flow is not None and self.num_spatial_crops == 10 and spatial_idx >= 5:
+                    clip = invert_u(clip)  # flipped test views
                 # labels stay unmapped for flipped test views: every view of a video must share its label
+        video = self.normalize(clip)
+        if self.flow is not None:
+            video = stack_neighbours(video, self.num_frames, self.flow_neighbours)
         return {
-            "video": self.normalize(clip),
+            "video": video,
             "label": self._label_value(self._row_label(row), flipped and bool(self.flip_label_map)),
             "video_id": row.video_id,
             "spatial_idx": spatial_idx,
             "temporal_idx": temporal_idx,
             "frame_indices": source.frame_numbers(idx),
         }
+
+    def _test_clip(self, row_idx: int, temporal_idx: int, source, idx: torch.Tensor) -> torch.Tensor:
+        """The test clip at ``test_scale`` (uint8 ``(T, C, H, W)``), decoded once for all spatial crops."""
+        key = (row_idx, temporal_idx, self.test_scale, tuple(idx.tolist()))
+        if self._test_clip_cache is not None and self._test_clip_cache[0] == key:
+            return self._test_clip_cache[1]
+        clip = ShortSideScale(self.test_scale)(to_tchw(source.read(idx, short_side=self.test_scale)))
+        if self.num_spatial_crops > 1:
+            self._test_clip_cache = (key, clip)
+        return clip
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):

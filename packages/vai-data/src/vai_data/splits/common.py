@@ -26,6 +26,7 @@ from ..gulp import open_gulp_directory
 from ..split_file import SplitRow, read_split_file, write_split_file
 
 logger = logging.getLogger(__name__)
+PROGRESS_MIN_ITEMS = 100  # scans over at least this many clips/classes show a tqdm progress bar (stderr)
 
 MODES = ("video", "frames", "gulp", "image")
 MAX_SKIP_WARNINGS = 20  # per split; the total count is always logged
@@ -239,7 +240,8 @@ def clips_to_rows(
     ):
         if root and not os.path.isdir(root):
             raise FileNotFoundError(f"{flag} {root} is not a folder")
-    for clip in tqdm(clips, desc=desc, unit="clip", disable=not need_probe or len(clips) < 100):
+    bar_off = not need_probe or len(clips) < PROGRESS_MIN_ITEMS
+    for clip in tqdm(clips, desc=desc, unit="clip", disable=bar_off):
         try:
             rows.append(_clip_to_row(clip, mode, media))
         except (ValueError, OSError) as e:

@@ -14,6 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..split_file import SplitRow
+from . import common
 from .common import annotation_error, read_csv_rows, write_outputs
 
 IMAGE_EXTS = (".jpeg", ".jpg", ".png")
@@ -27,7 +28,9 @@ def _class_folder_images(
         raise FileNotFoundError(f"ImageNet {split} folder {base} not found")
     wnids = sorted(e.name for e in os.scandir(base) if e.is_dir())
     items = []
-    for wnid in tqdm(wnids, desc=f"ImageNet {split}", unit="class", disable=len(wnids) < 100):
+    for wnid in tqdm(
+        wnids, desc=f"ImageNet {split}", unit="class", disable=len(wnids) < common.PROGRESS_MIN_ITEMS
+    ):
         for f in sorted(os.listdir(base / wnid)):
             if f.lower().endswith(IMAGE_EXTS):
                 items.append((f"{split}/{wnid}/{f}", wnid))
