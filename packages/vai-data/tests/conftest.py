@@ -25,6 +25,12 @@ def frames_array() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def make_gradient_frames():
+    """``gradient_frames`` as a fixture (tests must not import conftest: the name clashes across packages)."""
+    return gradient_frames
+
+
+@pytest.fixture(scope="session")
 def video_file(tmp_path_factory, frames_array) -> str:
     from vai_data.synth import write_mp4
 

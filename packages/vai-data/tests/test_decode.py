@@ -132,14 +132,13 @@ def test_metadata_over_reports_after_truncation(tmp_path, frames_array, backend)
     assert got[:2] == [0, 3] and 3 <= got[2] < 11
 
 
-def test_pyav_seek_matches_sequential(tmp_path, monkeypatch):
+def test_pyav_seek_matches_sequential(tmp_path, monkeypatch, make_gradient_frames):
     """Far-in frames are reached by seeking to a keyframe; the frames equal a full sequential decode."""
     import vai_data.decode as dec
-    from conftest import gradient_frames
     from vai_data.synth import write_mp4
 
     path = str(tmp_path / "long.mp4")
-    write_mp4(path, gradient_frames(80, 16, 16 * 4 * 20), fps=25)  # bar position encodes t up to 80
+    write_mp4(path, make_gradient_frames(80, 16, 16 * 4 * 20), fps=25)  # bar position encodes t up to 80
     idx = [60, 61, 79, 70]
     seek = read_frames(path, idx, backend="pyav")
     monkeypatch.setattr(dec, "SEEK_MIN_FRAMES", 10**9)
