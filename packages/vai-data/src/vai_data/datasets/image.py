@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..errors import VideoDecodeError
 from ..jpeg import decode_jpeg
@@ -16,9 +15,10 @@ from ..split_file import SplitFile, read_split_file
 from ..transforms.clip import RandomCrop, ShortSideScale, spatial_crop
 from ..transforms.normalize import Normalize
 from .resilience import BadSampleTracker, sample_seed
+from .split_dataset import SplitDataset
 
 
-class ImageDataset(Dataset):
+class ImageDataset(SplitDataset):
     """Images as one-frame clips: ``video`` is ``(C, 1, H, W)``; test mode yields one sample per crop."""
 
     def __init__(
@@ -47,7 +47,7 @@ class ImageDataset(Dataset):
             scale_jitter,
             test_scale,
         )
-        self.num_spatial_crops = 1 if train else num_spatial_crops
+        self._views = 1 if train else num_spatial_crops
         if not train:
             spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)
         self.horizontal_flip = horizontal_flip
@@ -55,36 +55,8 @@ class ImageDataset(Dataset):
         self.tracker = BadSampleTracker(bad_sample_policy or ("skip" if train else "raise"))
         self.seed, self.epoch = int(seed), 0
 
-    @property
-    def num_classes(self) -> int:
-        if self.split.multilabel:
-            return self.split.num_classes
-        return 1 + max((int(r.label) for r in self.split.rows), default=-1)
-
-    @property
-    def multilabel(self) -> bool:
-        return self.split.multilabel
-
-    @property
-    def video_ids(self) -> list[int]:
-        return [r.video_id for r in self.split.rows for _ in range(self.num_spatial_crops)]
-
-    @property
-    def labels(self) -> list:
-        return [r.label for r in self.split.rows]
-
-    @property
-    def bad_samples(self) -> int:
-        return self.tracker.count
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.split.rows) * self.num_spatial_crops
-
     def _load(self, index: int, attempt: int) -> dict:
-        row_idx, spatial_idx = divmod(index, self.num_spatial_crops)
+        row_idx, spatial_idx = divmod(index, self._views)
         row = self.split.rows[row_idx]
         path = join(self.data_root, row.path)
         with torch.random.fork_rng(devices=[]):
@@ -104,7 +76,7 @@ class ImageDataset(Dataset):
                 if self.horizontal_flip and bool(torch.rand(1) < 0.5):
                     clip = clip.flip(-1)
             else:
-                clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
+                clip = spatial_crop(clip, self.crop_size, self._views, spatial_idx)
         if self.multilabel:
             label = torch.zeros(self.num_classes)
             label[list(row.label)] = 1.0

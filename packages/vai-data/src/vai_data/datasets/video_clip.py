@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
-from torch.utils.data import Dataset
 
 from ..frame_sources import FrameFolderSource, VideoFileSource
 from ..packed import PACKED_SUFFIX, open_packed_source
@@ -23,6 +22,7 @@ from ..transforms.clip import ShortSideScale, scaled_random_crop, spatial_crop, 
 from ..transforms.normalize import Normalize
 from .flow import FlowSource, check_flow_mode, invert_u, stack_neighbours
 from .resilience import BadSampleTracker, sample_seed
+from .split_dataset import SplitDataset
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def detect_storage(split: SplitFile, data_root: str | None) -> str:
     return "gulp"
 
 
-class VideoClipDataset(Dataset):
+class VideoClipDataset(SplitDataset):
     """Clips from a split file over videos, JPEG frame folders, gulp directories or packed stores.
 
     Train: decode at a random short side in ``scale_jitter`` (inside the decoder), random ``crop_size``
@@ -179,38 +179,6 @@ class VideoClipDataset(Dataset):
             raise ValueError("flow='grey' reads interleaved u/v frames (frames, gulp or packed storage)")
 
     # ------------------------------------------------------------------ metadata
-    @property
-    def num_classes(self) -> int:
-        """Classes in the split header for multi-label files; else 1 + the largest label seen."""
-        if self.split.multilabel:
-            return self.split.num_classes
-        return 1 + max((int(r.label) for r in self.split.rows), default=-1)
-
-    @property
-    def multilabel(self) -> bool:
-        return self.split.multilabel
-
-    @property
-    def video_ids(self) -> list[int]:
-        """One video_id per sample (views of one video repeat it)."""
-        return [r.video_id for r in self.split.rows for _ in range(self._views)]
-
-    @property
-    def labels(self) -> list:
-        """One label per video row (int or tuple of ints), after ``video_id_to_label`` overrides."""
-        return [self._row_label(r) for r in self.split.rows]
-
-    @property
-    def bad_samples(self) -> int:
-        """How many unreadable samples were substituted so far (summed over DataLoader workers)."""
-        return self.tracker.count
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch that, with the seed and the index, determines every sample's randomness."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.split.rows) * self._views
 
     # ------------------------------------------------------------------ loading
     def _row_label(self, row: SplitRow):
