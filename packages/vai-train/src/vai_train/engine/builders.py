@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from vai_train.config.experiment import ExpConfig
 from vai_train.config.loader import ConfigError
-from vai_train.engine.distributed import DistInfo, ShardSampler
+from vai_train.engine.distributed import DistInfo, ShardSampler, all_reduce_sum
 from vai_train.engine.rng import epoch_seed, worker_init_fn
 from vai_train.metrics import Metric, default_metrics
 
@@ -62,11 +62,27 @@ def make_eval_loader(ds: Any, batch_size: int, info: DistInfo, seed: int, worker
 
 
 def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> None:
-    """Make shuffling and worker seeds a pure function of (seed, epoch, rank) — needed for exact resume."""
+    """Make shuffling, worker seeds and the dataset's per-epoch randomness a pure function of
+    (seed, epoch, rank) — needed for exact resume and for fresh augmentation every epoch."""
     if isinstance(loader.sampler, DistributedSampler):
         loader.sampler.set_epoch(epoch)
+    set_epoch = getattr(loader.dataset, "set_epoch", None)
+    if callable(set_epoch):  # e.g. vai_data datasets seed each sample from (seed, epoch, index)
+        set_epoch(epoch)
     if loader.generator is not None:
         loader.generator.manual_seed(epoch_seed(seed, epoch, rank))
+
+
+def bad_sample_count(loader: DataLoader, info: DistInfo) -> int | None:
+    """Unreadable samples the dataset substituted so far, summed over ranks (datasets exposing
+    ``bad_samples``, e.g. vai_data's); None for datasets that do not count them."""
+    count = getattr(loader.dataset, "bad_samples", None)
+    if count is None:
+        return None
+    total = int(all_reduce_sum([float(count)], info)[0])
+    if total:
+        logger.warning("%d unreadable training samples were replaced so far (see the data warnings)", total)
+    return total
 
 
 def unwrap(model: nn.Module) -> nn.Module:

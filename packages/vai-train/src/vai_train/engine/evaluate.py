@@ -120,7 +120,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             if epoch is not None:
                 rows = update_row(rd.summary_csv, epoch, row)
                 if args.plot_period >= 0:
-                    replot(rd)
+                    replot(rd, cfg)
             else:
                 rows = read_summary(rd.summary_csv)
             if args.save_predictions:

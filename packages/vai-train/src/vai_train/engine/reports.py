@@ -68,6 +68,7 @@ class Reporter:
         self.period = max(1, int(getattr(args, "telegram_period", 10) or 10))
         self.directions: dict[str, bool] = {}
         self.plot_period = int(getattr(args, "plot_period", 1))
+        self.plotter = metric_plotter(cfg)
         self.plotted_epoch: int | None = None
 
     def set_directions(self, metrics: dict[str, list]) -> None:
@@ -117,7 +118,7 @@ class Reporter:
 
     def plot(self) -> list[Path]:
         """Redraw every metric plot of summary.csv into ``plots/``."""
-        return self._try("plots", lambda: _plot(self.rd)) or []
+        return self._try("plots", lambda: self.plotter(self.rd.summary_csv, self.rd.plots)) or []
 
     def early_stop(self, epoch: int) -> None:
         self._send("early_stop", epoch)
@@ -139,10 +140,10 @@ class Reporter:
             self._try("W&B", self.wandb.finish)
 
 
-def replot(rd: RunDir) -> list[Path]:
+def replot(rd: RunDir, cfg: Any = None) -> list[Path]:
     """Redraw the plots of ``rd`` (after eval changed summary.csv); a failure is only logged."""
     try:
-        return _plot(rd)
+        return metric_plotter(cfg)(rd.summary_csv, rd.plots)
     except Exception as e:
         logger.warning("plots not redrawn: %s", e)
         return []
@@ -154,10 +155,19 @@ def _tb(path: Path) -> Any:
     return TensorBoardLogger(path)
 
 
-def _plot(rd: RunDir) -> list[Path]:
+def metric_plotter(cfg: Any) -> Any:
+    """The exp config's ``metric_plotter(summary_csv, plots_dir) -> list[Path]``, else
+    ``vai_train.reporting.plot_summary`` (one figure per metric family)."""
+    custom = getattr(getattr(cfg, "exp_cfg", None), "metric_plotter", None)
+    if custom is not None:
+        if not callable(custom):
+            raise TypeError(
+                "exp config metric_plotter must be callable(summary_csv, plots_dir) -> list of paths"
+            )
+        return custom
     from vai_train.reporting import plot_summary
 
-    return plot_summary(rd.summary_csv, rd.plots)
+    return plot_summary
 
 
 def make_wandb(args: argparse.Namespace, rd: RunDir) -> Any:

@@ -300,6 +300,9 @@ def _run_epoch(
             B.set_loader_epoch(kit[name], args.seed, epoch, info.rank)
     tr = train_one_epoch(kit, epoch, info, {**opts, "collect_outputs": bool(metrics["train"])})
     row: dict[str, Any] = {"train_runtime_sec": tr["runtime_sec"], "train_loss": tr["loss"], "lr": tr["lr"]}
+    bad = B.bad_sample_count(kit["train_loader"], info)
+    if bad is not None:
+        row["train_bad_samples"] = bad
     if info.is_main:
         row.update(B.compute_metrics(metrics["train"], tr))
     eval_model = kit["ema"].module if kit["ema"] is not None else B.unwrap(kit["model"])

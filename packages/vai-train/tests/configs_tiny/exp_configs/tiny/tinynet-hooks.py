@@ -1,0 +1,73 @@
+"""Tiny experiment defining the optional hooks, each recording its calls in $VAI_TEST_HOOK_LOG (JSON lines)."""
+# ruff: noqa: F821
+
+import json
+import os
+
+import torch
+
+batch_size = 8
+num_epochs = 3
+input_frame_length = 2
+num_workers = 0
+
+
+def _record(hook, **info):
+    with open(os.environ["VAI_TEST_HOOK_LOG"], "a") as f:
+        f.write(json.dumps({"hook": hook, **info}) + "\n")
+
+
+class EpochAwareDataset(dataset_cfg.TinyDataset):
+    """Records set_epoch calls and reports a fixed number of substituted samples, like vai_data's datasets."""
+
+    bad_samples = 2
+
+    def set_epoch(self, epoch):
+        _record("set_epoch", split=self.split, epoch=epoch)
+
+
+def get_torch_dataset(split):
+    return EpochAwareDataset(split)
+
+
+def get_input_reshape_func(split):
+    def reshape(x):
+        _record("input_reshape", split=split, shape=list(x.shape))
+        return x
+
+    return reshape
+
+
+def load_pretrained(model):
+    _record("load_pretrained")
+
+
+def get_optim_policies(model):
+    _record("get_optim_policies")
+    return [{"params": list(model.parameters()), "lr": 0.05}]
+
+
+def optimiser(params):
+    return torch.optim.SGD(params, lr=0.05, momentum=0.9)
+
+
+def early_stopping_condition(exp, metric_info):
+    _record("early_stopping_condition", epochs=len(exp.summary) if hasattr(exp, "summary") else None)
+    return False
+
+
+def epoch_start_script(epoch, exp, args, rank, world_size, train_kit):
+    _record("epoch_start_script", epoch=epoch, rank=rank, world_size=world_size)
+
+
+def predictions_gatherers_val(video_ids, probs, labels):
+    _record("predictions_gatherer", n=int(video_ids.numel()))
+    return video_ids, probs, labels
+
+
+predictions_gatherers = {"val": predictions_gatherers_val}
+
+
+def metric_plotter(summary_csv, plots_dir):
+    _record("metric_plotter", summary=os.path.basename(summary_csv))
+    return []

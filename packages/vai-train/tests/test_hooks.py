@@ -1,0 +1,34 @@
+"""Optional exp-config hooks are called by the engine (each records its calls), and the engine drives
+per-epoch dataset randomness (``set_epoch``) and reports substituted samples (``bad_samples``)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from vai_train import run_train
+
+
+def _calls(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_optional_hooks_are_called(base_args, tmp_path, monkeypatch):
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    args = [a if a != "base" else "hooks" for a in base_args]
+    res = run_train(args + ["-p", "--plot-period", "1"])
+    calls = _calls(log)
+    hooks = Counter(c["hook"] for c in calls)
+    assert hooks["load_pretrained"] == 1 and hooks["get_optim_policies"] == 1
+    assert [c["epoch"] for c in calls if c["hook"] == "epoch_start_script"] == [1, 2, 3]
+    assert hooks["early_stopping_condition"] >= 2  # after each epoch once a summary exists
+    assert hooks["predictions_gatherer"] == 3 and hooks["metric_plotter"] >= 3
+    shapes = {c["split"] for c in calls if c["hook"] == "input_reshape"}
+    assert shapes == {"train", "val"}
+    # the engine tells the datasets which epoch it is, so augmentation differs between epochs
+    train_epochs = [c["epoch"] for c in calls if c["hook"] == "set_epoch" and c["split"] == "train"]
+    assert train_epochs == [1, 2, 3]
+    # substituted samples reported by the dataset end up in summary.csv
+    assert [int(float(r["train_bad_samples"])) for r in res.summary] == [2, 2, 2]
+    assert res.summary[-1]["epoch"] in (3, "3")
