@@ -1,7 +1,12 @@
 import pytest
 import torch
 from vai_models import create_model
-from vai_models.temporal_shift import TemporalShiftConv2d, temporal_shift
+from vai_models.temporal_shift import (
+    TemporalShiftConv2d,
+    temporal_shift,
+    temporal_shift_inplace_,
+    undo_temporal_shift_,
+)
 
 
 def naive_shift(x: torch.Tensor, t: int, div: int) -> torch.Tensor:
@@ -34,6 +39,47 @@ def test_shift_channels_last_and_grad():
     torch.testing.assert_close(y, naive_shift(x.detach().contiguous(), 4, 8))
     y.sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.parametrize("t,c,div", [(4, 16, 8), (3, 10, 4), (1, 8, 8), (5, 7, 8)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_inplace_shift_matches_naive_and_undo_restores(t, c, div, channels_last):
+    x = torch.randn(2 * t, c, 3, 2)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    original = x.clone()
+    saved = temporal_shift_inplace_(x, t, div)
+    torch.testing.assert_close(x, naive_shift(original, t, div), rtol=0, atol=0)
+    undo_temporal_shift_(x, t, div, saved)
+    assert torch.equal(x, original)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_tsm_inference_path_equals_autograd_path_and_keeps_input(mode):
+    torch.manual_seed(0)
+    model = create_model("tsm_resnet18", num_classes=5, num_frames=4).eval()
+    x = torch.randn(2, 3, 4, 32, 32)
+    with torch.enable_grad():
+        ref = model(x.clone().requires_grad_())  # copy path (autograd on)
+    seen = []
+    conv = model.backbone.layer1[1].conv1  # a shifted conv whose input is the previous block's output
+    handle = conv.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    ctx = torch.no_grad() if mode == "no_grad" else torch.inference_mode()
+    with ctx:
+        out = model(x)
+    handle.remove()
+    torch.testing.assert_close(out, ref.detach(), rtol=1e-5, atol=1e-5)
+    # the conv shifted its input in place and put it back: the block input is the unshifted activation
+    block_in = seen[0]
+    with torch.no_grad():
+        expected = model.backbone.layer1[0](
+            model.backbone.maxpool(
+                model.backbone.relu(
+                    model.backbone.bn1(model.backbone.conv1(x.transpose(1, 2).reshape(8, 3, 32, 32)))
+                )
+            )
+        )
+    torch.testing.assert_close(block_in, expected)
 
 
 def test_shift_rejects_bad_batch():

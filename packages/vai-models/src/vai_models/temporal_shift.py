@@ -27,6 +27,50 @@ def temporal_shift(x: torch.Tensor, num_segments: int, shift_div: int = 8) -> to
     return out.view(nt, c, h, w)
 
 
+def temporal_shift_inplace_(x: torch.Tensor, num_segments: int, shift_div: int = 8):
+    """:func:`temporal_shift` done in ``x``'s own memory (no new full-size tensor); returns what
+    :func:`undo_temporal_shift_` needs to restore ``x``. Only valid without autograd."""
+    nt, c, h, w = x.shape
+    if nt % num_segments:
+        raise ValueError(f"temporal_shift: batch {nt} is not a multiple of num_segments={num_segments}")
+    fold = c // shift_div
+    xv = x.view(nt // num_segments, num_segments, c, h, w)
+    left, right = xv[:, :, :fold], xv[:, :, fold : 2 * fold]
+    first, last = left[:, 0].clone(), right[:, -1].clone()
+    for t in range(num_segments - 1):  # frame t takes t+1: ascending order reads before overwriting
+        left[:, t].copy_(left[:, t + 1])
+    left[:, -1].zero_()
+    for t in range(num_segments - 1, 0, -1):  # frame t takes t-1: descending order
+        right[:, t].copy_(right[:, t - 1])
+    right[:, 0].zero_()
+    return first, last
+
+
+def undo_temporal_shift_(x: torch.Tensor, num_segments: int, shift_div: int, saved) -> None:
+    """Restore ``x`` after :func:`temporal_shift_inplace_` (``saved`` is what it returned)."""
+    nt, c, h, w = x.shape
+    fold = c // shift_div
+    xv = x.view(nt // num_segments, num_segments, c, h, w)
+    left, right = xv[:, :, :fold], xv[:, :, fold : 2 * fold]
+    first, last = saved
+    for t in range(num_segments - 1, 0, -1):
+        left[:, t].copy_(left[:, t - 1])
+    left[:, 0].copy_(first)
+    for t in range(num_segments - 1):
+        right[:, t].copy_(right[:, t + 1])
+    right[:, -1].copy_(last)
+
+
+def _can_shift_inplace(x: torch.Tensor) -> bool:
+    """In-place shifting is safe only without autograd, on a tensor this mode may modify, whose batch
+    dimension can be viewed as (N, T)."""
+    if torch.is_grad_enabled() or x.requires_grad:
+        return False
+    if x.is_inference() and not torch.is_inference_mode_enabled():
+        return False
+    return x.stride(0) == x[0].numel() or x.is_contiguous(memory_format=torch.channels_last)
+
+
 class TemporalShiftConv2d(nn.Conv2d):
     """A Conv2d that applies :func:`temporal_shift` to its input first.
 
@@ -59,7 +103,15 @@ class TemporalShiftConv2d(nn.Conv2d):
         return new
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(temporal_shift(x, self.num_segments, self.shift_div))
+        if not _can_shift_inplace(x):
+            return super().forward(temporal_shift(x, self.num_segments, self.shift_div))
+        # inference: shift the input in place and restore it after the conv, which saves allocating
+        # (and page-faulting) a full-size copy of every shifted block's input
+        saved = temporal_shift_inplace_(x, self.num_segments, self.shift_div)
+        try:
+            return super().forward(x)
+        finally:
+            undo_temporal_shift_(x, self.num_segments, self.shift_div, saved)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, num_segments={self.num_segments}, shift_div={self.shift_div}"
