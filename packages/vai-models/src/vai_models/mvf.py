@@ -15,6 +15,7 @@ from torch import nn
 from .backbones import build_resnet, imagenet_cfg
 from .registry import register_model
 from .segment import Segment2DModel, reject_unknown_kwargs
+from .temporal_shift import conv2d_config
 
 MVF_ALPHA = 0.5
 MVF_FREQ = (0, 0, 1, 1)
@@ -45,18 +46,7 @@ class MVFConv2d(nn.Conv2d):
     @classmethod
     def from_conv(cls, conv: nn.Conv2d, num_segments: int, alpha: float) -> MVFConv2d:
         """Copy ``conv`` (configuration and weights) into a fusing conv."""
-        new = cls(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            stride=conv.stride,
-            padding=conv.padding,
-            dilation=conv.dilation,
-            groups=conv.groups,
-            bias=conv.bias is not None,
-            num_segments=num_segments,
-            alpha=alpha,
-        )
+        new = cls(**conv2d_config(conv), num_segments=num_segments, alpha=alpha)
         new.weight.data.copy_(conv.weight.data)
         if conv.bias is not None:
             new.bias.data.copy_(conv.bias.data)

@@ -61,6 +61,21 @@ def undo_temporal_shift_(x: torch.Tensor, num_segments: int, shift_div: int, sav
     right[:, -1].copy_(last)
 
 
+def conv2d_config(conv: nn.Conv2d) -> dict:
+    """Constructor arguments that rebuild ``conv``'s configuration (for conv subclasses made from it)."""
+    return {
+        "in_channels": conv.in_channels,
+        "out_channels": conv.out_channels,
+        "kernel_size": conv.kernel_size,
+        "stride": conv.stride,
+        "padding": conv.padding,
+        "dilation": conv.dilation,
+        "groups": conv.groups,
+        "bias": conv.bias is not None,
+        "padding_mode": conv.padding_mode,
+    }
+
+
 def _can_shift_inplace(x: torch.Tensor) -> bool:
     """In-place shifting is safe only without autograd, on a tensor this mode may modify, whose batch
     dimension can be viewed as (N, T)."""
@@ -86,19 +101,7 @@ class TemporalShiftConv2d(nn.Conv2d):
     @classmethod
     def from_conv(cls, conv: nn.Conv2d, num_segments: int, shift_div: int) -> TemporalShiftConv2d:
         """Copy ``conv`` (configuration and weights) into a shifting conv."""
-        new = cls(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            stride=conv.stride,
-            padding=conv.padding,
-            dilation=conv.dilation,
-            groups=conv.groups,
-            bias=conv.bias is not None,
-            padding_mode=conv.padding_mode,
-            num_segments=num_segments,
-            shift_div=shift_div,
-        )
+        new = cls(**conv2d_config(conv), num_segments=num_segments, shift_div=shift_div)
         new.load_state_dict(conv.state_dict())
         return new
 
