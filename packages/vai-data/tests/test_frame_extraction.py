@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from functools import partial
 
-import av
 import numpy as np
 import pytest
+import vai_data_test_media
 from PIL import Image
 from vai_data.cli import main
 from vai_data.frame_extraction import FrameExtractionError, extract_frames, extract_frames_tree, find_videos
 
-
-def make_video(path: Path, frames: int = 3, width: int = 40, height: int = 30) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(frames):
-            img = np.full((height, width, 3), 60 * i, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+# 40x30 videos whose frame i is grey 60*i (the assertions below read those values)
+make_video = partial(vai_data_test_media.make_video, width=40, height=30, step=60)
 
 
 def test_extract_frames_zero_based_and_resized(tmp_path):
