@@ -40,6 +40,16 @@ def test_load_triple_and_defaults(config_root: Path) -> None:
     assert inputs.shape == (3, 3, 2, 8, 8) and ids.tolist() == [0, 1, 2] and "spatial_idx" in extra
 
 
+def test_collate_fn_default_and_override(config_root: Path) -> None:
+    cfg = load_exp_config(_roots(config_root), "tiny", "tinynet", "base")
+    ds = cfg.get_torch_dataset("val")
+    assert cfg.get_collate_fn("val", ds) is None  # torch's default collate
+    ds.collate_fn = torch.utils.data.default_collate
+    assert cfg.get_collate_fn("val", ds) is torch.utils.data.default_collate  # the dataset's own
+    cfg.exp_cfg.get_collate_fn = lambda split: f"collate for {split}"
+    assert cfg.get_collate_fn("train", ds) == "collate for train"  # the exp config's hook wins
+
+
 def test_include_composes_and_records_files(config_root: Path) -> None:
     cfg = load_exp_config(_roots(config_root), "tiny", "tinynet", "plateau")
     assert cfg.batch_size == 8  # from the included base file

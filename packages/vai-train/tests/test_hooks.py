@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from vai_train import run_train
+from vai_train import run_eval, run_feature, run_train
 
 
 def _calls(path):
@@ -32,3 +32,24 @@ def test_optional_hooks_are_called(base_args, tmp_path, monkeypatch):
     # substituted samples reported by the dataset end up in summary.csv
     assert [int(float(r["train_bad_samples"])) for r in res.summary] == [2, 2, 2]
     assert res.summary[-1]["epoch"] in (3, "3")
+
+
+def test_dataset_collate_and_device_transform_are_used(base_args, tmp_path, monkeypatch):
+    """A dataset's ``collate_fn`` batches it and its ``device_transform`` runs on the device before the
+    reshape hook, in training, validation, eval and feature extraction."""
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    args = [a if a != "base" else "hooks" for a in base_args]
+    run_train(args + ["-e", "1"])
+    run_eval(args + ["-l", "-1"])
+    run_feature(args + ["-l", "-1"])
+    calls = _calls(log)
+    transforms = [c for c in calls if c["hook"] == "device_transform"]
+    reshapes = [c for c in calls if c["hook"] == "input_reshape"]
+    assert {c["split"] for c in transforms} == {"train", "val"}
+    assert {c["dtype"] for c in transforms} == {"torch.float64"} and {c["device"] for c in transforms} == {
+        "cpu"
+    }
+    assert len(reshapes) == len(transforms) and {c["dtype"] for c in reshapes} == {"torch.float32"}
+    # train 1 epoch (8 batches), its val (3), eval (3), feature (3): every batch came through collate_fn
+    assert Counter(c["split"] for c in calls if c["hook"] == "collate") == {"train": 8, "val": 9}

@@ -20,6 +20,7 @@ from .split_file import (
     write_split_file,
 )
 from .synth import SYNTH_CLASSES, SYNTH_FLIP_LABEL_MAP, SyntheticDataset, make_synthetic_dataset
+from .transforms import DeviceNormalize, collate_clips
 
 __version__ = "0.1.0"
 
@@ -30,7 +31,9 @@ __all__ = [
     "SYNTH_CLASSES",
     "SYNTH_FLIP_LABEL_MAP",
     "add_neighbours",
+    "collate_clips",
     "decode_jpeg",
+    "DeviceNormalize",
     "dense_indices",
     "encode_jpeg",
     "extract_frames",

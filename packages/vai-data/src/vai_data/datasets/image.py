@@ -38,6 +38,7 @@ class ImageDataset(SplitDataset):
         greyscale: bool = False,
         bad_sample_policy: str | None = None,
         seed: int = 0,
+        normalise_on_device: bool = False,
     ):
         self.split = split_file if isinstance(split_file, SplitFile) else read_split_file(split_file, "image")
         self.data_root = None if data_root is None else os.fspath(data_root)
@@ -51,7 +52,8 @@ class ImageDataset(SplitDataset):
         if not train:
             spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)
         self.horizontal_flip = horizontal_flip
-        self.normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
+        normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
+        self._set_normalisation(normalize, normalise_on_device)
         self.tracker = BadSampleTracker(bad_sample_policy or ("skip" if train else "raise"))
         self.seed, self.epoch = int(seed), 0
 
@@ -83,7 +85,7 @@ class ImageDataset(SplitDataset):
         else:
             label = int(row.label)
         return {
-            "video": self.normalize(clip),
+            "video": self.finish_clip(clip),
             "label": label,
             "video_id": row.video_id,
             "spatial_idx": spatial_idx,

@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import torch
 from torch.utils.data import Dataset
 
 from ..split_file import SplitFile, SplitRow
+from ..transforms.collate import collate_clips
+from ..transforms.normalize import DeviceNormalize, Normalize
 from .resilience import BadSampleTracker
 
 
 class SplitDataset(Dataset):
     """Base of ``VideoClipDataset`` and ``ImageDataset``: subclasses set ``split``, ``tracker``, ``epoch``
-    and ``_views`` (samples per split row) and may override ``_row_label`` (pseudo-label hooks)."""
+    and ``_views`` (samples per split row) and may override ``_row_label`` (pseudo-label hooks).
+
+    Normalisation happens in ``finish_clip``: in the worker (float ``video``), or - with
+    ``normalise_on_device`` - on the training device, where the engine applies ``device_transform`` to
+    each batch; ``video`` is then a uint8 channels-last clip and ``collate_fn`` batches it without a copy
+    that would change its layout.
+    """
 
     split: SplitFile
     tracker: BadSampleTracker
     epoch: int
     _views: int
+    normalize: Normalize
+    normalise_on_device: bool = False
+    device_transform: DeviceNormalize | None = None
+    collate_fn = staticmethod(collate_clips)
+
+    def _set_normalisation(self, normalize: Normalize, on_device: bool, channel_repeat: int = 1) -> None:
+        self.normalize, self.normalise_on_device = normalize, bool(on_device)
+        self.device_transform = DeviceNormalize(normalize, channel_repeat) if on_device else None
+
+    def finish_clip(self, clip: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(T, C, H, W)`` -> normalised float ``(C, T, H, W)``, or with ``normalise_on_device`` the
+        uint8 ``(C, T, H, W)`` view of a dense channels-last buffer (copied only when ``clip`` is a crop)."""
+        if not self.normalise_on_device:
+            return self.normalize(clip)
+        if clip.dtype != torch.uint8:
+            raise TypeError(f"normalise_on_device expects uint8 clips from the transforms, got {clip.dtype}")
+        return clip.contiguous(memory_format=torch.channels_last).permute(1, 0, 2, 3)
 
     @property
     def num_classes(self) -> int:

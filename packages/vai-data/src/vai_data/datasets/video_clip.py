@@ -62,7 +62,9 @@ class VideoClipDataset(SplitDataset):
     crop, horizontal flip (labels remapped by ``flip_label_map``), then ``train_transform`` (uint8
     ``(T, C, H, W)`` -> same) - or ``train_spatial_transform`` on clips decoded at ``test_scale``
     instead of jitter + crop. Test: decode at ``test_scale``, spatial crop ``spatial_idx`` of
-    ``num_spatial_crops``, temporal view ``temporal_idx`` of ``num_temporal_views``. Then normalise.
+    ``num_spatial_crops``, temporal view ``temporal_idx`` of ``num_temporal_views``. Then normalise - or,
+    with ``normalise_on_device=True``, return uint8 channels-last clips and leave normalisation to
+    ``device_transform``, which the vai-train engine applies to each batch on its device.
     ``flow='RG'|'RR'|'grey'`` reads optical flow instead (see :mod:`vai_data.datasets.flow`): each sampled
     frame brings ``flow_neighbours`` consecutive (u, v) frames, stacked into ``C = 2 * flow_neighbours``.
     """
@@ -100,6 +102,7 @@ class VideoClipDataset(SplitDataset):
         train_spatial_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         seed: int = 0,
         split_format: str | None = None,
+        normalise_on_device: bool = False,
     ):
         self.split = (
             split_file if isinstance(split_file, SplitFile) else read_split_file(split_file, split_format)
@@ -141,7 +144,8 @@ class VideoClipDataset(SplitDataset):
         self.video_id_to_label = video_id_to_label
         self.train_transform = train_transform
         self.train_spatial_transform = train_spatial_transform
-        self.normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
+        normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
+        self._set_normalisation(normalize, normalise_on_device, self.flow_neighbours if self.flow else 1)
         self.seed, self.epoch = int(seed), 0
         policy = bad_sample_policy or ("skip" if train else "raise")
         self.tracker = BadSampleTracker(policy)
@@ -264,9 +268,9 @@ class VideoClipDataset(SplitDataset):
                 if self.flow is not None and self.num_spatial_crops == 10 and spatial_idx >= 5:
                     clip = invert_u(clip)  # flipped test views
                 # labels stay unmapped for flipped test views: every view of a video must share its label
-        video = self.normalize(clip)
-        if self.flow is not None:
-            video = stack_neighbours(video, self.num_frames, self.flow_neighbours)
+        video = self.finish_clip(clip)
+        if self.flow is not None:  # (uint8 on-device clips are (u, v): made dense for the regrouping)
+            video = stack_neighbours(video.contiguous(), self.num_frames, self.flow_neighbours)
         return {
             "video": video,
             "label": self._label_value(self._row_label(row), flipped and bool(self.flip_label_map)),

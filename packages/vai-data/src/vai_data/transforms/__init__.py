@@ -25,8 +25,9 @@ from .clip import (
     to_tchw,
     to_thwc,
 )
+from .collate import collate_clips, is_channels_last_clip, stack_channels_last
 from .mix import MixupCutmix, MixupCutmixCollate, soft_targets
-from .normalize import GREY_COEFFS, Normalize, rgb_to_grey
+from .normalize import GREY_COEFFS, DeviceNormalize, Normalize, rgb_to_grey
 
 __all__ = [
     "ColorJitter",
@@ -39,11 +40,15 @@ __all__ = [
     "flip_label_map_from_names",
     "grey_clip",
     "soft_targets",
+    "collate_clips",
+    "is_channels_last_clip",
+    "stack_channels_last",
     "NUM_SPATIAL_CROPS",
     "GREY_COEFFS",
     "CenterCrop",
     "ClipTransform",
     "Compose",
+    "DeviceNormalize",
     "Normalize",
     "RandomCrop",
     "RandomHorizontalFlip",

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import default_collate
+
+from .collate import collate_clips
 
 
 def soft_targets(label: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
@@ -113,7 +114,9 @@ class MixupCutmixCollate:
     """A DataLoader ``collate_fn``: collate sample dicts, then mix ``video`` and turn ``label`` into soft targets.
 
     The batch gains ``hard_label`` (the original labels, for accuracy metrics) and ``mix_lambda``.
-    Use only for training; evaluation keeps the default collate.
+    Use only for training; evaluation keeps the default collate. uint8 clips (``normalise_on_device``)
+    come out as float in [0, 255] after mixup; normalising them afterwards gives the same batch as mixing
+    normalised clips, since normalisation is affine.
     """
 
     def __init__(
@@ -125,7 +128,7 @@ class MixupCutmixCollate:
         switch_prob: float = 0.5,
         label_smoothing: float = 0.1,
         generator: torch.Generator | None = None,
-        collate_fn: Callable[[Sequence[Any]], Any] = default_collate,
+        collate_fn: Callable[[Sequence[Any]], Any] = collate_clips,
     ):
         self.mix = MixupCutmix(
             num_classes, mixup_alpha, cutmix_alpha, prob, switch_prob, label_smoothing, generator

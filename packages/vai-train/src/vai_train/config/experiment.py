@@ -138,6 +138,13 @@ class ExpConfig:
             return self.exp_cfg.get_data_unpack_func(split)
         return default_unpack
 
+    def get_collate_fn(self, split: str, dataset: Any = None) -> Callable | None:
+        """``get_collate_fn(split)`` (e.g. vai_data's ``MixupCutmixCollate`` for training); default the
+        dataset's ``collate_fn`` attribute (vai_data datasets have one), else torch's default collate."""
+        if self.has("get_collate_fn"):
+            return self.exp_cfg.get_collate_fn(split)
+        return getattr(dataset, "collate_fn", None)
+
     def get_input_reshape_func(self, split: str) -> Callable:
         """``get_input_reshape_func(split)``; default model config's ``NCTHW_to_model_input_shape`` or identity."""
         if self.has("get_input_reshape_func"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -45,20 +46,33 @@ def make_train_loader(ds: Any, cfg: ExpConfig, info: DistInfo, seed: int, worker
         worker_init_fn=worker_init_fn if workers > 0 else None,
         generator=torch.Generator().manual_seed(seed),
         persistent_workers=False,
+        collate_fn=cfg.get_collate_fn("train", ds),
     )
 
 
-def make_eval_loader(ds: Any, batch_size: int, info: DistInfo, seed: int, workers: int) -> DataLoader:
+def make_eval_loader(
+    ds: Any, batch_size: int, info: DistInfo, seed: int, workers: int, collate_fn: Any = None
+) -> DataLoader:
     """Non-shuffling loader whose ShardSampler neither pads nor duplicates (exact gathered metrics)."""
     return DataLoader(
         ds,
         batch_size=batch_size,
+        collate_fn=collate_fn,
         sampler=ShardSampler(len(ds), info.rank, info.world_size),
         num_workers=workers,
         pin_memory=info.device.type == "cuda",
         worker_init_fn=worker_init_fn if workers > 0 else None,
         generator=torch.Generator().manual_seed(seed),
     )
+
+
+def device_input_func(loader: DataLoader, reshape: Callable) -> Callable:
+    """The inputs function for batches already on the device: the dataset's ``device_transform`` (e.g.
+    vai_data's normalisation of uint8 clips, ``normalise_on_device=True``), then ``reshape``."""
+    device_transform = getattr(loader.dataset, "device_transform", None)
+    if device_transform is None:
+        return reshape
+    return lambda inputs: reshape(device_transform(inputs))
 
 
 def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> None:

@@ -88,9 +88,8 @@ def _loader(
     cfg: ExpConfig, split: str, info: DistInfo, args: argparse.Namespace
 ) -> torch.utils.data.DataLoader:
     ds = cfg.get_torch_dataset(split)
-    return B.make_eval_loader(
-        ds, cfg.val_batch_size, info, args.seed, B.resolve_num_workers(args.num_workers, cfg)
-    )
+    workers = B.resolve_num_workers(args.num_workers, cfg)
+    return B.make_eval_loader(ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn(split, ds))
 
 
 def run_eval(args: argparse.Namespace) -> RunResult:
@@ -106,7 +105,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             loader,
             info,
             cfg.get_data_unpack_func(split),
-            cfg.get_input_reshape_func(split),
+            B.device_input_func(loader, cfg.get_input_reshape_func(split)),
             cfg.last_activation(),
             cfg.get_criterion(split),
             amp,
@@ -215,12 +214,13 @@ def run_feature(args: argparse.Namespace) -> RunResult:
         name = args.feature_name
         fmodel = feature_model(cfg, model, name)
         amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
+        loader = _loader(cfg, split, info, args)
         out = run_inference(
             fmodel,
-            _loader(cfg, split, info, args),
+            loader,
             info,
             cfg.get_data_unpack_func(split),
-            cfg.get_input_reshape_func(split),
+            B.device_input_func(loader, cfg.get_input_reshape_func(split)),
             None,
             None,
             amp,

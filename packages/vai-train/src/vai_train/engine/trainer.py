@@ -154,12 +154,15 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     val_ds = cfg.get_torch_dataset("val")
     kit: dict[str, Any] = {
         "train_loader": B.make_train_loader(train_ds, cfg, info, args.seed, workers),
-        "val_loader": B.make_eval_loader(val_ds, cfg.val_batch_size, info, args.seed, workers),
+        "val_loader": B.make_eval_loader(
+            val_ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn("val", val_ds)
+        ),
     }
     mc_period = args.multicropval_period or 0
     if mc_period > 0:
+        mc_ds = cfg.get_torch_dataset("multicropval")
         kit["multicropval_loader"] = B.make_eval_loader(
-            cfg.get_torch_dataset("multicropval"), cfg.val_batch_size, info, args.seed, workers
+            mc_ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn("multicropval", mc_ds)
         )
     model = B.build_model(cfg, info, pretrained=start.checkpoint is None)
     kit["model"] = B.wrap_ddp(model, cfg, info)
@@ -171,7 +174,11 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     kit["ema"] = B.make_ema(model, cfg.ema_decay)
     kit["criterions"] = {s: cfg.get_criterion(s) for s in ("train", "val", "multicropval")}
     kit["data_unpack_funcs"] = {s: cfg.get_data_unpack_func(s) for s in ("train", "val", "multicropval")}
-    kit["input_reshape_funcs"] = {s: cfg.get_input_reshape_func(s) for s in ("train", "val", "multicropval")}
+    kit["input_reshape_funcs"] = {
+        s: B.device_input_func(kit[f"{s}_loader"], cfg.get_input_reshape_func(s))
+        for s in ("train", "val", "multicropval")
+        if f"{s}_loader" in kit
+    }
     kit["summary"] = read_summary(rd.summary_csv) if info.is_main else []
     kit["best_field"] = best_field
     metrics = {

@@ -5,6 +5,7 @@ import json
 import os
 
 import torch
+from torch.utils.data import default_collate
 
 batch_size = 8
 num_epochs = 3
@@ -18,12 +19,27 @@ def _record(hook, **info):
 
 
 class EpochAwareDataset(dataset_cfg.TinyDataset):
-    """Records set_epoch calls and reports a fixed number of substituted samples, like vai_data's datasets."""
+    """Records set_epoch calls and reports a fixed number of substituted samples, like vai_data's datasets;
+    hands out float64 clips that its ``device_transform`` turns into float32 (as vai_data's uint8 clips
+    with ``normalise_on_device``) and batches them with its own ``collate_fn``."""
 
     bad_samples = 2
 
     def set_epoch(self, epoch):
         _record("set_epoch", split=self.split, epoch=epoch)
+
+    def __getitem__(self, i):
+        sample = super().__getitem__(i)
+        sample["video"] = sample["video"].double()
+        return sample
+
+    def collate_fn(self, samples):
+        _record("collate", split=self.split)
+        return default_collate(samples)
+
+    def device_transform(self, video):
+        _record("device_transform", split=self.split, dtype=str(video.dtype), device=str(video.device))
+        return video.float()
 
 
 def get_torch_dataset(split):
@@ -32,7 +48,7 @@ def get_torch_dataset(split):
 
 def get_input_reshape_func(split):
     def reshape(x):
-        _record("input_reshape", split=split, shape=list(x.shape))
+        _record("input_reshape", split=split, shape=list(x.shape), dtype=str(x.dtype))
         return x
 
     return reshape

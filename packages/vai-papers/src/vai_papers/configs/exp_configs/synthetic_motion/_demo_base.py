@@ -35,6 +35,8 @@ def get_torch_dataset(split):
         std=model_cfg.input_std,
         normalise=model_cfg.input_normalise,
         bgr=model_cfg.input_bgr,
+        # workers hand over uint8 clips; the engine normalises each batch on its device
+        normalise_on_device=True,
         seed=0,
     )
 

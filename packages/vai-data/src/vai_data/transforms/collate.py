@@ -1,0 +1,55 @@
+"""Batch collation that keeps uint8 clips in their channels-last memory layout.
+
+With ``normalise_on_device=True`` a dataset returns each ``video`` as a ``(C, T, H, W)`` view of a
+``(T, H, W, C)`` buffer (the layout decoders and resize kernels produce). ``torch``'s default collate
+would copy every clip into a ``(C, T, H, W)``-contiguous batch, a channel de-interleave that costs
+about as much as the float normalisation it replaces. ``collate_clips`` stacks the ``(T, H, W, C)``
+buffers instead (a plain copy) and returns the batch as an ``(N, C, T, H, W)`` view, which
+``DeviceNormalize`` makes contiguous on the device for free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import default_collate, get_worker_info
+
+
+def is_channels_last_clip(video: Any) -> bool:
+    """True for a ``(C, T, H, W)`` tensor whose memory is a dense ``(T, H, W, C)`` buffer (C > 1)."""
+    return (
+        isinstance(video, torch.Tensor)
+        and video.ndim == 4
+        and video.shape[0] > 1
+        and not video.is_contiguous()
+        and video.permute(1, 2, 3, 0).is_contiguous()
+    )
+
+
+def stack_channels_last(videos: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Stack ``(C, T, H, W)`` channels-last clips into an ``(N, C, T, H, W)`` channels-last batch, in shared
+    memory inside a DataLoader worker (as ``default_collate`` does) so it reaches the main process uncopied."""
+    frames = [v.permute(1, 2, 3, 0) for v in videos]
+    first = frames[0]
+    if any(f.shape != first.shape or f.dtype != first.dtype for f in frames):
+        shapes = sorted({tuple(v.shape) for v in videos})
+        raise ValueError(f"cannot batch clips of different shapes or dtypes: {shapes}")
+    out = None
+    if get_worker_info() is not None:
+        storage = first._typed_storage()._new_shared(len(frames) * first.numel(), device=first.device)
+        out = first.new(storage).resize_(len(frames), *first.shape)
+    return torch.stack(frames, 0, out=out).permute(0, 4, 1, 2, 3)
+
+
+def collate_clips(samples: Sequence[Any]) -> Any:
+    """``default_collate`` for sample dicts, except that channels-last ``video`` clips stay channels-last."""
+    if not samples or not isinstance(samples[0], dict) or not is_channels_last_clip(samples[0].get("video")):
+        return default_collate(samples)
+    videos = [s["video"] for s in samples]
+    if not all(is_channels_last_clip(v) for v in videos):
+        videos = [v.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2) for v in videos]
+    batch = default_collate([{k: v for k, v in s.items() if k != "video"} for s in samples])
+    batch["video"] = stack_channels_last(videos)
+    return batch
