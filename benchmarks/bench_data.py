@@ -2,14 +2,19 @@
 
 For TSN 8-segment and dense 32x2 training clips it times, on the same videos and the same frame indices
 (the ones the dataset samples for that item):
-  * vai      - ``VideoClipDataset.__getitem__``: decode (resized at decode time where the decoder can),
-               exact short-side resize fused with the random crop, flip, normalise to float (C, T, H, W);
+  * vai      - ``VideoClipDataset.__getitem__`` with ``normalise_on_device=True`` (what the shipped configs
+               and the engine use): decode (resized at decode time where the decoder can), exact
+               short-side resize fused with the random crop, flip; a uint8 channels-last clip, normalised
+               later on the training device;
+  * vai (float in worker) - the same with the normalisation to float (C, T, H, W) in the worker;
   * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
                ``VideoReader(width, height).get_batch``; PyAV decode loop + ``to_ndarray(width, height)``;
                file read + ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame into one preallocated
                array; ``.vpk``/LMDB read + the same JPEG calls) returning uint8 frames - the limit for vai;
   * upstream - an upstream-PyVideoAI-style pipeline: decode at full resolution, resize every frame with
                PIL, crop, flip, normalise.
+JPEG frames are stored twice: at the videos' resolution and at the training short side (as ``vai-data pack
+--short-side`` and ``vai-data extract-frames --short-side`` write them), where no resize is left to do.
 The pipelines are interleaved round by round (each round runs every pipeline over every video once) and
 the table reports medians over rounds; ratios are medians of the per-round ratios. Makes its own videos
 in a temp dir. Usage:
@@ -32,38 +37,49 @@ from PIL import Image
 from vai_data import JPEG_BACKEND, PackedFile, SplitRow, VideoClipDataset, pack_split, write_split_file
 from vai_data.datasets.resilience import sample_seed
 from vai_data.decode import output_size
-from vai_data.jpeg import dct_scale_dims, decode_jpeg
+from vai_data.frame_sources import resize_short_side_thwc
+from vai_data.jpeg import dct_scale_dims, decode_jpeg, encode_jpeg
 from vai_data.synth import render_video, write_mp4
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def make_data(root: str, n_videos: int, n_frames: int, size: tuple[int, int]) -> dict[str, str]:
-    """Videos (mp4), JPEG folders and packed stores (.vpk, LMDB) of the same synthetic content."""
+def make_data(root: str, n_videos: int, n_frames: int, size: tuple[int, int], short: int) -> dict[str, str]:
+    """Videos (mp4), JPEG folders and packed stores (.vpk, LMDB) of the same synthetic content; the JPEG
+    stores also at the training short side (``<kind>_s``), resized exactly as ``vai-data pack`` does."""
     h, w = size
-    vrows, frows = [], []
+    vrows, frows, srows = [], [], []
     for v in range(n_videos):
         frames = render_video(v % 8, n_frames, (h, w), np.random.default_rng([0, v]))
         write_mp4(os.path.join(root, f"v{v}.mp4"), frames, fps=30)
-        os.makedirs(os.path.join(root, "frames", str(v)), exist_ok=True)
-        for i, fr in enumerate(frames):
-            Image.fromarray(fr).save(os.path.join(root, "frames", str(v), f"{i:05d}.jpg"), quality=90)
+        small = resize_short_side_thwc(torch.from_numpy(frames), short).numpy()
+        for folder, clip in (("frames", frames), ("frames_s", small)):
+            os.makedirs(os.path.join(root, folder, str(v)), exist_ok=True)
+            for i, fr in enumerate(clip):
+                with open(os.path.join(root, folder, str(v), f"{i:05d}.jpg"), "wb") as f:
+                    f.write(encode_jpeg(np.ascontiguousarray(fr), 90))
         vrows.append(SplitRow(f"v{v}.mp4", v, v % 8, 0, n_frames - 1, w, h))
         frows.append(SplitRow(f"frames/{v}/{{:05d}}.jpg", v, v % 8, 0, n_frames - 1))
-    write_split_file(os.path.join(root, "video.csv"), vrows, "video")
-    write_split_file(os.path.join(root, "frames.csv"), frows, "frames")
-    packed = pack_split(os.path.join(root, "frames.csv"), root, os.path.join(root, "packed"))
-    splits = {
-        "video": os.path.join(root, "video.csv"),
-        "frames": os.path.join(root, "frames.csv"),
-        "packed": packed,
-    }
-    try:
-        splits["lmdb"] = pack_split(
-            os.path.join(root, "frames.csv"), root, os.path.join(root, "lmdbstore"), "lmdb"
+        srows.append(SplitRow(f"frames_s/{v}/{{:05d}}.jpg", v, v % 8, 0, n_frames - 1))
+    splits = {"video": os.path.join(root, "video.csv"), "frames": os.path.join(root, "frames.csv")}
+    splits["frames_s"] = os.path.join(root, "frames_s.csv")
+    write_split_file(splits["video"], vrows, "video")
+    write_split_file(splits["frames"], frows, "frames")
+    write_split_file(splits["frames_s"], srows, "frames")
+    for suffix, short_side in (("", None), ("_s", short)):
+        splits["packed" + suffix] = pack_split(
+            splits["frames"], root, os.path.join(root, "packed" + suffix), short_side=short_side
         )
-    except ImportError:
-        pass
+        try:
+            splits["lmdb" + suffix] = pack_split(
+                splits["frames"],
+                root,
+                os.path.join(root, "lmdbstore" + suffix),
+                "lmdb",
+                short_side=short_side,
+            )
+        except ImportError:
+            pass
     return splits
 
 
@@ -110,6 +126,7 @@ def _jpeg_clip_call(short: int):
 def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short: int):
     """(bare(row, idx), upstream(row, idx, crop, g) or None) for one storage/backend."""
     jpeg_clip = _jpeg_clip_call(short)
+    kind = kind.removesuffix("_s")  # the same calls on the stores at the training short side
     if kind == "video" and backend == "decord":
         import decord
 
@@ -189,23 +206,32 @@ def vai_indices(ds: VideoClipDataset, index: int) -> torch.Tensor:
 
 def build(kind, backend, split_path, data_root, root, sampling, T, stride, short, crop):
     """{pipeline name: fn(i)} for one storage/backend; fn(i) produces the clip of video i."""
-    ds = VideoClipDataset(
-        split_path,
-        data_root,
-        train=True,
-        num_frames=T,
-        sampling=sampling,
-        sampling_rate=stride,
-        backend=backend if kind == "video" else "decord",
-        crop_size=crop,
-        scale_jitter=(short, short),
-        bad_sample_policy="raise",
-    )
+    datasets = {
+        name: VideoClipDataset(
+            split_path,
+            data_root,
+            train=True,
+            num_frames=T,
+            sampling=sampling,
+            sampling_rate=stride,
+            backend=backend if kind == "video" else "decord",
+            crop_size=crop,
+            scale_jitter=(short, short),
+            bad_sample_policy="raise",
+            normalise_on_device=on_device,
+        )
+        for name, on_device in (("vai", True), ("vai_float", False))
+    }
+    ds, ds_float = datasets["vai"], datasets["vai_float"]
     rows = ds.split.rows
     idx = [vai_indices(ds, i) for i in range(len(rows))]
     bare, upstream = bare_and_upstream(kind, backend, root, data_root, short)
     g = torch.Generator().manual_seed(0)
-    fns = {"vai": lambda i: ds[i], "bare": lambda i: bare(rows[i], idx[i])}
+    fns = {
+        "vai": lambda i: ds[i],
+        "vai_float": lambda i: ds_float[i],
+        "bare": lambda i: bare(rows[i], idx[i]),
+    }
     if upstream is not None:
         fns["upstream"] = lambda i: upstream(rows[i], idx[i], crop, g)
     return fns, len(rows)
@@ -274,23 +300,22 @@ def main() -> None:
     short, crop = (128, 112) if args.quick else (256, 224)
     with tempfile.TemporaryDirectory(prefix="vai-bench-") as root:
         t = time.perf_counter()
-        splits = make_data(root, n_videos, n_frames, (h, w))
+        splits = make_data(root, n_videos, n_frames, (h, w), short)
         gen_s = time.perf_counter() - t
-        roots = {
-            "video": root,
-            "frames": root,
-            "packed": os.path.join(root, "packed"),
-            "lmdb": os.path.join(root, "lmdbstore", "frames.lmdb"),
-        }
-        configs = [("video", "decord"), ("video", "pyav"), ("frames", JPEG_BACKEND), ("packed", JPEG_BACKEND)]
-        if "lmdb" in splits:
-            configs.append(("lmdb", JPEG_BACKEND))
+        roots = {"video": root, "frames": root, "frames_s": root}
+        for suffix in ("", "_s"):
+            roots["packed" + suffix] = os.path.join(root, "packed" + suffix)
+            roots["lmdb" + suffix] = os.path.join(root, "lmdbstore" + suffix, "frames.lmdb")
+        configs = [("video", "decord"), ("video", "pyav")]
+        configs += [(k + s, JPEG_BACKEND) for s in ("", "_s") for k in ("frames", "packed", "lmdb")]
+        configs = [c for c in configs if c[0] in splits]
         names = {
             "video": "mp4 ({})",
             "frames": "JPEG folder ({})",
             "packed": "packed .vpk ({})",
             "lmdb": "packed LMDB ({})",
         }
+        names.update({k + "_s": v + f" at short side {short}" for k, v in list(names.items())})
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         lines = [
             f"Videos: {n_videos} x {n_frames} frames at {w}x{h} (H.264, GOP 8); training clips at short side {short}, "
@@ -300,8 +325,9 @@ def main() -> None:
             f"data generation {gen_s:.0f} s.",
             "",
             "| clips | storage (backend) | vai clips/s | bare decoder clips/s | vai / bare "
-            "| upstream-style clips/s | vai / upstream | vai / mp4 (decord) |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
+            "| upstream-style clips/s | vai / upstream | vai / mp4 (decord) "
+            "| vai, float in worker, clips/s | float in worker / bare |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for sampling, label, T, stride in (("sparse", "TSN 8 seg", 8, 1), ("dense", "dense 32x2", 32, 2)):
             pipelines = {}
@@ -316,11 +342,13 @@ def main() -> None:
             mp4 = rates[("video", "decord", "vai")]
             for kind, backend in configs:
                 vai = rates[(kind, backend, "vai")]
+                vai_float = rates[(kind, backend, "vai_float")]
                 bare = rates.get((kind, backend, "bare"))
                 up = rates.get((kind, backend, "upstream"))
                 lines.append(
                     f"| {label} | {names[kind].format(backend)} | {_med(vai):.1f} | {_num(_med(bare))} "
-                    f"| {_ratio(vai, bare)} | {_num(_med(up))} | {_ratio(vai, up)} | {_ratio(vai, mp4)} |"
+                    f"| {_ratio(vai, bare)} | {_num(_med(up))} | {_ratio(vai, up)} | {_ratio(vai, mp4)} "
+                    f"| {_med(vai_float):.1f} | {_ratio(vai_float, bare)} |"
                 )
         print("\n".join(lines))
 

@@ -30,7 +30,11 @@ def join(root: str | os.PathLike | None, rel: str) -> str:
 
 
 def read_bytes(path: str) -> bytes:
-    """Read a whole file through the PathManager."""
+    """Read a whole file through the PathManager; native paths (no ``scheme://``) directly, as iopath's
+    native handler would, without its per-call overhead (about 15 us a file: 8-frame clips read 8 files)."""
+    if "://" not in path:
+        with open(path, "rb") as f:
+            return f.read()
     with path_manager.open(path, "rb") as f:
         return f.read()
 
