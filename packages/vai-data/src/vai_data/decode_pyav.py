@@ -89,6 +89,7 @@ class _SparseDecoder:
         self.in_flight: set[int] = set()  # wanted indices fed but not yet returned by the decoder
         self.out_size: tuple[int, int] | None = None
         self.skip_mode = "DEFAULT"
+        self.last_seek = -1  # the last frame sought; seeking again for it could loop when it lands far behind
         self.stats = {"fed": 0, "fed_nonref": 0, "frames_out": 0, "seeks": 0, "gops_dropped": 0}
 
     def index(self, pts) -> int:
@@ -127,13 +128,14 @@ class _SparseDecoder:
     def drain(self) -> None:
         """Return every frame the decoder still holds, then reset it for a new start (keyframe or seek)."""
         if self.in_flight:
-            self.feed(None, True)
+            self.receive(self.cc.decode(None))
         self.cc.flush_buffers()
 
     def run(self) -> dict[int, np.ndarray]:
         target = self.unfed[-1] if self.unfed[-1] >= SEEK_MIN_FRAMES else None
         while True:
             if target is not None:
+                self.last_seek = target
                 ts = self.start_pts + int(Fraction(target) / self.scale)
                 self.container.seek(ts, stream=self.stream, backward=True, any_frame=False)
                 self.stats["seeks"] += 1
@@ -176,8 +178,9 @@ class _SparseDecoder:
                     self.stats["gops_dropped"] += bool(pending)
                     pending = []
                     self._check_holes(seen, seg_start, top - _REORDER_SLACK)
-                    if self.unfed[-1] - i >= SEEK_MIN_FRAMES:
-                        return self.unfed[-1]
+                    target = self.unfed[-1]
+                    if target - i >= SEEK_MIN_FRAMES and target > self.last_seek:  # at most one seek a target
+                        return target
                 if i in self.unfed_set:
                     for p in pending:
                         self.feed(p, False)
