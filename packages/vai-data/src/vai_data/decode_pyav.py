@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 # nearer frames are reached by demuxing on (~4 us a packet, against ~350 us to decode a 640x360 frame), so
 # seeking only saves demuxing and can land behind the position, re-demuxing up to a GOP.
 SEEK_MIN_FRAMES = 48
-# Below the newest packet index, holes deeper than this are gaps in the timestamps (B-frames reorder at most
-# 16 frames in H.264): frame indices from pts would then differ from counting frames, so decode sequentially.
+# After the last wanted packet, demux at most this many more to see every frame before it (H.264 reorders at
+# most 16 frames); a frame index still missing is a gap in the timestamps: indices from pts would then differ
+# from counting frames, so decode sequentially.
 _REORDER_SLACK = 16
 
 
@@ -154,6 +155,9 @@ class _SparseDecoder:
         pending: list = []  # packets since the decoder's last keyframe, not fed to it yet
         seen: set[int] = set()
         seg_start = top = None
+        contiguous = -1  # every frame index from the segment's start up to this one has been demuxed
+        fed_max = -1  # the largest wanted index fed in this segment: indices up to it must have no holes
+        finishing = 0  # packets demuxed after the last wanted one, to see the frames reordered after it
         try:
             for packet in self.container.demux(self.stream):
                 if packet.size == 0:
@@ -167,17 +171,28 @@ class _SparseDecoder:
                             f"demuxing (re)started at frame {i}, not at a keyframe before the target"
                         )
                     seg_start = top = i
+                    contiguous = max(i, 0) - 1
                 if i in seen:
                     raise _Fallback(f"two packets of frame {i}")
                 seen.add(i)
                 top = max(top, i)
+                while contiguous + 1 in seen:
+                    contiguous += 1
+                if finishing:
+                    if contiguous >= fed_max:
+                        return None
+                    finishing += 1
+                    if finishing > _REORDER_SLACK:
+                        break
+                    continue
                 if packet.is_keyframe and self.unfed[-1] >= i:
                     # no wanted frame before this keyframe is left to feed: the packets since the previous
                     # keyframe are not needed; the decoder returns what it holds and restarts here
                     self.drain()
                     self.stats["gops_dropped"] += bool(pending)
                     pending = []
-                    self._check_holes(seen, seg_start, top - _REORDER_SLACK)
+                    if contiguous < fed_max:  # frames before a keyframe come before it in decode order
+                        break
                     target = self.unfed[-1]
                     if target - i >= SEEK_MIN_FRAMES and target > self.last_seek:  # at most one seek a target
                         return target
@@ -188,18 +203,21 @@ class _SparseDecoder:
                     self.unfed.remove(i)
                     self.unfed_set.discard(i)
                     self.in_flight.add(i)
+                    fed_max = max(fed_max, i)
                     self.feed(packet, True)
                     if not self.unfed:
-                        self._check_holes(seen, seg_start, top - _REORDER_SLACK)
-                        return None
+                        if contiguous >= fed_max:
+                            return None
+                        finishing = 1
                 else:
                     pending.append(packet)
         except av.error.FFmpegError as e:  # a demuxing error: the sequential path reports or skips it
             raise _Fallback(f"demuxing failed ({type(e).__name__})") from None
+        if finishing or contiguous < fed_max:
+            raise _Fallback(f"frame indices from pts skip frame {contiguous + 1}")
         # end of file with wanted frames left: past the real end, they clamp to the last frame
-        if top is None or self.unfed[-1] <= top:
+        if top is None or self.unfed[-1] <= top or contiguous < top:
             raise _Fallback("wanted frames missing before the end of the file")
-        self._check_holes(seen, seg_start, top)
         self.unfed, self.unfed_set = [], set()
         if top not in self.got and top not in self.in_flight:
             if not any(self.index(p.pts) == top for p in pending):
@@ -208,11 +226,6 @@ class _SparseDecoder:
             for p in pending:
                 self.feed(p, self.index(p.pts) == top)
         return None
-
-    def _check_holes(self, seen: set[int], seg_start: int, hi: int) -> None:
-        lo = max(seg_start, 0)
-        if hi >= lo and sum(1 for j in seen if lo <= j <= hi) != hi - lo + 1:
-            raise _Fallback(f"frame indices from pts have holes between {lo} and {hi}")
 
 
 def _pyav_read(
