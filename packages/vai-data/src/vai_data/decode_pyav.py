@@ -11,6 +11,7 @@ frames no other frame references, e.g. most B-frames) and the wanted packet with
 The frames equal a full sequential decode bit for bit. Anything the timestamp arithmetic cannot vouch for
 (no pts, non-integral or duplicate frame indices, holes, a damaged packet, a seek landing past its target,
 a wanted frame the decoder did not return) falls back to decoding every frame in order and counting them.
+Holes are looked for in what is demuxed; across a seek the timestamps are trusted, as any seek must.
 """
 
 from __future__ import annotations
@@ -255,7 +256,8 @@ def _pyav_read(
                 dec = _SparseDecoder(container, stream, wanted, short_side, skip_nonref)
                 try:
                     got = dec.run()
-                except _Fallback as e:
+                except (_Fallback, av.error.FFmpegError, ValueError) as e:  # e.g. a failed seek
+                    # the sequential decode below returns the same frames, or reports the error
                     logger.debug("sparse PyAV decoding of %s gave up (%s); decoding every frame", path, e)
                     got = None
                 if stats is not None:
