@@ -10,8 +10,10 @@ frames no other frame references, e.g. most B-frames) and the wanted packet with
 
 The frames equal a full sequential decode bit for bit. Anything the timestamp arithmetic cannot vouch for
 (no pts, non-integral or duplicate frame indices, holes, a damaged packet, a seek landing past its target,
-a wanted frame the decoder did not return) falls back to decoding every frame in order and counting them.
-Holes are looked for in what is demuxed; across a seek the timestamps are trusted, as any seek must.
+a wanted frame the decoder did not return) falls back to the decoding done before this path existed: every
+frame in order from the start, counting them (or, when the first wanted frame is ``SEEK_MIN_FRAMES`` in, from
+its keyframe, numbering by pts). Holes are looked for in what is demuxed; across a seek the timestamps are
+trusted, as any seek must.
 """
 
 from __future__ import annotations
@@ -44,14 +46,23 @@ def _to_rgb(frame, out_size: tuple[int, int]) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
 
 
-def _sequential_decode(container, stream, path, wanted, last_wanted, short_side):
-    """Decode every frame up to ``last_wanted`` counting them; ({index: rgb}, (last index, last frame))."""
+class _SeekFailed(Exception):
+    """Seeking gave frames without usable timestamps or past the target: decode from the start instead."""
+
+
+def _sequential_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame):
+    """Decode every frame up to ``last_wanted`` (after seeking near ``seek_frame`` when it is not 0; frames are
+    then numbered by pts, else counted); returns ({index: rgb array}, (last index, last frame) or None)."""
     import av
 
     got: dict[int, np.ndarray] = {}
     prev = None
     out_size = None
     errors: list[str] = []
+    fps, tb = stream.average_rate, stream.time_base
+    start_pts = stream.start_time or 0
+    if seek_frame:
+        container.seek(start_pts + int(seek_frame / fps / tb), stream=stream, backward=True, any_frame=False)
     i = 0
     for packet in container.demux(stream):
         try:
@@ -62,6 +73,12 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side)
                 break
             continue
         for frame in frames:
+            if seek_frame:
+                if frame.pts is None:
+                    raise _SeekFailed()
+                i = int(round(float((frame.pts - start_pts) * tb * fps)))
+                if prev is None and i > min(wanted):
+                    raise _SeekFailed()
             if out_size is None:
                 out_size = output_size(frame.width, frame.height, short_side)
             if i in wanted:
@@ -238,13 +255,14 @@ def _pyav_read(
     skip_nonref: bool = True,
     stats: dict | None = None,
 ) -> np.ndarray:
-    """PyAV reader of ``read_frames``; ``sparse=False`` decodes every frame (the reference the tests compare
-    against), ``skip_nonref=False`` keeps sparse GOP dropping but decodes non-reference frames too."""
+    """PyAV reader of ``read_frames``; ``sparse=False`` decodes every frame from the first wanted one's keyframe
+    on (from the start with ``SEEK_MIN_FRAMES`` raised: the reference the tests compare against), and
+    ``skip_nonref=False`` keeps the sparse path but decodes non-reference frames too."""
     import av
 
     local = _check_file(path)
     wanted = set(int(i) for i in indices)
-    last_wanted = int(indices.max())
+    last_wanted, first = int(indices.max()), int(indices.min())
     got = None
     try:
         with av.open(local) as container:
@@ -266,8 +284,17 @@ def _pyav_read(
                     stream.codec_context.skip_frame = "DEFAULT"
                     stream.codec_context.flush_buffers()
                     container.seek(0)
-            if got is None:
-                got, prev = _sequential_decode(container, stream, path, wanted, last_wanted, short_side)
+            if got is None:  # the decoding read_frames did before the sparse path, unchanged
+                can_seek = first >= SEEK_MIN_FRAMES and stream.average_rate and stream.time_base
+                try:
+                    got, prev = _sequential_decode(
+                        container, stream, path, wanted, last_wanted, short_side, first if can_seek else 0
+                    )
+                except _SeekFailed:
+                    container.seek(0)
+                    got, prev = _sequential_decode(
+                        container, stream, path, wanted, last_wanted, short_side, 0
+                    )
                 if prev is None:
                     raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
     except VideoDecodeError:
