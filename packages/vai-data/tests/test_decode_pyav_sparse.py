@@ -155,3 +155,17 @@ def test_holes_in_frame_indices_fall_back(videos, monkeypatch):
     out = _pyav_read(videos["gop12"], idx, None, None, stats=stats)
     assert not stats["sparse"]
     assert np.array_equal(out, _sequential(videos["gop12"], idx, None))
+
+
+@pytest.mark.parametrize("short_side", [None, 24, 30])
+def test_pixels_equal_plain_pyav_to_ndarray(videos, short_side):
+    """The shared reformatter gives the pixels of ``frame.to_ndarray(format="rgb24", width, height)``."""
+    from vai_data.decode import output_size
+
+    path = videos["gop12"]
+    with av.open(path) as c:
+        frames = list(c.decode(video=0))
+    w, h = output_size(frames[0].width, frames[0].height, short_side)
+    plain = np.stack([f.to_ndarray(format="rgb24", width=w, height=h) for f in frames])
+    idx = np.array([0, 7, 7, 30, 89, 44])
+    assert np.array_equal(read_frames(path, idx, backend="pyav", short_side=short_side).numpy(), plain[idx])

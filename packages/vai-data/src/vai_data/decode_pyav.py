@@ -42,15 +42,17 @@ class _Fallback(Exception):
     """Timestamps or packets the sparse path cannot vouch for: decode every frame in order instead."""
 
 
-def _to_rgb(frame, out_size: tuple[int, int]) -> np.ndarray:
-    return frame.to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
+def _to_rgb(frame, out_size: tuple[int, int], reformatter) -> np.ndarray:
+    """``frame.to_ndarray(format="rgb24", width=, height=)`` through one reformatter per read: the same pixels,
+    without building a new swscale context for every frame (~0.5 ms each at 640x360 -> 455x256)."""
+    return reformatter.reformat(frame, format="rgb24", width=out_size[0], height=out_size[1]).to_ndarray()
 
 
 class _SeekFailed(Exception):
     """Seeking gave frames without usable timestamps or past the target: decode from the start instead."""
 
 
-def _sequential_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame):
+def _sequential_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame, reformatter):
     """Decode every frame up to ``last_wanted`` (after seeking near ``seek_frame`` when it is not 0; frames are
     then numbered by pts, else counted); returns ({index: rgb array}, (last index, last frame) or None)."""
     import av
@@ -82,7 +84,7 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
             if out_size is None:
                 out_size = output_size(frame.width, frame.height, short_side)
             if i in wanted:
-                got[i] = _to_rgb(frame, out_size)
+                got[i] = _to_rgb(frame, out_size, reformatter)
             prev = (i, frame)
             i += 1
         if i > last_wanted:
@@ -90,15 +92,18 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
     if prev is None and errors:
         raise VideoDecodeError(path, f"PyAV cannot decode any frame ({errors[0]})")
     if prev is not None and prev[0] < last_wanted and prev[0] not in got:
-        got[prev[0]] = _to_rgb(prev[1], out_size)
+        got[prev[0]] = _to_rgb(prev[1], out_size, reformatter)
     return got, prev
 
 
 class _SparseDecoder:
     """One sparse pass over a video (see the module docstring); ``run`` returns {index: rgb array}."""
 
-    def __init__(self, container, stream, wanted: set[int], short_side: int | None, skip_nonref: bool):
+    def __init__(
+        self, container, stream, wanted: set[int], short_side: int | None, skip_nonref: bool, reformatter
+    ):
         self.container, self.stream, self.cc = container, stream, stream.codec_context
+        self.reformatter = reformatter
         self.wanted, self.short_side, self.skip_nonref = wanted, short_side, skip_nonref
         self.scale = Fraction(stream.time_base) * Fraction(stream.average_rate)
         self.start_pts = stream.start_time or 0
@@ -127,7 +132,7 @@ class _SparseDecoder:
             if i in self.in_flight:
                 if self.out_size is None:
                     self.out_size = output_size(frame.width, frame.height, self.short_side)
-                self.got[i] = _to_rgb(frame, self.out_size)
+                self.got[i] = _to_rgb(frame, self.out_size, self.reformatter)
                 self.in_flight.discard(i)
 
     def feed(self, packet, want: bool) -> None:
@@ -259,8 +264,10 @@ def _pyav_read(
     on (from the start with ``SEEK_MIN_FRAMES`` raised: the reference the tests compare against), and
     ``skip_nonref=False`` keeps the sparse path but decodes non-reference frames too."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     local = _check_file(path)
+    reformatter = VideoReformatter()
     wanted = set(int(i) for i in indices)
     last_wanted, first = int(indices.max()), int(indices.min())
     got = None
@@ -271,7 +278,7 @@ def _pyav_read(
             # it also makes skip_frame apply to exactly the next packet sent
             stream.codec_context.thread_count = 1
             if sparse and stream.average_rate and stream.time_base:
-                dec = _SparseDecoder(container, stream, wanted, short_side, skip_nonref)
+                dec = _SparseDecoder(container, stream, wanted, short_side, skip_nonref, reformatter)
                 try:
                     got = dec.run()
                 except (_Fallback, av.error.FFmpegError, ValueError) as e:  # e.g. a failed seek
@@ -288,7 +295,14 @@ def _pyav_read(
                 can_seek = first >= SEEK_MIN_FRAMES and stream.average_rate and stream.time_base
                 try:
                     got, prev = _sequential_decode(
-                        container, stream, path, wanted, last_wanted, short_side, first if can_seek else 0
+                        container,
+                        stream,
+                        path,
+                        wanted,
+                        last_wanted,
+                        short_side,
+                        first if can_seek else 0,
+                        reformatter,
                     )
                 except _SeekFailed:
                     container.seek(0)
