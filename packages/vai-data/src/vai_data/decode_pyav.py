@@ -113,6 +113,7 @@ class _SparseDecoder:
         self.in_flight: set[int] = set()  # wanted indices fed but not yet returned by the decoder
         self.out_size: tuple[int, int] | None = None
         self.skip_mode = "DEFAULT"
+        self.newest = None  # (index, frame) of the highest-numbered frame the decoder returned
         self.last_seek = -1  # the last frame sought; seeking again for it could loop when it lands far behind
         self.stats = {"fed": 0, "fed_nonref": 0, "frames_out": 0, "seeks": 0, "gops_dropped": 0}
 
@@ -129,6 +130,8 @@ class _SparseDecoder:
             if frame.pts is None:
                 raise _Fallback("decoded frame without pts")
             i = self.index(frame.pts)
+            if self.newest is None or i > self.newest[0]:
+                self.newest = (i, frame)  # the last frame, should wanted indices lie past the real end
             if i in self.in_flight:
                 if self.out_size is None:
                     self.out_size = output_size(frame.width, frame.height, self.short_side)
@@ -243,6 +246,11 @@ class _SparseDecoder:
             raise _Fallback("wanted frames missing before the end of the file")
         self.unfed, self.unfed_set = [], set()
         if top not in self.got and top not in self.in_flight:
+            if self.newest is not None and self.newest[0] == top:  # decoded as a reference, not converted
+                self.in_flight.add(top)
+                self.receive([self.newest[1]])
+                self.stats["frames_out"] -= 1
+                return None
             if not any(self.index(p.pts) == top for p in pending):
                 raise _Fallback("the last frame was fed as a skippable one")
             self.in_flight.add(top)
