@@ -134,7 +134,7 @@ def test_metadata_over_reports_after_truncation(tmp_path, frames_array, backend)
 
 def test_pyav_seek_matches_sequential(tmp_path, monkeypatch, make_gradient_frames):
     """Far-in frames are reached by seeking to a keyframe; the frames equal a full sequential decode."""
-    import vai_data.decode as dec
+    import vai_data.decode_pyav as dec
     from vai_data.synth import write_mp4
 
     path = str(tmp_path / "long.mp4")

@@ -133,86 +133,10 @@ def _resize_thwc(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return out.permute(0, 2, 3, 1).contiguous()
 
 
-SEEK_MIN_FRAMES = 48  # PyAV seeks to the keyframe before the first wanted frame when it is this far in
-
-
-class _SeekFailed(Exception):
-    """Seeking gave frames without usable timestamps or past the target: decode from the start instead."""
-
-
-def _pyav_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame):
-    """Decode frames up to ``last_wanted``; returns ({index: rgb array}, (last index, last frame) or None)."""
-    import av
-
-    got: dict[int, np.ndarray] = {}
-    prev = None
-    out_size = None
-    errors: list[str] = []
-    fps, tb = stream.average_rate, stream.time_base
-    start_pts = stream.start_time or 0
-    if seek_frame:
-        container.seek(start_pts + int(seek_frame / fps / tb), stream=stream, backward=True, any_frame=False)
-    i = 0
-    for packet in container.demux(stream):
-        try:
-            frames = packet.decode()
-        except (av.error.FFmpegError, ValueError) as e:  # damaged packet: skip it, keep going
-            errors.append(f"{type(e).__name__}: {e}")
-            if len(errors) > 8:
-                break
-            continue
-        for frame in frames:
-            if seek_frame:
-                if frame.pts is None:
-                    raise _SeekFailed()
-                i = int(round(float((frame.pts - start_pts) * tb * fps)))
-                if prev is None and i > min(wanted):
-                    raise _SeekFailed()
-            if out_size is None:
-                out_size = output_size(frame.width, frame.height, short_side)
-            if i in wanted:
-                got[i] = frame.to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
-            prev = (i, frame)
-            i += 1
-        if i > last_wanted:
-            break
-    if prev is None and errors:
-        raise VideoDecodeError(path, f"PyAV cannot decode any frame ({errors[0]})")
-    if prev is not None and prev[0] < last_wanted and prev[0] not in got:
-        got[prev[0]] = prev[1].to_ndarray(format="rgb24", width=out_size[0], height=out_size[1])
-    return got, prev
-
-
 def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
-    import av
+    from .decode_pyav import _pyav_read as read  # imported late: decode_pyav builds on this module
 
-    local = _check_file(path)
-    wanted = set(int(i) for i in indices)
-    last_wanted, first = int(indices.max()), int(indices.min())
-    try:
-        with av.open(local) as container:
-            stream = _video_stream(container, path)
-            # one decoding thread per call, like decord's num_threads=1: DataLoader workers parallelise
-            stream.codec_context.thread_count = 1
-            can_seek = first >= SEEK_MIN_FRAMES and stream.average_rate and stream.time_base
-            try:
-                got, prev = _pyav_decode(
-                    container, stream, path, wanted, last_wanted, short_side, first if can_seek else 0
-                )
-            except _SeekFailed:
-                container.seek(0)
-                got, prev = _pyav_decode(container, stream, path, wanted, last_wanted, short_side, 0)
-    except VideoDecodeError:
-        raise
-    except (av.error.FFmpegError, ValueError, OSError) as e:
-        raise VideoDecodeError(path, f"PyAV cannot decode it ({type(e).__name__}: {e})") from None
-    if prev is None:
-        raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
-    avail = np.array(sorted(got))
-    # clamp past the real end; a frame the decoder skipped (damaged packet) takes the previous decoded one
-    return np.stack(
-        [got[int(avail[max(np.searchsorted(avail, int(i), side="right") - 1, 0)])] for i in indices]
-    )
+    return read(path, indices, short_side, size_hint)
 
 
 def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> torch.Tensor:

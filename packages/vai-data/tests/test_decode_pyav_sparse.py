@@ -1,0 +1,171 @@
+"""Sparse PyAV decoding returns exactly the frames of a full sequential decode, on H.264 with and without
+B-frames, short and long GOPs, and falls back to sequential decoding where timestamps cannot be trusted."""
+
+from collections import Counter
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+import vai_data.decode_pyav as dp
+from av.video.frame import PictureType
+from vai_data import read_frames
+from vai_data.decode_pyav import _pyav_read
+from vai_data.sampling import sparse_indices
+
+NUM_FRAMES = 90
+
+
+def _encode(path, frames: np.ndarray, options: dict, fps: int | Fraction = 25, pts=None) -> str:
+    """libx264 (default preset: 3 B-frames with b-pyramid unless ``bf=0``) in mp4; ``pts`` in ms sets VFR."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = dict(options, threads="1")
+        if pts is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        for t, arr in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = pts[t], Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return str(path)
+
+
+def _sequential(path: str, idx: np.ndarray, short_side=None) -> np.ndarray:
+    """The reference: every frame decoded in order from the start and counted."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(dp, "SEEK_MIN_FRAMES", 10**9)
+        return _pyav_read(path, idx, short_side, None, sparse=False)
+
+
+def _picture_types(path: str) -> Counter:
+    with av.open(path) as c:
+        return Counter(PictureType(int(f.pict_type)).name for f in c.decode(video=0))
+
+
+VIDEOS = {  # name: (libx264 options, frame rate, file extension)
+    "gop4": ({"g": "4"}, 25, "mp4"),
+    "gop12": ({"g": "12"}, 25, "mp4"),
+    "gop250": ({"g": "250", "sc_threshold": "0"}, 25, "mp4"),  # one keyframe: only NONREF skipping helps
+    "gop12_no_bframes": ({"g": "12", "bf": "0"}, 25, "mp4"),
+    "gop12_ntsc_mkv": ({"g": "12"}, Fraction(30000, 1001), "mkv"),  # pts in ms: indices are near-integral
+}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory, make_gradient_frames):
+    d = tmp_path_factory.mktemp("sparse")
+    frames = make_gradient_frames(NUM_FRAMES, 48, 64)
+    return {
+        name: _encode(d / f"{name}.{ext}", frames, opts, fps=fps) for name, (opts, fps, ext) in VIDEOS.items()
+    }
+
+
+def _index_sets(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    sets = [sparse_indices(NUM_FRAMES, 8, True, g).numpy() for _ in range(4)]
+    sets.append(sparse_indices(NUM_FRAMES, 8, False).numpy())
+    sets += [np.array([5, 5, 2, 80, 40]), np.array([0]), np.array([89, 120, 3]), np.array([60, 61, 62, 63])]
+    return sets
+
+
+@pytest.mark.parametrize("name", list(VIDEOS))
+@pytest.mark.parametrize("short_side", [None, 24])
+def test_sparse_equals_sequential(videos, name, short_side):
+    path = videos[name]
+    totals = {True: Counter(), False: Counter()}
+    for idx in _index_sets():
+        ref = _sequential(path, idx, short_side)
+        for skip_nonref in (True, False):
+            stats = {}
+            out = _pyav_read(path, idx, short_side, None, skip_nonref=skip_nonref, stats=stats)
+            assert stats["sparse"], f"{name} {idx}: fell back to sequential decoding"
+            assert out.dtype == np.uint8 and np.array_equal(out, ref), f"{name} {idx} skip={skip_nonref}"
+            totals[skip_nonref] += Counter(stats)
+    # the savings are real: with NONREF, FFmpeg returned fewer frames for the same packets (B-frames skipped)
+    types = _picture_types(path)
+    assert totals[True]["fed"] == totals[False]["fed"]
+    skipped = totals[False]["frames_out"] - totals[True]["frames_out"]
+    if name == "gop12_no_bframes":
+        assert types["B"] == 0 and skipped == 0
+    else:
+        assert types["B"] > 0
+        # in 4-frame GOPs a wanted frame rarely has a non-reference frame before it in decode order
+        assert skipped > 0 or name == "gop4"
+    if name == "gop250":
+        assert types["I"] == 1
+    else:
+        assert totals[True]["gops_dropped"] > 0
+    assert totals[True]["fed"] < len(_index_sets()) * NUM_FRAMES
+
+
+def test_read_frames_uses_sparse_path(videos, make_gradient_frames):
+    idx = [70, 3, 33, 34, 88]
+    out = read_frames(videos["gop12"], idx, backend="pyav")
+    assert [int(f[..., 0].float().mean(0).argmax()) // 4 for f in out] == [t % 16 for t in idx]
+
+
+def test_far_gaps_are_seeked_over(tmp_path, make_gradient_frames):
+    path = _encode(tmp_path / "long.mp4", make_gradient_frames(160, 16, 64), {"g": "8"})
+    idx = np.array([2, 150, 75, 76, 159])
+    stats = {}
+    out = _pyav_read(path, idx, None, None, stats=stats)
+    assert stats["sparse"] and stats["seeks"] >= 2
+    assert np.array_equal(out, _sequential(path, idx, None))
+
+
+def test_mpeg4_without_bframes(tmp_path):
+    from vai_data_test_media import make_video
+
+    path = str(make_video(tmp_path / "m.mp4", frames=6, step=40))
+    idx = np.array([5, 1, 9])
+    stats = {}
+    out = _pyav_read(path, idx, None, None, stats=stats)
+    assert stats["sparse"]
+    assert np.array_equal(out, _sequential(path, idx, None))
+
+
+def test_variable_frame_rate_falls_back_to_counting_frames(tmp_path, make_gradient_frames):
+    """Timestamps with gaps do not count frames: the sparse path gives up, frames are counted in order."""
+    frames = make_gradient_frames(40, 16, 64)
+    pts = [40 * t + (200 if t >= 20 else 0) for t in range(40)]  # a 200 ms hole after frame 19
+    path = _encode(tmp_path / "vfr.mp4", frames, {"g": "8"}, pts=pts)
+    idx = np.array([3, 25, 39])
+    stats = {}
+    out = _pyav_read(path, idx, None, None, stats=stats)
+    assert not stats["sparse"]
+    assert np.array_equal(out, _sequential(path, idx, None))
+    assert [int(f[..., 0].astype(float).mean(0).argmax()) // 4 for f in out] == [3, 25 % 16, 39 % 16]
+
+
+def test_holes_in_frame_indices_fall_back(videos, monkeypatch):
+    """A constant-rate file whose timestamps skip a frame: indices from pts stop counting frames. (Only
+    demuxed stretches are checked: across a seek the timestamps are trusted, as a seek must.)"""
+    index = dp._SparseDecoder.index
+    monkeypatch.setattr(
+        dp._SparseDecoder, "index", lambda self, pts: (lambda i: i + (i >= 40))(index(self, pts))
+    )
+    idx = np.array([10, 50])  # 50 is less than SEEK_MIN_FRAMES past the keyframe after 10: no seek
+    stats = {}
+    out = _pyav_read(videos["gop12"], idx, None, None, stats=stats)
+    assert not stats["sparse"]
+    assert np.array_equal(out, _sequential(videos["gop12"], idx, None))
+
+
+@pytest.mark.parametrize("short_side", [None, 24, 30])
+def test_pixels_equal_plain_pyav_to_ndarray(videos, short_side):
+    """The shared reformatter gives the pixels of ``frame.to_ndarray(format="rgb24", width, height)``."""
+    from vai_data.decode import output_size
+
+    path = videos["gop12"]
+    with av.open(path) as c:
+        frames = list(c.decode(video=0))
+    w, h = output_size(frames[0].width, frames[0].height, short_side)
+    plain = np.stack([f.to_ndarray(format="rgb24", width=w, height=h) for f in frames])
+    idx = np.array([0, 7, 7, 30, 89, 44])
+    assert np.array_equal(read_frames(path, idx, backend="pyav", short_side=short_side).numpy(), plain[idx])
