@@ -2,13 +2,14 @@
 
 For TSN 8-segment and dense 32x2 training clips it times, on the same videos and the same frame indices
 (the ones the dataset samples for that item):
-  * vai      - ``VideoClipDataset.__getitem__`` with ``normalise_on_device=True`` (what the shipped configs
-               and the engine use): decode (resized at decode time where the decoder can), exact
+  * vai      - ``VideoClipDataset.__getitem__`` with ``normalise_on_device=True`` (as the demo config; the
+               engine normalises on the device): decode (resized at decode time where the decoder can), exact
                short-side resize fused with the random crop, flip; a uint8 channels-last clip, normalised
                later on the training device;
   * vai (float in worker) - the same with the normalisation to float (C, T, H, W) in the worker;
   * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
-               ``VideoReader(width, height).get_batch``; PyAV decode loop + ``to_ndarray(width, height)``;
+               ``VideoReader(width, height).get_batch``; ``vai_data.read_frames(backend="pyav")``, vai's own
+               PyAV decoder (it drops groups of frames without wanted ones and skips non-reference frames);
                file read + ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame into one preallocated
                array; ``.vpk``/LMDB read + the same JPEG calls) returning uint8 frames - the limit for vai;
   * upstream - an upstream-PyVideoAI-style pipeline: decode at full resolution, resize every frame with
@@ -34,7 +35,15 @@ import time
 import numpy as np
 import torch
 from PIL import Image
-from vai_data import JPEG_BACKEND, PackedFile, SplitRow, VideoClipDataset, pack_split, write_split_file
+from vai_data import (
+    JPEG_BACKEND,
+    PackedFile,
+    SplitRow,
+    VideoClipDataset,
+    pack_split,
+    read_frames,
+    write_split_file,
+)
 from vai_data.datasets.resilience import sample_seed
 from vai_data.decode import output_size
 from vai_data.frame_sources import resize_short_side_thwc
@@ -143,23 +152,19 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
     elif kind == "video" and backend == "pyav":
         import av
 
-        def _decode(row, idx, size):
+        def bare(row, idx):  # vai's PyAV decoder itself (group dropping, NONREF skipping, one reformatter)
+            return read_frames(os.path.join(root, row.path), idx, "pyav", short, (row.width, row.height))
+
+        def upstream(row, idx, crop, g):  # decode every frame from the start at full resolution
             wanted, last, got = set(idx.tolist()), int(idx.max()), {}
             with av.open(os.path.join(root, row.path)) as c:
                 c.streams.video[0].codec_context.thread_count = 1  # one thread, as vai and decord here
                 for i, fr in enumerate(c.decode(video=0)):
                     if i in wanted:
-                        w, h = size or (fr.width, fr.height)
-                        got[i] = fr.to_ndarray(format="rgb24", width=w, height=h)
+                        got[i] = Image.fromarray(fr.to_ndarray(format="rgb24"))
                     if i >= last:
                         break
-            return [got[i] for i in idx.tolist()]
-
-        def bare(row, idx):
-            return np.stack(_decode(row, idx, output_size(row.width, row.height, short)))
-
-        def upstream(row, idx, crop, g):
-            return _upstream_post([Image.fromarray(a) for a in _decode(row, idx, None)], short, crop, g)
+            return _upstream_post([got[i] for i in idx.tolist()], short, crop, g)
 
     elif kind == "frames":
 
