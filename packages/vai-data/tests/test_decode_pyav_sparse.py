@@ -169,3 +169,29 @@ def test_pixels_equal_plain_pyav_to_ndarray(videos, short_side):
     plain = np.stack([f.to_ndarray(format="rgb24", width=w, height=h) for f in frames])
     idx = np.array([0, 7, 7, 30, 89, 44])
     assert np.array_equal(read_frames(path, idx, backend="pyav", short_side=short_side).numpy(), plain[idx])
+
+
+def test_failed_seek_of_the_fallback_decodes_from_the_start(videos, monkeypatch):
+    """When the sparse path gives up and the fallback's first seek is unusable too, every frame is decoded
+    from the start: same frames."""
+    monkeypatch.setattr(dp, "SEEK_MIN_FRAMES", 8)
+
+    def give_up(self):
+        raise dp._Fallback("forced")
+
+    sequential = dp._sequential_decode
+    seeks = []
+
+    def seek_fails(container, stream, path, wanted, last, short_side, seek_frame, reformatter):
+        seeks.append(seek_frame)
+        if seek_frame:
+            raise dp._SeekFailed()
+        return sequential(container, stream, path, wanted, last, short_side, seek_frame, reformatter)
+
+    monkeypatch.setattr(dp._SparseDecoder, "run", give_up)
+    monkeypatch.setattr(dp, "_sequential_decode", seek_fails)
+    idx = np.array([20, 45, 70])
+    out = _pyav_read(videos["gop12"], idx, 24, None)
+    assert seeks == [20, 0]
+    monkeypatch.undo()
+    assert np.array_equal(out, _sequential(videos["gop12"], idx, 24))

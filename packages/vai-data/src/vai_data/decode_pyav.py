@@ -315,7 +315,7 @@ def _pyav_read(
                 except _SeekFailed:
                     container.seek(0)
                     got, prev = _sequential_decode(
-                        container, stream, path, wanted, last_wanted, short_side, 0
+                        container, stream, path, wanted, last_wanted, short_side, 0, reformatter
                     )
                 if prev is None:
                     raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
