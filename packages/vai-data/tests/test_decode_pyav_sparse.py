@@ -195,3 +195,33 @@ def test_failed_seek_of_the_fallback_decodes_from_the_start(videos, monkeypatch)
     assert seeks == [20, 0]
     monkeypatch.undo()
     assert np.array_equal(out, _sequential(videos["gop12"], idx, 24))
+
+
+def _leading_pictures(path: str) -> int:
+    """Packets after a keyframe in decode order that are shown before it (open-GOP leading pictures)."""
+    count, key_pts = 0, None
+    with av.open(path) as c:
+        for p in c.demux(video=0):
+            if not p.size:
+                continue
+            if p.is_keyframe:
+                key_pts = p.pts
+            elif key_pts is not None and p.pts < key_pts:
+                count += 1
+    return count
+
+
+def test_open_gop_with_leading_pictures(tmp_path, make_gradient_frames):
+    """Open GOPs: B-frames after a (non-IDR) keyframe in decode order reference the previous GOP. Dropping
+    a GOP or resetting the decoder at such a keyframe must not change any returned frame."""
+    opts = {"g": "12", "bf": "3", "x264-params": "open-gop=1:scenecut=0:b-adapt=0"}
+    path = _encode(tmp_path / "open.mp4", make_gradient_frames(NUM_FRAMES, 48, 64), opts)
+    assert _leading_pictures(path) > 0
+    sets = _index_sets(1) + [np.array([i]) for i in range(0, NUM_FRAMES, 7)]
+    sparse = 0
+    for idx in sets:
+        stats = {}
+        out = _pyav_read(path, idx, None, None, stats=stats)
+        assert np.array_equal(out, _sequential(path, idx, None)), idx
+        sparse += stats["sparse"]
+    assert sparse >= len(sets) * 3 // 4  # mostly decoded sparsely, not by the fallback
