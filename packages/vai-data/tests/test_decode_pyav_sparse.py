@@ -225,3 +225,37 @@ def test_open_gop_with_leading_pictures(tmp_path, make_gradient_frames):
         assert np.array_equal(out, _sequential(path, idx, None)), idx
         sparse += stats["sparse"]
     assert sparse >= len(sets) * 3 // 4  # mostly decoded sparsely, not by the fallback
+
+
+def _encode_any(path, frames: np.ndarray, codec: str, options: dict, fmt: str | None = None) -> str:
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = options
+        for t, arr in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            frame.pts = t
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return str(path)
+
+
+@pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
+def test_avi_with_bframes_counts_frames(tmp_path, make_gradient_frames, codec):
+    """AVI with B-frames: start_time 0 but the first frame's pts is 1, so pts do not number frames; vai
+    counts them instead (frames one late before this was checked)."""
+    opts = {"bf": "2", "g": "12"} if codec == "mpeg4" else {"g": "12", "threads": "1"}
+    path = _encode_any(tmp_path / "b.avi", make_gradient_frames(NUM_FRAMES, 48, 64), codec, opts)
+    for idx in [np.array([10, 60]), np.array([50, 89]), np.array([5, 5, 2, 80, 40]), np.array([120])]:
+        assert np.array_equal(_pyav_read(path, idx, None, None), _sequential(path, idx, None)), idx
+
+
+def test_mpegts_only_frames_past_the_end_clamp(tmp_path, make_gradient_frames):
+    """A seek past the end of an MPEG-TS file yields nothing: decode from the start and clamp."""
+    path = _encode_any(
+        tmp_path / "a.ts", make_gradient_frames(NUM_FRAMES, 48, 64), "libx264", {"g": "12"}, "mpegts"
+    )
+    out = _pyav_read(path, np.array([300]), None, None)
+    assert np.array_equal(out, _sequential(path, np.array([NUM_FRAMES - 1]), None))

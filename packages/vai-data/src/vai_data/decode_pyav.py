@@ -8,7 +8,9 @@ GOP the packets before a wanted frame are decoded with ``skip_frame="NONREF"`` (
 frames no other frame references, e.g. most B-frames) and the wanted packet with ``"DEFAULT"``. Far gaps
 (``SEEK_MIN_FRAMES``) are crossed by seeking to the keyframe before the next wanted frame.
 
-The frames equal a full sequential decode bit for bit. Anything the timestamp arithmetic cannot vouch for
+Frame indices from pts need the first frame's pts to be the stream's start time; a file where it is not
+(AVI with B-frames) is decoded frame by frame and counted. The frames equal a full sequential decode bit for
+bit (for intact streams: where a decoder conceals damage, what it shows depends on what it decoded before). Anything the timestamp arithmetic cannot vouch for
 (no pts, non-integral or duplicate frame indices, holes, a damaged packet, a seek landing past its target,
 a wanted frame the decoder did not return) falls back to the decoding done before this path existed: every
 frame in order from the start, counting them (or, when the first wanted frame is ``SEEK_MIN_FRAMES`` in, from
@@ -89,6 +91,8 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
             i += 1
         if i > last_wanted:
             break
+    if prev is None and seek_frame and not errors:
+        raise _SeekFailed()  # e.g. MPEG-TS sought past its end: decode from the start instead
     if prev is None and errors:
         raise VideoDecodeError(path, f"PyAV cannot decode any frame ({errors[0]})")
     if prev is not None and prev[0] < last_wanted and prev[0] not in got:
@@ -259,6 +263,20 @@ class _SparseDecoder:
         return None
 
 
+def _pts_number_frames(container, stream) -> bool:
+    """True when the first frame's pts is the stream's start time, so ``(pts - start) * rate`` numbers frames
+    as counting them does. Not so in AVI with B-frames: start 0, first frame pts 1 (frames would come out one
+    late), so such files are decoded frame by frame and counted. Demuxes a few packets, then rewinds."""
+    first = None
+    for n, packet in enumerate(container.demux(stream)):
+        if packet.size and packet.pts is not None:
+            first = packet.pts if first is None else min(first, packet.pts)
+        if n >= 32:  # decoders reorder at most 16 frames: the first frame's packet is among these
+            break
+    container.seek(0)
+    return first is None or first <= (stream.start_time or 0)
+
+
 def _pyav_read(
     path: str,
     indices: np.ndarray,
@@ -285,7 +303,8 @@ def _pyav_read(
             # one decoding thread per call, like decord's num_threads=1: DataLoader workers parallelise;
             # it also makes skip_frame apply to exactly the next packet sent
             stream.codec_context.thread_count = 1
-            if sparse and stream.average_rate and stream.time_base:
+            pts_ok = bool(stream.average_rate and stream.time_base) and _pts_number_frames(container, stream)
+            if sparse and pts_ok:
                 dec = _SparseDecoder(container, stream, wanted, short_side, skip_nonref, reformatter)
                 try:
                     got = dec.run()
@@ -300,7 +319,7 @@ def _pyav_read(
                     stream.codec_context.flush_buffers()
                     container.seek(0)
             if got is None:  # the decoding read_frames did before the sparse path, unchanged
-                can_seek = first >= SEEK_MIN_FRAMES and stream.average_rate and stream.time_base
+                can_seek = pts_ok and first >= SEEK_MIN_FRAMES
                 try:
                     got, prev = _sequential_decode(
                         container,
