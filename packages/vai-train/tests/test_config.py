@@ -46,8 +46,13 @@ def test_collate_fn_default_and_override(config_root: Path) -> None:
     assert cfg.get_collate_fn("val", ds) is None  # torch's default collate
     ds.collate_fn = torch.utils.data.default_collate
     assert cfg.get_collate_fn("val", ds) is torch.utils.data.default_collate  # the dataset's own
-    cfg.exp_cfg.get_collate_fn = lambda split: f"collate for {split}"
+    cfg.exp_cfg.get_collate_fn = lambda split: f"collate for {split}" if split == "train" else None
     assert cfg.get_collate_fn("train", ds) == "collate for train"  # the exp config's hook wins
+    assert cfg.get_collate_fn("val", ds) is torch.utils.data.default_collate  # hook returned None
+    # eval/feature of the train split must not use the training collate (e.g. mixup)
+    assert cfg.get_collate_fn("train", ds, training=False) is torch.utils.data.default_collate
+    sub = torch.utils.data.Subset(ds, [0, 1])
+    assert cfg.get_collate_fn("val", sub) is torch.utils.data.default_collate  # found through Subset
 
 
 def test_include_composes_and_records_files(config_root: Path) -> None:

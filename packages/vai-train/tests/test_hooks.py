@@ -53,3 +53,25 @@ def test_dataset_collate_and_device_transform_are_used(base_args, tmp_path, monk
     assert len(reshapes) == len(transforms) and {c["dtype"] for c in reshapes} == {"torch.float32"}
     # train 1 epoch (8 batches), its val (3), eval (3), feature (3): every batch came through collate_fn
     assert Counter(c["split"] for c in calls if c["hook"] == "collate") == {"train": 8, "val": 9}
+
+
+def test_mixing_collate_wrapped_datasets_and_a_swapped_loader(base_args, tmp_path, monkeypatch):
+    """Soft-label (mixup) batches train while train metrics score ``hard_label``; ``device_transform`` is
+    found through ``Subset`` and follows a loader that ``epoch_start_script`` swapped in; eval and feature
+    extraction of the train split do not mix clips."""
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    args = [a if a != "base" else "mix" for a in base_args]
+    res = run_train(args)
+    accs = [float(r["train_acc"]) for r in res.summary]
+    assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
+    calls = _calls(log)
+    tags = Counter((c["tag"], c["split"]) for c in calls if c["hook"] == "device_transform")
+    # epoch 1 trains on the original Subset-wrapped dataset, epoch 2 on the swapped one: 8 batches each
+    assert tags[("original", "train")] == 8 and tags[("swapped", "train")] == 8
+    assert tags[("original", "val")] == 2 * 3
+    mixes = sum(c["hook"] == "mix" for c in calls)
+    assert mixes == 16
+    run_eval(args + ["-l", "-1", "-s", "train"])
+    run_feature(args + ["-l", "-1", "-s", "train"])
+    assert sum(c["hook"] == "mix" for c in _calls(log)) == mixes

@@ -23,6 +23,7 @@ from vai_train.config.roots import (
     find_config,
     model_relpath,
 )
+from vai_train.dataset_hooks import dataset_attr
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +139,16 @@ class ExpConfig:
             return self.exp_cfg.get_data_unpack_func(split)
         return default_unpack
 
-    def get_collate_fn(self, split: str, dataset: Any = None) -> Callable | None:
-        """``get_collate_fn(split)`` (e.g. vai_data's ``MixupCutmixCollate`` for training); default the
-        dataset's ``collate_fn`` attribute (vai_data datasets have one), else torch's default collate."""
-        if self.has("get_collate_fn"):
-            return self.exp_cfg.get_collate_fn(split)
-        return getattr(dataset, "collate_fn", None)
+    def get_collate_fn(self, split: str, dataset: Any = None, training: bool = True) -> Callable | None:
+        """``get_collate_fn(split)`` (e.g. vai_data's ``MixupCutmixCollate`` for ``train``); where it is not
+        defined or returns None, the dataset's ``collate_fn`` (vai_data datasets have one), else torch's
+        default collate. ``eval``/``feature`` of the ``train`` split (``training=False``) skip the hook:
+        evaluating or extracting features must not mix clips."""
+        if self.has("get_collate_fn") and (training or split != "train"):
+            fn = self.exp_cfg.get_collate_fn(split)
+            if fn is not None:
+                return fn
+        return dataset_attr(dataset, "collate_fn")
 
     def get_input_reshape_func(self, split: str) -> Callable:
         """``get_input_reshape_func(split)``; default model config's ``NCTHW_to_model_input_shape`` or identity."""

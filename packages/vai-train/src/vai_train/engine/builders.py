@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,6 +14,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from vai_train.config.experiment import ExpConfig
 from vai_train.config.loader import ConfigError
+from vai_train.dataset_hooks import dataset_attr
 from vai_train.engine.distributed import DistInfo, ShardSampler, all_reduce_sum
 from vai_train.engine.rng import epoch_seed, worker_init_fn
 from vai_train.metrics import Metric, default_metrics
@@ -66,21 +66,12 @@ def make_eval_loader(
     )
 
 
-def device_input_func(loader: DataLoader, reshape: Callable) -> Callable:
-    """The inputs function for batches already on the device: the dataset's ``device_transform`` (e.g.
-    vai_data's normalisation of uint8 clips, ``normalise_on_device=True``), then ``reshape``."""
-    device_transform = getattr(loader.dataset, "device_transform", None)
-    if device_transform is None:
-        return reshape
-    return lambda inputs: reshape(device_transform(inputs))
-
-
 def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> None:
     """Make shuffling, worker seeds and the dataset's per-epoch randomness a pure function of
     (seed, epoch, rank) — needed for exact resume and for fresh augmentation every epoch."""
     if isinstance(loader.sampler, DistributedSampler):
         loader.sampler.set_epoch(epoch)
-    set_epoch = getattr(loader.dataset, "set_epoch", None)
+    set_epoch = dataset_attr(loader.dataset, "set_epoch")
     if callable(set_epoch):  # e.g. vai_data datasets seed each sample from (seed, epoch, index)
         set_epoch(epoch)
     if loader.generator is not None:
@@ -90,7 +81,7 @@ def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> No
 def bad_sample_count(loader: DataLoader, info: DistInfo) -> int | None:
     """Unreadable samples the dataset substituted so far, summed over ranks (datasets exposing
     ``bad_samples``, e.g. vai_data's); None for datasets that do not count them."""
-    count = getattr(loader.dataset, "bad_samples", None)
+    count = dataset_attr(loader.dataset, "bad_samples")
     if count is None:
         return None
     total = int(all_reduce_sum([float(count)], info)[0])

@@ -89,7 +89,8 @@ def _loader(
 ) -> torch.utils.data.DataLoader:
     ds = cfg.get_torch_dataset(split)
     workers = B.resolve_num_workers(args.num_workers, cfg)
-    return B.make_eval_loader(ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn(split, ds))
+    collate = cfg.get_collate_fn(split, ds, training=False)
+    return B.make_eval_loader(ds, cfg.val_batch_size, info, args.seed, workers, collate)
 
 
 def run_eval(args: argparse.Namespace) -> RunResult:
@@ -105,7 +106,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             loader,
             info,
             cfg.get_data_unpack_func(split),
-            B.device_input_func(loader, cfg.get_input_reshape_func(split)),
+            cfg.get_input_reshape_func(split),
             cfg.last_activation(),
             cfg.get_criterion(split),
             amp,
@@ -220,7 +221,7 @@ def run_feature(args: argparse.Namespace) -> RunResult:
             loader,
             info,
             cfg.get_data_unpack_func(split),
-            B.device_input_func(loader, cfg.get_input_reshape_func(split)),
+            cfg.get_input_reshape_func(split),
             None,
             None,
             amp,

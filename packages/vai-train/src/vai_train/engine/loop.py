@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from vai_train.dataset_hooks import device_input_func
 from vai_train.engine.distributed import DistInfo, all_reduce_sum, gather_to_main, reorder_shards
 from vai_train.schedulers import is_plateau_scheduler
 
@@ -78,8 +79,9 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
     scheduler = kit.get("scheduler")
     criterion = kit["criterions"]["train"]
     unpack: Callable = kit["data_unpack_funcs"]["train"]
-    reshape: Callable = kit["input_reshape_funcs"]["train"]
     loader = kit["train_loader"]
+    # the dataset of the loader iterated now (epoch_start_script may have swapped it) brings its device_transform
+    reshape: Callable = device_input_func(loader, kit["input_reshape_funcs"]["train"])
     scaler: torch.amp.GradScaler = kit["scaler"]
     ema = kit.get("ema")
     amp: AmpSettings = opts["amp"]
@@ -106,7 +108,7 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
     )
     optimiser.zero_grad(set_to_none=True)
     for it, batch in enumerate(loader):
-        inputs, uids, labels, _ = unpack(batch)
+        inputs, uids, labels, extra = unpack(batch)
         inputs = reshape(_to(inputs, device))
         labels = _to(labels, device)
         last_micro = (it + 1) % accum == 0 or it + 1 == n_batches
@@ -135,7 +137,9 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
         loss_sum.add_(loss.detach(), alpha=bs)
         n_seen += bs
         if collect:  # raw logits now, one activation call at the end of the epoch
-            outputs.append((logits.detach(), labels.detach(), uids))
+            # metrics score the original labels when a collate mixed them into soft targets (mixup/CutMix)
+            hard = extra.get("hard_label") if isinstance(extra, dict) else None
+            outputs.append((logits.detach(), labels.detach() if hard is None else _to(hard, device), uids))
         if (it + 1) % refresh == 0 or it + 1 == n_batches:
             running = loss_sum.item() / max(1, n_seen)
             if not math.isfinite(running):
@@ -204,9 +208,11 @@ def run_inference(
     """Forward a ShardSampler loader; rank 0 gets {"loss","runtime_sec","probs","labels","video_ids", extra}.
 
     ``model`` must be the unwrapped module (no DDP collectives, ranks may have different batch counts).
+    The loader's dataset's ``device_transform`` (if any) runs on the inputs before ``reshape``.
     Outputs are returned in dataset order, identical for any world size.
     """
     amp = amp or AmpSettings(False)
+    reshape = device_input_func(loader, reshape)
     model.eval()
     device = info.device
     start = time.perf_counter()

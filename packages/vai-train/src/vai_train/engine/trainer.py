@@ -174,11 +174,7 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     kit["ema"] = B.make_ema(model, cfg.ema_decay)
     kit["criterions"] = {s: cfg.get_criterion(s) for s in ("train", "val", "multicropval")}
     kit["data_unpack_funcs"] = {s: cfg.get_data_unpack_func(s) for s in ("train", "val", "multicropval")}
-    kit["input_reshape_funcs"] = {
-        s: B.device_input_func(kit[f"{s}_loader"], cfg.get_input_reshape_func(s))
-        for s in ("train", "val", "multicropval")
-        if f"{s}_loader" in kit
-    }
+    kit["input_reshape_funcs"] = {s: cfg.get_input_reshape_func(s) for s in ("train", "val", "multicropval")}
     kit["summary"] = read_summary(rd.summary_csv) if info.is_main else []
     kit["best_field"] = best_field
     metrics = {
