@@ -1,21 +1,13 @@
 """Tiny experiment defining the optional hooks, each recording its calls in $VAI_TEST_HOOK_LOG (JSON lines)."""
 # ruff: noqa: F821
 
-import json
 import os
 
 import torch
 from torch.utils.data import default_collate
 
-batch_size = 8
+include("_record.py")  # batch_size, input_frame_length, num_workers, _record
 num_epochs = 3
-input_frame_length = 2
-num_workers = 0
-
-
-def _record(hook, **info):
-    with open(os.environ["VAI_TEST_HOOK_LOG"], "a") as f:
-        f.write(json.dumps({"hook": hook, **info}) + "\n")
 
 
 class EpochAwareDataset(dataset_cfg.TinyDataset):

@@ -3,21 +3,11 @@ MixupCutmixCollate), datasets wrapped in ``Subset`` whose base brings a ``device
 ``epoch_start_script`` that swaps the train loader at epoch 2. Calls are recorded in $VAI_TEST_HOOK_LOG."""
 # ruff: noqa: F821
 
-import json
-import os
-
 import torch
 from torch.utils.data import DataLoader, Subset, default_collate
 
-batch_size = 8
+include("_record.py")  # batch_size, input_frame_length, num_workers, _record
 num_epochs = 2
-input_frame_length = 2
-num_workers = 0
-
-
-def _record(hook, **info):
-    with open(os.environ["VAI_TEST_HOOK_LOG"], "a") as f:
-        f.write(json.dumps({"hook": hook, **info}) + "\n")
 
 
 class TaggedDataset(dataset_cfg.TinyDataset):
