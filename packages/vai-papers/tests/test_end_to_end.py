@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 import torch
@@ -81,3 +82,15 @@ def test_model_config_builds_model_with_clip_layout():
     with torch.no_grad():
         out = model(torch.randn(2, 3, 4, 32, 32))
     assert out.shape == (2, 8)
+
+
+def test_mixup_on_uint8_clips_trains_and_scores_hard_labels(demo_env):
+    """MixupCutmixCollate over normalise_on_device clips through vai-train: soft targets for the loss,
+    hard labels for the train metrics, no mixing in validation."""
+    test_root = str(Path(__file__).parent / "configs")
+    args = ["-D", "synthetic_motion", "-M", "tsn_resnet18", "-E", "mixup", "-R", str(demo_env / "exp")]
+    roots = ["--config-root", test_root, "--config-root", str(vai_papers.config_root())]
+    result = run_train(args + roots + ["-e", "1", "-w", "0"])
+    row = result.summary[-1]
+    assert 0.0 <= float(row["train_acc"]) <= 1.0 and 0.0 <= float(row["val_acc"]) <= 1.0
+    assert float(row["train_loss"]) > 0
