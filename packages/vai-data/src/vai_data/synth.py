@@ -158,7 +158,15 @@ def write_mp4(
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast", "threads": "1", "g": "8"}
+        # x264's macroblock tree made the bytes (and decoded pixels) differ from run to run: without it the
+        # same frames always give the same file, so the synthetic dataset and the demo are reproducible
+        stream.options = {
+            "crf": "18",
+            "preset": "veryfast",
+            "threads": "1",
+            "g": "8",
+            "x264-params": "no-mbtree=1",
+        }
         for arr in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
                 container.mux(packet)
