@@ -51,6 +51,8 @@ def test_device_normalize_channel_repeat_and_errors():
         assert torch.allclose(out[:, 2 * k + 1], (x[:, 2 * k + 1] / 255.0 - 0.25) / 0.5, atol=1e-5)
     with pytest.raises(ValueError, match="expected \\(N, C, T, H, W\\)"):
         DeviceNormalize(norm)(torch.zeros(3, 4, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="expected a clip \\(T, C, H, W\\)"):
+        norm(torch.zeros(2, 3, 4, 4, 4, dtype=torch.uint8))
     with pytest.raises(ValueError, match="channel_repeat"):
         DeviceNormalize(norm, channel_repeat=0)
     with pytest.raises(ValueError, match="has 2 values but the clip has 3 channels"):

@@ -68,6 +68,19 @@ class Normalize:
         scale = (1.0 / 255.0 if self.scale_255 else 1.0) / std
         return scale.repeat(repeat), (-mean / std).repeat(repeat)
 
+    def channels_first(self, x: torch.Tensor, repeat: int = 1, convert: bool = True) -> torch.Tensor:
+        """Channels-first ``(C, T, H, W)`` or ``(N, C, T, H, W)`` in any memory layout and on any device ->
+        contiguous normalised float32 of the same shape (grey/BGR conversion unless ``convert=False``)."""
+        single = x.ndim == 4
+        x = x[None] if single else x
+        x = self.convert_channels(x) if convert else x
+        scale, bias = self.scale_bias(x.shape[1], repeat)
+        view = (1, -1, 1, 1, 1)
+        out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+        out.copy_(x)  # conversion and layout change in one copy, then one fused x * scale + bias
+        out.mul_(scale.to(x.device).view(view)).add_(bias.to(x.device).view(view))
+        return out[0] if single else out
+
     def convert_channels(self, clip: torch.Tensor) -> torch.Tensor:
         """Grey or BGR conversion along dim 1 (a no-op view for RGB)."""
         if self.greyscale:
@@ -75,13 +88,10 @@ class Normalize:
         return clip.flip(1) if self.bgr else clip
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        clip = self.convert_channels(clip)
-        t, c, h, w = clip.shape
-        scale, bias = self.scale_bias(c)
-        # one fused pass: x * scale + bias, converted and transposed in one copy
-        out = torch.empty((c, t, h, w), dtype=torch.float32)
-        out.copy_(clip.permute(1, 0, 2, 3))
-        return out.mul_(scale.view(-1, 1, 1, 1)).add_(bias.view(-1, 1, 1, 1))
+        """``(T, C, H, W)`` -> normalised ``(C, T, H, W)`` (channels converted before the transpose: faster)."""
+        if clip.ndim != 4:
+            raise ValueError(f"expected a clip (T, C, H, W), got shape {tuple(clip.shape)}")
+        return self.channels_first(self.convert_channels(clip).permute(1, 0, 2, 3), convert=False)
 
     def __repr__(self) -> str:
         return (
@@ -105,14 +115,7 @@ class DeviceNormalize:
     def __call__(self, video: torch.Tensor) -> torch.Tensor:
         if video.ndim not in (4, 5):
             raise ValueError(f"expected (N, C, T, H, W) or (C, T, H, W), got shape {tuple(video.shape)}")
-        single = video.ndim == 4
-        x = self.normalize.convert_channels(video[None] if single else video)
-        scale, bias = self.normalize.scale_bias(x.shape[1], self.channel_repeat)
-        view = (1, -1, 1, 1, 1)
-        out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
-        out.copy_(x)  # conversion and layout change (channels-last uint8 -> contiguous float) in one copy
-        out.mul_(scale.to(x.device).view(view)).add_(bias.to(x.device).view(view))
-        return out[0] if single else out
+        return self.normalize.channels_first(video, self.channel_repeat)
 
     def __repr__(self) -> str:
         return f"DeviceNormalize({self.normalize!r}, channel_repeat={self.channel_repeat})"

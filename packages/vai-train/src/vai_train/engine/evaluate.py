@@ -215,10 +215,9 @@ def run_feature(args: argparse.Namespace) -> RunResult:
         name = args.feature_name
         fmodel = feature_model(cfg, model, name)
         amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
-        loader = _loader(cfg, split, info, args)
         out = run_inference(
             fmodel,
-            loader,
+            _loader(cfg, split, info, args),
             info,
             cfg.get_data_unpack_func(split),
             cfg.get_input_reshape_func(split),
