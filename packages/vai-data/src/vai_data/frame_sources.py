@@ -47,29 +47,36 @@ def stack_decoded(
     return resize_short_side_thwc(torch.stack(tensors), short_side if exact else None)
 
 
-def _decode_into_one_buffer(blobs: list[bytes], short_side: int | None) -> torch.Tensor | None:
+def _decode_into_one_buffer(
+    blobs: list[bytes], short_side: int | None, colorspace: str = "RGB"
+) -> torch.Tensor | None:
     """simplejpeg decodes every frame straight into one ``(T, H, W, 3)`` tensor (no per-frame arrays, no
     stacking copy); repeats are copied. ``None`` when a frame needs the general path (other size, not a
     baseline JPEG, unreadable) - that path then decodes and reports."""
     sj = jpeg._simplejpeg
+    header, decode = sj.decode_jpeg_header, sj.decode_jpeg
     out: torch.Tensor | None = None
+    buf = None
     done: dict[int, int] = {}
     try:
         for i, b in enumerate(blobs):
             j = done.get(id(b))
             if j is not None:
-                out[i] = out[j]
+                buf[i] = buf[j]
                 continue
-            h, w, _, _ = sj.decode_jpeg_header(b)
-            dims = dct_scale_dims(w, h, short_side)
-            ow, oh = dims if dims is not None else (w, h)
+            h, w, _, _ = header(b)
             if out is None:
-                out = torch.empty((len(blobs), oh, ow, 3), dtype=torch.uint8)
-            elif (oh, ow) != tuple(out.shape[1:3]):
+                dims = dct_scale_dims(w, h, short_side)
+                ow, oh = dims if dims is not None else (w, h)
+                kw = {} if dims is None else {"min_width": ow, "min_height": oh}
+                first = (h, w)
+                # numpy's allocator: torch.empty of this size often came back as fresh pages (a page
+                # fault per 4 KiB, +25% decode time) where numpy's buffers were reused
+                buf = np.empty((len(blobs), oh, ow, 3), dtype=np.uint8)
+                out = torch.from_numpy(buf)
+            elif (h, w) != first:  # every frame of a clip shares the first frame's size and reduction
                 return None
-            kw = {} if dims is None else {"min_width": ow, "min_height": oh}
-            a = sj.decode_jpeg(b, colorspace="RGB", buffer=out[i].numpy(), **kw)
-            if a.shape != (oh, ow, 3):
+            if decode(b, colorspace=colorspace, buffer=buf[i], **kw).shape != (oh, ow, 3):
                 return None
             done[id(b)] = i
     except (ValueError, TypeError):
@@ -77,12 +84,18 @@ def _decode_into_one_buffer(blobs: list[bytes], short_side: int | None) -> torch
     return out
 
 
+def bgr_is_free() -> bool:
+    """True when JPEG sources decode with the channels reversed (BGR) at no extra cost (simplejpeg)."""
+    return jpeg.JPEG_BACKEND == "simplejpeg"
+
+
 def decode_jpeg_list(
-    blobs: list[bytes], short_side: int | None, path: str, exact: bool = True
+    blobs: list[bytes], short_side: int | None, path: str, exact: bool = True, bgr: bool = False
 ) -> torch.Tensor:
-    """Decode JPEG byte strings (repeats decoded once) to ``(T, H, W, 3)``."""
+    """Decode JPEG byte strings (repeats decoded once) to ``(T, H, W, 3)``, RGB or with ``bgr`` the channels
+    reversed (simplejpeg writes BGR at no extra cost; see :func:`vai_data.transforms.clip.hflip_bgr`)."""
     if jpeg.JPEG_BACKEND == "simplejpeg" and blobs:
-        frames = _decode_into_one_buffer(blobs, short_side)
+        frames = _decode_into_one_buffer(blobs, short_side, "BGR" if bgr else "RGB")
         if frames is not None:
             return resize_short_side_thwc(frames, short_side if exact else None)
     cache: dict[int, np.ndarray] = {}
@@ -97,7 +110,8 @@ def decode_jpeg_list(
                     path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
                 ) from None
         images.append(cache[key])
-    return stack_decoded(images, short_side, path, exact)
+    frames = stack_decoded(images, short_side, path, exact)
+    return frames.flip(-1) if bgr else frames
 
 
 class VideoFileSource:
@@ -149,20 +163,26 @@ class FrameFolderSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
+    reads_bgr = property(lambda self: bgr_is_free(), doc="``read(..., bgr=True)`` costs nothing extra")
+
+    def _read_file(self, number: int) -> bytes:
+        fp = format_frame_path(self.path, number, self.flow_direction)
+        try:
+            blob = read_bytes(fp)
+        except (FileNotFoundError, OSError) as e:
+            raise VideoDecodeError(
+                fp, f"cannot read frame file ({type(e).__name__}); check start/end in the split file"
+            ) from None
+        if not blob:
+            raise VideoDecodeError(fp, "frame file is empty (0 bytes)")
+        return blob
+
+    def read(
+        self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False
+    ) -> torch.Tensor:
+        numbers = self.frame_numbers(indices).tolist()
         blobs: dict[int, bytes] = {}
-        for n in self.frame_numbers(indices).tolist():
-            if n in blobs:
-                continue
-            fp = format_frame_path(self.path, n, self.flow_direction)
-            try:
-                blobs[n] = read_bytes(fp)
-            except (FileNotFoundError, OSError) as e:
-                raise VideoDecodeError(
-                    fp, f"cannot read frame file ({type(e).__name__}); check start/end in the split file"
-                ) from None
-            if not blobs[n]:
-                raise VideoDecodeError(fp, "frame file is empty (0 bytes)")
-        return decode_jpeg_list(
-            [blobs[n] for n in self.frame_numbers(indices).tolist()], short_side, self.path, exact
-        )
+        for n in numbers:
+            if n not in blobs:
+                blobs[n] = self._read_file(n)
+        return decode_jpeg_list([blobs[n] for n in numbers], short_side, self.path, exact, bgr)

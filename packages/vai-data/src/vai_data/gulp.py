@@ -15,7 +15,7 @@ import threading
 import torch
 
 from .errors import VideoDecodeError
-from .frame_sources import decode_jpeg_list
+from .frame_sources import bgr_is_free, decode_jpeg_list
 from .pathio import exists, path_manager
 
 _META_RE = re.compile(r"^meta_(\w+)\.gmeta$")
@@ -118,9 +118,13 @@ class GulpSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
+    reads_bgr = property(lambda self: bgr_is_free(), doc="``read(..., bgr=True)`` costs nothing extra")
+
+    def read(
+        self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False
+    ) -> torch.Tensor:
         blobs = self.gulp.read_jpeg_bytes(self.key, self.frame_numbers(indices).tolist())
-        return decode_jpeg_list(blobs, short_side, self.path, exact)
+        return decode_jpeg_list(blobs, short_side, self.path, exact, bgr)
 
 
 def write_gulp_directory(

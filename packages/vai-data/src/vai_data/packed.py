@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .errors import VideoDecodeError
-from .frame_sources import decode_jpeg_list
+from .frame_sources import bgr_is_free, decode_jpeg_list
 from .pathio import join, path_manager
 
 MAGIC = b"VAIPK001"
@@ -106,10 +106,13 @@ class _RangeSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
-        return decode_jpeg_list(
-            self._blobs(self.frame_numbers(indices).tolist()), short_side, self.path, exact
-        )
+    reads_bgr = property(lambda self: bgr_is_free(), doc="``read(..., bgr=True)`` costs nothing extra")
+
+    def read(
+        self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False
+    ) -> torch.Tensor:
+        blobs = self._blobs(self.frame_numbers(indices).tolist())
+        return decode_jpeg_list(blobs, short_side, self.path, exact, bgr)
 
 
 class PackedFileSource(_RangeSource):

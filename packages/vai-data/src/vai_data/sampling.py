@@ -6,6 +6,7 @@ the optional ``torch.Generator`` so a seed gives the same clips everywhere.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -23,13 +24,14 @@ def sparse_indices(
     ``[s_i, s_{i+1})``, test takes ``s_i``. Videos shorter than T repeat frames (``[0, 0, 1, 1, ...]``)."""
     _check(num_video_frames, "num_segments", num_segments)
     n, t = num_video_frames, num_segments
-    starts = torch.tensor([n * i // t for i in range(t + 1)], dtype=torch.long)
-    lo, hi = starts[:-1], starts[1:]
+    starts = np.arange(t + 1, dtype=np.int64) * n // t
+    lo = starts[:-1]
     if not train:
-        return lo
-    width = (hi - lo).clamp(min=1)
-    offsets = (torch.rand(t, generator=generator) * width).long().clamp(max=width - 1)
-    return lo + offsets
+        return torch.from_numpy(lo)
+    width = np.maximum(starts[1:] - lo, 1)
+    # float32 product and truncation as torch computes them (numpy: one C call each, no tensor dispatch)
+    offsets = (torch.rand(t, generator=generator).numpy() * width.astype(np.float32)).astype(np.int64)
+    return torch.from_numpy(lo + np.minimum(offsets, width - 1))
 
 
 def dense_start_positions(num_video_frames: int, clip_len: int, stride: int) -> int:

@@ -14,7 +14,7 @@ from ..pathio import join, read_bytes
 from ..split_file import SplitFile, read_split_file
 from ..transforms.clip import RandomCrop, ShortSideScale, spatial_crop
 from ..transforms.normalize import Normalize
-from .resilience import BadSampleTracker, sample_seed
+from .resilience import BadSampleTracker, SampleRNG, sample_seed
 from .split_dataset import SplitDataset
 
 
@@ -61,8 +61,7 @@ class ImageDataset(SplitDataset):
         row_idx, spatial_idx = divmod(index, self._views)
         row = self.split.rows[row_idx]
         path = join(self.data_root, row.path)
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index, attempt))
+        with SampleRNG(sample_seed(self.seed, self.epoch, index, attempt)):
             short = (
                 int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
                 if self.train

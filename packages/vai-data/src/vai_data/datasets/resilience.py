@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..errors import VideoDecodeError
 
@@ -28,6 +29,23 @@ def sample_seed(seed: int, epoch: int, index: int, attempt: int = 0) -> int:
     entropy = [int(v) % (1 << 64) for v in (seed, epoch, index, attempt)]
     words = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint64)
     return int(words[0] >> np.uint64(1))
+
+
+class SampleRNG:
+    """``with SampleRNG(seed):`` seeds torch's global CPU generator for one sample and restores its state on
+    exit: ``torch.random.fork_rng(devices=[])`` + ``manual_seed`` at a third of the per-sample cost."""
+
+    __slots__ = ("seed", "_state")
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def __enter__(self) -> None:
+        self._state = torch.get_rng_state()
+        torch.default_generator.manual_seed(self.seed)
+
+    def __exit__(self, *exc) -> None:
+        torch.set_rng_state(self._state)
 
 
 class BadSampleTracker:

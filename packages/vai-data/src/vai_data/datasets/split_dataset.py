@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..split_file import SplitFile, SplitRow
-from ..transforms.collate import collate_clips
+from ..transforms.collate import collate_clips, is_channels_last_clip
 from ..transforms.normalize import DeviceNormalize, Normalize
 from .resilience import BadSampleTracker
 
@@ -36,11 +36,15 @@ class SplitDataset(Dataset):
 
     def finish_clip(self, clip: torch.Tensor) -> torch.Tensor:
         """uint8 ``(T, C, H, W)`` -> normalised float ``(C, T, H, W)``, or with ``normalise_on_device`` the
-        uint8 ``(C, T, H, W)`` view of a dense channels-last buffer (copied only when ``clip`` is a crop)."""
+        uint8 ``(C, T, H, W)`` view of a channels-last buffer. A crop stays a view of the decoded frames
+        (no copy here: ``collate_fn`` copies it straight into the batch); other layouts are made dense."""
         if not self.normalise_on_device:
             return self.normalize(clip)
         if clip.dtype != torch.uint8:
             raise TypeError(f"normalise_on_device expects uint8 clips from the transforms, got {clip.dtype}")
+        video = clip.permute(1, 0, 2, 3)
+        if is_channels_last_clip(video):
+            return video
         return clip.contiguous(memory_format=torch.channels_last).permute(1, 0, 2, 3)
 
     @property

@@ -107,11 +107,25 @@ def scaled_random_crop(clip: torch.Tensor, short_side: int, size: int | Sequence
     top = int(torch.randint(th - ch + 1, (1,)))
     left = int(torch.randint(tw - cw + 1, (1,)))
     if (th, tw) == (h, w):
-        return F.crop(clip, top, left, ch, cw)
+        return clip[..., top : top + ch, left : left + cw]  # F.crop's view, without its dispatch
     fy, fx = h / th, w / tw
     y0, x0 = int(round(top * fy)), int(round(left * fx))
     sh, sw = min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
     return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
+
+
+def hflip_bgr(clip: torch.Tensor) -> torch.Tensor:
+    """Horizontal flip of a ``(T, C, H, W)`` clip decoded with its channels reversed (BGR), restoring RGB:
+    equals ``clip.flip(-3).flip(-1)``. When each pixel row is one run in memory (channels innermost, as
+    decoders write them, and crops of such frames) reversing the row's bytes does both in one pass, about
+    twice as fast as ``flip(-1)`` alone on a channels-last clip; returns a dense channels-last clip."""
+    if clip.ndim == 4:
+        t, c, h, w = clip.shape
+        st, sc, sh, sw = clip.stride()
+        if sc == 1 and sw == c:
+            rows = clip.as_strided((t, h, w * c), (st, sh, 1)).flip(-1)
+            return rows.view(t, h, w, c).permute(0, 3, 1, 2)
+    return clip.flip(-3).flip(-1)
 
 
 class RandomCrop:

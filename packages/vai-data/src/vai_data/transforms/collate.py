@@ -18,18 +18,19 @@ from torch.utils.data import default_collate, get_worker_info
 
 
 def is_channels_last_clip(video: Any) -> bool:
-    """True for a ``(C, T, H, W)`` tensor whose memory is a dense ``(T, H, W, C)`` buffer (C > 1)."""
-    return (
-        isinstance(video, torch.Tensor)
-        and video.ndim == 4
-        and video.shape[0] > 1
-        and not video.is_contiguous()
-        and video.permute(1, 2, 3, 0).is_contiguous()
+    """True for a ``(C, T, H, W)`` tensor (C > 1) whose channels are innermost in memory: the permuted view
+    of a dense ``(T, H, W, C)`` buffer, or of a crop of one (datasets return crops uncopied; the stacking
+    copy into the batch is the only one)."""
+    if not (isinstance(video, torch.Tensor) and video.ndim == 4 and video.shape[0] > 1):
+        return False
+    c = video.shape[0]
+    return video.stride(0) == 1 and all(
+        s >= c for s, n in zip(video.stride()[1:], video.shape[1:], strict=True) if n > 1
     )
 
 
 def stack_channels_last(videos: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stack ``(C, T, H, W)`` channels-last clips into an ``(N, C, T, H, W)`` channels-last batch, in shared
+    """Stack ``(C, T, H, W)`` channels-last clips (or crop views of them) into an ``(N, C, T, H, W)`` channels-last batch, in shared
     memory inside a DataLoader worker (as ``default_collate`` does) so it reaches the main process uncopied."""
     frames = [v.permute(1, 2, 3, 0) for v in videos]
     first = frames[0]
