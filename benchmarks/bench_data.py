@@ -3,9 +3,12 @@
 For TSN 8-segment and dense 32x2 training clips it times, on the same videos and the same frame indices
 (the ones the dataset samples for that item):
   * vai      - ``VideoClipDataset.__getitem__`` with ``normalise_on_device=True`` (as the demo config; the
-               engine normalises on the device): decode (resized at decode time where the decoder can), exact
-               short-side resize fused with the random crop, flip; a uint8 channels-last clip, normalised
-               later on the training device;
+               engine normalises on the device): decode (resized at decode time where the decoder can; a
+               clip about to be flipped decoded BGR where that is free), exact short-side resize fused with
+               the random crop, flip; a uint8 channels-last clip (a crop is a view of the decoded frames),
+               normalised later on the training device;
+  * vai + collate - the same plus the dataset's ``collate_fn`` over batches of 8, as a DataLoader worker
+               runs it (the copy of each clip into the shared-memory batch): a worker's real rate;
   * vai (float in worker) - the same with the normalisation to float (C, T, H, W) in the worker;
   * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
                ``VideoReader(width, height).get_batch``; ``vai_data.read_frames(backend="pyav")``, vai's own
@@ -209,6 +212,22 @@ def vai_indices(ds: VideoClipDataset, index: int) -> torch.Tensor:
         return ds.sample_indices(ds.make_source(row).num_frames, 0)
 
 
+def collated(ds: VideoClipDataset, n_items: int, batch_size: int = 8):
+    """fn(i) that loads sample i and, every ``batch_size`` samples (and at the last item), batches them with
+    the dataset's ``collate_fn`` as a DataLoader worker does: the per-clip cost of a worker's batches."""
+    pending: list = []
+
+    def fn(i: int):
+        pending.append(ds[i])
+        if len(pending) == batch_size or i == n_items - 1:
+            batch = ds.collate_fn(pending)
+            pending.clear()
+            return batch
+        return None
+
+    return fn
+
+
 def build(kind, backend, split_path, data_root, root, sampling, T, stride, short, crop):
     """{pipeline name: fn(i)} for one storage/backend; fn(i) produces the clip of video i."""
     datasets = {
@@ -234,6 +253,7 @@ def build(kind, backend, split_path, data_root, root, sampling, T, stride, short
     g = torch.Generator().manual_seed(0)
     fns = {
         "vai": lambda i: ds[i],
+        "vai_collated": collated(ds, len(rows)),
         "vai_float": lambda i: ds_float[i],
         "bare": lambda i: bare(rows[i], idx[i]),
     }
@@ -331,8 +351,9 @@ def main() -> None:
             "",
             "| clips | storage (backend) | vai clips/s | bare decoder clips/s | vai / bare "
             "| upstream-style clips/s | vai / upstream | vai / mp4 (decord) "
+            "| vai + collate clips/s | vai + collate / bare "
             "| vai, float in worker, clips/s | float in worker / bare |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for sampling, label, T, stride in (("sparse", "TSN 8 seg", 8, 1), ("dense", "dense 32x2", 32, 2)):
             pipelines = {}
@@ -348,11 +369,13 @@ def main() -> None:
             for kind, backend in configs:
                 vai = rates[(kind, backend, "vai")]
                 vai_float = rates[(kind, backend, "vai_float")]
+                vai_coll = rates[(kind, backend, "vai_collated")]
                 bare = rates.get((kind, backend, "bare"))
                 up = rates.get((kind, backend, "upstream"))
                 lines.append(
                     f"| {label} | {names[kind].format(backend)} | {_med(vai):.1f} | {_num(_med(bare))} "
                     f"| {_ratio(vai, bare)} | {_num(_med(up))} | {_ratio(vai, up)} | {_ratio(vai, mp4)} "
+                    f"| {_med(vai_coll):.1f} | {_ratio(vai_coll, bare)} "
                     f"| {_med(vai_float):.1f} | {_ratio(vai_float, bare)} |"
                 )
         print("\n".join(lines))
