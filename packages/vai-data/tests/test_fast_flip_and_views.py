@@ -49,7 +49,7 @@ def test_flip_draw_ahead_predicts_the_flip_and_consumes_nothing():
         before = torch.get_rng_state()
         predicted = video_clip.flip_draw_ahead()
         assert torch.equal(torch.get_rng_state(), before)
-        torch.randint(7 + seed, (1,))  # the crop's top and left, then the flip, as the dataset draws them
+        torch.randint(1 + seed % 9, (1,))  # the crop's top and left, then the flip, as the dataset draws them
         torch.randint(300, (1,))
         assert predicted == bool(torch.rand(1) < 0.5)
 
@@ -192,3 +192,11 @@ def test_is_channels_last_clip_cases():
     assert not is_channels_last_clip(base[:1])  # one channel
     assert not is_channels_last_clip(base[0])  # not a clip
     assert not is_channels_last_clip("video")
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.bfloat16])
+def test_collate_out_of_workers_any_dtype(dtype):
+    clips = [_rand_clip(seed=s).to(dtype).permute(3, 0, 1, 2)[:, :, 1:8, 2:11] for s in range(3)]
+    batch = collate_clips([{"video": c, "label": i} for i, c in enumerate(clips)])["video"]
+    assert batch.dtype == dtype and batch.shape == (3, 3, 3, 7, 9)
+    assert torch.equal(batch, torch.stack([c.contiguous() for c in clips]))
