@@ -7,8 +7,9 @@ For TSN 8-segment and dense 32x2 training clips it times, on the same videos and
                clip about to be flipped decoded BGR where that is free), exact short-side resize fused with
                the random crop, flip; a uint8 channels-last clip (a crop is a view of the decoded frames),
                normalised later on the training device;
-  * vai + collate - the same plus the dataset's ``collate_fn`` over batches of 8, as a DataLoader worker
-               runs it (the copy of each clip into the shared-memory batch): a worker's real rate;
+  * vai + collate - the same plus the dataset's ``collate_fn`` over batches of 8 (the copy of each clip into
+               its batch, which every pipeline pays; here in this process, in a DataLoader worker into
+               shared memory instead);
   * vai (float in worker) - the same with the normalisation to float (C, T, H, W) in the worker;
   * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
                ``VideoReader(width, height).get_batch``; ``vai_data.read_frames(backend="pyav")``, vai's own
@@ -214,7 +215,7 @@ def vai_indices(ds: VideoClipDataset, index: int) -> torch.Tensor:
 
 def collated(ds: VideoClipDataset, n_items: int, batch_size: int = 8):
     """fn(i) that loads sample i and, every ``batch_size`` samples (and at the last item), batches them with
-    the dataset's ``collate_fn`` as a DataLoader worker does: the per-clip cost of a worker's batches."""
+    the dataset's ``collate_fn`` as a DataLoader does: loading plus each clip's share of its batch."""
     pending: list = []
 
     def fn(i: int):

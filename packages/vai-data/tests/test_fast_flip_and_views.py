@@ -11,8 +11,9 @@ from torch.utils.data import DataLoader, default_collate
 from vai_data import VideoClipDataset, encode_jpeg, pack_split, sparse_indices
 from vai_data.datasets import video_clip
 from vai_data.datasets.resilience import SampleRNG
-from vai_data.frame_sources import FrameFolderSource, bgr_is_free, decode_jpeg_list
+from vai_data.frame_sources import FrameFolderSource, decode_jpeg_list
 from vai_data.transforms import collate_clips, hflip_bgr, is_channels_last_clip
+from vai_data.transforms.clip import flip_draw_ahead
 
 KW = dict(num_frames=4, crop_size=24, seed=11)
 
@@ -47,7 +48,7 @@ def test_flip_draw_ahead_predicts_the_flip_and_consumes_nothing():
     for seed in range(200):
         torch.manual_seed(seed)
         before = torch.get_rng_state()
-        predicted = video_clip.flip_draw_ahead()
+        predicted = flip_draw_ahead()
         assert torch.equal(torch.get_rng_state(), before)
         torch.randint(1 + seed % 9, (1,))  # the crop's top and left, then the flip, as the dataset draws them
         torch.randint(300, (1,))
@@ -101,7 +102,7 @@ def test_decode_jpeg_list_bgr_is_rgb_reversed(monkeypatch, backend, short):
     blobs = [blobs[1], blobs[0], blobs[1]]
     rgb = decode_jpeg_list(blobs, short, "clip", exact=False)
     assert torch.equal(decode_jpeg_list(blobs, short, "clip", exact=False, bgr=True), rgb.flip(-1))
-    assert bgr_is_free() == (backend == "simplejpeg")
+    assert FrameFolderSource("v/{:05d}.jpg", 0, 2).reads_bgr == (backend == "simplejpeg")
 
 
 def test_frame_and_packed_sources_read_bgr(tmp_path):
@@ -143,7 +144,10 @@ def test_bgr_flip_path_gives_the_plain_path_clips(synth_root, monkeypatch, jitte
         synth_root, split, scale_jitter=jitter, normalise_on_device=on_device, sampling=sampling
     )
     n = len(fast)
+    mirrored = []  # the BGR path must be the one under test, not skipped
+    monkeypatch.setattr(video_clip, "hflip_bgr", lambda clip: mirrored.append(1) or hflip_bgr(clip))
     got = [fast[i] for i in range(n)]
+    assert mirrored
     monkeypatch.setattr(video_clip, "flip_draw_ahead", lambda: False)  # never decode BGR: plain flips
     ref = [plain[i] for i in range(n)]
     flips = 0
@@ -156,6 +160,7 @@ def test_bgr_flip_path_gives_the_plain_path_clips(synth_root, monkeypatch, jitte
 def test_wrong_draw_ahead_still_gives_rgb(synth_root, monkeypatch):
     split = os.path.join("splits", "train_frames.csv")
     fast, plain = _datasets(synth_root, split, scale_jitter=(32, 32))
+    assert fast.make_source(fast.split.rows[0]).reads_bgr
     monkeypatch.setattr(video_clip, "flip_draw_ahead", lambda: True)  # BGR decoded for every clip
     got = [fast[i]["video"] for i in range(8)]
     monkeypatch.setattr(video_clip, "flip_draw_ahead", lambda: False)

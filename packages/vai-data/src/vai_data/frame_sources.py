@@ -84,11 +84,6 @@ def _decode_into_one_buffer(
     return out
 
 
-def bgr_is_free() -> bool:
-    """True when JPEG sources decode with the channels reversed (BGR) at no extra cost (simplejpeg)."""
-    return jpeg.JPEG_BACKEND == "simplejpeg"
-
-
 def decode_jpeg_list(
     blobs: list[bytes], short_side: int | None, path: str, exact: bool = True, bgr: bool = False
 ) -> torch.Tensor:
@@ -153,7 +148,16 @@ def format_frame_path(pattern: str, number: int, flow_direction: str | None = No
         ) from None
 
 
-class FrameFolderSource:
+class JpegFrameSource:
+    """Base of the sources whose frames are JPEG bytes (frame folders, ``.vpk``, LMDB, gulp)."""
+
+    @property
+    def reads_bgr(self) -> bool:
+        """True when ``read(..., bgr=True)`` costs nothing extra: simplejpeg writes BGR as fast as RGB."""
+        return jpeg.JPEG_BACKEND == "simplejpeg"
+
+
+class FrameFolderSource(JpegFrameSource):
     """A folder of JPEG frames named by a pattern; frame ``i`` is file ``start + i``."""
 
     def __init__(self, pattern: str, start: int, end: int, flow_direction: str | None = None):
@@ -162,8 +166,6 @@ class FrameFolderSource:
 
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
-
-    reads_bgr = property(lambda self: bgr_is_free(), doc="``read(..., bgr=True)`` costs nothing extra")
 
     def _read_file(self, number: int) -> bytes:
         fp = format_frame_path(self.path, number, self.flow_direction)

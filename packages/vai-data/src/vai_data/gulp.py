@@ -15,7 +15,7 @@ import threading
 import torch
 
 from .errors import VideoDecodeError
-from .frame_sources import bgr_is_free, decode_jpeg_list
+from .frame_sources import JpegFrameSource, decode_jpeg_list
 from .pathio import exists, path_manager
 
 _META_RE = re.compile(r"^meta_(\w+)\.gmeta$")
@@ -102,7 +102,7 @@ def open_gulp_directory(root: str) -> GulpDirectory:
         return _CACHE[key]
 
 
-class GulpSource:
+class GulpSource(JpegFrameSource):
     """One gulp id as a frame source; frame ``i`` is gulp frame ``start + i``."""
 
     def __init__(self, root: str | None, key: str, start: int = 0, end: int | None = None):
@@ -117,8 +117,6 @@ class GulpSource:
 
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
-
-    reads_bgr = property(lambda self: bgr_is_free(), doc="``read(..., bgr=True)`` costs nothing extra")
 
     def read(
         self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .errors import VideoDecodeError
-from .frame_sources import bgr_is_free, decode_jpeg_list
+from .frame_sources import JpegFrameSource, decode_jpeg_list
 from .pathio import join, path_manager
 
 MAGIC = b"VAIPK001"
@@ -93,7 +93,7 @@ class PackedFile:
         return [out[i] for i in frame_numbers]
 
 
-class _RangeSource:
+class _RangeSource(JpegFrameSource):
     """Shared frame-source logic for packed stores: frame ``i`` is stored frame ``start + i``."""
 
     path: str
@@ -105,8 +105,6 @@ class _RangeSource:
 
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         return indices + self.start
-
-    reads_bgr = property(lambda self: bgr_is_free(), doc="``read(..., bgr=True)`` costs nothing extra")
 
     def read(
         self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False

@@ -18,7 +18,14 @@ from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import join
 from ..sampling import add_neighbours, dense_indices, sparse_indices
 from ..split_file import SplitFile, SplitRow, read_split_file
-from ..transforms.clip import ShortSideScale, hflip_bgr, scaled_random_crop, spatial_crop, to_tchw
+from ..transforms.clip import (
+    ShortSideScale,
+    flip_draw_ahead,
+    hflip_bgr,
+    scaled_random_crop,
+    spatial_crop,
+    to_tchw,
+)
 from ..transforms.normalize import Normalize
 from .flow import FlowSource, check_flow_mode, invert_u, stack_neighbours
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
@@ -37,18 +44,6 @@ def sparse_test_indices(n: int, num_segments: int, view: int, num_views: int) ->
         return base
     shift = int(n / num_segments * view / num_views)
     return (base + shift).clamp(max=n - 1)
-
-
-def flip_draw_ahead() -> bool:
-    """The flip decision a train sample will draw after decoding (its draws then: crop top, crop left,
-    flip), read from the global generator without consuming anything, so that a clip about to be flipped
-    can be decoded with reversed channels. The real draw still decides; this only picks the decode."""
-    state = torch.get_rng_state()
-    torch.randint(2, (1,))
-    torch.randint(2, (1,))
-    flip = bool(torch.rand(1) < 0.5)
-    torch.set_rng_state(state)
-    return flip
 
 
 def detect_storage(split: SplitFile, data_root: str | None) -> str:

@@ -31,8 +31,9 @@ def is_channels_last_clip(video: Any) -> bool:
 
 
 def stack_channels_last(videos: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stack ``(C, T, H, W)`` channels-last clips (or crop views of them) into an ``(N, C, T, H, W)`` channels-last batch, in shared
-    memory inside a DataLoader worker (as ``default_collate`` does) so it reaches the main process uncopied."""
+    """Stack ``(C, T, H, W)`` channels-last clips (or crop views of them) into an ``(N, C, T, H, W)``
+    channels-last batch, in shared memory inside a DataLoader worker (as ``default_collate`` does) so it
+    reaches the main process uncopied."""
     frames = [v.permute(1, 2, 3, 0) for v in videos]
     first = frames[0]
     if any(f.shape != first.shape or f.dtype != first.dtype for f in frames):
