@@ -12,11 +12,19 @@ Session names are part of the project's interface (README, CI, issues):
 
 Venvs are reused when they already exist (``.nox/``), so a second run skips the installs; a first
 run on a fresh machine creates and fills them.
+
+torch and torchvision (with their CUDA libraries, about 5.5 GB on x86_64 Linux) are installed once, into
+``.nox/_shared-torch-<hash of the specs>``, and every session venv sees them through a ``.pth`` file.
+Each venv still gets its own vai packages and their other dependencies, so the isolation above holds,
+but five venvs cost one torch on disk instead of five (CI ran out of disk with one torch per venv).
+Set ``VAI_NOX_SHARED_TORCH=0`` to install torch into each venv instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -28,12 +36,38 @@ PACKAGES = ROOT / "packages"
 TORCH = os.environ.get("VAI_TORCH_SPEC", "torch>=2.4")
 TORCHVISION = os.environ.get("VAI_TORCHVISION_SPEC", "torchvision>=0.19")
 
+SHARE_TORCH = os.environ.get("VAI_NOX_SHARED_TORCH", "1") != "0"
+SHARED_TORCH_DIR = (
+    ROOT / ".nox" / f"_shared-torch-{hashlib.sha1(f'{TORCH} {TORCHVISION}'.encode()).hexdigest()[:10]}"
+)
+_COMPLETE = ".vai-complete"
+
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests"]
 
 # single-threaded torch in every test process: the CI machine has 2 cores and pytest-xdist is not used
 TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 PYTEST_ARGS = ["-q", "-ra", "--timeout=900", "-p", "no:cacheprovider"]
+
+
+def _share_torch(session: nox.Session) -> None:
+    """Make torch/torchvision from the one shared install importable in this session's venv.
+
+    The shared folder is filled once (``pip install --target``) and marked complete only after pip
+    succeeds, so an interrupted install is redone rather than half-used. A ``.pth`` file in the venv's
+    site-packages appends the folder to ``sys.path``: the venv's own packages still come first, and pip
+    sees torch as installed, so it does not fetch it again for the packages that require it.
+    """
+    if not (SHARED_TORCH_DIR / _COMPLETE).exists():
+        shutil.rmtree(SHARED_TORCH_DIR, ignore_errors=True)
+        session.run(
+            "python", "-m", "pip", "install", "--quiet", "--target", str(SHARED_TORCH_DIR), TORCH, TORCHVISION
+        )
+        (SHARED_TORCH_DIR / _COMPLETE).write_text(f"{TORCH} {TORCHVISION}\n")
+    purelib = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    ).strip()
+    (Path(purelib) / "vai_shared_torch.pth").write_text(f"{SHARED_TORCH_DIR}\n")
 
 
 def _install(session: nox.Session, *packages: str, extras: str = "test") -> None:
@@ -49,7 +83,10 @@ def _install(session: nox.Session, *packages: str, extras: str = "test") -> None
         path = PACKAGES / base
         specs.append(f"{path}[{','.join(wanted)}]" if wanted else str(path))
         paths.append(str(path))
-    session.install(TORCH, TORCHVISION)
+    if SHARE_TORCH:
+        _share_torch(session)
+    else:
+        session.install(TORCH, TORCHVISION)
     session.install(*specs)
     session.install("--no-deps", "--force-reinstall", *paths)
 
