@@ -2,8 +2,10 @@
 
 1. TSM vs TSN on the same backbone and frames (the temporal shift should cost <= 5 %).
 2. channels_last vs default (contiguous) memory format for the same model.
+3. With ``--train``: one training step (forward, loss, backward, SGD) in fp32 against mixed precision
+   (bf16 autocast; fp16 autocast with a GradScaler on CUDA), each also in channels_last, as clips/s.
 
-Usage: ``python benchmarks/bench_models.py [--quick] [--device cpu|cuda] [--threads N]``.
+Usage: ``python benchmarks/bench_models.py [--quick] [--device cpu|cuda] [--threads N] [--train]``.
 Prints a markdown table. Timings interleave the compared models round by round and report medians.
 """
 
@@ -47,6 +49,73 @@ def time_models(models: dict, x: torch.Tensor, rounds: int, warmup: int = 2) -> 
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+def time_train_steps(variants: dict, x: torch.Tensor, y: torch.Tensor, rounds: int, warmup: int = 3) -> dict:
+    """Median seconds per training step for each ``name: (model, memory_format, amp_dtype)``, interleaved."""
+    device = x.device
+    state = {}
+    for name, (model, fmt, dtype) in variants.items():
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        scaler = (
+            torch.amp.GradScaler(device.type) if dtype == torch.float16 and device.type == "cuda" else None
+        )
+        state[name] = (model.train(), x.contiguous(memory_format=fmt) if fmt else x, dtype, opt, scaler)
+
+    def step(name: str) -> None:
+        model, inp, dtype, opt, scaler = state[name]
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = torch.nn.functional.cross_entropy(model(inp), y)
+        opt.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+
+    for _ in range(warmup):
+        for name in variants:
+            step(name)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name in variants:
+            _sync(device)
+            t0 = time.perf_counter()
+            step(name)
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def train_table(depth: int, frames: int, crop: int, batch: int, rounds: int, device: torch.device) -> None:
+    """Print clips/s of a TSM training step: fp32 vs mixed precision, default vs channels_last."""
+    torch.manual_seed(0)
+    reference = create_model(f"tsm_resnet{depth}", num_classes=400, num_frames=frames).to(device)
+    dtypes = {"fp32": None, "bf16": torch.bfloat16}
+    if device.type == "cuda":
+        dtypes["fp16"] = torch.float16
+    variants = {}
+    for label, dtype in dtypes.items():
+        for fmt_label, fmt in (("default", None), ("channels_last", torch.channels_last_3d)):
+            model = create_model(f"tsm_resnet{depth}", num_classes=400, num_frames=frames).to(device)
+            model.load_state_dict(reference.state_dict())
+            if fmt is not None:
+                model = model.to(memory_format=torch.channels_last)
+            variants[(label, fmt_label)] = (model, fmt, dtype)
+    x = torch.randn(batch, 3, frames, crop, crop, device=device)
+    y = torch.randint(0, 400, (batch,), device=device)
+    t = time_train_steps(variants, x, y, rounds)
+    base = t[("fp32", "default")]
+    print(
+        f"\nTraining step, tsm_resnet{depth}, input {batch}x3x{frames}x{crop}x{crop}, SGD; medians of {rounds} rounds\n"
+    )
+    print("| precision | memory format | ms / step | clips/s | speed-up vs fp32 default |")
+    print("|---|---|---:|---:|---:|")
+    for (label, fmt_label), sec in t.items():
+        amp = " (GradScaler)" if label == "fp16" else ""
+        print(f"| {label}{amp} | {fmt_label} | {sec * 1e3:.1f} | {batch / sec:.1f} | {base / sec:.2f}x |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -54,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="ResNet-18, 112x112, few rounds (CPU smoke run)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--train", action="store_true", help="also time training steps: fp32 vs AMP, channels_last"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -88,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| tsm_resnet{depth}: channels_last vs default | {t['tsm'] * 1e3:.1f} | "
         f"{t['tsm_cl'] * 1e3:.1f} | {t['tsm_cl'] / t['tsm']:.3f} |"
     )
+    if args.train:
+        train_table(depth, frames, crop, batch, max(5, rounds // 2), device)
     return 0
 
 

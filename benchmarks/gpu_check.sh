@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# GPU checks for a machine with an NVIDIA GPU: the CUDA tests of each package, the model benchmark
+# (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, and the demo
+# trained on the GPU with AMP. Run from the repository root with the four packages importable
+# (installed, or on PYTHONPATH):  bash benchmarks/gpu_check.sh [OUTPUT_DIR]
+# Each step's output goes to OUTPUT_DIR (default ./gpu-check) as well as to the terminal.
+set -uo pipefail
+OUT_DIR=${1:-gpu-check}
+mkdir -p "$OUT_DIR"
+export PYTHONUNBUFFERED=1
+status=0
+step() {  # step NAME COMMAND...: run, tee the log, remember a failure, go on
+    local name=$1; shift
+    echo "=== $name: $*"
+    "$@" 2>&1 | tee "$OUT_DIR/$name.log"
+    local rc=${PIPESTATUS[0]}
+    echo "=== $name: exit $rc"
+    [ "$rc" -eq 0 ] || status=1
+}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+python3 -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0), 'NCCL', torch.cuda.nccl.version())"
+for pkg in data models train; do
+    step "tests-$pkg-cuda" python3 -m pytest -q -ra -p no:cacheprovider "packages/vai-$pkg/tests/test_cuda.py"
+done
+step bench-models python3 benchmarks/bench_models.py --device cuda --train
+step bench-train python3 benchmarks/bench_train.py --device cuda
+demo_root=$(mktemp -d)
+step demo-cuda-amp env VAI_DATA_ROOT="$demo_root/data" python3 -m vai_train.cli train \
+    -D synthetic_motion -M tsm_resnet18 -E demo -R "$demo_root/exp" \
+    --config-root packages/vai-papers/src/vai_papers/configs --device cuda --amp -w 4 --no-progress
+cp "$demo_root"/exp/synthetic_motion/tsm_resnet18/demo/version_000/logs/summary.csv "$OUT_DIR/demo-summary.csv" 2>/dev/null
+exit $status

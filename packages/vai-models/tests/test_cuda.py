@@ -1,0 +1,61 @@
+"""Every registered model on a CUDA GPU: forward/backward under autocast (bf16 and fp16), and fp32
+outputs that match the CPU's. Skipped where CUDA is not available (CI); run on a GPU machine with
+``pytest packages/vai-models/tests/test_cuda.py``."""
+
+import pytest
+import torch
+from vai_models import create_model, get_model_builder, list_models
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+NUM_CLASSES = 3
+BATCH = 2
+
+
+def _model_and_input(name: str) -> tuple[torch.nn.Module, torch.Tensor]:
+    frames = getattr(get_model_builder(name), "test_num_frames", 2)
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=NUM_CLASSES, num_frames=frames)
+    size = tuple(model.default_cfg.get("test_input_size") or (model.default_cfg["num_frames"], 32, 32))
+    if len(size) == 3:
+        size = (model.default_cfg.get("in_channels", 3), *size)
+    if len(size) == 4 and "test_input_size" in model.default_cfg and size[1] != frames:
+        torch.manual_seed(0)
+        model = create_model(name, num_classes=NUM_CLASSES, num_frames=size[1])
+    return model, torch.randn((BATCH, *size), generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("name", list_models())
+def test_autocast_forward_backward(name: str, dtype: torch.dtype) -> None:
+    model, x = _model_and_input(name)
+    model = model.cuda().train()
+    with torch.autocast("cuda", dtype=dtype):
+        out = model(x.cuda())
+    assert out.shape == (BATCH, NUM_CLASSES) and torch.isfinite(out).all()
+    out.float().square().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"{name}: parameters without gradient on CUDA: {missing[:5]}"
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_fp32_cuda_matches_cpu(name: str) -> None:
+    model, x = _model_and_input(name)
+    model = model.eval()
+    with torch.no_grad():
+        cpu = model(x)
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        gpu = model.cuda()(x.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
+
+
+def test_channels_last_3d_on_cuda() -> None:
+    model, x = _model_and_input("tsm_resnet18")
+    model = model.cuda().eval()
+    with torch.no_grad():
+        ref = model(x.cuda())
+        cl = model.to(memory_format=torch.channels_last)(
+            x.cuda().contiguous(memory_format=torch.channels_last_3d)
+        )
+    torch.testing.assert_close(cl, ref, rtol=1e-3, atol=1e-3)

@@ -1,0 +1,108 @@
+"""The engine on a CUDA GPU: fp16 AMP with a GradScaler (saved and resumed), NCCL collectives and
+DDP, and with two or more GPUs torchrun over NCCL matching one process. Skipped where CUDA is not
+available (CI); on a GPU machine: ``pytest packages/vai-train/tests/test_cuda.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+from vai_train import run_eval, run_train
+from vai_train.engine.checkpoint import load_checkpoint
+from vai_train.engine.distributed import (
+    DistInfo,
+    all_gather_object,
+    all_reduce_sum,
+    broadcast_object,
+    gather_to_main,
+)
+from vai_train.summary import read_summary
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _cuda_args(base_args: list[str]) -> list[str]:
+    args = list(base_args)
+    args[args.index("--device") + 1] = "cuda"
+    return args
+
+
+def test_amp_fp16_train_and_resume_on_cuda(base_args: list[str]) -> None:
+    args = _cuda_args(base_args) + ["--amp"]
+    first = run_train(args + ["-e", "2"])
+    rows = first.summary
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(torch.isfinite(torch.tensor(r["train_loss"])) for r in rows)
+    assert first.best_metric >= 0.5  # 4 classes, chance 0.25
+    ckpt = load_checkpoint(first.run_dir / "weights" / "last.pth")
+    assert ckpt["amp_scaler_state"] and ckpt["amp_scaler_state"]["scale"] > 0
+    assert next(iter(ckpt["model_state"].values())).device.type == "cpu"  # loads on a CPU-only machine
+
+    resumed = run_train(args + ["-e", "3", "-l", "-1"])
+    assert resumed.run_dir == first.run_dir
+    assert [r["epoch"] for r in resumed.summary] == [1, 2, 3]
+    evaluated = run_eval(_cuda_args(base_args) + ["-l", "-1"])
+    assert evaluated.metrics["val_acc"] == pytest.approx(resumed.summary[-1]["val_acc"], abs=1e-9)
+
+
+class _OneRankDDP(DistInfo):
+    """A one-process NCCL group treated as distributed, so the helpers take their collective paths."""
+
+    @property
+    def distributed(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def nccl_group(tmp_path: Path):
+    if not dist.is_nccl_available():
+        pytest.skip("this PyTorch build has no NCCL")
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("nccl", store=store, rank=0, world_size=1, device_id=torch.device("cuda", 0))
+    yield _OneRankDDP(0, 1, 0, torch.device("cuda", 0))
+    dist.destroy_process_group()
+
+
+def test_nccl_collectives_and_ddp_step(nccl_group: DistInfo) -> None:
+    info = nccl_group
+    assert dist.get_backend() == "nccl"
+    x = torch.arange(12.0, device="cuda").reshape(4, 3)
+    torch.testing.assert_close(gather_to_main(x, info), x)
+    empty = gather_to_main(torch.zeros(0, 3, device="cuda"), info)
+    assert empty.shape == (0, 3)
+    assert all_reduce_sum([1.5, 2.0], info) == [1.5, 2.0]
+    assert broadcast_object({"stop": True}, info) == {"stop": True}
+    assert all_gather_object(("a", 1), info) == [("a", 1)]
+
+    model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2).cuda(), device_ids=[0])
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = model.module.weight.detach().clone()
+    model(x).square().mean().backward()
+    opt.step()
+    assert not torch.equal(before, model.module.weight)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_two_nccl_processes_match_one(base_args: list[str]) -> None:
+    args = _cuda_args(base_args)
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    proc = subprocess.run(
+        [*cmd, "-m", "vai_train.cli", "train", *args, "-e", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    root = Path(args[args.index("-R") + 1])
+    rows = read_summary(root / "tiny" / "tinynet" / "base" / "version_000" / "logs" / "summary.csv")
+    one = run_eval(args + ["-l", "-1"])
+    assert one.metrics["val_acc"] == pytest.approx(rows[-1]["val_acc"], abs=1e-9)
+    assert one.metrics["val_loss"] == pytest.approx(rows[-1]["val_loss"], rel=1e-4)
