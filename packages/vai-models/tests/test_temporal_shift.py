@@ -3,6 +3,7 @@ import torch
 from vai_models import create_model
 from vai_models.temporal_shift import (
     TemporalShiftConv2d,
+    _can_shift_inplace,
     temporal_shift,
     temporal_shift_inplace_,
     undo_temporal_shift_,
@@ -115,3 +116,12 @@ def test_tsm_equals_tsn_with_same_weights_when_shift_is_identity_on_static_input
     ).eval()
     tsm_no_shift.load_state_dict(tsn.state_dict())
     torch.testing.assert_close(tsm_no_shift(x), tsn(x))
+
+
+def test_inplace_shift_is_chosen_on_cpu_only_without_autograd():
+    x = torch.zeros(8, 16, 2, 2)
+    with torch.no_grad():
+        assert _can_shift_inplace(x)
+        # off the CPU the copy path is used (a GPU's in-place shift is bound by kernel launches)
+        assert not _can_shift_inplace(torch.zeros(8, 16, 2, 2, device="meta"))
+    assert not _can_shift_inplace(x)  # autograd on: conv1 saves its input, so it must not change
