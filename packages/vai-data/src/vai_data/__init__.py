@@ -7,6 +7,7 @@ from .frame_extraction import FrameExtractionError, extract_frames, extract_fram
 from .frame_sources import FrameFolderSource, VideoFileSource
 from .gulp import GulpDirectory, GulpSource
 from .jpeg import JPEG_BACKEND, decode_jpeg, encode_jpeg
+from .memory import keep_freed_memory
 from .packed import LmdbSource, PackedFile, PackedFileSource, write_packed
 from .packing import pack_split
 from .pathio import get_path_manager, path_manager
@@ -25,6 +26,7 @@ from .transforms import DeviceNormalize, collate_clips
 __version__ = "0.1.0"
 
 __all__ = [
+    "keep_freed_memory",
     "BACKENDS",
     "FORMAT_COLUMNS",
     "JPEG_BACKEND",

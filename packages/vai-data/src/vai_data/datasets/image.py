@@ -91,8 +91,3 @@ class ImageDataset(SplitDataset):
             "temporal_idx": 0,
             "frame_indices": torch.zeros(1, dtype=torch.long),
         }
-
-    def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
-        return self.tracker.run(index, len(self), self._load)

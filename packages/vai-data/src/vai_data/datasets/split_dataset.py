@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+from ..memory import keep_freed_memory_once
 from ..split_file import SplitFile, SplitRow
 from ..transforms.collate import collate_clips, is_channels_last_clip
 from ..transforms.normalize import DeviceNormalize, Normalize
@@ -13,7 +14,8 @@ from .resilience import BadSampleTracker
 
 class SplitDataset(Dataset):
     """Base of ``VideoClipDataset`` and ``ImageDataset``: subclasses set ``split``, ``tracker``, ``epoch``
-    and ``_views`` (samples per split row) and may override ``_row_label`` (pseudo-label hooks).
+    and ``_views`` (samples per split row), implement ``_load(index, attempt)`` and may override
+    ``_row_label`` (pseudo-label hooks).
 
     Normalisation happens in ``finish_clip``: in the worker (float ``video``), or - with
     ``normalise_on_device`` - on the training device, where the engine applies ``device_transform`` to
@@ -29,6 +31,15 @@ class SplitDataset(Dataset):
     normalise_on_device: bool = False
     device_transform: DeviceNormalize | None = None
     collate_fn = staticmethod(collate_clips)
+
+    def _load(self, index: int, attempt: int) -> dict:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
+        keep_freed_memory_once()  # this process reuses freed clip buffers (vai_data.memory)
+        return self.tracker.run(index, len(self), self._load)
 
     def _set_normalisation(self, normalize: Normalize, on_device: bool, channel_repeat: int = 1) -> None:
         self.normalize, self.normalise_on_device = normalize, bool(on_device)

@@ -308,8 +308,3 @@ class VideoClipDataset(SplitDataset):
         if self.num_spatial_crops > 1:
             self._test_clip_cache = (key, clip)
         return clip
-
-    def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
-        return self.tracker.run(index, len(self), self._load)
