@@ -24,15 +24,16 @@ def _channels_last_clip(c=3, t=4, h=6, w=5, seed=0) -> torch.Tensor:
     return torch.randint(0, 256, (t, h, w, c), dtype=torch.uint8, generator=g).permute(3, 0, 1, 2)
 
 
-@pytest.mark.parametrize(
-    "norm",
-    [
-        Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-        Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), bgr=True),
-        Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), greyscale=True),
-        Normalize((114.75,), (57.375,), scale_255=False),
-    ],
-)
+NORMS = [
+    Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), bgr=True),
+    Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), greyscale=True),
+    Normalize((114.75,), (57.375,), scale_255=False),
+]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("norm", NORMS)
 def test_device_normalize_equals_per_clip_normalize(norm):
     clips = [_channels_last_clip(seed=s) for s in range(3)]
     expected = torch.stack([norm(c.permute(1, 0, 2, 3)) for c in clips])
@@ -40,6 +41,26 @@ def test_device_normalize_equals_per_clip_normalize(norm):
     assert batch.dtype == torch.float32 and batch.is_contiguous()
     assert torch.equal(batch, expected)
     assert torch.equal(DeviceNormalize(norm)(clips[1]), expected[1])  # one (C, T, H, W) clip
+
+
+@needs_cuda
+@pytest.mark.parametrize("norm", NORMS)
+def test_device_normalize_on_cuda_matches_cpu(norm):
+    batch = stack_channels_last([_channels_last_clip(h=16, w=12, seed=s) for s in range(4)])
+    cpu = DeviceNormalize(norm)(batch)
+    gpu = DeviceNormalize(norm)(batch.pin_memory().cuda(non_blocking=True))
+    assert gpu.device.type == "cuda" and gpu.dtype == torch.float32
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-6, atol=1e-5)
+
+
+@needs_cuda
+def test_pinned_loader_batches_keep_channels_last_on_cuda():
+    clips = [_channels_last_clip(h=16, w=12, seed=s) for s in range(6)]
+    loader = DataLoader(clips, batch_size=3, collate_fn=stack_channels_last, pin_memory=True)
+    for i, batch in enumerate(loader):
+        assert batch.is_pinned()
+        on_gpu = batch.cuda(non_blocking=True)
+        assert torch.equal(on_gpu.cpu(), torch.stack(clips[3 * i : 3 * i + 3]))
 
 
 def test_device_normalize_channel_repeat_and_errors():

@@ -1,28 +1,18 @@
 """Every registered model on a CUDA GPU: forward/backward under bf16 autocast, fp16 autocast steps with
-a GradScaler, and fp32 outputs that match the CPU's. Skipped where CUDA is not available (CI); run on a GPU machine with
-``pytest packages/vai-models/tests/test_cuda.py``."""
+a GradScaler, and fp32 outputs that match the CPU's. Skipped where CUDA is not available (CI); on a
+GPU machine: ``pytest packages/vai-models/tests/test_cuda.py``."""
 
 import pytest
 import torch
-from vai_models import create_model, get_model_builder, list_models
+from tiny_models import BATCH, NUM_CLASSES, build_tiny, tiny_input
+from vai_models import list_models
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-NUM_CLASSES = 3
-BATCH = 2
-
 
 def _model_and_input(name: str) -> tuple[torch.nn.Module, torch.Tensor]:
-    frames = getattr(get_model_builder(name), "test_num_frames", 2)
-    torch.manual_seed(0)
-    model = create_model(name, num_classes=NUM_CLASSES, num_frames=frames)
-    size = tuple(model.default_cfg.get("test_input_size") or (model.default_cfg["num_frames"], 32, 32))
-    if len(size) == 3:
-        size = (model.default_cfg.get("in_channels", 3), *size)
-    if len(size) == 4 and "test_input_size" in model.default_cfg and size[1] != frames:
-        torch.manual_seed(0)
-        model = create_model(name, num_classes=NUM_CLASSES, num_frames=size[1])
-    return model, torch.randn((BATCH, *size), generator=torch.Generator().manual_seed(1))
+    model = build_tiny(name)
+    return model, tiny_input(model)
 
 
 @pytest.mark.parametrize("name", list_models())
