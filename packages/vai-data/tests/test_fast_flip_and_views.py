@@ -1,5 +1,5 @@
 """The train path's shortcuts give the same clips as the plain path: flipped clips decoded BGR and mirrored
-in one pass (``hflip_bgr`` after ``flip_draw_ahead``), crops handed to the collate uncopied, the cheaper
+in one pass (``hflip_bgr``; the flip is drawn before decoding), crops handed to the collate uncopied, the cheaper
 per-sample RNG scope and the numpy TSN sampler."""
 
 import os
@@ -11,9 +11,8 @@ from torch.utils.data import DataLoader, default_collate
 from vai_data import VideoClipDataset, encode_jpeg, pack_split, sparse_indices
 from vai_data.datasets import video_clip
 from vai_data.datasets.resilience import SampleRNG
-from vai_data.frame_sources import FrameFolderSource, decode_jpeg_list
+from vai_data.frame_sources import FrameFolderSource, JpegFrameSource, decode_jpeg_list
 from vai_data.transforms import collate_clips, hflip_bgr, is_channels_last_clip
-from vai_data.transforms.clip import flip_draw_ahead
 
 KW = dict(num_frames=4, crop_size=24, seed=11)
 
@@ -42,17 +41,6 @@ def test_hflip_bgr_equals_reversing_channels_then_flipping(layout):
 def test_hflip_bgr_other_ranks_take_the_plain_path():
     x = _rand_clip().permute(3, 0, 1, 2)[None]  # (1, C, T, H, W)
     assert torch.equal(hflip_bgr(x), x.flip(-3).flip(-1))
-
-
-def test_flip_draw_ahead_predicts_the_flip_and_consumes_nothing():
-    for seed in range(200):
-        torch.manual_seed(seed)
-        before = torch.get_rng_state()
-        predicted = flip_draw_ahead()
-        assert torch.equal(torch.get_rng_state(), before)
-        torch.randint(1 + seed % 9, (1,))  # the crop's top and left, then the flip, as the dataset draws them
-        torch.randint(300, (1,))
-        assert predicted == bool(torch.rand(1) < 0.5)
 
 
 def test_sample_rng_seeds_and_restores_the_global_generator():
@@ -148,23 +136,13 @@ def test_bgr_flip_path_gives_the_plain_path_clips(synth_root, monkeypatch, jitte
     monkeypatch.setattr(video_clip, "hflip_bgr", lambda clip: mirrored.append(1) or hflip_bgr(clip))
     got = [fast[i] for i in range(n)]
     assert mirrored
-    monkeypatch.setattr(video_clip, "flip_draw_ahead", lambda: False)  # never decode BGR: plain flips
+    monkeypatch.setattr(JpegFrameSource, "reads_bgr", False)  # never decode BGR: plain flips
     ref = [plain[i] for i in range(n)]
     flips = 0
     for a, b in zip(got, ref, strict=True):
         assert torch.equal(a["video"], b["video"]) and torch.equal(a["frame_indices"], b["frame_indices"])
         flips += int(not torch.equal(a["video"], a["video"].flip(-1)))
     assert flips > 0
-
-
-def test_wrong_draw_ahead_still_gives_rgb(synth_root, monkeypatch):
-    split = os.path.join("splits", "train_frames.csv")
-    fast, plain = _datasets(synth_root, split, scale_jitter=(32, 32))
-    assert fast.make_source(fast.split.rows[0]).reads_bgr
-    monkeypatch.setattr(video_clip, "flip_draw_ahead", lambda: True)  # BGR decoded for every clip
-    got = [fast[i]["video"] for i in range(8)]
-    monkeypatch.setattr(video_clip, "flip_draw_ahead", lambda: False)
-    assert all(torch.equal(g, plain[i]["video"]) for i, g in enumerate(got))
 
 
 def test_on_device_crops_are_views_and_collate_like_dense_clips(synth_root):

@@ -76,3 +76,24 @@ def test_frames_dataset_through_handler(handler):
     )
     assert ds[0]["video"].shape == (3, 4, 16, 16)
     assert handler.opens - before >= 5  # split + 4 frames read through the handler
+
+
+def test_packed_store_through_handler(handler, tmp_path):
+    from vai_data import pack_split
+
+    local = pack_split(
+        os.path.join(handler.root, "ds", "splits", "val_frames.csv"),
+        os.path.join(handler.root, "ds"),
+        os.path.join(handler.root, "packed"),
+    )
+    before = handler.opens
+    remote = VideoClipDataset(
+        local, "vaitest://packed", train=False, num_frames=4, crop_size=16, test_scale=20
+    )
+    native = VideoClipDataset(
+        local, os.path.join(handler.root, "packed"), train=False, num_frames=4, crop_size=16, test_scale=20
+    )
+    assert remote.storage == "packed"
+    got = remote[0]
+    assert handler.opens - before >= 2  # the index and the frames, both through the handler
+    assert got["video"].equal(native[0]["video"])

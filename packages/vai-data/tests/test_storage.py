@@ -88,7 +88,20 @@ def test_packed_file_reads_only_requested(tmp_path):
     assert [_frame_no(torch.from_numpy(decode_jpeg(b))) for b in blobs] == [5, 1, 1]
 
 
-@pytest.mark.parametrize("damage", ["magic", "truncated", "empty", "missing"])
+def test_packed_file_long_index_and_any_order(tmp_path):
+    # 700 frames: the index (5.6 KB) is longer than the reader's first 4 KiB read
+    path = str(tmp_path / "long.vpk")
+    blobs = _numbered_jpegs(6)
+    write_packed(path, [blobs[i % 6] for i in range(700)])
+    pf = PackedFile(path)
+    assert pf.num_frames == 700 and len(pf.offsets) == 701
+    got = pf.read_jpeg_bytes([699, 3, 699, 650])
+    assert got == [blobs[699 % 6], blobs[3], blobs[699 % 6], blobs[650 % 6]]
+    with pytest.raises(VideoDecodeError, match="outside the 700 packed frames"):
+        pf.read_jpeg_bytes([700])
+
+
+@pytest.mark.parametrize("damage", ["magic", "truncated", "index", "empty", "missing", "directory"])
 def test_packed_file_damage_raises(tmp_path, damage):
     path = tmp_path / "v.vpk"
     write_packed(str(path), _numbered_jpegs())
@@ -97,8 +110,13 @@ def test_packed_file_damage_raises(tmp_path, damage):
         path.write_bytes(b"XXXXXXXX" + data[8:])
     elif damage == "truncated":
         path.write_bytes(data[: len(data) - 300])
+    elif damage == "index":
+        path.write_bytes(data[:40])  # header and part of the offsets
     elif damage == "empty":
         path.write_bytes(b"")
+    elif damage == "directory":
+        path.unlink()
+        path.mkdir()
     else:
         path.unlink()
     with pytest.raises(VideoDecodeError, match="v.vpk"):

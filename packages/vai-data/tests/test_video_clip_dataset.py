@@ -40,6 +40,25 @@ def test_workers_do_not_change_clips(synth_root):
     assert torch.equal(ref, got)
 
 
+def test_sample_seed_is_stable_well_mixed_and_takes_any_int():
+    import numpy as np
+    from vai_data.datasets import sample_seed
+
+    seeds = {sample_seed(s, e, i, a) for s in (0, 1) for e in range(4) for i in range(200) for a in (0, 1)}
+    assert len(seeds) == 2 * 4 * 200 * 2  # no collisions among neighbours
+    assert all(0 <= v < 2**63 for v in seeds)
+    assert (
+        sample_seed(5, 3, 17, 1) == 5199409030475428698
+    )  # pinned: a release must not change every clip's draws
+    assert sample_seed(7, 2, 5) == sample_seed(np.int64(7), np.int32(2), np.uint8(5))
+    assert sample_seed(-1, 0, 0) == sample_seed(2**64 - 1, 0, 0)  # taken mod 2**64
+    # neighbouring indices differ in about half their bits (no low-bit correlation)
+    flips = [bin(sample_seed(0, 0, i) ^ sample_seed(0, 0, i + 1)).count("1") for i in range(500)]
+    assert 28 < sum(flips) / len(flips) < 35
+    low = [sample_seed(0, 0, i) & 1 for i in range(2000)]
+    assert 900 < sum(low) < 1100
+
+
 def test_test_mode_views(synth_root):
     split = os.path.join(synth_root, "splits", "val_frames.csv")
     ds = VideoClipDataset(split, synth_root, train=False, num_spatial_crops=3, num_temporal_views=2, **SMALL)

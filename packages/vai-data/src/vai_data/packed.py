@@ -24,6 +24,7 @@ from .pathio import join, path_manager
 MAGIC = b"VAIPK001"
 PACKED_SUFFIX = ".vpk"
 _HEADER = struct.Struct("<8sII")
+_SPAN = struct.Struct("<QQ")  # offsets[i], offsets[i + 1]
 
 
 def write_packed(path: str, jpegs: Sequence[bytes]) -> None:
@@ -49,47 +50,94 @@ def write_packed(path: str, jpegs: Sequence[bytes]) -> None:
         raise
 
 
+class _PositionalReader:
+    """Reads at offsets of one file: ``os.pread`` on native paths (no file object, no seeks), seek + read
+    through the PathManager for registered handlers (``scheme://`` paths)."""
+
+    def __init__(self, path: str):
+        self._fd: int | None = None
+        self._f = None
+        if "://" in path:
+            self._f = path_manager.open(path, "rb")
+        else:
+            self._fd = os.open(path, os.O_RDONLY)
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        if self._fd is not None:
+            return os.pread(self._fd, size, offset)
+        self._f.seek(offset)
+        return self._f.read(size)
+
+    def __enter__(self) -> _PositionalReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        else:
+            self._f.close()
+
+
+_FIRST_READ = 4096  # header + the index of videos up to 500 frames in one read
+
+
 class PackedFile:
     """Random access to the frames of one ``.vpk`` file."""
 
     def __init__(self, path: str):
         self.path = path
         try:
-            with path_manager.open(path, "rb") as f:
-                head = f.read(_HEADER.size)
+            with _PositionalReader(path) as f:
+                head = f.read_at(0, _FIRST_READ)
                 if len(head) < _HEADER.size:
                     raise VideoDecodeError(path, "packed file too short for its header (empty or truncated)")
-                magic, n, _ = _HEADER.unpack(head)
+                magic, n, _ = _HEADER.unpack_from(head)
                 if magic != MAGIC:
                     raise VideoDecodeError(
                         path, f"not a vai packed file (magic {magic!r}); re-run `vai-data pack`"
                     )
-                raw = f.read(8 * (n + 1))
+                need = _HEADER.size + 8 * (n + 1)
+                if len(head) < need and len(head) == _FIRST_READ:
+                    head += f.read_at(len(head), need - len(head))
         except FileNotFoundError:
             raise VideoDecodeError(
                 path, "packed file does not exist; check data_root and the split file"
             ) from None
         except OSError as e:
             raise VideoDecodeError(path, f"cannot read ({type(e).__name__}: {e})") from None
-        if len(raw) != 8 * (n + 1):
+        if len(head) < need:
             raise VideoDecodeError(path, "truncated packed index")
-        self.offsets = np.frombuffer(raw, dtype="<u8").astype(np.int64)
+        self._index = head  # offsets are unpacked per wanted frame (a sample reads 8-32 of hundreds)
         self.num_frames = int(n)
 
+    @property
+    def offsets(self) -> np.ndarray:
+        """Byte offsets of every frame (``num_frames + 1`` values; frame i is ``offsets[i]:offsets[i+1]``)."""
+        return np.frombuffer(self._index, dtype="<u8", count=self.num_frames + 1, offset=_HEADER.size).astype(
+            np.int64
+        )
+
     def read_jpeg_bytes(self, frame_numbers: Sequence[int]) -> list[bytes]:
-        """JPEG bytes of the given frames (repeats allowed), seeking to each once."""
+        """JPEG bytes of the given frames (repeats allowed), reading each once."""
         out: dict[int, bytes] = {}
-        with path_manager.open(self.path, "rb") as f:
-            for i in sorted(set(frame_numbers)):
-                if not 0 <= i < self.num_frames:
-                    raise VideoDecodeError(
-                        self.path, f"frame {i} outside the {self.num_frames} packed frames"
-                    )
-                lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-                f.seek(lo)
-                out[i] = f.read(hi - lo)
-                if len(out[i]) != hi - lo:
-                    raise VideoDecodeError(self.path, f"truncated packed file (frame {i})")
+        index, span = self._index, _SPAN.unpack_from
+        try:
+            with _PositionalReader(self.path) as f:
+                for i in frame_numbers:
+                    if i in out:
+                        continue
+                    if not 0 <= i < self.num_frames:
+                        raise VideoDecodeError(
+                            self.path, f"frame {i} outside the {self.num_frames} packed frames"
+                        )
+                    lo, hi = span(index, _HEADER.size + 8 * i)
+                    out[i] = f.read_at(lo, hi - lo)
+                    if len(out[i]) != hi - lo:
+                        raise VideoDecodeError(self.path, f"truncated packed file (frame {i})")
+        except FileNotFoundError:
+            raise VideoDecodeError(self.path, "packed file disappeared while reading") from None
+        except OSError as e:
+            raise VideoDecodeError(self.path, f"cannot read ({type(e).__name__}: {e})") from None
         return [out[i] for i in frame_numbers]
 
 

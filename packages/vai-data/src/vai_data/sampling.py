@@ -6,6 +6,8 @@ the optional ``torch.Generator`` so a seed gives the same clips everywhere.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -23,15 +25,25 @@ def sparse_indices(
     """TSN sampling: split ``[0, N)`` at ``s_i = int(N*i/T)``; train picks a random frame in each
     ``[s_i, s_{i+1})``, test takes ``s_i``. Videos shorter than T repeat frames (``[0, 0, 1, 1, ...]``)."""
     _check(num_video_frames, "num_segments", num_segments)
-    n, t = num_video_frames, num_segments
+    lo, width_f32, last = _segments(int(num_video_frames), int(num_segments))
+    if not train:
+        return torch.from_numpy(lo.copy())
+    # float32 product and truncation as torch computes them (numpy: one C call each, no tensor dispatch)
+    offsets = (torch.rand(num_segments, generator=generator).numpy() * width_f32).astype(np.int64)
+    return torch.from_numpy(lo + np.minimum(offsets, last))
+
+
+@lru_cache(maxsize=4096)
+def _segments(n: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (frames, segments): segment starts, widths (at least 1) as float32, and the last offset in
+    each segment - the same for every clip of a video, so computed once (read-only arrays)."""
     starts = np.arange(t + 1, dtype=np.int64) * n // t
     lo = starts[:-1]
-    if not train:
-        return torch.from_numpy(lo)
     width = np.maximum(starts[1:] - lo, 1)
-    # float32 product and truncation as torch computes them (numpy: one C call each, no tensor dispatch)
-    offsets = (torch.rand(t, generator=generator).numpy() * width.astype(np.float32)).astype(np.int64)
-    return torch.from_numpy(lo + np.minimum(offsets, width - 1))
+    out = (lo, width.astype(np.float32), width - 1)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def dense_start_positions(num_video_frames: int, clip_len: int, stride: int) -> int:

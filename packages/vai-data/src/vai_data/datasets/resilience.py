@@ -8,12 +8,13 @@ logs each bad path once per process.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
+import struct
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..errors import VideoDecodeError
@@ -24,11 +25,15 @@ BAD_SAMPLE_POLICIES = ("skip", "raise")
 MAX_SUBSTITUTES = 20
 
 
+_FOUR_WORDS = struct.Struct("<4Q")
+
+
 def sample_seed(seed: int, epoch: int, index: int, attempt: int = 0) -> int:
-    """A 63-bit seed derived from (seed, epoch, index, attempt) with numpy's SeedSequence (well mixed, stable)."""
-    entropy = [int(v) % (1 << 64) for v in (seed, epoch, index, attempt)]
-    words = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint64)
-    return int(words[0] >> np.uint64(1))
+    """A 63-bit seed that is a pure function of (seed, epoch, index, attempt): BLAKE2b of the four numbers
+    (mod 2**64) - well mixed, so neighbouring samples and epochs get unrelated streams, the same on every
+    platform, and about 2 us a sample."""
+    words = _FOUR_WORDS.pack(*(int(v) % (1 << 64) for v in (seed, epoch, index, attempt)))
+    return int.from_bytes(hashlib.blake2b(words, digest_size=8).digest(), "little") >> 1
 
 
 class SampleRNG:

@@ -20,7 +20,6 @@ from ..sampling import add_neighbours, dense_indices, sparse_indices
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
-    flip_draw_ahead,
     hflip_bgr,
     scaled_random_crop,
     spatial_crop,
@@ -252,35 +251,9 @@ class VideoClipDataset(SplitDataset):
             else:
                 source = self.make_source(row)
             idx = self.sample_indices(source.num_frames, temporal_idx)
-            flipped = bgr = False
+            flipped = False
             if self.train:
-                if self.train_spatial_transform is not None:  # e.g. TSN multi-scale crop, RandomResizedCrop
-                    clip = self.train_spatial_transform(to_tchw(source.read(idx, short_side=self.test_scale)))
-                else:
-                    short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
-                    # a clip about to be flipped is decoded BGR where that is free, then mirrored and
-                    # turned back to RGB in one pass (hflip_bgr): the same pixels, about twice as fast
-                    bgr = self.horizontal_flip and self.flow is None and getattr(source, "reads_bgr", False)
-                    bgr = bgr and flip_draw_ahead()
-                    frames = (
-                        source.read(idx, short, exact=False, bgr=True)
-                        if bgr
-                        else source.read(idx, short, exact=False)
-                    )
-                    # decoders scale (near) to `short`; any remaining resize is fused with the crop
-                    clip = scaled_random_crop(to_tchw(frames), short, self.crop_size)
-                if self.horizontal_flip and bool(torch.rand(1) < 0.5):
-                    flipped = True
-                    if bgr:
-                        clip = hflip_bgr(clip)
-                    else:
-                        clip = clip.flip(-1)
-                    if self.flow is not None:
-                        clip = invert_u(clip)
-                elif bgr:  # the draw ahead disagreed (not with torch's generator): back to RGB
-                    clip = clip.flip(-3)
-                if self.train_transform is not None:
-                    clip = self.train_transform(clip)
+                clip, flipped = self._train_clip(source, idx)
             else:
                 clip = self._test_clip(row_idx, temporal_idx, source, idx)
                 clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
@@ -298,6 +271,33 @@ class VideoClipDataset(SplitDataset):
             "temporal_idx": temporal_idx,
             "frame_indices": source.frame_numbers(idx),
         }
+
+    def _train_clip(self, source, idx: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """The augmented train clip (uint8 ``(T, C, H, W)``) and whether it was flipped. Draws, in order: the
+        flip, then the scale and the crop (or ``train_spatial_transform``'s), then ``train_transform``'s."""
+        flipped = self.horizontal_flip and bool(torch.rand(1) < 0.5)
+        bgr = False
+        if self.train_spatial_transform is not None:  # e.g. TSN multi-scale crop, RandomResizedCrop
+            clip = self.train_spatial_transform(to_tchw(source.read(idx, short_side=self.test_scale)))
+        else:
+            short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
+            # a clip to be flipped is decoded BGR where that is free, then mirrored and turned back to RGB in
+            # one pass (hflip_bgr): the same pixels as flipping the RGB clip, about twice as fast
+            bgr = flipped and self.flow is None and getattr(source, "reads_bgr", False)
+            frames = (
+                source.read(idx, short, exact=False, bgr=True)
+                if bgr
+                else source.read(idx, short, exact=False)
+            )
+            # decoders scale (near) to `short`; any remaining resize is fused with the crop
+            clip = scaled_random_crop(to_tchw(frames), short, self.crop_size)
+        if flipped:
+            clip = hflip_bgr(clip) if bgr else clip.flip(-1)
+            if self.flow is not None:
+                clip = invert_u(clip)
+        if self.train_transform is not None:
+            clip = self.train_transform(clip)
+        return clip, flipped
 
     def _test_clip(self, row_idx: int, temporal_idx: int, source, idx: torch.Tensor) -> torch.Tensor:
         """The test clip at ``test_scale`` (uint8 ``(T, C, H, W)``), decoded once for all spatial crops."""

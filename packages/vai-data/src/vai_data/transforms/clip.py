@@ -114,18 +114,6 @@ def scaled_random_crop(clip: torch.Tensor, short_side: int, size: int | Sequence
     return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
 
 
-def flip_draw_ahead() -> bool:
-    """The flip a train clip will draw after :func:`scaled_random_crop` (whose draws are the crop's top and
-    left; then ``rand(1) < 0.5``), read from the global generator without consuming anything, so a clip
-    about to be flipped can be decoded BGR for :func:`hflip_bgr`. The real draw still decides."""
-    state = torch.get_rng_state()
-    torch.randint(2, (1,))
-    torch.randint(2, (1,))
-    flip = bool(torch.rand(1) < 0.5)
-    torch.set_rng_state(state)
-    return flip
-
-
 def hflip_bgr(clip: torch.Tensor) -> torch.Tensor:
     """Horizontal flip of a ``(T, C, H, W)`` clip decoded with its channels reversed (BGR), restoring RGB:
     equals ``clip.flip(-3).flip(-1)``. When each pixel row is one run in memory (channels innermost, as
