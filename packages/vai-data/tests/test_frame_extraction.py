@@ -59,12 +59,26 @@ def test_tree_layout_skip_and_failures(tmp_path, caplog):
     assert "failed 1" in again.summary()
 
 
-def test_workers_pool(tmp_path):
+def test_workers_pool(tmp_path, monkeypatch):
+    import vai_data.frame_extraction as fe
+
     videos = tmp_path / "videos"
     for i in range(3):
         make_video(videos / f"v{i}.mp4", frames=2)
+    (videos / "bad.mp4").write_bytes(b"junk")
+    methods = []
+    real = fe.ProcessPoolExecutor
+
+    def pool(**kw):
+        methods.append(kw["mp_context"].get_start_method())
+        return real(**kw)
+
+    monkeypatch.setattr(fe, "ProcessPoolExecutor", pool)
     report = extract_frames_tree(videos, tmp_path / "frames", short_side=16, workers=2)
     assert report.extracted == {f"v{i}.mp4": 2 for i in range(3)}
+    assert list(report.failed) == ["bad.mp4"]  # a failing video in a worker is reported, not fatal
+    # forked workers inherit the locks of this process's threads and hung on a 16-core machine
+    assert methods == ["spawn"]
 
 
 def test_cli(tmp_path, capsys):
@@ -75,3 +89,17 @@ def test_cli(tmp_path, capsys):
     assert main(["extract-frames", str(tmp_path / "videos"), str(tmp_path / "frames")]) == 1
     assert "skipped 1 done, failed 1" in capsys.readouterr().out
     assert main(["extract-frames", str(tmp_path / "nope"), str(tmp_path / "frames")]) == 1
+
+
+def test_python_m_cli_with_workers(tmp_path):
+    """``python -m vai_data extract-frames --workers 2`` end to end, with spawned worker processes."""
+    import subprocess
+    import sys
+
+    for i in range(2):
+        make_video(tmp_path / "videos" / f"v{i}.mp4", frames=2)
+    cmd = [sys.executable, "-m", "vai_data", "extract-frames", str(tmp_path / "videos"), str(tmp_path / "f")]
+    out = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "extracted 2 videos (4 frames)" in out.stdout
+    assert sorted(p.name for p in (tmp_path / "f" / "v1").iterdir()) == ["00000.jpg", "00001.jpg"]

@@ -9,6 +9,7 @@ folders are skipped on the next run and failures are collected, never fatal.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import shutil
 from collections.abc import Sequence
@@ -163,7 +164,12 @@ def extract_frames_tree(
         logger.info("skipping %d videos whose frame folders exist", len(report.skipped))
     bar = tqdm(total=len(todo), desc="extracting frames", unit="video")
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawned, not forked, workers: a fork copies the locks this process's threads hold (tqdm's monitor,
+        # the pool's own manager thread, FFmpeg's), and on a 16-core machine (Python 3.12, PyAV 19) forked
+        # workers hung for good
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             results = zip(todo, pool.map(_job, [a for _, a in todo], chunksize=1), strict=True)
             _collect(results, report, bar)
     else:
