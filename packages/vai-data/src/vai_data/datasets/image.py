@@ -74,7 +74,7 @@ class ImageDataset(SplitDataset):
             clip = ShortSideScale(short)(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None])
             if self.train:
                 clip = RandomCrop(self.crop_size)(clip)
-                if self.horizontal_flip and bool(torch.rand(1) < 0.5):
+                if self.horizontal_flip and torch.rand(1).item() < 0.5:
                     clip = clip.flip(-1)
             else:
                 clip = spatial_crop(clip, self.crop_size, self._views, spatial_idx)

@@ -275,7 +275,7 @@ class VideoClipDataset(SplitDataset):
     def _train_clip(self, source, idx: torch.Tensor) -> tuple[torch.Tensor, bool]:
         """The augmented train clip (uint8 ``(T, C, H, W)``) and whether it was flipped. Draws, in order: the
         flip, then the scale and the crop (or ``train_spatial_transform``'s), then ``train_transform``'s."""
-        flipped = self.horizontal_flip and bool(torch.rand(1) < 0.5)
+        flipped = self.horizontal_flip and torch.rand(1).item() < 0.5
         bgr = False
         if self.train_spatial_transform is not None:  # e.g. TSN multi-scale crop, RandomResizedCrop
             clip = self.train_spatial_transform(to_tchw(source.read(idx, short_side=self.test_scale)))
