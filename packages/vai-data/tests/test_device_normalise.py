@@ -43,6 +43,24 @@ def test_device_normalize_equals_per_clip_normalize(norm):
     assert torch.equal(DeviceNormalize(norm)(clips[1]), expected[1])  # one (C, T, H, W) clip
 
 
+def test_normalize_statistics_are_prepared_once_and_never_pickled():
+    import pickle
+
+    norm = Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    clip = _channels_last_clip()
+    first = norm(clip.permute(1, 0, 2, 3))
+    cached = dict(norm._affine)
+    assert len(cached) == 1
+    again = norm(clip.permute(1, 0, 2, 3))
+    assert torch.equal(first, again)
+    assert all(a is b for k in cached for a, b in zip(cached[k], norm._affine[k], strict=True))  # reused
+    copy = pickle.loads(pickle.dumps(norm))  # as a dataset goes to a DataLoader worker
+    assert copy._affine == {} and torch.equal(copy(clip.permute(1, 0, 2, 3)), first)
+    norm.mean = torch.tensor([0.5, 0.5, 0.5])  # new statistics are picked up, not served from the cache
+    expected = (clip.float() / 255 - 0.5) / norm.std.view(3, 1, 1, 1)  # clip is (C, T, H, W)
+    assert torch.allclose(norm(clip.permute(1, 0, 2, 3)), expected, atol=1e-6)
+
+
 @needs_cuda
 @pytest.mark.parametrize("norm", NORMS)
 def test_device_normalize_on_cuda_matches_cpu(norm):

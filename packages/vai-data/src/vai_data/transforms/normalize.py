@@ -48,6 +48,7 @@ class Normalize:
         if (self.std == 0).any():
             raise ValueError(f"std {list(std)} contains 0")
         self.scale_255, self.bgr, self.greyscale = scale_255, bgr, greyscale
+        self._affine: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _stats(self, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
         mean, std = self.mean, self.std
@@ -74,12 +75,28 @@ class Normalize:
         single = x.ndim == 4
         x = x[None] if single else x
         x = self.convert_channels(x) if convert else x
-        scale, bias = self.scale_bias(x.shape[1], repeat)
-        view = (1, -1, 1, 1, 1)
+        scale, bias = self._affine_on(x.shape[1], repeat, x.device)
         out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
         out.copy_(x)  # conversion and layout change in one copy, then one fused x * scale + bias
-        out.mul_(scale.to(x.device).view(view)).add_(bias.to(x.device).view(view))
+        out.mul_(scale).add_(bias)
         return out[0] if single else out
+
+    def _affine_on(
+        self, channels: int, repeat: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``scale_bias`` as ``(1, C, 1, 1, 1)`` tensors on ``device``, computed (and copied to the device)
+        once per (channels, repeat, device) instead of for every clip or batch."""
+        key = (channels, repeat, str(device), id(self.mean), id(self.std), self.scale_255, self.greyscale)
+        if key not in self._affine:
+            scale, bias = self.scale_bias(channels, repeat)
+            view = (1, -1, 1, 1, 1)
+            self._affine[key] = (scale.to(device).view(view), bias.to(device).view(view))
+        return self._affine[key]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_affine"] = {}  # may hold GPU tensors: never pickled to data workers
+        return state
 
     def convert_channels(self, clip: torch.Tensor) -> torch.Tensor:
         """Grey or BGR conversion along dim 1 (a no-op view for RGB)."""
