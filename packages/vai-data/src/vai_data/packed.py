@@ -2,7 +2,7 @@
 
 ``.vpk`` layout (little-endian): magic ``b"VAIPK001"``, ``uint32`` frame count, ``uint32`` reserved,
 ``uint64`` offsets[count + 1] (absolute; frame i is bytes ``offsets[i]:offsets[i+1]``), then the JPEGs.
-A reader opens the file once, reads the small index and seeks to just the frames it samples.
+A reader reads the small index, then just the frames it samples (``os.pread`` on local files).
 LMDB layout (optional ``lmdb`` extra): key ``<video key>/n`` holds the frame count as ASCII, key
 ``<video key>/<i:06d>`` frame i's JPEG bytes.
 """
