@@ -101,6 +101,18 @@ def test_packed_file_long_index_and_any_order(tmp_path):
         pf.read_jpeg_bytes([700])
 
 
+def test_packed_file_without_pread(tmp_path, monkeypatch):
+    """Platforms without os.pread (Windows) read through a file object: same bytes, same errors."""
+    path = str(tmp_path / "v.vpk")
+    blobs = _numbered_jpegs()
+    write_packed(path, blobs)
+    monkeypatch.delattr("os.pread")
+    pf = PackedFile(path)
+    assert pf.read_jpeg_bytes([4, 0, 4]) == [blobs[4], blobs[0], blobs[4]]
+    with pytest.raises(VideoDecodeError, match="does not exist"):
+        PackedFile(str(tmp_path / "missing.vpk"))
+
+
 @pytest.mark.parametrize("damage", ["magic", "truncated", "index", "empty", "missing", "directory"])
 def test_packed_file_damage_raises(tmp_path, damage):
     path = tmp_path / "v.vpk"

@@ -52,15 +52,17 @@ def write_packed(path: str, jpegs: Sequence[bytes]) -> None:
 
 class _PositionalReader:
     """Reads at offsets of one file: ``os.pread`` on native paths (no file object, no seeks), seek + read
-    through the PathManager for registered handlers (``scheme://`` paths)."""
+    through the PathManager for registered handlers (``scheme://`` paths) and where there is no pread."""
 
     def __init__(self, path: str):
         self._fd: int | None = None
         self._f = None
         if "://" in path:
             self._f = path_manager.open(path, "rb")
-        else:
+        elif hasattr(os, "pread"):
             self._fd = os.open(path, os.O_RDONLY)
+        else:  # Windows has no pread
+            self._f = open(path, "rb")  # closed in __exit__
 
     def read_at(self, offset: int, size: int) -> bytes:
         if self._fd is not None:
