@@ -47,18 +47,40 @@ def test_normalize_statistics_are_prepared_once_and_never_pickled():
     import pickle
 
     norm = Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    clip = _channels_last_clip()
+    clip = _channels_last_clip()  # (C, T, H, W)
     first = norm(clip.permute(1, 0, 2, 3))
-    cached = dict(norm._affine)
-    assert len(cached) == 1
-    again = norm(clip.permute(1, 0, 2, 3))
-    assert torch.equal(first, again)
-    assert all(a is b for k in cached for a, b in zip(cached[k], norm._affine[k], strict=True))  # reused
+    (entry,) = norm._affine.values()
+    assert torch.equal(norm(clip.permute(1, 0, 2, 3)), first)
+    assert next(iter(norm._affine.values())) is entry  # reused, not recomputed
     copy = pickle.loads(pickle.dumps(norm))  # as a dataset goes to a DataLoader worker
     assert copy._affine == {} and torch.equal(copy(clip.permute(1, 0, 2, 3)), first)
-    norm.mean = torch.tensor([0.5, 0.5, 0.5])  # new statistics are picked up, not served from the cache
-    expected = (clip.float() / 255 - 0.5) / norm.std.view(3, 1, 1, 1)  # clip is (C, T, H, W)
-    assert torch.allclose(norm(clip.permute(1, 0, 2, 3)), expected, atol=1e-6)
+    old = copy.__dict__.copy()
+    del old["_affine"]  # a Normalize pickled before the cache existed
+    legacy = Normalize.__new__(Normalize)
+    legacy.__setstate__(old)
+    assert torch.equal(legacy(clip.permute(1, 0, 2, 3)), first)
+
+
+def _reference(clip, mean, std):
+    return (clip.float() / 255 - torch.tensor(mean).view(-1, 1, 1, 1)) / torch.tensor(std).view(-1, 1, 1, 1)
+
+
+def test_normalize_follows_changed_statistics():
+    norm = Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    clip = _channels_last_clip()
+    means = [(0.1 * k, 0.2, 0.3) for k in range(7)]
+    for i in range(60):  # reassigned statistics, cycling (freed tensors' ids are reused)
+        norm.mean = torch.tensor(means[i % 7])
+        got = norm(clip.permute(1, 0, 2, 3))
+        assert torch.allclose(got, _reference(clip, means[i % 7], (0.229, 0.224, 0.225)), atol=1e-5), i
+    assert len(norm._affine) == 1  # one entry per (channels, device), replaced, not accumulated
+    norm.std.fill_(0.5)  # changed in place
+    assert torch.allclose(
+        norm(clip.permute(1, 0, 2, 3)), _reference(clip, means[59 % 7], (0.5,) * 3), atol=1e-5
+    )
+    norm.scale_255 = False
+    expected = (clip.float() - torch.tensor(means[59 % 7]).view(-1, 1, 1, 1)) / 0.5
+    assert torch.allclose(norm(clip.permute(1, 0, 2, 3)), expected, atol=1e-4)
 
 
 @needs_cuda

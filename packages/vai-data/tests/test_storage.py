@@ -113,26 +113,65 @@ def test_packed_file_without_pread(tmp_path, monkeypatch):
         PackedFile(str(tmp_path / "missing.vpk"))
 
 
-@pytest.mark.parametrize("damage", ["magic", "truncated", "index", "empty", "missing", "directory"])
+DAMAGE_CAUSES = {
+    "magic": "not a vai packed file",
+    "truncated": "truncated packed file",
+    "index": "truncated packed index",
+    "long_index": "truncated packed index",
+    "empty": "too short for its header",
+    "missing": "does not exist",
+    "directory": "cannot read",
+    "offset_backwards": "corrupt packed index",
+    "offset_huge": "corrupt packed index",
+    "offset_into_header": "corrupt packed index",
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE_CAUSES))
 def test_packed_file_damage_raises(tmp_path, damage):
+    import struct
+
     path = tmp_path / "v.vpk"
-    write_packed(str(path), _numbered_jpegs())
-    data = path.read_bytes()
+    blobs = _numbered_jpegs()
+    write_packed(str(path), [blobs[i % 6] for i in range(700)] if damage == "long_index" else blobs)
+    data = bytearray(path.read_bytes())
+    offset = 16 + 8 * 5  # offsets[5], the start of frame 5
     if damage == "magic":
-        path.write_bytes(b"XXXXXXXX" + data[8:])
+        data[:8] = b"XXXXXXXX"
     elif damage == "truncated":
-        path.write_bytes(data[: len(data) - 300])
-    elif damage == "index":
-        path.write_bytes(data[:40])  # header and part of the offsets
+        data = data[: len(data) - 300]
+    elif damage in ("index", "long_index"):
+        data = data[: 40 if damage == "index" else 5000]  # the index ends at 16 + 8 * 701 = 5624
     elif damage == "empty":
-        path.write_bytes(b"")
-    elif damage == "directory":
+        data = b""
+    elif damage == "offset_backwards":
+        struct.pack_into("<Q", data, offset, 10**6)  # frame 5 would start after it ends
+        struct.pack_into("<Q", data, offset + 8, 20)
+    elif damage == "offset_huge":
+        struct.pack_into("<Q", data, offset, 2**63 + 5)
+        struct.pack_into("<Q", data, offset + 8, 2**63 + 105)
+    elif damage == "offset_into_header":
+        struct.pack_into("<Q", data, offset, 8)
+    if damage in ("directory", "missing"):
         path.unlink()
-        path.mkdir()
+        if damage == "directory":
+            path.mkdir()
     else:
-        path.unlink()
-    with pytest.raises(VideoDecodeError, match="v.vpk"):
-        PackedFile(str(path)).read_jpeg_bytes([0, 5])
+        path.write_bytes(bytes(data))
+    with pytest.raises(VideoDecodeError, match="v.vpk") as err:
+        PackedFile(path).read_jpeg_bytes([0, 5])
+    assert DAMAGE_CAUSES[damage] in str(err.value)
+
+
+def test_packed_file_accepts_paths_and_index_like_frame_numbers(tmp_path):
+    path = tmp_path / "v.vpk"
+    blobs = _numbered_jpegs()
+    write_packed(str(path), blobs)
+    pf = PackedFile(path)  # a pathlib.Path, not only str
+    assert pf.path == str(path)
+    got = pf.read_jpeg_bytes(torch.tensor([2, 2, 1]))  # 0-d tensors and numpy ints as frame numbers
+    assert got == [blobs[2], blobs[2], blobs[1]]
+    assert pf.read_jpeg_bytes(np.array([5, 0])) == [blobs[5], blobs[0]]
 
 
 def test_gulp_directory(tmp_path):

@@ -9,6 +9,7 @@ LMDB layout (optional ``lmdb`` extra): key ``<video key>/n`` holds the frame cou
 
 from __future__ import annotations
 
+import operator
 import os
 import struct
 import tempfile
@@ -57,6 +58,7 @@ class _PositionalReader:
     def __init__(self, path: str):
         self._fd: int | None = None
         self._f = None
+        path = os.fspath(path)
         if "://" in path:
             self._f = path_manager.open(path, "rb")
         elif hasattr(os, "pread"):
@@ -81,13 +83,14 @@ class _PositionalReader:
 
 
 _FIRST_READ = 4096  # header + the index of videos up to 500 frames in one read
+_MAX_FRAME_BYTES = 1 << 28  # no JPEG frame is 256 MB: a larger span means a corrupt index
 
 
 class PackedFile:
     """Random access to the frames of one ``.vpk`` file."""
 
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, path: str | os.PathLike):
+        self.path = path = os.fspath(path)
         try:
             with _PositionalReader(path) as f:
                 head = f.read_at(0, _FIRST_READ)
@@ -110,6 +113,7 @@ class PackedFile:
         if len(head) < need:
             raise VideoDecodeError(path, "truncated packed index")
         self._index = head  # offsets are unpacked per wanted frame (a sample reads 8-32 of hundreds)
+        self._data_start = need
         self.num_frames = int(n)
 
     @property
@@ -121,8 +125,9 @@ class PackedFile:
 
     def read_jpeg_bytes(self, frame_numbers: Sequence[int]) -> list[bytes]:
         """JPEG bytes of the given frames (repeats allowed), reading each once."""
+        frame_numbers = [operator.index(i) for i in frame_numbers]  # ints, numpy or 0-d tensor scalars
         out: dict[int, bytes] = {}
-        index, span = self._index, _SPAN.unpack_from
+        index, span, start = self._index, _SPAN.unpack_from, self._data_start
         try:
             with _PositionalReader(self.path) as f:
                 for i in frame_numbers:
@@ -133,6 +138,11 @@ class PackedFile:
                             self.path, f"frame {i} outside the {self.num_frames} packed frames"
                         )
                     lo, hi = span(index, _HEADER.size + 8 * i)
+                    if not start <= lo <= hi <= lo + _MAX_FRAME_BYTES or hi >= 1 << 62:
+                        raise VideoDecodeError(
+                            self.path,
+                            f"corrupt packed index (frame {i} at bytes {lo}..{hi}); re-run `vai-data pack`",
+                        )
                     out[i] = f.read_at(lo, hi - lo)
                     if len(out[i]) != hi - lo:
                         raise VideoDecodeError(self.path, f"truncated packed file (frame {i})")

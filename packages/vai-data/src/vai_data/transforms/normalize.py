@@ -85,18 +85,29 @@ class Normalize:
         self, channels: int, repeat: int, device: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``scale_bias`` as ``(1, C, 1, 1, 1)`` tensors on ``device``, computed (and copied to the device)
-        once per (channels, repeat, device) instead of for every clip or batch."""
-        key = (channels, repeat, str(device), id(self.mean), id(self.std), self.scale_255, self.greyscale)
-        if key not in self._affine:
+        once per (channels, repeat, device) instead of for every clip or batch; recomputed when ``mean``,
+        ``std``, ``scale_255`` or ``greyscale`` were reassigned or ``mean``/``std`` changed in place."""
+        key = (channels, repeat, str(device))
+        # the statistics tensors themselves (compared by identity, and kept alive so their ids cannot be
+        # reused) with their in-place version counters, and the flags the arithmetic depends on
+        tensors = (self.mean, self.std)
+        flags = (self.mean._version, self.std._version, self.scale_255, self.greyscale)
+        entry = self._affine.get(key)
+        if entry is None or entry[0][0] is not self.mean or entry[0][1] is not self.std or entry[1] != flags:
             scale, bias = self.scale_bias(channels, repeat)
             view = (1, -1, 1, 1, 1)
-            self._affine[key] = (scale.to(device).view(view), bias.to(device).view(view))
-        return self._affine[key]
+            entry = (tensors, flags, scale.to(device).view(view), bias.to(device).view(view))
+            self._affine[key] = entry
+        return entry[2], entry[3]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_affine"] = {}  # may hold GPU tensors: never pickled to data workers
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_affine", {})  # pickles made before the cache existed
 
     def convert_channels(self, clip: torch.Tensor) -> torch.Tensor:
         """Grey or BGR conversion along dim 1 (a no-op view for RGB)."""
