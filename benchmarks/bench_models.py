@@ -25,28 +25,39 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def interleaved_medians(
+    fns: dict, device: torch.device, rounds: int, warmup: int, progress: bool = False
+) -> dict[str, float]:
+    """Median seconds per call of each ``name: fn()``, calling every fn once per round (interleaved), with
+    the device synchronised around each call."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    it = range(rounds)
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            it = tqdm(it, desc="rounds", file=sys.stderr, leave=False)
+        except ImportError:
+            pass
+    for _ in it:
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
 @torch.inference_mode()
 def time_models(models: dict, x: torch.Tensor, rounds: int, warmup: int = 2) -> dict[str, float]:
     """Median seconds per forward for each model, interleaving the models within every round."""
     inputs = {name: x.contiguous(memory_format=fmt) if fmt else x for name, (_, fmt) in models.items()}
-    for _ in range(warmup):
-        for name, (m, _) in models.items():
-            m(inputs[name])
-    times: dict[str, list[float]] = {name: [] for name in models}
-    try:
-        from tqdm import tqdm
-
-        it = tqdm(range(rounds), desc="rounds", file=sys.stderr, leave=False)
-    except ImportError:
-        it = range(rounds)
-    for _ in it:
-        for name, (m, _) in models.items():
-            _sync(x.device)
-            t0 = time.perf_counter()
-            m(inputs[name])
-            _sync(x.device)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) for name, v in times.items()}
+    fns = {name: (lambda m=m, inp=inputs[name]: m(inp)) for name, (m, _) in models.items()}
+    return interleaved_medians(fns, x.device, rounds, warmup, progress=True)
 
 
 def time_train_steps(variants: dict, x: torch.Tensor, y: torch.Tensor, rounds: int, warmup: int = 3) -> dict:
@@ -73,18 +84,7 @@ def time_train_steps(variants: dict, x: torch.Tensor, y: torch.Tensor, rounds: i
             loss.backward()
             opt.step()
 
-    for _ in range(warmup):
-        for name in variants:
-            step(name)
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name in variants:
-            _sync(device)
-            t0 = time.perf_counter()
-            step(name)
-            _sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) for name, v in times.items()}
+    return interleaved_medians({name: (lambda n=name: step(n)) for name in variants}, device, rounds, warmup)
 
 
 def train_table(depth: int, frames: int, crop: int, batch: int, rounds: int, device: torch.device) -> None:
