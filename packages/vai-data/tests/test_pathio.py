@@ -78,7 +78,7 @@ def test_frames_dataset_through_handler(handler):
     assert handler.opens - before >= 5  # split + 4 frames read through the handler
 
 
-def test_packed_store_through_handler(handler, tmp_path):
+def test_packed_store_through_handler(handler):
     from vai_data import pack_split
 
     local = pack_split(

@@ -26,7 +26,6 @@ from .transforms import DeviceNormalize, collate_clips
 __version__ = "0.1.0"
 
 __all__ = [
-    "keep_freed_memory",
     "BACKENDS",
     "FORMAT_COLUMNS",
     "JPEG_BACKEND",
@@ -47,6 +46,7 @@ __all__ = [
     "GulpDirectory",
     "GulpSource",
     "ImageDataset",
+    "keep_freed_memory",
     "LmdbSource",
     "make_synthetic_dataset",
     "pack_split",

@@ -48,7 +48,7 @@ class Normalize:
         if (self.std == 0).any():
             raise ValueError(f"std {list(std)} contains 0")
         self.scale_255, self.bgr, self.greyscale = scale_255, bgr, greyscale
-        self._affine: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._affine: dict[tuple, tuple] = {}  # see _affine_on
 
     def _stats(self, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
         mean, std = self.mean, self.std
@@ -88,17 +88,16 @@ class Normalize:
         once per (channels, repeat, device) instead of for every clip or batch; recomputed when ``mean``,
         ``std``, ``scale_255`` or ``greyscale`` were reassigned or ``mean``/``std`` changed in place."""
         key = (channels, repeat, str(device))
-        # the statistics tensors themselves (compared by identity, and kept alive so their ids cannot be
-        # reused) with their in-place version counters, and the flags the arithmetic depends on
-        tensors = (self.mean, self.std)
+        # the statistics tensors are compared by identity (and kept alive in the entry, so their ids cannot
+        # be reused), plus their in-place version counters and the flags the arithmetic depends on
         flags = (self.mean._version, self.std._version, self.scale_255, self.greyscale)
         entry = self._affine.get(key)
-        if entry is None or entry[0][0] is not self.mean or entry[0][1] is not self.std or entry[1] != flags:
+        if entry is None or entry[0] is not self.mean or entry[1] is not self.std or entry[2] != flags:
             scale, bias = self.scale_bias(channels, repeat)
             view = (1, -1, 1, 1, 1)
-            entry = (tensors, flags, scale.to(device).view(view), bias.to(device).view(view))
+            entry = (self.mean, self.std, flags, scale.to(device).view(view), bias.to(device).view(view))
             self._affine[key] = entry
-        return entry[2], entry[3]
+        return entry[3], entry[4]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
