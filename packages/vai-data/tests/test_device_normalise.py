@@ -163,7 +163,10 @@ def test_video_dataset_on_device_matches_in_worker(synth_root, train, storage):
         assert b["video"].dtype == torch.uint8 and is_channels_last_clip(b["video"])
         assert b["video"].shape == a["video"].shape == (3, 4, 24, 24)
         assert torch.equal(b["frame_indices"], a["frame_indices"]) and b["label"] == a["label"]
-        assert torch.equal(dev.device_transform(collate_clips([b])["video"])[0], a["video"])
+        assert ("flip_pending" in b) == train  # train flips are left to the device transform
+        batch = collate_clips([b])
+        got = dev.device_transform(batch["video"], flip_pending=batch.get("flip_pending"))
+        assert torch.equal(got[0], a["video"])
 
 
 def test_on_device_batches_through_worker_processes(synth_root):
@@ -173,7 +176,8 @@ def test_on_device_batches_through_worker_processes(synth_root):
     assert batch["video"].dtype == torch.uint8 and batch["video"].shape == (3, 3, 4, 24, 24)
     expected = torch.stack([ref[i]["video"] for i in range(3)])
     assert expected.shape[1] == 1  # grey: the conversion happens in the device transform
-    assert torch.equal(dev.device_transform(batch["video"]), expected)
+    got = dev.device_transform(batch["video"], flip_pending=batch["flip_pending"])
+    assert torch.equal(got, expected)
 
 
 def test_mixup_of_uint8_clips_then_normalised_equals_mixing_normalised_clips(synth_root):
@@ -185,7 +189,9 @@ def test_mixup_of_uint8_clips_then_normalised_equals_mixing_normalised_clips(syn
     mixed_ref = MixupCutmixCollate(
         8, mixup_alpha=0.8, cutmix_alpha=0.0, generator=torch.Generator().manual_seed(1)
     )
-    got = dev.device_transform(mixed(samples)["video"])
+    batch = mixed(samples)  # mirrors the clips left to the device before mixing them
+    assert batch["flip_pending"].tolist() == [False] * 4
+    got = dev.device_transform(batch["video"], flip_pending=batch["flip_pending"])
     want = mixed_ref([ref[i] for i in range(4)])["video"]
     assert torch.allclose(got, want, atol=1e-5)
 

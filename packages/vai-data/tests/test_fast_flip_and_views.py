@@ -128,8 +128,13 @@ def _datasets(root, split, **kw):
 @pytest.mark.parametrize("sampling", ["sparse", "dense"])
 def test_bgr_flip_path_gives_the_plain_path_clips(synth_root, monkeypatch, jitter, on_device, sampling):
     split = os.path.join("splits", "train_frames.csv")
-    fast, plain = _datasets(
-        synth_root, split, scale_jitter=jitter, normalise_on_device=on_device, sampling=sampling
+    fast, plain = _datasets(  # flips in the worker (with normalise_on_device they default to the device)
+        synth_root,
+        split,
+        scale_jitter=jitter,
+        normalise_on_device=on_device,
+        flip_on_device=False,
+        sampling=sampling,
     )
     n = len(fast)
     mirrored = []  # the BGR path must be the one under test, not skipped

@@ -51,6 +51,10 @@ def test_dataset_collate_and_device_transform_are_used(base_args, tmp_path, monk
         "cpu"
     }
     assert len(reshapes) == len(transforms) and {c["dtype"] for c in reshapes} == {"torch.float32"}
+    # a batch's flip_pending flags reach device_transform (train samples carry them: odd indices True)
+    train_flags = [c["flags"] for c in transforms if c["split"] == "train"]
+    assert all(len(f) == 8 for f in train_flags) and sum(map(sum, train_flags)) == 8 * 8 // 2
+    assert all(c["flags"] is None for c in transforms if c["split"] == "val")
     # train 1 epoch (8 batches), its val (3), eval (3), feature (3): every batch came through collate_fn
     assert Counter(c["split"] for c in calls if c["hook"] == "collate") == {"train": 8, "val": 9}
 

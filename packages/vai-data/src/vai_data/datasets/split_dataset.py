@@ -41,9 +41,13 @@ class SplitDataset(Dataset):
         keep_freed_memory_once()  # this process reuses freed clip buffers (vai_data.memory)
         return self.tracker.run(index, len(self), self._load)
 
-    def _set_normalisation(self, normalize: Normalize, on_device: bool, channel_repeat: int = 1) -> None:
+    def _set_normalisation(
+        self, normalize: Normalize, on_device: bool, channel_repeat: int = 1, flips_pending: bool = False
+    ) -> None:
         self.normalize, self.normalise_on_device = normalize, bool(on_device)
-        self.device_transform = DeviceNormalize(normalize, channel_repeat) if on_device else None
+        self.device_transform = (
+            DeviceNormalize(normalize, channel_repeat, flips_pending) if on_device else None
+        )
 
     def finish_clip(self, clip: torch.Tensor) -> torch.Tensor:
         """uint8 ``(T, C, H, W)`` -> normalised float ``(C, T, H, W)``, or with ``normalise_on_device`` the

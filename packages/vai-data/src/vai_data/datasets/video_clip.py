@@ -25,7 +25,7 @@ from ..transforms.clip import (
     spatial_crop,
     to_tchw,
 )
-from ..transforms.normalize import Normalize
+from ..transforms.normalize import FLIP_PENDING, Normalize
 from .flow import FlowSource, check_flow_mode, invert_u, stack_neighbours
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
 from .split_dataset import SplitDataset
@@ -70,7 +70,11 @@ class VideoClipDataset(SplitDataset):
     instead of jitter + crop. Test: decode at ``test_scale``, spatial crop ``spatial_idx`` of
     ``num_spatial_crops``, temporal view ``temporal_idx`` of ``num_temporal_views``. Then normalise - or,
     with ``normalise_on_device=True``, return uint8 channels-last clips and leave normalisation to
-    ``device_transform``, which the vai-train engine applies to each batch on its device.
+    ``device_transform``, which the vai-train engine applies to each batch on its device. Such a train
+    dataset also leaves its random horizontal flips to ``device_transform`` (``flip_on_device``, on by
+    default there): the worker returns the clip unmirrored with ``sample["flip_pending"]`` (labels already
+    remapped by ``flip_label_map``) and the flagged clips are mirrored on the device - a pass over every
+    flipped clip's memory less in the workers, the usual bottleneck of video training.
     ``flow='RG'|'RR'|'grey'`` reads optical flow instead (see :mod:`vai_data.datasets.flow`): each sampled
     frame brings ``flow_neighbours`` consecutive (u, v) frames, stacked into ``C = 2 * flow_neighbours``.
     """
@@ -109,6 +113,7 @@ class VideoClipDataset(SplitDataset):
         seed: int = 0,
         split_format: str | None = None,
         normalise_on_device: bool = False,
+        flip_on_device: bool | None = None,
     ):
         self.split = (
             split_file if isinstance(split_file, SplitFile) else read_split_file(split_file, split_format)
@@ -151,7 +156,10 @@ class VideoClipDataset(SplitDataset):
         self.train_transform = train_transform
         self.train_spatial_transform = train_spatial_transform
         normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
-        self._set_normalisation(normalize, normalise_on_device, self.flow_neighbours if self.flow else 1)
+        self.flip_on_device = self._resolve_flip_on_device(flip_on_device, normalise_on_device)
+        self._set_normalisation(
+            normalize, normalise_on_device, self.flow_neighbours if self.flow else 1, self.flip_on_device
+        )
         self.seed, self.epoch = int(seed), 0
         policy = bad_sample_policy or ("skip" if train else "raise")
         self.tracker = BadSampleTracker(policy)
@@ -164,6 +172,23 @@ class VideoClipDataset(SplitDataset):
         state = self.__dict__.copy()
         state["_test_clip_cache"] = None  # never ship a cached clip to DataLoader workers
         return state
+
+    def _resolve_flip_on_device(self, requested: bool | None, on_device: bool) -> bool:
+        """``flip_on_device``: ``None`` turns it on wherever it applies (see the class docstring)."""
+        reason = None
+        if not on_device:
+            reason = "normalise_on_device=True (the device transform does the flips)"
+        elif not (self.train and self.horizontal_flip):
+            reason = "train=True and horizontal_flip=True"
+        elif self.flow is not None:
+            reason = "RGB clips (flow flips also negate u, in the worker)"
+        elif self.train_transform is not None:
+            reason = "no train_transform (it runs after the flip, in the worker)"
+        if requested is None:
+            return reason is None
+        if requested and reason is not None:
+            raise ValueError(f"flip_on_device=True needs {reason}")
+        return bool(requested)
 
     def _check_flow(self, mean, std, bgr: bool, greyscale: bool) -> None:
         if self.num_neighbours:
@@ -263,7 +288,7 @@ class VideoClipDataset(SplitDataset):
         video = self.finish_clip(clip)
         if self.flow is not None:  # (uint8 on-device clips are (u, v): made dense for the regrouping)
             video = stack_neighbours(video.contiguous(), self.num_frames, self.flow_neighbours)
-        return {
+        sample = {
             "video": video,
             "label": self._label_value(self._row_label(row), flipped and bool(self.flip_label_map)),
             "video_id": row.video_id,
@@ -271,11 +296,16 @@ class VideoClipDataset(SplitDataset):
             "temporal_idx": temporal_idx,
             "frame_indices": source.frame_numbers(idx),
         }
+        if self.flip_on_device:
+            sample[FLIP_PENDING] = flipped
+        return sample
 
     def _train_clip(self, source, idx: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """The augmented train clip (uint8 ``(T, C, H, W)``) and whether it was flipped. Draws, in order: the
-        flip, then the scale and the crop (or ``train_spatial_transform``'s), then ``train_transform``'s."""
+        """The augmented train clip (uint8 ``(T, C, H, W)``) and whether it was flipped (with
+        ``flip_on_device``: is to be flipped). Draws, in order: the flip, then the scale and the crop (or
+        ``train_spatial_transform``'s), then ``train_transform``'s."""
         flipped = self.horizontal_flip and torch.rand(1).item() < 0.5
+        mirror_here = flipped and not self.flip_on_device
         bgr = False
         if self.train_spatial_transform is not None:  # e.g. TSN multi-scale crop, RandomResizedCrop
             clip = self.train_spatial_transform(to_tchw(source.read(idx, short_side=self.test_scale)))
@@ -283,7 +313,7 @@ class VideoClipDataset(SplitDataset):
             short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
             # a clip to be flipped is decoded BGR where that is free, then mirrored and turned back to RGB in
             # one pass (hflip_bgr): the same pixels as flipping the RGB clip, about twice as fast
-            bgr = flipped and self.flow is None and getattr(source, "reads_bgr", False)
+            bgr = mirror_here and self.flow is None and getattr(source, "reads_bgr", False)
             frames = (
                 source.read(idx, short, exact=False, bgr=True)
                 if bgr
@@ -291,7 +321,7 @@ class VideoClipDataset(SplitDataset):
             )
             # decoders scale (near) to `short`; any remaining resize is fused with the crop
             clip = scaled_random_crop(to_tchw(frames), short, self.crop_size)
-        if flipped:
+        if mirror_here:
             clip = hflip_bgr(clip) if bgr else clip.flip(-1)
             if self.flow is not None:
                 clip = invert_u(clip)

@@ -28,7 +28,7 @@ from .clip import (
 )
 from .collate import collate_clips, is_channels_last_clip, stack_channels_last
 from .mix import MixupCutmix, MixupCutmixCollate, soft_targets
-from .normalize import GREY_COEFFS, DeviceNormalize, Normalize, rgb_to_grey
+from .normalize import FLIP_PENDING, GREY_COEFFS, DeviceNormalize, Normalize, hflip_flagged, rgb_to_grey
 
 __all__ = [
     "ColorJitter",
@@ -45,6 +45,7 @@ __all__ = [
     "is_channels_last_clip",
     "stack_channels_last",
     "NUM_SPATIAL_CROPS",
+    "FLIP_PENDING",
     "GREY_COEFFS",
     "CenterCrop",
     "ClipTransform",
@@ -58,6 +59,7 @@ __all__ = [
     "SpatialCrop",
     "rgb_to_grey",
     "hflip_bgr",
+    "hflip_flagged",
     "scaled_random_crop",
     "short_side_size",
     "spatial_crop",

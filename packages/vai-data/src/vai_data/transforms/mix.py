@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .collate import collate_clips
+from .normalize import FLIP_PENDING, hflip_flagged
 
 
 def soft_targets(label: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
@@ -117,6 +118,8 @@ class MixupCutmixCollate:
     Use only for training; evaluation keeps the default collate. uint8 clips (``normalise_on_device``)
     come out as float in [0, 255] after mixup; normalising them afterwards gives the batch of mixing
     normalised clips (normalisation is affine), up to float rounding (~5e-7); CutMix keeps uint8.
+    Flips a dataset left to the device (``flip_pending``) are done here first, before clips are mixed;
+    the batch's flags are then all False.
     """
 
     def __init__(
@@ -140,7 +143,11 @@ class MixupCutmixCollate:
         if not isinstance(batch, dict) or "video" not in batch or "label" not in batch:
             raise ValueError("MixupCutmixCollate expects samples as dicts with 'video' and 'label' keys")
         label = torch.as_tensor(batch["label"])
-        video, target, lam, _ = self.mix(batch["video"], label)
+        video = batch["video"]
+        if FLIP_PENDING in batch:  # mix mirrored clips, not clips still to be mirrored with their partner
+            video = hflip_flagged(video, batch[FLIP_PENDING])
+            batch[FLIP_PENDING] = torch.zeros_like(torch.as_tensor(batch[FLIP_PENDING]))
+        video, target, lam, _ = self.mix(video, label)
         batch["hard_label"] = label
         batch["video"], batch["label"], batch["mix_lambda"] = video, target, lam
         return batch

@@ -127,22 +127,68 @@ class Normalize:
         )
 
 
+FLIP_PENDING = "flip_pending"  # sample/batch key: the clip still has to be mirrored (see DeviceNormalize)
+
+
+def hflip_flagged(video: torch.Tensor, flags) -> torch.Tensor:
+    """Mirror (last axis, W) the clips of an ``(N, C, T, H, W)`` batch whose flag is True, or one
+    ``(C, T, H, W)`` clip when its single flag is True; ``flags`` is a bool sequence or tensor of length N.
+    The input is left unchanged (on CUDA one ``torch.where``, no host synchronisation)."""
+    if video.ndim not in (4, 5):
+        raise ValueError(f"expected (N, C, T, H, W) or (C, T, H, W), got shape {tuple(video.shape)}")
+    flags = torch.as_tensor(flags, device=video.device)
+    n = 1 if video.ndim == 4 else video.shape[0]
+    if flags.dtype != torch.bool or flags.numel() != n:
+        raise ValueError(
+            f"flip flags must be {n} bool value(s), one per clip; got {flags.numel()} of {flags.dtype}"
+        )
+    if video.ndim == 4:
+        return video.flip(-1) if bool(flags.reshape(())) else video
+    if video.device.type != "cpu":
+        return torch.where(flags.view(-1, 1, 1, 1, 1), video.flip(-1), video)
+    chosen = flags.nonzero().flatten()
+    if chosen.numel() == 0:
+        return video
+    out = video.clone()  # keeps the channels-last layout
+    out[chosen] = video[chosen].flip(-1)
+    return out
+
+
 class DeviceNormalize:
     """``Normalize`` for a collated batch on its device: uint8 (or float) ``(N, C, T, H, W)`` or one
     ``(C, T, H, W)`` clip, any memory layout -> contiguous normalised float32 of the same rank.
 
     ``channel_repeat`` tiles the statistics, for optical-flow stacks of ``channel_repeat`` (u, v) pairs.
+    ``flips_pending=True`` (set by a ``VideoClipDataset`` that leaves its random horizontal flips to the
+    device, ``flip_on_device``): each call must pass ``flip_pending=batch["flip_pending"]`` and the clips
+    flagged there are mirrored first, so a call that forgets the flags fails instead of training on
+    unflipped clips with flipped labels.
     """
 
-    def __init__(self, normalize: Normalize, channel_repeat: int = 1):
+    def __init__(self, normalize: Normalize, channel_repeat: int = 1, flips_pending: bool = False):
         if channel_repeat < 1:
             raise ValueError(f"channel_repeat={channel_repeat} must be at least 1")
         self.normalize, self.channel_repeat = normalize, int(channel_repeat)
+        self.flips_pending = bool(flips_pending)
 
-    def __call__(self, video: torch.Tensor) -> torch.Tensor:
+    def __call__(self, video: torch.Tensor, flip_pending=None) -> torch.Tensor:
         if video.ndim not in (4, 5):
             raise ValueError(f"expected (N, C, T, H, W) or (C, T, H, W), got shape {tuple(video.shape)}")
+        if flip_pending is not None:
+            video = hflip_flagged(video, flip_pending)
+        elif self.flips_pending:
+            raise ValueError(
+                "this dataset leaves its horizontal flips to device_transform: call it as "
+                "device_transform(batch['video'], flip_pending=batch['flip_pending'])"
+            )
         return self.normalize.channels_first(video, self.channel_repeat)
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("flips_pending", False)  # pickles made before flip_on_device existed
+
     def __repr__(self) -> str:
-        return f"DeviceNormalize({self.normalize!r}, channel_repeat={self.channel_repeat})"
+        return (
+            f"DeviceNormalize({self.normalize!r}, channel_repeat={self.channel_repeat}, "
+            f"flips_pending={self.flips_pending})"
+        )

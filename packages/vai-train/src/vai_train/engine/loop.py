@@ -109,7 +109,7 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
     optimiser.zero_grad(set_to_none=True)
     for it, batch in enumerate(loader):
         inputs, uids, labels, extra = unpack(batch)
-        inputs = reshape(_to(inputs, device))
+        inputs = reshape(_to(inputs, device), batch)
         labels = _to(labels, device)
         last_micro = (it + 1) % accum == 0 or it + 1 == n_batches
         sync_ctx = (
@@ -222,7 +222,7 @@ def run_inference(
         loader, desc=desc, disable=not (info.is_main and progress), dynamic_ncols=True, leave=False
     ):
         inputs, uids, labels, extra = unpack(batch)
-        inputs = reshape(_to(inputs, device))
+        inputs = reshape(_to(inputs, device), batch)
         labels = _to(labels, device)
         with amp.autocast(device):
             out = model(inputs)

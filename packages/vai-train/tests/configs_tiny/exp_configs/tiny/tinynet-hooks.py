@@ -13,7 +13,8 @@ num_epochs = 3
 class EpochAwareDataset(dataset_cfg.TinyDataset):
     """Records set_epoch calls and reports a fixed number of substituted samples, like vai_data's datasets;
     hands out float64 clips that its ``device_transform`` turns into float32 (as vai_data's uint8 clips
-    with ``normalise_on_device``) and batches them with its own ``collate_fn``."""
+    with ``normalise_on_device``) and batches them with its own ``collate_fn``. Train samples carry
+    ``flip_pending`` (odd indices True), as vai_data's datasets that leave their flips to the device."""
 
     bad_samples = 2
 
@@ -23,14 +24,23 @@ class EpochAwareDataset(dataset_cfg.TinyDataset):
     def __getitem__(self, i):
         sample = super().__getitem__(i)
         sample["video"] = sample["video"].double()
+        if self.split == "train":
+            sample["flip_pending"] = i % 2 == 1
         return sample
 
     def collate_fn(self, samples):
         _record("collate", split=self.split)
         return default_collate(samples)
 
-    def device_transform(self, video):
-        _record("device_transform", split=self.split, dtype=str(video.dtype), device=str(video.device))
+    def device_transform(self, video, flip_pending=None):
+        flags = None if flip_pending is None else [bool(f) for f in flip_pending]
+        _record(
+            "device_transform",
+            split=self.split,
+            dtype=str(video.dtype),
+            device=str(video.device),
+            flags=flags,
+        )
         return video.float()
 
 
