@@ -49,7 +49,6 @@ from vai_data import (
     read_frames,
     write_split_file,
 )
-from vai_data.datasets.resilience import SampleRNG, sample_seed
 from vai_data.decode import output_size
 from vai_data.frame_sources import resize_short_side_thwc
 from vai_data.jpeg import dct_scale_dims, decode_jpeg, encode_jpeg
@@ -208,9 +207,8 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
 
 def vai_indices(ds: VideoClipDataset, index: int) -> torch.Tensor:
     """The frame indices ``ds[index]`` reads (same seeding as the dataset, attempt 0)."""
-    with SampleRNG(sample_seed(ds.seed, ds.epoch, index, 0)):
-        row = ds.split.rows[index]
-        return ds.sample_indices(ds.make_source(row).num_frames, 0)
+    row = ds.split.rows[index]
+    return ds.sample_indices(ds.make_source(row).num_frames, 0, ds.sample_rng(index))
 
 
 def collated(ds: VideoClipDataset, n_items: int, batch_size: int = 8):

@@ -57,16 +57,17 @@ def test_sample_rng_seeds_and_restores_the_global_generator():
 
 
 def _reference_sparse(n, t, train, g):
-    """The TSN formula written with torch ops, as vai_data computed it before the numpy version."""
+    """The TSN formula written with torch ops (the product in float64, as Python floats compute it)."""
     starts = torch.tensor([n * i // t for i in range(t + 1)], dtype=torch.long)
     lo, hi = starts[:-1], starts[1:]
     if not train:
         return lo
     width = (hi - lo).clamp(min=1)
-    return lo + (torch.rand(t, generator=g) * width).long().clamp(max=width - 1)
+    return lo + (torch.rand(t, generator=g).double() * width).long().clamp(max=width - 1)
 
 
 def test_sparse_indices_bit_identical_to_the_torch_formula():
+    """Also past 2**24 frames per segment, where a float32 product would round to a neighbouring frame."""
     for n in [*range(1, 120), 997, 65_537, 2**25 + 3]:
         for t in (1, 3, 8, 32):
             for train in (False, True):

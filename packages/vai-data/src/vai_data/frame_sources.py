@@ -128,7 +128,7 @@ class VideoFileSource:
         self.num_frames = int(end) - self.start + 1
 
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices + self.start
+        return indices + self.start if self.start else indices
 
     def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
         frames = read_frames(self.path, self.frame_numbers(indices), self.backend, short_side, self.size_hint)
@@ -165,7 +165,7 @@ class FrameFolderSource(JpegFrameSource):
         self.num_frames = int(end) - self.start + 1
 
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices + self.start
+        return indices + self.start if self.start else indices
 
     def _read_file(self, number: int) -> bytes:
         fp = format_frame_path(self.path, number, self.flow_direction)

@@ -116,7 +116,7 @@ class GulpSource(JpegFrameSource):
         self.num_frames = max(end - self.start + 1, 1)
 
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices + self.start
+        return indices + self.start if self.start else indices
 
     def read(
         self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False

@@ -6,9 +6,9 @@ the optional ``torch.Generator`` so a seed gives the same clips everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
-import numpy as np
 import torch
 
 
@@ -20,30 +20,41 @@ def _check(num_video_frames: int, name: str, value: int) -> None:
 
 
 def sparse_indices(
-    num_video_frames: int, num_segments: int, train: bool, generator: torch.Generator | None = None
+    num_video_frames: int,
+    num_segments: int,
+    train: bool,
+    generator: torch.Generator | None = None,
+    uniform: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """TSN sampling: split ``[0, N)`` at ``s_i = int(N*i/T)``; train picks a random frame in each
-    ``[s_i, s_{i+1})``, test takes ``s_i``. Videos shorter than T repeat frames (``[0, 0, 1, 1, ...]``)."""
+    """TSN sampling: split ``[0, N)`` at ``s_i = int(N*i/T)``; train picks frame ``s_i + int(u_i * w_i)``
+    in each ``[s_i, s_{i+1})`` of width ``w_i`` for uniform [0, 1) draws ``u_i`` (``torch.rand(T)`` from
+    ``generator``, or the ``T`` numbers given as ``uniform``), test takes ``s_i``. Videos shorter than T
+    repeat frames (``[0, 0, 1, 1, ...]``)."""
     _check(num_video_frames, "num_segments", num_segments)
-    lo, width_f32, last = _segments(int(num_video_frames), int(num_segments))
     if not train:
-        return torch.from_numpy(lo.copy())
-    # float32 product and truncation as torch computes them (numpy: one C call each, no tensor dispatch)
-    offsets = (torch.rand(num_segments, generator=generator).numpy() * width_f32).astype(np.int64)
-    return torch.from_numpy(lo + np.minimum(offsets, last))
+        return torch.tensor(_segments(int(num_video_frames), int(num_segments))[0])
+    if uniform is None:
+        uniform = torch.rand(num_segments, generator=generator).tolist()
+    return torch.tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
+
+
+def sparse_train_frames(num_video_frames: int, num_segments: int, uniform: Sequence[float]) -> list[int]:
+    """Train-mode TSN indices as a list, from one uniform [0, 1) number per segment (see
+    :func:`sparse_indices`); plain Python: for 8-32 segments cheaper than any tensor call."""
+    starts, widths = _segments(int(num_video_frames), int(num_segments))
+    if len(uniform) != num_segments or not all(0.0 <= u < 1.0 for u in uniform):
+        raise ValueError(
+            f"uniform must hold num_segments={num_segments} numbers in [0, 1), got {list(uniform)}"
+        )
+    return [s + min(int(u * w), w - 1) for s, w, u in zip(starts, widths, uniform, strict=True)]
 
 
 @lru_cache(maxsize=4096)
-def _segments(n: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per (frames, segments): segment starts, widths (at least 1) as float32, and the last offset in
-    each segment - the same for every clip of a video, so computed once (read-only arrays)."""
-    starts = np.arange(t + 1, dtype=np.int64) * n // t
-    lo = starts[:-1]
-    width = np.maximum(starts[1:] - lo, 1)
-    out = (lo, width.astype(np.float32), width - 1)
-    for a in out:
-        a.flags.writeable = False
-    return out
+def _segments(n: int, t: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Per (frames, segments): segment starts and widths (at least 1) - the same for every clip of a video,
+    so computed once."""
+    starts = [n * i // t for i in range(t + 1)]
+    return tuple(starts[:-1]), tuple(max(b - a, 1) for a, b in zip(starts[:-1], starts[1:], strict=True))
 
 
 def dense_start_positions(num_video_frames: int, clip_len: int, stride: int) -> int:
@@ -60,10 +71,12 @@ def dense_indices(
     num_clips: int = 1,
     clip_idx: int = 0,
     generator: torch.Generator | None = None,
+    uniform: float | None = None,
 ) -> torch.Tensor:
-    """Dense clip of ``clip_len`` frames every ``stride``: random start in train; in test the middle start
-    for one clip, else start ``round((S-1)/(num_clips-1)*clip_idx)`` so clips spread over both ends.
-    Frames past the end of a short video repeat the last frame."""
+    """Dense clip of ``clip_len`` frames every ``stride``: random start in train (``int(u * S)`` of the
+    ``S`` possible starts for a uniform [0, 1) draw ``u`` from ``generator``, or ``uniform`` when given);
+    in test the middle start for one clip, else start ``round((S-1)/(num_clips-1)*clip_idx)`` so clips
+    spread over both ends. Frames past the end of a short video repeat the last frame."""
     _check(num_video_frames, "clip_len", clip_len)
     if stride < 1:
         raise ValueError(f"stride={stride} must be at least 1")
@@ -71,7 +84,10 @@ def dense_indices(
         raise ValueError(f"clip_idx={clip_idx} must be in [0, num_clips={num_clips})")
     n_starts = dense_start_positions(num_video_frames, clip_len, stride)
     if train:
-        start = int(torch.randint(n_starts, (1,), generator=generator))
+        u = float(torch.rand(1, generator=generator)) if uniform is None else float(uniform)
+        if not 0.0 <= u < 1.0:
+            raise ValueError(f"uniform={uniform} must be in [0, 1)")
+        start = int(u * n_starts)
     elif num_clips <= 1:
         start = (n_starts - 1) // 2
     else:

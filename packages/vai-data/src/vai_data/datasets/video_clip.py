@@ -7,8 +7,10 @@ average view predictions per video.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import random
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -138,6 +140,11 @@ class VideoClipDataset(SplitDataset):
             scale_jitter,
             test_scale,
         )
+        if len(scale_jitter) != 2 or not 1 <= int(scale_jitter[0]) <= int(scale_jitter[1]):
+            raise ValueError(
+                f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
+            )
+        self.scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
         self.num_spatial_crops = 1 if train else num_spatial_crops
         self.num_temporal_views = 1 if train else num_temporal_views
         if not train:
@@ -250,17 +257,35 @@ class VideoClipDataset(SplitDataset):
             return open_packed_source(self.data_root, row.path, row.start or 0, row.end, self.storage)
         raise ValueError(f"storage {self.storage!r} does not hold video rows")
 
-    def sample_indices(self, num_video_frames: int, temporal_idx: int) -> torch.Tensor:
-        """Frame indices (0-based in the row's range) for one sample; uses the global (seeded) torch RNG."""
+    def sample_rng(self, index: int, attempt: int = 0) -> random.Random:
+        """The random generator of sample ``index`` (``attempt``: its substitutes under ``skip``) in this
+        epoch: a pure function of (seed, epoch, index, attempt), whatever process or worker loads it."""
+        return random.Random(sample_seed(self.seed, self.epoch, index, attempt))
+
+    def sample_indices(
+        self, num_video_frames: int, temporal_idx: int, rng: random.Random | None = None
+    ) -> torch.Tensor:
+        """Frame indices (0-based in the row's range) for one sample; train draws (one uniform number per
+        sparse segment, one for a dense clip's start) come from ``rng`` (:meth:`sample_rng`; unseeded when
+        ``None``)."""
         n_base = max(num_video_frames - self.num_neighbours, 1)
+        if self.train:
+            rng = rng or random.Random()
         if self.sampling == "sparse":
             if self.train:
-                idx = sparse_indices(n_base, self.num_frames, train=True)
+                uniform = [rng.random() for _ in range(self.num_frames)]
+                idx = sparse_indices(n_base, self.num_frames, train=True, uniform=uniform)
             else:
                 idx = sparse_test_indices(n_base, self.num_frames, temporal_idx, self.num_temporal_views)
         else:
             idx = dense_indices(
-                n_base, self.num_frames, self.sampling_rate, self.train, self.num_temporal_views, temporal_idx
+                n_base,
+                self.num_frames,
+                self.sampling_rate,
+                self.train,
+                self.num_temporal_views,
+                temporal_idx,
+                uniform=rng.random() if self.train else None,
             )
         if self.num_neighbours:
             idx = add_neighbours(idx, self.num_neighbours, num_video_frames)
@@ -270,16 +295,22 @@ class VideoClipDataset(SplitDataset):
         row_idx, view = divmod(index, self._views)
         temporal_idx, spatial_idx = divmod(view, self.num_spatial_crops)
         row = self.split.rows[row_idx]
-        with SampleRNG(sample_seed(self.seed, self.epoch, index, attempt)):
+        # vai's own draws come from a per-sample random.Random; torch's global RNG is seeded per sample
+        # only where user transforms draw from it (three tensor calls saved per sample otherwise)
+        seed = sample_seed(self.seed, self.epoch, index, attempt)
+        rng = random.Random(seed)  # = self.sample_rng(index, attempt)
+        uses_torch_rng = self.train_transform is not None or self.train_spatial_transform is not None
+        with SampleRNG(seed) if uses_torch_rng else contextlib.nullcontext():
             if self.flow is not None:
                 source = FlowSource(self.flow, row, self.make_source, self.flow_folders)
             else:
                 source = self.make_source(row)
-            idx = self.sample_indices(source.num_frames, temporal_idx)
             flipped = False
             if self.train:
-                clip, flipped = self._train_clip(source, idx)
+                idx = self.sample_indices(source.num_frames, temporal_idx, rng)
+                clip, flipped = self._train_clip(source, idx, rng)
             else:
+                idx = self.sample_indices(source.num_frames, temporal_idx)
                 clip = self._test_clip(row_idx, temporal_idx, source, idx)
                 clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
                 if self.flow is not None and self.num_spatial_crops == 10 and spatial_idx >= 5:
@@ -300,17 +331,19 @@ class VideoClipDataset(SplitDataset):
             sample[FLIP_PENDING] = flipped
         return sample
 
-    def _train_clip(self, source, idx: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    def _train_clip(self, source, idx: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, bool]:
         """The augmented train clip (uint8 ``(T, C, H, W)``) and whether it was flipped (with
-        ``flip_on_device``: is to be flipped). Draws, in order: the flip, then the scale and the crop (or
-        ``train_spatial_transform``'s), then ``train_transform``'s."""
-        flipped = self.horizontal_flip and torch.rand(1).item() < 0.5
+        ``flip_on_device``: is to be flipped). Draws from ``rng`` after the frame indices: the flip, then the
+        scale and the crop's row and column (unless ``train_spatial_transform`` crops instead)."""
+        u_flip = rng.random()  # drawn whether or not flips are on: the later draws stay the same
+        flipped = bool(self.horizontal_flip) and u_flip < 0.5
         mirror_here = flipped and not self.flip_on_device
         bgr = False
         if self.train_spatial_transform is not None:  # e.g. TSN multi-scale crop, RandomResizedCrop
             clip = self.train_spatial_transform(to_tchw(source.read(idx, short_side=self.test_scale)))
         else:
-            short = int(torch.randint(self.scale_jitter[0], self.scale_jitter[1] + 1, (1,)))
+            lo, hi = self.scale_jitter
+            short = lo + int(rng.random() * (hi - lo + 1))
             # a clip to be flipped is decoded BGR where that is free, then mirrored and turned back to RGB in
             # one pass (hflip_bgr): the same pixels as flipping the RGB clip, about twice as fast
             bgr = mirror_here and self.flow is None and getattr(source, "reads_bgr", False)
@@ -320,7 +353,8 @@ class VideoClipDataset(SplitDataset):
                 else source.read(idx, short, exact=False)
             )
             # decoders scale (near) to `short`; any remaining resize is fused with the crop
-            clip = scaled_random_crop(to_tchw(frames), short, self.crop_size)
+            position = (rng.random(), rng.random())
+            clip = scaled_random_crop(to_tchw(frames), short, self.crop_size, position)
         if mirror_here:
             clip = hflip_bgr(clip) if bgr else clip.flip(-1)
             if self.flow is not None:

@@ -96,22 +96,41 @@ def _pad_to(clip: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return clip
 
 
-def scaled_random_crop(clip: torch.Tensor, short_side: int, size: int | Sequence[int]) -> torch.Tensor:
+def scaled_random_crop(
+    clip: torch.Tensor,
+    short_side: int,
+    size: int | Sequence[int],
+    position: tuple[float, float] | None = None,
+) -> torch.Tensor:
     """``ShortSideScale(short_side)`` then ``RandomCrop(size)`` as ONE resized crop of the matching source
-    region, so only ``size`` pixels are interpolated instead of the whole frame (same random draws)."""
+    region, so only ``size`` pixels are interpolated instead of the whole frame (same random draws).
+    ``position``: two uniform [0, 1) numbers placing the crop (row, column) instead of drawing them; the
+    top row is then ``int(position[0] * (scaled height - crop height + 1))``, the left column likewise."""
     ch, cw = _pair(size)
     h, w = clip.shape[-2:]
     th, tw = short_side_size(h, w, short_side)
     if th < ch or tw < cw:  # crop larger than the scaled frame: pad like RandomCrop does
-        return RandomCrop((ch, cw))(ShortSideScale(short_side)(clip))
-    top = int(torch.randint(th - ch + 1, (1,)))
-    left = int(torch.randint(tw - cw + 1, (1,)))
+        clip = _pad_to(ShortSideScale(short_side)(clip), ch, cw)
+        top, left = _crop_origin(clip.shape[-2] - ch + 1, clip.shape[-1] - cw + 1, position)
+        return F.crop(clip, top, left, ch, cw)
+    top, left = _crop_origin(th - ch + 1, tw - cw + 1, position)
     if (th, tw) == (h, w):
         return clip[..., top : top + ch, left : left + cw]  # F.crop's view, without its dispatch
     fy, fx = h / th, w / tw
     y0, x0 = int(round(top * fy)), int(round(left * fx))
     sh, sw = min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
     return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
+
+
+def _crop_origin(rows: int, cols: int, position: tuple[float, float] | None) -> tuple[int, int]:
+    """(top, left) among ``rows`` x ``cols`` crop origins: drawn as RandomCrop draws them, or placed by
+    ``position``."""
+    if position is None:
+        return int(torch.randint(rows, (1,))), int(torch.randint(cols, (1,)))
+    uy, ux = position
+    if not (0.0 <= uy < 1.0 and 0.0 <= ux < 1.0):
+        raise ValueError(f"position={position} must be two numbers in [0, 1)")
+    return int(uy * rows), int(ux * cols)
 
 
 def hflip_bgr(clip: torch.Tensor) -> torch.Tensor:

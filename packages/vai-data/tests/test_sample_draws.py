@@ -1,0 +1,144 @@
+"""A train sample's random draws: one per-sample ``random.Random`` in a documented order (frame indices, flip,
+scale, crop row, crop column), torch's global RNG seeded only for user transforms, and the samplers and
+crop that take given uniform numbers."""
+
+import os
+import random
+
+import pytest
+import torch
+from vai_data import VideoClipDataset, dense_indices, sparse_indices
+from vai_data.sampling import sparse_train_frames
+from vai_data.transforms import RandAugment, scaled_random_crop, to_tchw
+
+KW = dict(num_frames=4, crop_size=16, scale_jitter=(20, 28), seed=9, normalise_on_device=True)
+
+
+def _ds(root, **kw):
+    return VideoClipDataset(
+        os.path.join(root, "splits", "train_frames.csv"), root, train=True, **{**KW, **kw}
+    )
+
+
+@pytest.mark.parametrize("sampling", ["sparse", "dense"])
+def test_a_sample_is_its_rng_draws_in_the_documented_order(synth_root, sampling):
+    """Rebuild ds[i] by hand from ``sample_rng(i)``: indices, flip, scale, crop position - in that order."""
+    ds = _ds(synth_root, sampling=sampling, sampling_rate=1, flip_on_device=False)
+    ds.set_epoch(2)
+    flips = 0
+    for i in range(6):
+        rng = ds.sample_rng(i)
+        source = ds.make_source(ds.split.rows[i])
+        n, t = source.num_frames, ds.num_frames
+        if sampling == "sparse":
+            want_idx = sparse_train_frames(n, t, [rng.random() for _ in range(t)])
+        else:
+            want_idx = dense_indices(n, t, 1, True, uniform=rng.random()).tolist()
+        flipped = rng.random() < 0.5
+        short = 20 + int(rng.random() * 9)
+        position = (rng.random(), rng.random())
+        frames = source.read(torch.tensor(want_idx), short, exact=False)
+        want = scaled_random_crop(to_tchw(frames), short, 16, position)
+        want = want.flip(-1) if flipped else want
+        got = ds[i]
+        assert got["frame_indices"].tolist() == want_idx
+        assert torch.equal(got["video"], want.permute(1, 0, 2, 3))
+        flips += flipped
+    assert 0 < flips < 6
+
+
+def test_sample_rng_and_sample_indices_reproduce_the_sample(synth_root):
+    ds = _ds(synth_root)
+    a, b = ds.sample_rng(3, attempt=1), ds.sample_rng(3, attempt=1)
+    assert a.random() == b.random() and ds.sample_rng(3).random() != ds.sample_rng(4).random()
+    n = ds.make_source(ds.split.rows[3]).num_frames
+    assert torch.equal(ds.sample_indices(n, 0, ds.sample_rng(3)), ds[3]["frame_indices"])
+    ds.set_epoch(1)
+    assert ds.sample_rng(3).random() != a.random()  # epochs differ
+    assert ds.sample_indices(n, 0).shape == (4,)  # no rng: unseeded draws
+
+
+def test_default_train_samples_leave_torch_rng_alone_and_transforms_get_it_seeded(synth_root):
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    _ds(synth_root)[0]
+    assert torch.equal(torch.get_rng_state(), before)  # no tensor draws, no seeding
+
+    seen = []
+
+    def spy(clip):
+        seen.append(torch.rand(1).item())  # a user transform's draw from the global RNG
+        return clip
+
+    ds = _ds(synth_root, train_transform=spy)
+    ds[2], ds[2], ds[3]
+    assert seen[0] == seen[1] != seen[2]  # seeded per sample
+    assert torch.equal(torch.get_rng_state(), before)  # and restored
+
+
+def test_flip_off_keeps_the_other_draws(synth_root):
+    """The flip number is drawn whether or not flips are on, so the crops stay the same."""
+    on, off = _ds(synth_root, flip_on_device=True), _ds(synth_root, horizontal_flip=False)
+    for i in range(4):
+        a, b = on[i], off[i]
+        assert torch.equal(a["frame_indices"], b["frame_indices"])
+        assert torch.equal(a["video"], b["video"])  # on: flips left to the device, so unmirrored here
+
+
+def test_scale_jitter_is_checked(synth_root):
+    for bad in [(30, 20), (0, 10), (20,)]:
+        with pytest.raises(ValueError, match="scale_jitter"):
+            _ds(synth_root, scale_jitter=bad)
+    assert _ds(synth_root, scale_jitter=[24, 24]).scale_jitter == (24, 24)
+
+
+def test_samplers_take_given_uniforms():
+    assert sparse_indices(16, 4, True, uniform=[0.0, 0.5, 0.99, 0.25]).tolist() == [0, 6, 11, 13]
+    assert sparse_train_frames(16, 4, [0.0, 0.5, 0.99, 0.25]) == [0, 6, 11, 13]
+    assert sparse_indices(3, 6, True, uniform=[0.9] * 6).tolist() == [0, 0, 1, 1, 2, 2]  # short video
+    # uniforms from a generator equal torch.rand's draws from it
+    g = torch.Generator().manual_seed(3)
+    u = torch.rand(8, generator=torch.Generator().manual_seed(3)).tolist()
+    assert torch.equal(sparse_indices(100, 8, True, g), sparse_indices(100, 8, True, uniform=u))
+    assert dense_indices(40, 4, 2, True, uniform=0.0).tolist() == [0, 2, 4, 6]
+    assert dense_indices(40, 4, 2, True, uniform=0.999).tolist() == [33, 35, 37, 39]  # last start
+    for bad in ([0.1] * 3, [0.1, 0.2, 1.0, 0.3], [-0.1, 0.2, 0.3, 0.4]):
+        with pytest.raises(ValueError, match="num_segments=4 numbers in"):
+            sparse_indices(16, 4, True, uniform=bad)
+    for bad in (1.0, -0.5):
+        with pytest.raises(ValueError, match=r"must be in \[0, 1\)"):
+            dense_indices(40, 4, 2, True, uniform=bad)
+
+
+def test_scaled_random_crop_at_a_given_position():
+    clip = torch.arange(2 * 3 * 20 * 30, dtype=torch.float32).reshape(2, 3, 20, 30)
+    assert torch.equal(scaled_random_crop(clip, 20, 8, (0.0, 0.0)), clip[..., :8, :8])
+    assert torch.equal(scaled_random_crop(clip, 20, 8, (0.999, 0.999)), clip[..., 12:, 22:])  # last origin
+    assert torch.equal(scaled_random_crop(clip, 20, 8, (0.5, 0.25)), clip[..., 6:14, 5:13])
+    padded = scaled_random_crop(clip, 10, 16, (0.0, 0.0))  # larger than the scaled frame: padded
+    assert padded.shape == (2, 3, 16, 16)
+    torch.manual_seed(0)
+    drawn = scaled_random_crop(clip, 20, 8)  # no position: drawn from torch's RNG as RandomCrop does
+    torch.manual_seed(0)
+    top, left = int(torch.randint(13, (1,))), int(torch.randint(23, (1,)))
+    assert torch.equal(drawn, clip[..., top : top + 8, left : left + 8])
+    for bad in [(1.0, 0.0), (0.0, -0.1)]:
+        with pytest.raises(ValueError, match="two numbers in"):
+            scaled_random_crop(clip, 20, 8, bad)
+
+
+def test_frame_numbers_offset_only_when_the_range_starts_later(synth_root):
+    ds = _ds(synth_root)
+    source = ds.make_source(ds.split.rows[0])
+    idx = torch.tensor([0, 2])
+    source.start = 0
+    assert source.frame_numbers(idx) is idx
+    source.start = 5
+    assert source.frame_numbers(idx).tolist() == [5, 7]
+
+
+def test_random_augment_datasets_still_reproduce_across_instances(synth_root):
+    a = _ds(synth_root, train_transform=RandAugment(num_ops=2), normalise_on_device=False)
+    b = _ds(synth_root, train_transform=RandAugment(num_ops=2), normalise_on_device=False)
+    random.seed(1)  # Python's global RNG is not used either
+    assert torch.equal(a[1]["video"], b[1]["video"])
