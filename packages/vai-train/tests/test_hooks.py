@@ -79,3 +79,36 @@ def test_mixing_collate_wrapped_datasets_and_a_swapped_loader(base_args, tmp_pat
     run_eval(args + ["-l", "-1", "-s", "train"])
     run_feature(args + ["-l", "-1", "-s", "train"])
     assert sum(c["hook"] == "mix" for c in _calls(log)) == mixes
+
+
+def test_device_input_func_passes_a_batchs_flip_flags():
+    """``device_transform`` gets ``flip_pending`` from batches that carry it (through ``Subset`` too), is
+    called without it otherwise, and datasets without a ``device_transform`` only get the reshape."""
+    import torch
+    from torch.utils.data import DataLoader, Subset
+    from vai_train.dataset_hooks import device_input_func
+
+    class Flagged(torch.utils.data.Dataset):
+        def __init__(self):
+            self.calls = []
+
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return {"video": torch.zeros(1)}
+
+        def device_transform(self, video, flip_pending=None):
+            self.calls.append(None if flip_pending is None else flip_pending.tolist())
+            return video * 2
+
+    ds = Flagged()
+    fn = device_input_func(DataLoader(Subset(ds, [0, 1])), lambda x: x + 1)
+    video = torch.ones(2)
+    assert fn(video, {"video": video, "flip_pending": torch.tensor([True, False])}).tolist() == [3.0, 3.0]
+    assert fn(video, {"video": video, "flip_pending": [False, True]}).tolist() == [3.0, 3.0]
+    fn(video, {"video": video})
+    fn(video)
+    assert ds.calls == [[True, False], [False, True], None, None]
+    plain = device_input_func(DataLoader([{"video": torch.zeros(1)}]), lambda x: x + 1)
+    assert plain(video, {"flip_pending": torch.tensor([True, True])}).tolist() == [2.0, 2.0]

@@ -1,7 +1,8 @@
 """Frame-index samplers matching upstream PyVideoAI: TSN sparse segments and dense (SlowFast-style) clips.
 
 All return a ``LongTensor`` of 0-based indices into the video's frame range; randomness only through
-the optional ``torch.Generator`` so a seed gives the same clips everywhere.
+the optional ``torch.Generator``, or uniform [0, 1) numbers the caller drew (datasets draw theirs from
+a per-sample generator), so a seed gives the same clips everywhere.
 """
 
 from __future__ import annotations
