@@ -95,6 +95,20 @@ def test_hflip_flagged_mirrors_only_flagged_clips_and_keeps_the_input():
     assert hflip_flagged(clip, torch.tensor(False)) is clip
 
 
+def test_hflip_flagged_flag_shapes():
+    """A single bool for a batch of one, numpy flags and an empty batch; never a (N, 1) flag column."""
+    import numpy as np
+
+    video = _batch()
+    one = video[:1]
+    for flag in (True, torch.tensor(True), np.bool_(True), [True], torch.tensor([True])):
+        assert torch.equal(hflip_flagged(one, flag), one.flip(-1))
+    assert torch.equal(hflip_flagged(video, np.array([False, True, False, False]))[1], video[1].flip(-1))
+    assert hflip_flagged(video[:0], []).shape[0] == 0
+    with pytest.raises(ValueError, match=r"shape \(4, 1\)"):
+        hflip_flagged(video, torch.tensor([[False], [True], [False], [False]]))
+
+
 @pytest.mark.parametrize(
     "flags,match",
     [([True, False], "4 bool value"), ([1, 0, 0, 1], "4 bool value"), (torch.ones(4), "4 bool value")],

@@ -116,6 +116,27 @@ def test_train_flip_inverts_u_only(rr_split):
     assert seen == {True, False}  # p = 0.5 over 12 epochs: both happen
 
 
+def test_flow_flips_stay_in_the_worker_on_device(rr_split):
+    """Flow flips also negate u, so a flow dataset never leaves them to the device transform."""
+    split, root = rr_split
+    ds = VideoClipDataset(split, root, train=True, flow="RR", normalise_on_device=True, **KW)
+    assert not ds.flip_on_device and not ds.device_transform.flips_pending
+    seen = set()
+    for epoch in range(12):
+        ds.set_epoch(epoch)
+        s = ds[0]
+        assert "flip_pending" not in s
+        u0 = u_val(int(s["frame_indices"][0]))
+        seen.add(abs(float(s["video"][0, 0].float().mean()) - (255 - u0)) < 2.5)  # u negated: flipped here
+    assert seen == {True, False}
+    with pytest.raises(ValueError, match="flip_on_device=True needs RGB clips"):
+        VideoClipDataset(
+            split, root, train=True, flow="RR", normalise_on_device=True, flip_on_device=True, **KW
+        )
+    with pytest.raises(ValueError, match="optical-flow stacks"):
+        ds.device_transform(s["video"], flip_pending=True)
+
+
 def test_flow_argument_errors(rr_split, tmp_path):
     split, root = rr_split
     with pytest.raises(ValueError, match="flow='XY'"):

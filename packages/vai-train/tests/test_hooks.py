@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
 from vai_train import run_eval, run_feature, run_train
 
 
@@ -83,7 +84,8 @@ def test_mixing_collate_wrapped_datasets_and_a_swapped_loader(base_args, tmp_pat
 
 def test_device_input_func_passes_a_batchs_flip_flags():
     """``device_transform`` gets ``flip_pending`` from batches that carry it (through ``Subset`` too), is
-    called without it otherwise, and datasets without a ``device_transform`` only get the reshape."""
+    called without it otherwise; datasets without a ``device_transform`` only get the reshape, and their
+    batches must not carry flags (their clips would go unmirrored with mirrored labels)."""
     import torch
     from torch.utils.data import DataLoader, Subset
     from vai_train.dataset_hooks import device_input_func
@@ -111,4 +113,6 @@ def test_device_input_func_passes_a_batchs_flip_flags():
     fn(video)
     assert ds.calls == [[True, False], [False, True], None, None]
     plain = device_input_func(DataLoader([{"video": torch.zeros(1)}]), lambda x: x + 1)
-    assert plain(video, {"flip_pending": torch.tensor([True, True])}).tolist() == [2.0, 2.0]
+    assert plain(video, {"video": video}).tolist() == [2.0, 2.0] and plain(video).tolist() == [2.0, 2.0]
+    with pytest.raises(ValueError, match="no device_transform to mirror"):  # flags nobody would apply
+        plain(video, {"flip_pending": torch.tensor([True, False])})

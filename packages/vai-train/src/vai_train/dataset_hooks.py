@@ -33,11 +33,17 @@ def device_input_func(loader: DataLoader, reshape: Callable) -> Callable:
     ``device_transform`` (e.g. vai_data's normalisation of uint8 clips, ``normalise_on_device=True``, and
     the flips it left pending, from ``batch["flip_pending"]``), then ``reshape``."""
     device_transform = dataset_attr(loader.dataset, "device_transform")
-    if device_transform is None:
-        return lambda inputs, batch=None: reshape(inputs)
 
     def apply(inputs, batch=None):
         pending = batch.get(FLIP_PENDING) if isinstance(batch, Mapping) else None
+        if device_transform is None:
+            if pending is not None:  # the labels were remapped for flips nothing would do: refuse
+                raise ValueError(
+                    "the batch carries flip_pending flags but its dataset has no device_transform to mirror "
+                    "the flagged clips (a wrapper other than Subset hides it?): give the wrapper the "
+                    "dataset's device_transform, or build the dataset with flip_on_device=False"
+                )
+            return reshape(inputs)
         if pending is None:
             return reshape(device_transform(inputs))
         flags = torch.as_tensor(pending)

@@ -140,11 +140,12 @@ class VideoClipDataset(SplitDataset):
             scale_jitter,
             test_scale,
         )
-        if len(scale_jitter) != 2 or not 1 <= int(scale_jitter[0]) <= int(scale_jitter[1]):
-            raise ValueError(
-                f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
-            )
-        self.scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
+        if train:  # (test datasets never use it)
+            if len(scale_jitter) != 2 or not 1 <= int(scale_jitter[0]) <= int(scale_jitter[1]):
+                raise ValueError(
+                    f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
+                )
+            self.scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
         self.num_spatial_crops = 1 if train else num_spatial_crops
         self.num_temporal_views = 1 if train else num_temporal_views
         if not train:
@@ -258,8 +259,9 @@ class VideoClipDataset(SplitDataset):
         raise ValueError(f"storage {self.storage!r} does not hold video rows")
 
     def sample_rng(self, index: int, attempt: int = 0) -> random.Random:
-        """The random generator of sample ``index`` (``attempt``: its substitutes under ``skip``) in this
-        epoch: a pure function of (seed, epoch, index, attempt), whatever process or worker loads it."""
+        """The random generator of sample ``index`` in this epoch: a pure function of (seed, epoch, index,
+        attempt), whatever process or worker loads it. Under ``skip`` the k-th substitute for an unreadable
+        sample is loaded as ``(substitute's index, attempt=k)``."""
         return random.Random(sample_seed(self.seed, self.epoch, index, attempt))
 
     def sample_indices(

@@ -50,7 +50,8 @@ class MixupCutmix:
 
     With probability ``prob`` a batch is mixed; when both alphas are positive, CutMix is chosen with
     probability ``switch_prob``. CutMix's ``lam`` is corrected to the box's true area. Random draws come
-    from ``generator`` (or the global torch RNG) so runs are reproducible.
+    from ``generator`` (or the global torch RNG) so runs are reproducible. Clips still flagged in a batch's
+    ``flip_pending`` must be mirrored first (``hflip_flagged``; ``MixupCutmixCollate`` does it).
     """
 
     def __init__(

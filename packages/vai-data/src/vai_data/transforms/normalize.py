@@ -132,18 +132,26 @@ FLIP_PENDING = "flip_pending"  # sample/batch key: the clip still has to be mirr
 
 def hflip_flagged(video: torch.Tensor, flags) -> torch.Tensor:
     """Mirror (last axis, W) the clips of an ``(N, C, T, H, W)`` batch whose flag is True, or one
-    ``(C, T, H, W)`` clip when its single flag is True; ``flags`` is a bool sequence or tensor of length N.
-    The input is left unchanged (on CUDA one ``torch.where``, no host synchronisation)."""
+    ``(C, T, H, W)`` clip when its single flag is True; ``flags`` is a bool sequence or tensor of length N
+    (a single bool for one clip or a batch of one). The input is left unchanged. On CUDA it is one
+    ``torch.where`` without a host synchronisation when the flags are on the device already (the vai-train
+    engine moves them with the batch); CPU flags are copied over asynchronously from pinned memory only."""
     if video.ndim not in (4, 5):
         raise ValueError(f"expected (N, C, T, H, W) or (C, T, H, W), got shape {tuple(video.shape)}")
-    flags = torch.as_tensor(flags, device=video.device)
     n = 1 if video.ndim == 4 else video.shape[0]
-    if flags.dtype != torch.bool or flags.numel() != n:
+    if not isinstance(flags, torch.Tensor):
+        flags = torch.as_tensor(flags)
+        flags = flags.bool() if flags.numel() == 0 else flags  # [] would be float32
+    if flags.dtype != torch.bool or flags.numel() != n or flags.ndim > 1:
         raise ValueError(
-            f"flip flags must be {n} bool value(s), one per clip; got {flags.numel()} of {flags.dtype}"
+            f"flip flags must be {n} bool value(s), one per clip (shape ({n},) or a single bool); got shape "
+            f"{tuple(flags.shape)} of {flags.dtype}"
         )
+    if n == 0:
+        return video
+    flags = flags.reshape(-1).to(video.device, non_blocking=True)
     if video.ndim == 4:
-        return video.flip(-1) if bool(flags.reshape(())) else video
+        return video.flip(-1) if bool(flags[0]) else video
     if video.device.type != "cpu":
         return torch.where(flags.view(-1, 1, 1, 1, 1), video.flip(-1), video)
     chosen = flags.nonzero().flatten()
@@ -175,6 +183,11 @@ class DeviceNormalize:
         if video.ndim not in (4, 5):
             raise ValueError(f"expected (N, C, T, H, W) or (C, T, H, W), got shape {tuple(video.shape)}")
         if flip_pending is not None:
+            if self.channel_repeat > 1:
+                raise ValueError(
+                    "flip_pending on optical-flow stacks: mirroring flow also negates u, which the dataset "
+                    "does in the worker (flow datasets never leave flips to the device)"
+                )
             video = hflip_flagged(video, flip_pending)
         elif self.flips_pending:
             raise ValueError(
