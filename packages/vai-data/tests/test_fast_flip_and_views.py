@@ -181,6 +181,9 @@ def test_is_channels_last_clip_cases():
     assert not is_channels_last_clip(base[:1])  # one channel
     assert not is_channels_last_clip(base[0])  # not a clip
     assert not is_channels_last_clip("video")
+    assert is_channels_last_clip(base[:, :1, :1])  # size-1 dims have any stride
+    assert not is_channels_last_clip(base[..., :1].expand(3, 2, 6, 8))  # a broadcast W (stride 0)
+    assert not is_channels_last_clip(base.flip(0).contiguous())  # dense (C, T, H, W) again
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.bfloat16])

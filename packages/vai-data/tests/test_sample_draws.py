@@ -115,6 +115,9 @@ def test_scaled_random_crop_at_a_given_position():
     assert torch.equal(scaled_random_crop(clip, 20, 8, (0.0, 0.0)), clip[..., :8, :8])
     assert torch.equal(scaled_random_crop(clip, 20, 8, (0.999, 0.999)), clip[..., 12:, 22:])  # last origin
     assert torch.equal(scaled_random_crop(clip, 20, 8, (0.5, 0.25)), clip[..., 6:14, 5:13])
+    view = clip[1:, :, 2:, 3:]  # a view with an offset: the crop is a view of the same storage
+    crop = scaled_random_crop(view, 18, 8, (0.5, 0.5))
+    assert torch.equal(crop, view[..., 5:13, 10:18]) and crop.untyped_storage().data_ptr() == clip.data_ptr()
     padded = scaled_random_crop(clip, 10, 16, (0.0, 0.0))  # larger than the scaled frame: padded
     assert padded.shape == (2, 3, 16, 16)
     torch.manual_seed(0)

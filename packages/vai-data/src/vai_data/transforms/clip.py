@@ -114,8 +114,10 @@ def scaled_random_crop(
         top, left = _crop_origin(clip.shape[-2] - ch + 1, clip.shape[-1] - cw + 1, position)
         return F.crop(clip, top, left, ch, cw)
     top, left = _crop_origin(th - ch + 1, tw - cw + 1, position)
-    if (th, tw) == (h, w):
-        return clip[..., top : top + ch, left : left + cw]  # F.crop's view, without its dispatch
+    if (th, tw) == (h, w):  # F.crop's view in one call (no indexing machinery: this runs per sample)
+        st = clip.stride()
+        offset = clip.storage_offset() + top * st[-2] + left * st[-1]
+        return clip.as_strided((*clip.shape[:-2], ch, cw), st, offset)
     fy, fx = h / th, w / tw
     y0, x0 = int(round(top * fy)), int(round(left * fx))
     sh, sw = min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
