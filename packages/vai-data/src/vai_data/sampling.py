@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 
-def long_tensor(values: Sequence[int]) -> torch.Tensor:
+def _long_tensor(values: Sequence[int]) -> torch.Tensor:
     """A LongTensor of a few Python ints through numpy: ``torch.tensor(list)`` takes its generic conversion
     path, 3x slower, and a sample builds one of these between decodes, when every call runs cold."""
     return torch.from_numpy(np.array(values, dtype=np.int64))
@@ -40,10 +40,10 @@ def sparse_indices(
     repeat frames (``[0, 0, 1, 1, ...]``)."""
     _check(num_video_frames, "num_segments", num_segments)
     if not train:
-        return long_tensor(_segments(int(num_video_frames), int(num_segments))[0])
+        return _long_tensor(_segments(int(num_video_frames), int(num_segments))[0])
     if uniform is None:
         uniform = torch.rand(num_segments, generator=generator).tolist()
-    return long_tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
+    return _long_tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
 
 
 def sparse_train_frames(num_video_frames: int, num_segments: int, uniform: Sequence[float]) -> list[int]:
@@ -101,7 +101,7 @@ def dense_indices(
     else:
         start = int(round((n_starts - 1) / (num_clips - 1) * clip_idx))
     last = num_video_frames - 1
-    return long_tensor([min(start + k * stride, last) for k in range(clip_len)])
+    return _long_tensor([min(start + k * stride, last) for k in range(clip_len)])
 
 
 def add_neighbours(indices: torch.Tensor, num_neighbours: int, num_video_frames: int) -> torch.Tensor:
