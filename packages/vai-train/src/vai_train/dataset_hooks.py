@@ -1,9 +1,11 @@
 """Optional dataset attributes the engine uses (duck-typed, so vai-train never imports a data library).
 
 A dataset may define ``set_epoch(epoch)``, ``bad_samples``, ``collate_fn`` and ``device_transform``
-(vai_data's datasets do). A batch that carries ``flip_pending`` (per-sample flags of clips the dataset
-left to be mirrored on the device) gets them passed on: ``device_transform(inputs, flip_pending=...)``. They are looked up through ``torch.utils.data.Subset`` wrappers (e.g. from
-``random_split``), so wrapping a dataset does not silently drop them.
+(vai_data's datasets do). They are looked up through ``torch.utils.data.Subset`` wrappers (e.g. from
+``random_split``), so wrapping a dataset does not silently drop them. A batch that carries
+``flip_pending`` (per-sample flags of clips the dataset left to be mirrored on the device) gets them
+passed on, ``device_transform(inputs, flip_pending=...)``; without a ``device_transform`` to take them
+such a batch is an error.
 """
 
 from __future__ import annotations
