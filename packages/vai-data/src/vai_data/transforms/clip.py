@@ -110,9 +110,7 @@ def scaled_random_crop(
     h, w = clip.shape[-2:]
     th, tw = short_side_size(h, w, short_side)
     if th < ch or tw < cw:  # crop larger than the scaled frame: pad like RandomCrop does
-        clip = _pad_to(ShortSideScale(short_side)(clip), ch, cw)
-        top, left = _crop_origin(clip.shape[-2] - ch + 1, clip.shape[-1] - cw + 1, position)
-        return F.crop(clip, top, left, ch, cw)
+        return _padded_crop(ShortSideScale(short_side)(clip), ch, cw, position)
     top, left = _crop_origin(th - ch + 1, tw - cw + 1, position)
     if (th, tw) == (h, w):  # F.crop's view in one call (no indexing machinery: this runs per sample)
         st = clip.stride()
@@ -122,6 +120,13 @@ def scaled_random_crop(
     y0, x0 = int(round(top * fy)), int(round(left * fx))
     sh, sw = min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
     return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
+
+
+def _padded_crop(clip: torch.Tensor, h: int, w: int, position: tuple[float, float] | None) -> torch.Tensor:
+    """An ``h`` x ``w`` window of ``clip`` (zero-padded first where smaller) at a drawn or given position."""
+    clip = _pad_to(clip, h, w)
+    top, left = _crop_origin(clip.shape[-2] - h + 1, clip.shape[-1] - w + 1, position)
+    return F.crop(clip, top, left, h, w)
 
 
 def _crop_origin(rows: int, cols: int, position: tuple[float, float] | None) -> tuple[int, int]:
@@ -156,11 +161,7 @@ class RandomCrop:
         self.size = _pair(size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        h, w = self.size
-        clip = _pad_to(clip, h, w)
-        top = int(torch.randint(clip.shape[-2] - h + 1, (1,)))
-        left = int(torch.randint(clip.shape[-1] - w + 1, (1,)))
-        return F.crop(clip, top, left, h, w)
+        return _padded_crop(clip, *self.size, None)
 
     def __repr__(self) -> str:
         return f"RandomCrop({self.size})"
