@@ -158,14 +158,20 @@ def test_video_dataset_on_device_matches_in_worker(synth_root, train, storage):
     extra = {} if train else dict(num_spatial_crops=3, num_temporal_views=2)
     ref, dev = _pair(synth_root, train, storage, **extra)
     assert ref.device_transform is None and isinstance(dev.device_transform, DeviceNormalize)
+    # train crops from JPEG frames are also left to the device to resize: the worker returns the region
+    assert dev.resize_on_device == (train and storage == "frames")
     for i in range(4):
         a, b = ref[i], dev[i]
         assert b["video"].dtype == torch.uint8 and is_channels_last_clip(b["video"])
-        assert b["video"].shape == a["video"].shape == (3, 4, 24, 24)
+        assert a["video"].shape == (3, 4, 24, 24)
+        if dev.resize_on_device:
+            assert b["resize_pending"] == (*b["video"].shape[-2:], 24, 24)
+        else:
+            assert b["video"].shape == a["video"].shape and "resize_pending" not in b
         assert torch.equal(b["frame_indices"], a["frame_indices"]) and b["label"] == a["label"]
         assert ("flip_pending" in b) == train  # train flips are left to the device transform
         batch = collate_clips([b])
-        got = dev.device_transform(batch["video"], flip_pending=batch.get("flip_pending"))
+        got = dev.device_transform(batch["video"], **{k: batch[k] for k in dev.device_transform.batch_keys})
         assert torch.equal(got[0], a["video"])
 
 

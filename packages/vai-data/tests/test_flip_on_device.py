@@ -47,8 +47,12 @@ def test_device_flips_give_the_clips_of_worker_flips(synth_root, storage):
         assert torch.equal(s["video"].flip(-1) if f else s["video"], r["video"])
     batch = device.collate_fn(samples)
     assert batch[FLIP_PENDING].dtype == torch.bool and batch[FLIP_PENDING].tolist() == flags
-    got = device.device_transform(batch["video"], flip_pending=batch[FLIP_PENDING])
-    assert torch.equal(got, worker.device_transform(worker.collate_fn(refs)["video"]))
+    ref_batch = worker.collate_fn(refs)
+    got = device.device_transform(batch["video"], **{k: batch[k] for k in device.device_transform.batch_keys})
+    want = worker.device_transform(
+        ref_batch["video"], **{k: ref_batch[k] for k in worker.device_transform.batch_keys}
+    )
+    assert torch.equal(got, want)
 
 
 def test_flip_on_device_defaults_and_invalid_requests(synth_root):

@@ -23,7 +23,7 @@ def _ds(root, **kw):
 @pytest.mark.parametrize("sampling", ["sparse", "dense"])
 def test_a_sample_is_its_rng_draws_in_the_documented_order(synth_root, sampling):
     """Rebuild ds[i] by hand from ``sample_rng(i)``: indices, flip, scale, crop position - in that order."""
-    ds = _ds(synth_root, sampling=sampling, sampling_rate=1, flip_on_device=False)
+    ds = _ds(synth_root, sampling=sampling, sampling_rate=1, flip_on_device=False, resize_on_device=False)
     ds.set_epoch(2)
     flips = 0
     for i in range(6):

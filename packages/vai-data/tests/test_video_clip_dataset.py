@@ -174,6 +174,29 @@ def test_bad_sample_count_shared_across_workers(tmp_path, video_file):
     assert ds.bad_samples >= 4  # counted in the workers, read in the main process
 
 
+def test_datasets_pickle_and_deepcopy_with_their_bad_sample_count(tmp_path, video_file):
+    """A plain pickle or deepcopy (not a spawned worker) used to fail on the shared counter; the copy now
+    counts on from the original's count, in a counter of its own."""
+    import copy
+    import pickle
+
+    ds = VideoClipDataset(_fuzz_split(tmp_path, video_file), tmp_path, train=True, **SMALL)
+    ds[0]
+    seen = ds.bad_samples
+    for clone in (copy.deepcopy(ds), pickle.loads(pickle.dumps(ds))):
+        assert clone.bad_samples == seen
+        clone[2]
+        assert clone.bad_samples == seen + 1 and ds.bad_samples == seen
+
+
+def test_bad_sample_count_shared_with_spawned_workers(tmp_path, video_file):
+    split = _fuzz_split(tmp_path, video_file)
+    ds = VideoClipDataset(split, tmp_path, train=True, **SMALL)
+    loader = DataLoader(ds, batch_size=1, num_workers=1, multiprocessing_context="spawn")
+    assert [int(b["video_id"]) for b in loader] == [1] * 5
+    assert ds.bad_samples >= 4
+
+
 def test_train_spatial_and_extra_transforms(synth_root):
     from vai_data.transforms import CenterCrop
 

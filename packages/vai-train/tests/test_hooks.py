@@ -7,7 +7,10 @@ import json
 from collections import Counter
 
 import pytest
+import torch
+from torch.utils.data import DataLoader, Subset
 from vai_train import run_eval, run_feature, run_train
+from vai_train.dataset_hooks import device_input_func
 
 
 def _calls(path):
@@ -82,37 +85,53 @@ def test_mixing_collate_wrapped_datasets_and_a_swapped_loader(base_args, tmp_pat
     assert sum(c["hook"] == "mix" for c in _calls(log)) == mixes
 
 
+class _PendingWork(torch.utils.data.Dataset):
+    """Two samples; its ``device_transform`` doubles the inputs and records the pending work it was given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return {"video": torch.zeros(1)}
+
+    def device_transform(self, video, flip_pending=None, resize_pending=None):
+        self.calls.append((flip_pending, resize_pending))
+        return video * 2
+
+
 def test_device_input_func_passes_a_batchs_flip_flags():
     """``device_transform`` gets ``flip_pending`` from batches that carry it (through ``Subset`` too), is
     called without it otherwise; datasets without a ``device_transform`` only get the reshape, and their
-    batches must not carry flags (their clips would go unmirrored with mirrored labels)."""
-    import torch
-    from torch.utils.data import DataLoader, Subset
-    from vai_train.dataset_hooks import device_input_func
-
-    class Flagged(torch.utils.data.Dataset):
-        def __init__(self):
-            self.calls = []
-
-        def __len__(self):
-            return 2
-
-        def __getitem__(self, i):
-            return {"video": torch.zeros(1)}
-
-        def device_transform(self, video, flip_pending=None):
-            self.calls.append(None if flip_pending is None else flip_pending.tolist())
-            return video * 2
-
-    ds = Flagged()
+    batches must not carry flags (their clips would go unmirrored with mirrored labels) or regions."""
+    ds = _PendingWork()
     fn = device_input_func(DataLoader(Subset(ds, [0, 1])), lambda x: x + 1)
     video = torch.ones(2)
     assert fn(video, {"video": video, "flip_pending": torch.tensor([True, False])}).tolist() == [3.0, 3.0]
     assert fn(video, {"video": video, "flip_pending": [False, True]}).tolist() == [3.0, 3.0]
     fn(video, {"video": video})
     fn(video)
-    assert ds.calls == [[True, False], [False, True], None, None]
+    flags = [None if f is None else f.tolist() for f, _ in ds.calls]
+    assert flags == [[True, False], [False, True], None, None] and {r for _, r in ds.calls} == {None}
     plain = device_input_func(DataLoader([{"video": torch.zeros(1)}]), lambda x: x + 1)
     assert plain(video, {"video": video}).tolist() == [2.0, 2.0] and plain(video).tolist() == [2.0, 2.0]
-    with pytest.raises(ValueError, match="no device_transform to mirror"):  # flags nobody would apply
-        plain(video, {"flip_pending": torch.tensor([True, False])})
+    with pytest.raises(ValueError, match="flip_pending but its dataset has no device_transform"):
+        plain(video, {"flip_pending": torch.tensor([True, False])})  # flags nobody would apply
+    with pytest.raises(ValueError, match="resize_pending but its dataset has no device_transform"):
+        plain(video, {"resize_pending": torch.tensor([[4, 4, 2, 2]] * 2)})  # regions nobody would resize
+
+
+def test_device_input_func_passes_pending_resizes_with_the_flags():
+    """``resize_pending`` rows reach ``device_transform`` as they came (host tensors: they choose slices),
+    together with the flip flags when a batch has both."""
+    ds = _PendingWork()
+    fn = device_input_func(DataLoader(ds), lambda x: x)
+    rows = torch.tensor([[6, 5, 4, 4], [4, 4, 4, 4]])
+    video = torch.zeros(2, 3, 1, 6, 5)
+    fn(video, {"video": video, "resize_pending": rows})
+    fn(video, {"video": video, "resize_pending": rows, "flip_pending": [True, False]})
+    (f0, r0), (f1, r1) = ds.calls
+    assert f0 is None and r0 is rows and r1 is rows
+    assert f1.dtype == torch.bool and f1.tolist() == [True, False]

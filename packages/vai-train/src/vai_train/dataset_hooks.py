@@ -3,9 +3,10 @@
 A dataset may define ``set_epoch(epoch)``, ``bad_samples``, ``collate_fn`` and ``device_transform``
 (vai_data's datasets do). They are looked up through ``torch.utils.data.Subset`` wrappers (e.g. from
 ``random_split``), so wrapping a dataset does not silently drop them. A batch that carries
-``flip_pending`` (per-sample flags of clips the dataset left to be mirrored on the device) gets them
-passed on, ``device_transform(inputs, flip_pending=...)``; without a ``device_transform`` to take them
-such a batch is an error.
+``flip_pending`` (per-sample flags of clips the dataset left to be mirrored on the device) or
+``resize_pending`` (per-sample ``(h, w, out_h, out_w)`` rows of padded clip regions the dataset left to be
+resized on the device) gets them passed on, ``device_transform(inputs, flip_pending=...,
+resize_pending=...)``; without a ``device_transform`` to take them such a batch is an error.
 """
 
 from __future__ import annotations
@@ -28,29 +29,34 @@ def dataset_attr(dataset: Any, name: str, default: Any = None) -> Any:
 
 
 FLIP_PENDING = "flip_pending"
+RESIZE_PENDING = "resize_pending"
+PENDING_KEYS = (FLIP_PENDING, RESIZE_PENDING)  # work a dataset left to its device_transform
 
 
 def device_input_func(loader: DataLoader, reshape: Callable) -> Callable:
     """``fn(inputs, batch=None)`` for inputs already on the device: the loader's dataset's
     ``device_transform`` (e.g. vai_data's normalisation of uint8 clips, ``normalise_on_device=True``, and
-    the flips it left pending, from ``batch["flip_pending"]``), then ``reshape``."""
+    the flips and resizes it left pending, from ``batch["flip_pending"]`` and ``batch["resize_pending"]``),
+    then ``reshape``."""
     device_transform = dataset_attr(loader.dataset, "device_transform")
 
     def apply(inputs, batch=None):
-        pending = batch.get(FLIP_PENDING) if isinstance(batch, Mapping) else None
+        pending = {k: batch[k] for k in PENDING_KEYS if k in batch} if isinstance(batch, Mapping) else {}
         if device_transform is None:
-            if pending is not None:  # the labels were remapped for flips nothing would do: refuse
+            if pending:  # the labels were remapped for flips / the clips are uncropped regions: refuse
                 raise ValueError(
-                    "the batch carries flip_pending flags but its dataset has no device_transform to mirror "
-                    "the flagged clips (a wrapper other than Subset hides it?): give the wrapper the "
-                    "dataset's device_transform, or build the dataset with flip_on_device=False"
+                    f"the batch carries {' and '.join(pending)} but its dataset has no device_transform to "
+                    "finish the clips (a wrapper other than Subset hides it?): give the wrapper the "
+                    "dataset's device_transform, or build the dataset with flip_on_device=False and "
+                    "resize_on_device=False"
                 )
             return reshape(inputs)
-        if pending is None:
-            return reshape(device_transform(inputs))
-        flags = torch.as_tensor(pending)
-        if isinstance(inputs, torch.Tensor):  # as the inputs came (pinned batches copy asynchronously)
-            flags = flags.to(inputs.device, non_blocking=True)
-        return reshape(device_transform(inputs, flip_pending=flags))
+        if FLIP_PENDING in pending:
+            flags = torch.as_tensor(pending[FLIP_PENDING])
+            if isinstance(inputs, torch.Tensor):  # as the inputs came (pinned batches copy asynchronously)
+                flags = flags.to(inputs.device, non_blocking=True)
+            pending[FLIP_PENDING] = flags
+        # resize_pending rows stay on the host: they choose the slices of each clip's region
+        return reshape(device_transform(inputs, **pending))
 
     return apply

@@ -67,6 +67,19 @@ class BadSampleTracker:
     def count(self) -> int:
         return int(self._count.value)
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if multiprocessing.context.get_spawning_popen() is None:
+            # a plain pickle or deepcopy (not a worker being started): the shared counter cannot travel
+            # (RawValue only passes to processes being spawned), the copy counts on from the same value
+            state["_count"] = self.count
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state["_count"], int):
+            state["_count"] = multiprocessing.RawValue("q", state["_count"])
+        self.__dict__.update(state)
+
     def record(self, error: VideoDecodeError) -> None:
         self._count.value += 1
         if error.path not in self._warned:

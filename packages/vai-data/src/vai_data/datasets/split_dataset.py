@@ -42,11 +42,16 @@ class SplitDataset(Dataset):
         return self.tracker.run(index, len(self), self._load)
 
     def _set_normalisation(
-        self, normalize: Normalize, on_device: bool, channel_repeat: int = 1, flips_pending: bool = False
+        self,
+        normalize: Normalize,
+        on_device: bool,
+        channel_repeat: int = 1,
+        flips_pending: bool = False,
+        resizes_pending: bool = False,
     ) -> None:
         self.normalize, self.normalise_on_device = normalize, bool(on_device)
         self.device_transform = (
-            DeviceNormalize(normalize, channel_repeat, flips_pending) if on_device else None
+            DeviceNormalize(normalize, channel_repeat, flips_pending, resizes_pending) if on_device else None
         )
 
     def finish_clip(self, clip: torch.Tensor) -> torch.Tensor:

@@ -23,11 +23,13 @@ from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
     hflip_bgr,
+    pair,
     scaled_random_crop,
     spatial_crop,
     to_tchw,
 )
 from ..transforms.normalize import FLIP_PENDING, Normalize
+from ..transforms.pending_resize import RESIZE_PENDING
 from .flow import FlowSource, check_flow_mode, invert_u, stack_neighbours
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
 from .split_dataset import SplitDataset
@@ -35,6 +37,7 @@ from .split_dataset import SplitDataset
 logger = logging.getLogger(__name__)
 
 STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
+JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side
 SAMPLINGS = ("sparse", "dense")
 
 
@@ -76,7 +79,13 @@ class VideoClipDataset(SplitDataset):
     dataset also leaves its random horizontal flips to ``device_transform`` (``flip_on_device``, on by
     default there): the worker returns the clip unmirrored with ``sample["flip_pending"]`` (labels already
     remapped by ``flip_label_map``) and the flagged clips are mirrored on the device - a pass over every
-    flipped clip's memory less in the workers, the usual bottleneck of video training.
+    flipped clip's memory less in the workers, the usual bottleneck of video training. Likewise, from JPEG
+    frames (storage frames, gulp, packed, lmdb) such a train dataset leaves the antialiased resize of its
+    crops to ``device_transform`` (``resize_on_device``, also on by default there; frames stored at the
+    training short side need none): the worker returns the source region the crop covers, uncopied, with
+    ``sample["resize_pending"] = (h, w, crop_h, crop_w)``, ``collate_fn`` pads a batch's regions into
+    one tensor, and the device resizes them (the same pixels as the worker's resize on the CPU; see
+    :mod:`vai_data.transforms.pending_resize`).
     ``flow='RG'|'RR'|'grey'`` reads optical flow instead (see :mod:`vai_data.datasets.flow`): each sampled
     frame brings ``flow_neighbours`` consecutive (u, v) frames, stacked into ``C = 2 * flow_neighbours``.
     """
@@ -116,6 +125,7 @@ class VideoClipDataset(SplitDataset):
         split_format: str | None = None,
         normalise_on_device: bool = False,
         flip_on_device: bool | None = None,
+        resize_on_device: bool | None = None,
     ):
         self.split = (
             split_file if isinstance(split_file, SplitFile) else read_split_file(split_file, split_format)
@@ -165,8 +175,13 @@ class VideoClipDataset(SplitDataset):
         self.train_spatial_transform = train_spatial_transform
         normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
         self.flip_on_device = self._resolve_flip_on_device(flip_on_device, normalise_on_device)
+        self.resize_on_device = self._resolve_resize_on_device(resize_on_device, normalise_on_device)
         self._set_normalisation(
-            normalize, normalise_on_device, self.flow_neighbours if self.flow else 1, self.flip_on_device
+            normalize,
+            normalise_on_device,
+            self.flow_neighbours if self.flow else 1,
+            self.flip_on_device,
+            self.resize_on_device,
         )
         self.seed, self.epoch = int(seed), 0
         policy = bad_sample_policy or ("skip" if train else "raise")
@@ -196,6 +211,25 @@ class VideoClipDataset(SplitDataset):
             return reason is None
         if requested and reason is not None:
             raise ValueError(f"flip_on_device=True needs {reason}")
+        return bool(requested)
+
+    def _resolve_resize_on_device(self, requested: bool | None, on_device: bool) -> bool:
+        """``resize_on_device``: ``None`` turns it on wherever it applies (see the class docstring)."""
+        reason = None
+        if not on_device:
+            reason = "normalise_on_device=True (the device transform does the resizes)"
+        elif not self.train:
+            reason = "train=True (test clips are resized in the worker, once for all their crops)"
+        elif self.flow is not None:
+            reason = "RGB clips (flow clips are resized in the worker)"
+        elif self.train_transform is not None or self.train_spatial_transform is not None:
+            reason = "no train_transform or train_spatial_transform (they work on the resized crop)"
+        elif self.storage not in JPEG_STORAGES:
+            reason = f"JPEG frames (storage {list(JPEG_STORAGES)}; video decoders resize as they decode)"
+        if requested is None:
+            return reason is None
+        if requested and reason is not None:
+            raise ValueError(f"resize_on_device=True needs {reason}")
         return bool(requested)
 
     def _check_flow(self, mean, std, bgr: bool, greyscale: bool) -> None:
@@ -331,6 +365,8 @@ class VideoClipDataset(SplitDataset):
         }
         if self.flip_on_device:
             sample[FLIP_PENDING] = flipped
+        if self.resize_on_device:
+            sample[RESIZE_PENDING] = (*video.shape[-2:], *pair(self.crop_size))
         return sample
 
     def _train_clip(self, source, idx: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, bool]:
@@ -356,7 +392,9 @@ class VideoClipDataset(SplitDataset):
             )
             # decoders scale (near) to `short`; any remaining resize is fused with the crop
             position = (rng.random(), rng.random())
-            clip = scaled_random_crop(to_tchw(frames), short, self.crop_size, position)
+            clip = scaled_random_crop(
+                to_tchw(frames), short, self.crop_size, position, resize=not self.resize_on_device
+            )
         if mirror_here:
             clip = hflip_bgr(clip) if bgr else clip.flip(-1)
             if self.flow is not None:

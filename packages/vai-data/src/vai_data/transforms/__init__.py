@@ -26,9 +26,10 @@ from .clip import (
     to_tchw,
     to_thwc,
 )
-from .collate import collate_clips, is_channels_last_clip, stack_channels_last
+from .collate import collate_clips, is_channels_last_clip, stack_channels_last, stack_channels_last_padded
 from .mix import MixupCutmix, MixupCutmixCollate, soft_targets
 from .normalize import FLIP_PENDING, GREY_COEFFS, DeviceNormalize, Normalize, hflip_flagged, rgb_to_grey
+from .pending_resize import RESIZE_PENDING, apply_pending_resize
 
 __all__ = [
     "ColorJitter",
@@ -44,8 +45,11 @@ __all__ = [
     "collate_clips",
     "is_channels_last_clip",
     "stack_channels_last",
+    "stack_channels_last_padded",
     "NUM_SPATIAL_CROPS",
     "FLIP_PENDING",
+    "RESIZE_PENDING",
+    "apply_pending_resize",
     "GREY_COEFFS",
     "CenterCrop",
     "ClipTransform",

@@ -27,7 +27,8 @@ def to_thwc(clip: torch.Tensor) -> torch.Tensor:
     return clip.permute(0, 2, 3, 1)
 
 
-def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+def pair(size: int | Sequence[int]) -> tuple[int, int]:
+    """``size`` as ``(height, width)``: an int means a square."""
     if isinstance(size, int):
         return size, size
     h, w = size
@@ -101,12 +102,16 @@ def scaled_random_crop(
     short_side: int,
     size: int | Sequence[int],
     position: tuple[float, float] | None = None,
+    resize: bool = True,
 ) -> torch.Tensor:
     """``ShortSideScale(short_side)`` then ``RandomCrop(size)`` as ONE resized crop of the matching source
     region, so only ``size`` pixels are interpolated instead of the whole frame (same random draws).
     ``position``: two uniform [0, 1) numbers placing the crop (row, column) instead of drawing them; the
-    top row is then ``int(position[0] * (scaled height - crop height + 1))``, the left column likewise."""
-    ch, cw = _pair(size)
+    top row is then ``int(position[0] * (scaled height - crop height + 1))``, the left column likewise.
+    ``resize=False`` returns that source region uncopied (a view) where it still needs resizing to ``size``,
+    for the caller to resize later (``F.resize(region, size, antialias=True)`` then gives the same pixels);
+    crops that need padding are still made here, so the result is either ``size`` or such a region."""
+    ch, cw = pair(size)
     h, w = clip.shape[-2:]
     th, tw = short_side_size(h, w, short_side)
     if th < ch or tw < cw:  # crop larger than the scaled frame: pad like RandomCrop does
@@ -119,6 +124,8 @@ def scaled_random_crop(
     fy, fx = h / th, w / tw
     y0, x0 = int(round(top * fy)), int(round(left * fx))
     sh, sw = min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
+    if not resize:
+        return clip[..., y0 : y0 + sh, x0 : x0 + sw]
     return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
 
 
@@ -158,7 +165,7 @@ class RandomCrop:
     """Crop a random ``size`` window (same window for every frame); pads clips smaller than the crop."""
 
     def __init__(self, size: int | Sequence[int]):
-        self.size = _pair(size)
+        self.size = pair(size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         return _padded_crop(clip, *self.size, None)
@@ -171,7 +178,7 @@ class CenterCrop:
     """Crop the central ``size`` window."""
 
     def __init__(self, size: int | Sequence[int]):
-        self.size = _pair(size)
+        self.size = pair(size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         return F.center_crop(_pad_to(clip, *self.size), list(self.size))
@@ -205,7 +212,7 @@ def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, 
         raise ValueError(f"num_crops={num_crops}; choose one of {NUM_SPATIAL_CROPS}")
     if not 0 <= index < num_crops:
         raise ValueError(f"crop index {index} is outside [0, {num_crops})")
-    ch, cw = _pair(size)
+    ch, cw = pair(size)
     clip = _pad_to(clip, ch, cw)
     h, w = clip.shape[-2:]
     if num_crops == 1 or index == 0:
@@ -232,7 +239,7 @@ class SpatialCrop:
 
     def __init__(self, size: int | Sequence[int], num_crops: int = 1, index: int = 0):
         spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_crops, index)  # validate arguments early
-        self.size, self.num_crops, self.index = _pair(size), num_crops, index
+        self.size, self.num_crops, self.index = pair(size), num_crops, index
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         return spatial_crop(clip, self.size, self.num_crops, self.index)

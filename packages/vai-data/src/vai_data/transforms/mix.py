@@ -16,6 +16,7 @@ import torch
 
 from .collate import collate_clips
 from .normalize import FLIP_PENDING, hflip_flagged
+from .pending_resize import RESIZE_PENDING, apply_pending_resize
 
 
 def soft_targets(label: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
@@ -51,7 +52,8 @@ class MixupCutmix:
     With probability ``prob`` a batch is mixed; when both alphas are positive, CutMix is chosen with
     probability ``switch_prob``. CutMix's ``lam`` is corrected to the box's true area. Random draws come
     from ``generator`` (or the global torch RNG) so runs are reproducible. Clips still flagged in a batch's
-    ``flip_pending`` must be mirrored first (``hflip_flagged``; ``MixupCutmixCollate`` does it).
+    ``flip_pending`` must be mirrored first (``hflip_flagged``), and clips with a ``resize_pending`` row
+    resized (``apply_pending_resize``); ``MixupCutmixCollate`` does both.
     """
 
     def __init__(
@@ -119,8 +121,9 @@ class MixupCutmixCollate:
     Use only for training; evaluation keeps the default collate. uint8 clips (``normalise_on_device``)
     come out as float in [0, 255] after mixup; normalising them afterwards gives the batch of mixing
     normalised clips (normalisation is affine), up to float rounding (~5e-7); CutMix keeps uint8.
-    Flips a dataset left to the device (``flip_pending``) are done here first, before clips are mixed;
-    the batch's flags are then all False.
+    Resizes and flips a dataset left to the device (``resize_pending``, ``flip_pending``) are done here
+    first, before clips are mixed; the batch then has nothing left pending (flags all False, every
+    ``resize_pending`` row ``(out_h, out_w, out_h, out_w)``).
     """
 
     def __init__(
@@ -145,6 +148,11 @@ class MixupCutmixCollate:
             raise ValueError("MixupCutmixCollate expects samples as dicts with 'video' and 'label' keys")
         label = torch.as_tensor(batch["label"])
         video = batch["video"]
+        if RESIZE_PENDING in batch:  # mix whole crops, not padded regions: resize them here first
+            video = apply_pending_resize(video, batch[RESIZE_PENDING])
+            rows = torch.as_tensor(batch[RESIZE_PENDING]).clone()
+            rows[:, :2] = rows[:, 2:]
+            batch[RESIZE_PENDING] = rows  # nothing left to resize on the device
         if FLIP_PENDING in batch:  # mix mirrored clips, not clips still to be mirrored with their partner
             video = hflip_flagged(video, batch[FLIP_PENDING])
             batch[FLIP_PENDING] = torch.zeros_like(torch.as_tensor(batch[FLIP_PENDING]))

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .pending_resize import RESIZE_PENDING, apply_pending_resize
+
 # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY (upstream had a 0.1440 typo for the blue weight)
 GREY_COEFFS = (0.2989, 0.5870, 0.1140)
 
@@ -167,21 +169,55 @@ class DeviceNormalize:
     ``(C, T, H, W)`` clip, any memory layout -> contiguous normalised float32 of the same rank.
 
     ``channel_repeat`` tiles the statistics, for optical-flow stacks of ``channel_repeat`` (u, v) pairs.
-    ``flips_pending=True`` (set by a ``VideoClipDataset`` that leaves its random horizontal flips to the
-    device, ``flip_on_device``): each call must pass ``flip_pending=batch["flip_pending"]`` and the clips
-    flagged there are mirrored first, so a call that forgets the flags fails instead of training on
-    unflipped clips with flipped labels.
+    A ``VideoClipDataset`` may leave work of its train clips to the device, and then sets:
+
+    * ``flips_pending=True`` (``flip_on_device``): each call must pass ``flip_pending=batch["flip_pending"]``
+      and the clips flagged there are mirrored;
+    * ``resizes_pending=True`` (``resize_on_device``): each call must pass
+      ``resize_pending=batch["resize_pending"]`` and each clip's region is resized to its crop size first
+      (:func:`~vai_data.transforms.pending_resize.apply_pending_resize`).
+
+    A call that forgets what the dataset left pending fails instead of training on unflipped clips with
+    flipped labels or on padded regions. ``batch_keys`` names the batch entries a call needs:
+    ``device_transform(batch["video"], **{k: batch[k] for k in device_transform.batch_keys})``.
     """
 
-    def __init__(self, normalize: Normalize, channel_repeat: int = 1, flips_pending: bool = False):
+    def __init__(
+        self,
+        normalize: Normalize,
+        channel_repeat: int = 1,
+        flips_pending: bool = False,
+        resizes_pending: bool = False,
+    ):
         if channel_repeat < 1:
             raise ValueError(f"channel_repeat={channel_repeat} must be at least 1")
         self.normalize, self.channel_repeat = normalize, int(channel_repeat)
-        self.flips_pending = bool(flips_pending)
+        self.flips_pending, self.resizes_pending = bool(flips_pending), bool(resizes_pending)
 
-    def __call__(self, video: torch.Tensor, flip_pending=None) -> torch.Tensor:
+    @property
+    def batch_keys(self) -> tuple[str, ...]:
+        """The batch entries each call needs as keyword arguments (what the dataset left to the device)."""
+        return (FLIP_PENDING,) * self.flips_pending + (RESIZE_PENDING,) * self.resizes_pending
+
+    def __call__(self, video: torch.Tensor, flip_pending=None, resize_pending=None) -> torch.Tensor:
         if video.ndim not in (4, 5):
             raise ValueError(f"expected (N, C, T, H, W) or (C, T, H, W), got shape {tuple(video.shape)}")
+        missing = [
+            key
+            for key, given, needed in (
+                (FLIP_PENDING, flip_pending, self.flips_pending),
+                (RESIZE_PENDING, resize_pending, self.resizes_pending),
+            )
+            if needed and given is None
+        ]
+        if missing:
+            args = ", ".join(f"{k}=batch[{k!r}]" for k in missing)
+            raise ValueError(
+                f"this dataset leaves {' and '.join(missing)} work to device_transform: call it as "
+                f"device_transform(batch['video'], {args}) (all it needs: device_transform.batch_keys)"
+            )
+        if resize_pending is not None:  # before the flips: a flip of a padded clip would move its region
+            video = apply_pending_resize(video, resize_pending)
         if flip_pending is not None:
             if self.channel_repeat > 1:
                 raise ValueError(
@@ -189,19 +225,15 @@ class DeviceNormalize:
                     "does in the worker (flow datasets never leave flips to the device)"
                 )
             video = hflip_flagged(video, flip_pending)
-        elif self.flips_pending:
-            raise ValueError(
-                "this dataset leaves its horizontal flips to device_transform: call it as "
-                "device_transform(batch['video'], flip_pending=batch['flip_pending'])"
-            )
         return self.normalize.channels_first(video, self.channel_repeat)
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("flips_pending", False)  # pickles made before flip_on_device existed
+        self.__dict__.setdefault("resizes_pending", False)  # ... and before resize_on_device
 
     def __repr__(self) -> str:
         return (
             f"DeviceNormalize({self.normalize!r}, channel_repeat={self.channel_repeat}, "
-            f"flips_pending={self.flips_pending})"
+            f"flips_pending={self.flips_pending}, resizes_pending={self.resizes_pending})"
         )
