@@ -3,15 +3,19 @@
 For TSN 8-segment and dense 32x2 training clips it times, on the same videos and the same frame indices
 (the ones the dataset samples for that item):
   * vai      - ``VideoClipDataset.__getitem__`` with ``normalise_on_device=True`` (as the demo config; the
-               engine normalises on the device, and mirrors the clips drawn for a flip there:
-               ``flip_on_device``): per-sample draws, decode (resized at decode time where the decoder
-               can), exact short-side resize fused with the random crop; a uint8 channels-last clip (a crop
-               is a view of the decoded frames), normalised and mirrored later on the training device;
+               engine normalises on the device, mirrors the clips drawn for a flip there,
+               ``flip_on_device``, and from JPEG frames resizes the crops there, ``resize_on_device``):
+               per-sample draws, decode (resized at decode time where the decoder can), the random crop (a
+               view of the decoded frames; from JPEG frames that still need a resize, the view of the
+               source region the crop covers; for videos, an exact short-side resize fused with the crop
+               where the decoder left one); a uint8 channels-last clip, resized, mirrored and normalised
+               later on the training device;
   * vai + collate - the same plus the dataset's ``collate_fn`` over batches of 8 (the copy of each clip into
                its batch, which every pipeline pays; here in this process, in a DataLoader worker into
                shared memory instead);
-  * vai (float in worker) - the same with the flip (a clip about to be flipped decoded BGR where that is
-               free, mirrored with ``hflip_bgr``) and the normalisation to float (C, T, H, W) in the worker;
+  * vai (float in worker) - the same with the resize, the flip (a clip about to be flipped decoded BGR
+               where that is free, mirrored with ``hflip_bgr``) and the normalisation to float
+               (C, T, H, W) in the worker;
   * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
                ``VideoReader(width, height).get_batch``; ``vai_data.read_frames(backend="pyav")``, vai's own
                PyAV decoder (it drops groups of frames without wanted ones and skips non-reference frames);
