@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU checks for a machine with an NVIDIA GPU: the CUDA tests of each package (vai-data's live in
-# test_device_normalise.py and test_flip_on_device.py), the model benchmark
+# test_device_normalise.py, test_flip_on_device.py and test_resize_on_device.py), the model benchmark
 # (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, and the demo
 # trained on the GPU with AMP. Run from the repository root with the four packages importable
 # (installed, or on PYTHONPATH):  bash benchmarks/gpu_check.sh [OUTPUT_DIR]
@@ -20,7 +20,7 @@ step() {  # step NAME COMMAND...: run, tee the log, remember a failure, go on
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0), 'NCCL', torch.cuda.nccl.version())"
-step tests-data-cuda python3 -m pytest -q -ra -p no:cacheprovider packages/vai-data/tests/test_device_normalise.py packages/vai-data/tests/test_flip_on_device.py -k cuda
+step tests-data-cuda python3 -m pytest -q -ra -p no:cacheprovider packages/vai-data/tests/test_device_normalise.py packages/vai-data/tests/test_flip_on_device.py packages/vai-data/tests/test_resize_on_device.py -k cuda
 for pkg in models train; do
     step "tests-$pkg-cuda" python3 -m pytest -q -ra -p no:cacheprovider "packages/vai-$pkg/tests/test_cuda.py"
 done

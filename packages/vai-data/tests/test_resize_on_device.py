@@ -2,13 +2,22 @@
 its crops to ``device_transform``; the worker returns the source region, ``collate_fn`` pads the regions
 of a batch, and the device's resize gives exactly the clips a dataset resizing in the worker gives."""
 
+import os
 import pickle
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 from torchvision.transforms.v2 import functional as F
-from vai_data import DeviceNormalize, VideoClipDataset, collate_clips
+from vai_data import (
+    DeviceNormalize,
+    SplitRow,
+    VideoClipDataset,
+    collate_clips,
+    read_split_file,
+    write_split_file,
+)
+from vai_data.gulp import write_gulp_directory
 from vai_data.packing import pack_split
 from vai_data.transforms import (
     FLIP_PENDING,
@@ -48,7 +57,24 @@ def _region_clip(h, w, seed, t=2):
     return torch.randint(0, 256, (t, h, w, 3), dtype=torch.uint8, generator=g).permute(3, 0, 1, 2)
 
 
-@pytest.mark.parametrize("storage", ["frames", "packed", "lmdb"])
+def _gulp_split(synth_root, tmp_path):
+    """The synthetic frame folders as a GulpIO2 directory and its 5-column split."""
+    rows = read_split_file(_frames_split(synth_root)).rows
+    videos = {}
+    for r in rows:
+        folder = os.path.dirname(os.path.join(synth_root, r.path))
+        videos[str(r.video_id)] = [
+            open(os.path.join(folder, f), "rb").read() for f in sorted(os.listdir(folder))
+        ]
+    write_gulp_directory(str(tmp_path / "gulp"), videos)
+    gulp_rows = [
+        SplitRow(str(r.video_id), r.video_id, r.label, 0, len(videos[str(r.video_id)]) - 1) for r in rows
+    ]
+    write_split_file(tmp_path / "gulp.csv", gulp_rows, "gulp")
+    return str(tmp_path / "gulp.csv"), str(tmp_path / "gulp")
+
+
+@pytest.mark.parametrize("storage", ["frames", "packed", "lmdb", "gulp"])
 def test_device_resizes_give_the_clips_of_worker_resizes(synth_root, tmp_path, storage):
     """Same seed, same draws: every region the worker hands over, resized on the device, is the worker's
     resized crop bit for bit; batches of regions of different sizes (padded) give the worker's batch."""
@@ -58,7 +84,10 @@ def test_device_resizes_give_the_clips_of_worker_resizes(synth_root, tmp_path, s
     elif storage == "lmdb":
         root = str(tmp_path / "l" / "frames.lmdb")
         split = pack_split(split, synth_root, tmp_path / "l", "lmdb")
+    elif storage == "gulp":
+        split, root = _gulp_split(synth_root, tmp_path)
     worker, device = _pair(split, root)
+    assert device.storage == storage
     assert device.resize_on_device and not worker.resize_on_device
     assert device.device_transform.resizes_pending and not worker.device_transform.resizes_pending
     assert device.device_transform.batch_keys == (FLIP_PENDING, RESIZE_PENDING)
@@ -72,12 +101,29 @@ def test_device_resizes_give_the_clips_of_worker_resizes(synth_root, tmp_path, s
         assert s["label"] == r["label"] and torch.equal(s["frame_indices"], r["frame_indices"])
         assert torch.equal(apply_pending_resize(s["video"], s[RESIZE_PENDING]), r["video"])
         sizes.add((h, w))
-    # downscaled (> 24), padded or exact (24) and upscaled (< 24) regions all occur
-    assert {h > 24 for h, _ in sizes} == {True, False} and any(h < 24 for h, _ in sizes)
-    for lo in range(0, 12, 4):
-        batch, ref_batch = device.collate_fn(samples[lo : lo + 4]), worker.collate_fn(refs[lo : lo + 4])
+    # downscaled (> 24), upscaled (< 24) and padded or unresized (24) regions all occur
+    assert any(h > 24 for h, _ in sizes) and any(h < 24 for h, _ in sizes) and (24, 24) in sizes
+    kinds = [(s[RESIZE_PENDING][0] > 24, s[RESIZE_PENDING][0] < 24) for s in samples]
+    order = sorted(range(12), key=lambda i: kinds[i])  # batches of mixed kinds: one of each first
+    mixed = [order[0], order[-1], order[len(order) // 2], order[1]]
+    rest = [i for i in range(12) if i not in mixed]
+    for ids in (mixed, rest[:4], rest[4:]):
+        batch = device.collate_fn([samples[i] for i in ids])
+        ref_batch = worker.collate_fn([refs[i] for i in ids])
         assert batch[RESIZE_PENDING].shape == (4, 4) and batch[RESIZE_PENDING].dtype == torch.int64
         assert torch.equal(_finish(device, batch), _finish(worker, ref_batch))
+    assert len({samples[i][RESIZE_PENDING][:2] for i in mixed}) >= 3  # three region sizes in one batch
+
+
+def test_padded_crops_stay_in_the_worker(synth_root):
+    """A short side below the crop pads in the worker (as RandomCrop): such clips arrive at the crop size."""
+    worker, device = _pair(_frames_split(synth_root), synth_root, scale_jitter=(16, 16))
+    for i in range(3):
+        s, r = device[i], worker[i]
+        assert s[RESIZE_PENDING] == (24, 24, 24, 24) and torch.equal(
+            s["video"].flip(-1) if s[FLIP_PENDING] else s["video"],
+            r["video"].flip(-1) if r[FLIP_PENDING] else r["video"],
+        )
 
 
 def test_regions_through_dataloader_workers(synth_root):
@@ -158,6 +204,10 @@ def test_apply_pending_resize_resizes_each_region():
     assert apply_pending_resize(same, [[6, 6, 6, 6]] * 2) is same
     empty = torch.zeros(0, 3, 2, 6, 6, dtype=torch.uint8)
     assert apply_pending_resize(empty, torch.zeros(0, 4, dtype=torch.int64)) is empty
+    assert apply_pending_resize(empty, []) is empty
+    # every region the same size: one call over the batch, the same pixels
+    two = stack_channels_last_padded([clips[0], clips[3]])
+    assert torch.equal(apply_pending_resize(two, [[9, 7, 6, 6]] * 2), out[[0, 3]])
 
 
 @pytest.mark.parametrize(
@@ -175,6 +225,25 @@ def test_apply_pending_resize_rejects_bad_rows(rows, match):
     batch = stack_channels_last([_region_clip(9, 7, 0)] * 2)
     with pytest.raises(ValueError, match=match):
         apply_pending_resize(batch, rows)
+
+
+def test_default_collated_rows_are_refused_with_the_fix(synth_root):
+    """torch's default collate turns the rows into four column tensors: refused, naming the way out."""
+    _, device = _pair(_frames_split(synth_root), synth_root, scale_jitter=(32, 32))  # one region size
+    batch = default_collate([device[i] for i in range(2)])
+    with pytest.raises(ValueError, match="collate_fn=dataset.collate_fn"):
+        _finish(device, batch)
+
+
+def test_late_train_transforms_are_refused(synth_root):
+    _, device = _pair(_frames_split(synth_root), synth_root, flip_on_device=False)
+    device.train_spatial_transform = MultiScaleCrop(24)
+    with pytest.raises(ValueError, match="set after the dataset was built"):
+        device[0]
+    old = pickle.loads(pickle.dumps(device))
+    del old.__dict__["resize_on_device"], old.__dict__["flip_on_device"]  # a pickle from before they existed
+    old.__setstate__(dict(old.__dict__))
+    assert old.resize_on_device is False and old.flip_on_device is False
 
 
 def test_apply_pending_resize_rejects_bad_clips():
@@ -198,7 +267,9 @@ def test_padded_collate_and_its_errors():
     assert torch.equal(batch["video"][0, ..., :5, :3], a) and torch.equal(batch["video"][1, ..., :3, :4], b)
     assert not batch["video"][0, ..., :, 3:].any() and not batch["video"][1, ..., 3:, :].any()  # zero padding
     assert batch["label"].tolist() == [0, 1]
-    with pytest.raises(ValueError, match="some samples of the batch have 'resize_pending'"):
+    with pytest.raises(
+        ValueError, match="some samples of the batch have 'resize_pending'.*same resize_on_device"
+    ):
         collate_clips([samples[0], {"video": b, "label": 1}])
     with pytest.raises(ValueError, match=r"rows must be \(h, w, out_h, out_w\)"):
         collate_clips([samples[0], {**samples[1], RESIZE_PENDING: (4, 4, 2, 2)}])
@@ -219,13 +290,16 @@ def test_mixing_collate_resizes_regions_before_mixing(synth_root):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_device_resizes_on_cuda_match_the_cpu(synth_root):
+@pytest.mark.parametrize("jitter", [(20, 40), (28, 28)])  # regions of many sizes; all of one size
+def test_device_resizes_on_cuda_match_the_cpu(synth_root, jitter):
     """On CUDA the regions are resized in float32 and rounded: within one grey level of the CPU kernel."""
-    _, device = _pair(_frames_split(synth_root), synth_root)
+    _, device = _pair(_frames_split(synth_root), synth_root, scale_jitter=jitter)
     batch = device.collate_fn([device[i] for i in range(8)])
+    sizes = {tuple(r[:2]) for r in batch[RESIZE_PENDING].tolist()}
+    assert len(sizes) == 1 if jitter[0] == jitter[1] else len(sizes) > 2
     cpu = apply_pending_resize(batch["video"], batch[RESIZE_PENDING])
     cuda = apply_pending_resize(batch["video"].cuda(), batch[RESIZE_PENDING])
-    assert cuda.device.type == "cuda" and cuda.dtype == torch.uint8
+    assert cuda.device.type == "cuda" and cuda.dtype == torch.uint8 and cuda.shape == cpu.shape
     assert (cuda.cpu().int() - cpu.int()).abs().max() <= 1
     got = _finish(device, {**batch, "video": batch["video"].cuda(), FLIP_PENDING: batch[FLIP_PENDING].cuda()})
     assert torch.allclose(got.cpu(), _finish(device, batch), atol=1.1 / 255 / 0.224)

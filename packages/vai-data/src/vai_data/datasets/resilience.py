@@ -54,7 +54,11 @@ class SampleRNG:
 
 
 class BadSampleTracker:
-    """Counts bad samples across DataLoader workers and logs each bad path once per process."""
+    """Counts bad samples across DataLoader workers and logs each bad path once per process.
+
+    The count lives in shared memory that DataLoader workers inherit (fork) or receive as they start
+    (spawn, forkserver). A plain pickle or ``deepcopy`` of the dataset gets a counter of its own starting
+    at the current count: what such a copy counts is not seen by the original."""
 
     def __init__(self, policy: str):
         if policy not in BAD_SAMPLE_POLICIES:

@@ -196,6 +196,11 @@ class VideoClipDataset(SplitDataset):
         state["_test_clip_cache"] = None  # never ship a cached clip to DataLoader workers
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for name in ("flip_on_device", "resize_on_device"):  # pickles made before they existed
+            self.__dict__.setdefault(name, False)
+
     def _resolve_flip_on_device(self, requested: bool | None, on_device: bool) -> bool:
         """``flip_on_device``: ``None`` turns it on wherever it applies (see the class docstring)."""
         reason = None
@@ -373,6 +378,14 @@ class VideoClipDataset(SplitDataset):
         """The augmented train clip (uint8 ``(T, C, H, W)``) and whether it was flipped (with
         ``flip_on_device``: is to be flipped). Draws from ``rng`` after the frame indices: the flip, then the
         scale and the crop's row and column (unless ``train_spatial_transform`` crops instead)."""
+        if (self.flip_on_device and self.train_transform is not None) or (
+            self.resize_on_device
+            and (self.train_transform is not None or self.train_spatial_transform is not None)
+        ):  # set after construction: it would see unmirrored clips or uncropped regions
+            raise ValueError(
+                "train_transform/train_spatial_transform was set after the dataset was built with "
+                "flip_on_device/resize_on_device on: pass it to the constructor (which then turns them off)"
+            )
         u_flip = rng.random()  # drawn whether or not flips are on: the later draws stay the same
         flipped = bool(self.horizontal_flip) and u_flip < 0.5
         mirror_here = flipped and not self.flip_on_device

@@ -102,7 +102,10 @@ def collate_clips(samples: Sequence[Any]) -> Any:
         videos = [v.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2) for v in videos]
     pending = RESIZE_PENDING in samples[0]
     if pending and not all(RESIZE_PENDING in s for s in samples):
-        raise ValueError(f"some samples of the batch have '{RESIZE_PENDING}' and others not")
+        raise ValueError(
+            f"some samples of the batch have '{RESIZE_PENDING}' and others not (datasets with and without "
+            "resize_on_device in one loader?): give them the same resize_on_device"
+        )
     skip = ("video", RESIZE_PENDING)
     batch = default_collate([{k: v for k, v in s.items() if k not in skip} for s in samples])
     if pending:

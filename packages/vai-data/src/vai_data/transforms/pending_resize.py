@@ -22,7 +22,21 @@ RESIZE_PENDING = "resize_pending"  # sample/batch key: (h, w, out_h, out_w) per 
 
 
 def _pending_rows(pending, n: int, single: bool) -> list[tuple[int, int, int, int]]:
-    rows = pending if isinstance(pending, torch.Tensor) else torch.as_tensor(pending)
+    if (
+        isinstance(pending, (list, tuple))
+        and len(pending) == 4
+        and all(isinstance(p, torch.Tensor) and p.ndim == 1 for p in pending)
+    ):  # what torch's default_collate makes of the samples' (h, w, out_h, out_w) tuples
+        raise ValueError(
+            "resize_pending is four column tensors, as torch's default collate batches it: batch the dataset "
+            "with collate_fn=dataset.collate_fn (it pads the regions and stacks the rows), or build it with "
+            "resize_on_device=False"
+        )
+    if isinstance(pending, torch.Tensor):
+        rows = pending
+    else:
+        rows = torch.as_tensor(pending)
+        rows = rows.long().reshape(0, 4) if rows.numel() == 0 else rows  # [] would be float32 (0,)
     shape_ok = rows.shape == (4,) if single else rows.shape == (n, 4)
     if not shape_ok or rows.is_floating_point() or rows.dtype == torch.bool:
         want = "(4,)" if single else f"({n}, 4)"
@@ -61,17 +75,13 @@ def apply_pending_resize(video: torch.Tensor, pending) -> torch.Tensor:
     oh, ow = rows[0][2:]
     if (height, width) == (oh, ow) and all(r[:2] == (oh, ow) for r in rows):
         return video
-    out = torch.empty((n, t, oh, ow, c), dtype=batch.dtype, device=batch.device).permute(0, 4, 1, 2, 3)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, r in enumerate(rows):
-        groups.setdefault(r[:2], []).append(i)
-    for (h, w), ids in groups.items():
-        if batch.device.type == "cpu":  # one clip at a time: views of the batch, no gathering copies
-            for i in ids:
-                out[i] = _resize_clips(batch[i : i + 1, :, :, :h, :w], oh, ow)[0]
-        else:  # one call per region size: a handful of kernel launches per batch
-            index = torch.tensor(ids, device=batch.device)
-            out[index] = _resize_clips(batch.index_select(0, index)[..., :h, :w], oh, ow)
+    if all(r[:2] == rows[0][:2] for r in rows):  # one region size (e.g. one stored size, fixed scale)
+        h, w = rows[0][:2]
+        out = _resize_clips(batch[..., :h, :w], oh, ow)  # one call for the whole batch
+    else:  # one clip at a time: slices of the batch, no gathering copies, no index tensors to send
+        out = torch.empty((n, t, oh, ow, c), dtype=batch.dtype, device=batch.device).permute(0, 4, 1, 2, 3)
+        for i, (h, w, _, _) in enumerate(rows):
+            out[i] = _resize_clips(batch[i : i + 1, :, :, :h, :w], oh, ow)[0]
     return out[0] if single else out
 
 
@@ -80,5 +90,5 @@ def _resize_clips(clips: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
     n, c, t, h, w = clips.shape
     if (h, w) == (oh, ow):
         return clips
-    frames = clips.transpose(1, 2).reshape(n * t, c, h, w)  # a view for one clip or a dense gather
+    frames = clips.transpose(1, 2).reshape(n * t, c, h, w)  # a view of the padded channels-last batch
     return F.resize(frames, [oh, ow], antialias=True).reshape(n, t, c, oh, ow).transpose(1, 2)
