@@ -94,3 +94,16 @@ def test_mixup_on_uint8_clips_trains_and_scores_hard_labels(demo_env):
     row = result.summary[-1]
     assert 0.0 <= float(row["train_acc"]) <= 1.0 and 0.0 <= float(row["val_acc"]) <= 1.0
     assert float(row["train_loss"]) > 0
+
+
+def test_frames_with_resizes_and_flips_left_to_the_device_train(demo_env):
+    """JPEG frame folders through vai-train with a DataLoader worker: the train crops' resizes and flips
+    happen in the engine's device transform (padded batches of regions), validation reads plain clips."""
+    test_root = str(Path(__file__).parent / "configs")
+    args = ["-D", "synthetic_motion", "-M", "tsn_resnet18", "-E", "frames", "-R", str(demo_env / "exp")]
+    roots = ["--config-root", test_root, "--config-root", str(vai_papers.config_root())]
+    result = run_train(args + roots + ["-e", "1"])
+    row = result.summary[-1]
+    assert 0.0 <= float(row["train_acc"]) <= 1.0 and 0.0 <= float(row["val_acc"]) <= 1.0
+    assert float(row["train_loss"]) > 0
+    assert any((demo_env / "data" / "synthetic_motion_frames" / "frames").iterdir())
