@@ -222,6 +222,8 @@ def collated(ds: VideoClipDataset, n_items: int, batch_size: int = 8):
     pending: list = []
 
     def fn(i: int):
+        if i == 0:  # a new pass over the items (or the warm-up's leftover): no samples held from before
+            pending.clear()
         pending.append(ds[i])
         if len(pending) == batch_size or i == n_items - 1:
             batch = ds.collate_fn(pending)
