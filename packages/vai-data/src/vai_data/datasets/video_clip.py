@@ -196,11 +196,6 @@ class VideoClipDataset(SplitDataset):
         state["_test_clip_cache"] = None  # never ship a cached clip to DataLoader workers
         return state
 
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        for name in ("flip_on_device", "resize_on_device"):  # pickles made before they existed
-            self.__dict__.setdefault(name, False)
-
     def _resolve_flip_on_device(self, requested: bool | None, on_device: bool) -> bool:
         """``flip_on_device``: ``None`` turns it on wherever it applies (see the class docstring)."""
         reason = None

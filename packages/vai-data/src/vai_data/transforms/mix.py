@@ -51,9 +51,10 @@ class MixupCutmix:
 
     With probability ``prob`` a batch is mixed; when both alphas are positive, CutMix is chosen with
     probability ``switch_prob``. CutMix's ``lam`` is corrected to the box's true area. Random draws come
-    from ``generator`` (or the global torch RNG) so runs are reproducible. Clips still flagged in a batch's
-    ``flip_pending`` must be mirrored first (``hflip_flagged``), and clips with a ``resize_pending`` row
-    resized (``apply_pending_resize``); ``MixupCutmixCollate`` does both.
+    from ``generator`` (or the global torch RNG) so runs are reproducible. Clips with
+    a ``resize_pending`` row must be resized first (``apply_pending_resize``), then those flagged in
+    ``flip_pending`` mirrored (``hflip_flagged``; in that order: mirroring a padded region moves it);
+    ``MixupCutmixCollate`` does both.
     """
 
     def __init__(

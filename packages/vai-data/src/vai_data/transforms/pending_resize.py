@@ -11,7 +11,8 @@ region on the device: on a GPU a few small kernels per clip (one call for the wh
 regions share a size) instead of milliseconds of a worker's CPU time.
 
 On the CPU the result equals the worker's own resize bit for bit (the same kernel on the same pixels);
-on CUDA the uint8 frames are resized in float32 and rounded back, within one grey level of the CPU.
+on CUDA the uint8 frames are resized in float32 and rounded back, which the CUDA test expects within one
+grey level of the CPU.
 """
 
 from __future__ import annotations
