@@ -126,6 +126,21 @@ def test_padded_crops_stay_in_the_worker(synth_root):
         assert torch.equal(s["video"], r["video"])  # both leave the flip to the device
 
 
+def test_regions_far_above_the_crop_are_resized_in_the_worker(synth_root):
+    """A region more than DEVICE_RESIZE_MAX_SCALE (1.5) times the crop's side is resized in the worker:
+    32-pixel frames at short side 20 (1.6x) arrive as crops, at short side 22 (1.45x) as regions."""
+    from vai_data.datasets.video_clip import DEVICE_RESIZE_MAX_SCALE
+
+    assert DEVICE_RESIZE_MAX_SCALE == 1.5
+    split = _frames_split(synth_root)
+    for short, want in ((20, (16, 16)), (22, (23, 23))):
+        worker, device = _pair(split, synth_root, crop_size=16, scale_jitter=(short, short))
+        for i in range(3):
+            s, r = device[i], worker[i]
+            assert s[RESIZE_PENDING] == (*want, 16, 16)
+            assert torch.equal(apply_pending_resize(s["video"], s[RESIZE_PENDING]), r["video"])
+
+
 def test_regions_through_dataloader_workers(synth_root):
     """Padded batches come out of worker processes (shared memory) as the in-process collate makes them."""
     _, device = _pair(_frames_split(synth_root), synth_root)

@@ -38,6 +38,11 @@ logger = logging.getLogger(__name__)
 
 STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
 JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side
+# resize_on_device leaves a crop's resize to the device when its source region is at most this many times
+# the crop's side (2.25x its pixels); larger regions (frames far above the training size that DCT scaling
+# could not reduce) are resized in the worker: copying them into the batch and sending them would cost
+# more than the resize (in DataLoader workers regions of ~1.4x the side gained 0.9-1.3x, smaller ones more)
+DEVICE_RESIZE_MAX_SCALE = 1.5
 SAMPLINGS = ("sparse", "dense")
 
 
@@ -85,7 +90,8 @@ class VideoClipDataset(SplitDataset):
     training short side need none): the worker returns the source region the crop covers, uncopied, with
     ``sample["resize_pending"] = (h, w, crop_h, crop_w)``, ``collate_fn`` pads a batch's regions into
     one tensor, and the device resizes them (the same pixels as the worker's resize on the CPU; see
-    :mod:`vai_data.transforms.pending_resize`).
+    :mod:`vai_data.transforms.pending_resize`). Regions more than ``DEVICE_RESIZE_MAX_SCALE`` (1.5) times
+    the crop's side are still resized in the worker (their rows then read ``(crop_h, crop_w) * 2``).
     ``flow='RG'|'RR'|'grey'`` reads optical flow instead (see :mod:`vai_data.datasets.flow`): each sampled
     frame brings ``flow_neighbours`` consecutive (u, v) frames, stacked into ``C = 2 * flow_neighbours``.
     """
@@ -398,11 +404,11 @@ class VideoClipDataset(SplitDataset):
                 if bgr
                 else source.read(idx, short, exact=False)
             )
-            # decoders scale (near) to `short`; any remaining resize is fused with the crop
+            # decoders scale (near) to `short`; any remaining resize is fused with the crop, or left to the
+            # device (resize_on_device) unless the region is too large to be worth copying and sending
             position = (rng.random(), rng.random())
-            clip = scaled_random_crop(
-                to_tchw(frames), short, self.crop_size, position, resize=not self.resize_on_device
-            )
+            defer = self.resize_on_device and min(frames.shape[1:3]) <= DEVICE_RESIZE_MAX_SCALE * short
+            clip = scaled_random_crop(to_tchw(frames), short, self.crop_size, position, resize=not defer)
         if mirror_here:
             clip = hflip_bgr(clip) if bgr else clip.flip(-1)
             if self.flow is not None:
