@@ -283,6 +283,8 @@ def test_padded_collate_and_its_errors():
         ValueError, match="some samples of the batch have 'resize_pending'.*same resize_on_device"
     ):
         collate_clips([samples[0], {"video": b, "label": 1}])
+    with pytest.raises(ValueError, match="some samples of the batch have 'resize_pending'"):
+        collate_clips([{"video": b, "label": 1}, samples[0]])  # whichever comes first
     with pytest.raises(ValueError, match=r"rows must be \(h, w, out_h, out_w\)"):
         collate_clips([samples[0], {**samples[1], RESIZE_PENDING: (4, 4, 2, 2)}])
     with pytest.raises(ValueError, match="different frame counts, channels or dtypes"):

@@ -100,7 +100,7 @@ def collate_clips(samples: Sequence[Any]) -> Any:
     videos = [s["video"] for s in samples]
     if not all(is_channels_last_clip(v) for v in videos):
         videos = [v.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2) for v in videos]
-    pending = RESIZE_PENDING in samples[0]
+    pending = any(RESIZE_PENDING in s for s in samples)
     if pending and not all(RESIZE_PENDING in s for s in samples):
         raise ValueError(
             f"some samples of the batch have '{RESIZE_PENDING}' and others not (datasets with and without "
