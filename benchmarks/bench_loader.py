@@ -23,6 +23,7 @@ import tempfile
 import time
 
 CHILD = "--child"
+FIXED = "256-256"  # scale jitter (min-max short side) of the stored-size comparisons
 
 
 def child(split: str, root: str, sampling: str, frames: int, epochs: int, jitter: str, resize: str) -> None:
@@ -105,13 +106,7 @@ def main() -> None:
         for sampling, frames, name in configs:
             for key, label in stores:
                 off, on = _runs(
-                    splits[key],
-                    root,
-                    sampling,
-                    frames,
-                    epochs,
-                    runs,
-                    [("0", "256-256", "0"), ("1", "256-256", "0")],
+                    splits[key], root, sampling, frames, epochs, runs, [("0", FIXED, "0"), ("1", FIXED, "0")]
                 )
                 print(f"| {name} | {label} | {off:.1f} | {on:.1f} | {on / off:.2f}x |")
         print(f"\n### DataLoader worker clips/s: resizes in the worker vs left to the device ({head})\n")
@@ -121,17 +116,11 @@ def main() -> None:
         print("|---|---|---|---:|---:|---:|")
         for sampling, frames, name in configs:
             for key, label, jitter in (
-                *((k, lab, "256-256") for k, lab in stores),
+                *((k, lab, FIXED) for k, lab in stores),
                 ("frames_s", stores[0][1], "256-320"),
             ):
                 worker, device = _runs(
-                    splits[key],
-                    root,
-                    sampling,
-                    frames,
-                    epochs,
-                    runs,
-                    [("1", jitter, "0"), ("1", jitter, "1")],
+                    splits[key], root, sampling, frames, epochs, runs, [("1", jitter, s) for s in "01"]
                 )
                 lo, hi = jitter.split("-")
                 print(

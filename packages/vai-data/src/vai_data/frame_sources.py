@@ -109,7 +109,17 @@ def decode_jpeg_list(
     return frames.flip(-1) if bgr else frames
 
 
-class VideoFileSource:
+class FrameSource:
+    """What every frame source shares: frame ``i`` of the split row's range is stored frame ``start + i``."""
+
+    start: int = 0
+
+    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
+        """Stored frame numbers of 0-based ``indices`` (the same tensor when ``start`` is 0)."""
+        return indices + self.start if self.start else indices
+
+
+class VideoFileSource(FrameSource):
     """A video file (mp4/webm/...) decoded with decord, PyAV or torchcodec."""
 
     def __init__(
@@ -126,9 +136,6 @@ class VideoFileSource:
 
             end = self.start + probe_num_frames(path) - 1
         self.num_frames = int(end) - self.start + 1
-
-    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices + self.start if self.start else indices
 
     def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
         frames = read_frames(self.path, self.frame_numbers(indices), self.backend, short_side, self.size_hint)
@@ -148,7 +155,7 @@ def format_frame_path(pattern: str, number: int, flow_direction: str | None = No
         ) from None
 
 
-class JpegFrameSource:
+class JpegFrameSource(FrameSource):
     """Base of the sources whose frames are JPEG bytes (frame folders, ``.vpk``, LMDB, gulp)."""
 
     @property
@@ -163,9 +170,6 @@ class FrameFolderSource(JpegFrameSource):
     def __init__(self, pattern: str, start: int, end: int, flow_direction: str | None = None):
         self.path, self.start, self.flow_direction = pattern, int(start), flow_direction
         self.num_frames = int(end) - self.start + 1
-
-    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices + self.start if self.start else indices
 
     def _read_file(self, number: int) -> bytes:
         fp = format_frame_path(self.path, number, self.flow_direction)

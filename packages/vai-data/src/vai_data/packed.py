@@ -163,9 +163,6 @@ class _RangeSource(JpegFrameSource):
         end = total - 1 if end is None else min(int(end), total - 1)
         self.num_frames = max(end - self.start + 1, 1)
 
-    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices + self.start if self.start else indices
-
     def read(
         self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False
     ) -> torch.Tensor:

@@ -55,6 +55,16 @@ def sparse_test_indices(n: int, num_segments: int, view: int, num_views: int) ->
     return (base + shift).clamp(max=n - 1)
 
 
+def _resolve_option(name: str, requested: bool | None, missing: str | None) -> bool:
+    """An on-the-device option: ``None`` means on unless a condition is ``missing``; ``True`` with a
+    condition missing raises, naming it."""
+    if requested is None:
+        return missing is None
+    if requested and missing is not None:
+        raise ValueError(f"{name}=True needs {missing}")
+    return bool(requested)
+
+
 def detect_storage(split: SplitFile, data_root: str | None) -> str:
     """Storage for ``storage='auto'``: the split format, except 5-column keyed rows, which are packed
     ``.vpk`` files, an LMDB (``data_root`` holds ``data.mdb``) or a gulp directory."""
@@ -213,11 +223,7 @@ class VideoClipDataset(SplitDataset):
             reason = "RGB clips (flow flips also negate u, in the worker)"
         elif self.train_transform is not None:
             reason = "no train_transform (it runs after the flip, in the worker)"
-        if requested is None:
-            return reason is None
-        if requested and reason is not None:
-            raise ValueError(f"flip_on_device=True needs {reason}")
-        return bool(requested)
+        return _resolve_option("flip_on_device", requested, reason)
 
     def _resolve_resize_on_device(self, requested: bool | None, on_device: bool) -> bool:
         """``resize_on_device``: ``None`` turns it on wherever it applies (see the class docstring)."""
@@ -232,11 +238,7 @@ class VideoClipDataset(SplitDataset):
             reason = "no train_transform or train_spatial_transform (they work on the resized crop)"
         elif self.storage not in JPEG_STORAGES:
             reason = f"JPEG frames (storage {list(JPEG_STORAGES)}; video decoders resize as they decode)"
-        if requested is None:
-            return reason is None
-        if requested and reason is not None:
-            raise ValueError(f"resize_on_device=True needs {reason}")
-        return bool(requested)
+        return _resolve_option("resize_on_device", requested, reason)
 
     def _check_flow(self, mean, std, bgr: bool, greyscale: bool) -> None:
         if self.num_neighbours:
