@@ -5,11 +5,12 @@ crop that take given uniform numbers."""
 import os
 import random
 
+import numpy as np
 import pytest
 import torch
 from vai_data import VideoClipDataset, dense_indices, sparse_indices
 from vai_data.sampling import sparse_train_frames
-from vai_data.transforms import RandAugment, scaled_random_crop, to_tchw
+from vai_data.transforms import RandAugment, scaled_crop_box, scaled_random_crop, to_tchw
 
 KW = dict(num_frames=4, crop_size=16, scale_jitter=(20, 28), seed=9, normalise_on_device=True)
 
@@ -136,8 +137,34 @@ def test_frame_numbers_offset_only_when_the_range_starts_later(synth_root):
     idx = torch.tensor([0, 2])
     source.start = 0
     assert source.frame_numbers(idx) is idx
+    assert source.frame_list(idx) == [0, 2] and source.frame_list((np.int64(0), 2)) == [0, 2]
     source.start = 5
     assert source.frame_numbers(idx).tolist() == [5, 7]
+    assert source.frame_list(idx) == source.frame_list([0, 2]) == [5, 7]
+
+
+def test_scaled_crop_box_is_the_region_scaled_random_crop_resizes():
+    clip = torch.randint(0, 256, (2, 3, 40, 60), dtype=torch.uint8)
+    for short, pos in [(40, (0.5, 0.25)), (30, (0.9, 0.1)), (56, (0.0, 0.999)), (24, (0.3, 0.3))]:
+        y0, x0, sh, sw = scaled_crop_box(40, 60, short, 16, pos)
+        region = scaled_random_crop(clip, short, 16, pos, resize=False)
+        assert torch.equal(region, clip[..., y0 : y0 + sh, x0 : x0 + sw])
+        assert 0 <= y0 and y0 + sh <= 40 and 0 <= x0 and x0 + sw <= 60
+    assert scaled_crop_box(40, 60, 40, 16, (0.5, 0.25)) == (12, 11, 16, 16)  # no resize: the crop itself
+    assert scaled_crop_box(40, 60, 10, 16, (0.5, 0.5)) is None  # crop larger than the scaled frame
+    assert scaled_crop_box(40, 60, 40, (16, 24), (0.0, 0.0)) == (0, 0, 16, 24)
+    with pytest.raises(ValueError, match="two numbers in"):
+        scaled_crop_box(40, 60, 40, 16, (1.0, 0.0))
+
+
+def test_sample_frame_list_is_sample_indices(synth_root):
+    for kw in [{}, dict(sampling="dense", sampling_rate=2), dict(num_neighbours=2)]:
+        ds = _ds(synth_root, **kw)
+        lst = ds.sample_frame_list(30, 0, ds.sample_rng(3))
+        assert type(lst) is list and lst == ds.sample_indices(30, 0, ds.sample_rng(3)).tolist()
+        src = ds.make_source(ds.split.rows[3])
+        want = src.frame_list(ds.sample_frame_list(src.num_frames, 0, ds.sample_rng(3)))
+        assert ds[3]["frame_indices"].tolist() == want
 
 
 def test_random_augment_datasets_reproduce_whatever_the_global_rngs_hold(synth_root):
@@ -149,3 +176,20 @@ def test_random_augment_datasets_reproduce_whatever_the_global_rngs_hold(synth_r
     random.seed(2)  # neither Python's nor torch's global generator state reaches a sample
     torch.manual_seed(2)
     assert torch.equal(first, b[1]["video"])
+
+
+def test_finish_clip_takes_decoder_arrays_as_views(synth_root):
+    frames = np.random.default_rng(0).integers(0, 256, (4, 20, 30, 3), dtype=np.uint8)
+    crop = frames[:, 2:18, 5:21]  # an uncopied crop, as datasets hand JPEG frames over
+    on, off = _ds(synth_root), _ds(synth_root, normalise_on_device=False)
+    video = on.finish_clip(crop)
+    assert video.shape == (3, 4, 16, 16) and video.dtype == torch.uint8
+    assert np.shares_memory(video.numpy(), frames) and torch.equal(
+        video, torch.from_numpy(crop).permute(3, 0, 1, 2)
+    )
+    as_tensor = to_tchw(torch.from_numpy(np.ascontiguousarray(crop)))
+    assert torch.equal(on.finish_clip(as_tensor), video)
+    assert torch.allclose(off.finish_clip(crop), off.finish_clip(as_tensor))
+    for bad in (crop.astype(np.float32), crop[0]):
+        with pytest.raises(TypeError, match=r"expected uint8 \(T, H, W, C\) frames"):
+            on.finish_clip(bad)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 from vai_data import add_neighbours, dense_indices, sparse_indices, sparse_indices_with_neighbours
+from vai_data.sampling import add_neighbour_frames, dense_frames, sparse_train_frames
 
 
 def test_sparse_test_is_segment_start():
@@ -58,3 +59,38 @@ def test_neighbours():
     assert add_neighbours(torch.tensor([0, 5, 9]), 2, 10).tolist() == [0, 1, 2, 5, 6, 7, 9, 9, 9]
     idx = sparse_indices_with_neighbours(20, 3, 4, train=False)
     assert idx.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+
+
+def test_list_samplers_equal_the_tensor_ones():
+    for n, t, s in [(100, 8, 2), (5, 4, 2), (1, 3, 1)]:
+        assert dense_frames(n, t, s, False) == dense_indices(n, t, s, False).tolist()
+        assert dense_frames(n, t, s, True, uniform=0.7) == dense_indices(n, t, s, True, uniform=0.7).tolist()
+        for k in range(3):
+            assert dense_frames(n, t, s, False, 3, k) == dense_indices(n, t, s, False, 3, k).tolist()
+    assert add_neighbour_frames([0, 5, 9], 2, 10) == add_neighbours(torch.tensor([0, 5, 9]), 2, 10).tolist()
+    assert add_neighbour_frames([], 2, 10) == []
+    for bad in [dict(stride=0), dict(clip_len=0)]:
+        kw = dict(num_video_frames=10, clip_len=2, stride=1, train=False) | bad
+        with pytest.raises(ValueError, match="must be at least 1"):
+            dense_frames(**kw)
+    with pytest.raises(ValueError, match=r"uniform=None must be in \[0, 1\)"):
+        dense_frames(10, 2, 1, True)  # train needs the draw
+    with pytest.raises(ValueError, match="num_neighbours=-1"):
+        add_neighbour_frames([0], -1, 10)
+
+
+def test_sparse_train_frames_draw_from_a_function_in_segment_order():
+    import random
+
+    draws = [0.0, 0.5, 0.99, 0.25]
+    assert (
+        sparse_train_frames(16, 4, iter(draws).__next__)
+        == sparse_train_frames(16, 4, draws)
+        == [0, 6, 11, 13]
+    )
+    a, b = random.Random(7), random.Random(7)
+    assert sparse_train_frames(50, 8, a.random) == sparse_train_frames(50, 8, [b.random() for _ in range(8)])
+    with pytest.raises(ValueError, match="num_segments=0"):
+        sparse_train_frames(16, 0, a.random)
+    with pytest.raises(ValueError, match="num_video_frames=0"):
+        sparse_train_frames(0, 4, a.random)

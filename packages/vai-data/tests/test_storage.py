@@ -16,6 +16,7 @@ from vai_data import (
     write_split_file,
 )
 from vai_data.gulp import write_gulp_directory
+from vai_data.packed import PackedFileSource
 
 SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
 
@@ -77,6 +78,29 @@ def test_jpeg_clip_decoded_into_one_buffer_matches_per_frame_decoding(short):
     assert decode_jpeg_list(odd, 12, "clip").shape == (3, 12, 16, 3)
     with pytest.raises(VideoDecodeError, match="not a readable JPEG"):
         decode_jpeg_list(blobs[:1] + [b"garbage" * 10], None, "clip")
+    with pytest.raises(VideoDecodeError, match="clip: no frames to decode"):
+        decode_jpeg_list([], None, "clip")
+
+
+def test_jpeg_sources_read_arrays_equal_to_their_tensors(tmp_path):
+    """``read_array`` is ``read`` without the tensor: the decoder's numpy frames, repeats included."""
+    from vai_data.frame_sources import FrameFolderSource, decode_jpeg_frames
+
+    path = str(tmp_path / "v.vpk")
+    write_packed(path, _numbered_jpegs())
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for i, b in enumerate(_numbered_jpegs()):
+        (folder / f"{i + 1:05d}.jpg").write_bytes(b)
+    for src in (PackedFileSource(path, 1, 4), FrameFolderSource(str(folder / "{:05d}.jpg"), 2, 5)):
+        for idx in ([2, 0, 0, 3], torch.tensor([1, 1, 2])):
+            arr, ten = src.read_array(idx, 12, exact=False), src.read(idx, 12, exact=False)
+            assert isinstance(arr, np.ndarray) and arr.dtype == np.uint8 and arr.shape[0] == len(idx)
+            assert torch.equal(torch.from_numpy(arr), ten)
+            assert [_frame_no(torch.from_numpy(f)) for f in arr] == [1 + int(i) for i in idx]
+        assert torch.equal(src.read([0], bgr=True), src.read([0]).flip(-1))
+    blobs = _numbered_jpegs()
+    assert decode_jpeg_frames([blobs[1], blobs[1]], None, "x").shape[0] == 2
 
 
 def test_packed_file_reads_only_requested(tmp_path):

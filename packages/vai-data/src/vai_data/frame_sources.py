@@ -8,6 +8,8 @@ DCT scaling) so the caller can fuse the last resize with its crop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as F
@@ -47,66 +49,79 @@ def stack_decoded(
     return resize_short_side_thwc(torch.stack(tensors), short_side if exact else None)
 
 
-def _decode_into_one_buffer(
-    blobs: list[bytes], short_side: int | None, colorspace: str = "RGB"
-) -> torch.Tensor | None:
-    """simplejpeg decodes every frame straight into one ``(T, H, W, 3)`` tensor (no per-frame arrays, no
-    stacking copy); repeats are copied. ``None`` when a frame needs the general path (other size, not a
-    baseline JPEG, unreadable) - that path then decodes and reports."""
+def _decode_into_one_buffer(blobs: list[bytes], short_side: int | None, colorspace: str) -> np.ndarray | None:
+    """simplejpeg decodes every frame straight into one ``(T, H, W, 3)`` array (no per-frame arrays, no
+    stacking copy). ``None`` when a frame needs the general path (other size, not a baseline JPEG,
+    unreadable) - that path then decodes and reports."""
     sj = jpeg._simplejpeg
     header, decode = sj.decode_jpeg_header, sj.decode_jpeg
-    out: torch.Tensor | None = None
-    buf = None
-    done: dict[int, int] = {}
     try:
-        for i, b in enumerate(blobs):
-            j = done.get(id(b))
-            if j is not None:
-                buf[i] = buf[j]
-                continue
-            h, w, _, _ = header(b)
-            if out is None:
-                dims = dct_scale_dims(w, h, short_side)
-                ow, oh = dims if dims is not None else (w, h)
-                kw = {} if dims is None else {"min_width": ow, "min_height": oh}
-                first = (h, w)
-                # numpy's allocator: torch.empty of this size often came back as fresh pages (a page
-                # fault per 4 KiB, +25% decode time) where numpy's buffers were reused
-                buf = np.empty((len(blobs), oh, ow, 3), dtype=np.uint8)
-                out = torch.from_numpy(buf)
-            elif (h, w) != first:  # every frame of a clip shares the first frame's size and reduction
+        h, w, _, _ = header(blobs[0])
+        dims = dct_scale_dims(w, h, short_side)
+        kw = {} if dims is None else {"min_width": dims[0], "min_height": dims[1]}
+        ow, oh = dims or (w, h)
+        # numpy's allocator: torch.empty of this size often came back as fresh pages (a page fault per
+        # 4 KiB, +25% decode time) where numpy's buffers were reused
+        buf = np.empty((len(blobs), oh, ow, 3), dtype=np.uint8)
+        if decode(blobs[0], colorspace=colorspace, buffer=buf[0], **kw).shape != (oh, ow, 3):
+            return None  # the decoder reduced by another factor than dct_scale_dims's
+        for i in range(1, len(blobs)):
+            fh, fw, _, _ = header(blobs[i])
+            if fh != h or fw != w:  # every frame of a clip shares the first frame's size and reduction
                 return None
-            if decode(b, colorspace=colorspace, buffer=buf[i], **kw).shape != (oh, ow, 3):
-                return None
-            done[id(b)] = i
+            decode(blobs[i], colorspace=colorspace, buffer=buf[i], **kw)
     except (ValueError, TypeError):
         return None
-    return out
+    return buf
+
+
+def decode_jpeg_frames(
+    blobs: list[bytes], short_side: int | None, path: str, exact: bool = True, bgr: bool = False
+) -> np.ndarray:
+    """Decode JPEG byte strings to a uint8 ``(T, H, W, 3)`` array, RGB or with ``bgr`` the channels
+    reversed (simplejpeg writes BGR at no extra cost; see :func:`vai_data.transforms.clip.hflip_bgr`).
+    ``short_side`` as in :func:`stack_decoded`. The same bytes object repeated (a short video's frames
+    sampled twice) is decoded once."""
+    if not blobs:
+        raise VideoDecodeError(path, "no frames to decode")
+    keys = [id(b) for b in blobs]
+    first = dict.fromkeys(keys)
+    if len(first) < len(blobs):  # decode each distinct frame once, then repeat them
+        unique = {k: i for i, k in enumerate(first)}
+        frames = decode_jpeg_frames([blobs[keys.index(k)] for k in unique], short_side, path, exact, bgr)
+        return frames[[unique[k] for k in keys]]
+    if jpeg.JPEG_BACKEND == "simplejpeg":
+        frames = _decode_into_one_buffer(blobs, short_side, "BGR" if bgr else "RGB")
+        if frames is not None:
+            if not exact and short_side is not None:
+                return frames
+            return resize_short_side_thwc(torch.from_numpy(frames), short_side).numpy()
+    images = []
+    for b in blobs:
+        try:
+            images.append(decode_jpeg(b, short_side))
+        except Exception as e:
+            raise VideoDecodeError(
+                path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
+            ) from None
+    frames = stack_decoded(images, short_side, path, exact)
+    return (frames.flip(-1) if bgr else frames).numpy()
 
 
 def decode_jpeg_list(
     blobs: list[bytes], short_side: int | None, path: str, exact: bool = True, bgr: bool = False
 ) -> torch.Tensor:
-    """Decode JPEG byte strings (repeats decoded once) to ``(T, H, W, 3)``, RGB or with ``bgr`` the channels
-    reversed (simplejpeg writes BGR at no extra cost; see :func:`vai_data.transforms.clip.hflip_bgr`)."""
-    if jpeg.JPEG_BACKEND == "simplejpeg" and blobs:
-        frames = _decode_into_one_buffer(blobs, short_side, "BGR" if bgr else "RGB")
-        if frames is not None:
-            return resize_short_side_thwc(frames, short_side if exact else None)
-    cache: dict[int, np.ndarray] = {}
-    images = []
-    for b in blobs:
-        key = id(b)
-        if key not in cache:
-            try:
-                cache[key] = decode_jpeg(b, short_side)
-            except Exception as e:
-                raise VideoDecodeError(
-                    path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
-                ) from None
-        images.append(cache[key])
-    frames = stack_decoded(images, short_side, path, exact)
-    return frames.flip(-1) if bgr else frames
+    """:func:`decode_jpeg_frames` as a tensor."""
+    return torch.from_numpy(decode_jpeg_frames(blobs, short_side, path, exact, bgr))
+
+
+def index_list(indices: torch.Tensor | Sequence[int]) -> list[int]:
+    """Frame indices (a tensor or a sequence of ints) as a list of ints."""
+    if isinstance(indices, torch.Tensor):
+        return indices.tolist()
+    if type(indices) is list:  # (the datasets' own lists: no per-sample copy)
+        return indices
+    return [int(i) for i in indices]
 
 
 class FrameSource:
@@ -117,6 +132,11 @@ class FrameSource:
     def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
         """Stored frame numbers of 0-based ``indices`` (the same tensor when ``start`` is 0)."""
         return indices + self.start if self.start else indices
+
+    def frame_list(self, indices: torch.Tensor | Sequence[int]) -> list[int]:
+        """Stored frame numbers of 0-based ``indices`` (a tensor or a sequence of ints) as a list."""
+        numbers = index_list(indices)
+        return [i + self.start for i in numbers] if self.start else numbers
 
 
 class VideoFileSource(FrameSource):
@@ -137,8 +157,10 @@ class VideoFileSource(FrameSource):
             end = self.start + probe_num_frames(path) - 1
         self.num_frames = int(end) - self.start + 1
 
-    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
-        frames = read_frames(self.path, self.frame_numbers(indices), self.backend, short_side, self.size_hint)
+    def read(
+        self, indices: torch.Tensor | Sequence[int], short_side: int | None = None, exact: bool = True
+    ) -> torch.Tensor:
+        frames = read_frames(self.path, self.frame_list(indices), self.backend, short_side, self.size_hint)
         return resize_short_side_thwc(frames, short_side)
 
 
@@ -156,12 +178,45 @@ def format_frame_path(pattern: str, number: int, flow_direction: str | None = No
 
 
 class JpegFrameSource(FrameSource):
-    """Base of the sources whose frames are JPEG bytes (frame folders, ``.vpk``, LMDB, gulp)."""
+    """Base of the sources whose frames are JPEG bytes (frame folders, ``.vpk``, LMDB, gulp); a subclass
+    sets ``path`` (for messages) and implements ``_blobs(numbers)``, the JPEG bytes of stored frames."""
+
+    path: str
 
     @property
     def reads_bgr(self) -> bool:
         """True when ``read(..., bgr=True)`` costs nothing extra: simplejpeg writes BGR as fast as RGB."""
         return jpeg.JPEG_BACKEND == "simplejpeg"
+
+    def _init_range(self, total: int, start: int, end: int | None) -> None:
+        """Frames ``start..end`` (inclusive; ``None``: to the last) of ``total`` stored frames."""
+        self.start = int(start)
+        end = total - 1 if end is None else min(int(end), total - 1)
+        self.num_frames = max(end - self.start + 1, 1)
+
+    def _blobs(self, numbers: list[int]) -> list[bytes]:
+        raise NotImplementedError
+
+    def read_array(
+        self,
+        indices: torch.Tensor | Sequence[int],
+        short_side: int | None = None,
+        exact: bool = True,
+        bgr: bool = False,
+    ) -> np.ndarray:
+        """:meth:`read` as a numpy array (what the decoder wrote, no tensor made: datasets crop it first)."""
+        return decode_jpeg_frames(self._blobs(self.frame_list(indices)), short_side, self.path, exact, bgr)
+
+    def read(
+        self,
+        indices: torch.Tensor | Sequence[int],
+        short_side: int | None = None,
+        exact: bool = True,
+        bgr: bool = False,
+    ) -> torch.Tensor:
+        """uint8 ``(T, H, W, 3)`` frames at 0-based ``indices``, brought to ``short_side`` (with
+        ``exact=False`` possibly above it, after DCT scaling only), RGB or with ``bgr`` BGR."""
+        return torch.from_numpy(self.read_array(indices, short_side, exact, bgr))
 
 
 class FrameFolderSource(JpegFrameSource):
@@ -183,12 +238,9 @@ class FrameFolderSource(JpegFrameSource):
             raise VideoDecodeError(fp, "frame file is empty (0 bytes)")
         return blob
 
-    def read(
-        self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False
-    ) -> torch.Tensor:
-        numbers = self.frame_numbers(indices).tolist()
+    def _blobs(self, numbers: list[int]) -> list[bytes]:
         blobs: dict[int, bytes] = {}
         for n in numbers:
             if n not in blobs:
                 blobs[n] = self._read_file(n)
-        return decode_jpeg_list([blobs[n] for n in numbers], short_side, self.path, exact, bgr)
+        return [blobs[n] for n in numbers]

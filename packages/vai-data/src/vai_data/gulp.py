@@ -12,10 +12,8 @@ import os
 import re
 import threading
 
-import torch
-
 from .errors import VideoDecodeError
-from .frame_sources import JpegFrameSource, decode_jpeg_list
+from .frame_sources import JpegFrameSource
 from .pathio import exists, path_manager
 
 _META_RE = re.compile(r"^meta_(\w+)\.gmeta$")
@@ -109,17 +107,11 @@ class GulpSource(JpegFrameSource):
         if root is None:
             raise ValueError("gulp storage needs data_root set to the gulp directory")
         self.gulp = open_gulp_directory(root)
-        self.key, self.start = key, int(start)
-        self.path = f"{root}[{key}]"
-        total = self.gulp.num_frames(key)
-        end = total - 1 if end is None else min(int(end), total - 1)
-        self.num_frames = max(end - self.start + 1, 1)
+        self.key, self.path = key, f"{root}[{key}]"
+        self._init_range(self.gulp.num_frames(key), start, end)
 
-    def read(
-        self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False
-    ) -> torch.Tensor:
-        blobs = self.gulp.read_jpeg_bytes(self.key, self.frame_numbers(indices).tolist())
-        return decode_jpeg_list(blobs, short_side, self.path, exact, bgr)
+    def _blobs(self, numbers: list[int]) -> list[bytes]:
+        return self.gulp.read_jpeg_bytes(self.key, numbers)
 
 
 def write_gulp_directory(

@@ -16,10 +16,9 @@ import tempfile
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from .errors import VideoDecodeError
-from .frame_sources import JpegFrameSource, decode_jpeg_list
+from .frame_sources import JpegFrameSource
 from .pathio import join, path_manager
 
 MAGIC = b"VAIPK001"
@@ -153,24 +152,7 @@ class PackedFile:
         return [out[i] for i in frame_numbers]
 
 
-class _RangeSource(JpegFrameSource):
-    """Shared frame-source logic for packed stores: frame ``i`` is stored frame ``start + i``."""
-
-    path: str
-
-    def _init_range(self, total: int, start: int, end: int | None) -> None:
-        self.start = int(start)
-        end = total - 1 if end is None else min(int(end), total - 1)
-        self.num_frames = max(end - self.start + 1, 1)
-
-    def read(
-        self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True, bgr: bool = False
-    ) -> torch.Tensor:
-        blobs = self._blobs(self.frame_numbers(indices).tolist())
-        return decode_jpeg_list(blobs, short_side, self.path, exact, bgr)
-
-
-class PackedFileSource(_RangeSource):
+class PackedFileSource(JpegFrameSource):
     """A ``.vpk`` file as a frame source."""
 
     def __init__(self, path: str, start: int = 0, end: int | None = None):
@@ -210,7 +192,7 @@ def open_lmdb(root: str):
     return _LMDB_ENVS[key]
 
 
-class LmdbSource(_RangeSource):
+class LmdbSource(JpegFrameSource):
     """One video's frames in an LMDB store."""
 
     def __init__(self, root: str, key: str, start: int = 0, end: int | None = None):

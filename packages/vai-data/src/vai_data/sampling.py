@@ -7,7 +7,7 @@ a per-sample generator), so a seed gives the same clips everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -46,11 +46,18 @@ def sparse_indices(
     return _long_tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
 
 
-def sparse_train_frames(num_video_frames: int, num_segments: int, uniform: Sequence[float]) -> list[int]:
+def sparse_train_frames(
+    num_video_frames: int, num_segments: int, uniform: Sequence[float] | Callable[[], float]
+) -> list[int]:
     """Train-mode TSN indices as a list, from one uniform [0, 1) number per segment (see
-    :func:`sparse_indices`); plain Python: for 8-32 segments cheaper than any tensor call."""
+    :func:`sparse_indices`), or from a function drawing them in segment order (e.g. the ``random`` method
+    of a ``random.Random``; its numbers are trusted to lie in [0, 1)); plain Python: for 8-32 segments
+    cheaper than any tensor call."""
+    _check(num_video_frames, "num_segments", num_segments)
     starts, widths = _segments(int(num_video_frames), int(num_segments))
-    if len(uniform) != num_segments or not all(0.0 <= u < 1.0 for u in uniform):
+    if callable(uniform):
+        uniform = [uniform() for _ in starts]
+    elif len(uniform) != num_segments or not all(0.0 <= u < 1.0 for u in uniform):
         raise ValueError(
             f"uniform must hold num_segments={num_segments} numbers in [0, 1), got {list(uniform)}"
         )
@@ -85,6 +92,23 @@ def dense_indices(
     ``S`` possible starts for a uniform [0, 1) draw ``u`` from ``generator``, or ``uniform`` when given);
     in test the middle start for one clip, else start ``round((S-1)/(num_clips-1)*clip_idx)`` so clips
     spread over both ends. Frames past the end of a short video repeat the last frame."""
+    if train and uniform is None:
+        _check(num_video_frames, "clip_len", clip_len)
+        uniform = float(torch.rand(1, generator=generator))
+    return _long_tensor(dense_frames(num_video_frames, clip_len, stride, train, num_clips, clip_idx, uniform))
+
+
+def dense_frames(
+    num_video_frames: int,
+    clip_len: int,
+    stride: int,
+    train: bool,
+    num_clips: int = 1,
+    clip_idx: int = 0,
+    uniform: float | None = None,
+) -> list[int]:
+    """:func:`dense_indices` as a list, the train start drawn from the given ``uniform`` number (required
+    in train); plain Python, as :func:`sparse_train_frames`."""
     _check(num_video_frames, "clip_len", clip_len)
     if stride < 1:
         raise ValueError(f"stride={stride} must be at least 1")
@@ -92,7 +116,7 @@ def dense_indices(
         raise ValueError(f"clip_idx={clip_idx} must be in [0, num_clips={num_clips})")
     n_starts = dense_start_positions(num_video_frames, clip_len, stride)
     if train:
-        u = float(torch.rand(1, generator=generator)) if uniform is None else float(uniform)
+        u = float("nan") if uniform is None else float(uniform)
         if not 0.0 <= u < 1.0:
             raise ValueError(f"uniform={uniform} must be in [0, 1)")
         start = int(u * n_starts)
@@ -101,16 +125,21 @@ def dense_indices(
     else:
         start = int(round((n_starts - 1) / (num_clips - 1) * clip_idx))
     last = num_video_frames - 1
-    return _long_tensor([min(start + k * stride, last) for k in range(clip_len)])
+    return [min(start + k * stride, last) for k in range(clip_len)]
 
 
 def add_neighbours(indices: torch.Tensor, num_neighbours: int, num_video_frames: int) -> torch.Tensor:
     """Follow each index by ``num_neighbours`` consecutive frames (optical-flow stacks), clamped to the
     video; returns ``(len(indices) * (1 + num_neighbours),)`` in segment-major order."""
+    return _long_tensor(add_neighbour_frames(indices.tolist(), num_neighbours, num_video_frames))
+
+
+def add_neighbour_frames(frames: Sequence[int], num_neighbours: int, num_video_frames: int) -> list[int]:
+    """:func:`add_neighbours` on a list of ints."""
     if num_neighbours < 0:
         raise ValueError(f"num_neighbours={num_neighbours} must be >= 0")
-    offsets = torch.arange(num_neighbours + 1, dtype=torch.long)
-    return (indices[:, None] + offsets[None, :]).clamp(max=num_video_frames - 1).reshape(-1)
+    last = num_video_frames - 1
+    return [min(i + k, last) for i in frames for k in range(num_neighbours + 1)]
 
 
 def sparse_indices_with_neighbours(

@@ -22,6 +22,7 @@ from dataclasses import replace
 import torch
 
 from ..errors import VideoDecodeError
+from ..frame_sources import FrameSource, index_list
 from ..split_file import SplitRow
 
 FLOW_MODES = ("RG", "RR", "grey")
@@ -37,7 +38,7 @@ def check_flow_mode(flow: str | None) -> str | None:
     raise ValueError(f"flow={flow!r}; choose one of {list(FLOW_MODES)} or None for RGB clips")
 
 
-class FlowSource:
+class FlowSource(FrameSource):
     """A frame source returning uint8 ``(T, H, W, 2)`` (u, v) flow frames for one split row."""
 
     def __init__(
@@ -61,11 +62,10 @@ class FlowSource:
             self.num_frames = self.parts[0].num_frames
         self.path = self.parts[0].path
 
-    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        """Flow frame numbers (the split's numbering, one per (u, v) pair)."""
-        return indices + self.start
-
-    def read(self, indices: torch.Tensor, short_side: int | None = None, exact: bool = True) -> torch.Tensor:
+    def read(
+        self, indices: torch.Tensor | Sequence[int], short_side: int | None = None, exact: bool = True
+    ) -> torch.Tensor:
+        """(u, v) frames ``(T, H, W, 2)`` at 0-based ``indices`` (flow frame numbers: one per pair)."""
         if self.mode == "RG":
             return self.parts[0].read(indices, short_side, exact)[..., :2]
         if self.mode == "RR":
@@ -75,7 +75,7 @@ class FlowSource:
                     self.path, f"u and v flow frames differ in size ({tuple(u.shape)} vs {tuple(v.shape)})"
                 )
             return torch.stack([u, v], dim=-1)
-        uv = torch.stack([2 * indices, 2 * indices + 1], dim=1).reshape(-1)
+        uv = [v for i in index_list(indices) for v in (2 * i, 2 * i + 1)]
         frames = self.parts[0].read(uv, short_side, exact)[..., 0]  # (2T, H, W): u0, v0, u1, v1, ...
         t2, h, w = frames.shape
         return frames.view(t2 // 2, 2, h, w).permute(0, 2, 3, 1)

@@ -32,7 +32,8 @@ def sample_seed(seed: int, epoch: int, index: int, attempt: int = 0) -> int:
     """A 63-bit seed that is a pure function of (seed, epoch, index, attempt): BLAKE2b of the four numbers
     (mod 2**64) - well mixed, so neighbouring samples and epochs get unrelated streams, the same on every
     platform, and about 2 us a sample."""
-    words = _FOUR_WORDS.pack(*(int(v) % (1 << 64) for v in (seed, epoch, index, attempt)))
+    m = 1 << 64
+    words = _FOUR_WORDS.pack(int(seed) % m, int(epoch) % m, int(index) % m, int(attempt) % m)
     return int.from_bytes(hashlib.blake2b(words, digest_size=8).digest(), "little") >> 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -54,10 +55,17 @@ class SplitDataset(Dataset):
             DeviceNormalize(normalize, channel_repeat, flips_pending, resizes_pending) if on_device else None
         )
 
-    def finish_clip(self, clip: torch.Tensor) -> torch.Tensor:
-        """uint8 ``(T, C, H, W)`` -> normalised float ``(C, T, H, W)``, or with ``normalise_on_device`` the
-        uint8 ``(C, T, H, W)`` view of a channels-last buffer. A crop stays a view of the decoded frames
-        (no copy here: ``collate_fn`` copies it straight into the batch); other layouts are made dense."""
+    def finish_clip(self, clip: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """uint8 ``(T, C, H, W)`` (or a numpy ``(T, H, W, C)`` array, as decoders write frames) -> normalised
+        float ``(C, T, H, W)``, or with ``normalise_on_device`` the uint8 ``(C, T, H, W)`` view of a
+        channels-last buffer. A crop stays a view of the decoded frames (no copy here: ``collate_fn`` copies
+        it straight into the batch); other layouts are made dense."""
+        if isinstance(clip, np.ndarray):
+            if clip.dtype.char != "B" or clip.ndim != 4:  # (not `!= np.uint8`: a conversion per sample)
+                raise TypeError(f"expected uint8 (T, H, W, C) frames, got {clip.dtype} {clip.shape}")
+            if self.normalise_on_device:  # the (C, T, H, W) view in one tensor call
+                return torch.from_numpy(clip.transpose(3, 0, 1, 2))
+            clip = torch.from_numpy(clip).permute(0, 3, 1, 2)
         if not self.normalise_on_device:
             return self.normalize(clip)
         if clip.dtype != torch.uint8:

@@ -7,23 +7,24 @@ average view predictions per video.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 
-from ..frame_sources import FrameFolderSource, VideoFileSource
+from ..frame_sources import FrameFolderSource, JpegFrameSource, VideoFileSource
 from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import join
-from ..sampling import add_neighbours, dense_indices, sparse_indices
+from ..sampling import _long_tensor, add_neighbour_frames, dense_frames, sparse_indices, sparse_train_frames
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
     hflip_bgr,
     pair,
+    scaled_crop_box,
     scaled_random_crop,
     spatial_crop,
     to_tchw,
@@ -286,18 +287,20 @@ class VideoClipDataset(SplitDataset):
     def make_source(self, row: SplitRow, flow_direction: str | None = None):
         """The frame source for one split row under this dataset's storage (``flow_direction`` fills
         the pattern's ``{flow_direction}`` instead of the dataset's)."""
-        path = join(self.data_root, row.path)
+        if self.storage in ("packed", "lmdb"):
+            return open_packed_source(self.data_root, row.path, row.start or 0, row.end, self.storage)
         if self.storage == "video":
             hint = (row.width, row.height) if row.width and row.height else None
-            return VideoFileSource(path, row.start or 0, row.end, self.backend, hint)
+            return VideoFileSource(
+                join(self.data_root, row.path), row.start or 0, row.end, self.backend, hint
+            )
         if self.storage == "frames":
-            return FrameFolderSource(path, row.start or 0, row.end, flow_direction or self.flow_direction)
+            pattern = join(self.data_root, row.path)
+            return FrameFolderSource(pattern, row.start or 0, row.end, flow_direction or self.flow_direction)
         if self.storage == "gulp":
             from ..gulp import GulpSource
 
             return GulpSource(self.data_root, row.path, row.start or 0, row.end)
-        if self.storage in ("packed", "lmdb"):
-            return open_packed_source(self.data_root, row.path, row.start or 0, row.end, self.storage)
         raise ValueError(f"storage {self.storage!r} does not hold video rows")
 
     def sample_rng(self, index: int, attempt: int = 0) -> random.Random:
@@ -312,17 +315,24 @@ class VideoClipDataset(SplitDataset):
         """Frame indices (0-based in the row's range) for one sample; train draws (one uniform number per
         sparse segment, one for a dense clip's start) come from ``rng`` (:meth:`sample_rng`; unseeded when
         ``None``)."""
+        return _long_tensor(self.sample_frame_list(num_video_frames, temporal_idx, rng))
+
+    def sample_frame_list(
+        self, num_video_frames: int, temporal_idx: int, rng: random.Random | None = None
+    ) -> list[int]:
+        """:meth:`sample_indices` as a list of ints (what the dataset itself uses: no tensor per sample)."""
         n_base = max(num_video_frames - self.num_neighbours, 1)
         if self.train:
             rng = rng or random.Random()
         if self.sampling == "sparse":
             if self.train:
-                uniform = [rng.random() for _ in range(self.num_frames)]
-                idx = sparse_indices(n_base, self.num_frames, train=True, uniform=uniform)
+                idx = sparse_train_frames(n_base, self.num_frames, rng.random)
             else:
-                idx = sparse_test_indices(n_base, self.num_frames, temporal_idx, self.num_temporal_views)
+                idx = sparse_test_indices(
+                    n_base, self.num_frames, temporal_idx, self.num_temporal_views
+                ).tolist()
         else:
-            idx = dense_indices(
+            idx = dense_frames(
                 n_base,
                 self.num_frames,
                 self.sampling_rate,
@@ -332,7 +342,7 @@ class VideoClipDataset(SplitDataset):
                 uniform=rng.random() if self.train else None,
             )
         if self.num_neighbours:
-            idx = add_neighbours(idx, self.num_neighbours, num_video_frames)
+            idx = add_neighbour_frames(idx, self.num_neighbours, num_video_frames)
         return idx
 
     def _load(self, index: int, attempt: int) -> dict:
@@ -343,23 +353,13 @@ class VideoClipDataset(SplitDataset):
         # only where user transforms draw from it (three tensor calls saved per sample otherwise)
         seed = sample_seed(self.seed, self.epoch, index, attempt)
         rng = random.Random(seed)  # = self.sample_rng(index, attempt)
-        uses_torch_rng = self.train_transform is not None or self.train_spatial_transform is not None
-        with SampleRNG(seed) if uses_torch_rng else contextlib.nullcontext():
-            if self.flow is not None:
-                source = FlowSource(self.flow, row, self.make_source, self.flow_folders)
-            else:
-                source = self.make_source(row)
-            flipped = False
-            if self.train:
-                idx = self.sample_indices(source.num_frames, temporal_idx, rng)
-                clip, flipped = self._train_clip(source, idx, rng)
-            else:
-                idx = self.sample_indices(source.num_frames, temporal_idx)
-                clip = self._test_clip(row_idx, temporal_idx, source, idx)
-                clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
-                if self.flow is not None and self.num_spatial_crops == 10 and spatial_idx >= 5:
-                    clip = invert_u(clip)  # flipped test views
-                # labels stay unmapped for flipped test views: every view of a video must share its label
+        if self.train_transform is None and self.train_spatial_transform is None:
+            source, idx, clip, flipped = self._read_clip(row, row_idx, temporal_idx, spatial_idx, rng)
+        else:
+            with SampleRNG(seed):
+                source, idx, clip, flipped = self._read_clip(row, row_idx, temporal_idx, spatial_idx, rng)
+        # the region's size before it becomes a tensor (a numpy shape is a tuple; a torch.Size costs a call)
+        region_hw = clip.shape[1:3] if isinstance(clip, np.ndarray) else None
         video = self.finish_clip(clip)
         if self.flow is not None:  # (uint8 on-device clips are (u, v): made dense for the regrouping)
             video = stack_neighbours(video.contiguous(), self.num_frames, self.flow_neighbours)
@@ -369,18 +369,42 @@ class VideoClipDataset(SplitDataset):
             "video_id": row.video_id,
             "spatial_idx": spatial_idx,
             "temporal_idx": temporal_idx,
-            "frame_indices": source.frame_numbers(idx),
+            "frame_indices": _long_tensor(source.frame_list(idx)),
         }
         if self.flip_on_device:
             sample[FLIP_PENDING] = flipped
         if self.resize_on_device:
-            sample[RESIZE_PENDING] = (*video.shape[-2:], *pair(self.crop_size))
+            sample[RESIZE_PENDING] = (*(region_hw or video.shape[-2:]), *pair(self.crop_size))
         return sample
 
-    def _train_clip(self, source, idx: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, bool]:
-        """The augmented train clip (uint8 ``(T, C, H, W)``) and whether it was flipped (with
-        ``flip_on_device``: is to be flipped). Draws from ``rng`` after the frame indices: the flip, then the
-        scale and the crop's row and column (unless ``train_spatial_transform`` crops instead)."""
+    def _read_clip(
+        self, row: SplitRow, row_idx: int, temporal_idx: int, spatial_idx: int, rng: random.Random
+    ) -> tuple:
+        """(source, frame indices, clip before :meth:`finish_clip`, flipped) of one sample."""
+        if self.flow is not None:
+            source = FlowSource(self.flow, row, self.make_source, self.flow_folders)
+        else:
+            source = self.make_source(row)
+        if self.train:
+            idx = self.sample_frame_list(source.num_frames, temporal_idx, rng)
+            clip, flipped = self._train_clip(source, idx, rng)
+            return source, idx, clip, flipped
+        idx = self.sample_frame_list(source.num_frames, temporal_idx)
+        clip = self._test_clip(row_idx, temporal_idx, source, idx)
+        clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
+        if self.flow is not None and self.num_spatial_crops == 10 and spatial_idx >= 5:
+            clip = invert_u(clip)  # flipped test views
+        # labels stay unmapped for flipped test views: every view of a video must share its label
+        return source, idx, clip, False
+
+    def _train_clip(
+        self, source, idx: list[int], rng: random.Random
+    ) -> tuple[torch.Tensor | np.ndarray, bool]:
+        """The augmented train clip (uint8 ``(T, C, H, W)``, or the uncopied ``(T, H, W, C)`` numpy crop of a
+        JPEG source's frames that needs nothing more in the worker: :meth:`finish_clip` makes it a tensor)
+        and whether it was flipped (with ``flip_on_device``: is to be flipped). Draws from ``rng`` after the
+        frame indices: the flip, then the scale and the crop's row and column (unless
+        ``train_spatial_transform`` crops instead)."""
         if (self.flip_on_device and self.train_transform is not None) or (
             self.resize_on_device
             and (self.train_transform is not None or self.train_spatial_transform is not None)
@@ -401,16 +425,25 @@ class VideoClipDataset(SplitDataset):
             # a clip to be flipped is decoded BGR where that is free, then mirrored and turned back to RGB in
             # one pass (hflip_bgr): the same pixels as flipping the RGB clip, about twice as fast
             bgr = mirror_here and self.flow is None and getattr(source, "reads_bgr", False)
-            frames = (
-                source.read(idx, short, exact=False, bgr=True)
-                if bgr
-                else source.read(idx, short, exact=False)
-            )
+            # JPEG sources hand over the decoder's numpy array: a crop that is a view stays numpy until
+            # finish_clip makes the one tensor (each tensor call costs microseconds between decodes)
+            read = source.read_array if isinstance(source, JpegFrameSource) else source.read
+            frames = read(idx, short, exact=False, bgr=True) if bgr else read(idx, short, exact=False)
             # decoders scale (near) to `short`; any remaining resize is fused with the crop, or left to the
             # device (resize_on_device) unless the region is too large to be worth copying and sending
             position = (rng.random(), rng.random())
-            defer = self.resize_on_device and min(frames.shape[1:3]) <= DEVICE_RESIZE_MAX_SCALE * short
-            clip = scaled_random_crop(to_tchw(frames), short, self.crop_size, position, resize=not defer)
+            h, w = frames.shape[1:3]
+            box = scaled_crop_box(h, w, short, self.crop_size, position)
+            defer = self.resize_on_device and min(h, w) <= DEVICE_RESIZE_MAX_SCALE * short
+            if box is not None and (defer or box[2:] == pair(self.crop_size)):
+                y0, x0, sh, sw = box
+                clip = frames[:, y0 : y0 + sh, x0 : x0 + sw]
+                if isinstance(clip, np.ndarray) and not mirror_here and self.train_transform is None:
+                    return clip, flipped
+                clip = to_tchw(torch.from_numpy(clip) if isinstance(clip, np.ndarray) else clip)
+            else:
+                frames = torch.from_numpy(frames) if isinstance(frames, np.ndarray) else frames
+                clip = scaled_random_crop(to_tchw(frames), short, self.crop_size, position)
         if mirror_here:
             clip = hflip_bgr(clip) if bgr else clip.flip(-1)
             if self.flow is not None:
@@ -419,9 +452,9 @@ class VideoClipDataset(SplitDataset):
             clip = self.train_transform(clip)
         return clip, flipped
 
-    def _test_clip(self, row_idx: int, temporal_idx: int, source, idx: torch.Tensor) -> torch.Tensor:
+    def _test_clip(self, row_idx: int, temporal_idx: int, source, idx: list[int]) -> torch.Tensor:
         """The test clip at ``test_scale`` (uint8 ``(T, C, H, W)``), decoded once for all spatial crops."""
-        key = (row_idx, temporal_idx, self.test_scale, tuple(idx.tolist()))
+        key = (row_idx, temporal_idx, self.test_scale, tuple(idx))
         if self._test_clip_cache is not None and self._test_clip_cache[0] == key:
             return self._test_clip_cache[1]
         clip = ShortSideScale(self.test_scale)(to_tchw(source.read(idx, short_side=self.test_scale)))

@@ -113,20 +113,36 @@ def scaled_random_crop(
     crops that need padding are still made here, so the result is either ``size`` or such a region."""
     ch, cw = pair(size)
     h, w = clip.shape[-2:]
-    th, tw = short_side_size(h, w, short_side)
-    if th < ch or tw < cw:  # crop larger than the scaled frame: pad like RandomCrop does
+    box = scaled_crop_box(h, w, short_side, (ch, cw), position)
+    if box is None:  # crop larger than the scaled frame: pad like RandomCrop does
         return _padded_crop(ShortSideScale(short_side)(clip), ch, cw, position)
-    top, left = _crop_origin(th - ch + 1, tw - cw + 1, position)
-    if (th, tw) == (h, w):  # F.crop's view in one call (no indexing machinery: this runs per sample)
+    y0, x0, sh, sw = box
+    if (sh, sw) == (ch, cw):  # F.crop's view in one call (no indexing machinery: this runs per sample)
         st = clip.stride()
-        offset = clip.storage_offset() + top * st[-2] + left * st[-1]
+        offset = clip.storage_offset() + y0 * st[-2] + x0 * st[-1]
         return clip.as_strided((*clip.shape[:-2], ch, cw), st, offset)
-    fy, fx = h / th, w / tw
-    y0, x0 = int(round(top * fy)), int(round(left * fx))
-    sh, sw = min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
     if not resize:
         return clip[..., y0 : y0 + sh, x0 : x0 + sw]
     return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
+
+
+def scaled_crop_box(
+    h: int, w: int, short_side: int, size: int | Sequence[int], position: tuple[float, float] | None = None
+) -> tuple[int, int, int, int] | None:
+    """The source region ``(top, left, height, width)`` of an ``h`` x ``w`` frame that
+    :func:`scaled_random_crop` resizes to ``size`` (the region itself when the frame already has the
+    short side); ``None`` when the crop is larger than the scaled frame (it is then padded, not cropped).
+    ``position`` as in :func:`scaled_random_crop`; without it the origin is drawn from torch's RNG."""
+    ch, cw = pair(size)
+    th, tw = short_side_size(h, w, short_side)
+    if th < ch or tw < cw:
+        return None
+    top, left = _crop_origin(th - ch + 1, tw - cw + 1, position)
+    if (th, tw) == (h, w):
+        return top, left, ch, cw
+    fy, fx = h / th, w / tw
+    y0, x0 = int(round(top * fy)), int(round(left * fx))
+    return y0, x0, min(int(round(ch * fy)), h - y0), min(int(round(cw * fx)), w - x0)
 
 
 def _padded_crop(clip: torch.Tensor, h: int, w: int, position: tuple[float, float] | None) -> torch.Tensor:
