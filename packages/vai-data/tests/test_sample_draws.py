@@ -193,3 +193,11 @@ def test_finish_clip_takes_decoder_arrays_as_views(synth_root):
     for bad in (crop.astype(np.float32), crop[0]):
         with pytest.raises(TypeError, match=r"expected uint8 \(T, H, W, C\) frames"):
             on.finish_clip(bad)
+    # other layouts are made dense channels-last: channels outermost, negative strides, read-only memory
+    planar = np.ascontiguousarray(crop.transpose(3, 0, 1, 2)).transpose(1, 2, 3, 0)
+    readonly = crop.copy()
+    readonly.flags.writeable = False
+    for odd in (planar, crop[:, :, ::-1], readonly):
+        got = on.finish_clip(odd)
+        assert got.stride()[0] == 1 and torch.equal(got, torch.from_numpy(odd.copy()).permute(3, 0, 1, 2))
+        assert torch.allclose(off.finish_clip(odd), off.finish_clip(to_tchw(torch.from_numpy(odd.copy()))))

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 
 import numpy as np
@@ -15,7 +16,7 @@ from vai_data import (
     write_packed,
     write_split_file,
 )
-from vai_data.gulp import write_gulp_directory
+from vai_data.gulp import GulpSource, write_gulp_directory
 from vai_data.packed import PackedFileSource
 
 SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
@@ -101,6 +102,82 @@ def test_jpeg_sources_read_arrays_equal_to_their_tensors(tmp_path):
         assert torch.equal(src.read([0], bgr=True), src.read([0]).flip(-1))
     blobs = _numbered_jpegs()
     assert decode_jpeg_frames([blobs[1], blobs[1]], None, "x").shape[0] == 2
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_repeated_frames_decode_once_and_land_in_every_slot(exact):
+    """Short videos sample frames twice: each distinct frame is decoded once, the repeats copied."""
+    from vai_data.frame_sources import decode_jpeg_frames
+
+    blobs = _numbered_jpegs(4, 48, 64)
+    clip = [blobs[0], blobs[0], blobs[1], blobs[3], blobs[1], blobs[3], blobs[3]]
+    for short in (None, 24, 20, 40):  # none, DCT 1/2 exactly, DCT + resize (or kept above), upscale
+        got = decode_jpeg_frames(clip, short, "clip", exact=exact)
+        ref = torch.stack([torch.from_numpy(decode_jpeg(b, short)) for b in clip])
+        if exact and short is not None:
+            from vai_data.frame_sources import resize_short_side_thwc
+
+            ref = resize_short_side_thwc(ref, short)
+        assert got.shape == tuple(ref.shape) and torch.equal(torch.from_numpy(got), ref)
+        assert [_frame_no(torch.from_numpy(f)) for f in got] == [0, 0, 1, 3, 1, 3, 3]
+
+
+def test_lmdb_and_gulp_sources_read_arrays(tmp_path):
+    from vai_data.packed import LmdbSource
+
+    write_gulp_directory(str(tmp_path / "g"), {"v": _numbered_jpegs()})
+    sources = [GulpSource(str(tmp_path / "g"), "v", 1, 4)]
+    if importlib.util.find_spec("lmdb") is not None:
+        import lmdb
+
+        env = lmdb.open(str(tmp_path / "l"), map_size=1 << 24)
+        with env.begin(write=True) as txn:
+            txn.put(b"v/n", b"6")
+            for i, b in enumerate(_numbered_jpegs()):
+                txn.put(f"v/{i:06d}".encode(), b)
+        env.close()
+        sources.append(LmdbSource(str(tmp_path / "l"), "v", 1, 4))
+    for src in sources:
+        assert src.num_frames == 4
+        arr = src.read_array([3, 0, 0], 12, exact=False)
+        assert torch.equal(torch.from_numpy(arr), src.read(torch.tensor([3, 0, 0]), 12, exact=False))
+        assert [_frame_no(torch.from_numpy(f)) for f in arr] == [4, 1, 1]
+
+
+@pytest.mark.parametrize("on_device", [True, False])
+@pytest.mark.parametrize("storage", ["frames", "packed"])
+def test_train_samples_show_the_frames_they_name_when_rows_start_later(tmp_path, storage, on_device):
+    """Split rows starting at frame 3: every train clip's frames are the stored frames its
+    ``frame_indices`` name (the numpy crop path and the tensor path, with and without resizes)."""
+    jpegs = _numbered_jpegs(10)
+    if storage == "frames":
+        (tmp_path / "f").mkdir()
+        for i, b in enumerate(jpegs):
+            (tmp_path / "f" / f"{i:05d}.jpg").write_bytes(b)
+        write_split_file(tmp_path / "s.csv", [SplitRow("f/{:05d}.jpg", 0, 1, 3, 8)], "frames")
+    else:
+        write_packed(str(tmp_path / "v.vpk"), jpegs)
+        write_split_file(tmp_path / "s.csv", [SplitRow("v.vpk", 0, 1, 3, 8)], "gulp")
+    for jitter in [(24, 24), (30, 36)]:
+        ds = VideoClipDataset(
+            tmp_path / "s.csv",
+            tmp_path,
+            train=True,
+            num_frames=4,
+            crop_size=16,
+            scale_jitter=jitter,
+            mean=(0, 0, 0),
+            std=(1, 1, 1),
+            normalise_on_device=on_device,
+            seed=1,
+        )
+        assert ds.storage == storage
+        for epoch in range(6):
+            ds.set_epoch(epoch)
+            s = ds[0]
+            video = s["video"].float() if on_device else s["video"] * 255
+            shown = [int(round(float(video[0, t].mean()) / 20)) for t in range(4)]
+            assert shown == s["frame_indices"].tolist() and all(3 <= i <= 8 for i in shown)
 
 
 def test_packed_file_reads_only_requested(tmp_path):

@@ -49,10 +49,13 @@ def stack_decoded(
     return resize_short_side_thwc(torch.stack(tensors), short_side if exact else None)
 
 
-def _decode_into_one_buffer(blobs: list[bytes], short_side: int | None, colorspace: str) -> np.ndarray | None:
+def _decode_into_one_buffer(
+    blobs: list[bytes], short_side: int | None, colorspace: str, repeats: dict[int, int] | None = None
+) -> np.ndarray | None:
     """simplejpeg decodes every frame straight into one ``(T, H, W, 3)`` array (no per-frame arrays, no
-    stacking copy). ``None`` when a frame needs the general path (other size, not a baseline JPEG,
-    unreadable) - that path then decodes and reports."""
+    stacking copy); ``repeats`` maps positions to the earlier position holding the same frame, which is
+    copied instead of decoded. ``None`` when a frame needs the general path (other size, not a baseline
+    JPEG, unreadable) - that path then decodes and reports."""
     sj = jpeg._simplejpeg
     header, decode = sj.decode_jpeg_header, sj.decode_jpeg
     try:
@@ -66,12 +69,16 @@ def _decode_into_one_buffer(blobs: list[bytes], short_side: int | None, colorspa
         if decode(blobs[0], colorspace=colorspace, buffer=buf[0], **kw).shape != (oh, ow, 3):
             return None  # the decoder reduced by another factor than dct_scale_dims's
         for i in range(1, len(blobs)):
+            if repeats and i in repeats:
+                continue
             fh, fw, _, _ = header(blobs[i])
             if fh != h or fw != w:  # every frame of a clip shares the first frame's size and reduction
                 return None
             decode(blobs[i], colorspace=colorspace, buffer=buf[i], **kw)
     except (ValueError, TypeError):
         return None
+    for i, j in (repeats or {}).items():
+        buf[i] = buf[j]
     return buf
 
 
@@ -84,27 +91,27 @@ def decode_jpeg_frames(
     sampled twice) is decoded once."""
     if not blobs:
         raise VideoDecodeError(path, "no frames to decode")
-    keys = [id(b) for b in blobs]
-    first = dict.fromkeys(keys)
-    if len(first) < len(blobs):  # decode each distinct frame once, then repeat them
-        unique = {k: i for i, k in enumerate(first)}
-        frames = decode_jpeg_frames([blobs[keys.index(k)] for k in unique], short_side, path, exact, bgr)
-        return frames[[unique[k] for k in keys]]
+    repeats = None
+    if len(dict.fromkeys(map(id, blobs))) < len(blobs):  # (rare: short videos) position -> first position
+        first: dict[int, int] = {}
+        repeats = {i: first.setdefault(id(b), i) for i, b in enumerate(blobs)}
+        repeats = {i: j for i, j in repeats.items() if i != j}
     if jpeg.JPEG_BACKEND == "simplejpeg":
-        frames = _decode_into_one_buffer(blobs, short_side, "BGR" if bgr else "RGB")
+        frames = _decode_into_one_buffer(blobs, short_side, "BGR" if bgr else "RGB", repeats)
         if frames is not None:
             if not exact and short_side is not None:
                 return frames
             return resize_short_side_thwc(torch.from_numpy(frames), short_side).numpy()
-    images = []
+    decoded: dict[int, np.ndarray] = {}
     for b in blobs:
-        try:
-            images.append(decode_jpeg(b, short_side))
-        except Exception as e:
-            raise VideoDecodeError(
-                path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
-            ) from None
-    frames = stack_decoded(images, short_side, path, exact)
+        if id(b) not in decoded:
+            try:
+                decoded[id(b)] = decode_jpeg(b, short_side)
+            except Exception as e:
+                raise VideoDecodeError(
+                    path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
+                ) from None
+    frames = stack_decoded([decoded[id(b)] for b in blobs], short_side, path, exact)
     return (frames.flip(-1) if bgr else frames).numpy()
 
 
@@ -116,7 +123,8 @@ def decode_jpeg_list(
 
 
 def index_list(indices: torch.Tensor | Sequence[int]) -> list[int]:
-    """Frame indices (a tensor or a sequence of ints) as a list of ints."""
+    """Frame indices (a tensor or a sequence of ints) as a list of ints; a list is returned as is (not
+    copied: do not modify the result)."""
     if isinstance(indices, torch.Tensor):
         return indices.tolist()
     if type(indices) is list:  # (the datasets' own lists: no per-sample copy)
@@ -134,7 +142,8 @@ class FrameSource:
         return indices + self.start if self.start else indices
 
     def frame_list(self, indices: torch.Tensor | Sequence[int]) -> list[int]:
-        """Stored frame numbers of 0-based ``indices`` (a tensor or a sequence of ints) as a list."""
+        """Stored frame numbers of 0-based ``indices`` (a tensor or a sequence of ints) as a list (``indices``
+        itself when it is a list and ``start`` is 0)."""
         numbers = index_list(indices)
         return [i + self.start for i in numbers] if self.start else numbers
 
@@ -195,7 +204,9 @@ class JpegFrameSource(FrameSource):
         self.num_frames = max(end - self.start + 1, 1)
 
     def _blobs(self, numbers: list[int]) -> list[bytes]:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _blobs(numbers) -> the JPEG bytes of those stored frames"
+        )
 
     def read_array(
         self,

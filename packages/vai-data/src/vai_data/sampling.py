@@ -1,8 +1,10 @@
 """Frame-index samplers matching upstream PyVideoAI: TSN sparse segments and dense (SlowFast-style) clips.
 
-All return a ``LongTensor`` of 0-based indices into the video's frame range; randomness only through
-the optional ``torch.Generator``, or uniform [0, 1) numbers the caller drew (datasets draw theirs from
-a per-sample generator), so a seed gives the same clips everywhere.
+``sparse_indices``/``dense_indices``/``add_neighbours`` return a ``LongTensor`` of 0-based indices into the
+video's frame range; ``sparse_train_frames``/``dense_frames``/``add_neighbour_frames`` the same as a list
+(what the datasets use per sample: no tensor calls). Randomness only through the optional
+``torch.Generator``, or uniform [0, 1) numbers the caller drew (datasets draw theirs from a per-sample
+generator), so a seed gives the same clips everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 
 
-def _long_tensor(values: Sequence[int]) -> torch.Tensor:
+def long_tensor(values: Sequence[int]) -> torch.Tensor:
     """A LongTensor of a few Python ints through numpy: ``torch.tensor(list)`` takes its generic conversion
     path, 3x slower, and a sample builds one of these between decodes, when every call runs cold."""
     return torch.from_numpy(np.array(values, dtype=np.int64))
@@ -40,10 +42,10 @@ def sparse_indices(
     repeat frames (``[0, 0, 1, 1, ...]``)."""
     _check(num_video_frames, "num_segments", num_segments)
     if not train:
-        return _long_tensor(_segments(int(num_video_frames), int(num_segments))[0])
+        return long_tensor(_segments(int(num_video_frames), int(num_segments))[0])
     if uniform is None:
         uniform = torch.rand(num_segments, generator=generator).tolist()
-    return _long_tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
+    return long_tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
 
 
 def sparse_train_frames(
@@ -95,7 +97,7 @@ def dense_indices(
     if train and uniform is None:
         _check(num_video_frames, "clip_len", clip_len)
         uniform = float(torch.rand(1, generator=generator))
-    return _long_tensor(dense_frames(num_video_frames, clip_len, stride, train, num_clips, clip_idx, uniform))
+    return long_tensor(dense_frames(num_video_frames, clip_len, stride, train, num_clips, clip_idx, uniform))
 
 
 def dense_frames(
@@ -116,7 +118,9 @@ def dense_frames(
         raise ValueError(f"clip_idx={clip_idx} must be in [0, num_clips={num_clips})")
     n_starts = dense_start_positions(num_video_frames, clip_len, stride)
     if train:
-        u = float("nan") if uniform is None else float(uniform)
+        if uniform is None:
+            raise ValueError("train=True needs the uniform [0, 1) number that places the clip's start")
+        u = float(uniform)
         if not 0.0 <= u < 1.0:
             raise ValueError(f"uniform={uniform} must be in [0, 1)")
         start = int(u * n_starts)
@@ -131,7 +135,7 @@ def dense_frames(
 def add_neighbours(indices: torch.Tensor, num_neighbours: int, num_video_frames: int) -> torch.Tensor:
     """Follow each index by ``num_neighbours`` consecutive frames (optical-flow stacks), clamped to the
     video; returns ``(len(indices) * (1 + num_neighbours),)`` in segment-major order."""
-    return _long_tensor(add_neighbour_frames(indices.tolist(), num_neighbours, num_video_frames))
+    return long_tensor(add_neighbour_frames(indices.tolist(), num_neighbours, num_video_frames))
 
 
 def add_neighbour_frames(frames: Sequence[int], num_neighbours: int, num_video_frames: int) -> list[int]:

@@ -63,6 +63,10 @@ class SplitDataset(Dataset):
         if isinstance(clip, np.ndarray):
             if clip.dtype.char != "B" or clip.ndim != 4:  # (not `!= np.uint8`: a conversion per sample)
                 raise TypeError(f"expected uint8 (T, H, W, C) frames, got {clip.dtype} {clip.shape}")
+            (t, h, w, c), (st, sh, sw, sc) = clip.shape, clip.strides  # (bytes = elements for uint8)
+            channels_last = sc == 1 and (t == 1 or st >= c) and (h == 1 or sh >= c) and (w == 1 or sw >= c)
+            if not (channels_last and clip.flags.writeable):  # other layouts, negative strides, read-only
+                clip = np.array(clip, order="C")
             if self.normalise_on_device:  # the (C, T, H, W) view in one tensor call
                 return torch.from_numpy(clip.transpose(3, 0, 1, 2))
             clip = torch.from_numpy(clip).permute(0, 3, 1, 2)

@@ -18,7 +18,7 @@ import torch
 from ..frame_sources import FrameFolderSource, JpegFrameSource, VideoFileSource
 from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import join
-from ..sampling import _long_tensor, add_neighbour_frames, dense_frames, sparse_indices, sparse_train_frames
+from ..sampling import add_neighbour_frames, dense_frames, long_tensor, sparse_indices, sparse_train_frames
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
@@ -315,7 +315,7 @@ class VideoClipDataset(SplitDataset):
         """Frame indices (0-based in the row's range) for one sample; train draws (one uniform number per
         sparse segment, one for a dense clip's start) come from ``rng`` (:meth:`sample_rng`; unseeded when
         ``None``)."""
-        return _long_tensor(self.sample_frame_list(num_video_frames, temporal_idx, rng))
+        return long_tensor(self.sample_frame_list(num_video_frames, temporal_idx, rng))
 
     def sample_frame_list(
         self, num_video_frames: int, temporal_idx: int, rng: random.Random | None = None
@@ -369,7 +369,7 @@ class VideoClipDataset(SplitDataset):
             "video_id": row.video_id,
             "spatial_idx": spatial_idx,
             "temporal_idx": temporal_idx,
-            "frame_indices": _long_tensor(source.frame_list(idx)),
+            "frame_indices": long_tensor(source.frame_list(idx)),
         }
         if self.flip_on_device:
             sample[FLIP_PENDING] = flipped
