@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, default_collate
 from vai_data import VideoClipDataset, encode_jpeg, pack_split, sparse_indices
 from vai_data.datasets import video_clip
 from vai_data.datasets.resilience import SampleRNG
-from vai_data.frame_sources import FrameFolderSource, JpegFrameSource, decode_jpeg_list
+from vai_data.frame_sources import FrameFolderSource, JpegFrameSource, decode_jpeg_frames
 from vai_data.transforms import collate_clips, hflip_bgr, is_channels_last_clip
 
 KW = dict(num_frames=4, crop_size=24, seed=11)
@@ -83,14 +83,15 @@ def _jpegs(n=5, h=24, w=40):
 
 @pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
 @pytest.mark.parametrize("short", [None, 12])
-def test_decode_jpeg_list_bgr_is_rgb_reversed(monkeypatch, backend, short):
+def test_decode_jpeg_frames_bgr_is_rgb_reversed(monkeypatch, backend, short):
     import vai_data.jpeg
 
     monkeypatch.setattr(vai_data.jpeg, "JPEG_BACKEND", backend)
     blobs = _jpegs()
     blobs = [blobs[1], blobs[0], blobs[1]]
-    rgb = decode_jpeg_list(blobs, short, "clip", exact=False)
-    assert torch.equal(decode_jpeg_list(blobs, short, "clip", exact=False, bgr=True), rgb.flip(-1))
+    rgb = torch.from_numpy(decode_jpeg_frames(blobs, short, "clip", exact=False))
+    bgr = torch.from_numpy(decode_jpeg_frames(blobs, short, "clip", exact=False, bgr=True))
+    assert torch.equal(bgr, rgb.flip(-1))
     assert FrameFolderSource("v/{:05d}.jpg", 0, 2).reads_bgr == (backend == "simplejpeg")
 
 

@@ -68,19 +68,22 @@ def test_jpeg_dct_scaling_only_by_powers_of_two(backend, short, expected):
 
 @pytest.mark.parametrize("short", [None, 12, 20, 40])
 def test_jpeg_clip_decoded_into_one_buffer_matches_per_frame_decoding(short):
-    from vai_data.frame_sources import decode_jpeg_list
+    from vai_data.frame_sources import decode_jpeg_frames
+
+    def decoded(*args, **kw):  # the decoder's frames as a tensor
+        return torch.from_numpy(decode_jpeg_frames(*args, **kw))
 
     blobs = _numbered_jpegs(4, 48, 64)
     blobs = [blobs[2], blobs[0], blobs[2], blobs[3]]  # repeats share one bytes object, as sources give them
-    got = decode_jpeg_list(blobs, short, "clip", exact=False)
+    got = decoded(blobs, short, "clip", exact=False)
     ref = np.stack([decode_jpeg(b, short) for b in blobs])
     assert torch.equal(got, torch.from_numpy(ref))
     odd = blobs[:2] + [encode_jpeg(np.zeros((24, 32, 3), np.uint8))]  # another size: general path
-    assert decode_jpeg_list(odd, 12, "clip").shape == (3, 12, 16, 3)
+    assert decoded(odd, 12, "clip").shape == (3, 12, 16, 3)
     with pytest.raises(VideoDecodeError, match="not a readable JPEG"):
-        decode_jpeg_list(blobs[:1] + [b"garbage" * 10], None, "clip")
+        decoded(blobs[:1] + [b"garbage" * 10], None, "clip")
     with pytest.raises(VideoDecodeError, match="clip: no frames to decode"):
-        decode_jpeg_list([], None, "clip")
+        decoded([], None, "clip")
 
 
 def test_jpeg_sources_read_arrays_equal_to_their_tensors(tmp_path):

@@ -115,13 +115,6 @@ def decode_jpeg_frames(
     return (frames.flip(-1) if bgr else frames).numpy()
 
 
-def decode_jpeg_list(
-    blobs: list[bytes], short_side: int | None, path: str, exact: bool = True, bgr: bool = False
-) -> torch.Tensor:
-    """:func:`decode_jpeg_frames` as a tensor."""
-    return torch.from_numpy(decode_jpeg_frames(blobs, short_side, path, exact, bgr))
-
-
 def index_list(indices: torch.Tensor | Sequence[int]) -> list[int]:
     """Frame indices (a tensor or a sequence of ints) as a list of ints; a list is returned as is (not
     copied: do not modify the result)."""
@@ -136,10 +129,6 @@ class FrameSource:
     """What every frame source shares: frame ``i`` of the split row's range is stored frame ``start + i``."""
 
     start: int = 0
-
-    def frame_numbers(self, indices: torch.Tensor) -> torch.Tensor:
-        """Stored frame numbers of 0-based ``indices`` (the same tensor when ``start`` is 0)."""
-        return indices + self.start if self.start else indices
 
     def frame_list(self, indices: torch.Tensor | Sequence[int]) -> list[int]:
         """Stored frame numbers of 0-based ``indices`` (a tensor or a sequence of ints) as a list (``indices``

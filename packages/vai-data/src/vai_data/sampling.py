@@ -40,12 +40,22 @@ def sparse_indices(
     in each ``[s_i, s_{i+1})`` of width ``w_i`` for uniform [0, 1) draws ``u_i`` (``torch.rand(T)`` from
     ``generator``, or the ``T`` numbers given as ``uniform``), test takes ``s_i``. Videos shorter than T
     repeat frames (``[0, 0, 1, 1, ...]``)."""
-    _check(num_video_frames, "num_segments", num_segments)
     if not train:
+        _check(num_video_frames, "num_segments", num_segments)
         return long_tensor(_segments(int(num_video_frames), int(num_segments))[0])
     if uniform is None:
         uniform = torch.rand(num_segments, generator=generator).tolist()
     return long_tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
+
+
+def sparse_test_indices(n: int, num_segments: int, view: int, num_views: int) -> torch.Tensor:
+    """Sparse test indices for temporal view ``view`` of ``num_views``: the segment starts shifted by
+    ``view/num_views`` of a segment (clamped to the video)."""
+    base = sparse_indices(n, num_segments, train=False)
+    if num_views <= 1:
+        return base
+    shift = int(n / num_segments * view / num_views)
+    return (base + shift).clamp(max=n - 1)
 
 
 def sparse_train_frames(
@@ -95,7 +105,6 @@ def dense_indices(
     in test the middle start for one clip, else start ``round((S-1)/(num_clips-1)*clip_idx)`` so clips
     spread over both ends. Frames past the end of a short video repeat the last frame."""
     if train and uniform is None:
-        _check(num_video_frames, "clip_len", clip_len)
         uniform = float(torch.rand(1, generator=generator))
     return long_tensor(dense_frames(num_video_frames, clip_len, stride, train, num_clips, clip_idx, uniform))
 

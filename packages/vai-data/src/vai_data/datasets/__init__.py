@@ -3,7 +3,8 @@
 from .feature import FeatureDataset
 from .image import ImageDataset
 from .resilience import BAD_SAMPLE_POLICIES, BadSampleTracker, sample_seed
-from .video_clip import VideoClipDataset, detect_storage
+from .storage import detect_storage
+from .video_clip import VideoClipDataset
 
 __all__ = [
     "BAD_SAMPLE_POLICIES",

@@ -15,10 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..frame_sources import FrameFolderSource, JpegFrameSource, VideoFileSource
-from ..packed import PACKED_SUFFIX, open_packed_source
-from ..pathio import join
-from ..sampling import add_neighbour_frames, dense_frames, long_tensor, sparse_indices, sparse_train_frames
+from ..frame_sources import JpegFrameSource
+from ..sampling import (
+    add_neighbour_frames,
+    dense_frames,
+    long_tensor,
+    sparse_test_indices,
+    sparse_train_frames,
+)
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
@@ -34,26 +38,16 @@ from ..transforms.pending_resize import RESIZE_PENDING
 from .flow import FlowSource, check_flow_mode, invert_u, stack_neighbours
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
 from .split_dataset import SplitDataset
+from .storage import JPEG_STORAGES, STORAGES, detect_storage, make_frame_source
 
 logger = logging.getLogger(__name__)
 
-STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
-JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side
 # resize_on_device leaves a crop's resize to the device when its source region is at most this many times
 # the crop's side (2.25x its pixels); larger regions (frames far above the training size that DCT scaling
 # could not reduce) are resized in the worker: copying them into the batch and sending them would cost
 # more than the resize (in DataLoader workers regions of ~1.4x the side gained 0.9-1.3x, smaller ones more)
 DEVICE_RESIZE_MAX_SCALE = 1.5
 SAMPLINGS = ("sparse", "dense")
-
-
-def sparse_test_indices(n: int, num_segments: int, view: int, num_views: int) -> torch.Tensor:
-    """Sparse test indices for temporal view ``view``: segment starts shifted by ``view/num_views`` of a segment."""
-    base = sparse_indices(n, num_segments, train=False)
-    if num_views <= 1:
-        return base
-    shift = int(n / num_segments * view / num_views)
-    return (base + shift).clamp(max=n - 1)
 
 
 def _resolve_option(name: str, requested: bool | None, missing: str | None) -> bool:
@@ -64,22 +58,6 @@ def _resolve_option(name: str, requested: bool | None, missing: str | None) -> b
     if requested and missing is not None:
         raise ValueError(f"{name}=True needs {missing}")
     return bool(requested)
-
-
-def detect_storage(split: SplitFile, data_root: str | None) -> str:
-    """Storage for ``storage='auto'``: the split format, except 5-column keyed rows, which are packed
-    ``.vpk`` files, an LMDB (``data_root`` holds ``data.mdb``) or a gulp directory."""
-    if split.fmt != "gulp":
-        return split.fmt
-    if split.rows and split.rows[0].path.endswith(PACKED_SUFFIX):
-        return "packed"
-    if (
-        data_root is not None
-        and "://" not in data_root
-        and os.path.isfile(os.path.join(data_root, "data.mdb"))
-    ):
-        return "lmdb"
-    return "gulp"
 
 
 class VideoClipDataset(SplitDataset):
@@ -287,21 +265,9 @@ class VideoClipDataset(SplitDataset):
     def make_source(self, row: SplitRow, flow_direction: str | None = None):
         """The frame source for one split row under this dataset's storage (``flow_direction`` fills
         the pattern's ``{flow_direction}`` instead of the dataset's)."""
-        if self.storage in ("packed", "lmdb"):
-            return open_packed_source(self.data_root, row.path, row.start or 0, row.end, self.storage)
-        if self.storage == "video":
-            hint = (row.width, row.height) if row.width and row.height else None
-            return VideoFileSource(
-                join(self.data_root, row.path), row.start or 0, row.end, self.backend, hint
-            )
-        if self.storage == "frames":
-            pattern = join(self.data_root, row.path)
-            return FrameFolderSource(pattern, row.start or 0, row.end, flow_direction or self.flow_direction)
-        if self.storage == "gulp":
-            from ..gulp import GulpSource
-
-            return GulpSource(self.data_root, row.path, row.start or 0, row.end)
-        raise ValueError(f"storage {self.storage!r} does not hold video rows")
+        return make_frame_source(
+            self.storage, self.data_root, row, self.backend, flow_direction or self.flow_direction
+        )
 
     def sample_rng(self, index: int, attempt: int = 0) -> random.Random:
         """The random generator of sample ``index`` in this epoch: a pure function of (seed, epoch, index,
@@ -440,10 +406,9 @@ class VideoClipDataset(SplitDataset):
                 clip = frames[:, y0 : y0 + sh, x0 : x0 + sw]
                 if isinstance(clip, np.ndarray) and not mirror_here and self.train_transform is None:
                     return clip, flipped
-                clip = to_tchw(torch.from_numpy(clip) if isinstance(clip, np.ndarray) else clip)
+                clip = to_tchw(torch.as_tensor(clip))  # (numpy: the same memory)
             else:
-                frames = torch.from_numpy(frames) if isinstance(frames, np.ndarray) else frames
-                clip = scaled_random_crop(to_tchw(frames), short, self.crop_size, position)
+                clip = scaled_random_crop(to_tchw(torch.as_tensor(frames)), short, self.crop_size, position)
         if mirror_here:
             clip = hflip_bgr(clip) if bgr else clip.flip(-1)
             if self.flow is not None:

@@ -1,0 +1,57 @@
+"""The storages a ``VideoClipDataset`` reads, and the frame source of one split row under each.
+
+``video`` (mp4/webm/... through decord, PyAV or torchcodec), ``frames`` (JPEG frame folders),
+``gulp`` (GulpIO2 directories), ``packed`` (``.vpk`` files) and ``lmdb`` (the packed LMDB store);
+``auto`` picks one from the split file (:func:`detect_storage`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..frame_sources import FrameFolderSource, VideoFileSource
+from ..packed import PACKED_SUFFIX, open_packed_source
+from ..pathio import join
+from ..split_file import SplitFile, SplitRow
+
+STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
+JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side
+
+
+def detect_storage(split: SplitFile, data_root: str | None) -> str:
+    """Storage for ``storage='auto'``: the split format, except 5-column keyed rows, which are packed
+    ``.vpk`` files, an LMDB (``data_root`` holds ``data.mdb``) or a gulp directory."""
+    if split.fmt != "gulp":
+        return split.fmt
+    if split.rows and split.rows[0].path.endswith(PACKED_SUFFIX):
+        return "packed"
+    if (
+        data_root is not None
+        and "://" not in data_root
+        and os.path.isfile(os.path.join(data_root, "data.mdb"))
+    ):
+        return "lmdb"
+    return "gulp"
+
+
+def make_frame_source(
+    storage: str,
+    data_root: str | None,
+    row: SplitRow,
+    backend: str = "decord",
+    flow_direction: str | None = None,
+):
+    """The frame source of split row ``row`` under ``storage`` (not ``auto``): ``backend`` decodes videos,
+    ``flow_direction`` fills a frame pattern's ``{flow_direction}``."""
+    if storage in ("packed", "lmdb"):
+        return open_packed_source(data_root, row.path, row.start or 0, row.end, storage)
+    if storage == "video":
+        hint = (row.width, row.height) if row.width and row.height else None
+        return VideoFileSource(join(data_root, row.path), row.start or 0, row.end, backend, hint)
+    if storage == "frames":
+        return FrameFolderSource(join(data_root, row.path), row.start or 0, row.end, flow_direction)
+    if storage == "gulp":
+        from ..gulp import GulpSource
+
+        return GulpSource(data_root, row.path, row.start or 0, row.end)
+    raise ValueError(f"storage {storage!r} does not hold video rows")
