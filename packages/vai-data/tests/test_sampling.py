@@ -51,6 +51,8 @@ def test_dense_train_random_start_and_short_video():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="num_video_frames=0"):
         sparse_indices(0, 8, True)
+    with pytest.raises(ValueError, match="num_segments=-1 must be at least 1"):
+        sparse_indices(10, -1, True)  # checked before any draw
     with pytest.raises(ValueError, match="clip_idx=3"):
         dense_indices(10, 2, 1, False, num_clips=3, clip_idx=3)
 

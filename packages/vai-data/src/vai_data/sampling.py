@@ -40,8 +40,8 @@ def sparse_indices(
     in each ``[s_i, s_{i+1})`` of width ``w_i`` for uniform [0, 1) draws ``u_i`` (``torch.rand(T)`` from
     ``generator``, or the ``T`` numbers given as ``uniform``), test takes ``s_i``. Videos shorter than T
     repeat frames (``[0, 0, 1, 1, ...]``)."""
+    _check(num_video_frames, "num_segments", num_segments)  # (before torch.rand sees a bad count)
     if not train:
-        _check(num_video_frames, "num_segments", num_segments)
         return long_tensor(_segments(int(num_video_frames), int(num_segments))[0])
     if uniform is None:
         uniform = torch.rand(num_segments, generator=generator).tolist()
