@@ -1,6 +1,7 @@
 """A user-registered iopath handler serves split files, videos, frame folders and packed stores."""
 
 import os
+import pathlib
 import shutil
 
 import pytest
@@ -54,6 +55,29 @@ def test_join_url_roots():
     assert join("vaitest://ds", "videos/1.mp4") == "vaitest://ds/videos/1.mp4"
     assert join("/a", "b/c") == os.path.join("/a", "b/c")
     assert join("/a", "s3://x/y") == "s3://x/y"
+
+
+@pytest.mark.parametrize(
+    "root, rel",
+    [
+        ("/data", "v/1.mp4"),
+        ("/data/", "v/1.mp4"),
+        ("data", "v/1.mp4"),
+        ("/data", "/abs/1.mp4"),
+        ("/data", ""),
+        ("/data", "./v/../1.mp4"),
+        ("/", "x"),
+    ],
+)
+def test_join_native_paths_is_os_path_join(root, rel):
+    assert join(root, rel) == os.path.join(root, rel)
+    assert join(pathlib.Path(root), pathlib.Path(rel) if rel else rel) == os.path.join(
+        root, str(pathlib.Path(rel)) if rel else rel
+    )
+
+
+def test_join_without_a_root_is_the_path():
+    assert join(None, "v/1.mp4") == join("", "v/1.mp4") == "v/1.mp4"
 
 
 def test_split_and_video_through_handler(handler):

@@ -21,10 +21,18 @@ def _ds(root, **kw):
     )
 
 
+@pytest.mark.parametrize("jitter", [(20, 28), (32, 32)])  # (32, 32): the frames' own size, crops are windows
 @pytest.mark.parametrize("sampling", ["sparse", "dense"])
-def test_a_sample_is_its_rng_draws_in_the_documented_order(synth_root, sampling):
+def test_a_sample_is_its_rng_draws_in_the_documented_order(synth_root, sampling, jitter):
     """Rebuild ds[i] by hand from ``sample_rng(i)``: indices, flip, scale, crop position - in that order."""
-    ds = _ds(synth_root, sampling=sampling, sampling_rate=1, flip_on_device=False, resize_on_device=False)
+    ds = _ds(
+        synth_root,
+        sampling=sampling,
+        sampling_rate=1,
+        scale_jitter=jitter,
+        flip_on_device=False,
+        resize_on_device=False,
+    )
     ds.set_epoch(2)
     flips = 0
     for i in range(6):
@@ -36,7 +44,7 @@ def test_a_sample_is_its_rng_draws_in_the_documented_order(synth_root, sampling)
         else:
             want_idx = dense_indices(n, t, 1, True, uniform=rng.random()).tolist()
         flipped = rng.random() < 0.5
-        short = 20 + int(rng.random() * 9)
+        short = jitter[0] + int(rng.random() * (jitter[1] - jitter[0] + 1))
         position = (rng.random(), rng.random())
         frames = source.read(torch.tensor(want_idx), short, exact=False)
         want = scaled_random_crop(to_tchw(frames), short, 16, position)
@@ -200,3 +208,19 @@ def test_finish_clip_takes_decoder_arrays_as_views(synth_root):
         got = on.finish_clip(odd)
         assert got.stride()[0] == 1 and torch.equal(got, torch.from_numpy(odd.copy()).permute(3, 0, 1, 2))
         assert torch.allclose(off.finish_clip(odd), off.finish_clip(to_tchw(torch.from_numpy(odd.copy()))))
+
+
+def test_train_clips_from_jpeg_frames_are_what_finish_clip_makes_of_the_window(synth_root):
+    """With normalise_on_device the dataset makes the (C, T, H, W) view of its numpy window itself: the same
+    values, shape and strides as finish_clip of that window."""
+    ds = _ds(synth_root, scale_jitter=(32, 32))
+    for i in (2, 5):
+        got = ds[i]["video"]
+        rng = ds.sample_rng(i)
+        src = ds.make_source(ds.split.rows[i])
+        idx = ds.sample_frame_list(src.num_frames, 0, rng)
+        rng.random(), rng.random()  # the flip and the scale
+        frames = src.read_array(idx, 32, exact=False)
+        y0, x0, h, w = scaled_crop_box(*frames.shape[1:3], 32, 16, (rng.random(), rng.random()))
+        want = ds.finish_clip(frames[:, y0 : y0 + h, x0 : x0 + w])
+        assert torch.equal(got, want) and got.shape == want.shape and got.stride() == want.stride()

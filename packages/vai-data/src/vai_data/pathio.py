@@ -11,6 +11,7 @@ import os
 from iopath.common.file_io import PathManager
 
 path_manager = PathManager()
+_POSIX = os.name == "posix"
 
 
 def get_path_manager() -> PathManager:
@@ -20,6 +21,11 @@ def get_path_manager() -> PathManager:
 
 def join(root: str | os.PathLike | None, rel: str) -> str:
     """Join a data root and a relative path; works for URL-like roots ('s3://bucket') too."""
+    if _POSIX and type(root) is str and type(rel) is str and root and rel[:1] != "/":
+        if "://" not in root and "://" not in rel:
+            # the usual case, once per sample: a native root and a relative path (os.path.join's result
+            # without its half-dozen Python calls)
+            return root + rel if root[-1] == "/" else root + "/" + rel
     rel = os.fspath(rel)
     if root is None or root == "" or os.path.isabs(rel) or "://" in rel:
         return rel

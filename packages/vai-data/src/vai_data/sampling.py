@@ -67,9 +67,9 @@ def sparse_train_frames(
     cheaper than any tensor call."""
     _check(num_video_frames, "num_segments", num_segments)
     starts, widths = _segments(int(num_video_frames), int(num_segments))
-    if callable(uniform):
-        uniform = [uniform() for _ in starts]
-    elif len(uniform) != num_segments or not all(0.0 <= u < 1.0 for u in uniform):
+    if callable(uniform):  # (one pass: the draws in segment order)
+        return [s + min(int(uniform() * w), w - 1) for s, w in zip(starts, widths, strict=True)]
+    if len(uniform) != num_segments or not all(0.0 <= u < 1.0 for u in uniform):
         raise ValueError(
             f"uniform must hold num_segments={num_segments} numbers in [0, 1), got {list(uniform)}"
         )

@@ -37,10 +37,11 @@ class SplitDataset(Dataset):
         raise NotImplementedError
 
     def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for a dataset of {len(self)} samples")
+        n = len(self)
+        if not 0 <= index < n:
+            raise IndexError(f"index {index} out of range for a dataset of {n} samples")
         keep_freed_memory_once()  # this process reuses freed clip buffers (vai_data.memory)
-        return self.tracker.run(index, len(self), self._load)
+        return self.tracker.run(index, n, self._load)
 
     def _set_normalisation(
         self,

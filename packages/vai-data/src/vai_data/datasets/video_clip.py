@@ -312,21 +312,56 @@ class VideoClipDataset(SplitDataset):
         return idx
 
     def _load(self, index: int, attempt: int) -> dict:
+        if self.train:
+            return self._load_train(index, attempt)
         row_idx, view = divmod(index, self._views)
         temporal_idx, spatial_idx = divmod(view, self.num_spatial_crops)
         row = self.split.rows[row_idx]
+        source = self._source(row)
+        idx = self.sample_frame_list(source.num_frames, temporal_idx)
+        clip = self._test_clip(row_idx, temporal_idx, source, idx)
+        clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
+        if self.flow is not None and self.num_spatial_crops == 10 and spatial_idx >= 5:
+            clip = invert_u(clip)  # flipped test views
+        # labels stay unmapped for flipped test views: every view of a video must share its label
+        return self._sample(row, source, idx, clip, False, temporal_idx, spatial_idx)
+
+    def _load_train(self, index: int, attempt: int) -> dict:
+        """Train sample ``index`` (one per row). Between two decodes every call runs cold (about a
+        microsecond each), so this path is kept to few calls."""
+        row = self.split.rows[index]
         # vai's own draws come from a per-sample random.Random; torch's global RNG is seeded per sample
         # only where user transforms draw from it (three tensor calls saved per sample otherwise)
         seed = sample_seed(self.seed, self.epoch, index, attempt)
         rng = random.Random(seed)  # = self.sample_rng(index, attempt)
+        source = self._source(row)
+        idx = self.sample_frame_list(source.num_frames, 0, rng)
         if self.train_transform is None and self.train_spatial_transform is None:
-            source, idx, clip, flipped = self._read_clip(row, row_idx, temporal_idx, spatial_idx, rng)
+            clip, flipped = self._train_clip(source, idx, rng)
         else:
             with SampleRNG(seed):
-                source, idx, clip, flipped = self._read_clip(row, row_idx, temporal_idx, spatial_idx, rng)
+                clip, flipped = self._train_clip(source, idx, rng)
+        return self._sample(row, source, idx, clip, flipped, 0, 0)
+
+    def _source(self, row: SplitRow):
+        """The frame source of a row: its frames, or with ``flow`` its (u, v) flow frames."""
+        if self.flow is not None:
+            return FlowSource(self.flow, row, self.make_source, self.flow_folders)
+        return self.make_source(row)
+
+    def _sample(
+        self, row: SplitRow, source, idx: list[int], clip, flipped: bool, temporal_idx: int, spatial_idx: int
+    ) -> dict:
+        """The sample dict of a clip before :meth:`finish_clip` (``flipped``: mirrored, or to be mirrored on
+        the device)."""
         # the region's size before it becomes a tensor (a numpy shape is a tuple; a torch.Size costs a call)
-        region_hw = clip.shape[1:3] if isinstance(clip, np.ndarray) else None
-        video = self.finish_clip(clip)
+        region_hw = clip.shape[1:3] if type(clip) is np.ndarray else None
+        if region_hw is not None and self.normalise_on_device:
+            # the one numpy clip, _train_clip's window of read_array's C-contiguous, writeable (T, H, W, C)
+            # array: finish_clip would return its (C, T, H, W) view as it is (tested), checks spared
+            video = torch.from_numpy(clip.transpose(3, 0, 1, 2))
+        else:
+            video = self.finish_clip(clip)
         if self.flow is not None:  # (uint8 on-device clips are (u, v): made dense for the regrouping)
             video = stack_neighbours(video.contiguous(), self.num_frames, self.flow_neighbours)
         sample = {
@@ -343,26 +378,6 @@ class VideoClipDataset(SplitDataset):
             sample[RESIZE_PENDING] = (*(region_hw or video.shape[-2:]), *pair(self.crop_size))
         return sample
 
-    def _read_clip(
-        self, row: SplitRow, row_idx: int, temporal_idx: int, spatial_idx: int, rng: random.Random
-    ) -> tuple:
-        """(source, frame indices, clip before :meth:`finish_clip`, flipped) of one sample."""
-        if self.flow is not None:
-            source = FlowSource(self.flow, row, self.make_source, self.flow_folders)
-        else:
-            source = self.make_source(row)
-        if self.train:
-            idx = self.sample_frame_list(source.num_frames, temporal_idx, rng)
-            clip, flipped = self._train_clip(source, idx, rng)
-            return source, idx, clip, flipped
-        idx = self.sample_frame_list(source.num_frames, temporal_idx)
-        clip = self._test_clip(row_idx, temporal_idx, source, idx)
-        clip = spatial_crop(clip, self.crop_size, self.num_spatial_crops, spatial_idx)
-        if self.flow is not None and self.num_spatial_crops == 10 and spatial_idx >= 5:
-            clip = invert_u(clip)  # flipped test views
-        # labels stay unmapped for flipped test views: every view of a video must share its label
-        return source, idx, clip, False
-
     def _train_clip(
         self, source, idx: list[int], rng: random.Random
     ) -> tuple[torch.Tensor | np.ndarray, bool]:
@@ -371,9 +386,9 @@ class VideoClipDataset(SplitDataset):
         and whether it was flipped (with ``flip_on_device``: is to be flipped). Draws from ``rng`` after the
         frame indices: the flip, then the scale and the crop's row and column (unless
         ``train_spatial_transform`` crops instead)."""
-        if (self.flip_on_device and self.train_transform is not None) or (
-            self.resize_on_device
-            and (self.train_transform is not None or self.train_spatial_transform is not None)
+        custom = self.train_transform is not None or self.train_spatial_transform is not None
+        if custom and (
+            (self.flip_on_device and self.train_transform is not None) or self.resize_on_device
         ):  # set after construction: it would see unmirrored clips or uncropped regions
             raise ValueError(
                 "train_transform/train_spatial_transform was set after the dataset was built with "
@@ -399,12 +414,18 @@ class VideoClipDataset(SplitDataset):
             # device (resize_on_device) unless the region is too large to be worth copying and sending
             position = (rng.random(), rng.random())
             h, w = frames.shape[1:3]
-            box = scaled_crop_box(h, w, short, self.crop_size, position)
+            c = self.crop_size
+            if type(c) is int and min(h, w) == short and c <= short:
+                # frames with the short side (stored at it, or decoded to it): the crop is a window of them
+                # (scaled_crop_box's result, without its calls)
+                box = (int(position[0] * (h - c + 1)), int(position[1] * (w - c + 1)), c, c)
+            else:
+                box = scaled_crop_box(h, w, short, c, position)
             defer = self.resize_on_device and min(h, w) <= DEVICE_RESIZE_MAX_SCALE * short
-            if box is not None and (defer or box[2:] == pair(self.crop_size)):
+            if box is not None and (defer or box[2:] == pair(c)):
                 y0, x0, sh, sw = box
                 clip = frames[:, y0 : y0 + sh, x0 : x0 + sw]
-                if isinstance(clip, np.ndarray) and not mirror_here and self.train_transform is None:
+                if not mirror_here and not custom and isinstance(clip, np.ndarray):
                     return clip, flipped
                 clip = to_tchw(torch.as_tensor(clip))  # (numpy: the same memory)
             else:
