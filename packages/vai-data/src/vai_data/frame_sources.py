@@ -58,28 +58,32 @@ def _decode_into_one_buffer(
     JPEG, unreadable) - that path then decodes and reports."""
     sj = jpeg._simplejpeg
     header, decode = sj.decode_jpeg_header, sj.decode_jpeg
+    # (every call here runs cold, between decodes: without DCT scaling the decoder gets no keywords beyond
+    # the colourspace and buffer, as `**kw` costs about a microsecond a frame, and writes the full size)
     try:
         h, w, _, _ = header(blobs[0])
         dims = dct_scale_dims(w, h, short_side)
-        kw = {} if dims is None else {"min_width": dims[0], "min_height": dims[1]}
-        ow, oh = dims or (w, h)
         # numpy's allocator: torch.empty of this size often came back as fresh pages (a page fault per
         # 4 KiB, +25% decode time) where numpy's buffers were reused
-        buf = np.empty((len(blobs), oh, ow, 3), dtype=np.uint8)
-        if decode(blobs[0], colorspace=colorspace, buffer=buf[0], **kw).shape != (oh, ow, 3):
-            return None  # the decoder reduced by another factor than dct_scale_dims's
+        if dims is None:
+            kw = None
+            buf = np.empty((len(blobs), h, w, 3), np.uint8)
+            decode(blobs[0], colorspace=colorspace, buffer=buf[0])
+        else:
+            kw = {"min_width": dims[0], "min_height": dims[1]}
+            buf = np.empty((len(blobs), dims[1], dims[0], 3), np.uint8)
+            if decode(blobs[0], colorspace=colorspace, buffer=buf[0], **kw).shape != buf.shape[1:]:
+                return None  # the decoder reduced by another factor than dct_scale_dims's
         for i in range(1, len(blobs)):
             if repeats and i in repeats:
                 continue
             fh, fw, _, _ = header(blobs[i])
             if fh != h or fw != w:  # every frame of a clip shares the first frame's size and reduction
                 return None
-            # (no `**kw` when there is nothing to pass: that call form costs about a microsecond more per
-            # frame, and between two decodes every call runs cold)
-            if kw:
-                decode(blobs[i], colorspace=colorspace, buffer=buf[i], **kw)
-            else:
+            if kw is None:
                 decode(blobs[i], colorspace=colorspace, buffer=buf[i])
+            else:
+                decode(blobs[i], colorspace=colorspace, buffer=buf[i], **kw)
     except (ValueError, TypeError):
         return None
     for i, j in (repeats or {}).items():
