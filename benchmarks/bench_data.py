@@ -127,15 +127,20 @@ def _jpeg_clip_call(short: int):
     import simplejpeg
 
     def call(blobs: list[bytes]) -> np.ndarray:
-        out = None
+        # the calls vai's clip decoder makes: every frame's header, the reduction from the first frame's
+        # size, and keyword arguments only when there is a reduction (vai_data.frame_sources)
+        header, decode = simplejpeg.decode_jpeg_header, simplejpeg.decode_jpeg
+        h, w, _, _ = header(blobs[0])
+        dims = dct_scale_dims(w, h, short)
+        out = np.empty((len(blobs), h, w, 3) if dims is None else (len(blobs), dims[1], dims[0], 3), np.uint8)
+        kw = None if dims is None else {"min_width": dims[0], "min_height": dims[1]}
         for i, b in enumerate(blobs):
-            h, w, _, _ = simplejpeg.decode_jpeg_header(b)
-            dims = dct_scale_dims(w, h, short)
-            ow, oh = dims if dims is not None else (w, h)
-            if out is None:
-                out = np.empty((len(blobs), oh, ow, 3), np.uint8)
-            kw = {} if dims is None else {"min_width": ow, "min_height": oh}
-            simplejpeg.decode_jpeg(b, colorspace="RGB", buffer=out[i], **kw)
+            if i:
+                header(b)
+            if kw is None:
+                decode(b, colorspace="RGB", buffer=out[i])
+            else:
+                decode(b, colorspace="RGB", buffer=out[i], **kw)
         return out
 
     return call

@@ -252,7 +252,7 @@ class VideoClipDataset(SplitDataset):
         return row.label
 
     def _label_value(self, label, flipped: bool):
-        if self.multilabel:
+        if self.split.num_classes > 0:  # (= self.multilabel, without its two property calls per sample)
             target = torch.zeros(self.num_classes, dtype=torch.float32)
             labs = label if isinstance(label, tuple) else (label,)
             if flipped:
