@@ -224,3 +224,44 @@ def test_train_clips_from_jpeg_frames_are_what_finish_clip_makes_of_the_window(s
         y0, x0, h, w = scaled_crop_box(*frames.shape[1:3], 32, 16, (rng.random(), rng.random()))
         want = ds.finish_clip(frames[:, y0 : y0 + h, x0 : x0 + w])
         assert torch.equal(got, want) and got.shape == want.shape and got.stride() == want.stride()
+
+
+class _OddNumpySource:
+    """A user's frame source whose ``read`` hands over numpy frames in an odd layout (e.g. a cv2-style
+    BGR->RGB ``[..., ::-1]`` view, read-only memory, channels outermost)."""
+
+    def __init__(self, inner, odd):
+        self.inner, self.odd, self.num_frames = inner, odd, inner.num_frames
+
+    def frame_list(self, indices):
+        return self.inner.frame_list(indices)
+
+    def read(self, indices, short_side=None, exact=True):
+        frames = self.inner.read_array(indices, short_side, exact)
+        if self.odd == "reversed":
+            return np.ascontiguousarray(frames[..., ::-1])[..., ::-1]
+        if self.odd == "readonly":
+            frames = frames.copy()
+            frames.flags.writeable = False
+            return frames
+        return np.ascontiguousarray(frames.transpose(3, 0, 1, 2)).transpose(1, 2, 3, 0)  # planar
+
+
+@pytest.mark.parametrize("odd", ["reversed", "readonly", "planar"])
+def test_numpy_frames_from_user_sources_are_made_dense_channels_last(synth_root, odd):
+    class Custom(VideoClipDataset):
+        def make_source(self, row, flow_direction=None):
+            return _OddNumpySource(super().make_source(row, flow_direction), odd)
+
+    plain, custom = (
+        _ds(synth_root, scale_jitter=(32, 32)),
+        Custom(
+            os.path.join(synth_root, "splits", "train_frames.csv"),
+            synth_root,
+            train=True,
+            **{**KW, "scale_jitter": (32, 32)},
+        ),
+    )
+    for i in (1, 4):
+        got, want = custom[i]["video"], plain[i]["video"]  # want: a view of the decoder's frames
+        assert torch.equal(got, want) and got.stride()[0] == 1  # (C, T, H, W), channels innermost

@@ -58,8 +58,9 @@ def _decode_into_one_buffer(
     JPEG, unreadable) - that path then decodes and reports."""
     sj = jpeg._simplejpeg
     header, decode = sj.decode_jpeg_header, sj.decode_jpeg
-    # (every call here runs cold, between decodes: without DCT scaling the decoder gets no keywords beyond
-    # the colourspace and buffer, as `**kw` costs about a microsecond a frame, and writes the full size)
+    # (every call here runs cold, between decodes: without DCT scaling the decoder gets no `**kw`, which
+    # costs about a microsecond a frame; unscaled, it writes exactly the header's size, so only scaled
+    # decodes check the shape)
     try:
         h, w, _, _ = header(blobs[0])
         dims = dct_scale_dims(w, h, short_side)

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 # could not reduce) are resized in the worker: copying them into the batch and sending them would cost
 # more than the resize (in DataLoader workers regions of ~1.4x the side gained 0.9-1.3x, smaller ones more)
 DEVICE_RESIZE_MAX_SCALE = 1.5
+_DECODER_READ_ARRAY = JpegFrameSource.read_array  # (frames from it are dense channels-last uint8 arrays)
 SAMPLINGS = ("sparse", "dense")
 
 
@@ -252,7 +253,8 @@ class VideoClipDataset(SplitDataset):
         return row.label
 
     def _label_value(self, label, flipped: bool):
-        if self.split.num_classes > 0:  # (= self.multilabel, without its two property calls per sample)
+        # (the split's multilabel, read without SplitDataset.multilabel's two property calls per sample)
+        if self.split.num_classes > 0:
             target = torch.zeros(self.num_classes, dtype=torch.float32)
             labs = label if isinstance(label, tuple) else (label,)
             if flipped:
@@ -356,9 +358,14 @@ class VideoClipDataset(SplitDataset):
         the device)."""
         # the region's size before it becomes a tensor (a numpy shape is a tuple; a torch.Size costs a call)
         region_hw = clip.shape[1:3] if type(clip) is np.ndarray else None
-        if region_hw is not None and self.normalise_on_device:
-            # the one numpy clip, _train_clip's window of read_array's C-contiguous, writeable (T, H, W, C)
-            # array: finish_clip would return its (C, T, H, W) view as it is (tested), checks spared
+        if (
+            region_hw is not None
+            and self.normalise_on_device
+            and getattr(type(source), "read_array", None) is _DECODER_READ_ARRAY
+        ):
+            # a window of vai's own JPEG decoder output (C-contiguous, writeable, uint8 (T, H, W, C)):
+            # finish_clip would return its (C, T, H, W) view as it is (tested), so its checks are spared;
+            # other sources' numpy frames (any layout) go through finish_clip
             video = torch.from_numpy(clip.transpose(3, 0, 1, 2))
         else:
             video = self.finish_clip(clip)
@@ -382,13 +389,13 @@ class VideoClipDataset(SplitDataset):
         self, source, idx: list[int], rng: random.Random
     ) -> tuple[torch.Tensor | np.ndarray, bool]:
         """The augmented train clip (uint8 ``(T, C, H, W)``, or the uncopied ``(T, H, W, C)`` numpy crop of a
-        JPEG source's frames that needs nothing more in the worker: :meth:`finish_clip` makes it a tensor)
+        JPEG source's frames that needs nothing more in the worker: :meth:`_sample` makes it a tensor)
         and whether it was flipped (with ``flip_on_device``: is to be flipped). Draws from ``rng`` after the
         frame indices: the flip, then the scale and the crop's row and column (unless
         ``train_spatial_transform`` crops instead)."""
         custom = self.train_transform is not None or self.train_spatial_transform is not None
-        if custom and (
-            (self.flip_on_device and self.train_transform is not None) or self.resize_on_device
+        if (self.flip_on_device and self.train_transform is not None) or (
+            self.resize_on_device and custom
         ):  # set after construction: it would see unmirrored clips or uncropped regions
             raise ValueError(
                 "train_transform/train_spatial_transform was set after the dataset was built with "
@@ -407,7 +414,7 @@ class VideoClipDataset(SplitDataset):
             # one pass (hflip_bgr): the same pixels as flipping the RGB clip, about twice as fast
             bgr = mirror_here and self.flow is None and getattr(source, "reads_bgr", False)
             # JPEG sources hand over the decoder's numpy array: a crop that is a view stays numpy until
-            # finish_clip makes the one tensor (each tensor call costs microseconds between decodes)
+            # _sample makes the one tensor (each tensor call costs microseconds between decodes)
             read = source.read_array if isinstance(source, JpegFrameSource) else source.read
             frames = read(idx, short, exact=False, bgr=True) if bgr else read(idx, short, exact=False)
             # decoders scale (near) to `short`; any remaining resize is fused with the crop, or left to the
