@@ -95,3 +95,28 @@ def stack_neighbours(clip: torch.Tensor, num_segments: int, neighbours: int) -> 
         raise ValueError(f"flow clip has {tn} frames; expected {num_segments} x {neighbours} neighbours")
     x = clip.view(c, num_segments, neighbours, h, w).permute(2, 0, 1, 3, 4)
     return x.reshape(neighbours * c, num_segments, h, w)
+
+
+def check_flow_dataset(ds, mean, std, bgr: bool, greyscale: bool) -> None:
+    """The options of flow dataset ``ds`` (a ``VideoClipDataset`` being built) that flow clips allow."""
+    if ds.num_neighbours:
+        raise ValueError("with flow=..., set flow_neighbours (frames per sample), not num_neighbours")
+    if ds.flow_neighbours < 1:
+        raise ValueError(f"flow_neighbours={ds.flow_neighbours} must be at least 1")
+    if bgr or greyscale:
+        raise ValueError("flow clips are (u, v): bgr and greyscale do not apply")
+    if len(mean) not in (1, 2) or len(std) not in (1, 2):
+        raise ValueError(
+            f"flow clips have 2 channels (u, v): pass mean/std with 1 or 2 values (got {len(mean)} "
+            f"and {len(std)}), e.g. mean=(0.5,), std=(0.226,)"
+        )
+    if ds.flow == "RR":
+        if ds.storage != "frames":
+            raise ValueError(f"flow='RR' reads u/v frame folders; storage is {ds.storage!r}")
+        if ds.split.rows and "{flow_direction}" not in ds.split.rows[0].path:
+            raise ValueError(
+                f"{ds.split.path}: flow='RR' needs '{{flow_direction}}' in the frame pattern "
+                f"(got {ds.split.rows[0].path!r}), e.g. 'vid/{{flow_direction}}/{{:05d}}.jpg'"
+            )
+    if ds.flow == "grey" and ds.storage == "video":
+        raise ValueError("flow='grey' reads interleaved u/v frames (frames, gulp or packed storage)")

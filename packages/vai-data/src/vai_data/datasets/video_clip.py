@@ -35,10 +35,11 @@ from ..transforms.clip import (
 )
 from ..transforms.normalize import FLIP_PENDING, Normalize
 from ..transforms.pending_resize import RESIZE_PENDING
-from .flow import FlowSource, check_flow_mode, invert_u, stack_neighbours
+from .device_options import resolve_flip_on_device, resolve_resize_on_device
+from .flow import FlowSource, check_flow_dataset, check_flow_mode, invert_u, stack_neighbours
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
 from .split_dataset import SplitDataset
-from .storage import JPEG_STORAGES, STORAGES, detect_storage, make_frame_source
+from .storage import STORAGES, detect_storage, make_frame_source
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +50,6 @@ logger = logging.getLogger(__name__)
 DEVICE_RESIZE_MAX_SCALE = 1.5
 _DECODER_READ_ARRAY = JpegFrameSource.read_array  # (frames from it are dense channels-last uint8 arrays)
 SAMPLINGS = ("sparse", "dense")
-
-
-def _resolve_option(name: str, requested: bool | None, missing: str | None) -> bool:
-    """An on-the-device option: ``None`` means on unless a condition is ``missing``; ``True`` with a
-    condition missing raises, naming it."""
-    if requested is None:
-        return missing is None
-    if requested and missing is not None:
-        raise ValueError(f"{name}=True needs {missing}")
-    return bool(requested)
 
 
 class VideoClipDataset(SplitDataset):
@@ -164,14 +155,14 @@ class VideoClipDataset(SplitDataset):
             flow_folders,
         )
         if self.flow is not None:
-            self._check_flow(mean, std, bgr, greyscale)
+            check_flow_dataset(self, mean, std, bgr, greyscale)
             self.num_neighbours = flow_neighbours - 1  # upstream counts the sampled frame itself
         self.video_id_to_label = video_id_to_label
         self.train_transform = train_transform
         self.train_spatial_transform = train_spatial_transform
         normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
-        self.flip_on_device = self._resolve_flip_on_device(flip_on_device, normalise_on_device)
-        self.resize_on_device = self._resolve_resize_on_device(resize_on_device, normalise_on_device)
+        self.flip_on_device = resolve_flip_on_device(self, flip_on_device, normalise_on_device)
+        self.resize_on_device = resolve_resize_on_device(self, resize_on_device, normalise_on_device)
         self._set_normalisation(
             normalize,
             normalise_on_device,
@@ -191,59 +182,6 @@ class VideoClipDataset(SplitDataset):
         state = self.__dict__.copy()
         state["_test_clip_cache"] = None  # never ship a cached clip to DataLoader workers
         return state
-
-    def _resolve_flip_on_device(self, requested: bool | None, on_device: bool) -> bool:
-        """``flip_on_device``: ``None`` turns it on wherever it applies (see the class docstring)."""
-        reason = None
-        if not on_device:
-            reason = "normalise_on_device=True (the device transform does the flips)"
-        elif not (self.train and self.horizontal_flip):
-            reason = "train=True and horizontal_flip=True"
-        elif self.flow is not None:
-            reason = "RGB clips (flow flips also negate u, in the worker)"
-        elif self.train_transform is not None:
-            reason = "no train_transform (it runs after the flip, in the worker)"
-        return _resolve_option("flip_on_device", requested, reason)
-
-    def _resolve_resize_on_device(self, requested: bool | None, on_device: bool) -> bool:
-        """``resize_on_device``: ``None`` turns it on wherever it applies (see the class docstring)."""
-        reason = None
-        if not on_device:
-            reason = "normalise_on_device=True (the device transform does the resizes)"
-        elif not self.train:
-            reason = "train=True (test clips are resized in the worker, once for all their crops)"
-        elif self.flow is not None:
-            reason = "RGB clips (flow clips are resized in the worker)"
-        elif self.train_transform is not None or self.train_spatial_transform is not None:
-            reason = "no train_transform or train_spatial_transform (they work on the resized crop)"
-        elif self.storage not in JPEG_STORAGES:
-            reason = f"JPEG frames (storage {list(JPEG_STORAGES)}; video decoders resize as they decode)"
-        return _resolve_option("resize_on_device", requested, reason)
-
-    def _check_flow(self, mean, std, bgr: bool, greyscale: bool) -> None:
-        if self.num_neighbours:
-            raise ValueError("with flow=..., set flow_neighbours (frames per sample), not num_neighbours")
-        if self.flow_neighbours < 1:
-            raise ValueError(f"flow_neighbours={self.flow_neighbours} must be at least 1")
-        if bgr or greyscale:
-            raise ValueError("flow clips are (u, v): bgr and greyscale do not apply")
-        if len(mean) not in (1, 2) or len(std) not in (1, 2):
-            raise ValueError(
-                f"flow clips have 2 channels (u, v): pass mean/std with 1 or 2 values (got {len(mean)} "
-                f"and {len(std)}), e.g. mean=(0.5,), std=(0.226,)"
-            )
-        if self.flow == "RR":
-            if self.storage != "frames":
-                raise ValueError(f"flow='RR' reads u/v frame folders; storage is {self.storage!r}")
-            if self.split.rows and "{flow_direction}" not in self.split.rows[0].path:
-                raise ValueError(
-                    f"{self.split.path}: flow='RR' needs '{{flow_direction}}' in the frame pattern "
-                    f"(got {self.split.rows[0].path!r}), e.g. 'vid/{{flow_direction}}/{{:05d}}.jpg'"
-                )
-        if self.flow == "grey" and self.storage == "video":
-            raise ValueError("flow='grey' reads interleaved u/v frames (frames, gulp or packed storage)")
-
-    # ------------------------------------------------------------------ metadata
 
     # ------------------------------------------------------------------ loading
     def _row_label(self, row: SplitRow):
