@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU checks for a machine with an NVIDIA GPU: the CUDA tests of each package (vai-data's live in
 # test_device_normalise.py, test_flip_on_device.py and test_resize_on_device.py), the model benchmark
-# (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, and the demo
+# (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, the device's share
+# of a train batch (bench_device_transform.py), and the demo
 # trained on the GPU with AMP. Run from the repository root with the four packages importable
 # (installed, or on PYTHONPATH):  bash benchmarks/gpu_check.sh [OUTPUT_DIR]
 # Each step's output goes to OUTPUT_DIR (default ./gpu-check) as well as to the terminal.
@@ -26,6 +27,7 @@ for pkg in models train; do
 done
 step bench-models python3 benchmarks/bench_models.py --device cuda --train
 step bench-train python3 benchmarks/bench_train.py --device cuda
+step bench-device-transform python3 benchmarks/bench_device_transform.py --device cuda
 demo_root=$(mktemp -d)
 step demo-cuda-amp env VAI_DATA_ROOT="$demo_root/data" python3 -m vai_train.cli train \
     -D synthetic_motion -M tsm_resnet18 -E demo -R "$demo_root/exp" \
