@@ -50,14 +50,18 @@ def _timer(device: torch.device):
 
 
 def _on_device(ds, batch: dict, device: torch.device):
-    """The engine's part: move the batch (pinned, non-blocking on CUDA) and apply ``device_transform``."""
+    """The engine's part (vai_train.dataset_hooks): move the batch (pinned, non-blocking on CUDA) and the
+    flip flags, keep the resize rows on the host (they choose each clip's slices), apply
+    ``device_transform``."""
     pin = device.type == "cuda"
     video = batch["video"].pin_memory() if pin else batch["video"]
     keys = {k: batch[k] for k in ds.device_transform.batch_keys}
 
     def run():
-        moved = video.to(device, non_blocking=pin)
-        return ds.device_transform(moved, **{k: v.to(device, non_blocking=pin) for k, v in keys.items()})
+        pending = dict(keys)
+        if "flip_pending" in pending:
+            pending["flip_pending"] = pending["flip_pending"].to(device, non_blocking=pin)
+        return ds.device_transform(video.to(device, non_blocking=pin), **pending)
 
     return run
 
