@@ -57,13 +57,15 @@ def test_sample_rng_seeds_and_restores_the_global_generator():
 
 
 def _reference_sparse(n, t, train, g):
-    """The TSN formula written with torch ops (the product in float64, as Python floats compute it)."""
-    starts = torch.tensor([n * i // t for i in range(t + 1)], dtype=torch.long)
+    """The TSN formula written with torch ops (the product in float64, as Python floats compute it); a
+    video shorter than t is sampled over its frames each repeated r = ceil(t/n) times."""
+    r = -(-t // n) if n < t else 1
+    starts = torch.tensor([n * r * i // t for i in range(t + 1)], dtype=torch.long)
     lo, hi = starts[:-1], starts[1:]
     if not train:
-        return lo
-    width = (hi - lo).clamp(min=1)
-    return lo + (torch.rand(t, generator=g).double() * width).long().clamp(max=width - 1)
+        return lo // r
+    width = hi - lo
+    return (lo + (torch.rand(t, generator=g).double() * width).long().clamp(max=width - 1)) // r
 
 
 def test_sparse_indices_bit_identical_to_the_torch_formula():

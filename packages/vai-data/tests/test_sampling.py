@@ -30,9 +30,10 @@ def test_sparse_train_within_segments_and_seeded():
 
 
 def test_dense_test_single_clip_is_middle():
-    # span = 7*2+1 = 15, starts = 100-15+1 = 86 -> middle start (86-1)//2 = 42
+    # span = 7*2+1 = 15, starts = 100-15+1 = 86 -> middle start 86//2 = 43 (upstream: len(choices) // 2)
     idx = dense_indices(100, 8, 2, train=False)
-    assert idx.tolist() == list(range(42, 42 + 16, 2))
+    assert idx.tolist() == list(range(43, 43 + 16, 2))
+    assert dense_indices(99, 8, 2, train=False).tolist()[0] == 42  # 85 starts: the middle one
 
 
 def test_dense_test_multi_clip_spreads_both_ends():
@@ -45,7 +46,73 @@ def test_dense_train_random_start_and_short_video():
     for s in range(20):
         idx = dense_indices(40, 4, 3, True, generator=torch.Generator().manual_seed(s))
         assert 0 <= idx[0] <= 40 - 10 and torch.all(idx.diff() == 3)
-    assert dense_indices(5, 4, 2, False).tolist() == [0, 2, 4, 4]
+    # span 7 > 5 frames: each frame twice ([0,0,1,1,...,4,4], 10 entries, 4 starts), the middle start 2
+    assert dense_indices(5, 4, 2, False).tolist() == [1, 2, 3, 4]
+    clips = {tuple(dense_indices(5, 4, 2, True, uniform=u).tolist()) for u in (0.0, 0.3, 0.6, 0.9)}
+    assert clips == {(0, 1, 2, 3), (1, 2, 3, 4)}  # starts 0..3 of the repeated frames (0, 1 and 2, 3 alike)
+
+
+def test_dense_short_video_temporal_views_differ():
+    # 16 frames, 4 x 8 (span 25): frames repeated twice; three test views spread over the whole video
+    views = [dense_indices(16, 4, 8, False, num_clips=3, clip_idx=k).tolist() for k in range(3)]
+    assert views == [[0, 4, 8, 12], [2, 6, 10, 14], [3, 7, 11, 15]]  # starts 0, round(3.5) = 4, 7
+    assert len({tuple(v) for v in views}) == 3
+
+
+def _reference_layout(n: int, need: int) -> list[int]:
+    """Upstream's frame list for a video of n frames when `need` entries are needed: each frame repeated
+    ceil(need/n) times if the video is shorter (written from UPSTREAM.md §1b, independently of vai)."""
+    reps = 1 if n >= need else -(-need // n)
+    return [f for f in range(n) for _ in range(reps)]
+
+
+def _reference_dense(n, clip_len, stride, num_clips, clip_idx):
+    span = (clip_len - 1) * stride + 1
+    frames = _reference_layout(n, span)
+    choices = range(len(frames) - span + 1)
+    if clip_idx is None:  # train: every start, each equally likely
+        return [[frames[c + k * stride] for k in range(clip_len)] for c in choices]
+    start = len(choices) // 2 if num_clips == 1 else round((len(choices) - 1) / (num_clips - 1) * clip_idx)
+    return [frames[start + k * stride] for k in range(clip_len)]
+
+
+def _reference_sparse_segments(n, t):
+    frames = _reference_layout(n, t)
+    bounds = [int(len(frames) * i / t) for i in range(t)] + [len(frames)]
+    return [[frames[j] for j in range(bounds[i], bounds[i + 1])] for i in range(t)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 12, 16, 25, 31, 45, 64, 100, 257])
+def test_dense_matches_upstream_maths(n):
+    for clip_len, stride in [(1, 1), (4, 1), (4, 8), (8, 2), (8, 8), (16, 2), (32, 2)]:
+        span = (clip_len - 1) * stride + 1
+        for num_clips in (1, 2, 3, 5, 10):
+            for k in range(num_clips):
+                want = _reference_dense(n, clip_len, stride, num_clips, k)
+                assert dense_frames(n, clip_len, stride, False, num_clips, k) == want, (
+                    n,
+                    clip_len,
+                    stride,
+                    k,
+                )
+        # train: start j of S is drawn by u in [j/S, (j+1)/S): the same clips, each equally likely
+        every = _reference_dense(n, clip_len, stride, 1, None)
+        s = len(every)
+        drawn = [dense_frames(n, clip_len, stride, True, uniform=(j + 0.5) / s) for j in range(s)]
+        assert drawn == every, (n, clip_len, stride, span)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 33, 100])
+@pytest.mark.parametrize("t", [1, 2, 3, 4, 5, 8, 16, 32])
+def test_sparse_matches_upstream_maths(n, t):
+    segments = _reference_sparse_segments(n, t)
+    assert sparse_indices(n, t, train=False).tolist() == [seg[0] for seg in segments]
+    # train: segment i's draw u picks entry int(u * width) of the segment: every entry equally likely
+    for i, seg in enumerate(segments):
+        for j, frame in enumerate(seg):
+            u = [0.0] * t
+            u[i] = (j + 0.5) / len(seg)
+            assert sparse_train_frames(n, t, u)[i] == frame, (n, t, i, j)
 
 
 def test_bad_arguments():

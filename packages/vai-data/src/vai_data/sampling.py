@@ -38,11 +38,13 @@ def sparse_indices(
 ) -> torch.Tensor:
     """TSN sampling: split ``[0, N)`` at ``s_i = int(N*i/T)``; train picks frame ``s_i + int(u_i * w_i)``
     in each ``[s_i, s_{i+1})`` of width ``w_i`` for uniform [0, 1) draws ``u_i`` (``torch.rand(T)`` from
-    ``generator``, or the ``T`` numbers given as ``uniform``), test takes ``s_i``. Videos shorter than T
-    repeat frames (``[0, 0, 1, 1, ...]``)."""
+    ``generator``, or the ``T`` numbers given as ``uniform``), test takes ``s_i``. A video shorter than T
+    is sampled as upstream does: each frame repeated ``r = ceil(T/N)`` times (``[0, 0, 1, 1, ...]``), the
+    segments taken over those ``N*r`` entries."""
     _check(num_video_frames, "num_segments", num_segments)  # (before torch.rand sees a bad count)
     if not train:
-        return long_tensor(_segments(int(num_video_frames), int(num_segments))[0])
+        starts, _, r = _segments(int(num_video_frames), int(num_segments))
+        return long_tensor([start // r for start in starts])
     if uniform is None:
         uniform = torch.rand(num_segments, generator=generator).tolist()
     return long_tensor(sparse_train_frames(num_video_frames, num_segments, uniform))
@@ -66,28 +68,38 @@ def sparse_train_frames(
     of a ``random.Random``; its numbers are trusted to lie in [0, 1)); plain Python: for 8-32 segments
     cheaper than any tensor call."""
     _check(num_video_frames, "num_segments", num_segments)
-    starts, widths = _segments(int(num_video_frames), int(num_segments))
+    starts, widths, r = _segments(int(num_video_frames), int(num_segments))
     if callable(uniform):  # (one pass: the draws in segment order)
-        return [s + min(int(uniform() * w), w - 1) for s, w in zip(starts, widths, strict=True)]
+        return [(s + min(int(uniform() * w), w - 1)) // r for s, w in zip(starts, widths, strict=True)]
     if len(uniform) != num_segments or not all(0.0 <= u < 1.0 for u in uniform):
         raise ValueError(
             f"uniform must hold num_segments={num_segments} numbers in [0, 1), got {list(uniform)}"
         )
-    return [s + min(int(u * w), w - 1) for s, w, u in zip(starts, widths, uniform, strict=True)]
+    return [(s + min(int(u * w), w - 1)) // r for s, w, u in zip(starts, widths, uniform, strict=True)]
 
 
 @lru_cache(maxsize=4096)
-def _segments(n: int, t: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Per (frames, segments): segment starts and widths (at least 1) - the same for every clip of a video,
-    so computed once."""
-    starts = [n * i // t for i in range(t + 1)]
-    return tuple(starts[:-1]), tuple(max(b - a, 1) for a, b in zip(starts[:-1], starts[1:], strict=True))
+def _segments(n: int, t: int) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """Per (frames, segments): the segments' starts and widths over the video's frames, each repeated ``r``
+    times when the video is shorter than ``t`` (upstream's ``[0, 0, 1, 1, ...]``: entry ``j`` is frame
+    ``j // r``), and ``r``; the same for every clip of a video, so computed once."""
+    r = -(-t // n) if n < t else 1
+    starts = [n * r * i // t for i in range(t + 1)]
+    return tuple(starts[:-1]), tuple(b - a for a, b in zip(starts[:-1], starts[1:], strict=True)), r
 
 
 def dense_start_positions(num_video_frames: int, clip_len: int, stride: int) -> int:
-    """Number of valid clip starts for a clip spanning ``(clip_len-1)*stride+1`` frames (at least 1)."""
-    span = (clip_len - 1) * stride + 1
-    return max(num_video_frames - span + 1, 1)
+    """Number of valid clip starts for a clip spanning ``(clip_len-1)*stride+1`` frames: ``N - span + 1``,
+    or for a video shorter than the span, over its frames repeated ``ceil(span/N)`` times (as upstream
+    samples such videos; see :func:`dense_frames`)."""
+    return _dense_layout(int(num_video_frames), (clip_len - 1) * stride + 1)[0]
+
+
+def _dense_layout(n: int, span: int) -> tuple[int, int]:
+    """(number of clip starts, repeats ``r``): a video shorter than ``span`` is sampled over its frames
+    each repeated ``r = ceil(span/n)`` times (entry ``j`` is frame ``j // r``)."""
+    r = -(-span // n) if n < span else 1
+    return n * r - span + 1, r
 
 
 def dense_indices(
@@ -102,8 +114,10 @@ def dense_indices(
 ) -> torch.Tensor:
     """Dense clip of ``clip_len`` frames every ``stride``: random start in train (``int(u * S)`` of the
     ``S`` possible starts for a uniform [0, 1) draw ``u`` from ``generator``, or ``uniform`` when given);
-    in test the middle start for one clip, else start ``round((S-1)/(num_clips-1)*clip_idx)`` so clips
-    spread over both ends. Frames past the end of a short video repeat the last frame."""
+    in test the middle start ``S // 2`` for one clip, else start ``round((S-1)/(num_clips-1)*clip_idx)``
+    so clips spread over both ends. A video shorter than the clip's span ``(clip_len-1)*stride+1`` is
+    sampled as upstream does: over its frames each repeated ``ceil(span/N)`` times, so its clips still
+    cover the whole video (and train starts still vary)."""
     if train and uniform is None:
         uniform = float(torch.rand(1, generator=generator))
     return long_tensor(dense_frames(num_video_frames, clip_len, stride, train, num_clips, clip_idx, uniform))
@@ -125,7 +139,7 @@ def dense_frames(
         raise ValueError(f"stride={stride} must be at least 1")
     if not 0 <= clip_idx < max(num_clips, 1):
         raise ValueError(f"clip_idx={clip_idx} must be in [0, num_clips={num_clips})")
-    n_starts = dense_start_positions(num_video_frames, clip_len, stride)
+    n_starts, r = _dense_layout(int(num_video_frames), (clip_len - 1) * stride + 1)
     if train:
         if uniform is None:
             raise ValueError("train=True needs the uniform [0, 1) number that places the clip's start")
@@ -134,11 +148,10 @@ def dense_frames(
             raise ValueError(f"uniform={uniform} must be in [0, 1)")
         start = int(u * n_starts)
     elif num_clips <= 1:
-        start = (n_starts - 1) // 2
+        start = n_starts // 2
     else:
         start = int(round((n_starts - 1) / (num_clips - 1) * clip_idx))
-    last = num_video_frames - 1
-    return [min(start + k * stride, last) for k in range(clip_len)]
+    return [(start + k * stride) // r for k in range(clip_len)]
 
 
 def add_neighbours(indices: torch.Tensor, num_neighbours: int, num_video_frames: int) -> torch.Tensor:
