@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import multiprocessing
 import struct
 from collections.abc import Callable
@@ -54,6 +55,26 @@ class SampleRNG:
         torch.set_rng_state(self._state)
 
 
+def substitute_stride(length: int) -> int:
+    """The step between the substitutes tried for an unreadable sample: about 0.618 of the dataset (the
+    golden ratio spreads successive substitutes over it, and keeps a bad sample's substitute away from its
+    neighbours, which are often bad together) and coprime with its length, so the tries visit distinct
+    samples."""
+    if length <= 2:
+        return 1
+    stride = max(int(length * 0.6180339887), 1)
+    while math.gcd(stride, length) != 1:
+        stride += 1
+    return stride
+
+
+def _shared_counter(value: int):
+    """A 64-bit integer in shared memory with a lock, passed to DataLoader workers however they start: a
+    lock made in the fork context refuses to travel to spawned workers, one made in the spawn context is
+    inherited by forked ones too."""
+    return multiprocessing.get_context("spawn").Value("q", value)
+
+
 class BadSampleTracker:
     """Counts bad samples across DataLoader workers and logs each bad path once per process.
 
@@ -65,7 +86,7 @@ class BadSampleTracker:
         if policy not in BAD_SAMPLE_POLICIES:
             raise ValueError(f"bad_sample_policy={policy!r}; choose one of {list(BAD_SAMPLE_POLICIES)}")
         self.policy = policy
-        self._count = multiprocessing.RawValue("q", 0)  # shared memory, inherited by workers
+        self._count = _shared_counter(0)
         self._warned: set[str] = set()
 
     @property
@@ -76,40 +97,45 @@ class BadSampleTracker:
         state = self.__dict__.copy()
         if multiprocessing.context.get_spawning_popen() is None:
             # a plain pickle or deepcopy (not a worker being started): the shared counter cannot travel
-            # (RawValue only passes to processes being spawned), the copy counts on from the same value
+            # (it only passes to processes being spawned), the copy counts on from the same value
             state["_count"] = self.count
         return state
 
     def __setstate__(self, state: dict) -> None:
         if isinstance(state["_count"], int):
-            state["_count"] = multiprocessing.RawValue("q", state["_count"])
+            state["_count"] = _shared_counter(state["_count"])
         self.__dict__.update(state)
 
     def record(self, error: VideoDecodeError) -> None:
-        self._count.value += 1
+        """Log ``error``'s path at WARNING, once per path and process."""
         if error.path not in self._warned:
             self._warned.add(error.path)
             logger.warning("bad sample skipped (substituting another): %s", error)
 
+    def _count_one(self) -> None:
+        with self._count.get_lock():  # workers may add at the same moment
+            self._count.value += 1
+
     def run(self, index: int, length: int, load: Callable[[int, int], Any]) -> Any:
         """Call ``load(index, attempt)``; under ``skip``, on VideoDecodeError retry deterministically with
-        other indices (``index + k * stride``) until one loads."""
+        other indices (``index + k * substitute_stride(length)``) until one loads. Each sample that needed a
+        substitute counts once, however many of its substitutes were unreadable too."""
         try:
             return load(index, 0)
         except VideoDecodeError as e:
             if self.policy == "raise":
                 raise
+            self._count_one()
             self.record(e)
             first = e
-        stride = 7919 % max(length, 1) or 1  # a prime stride spreads substitutes over the dataset
-        for k in range(1, min(MAX_SUBSTITUTES, length) + 1):
+        stride, tries = substitute_stride(length), min(MAX_SUBSTITUTES, length - 1)
+        for k in range(1, tries + 1):  # (distinct samples, none of them this one: stride is coprime)
             alt = (index + k * stride) % length
             try:
                 return load(alt, k)
             except VideoDecodeError as e:
                 self.record(e)
+        others = f"and {tries} substitute samples failed too" if tries else "and there is no other sample"
         raise VideoDecodeError(
-            first.path,
-            f"{first.cause}; and {min(MAX_SUBSTITUTES, length)} substitute samples failed too - "
-            "check the data root and the split file",
+            first.path, f"{first.cause}; {others} - check the data root and the split file"
         )

@@ -106,7 +106,8 @@ class SplitDataset(Dataset):
 
     @property
     def bad_samples(self) -> int:
-        """How many unreadable samples were substituted so far (summed over DataLoader workers)."""
+        """How many samples were unreadable and substituted so far, over all epochs (summed over
+        DataLoader workers; a sample whose substitutes were unreadable too counts once)."""
         return self.tracker.count
 
     def set_epoch(self, epoch: int) -> None:

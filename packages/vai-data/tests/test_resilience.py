@@ -1,0 +1,79 @@
+"""BadSampleTracker: substitutes for unreadable samples, how they are counted, and the substitutes' stride."""
+
+import math
+import multiprocessing
+
+import pytest
+from vai_data import VideoDecodeError
+from vai_data.datasets.resilience import MAX_SUBSTITUTES, BadSampleTracker, substitute_stride
+
+
+def _loader(bad: set[int], calls: list):
+    def load(index, attempt):
+        calls.append((index, attempt))
+        if index in bad:
+            raise VideoDecodeError(f"video{index}.mp4", "moov atom not found")
+        return index
+
+    return load
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 5, 10, 11, 12, 97, 100, 1000, 7919, 15838])
+def test_substitute_stride_visits_distinct_samples_far_from_the_bad_one(length):
+    stride = substitute_stride(length)
+    assert 1 <= stride and math.gcd(stride, length) == 1
+    tries = min(MAX_SUBSTITUTES, length - 1)
+    seen = {(7 + k * stride) % length for k in range(1, tries + 1)}
+    assert len(seen) == tries and (7 % length) not in seen
+    if length >= 10:  # not the neighbours: bad files often come in runs (one broken download folder)
+        assert min(stride, length - stride) > length // 4
+
+
+def test_each_substituted_sample_counts_once():
+    tracker = BadSampleTracker("skip")
+    calls = []
+    length, stride = 11, substitute_stride(11)
+    bad = {0, stride % length, (2 * stride) % length}  # sample 0 and its first two substitutes
+    assert tracker.run(0, length, _loader(bad, calls)) == (3 * stride) % length
+    assert [a for _, a in calls] == [0, 1, 2, 3]  # the k-th substitute is loaded as attempt k
+    assert tracker.count == 1
+    assert tracker.run(4, length, _loader(bad, calls)) == 4 and tracker.count == 1  # readable: no count
+    tracker.run(stride % length, length, _loader(bad, calls))
+    assert tracker.count == 2
+
+
+def test_every_sample_bad_raises_one_clear_error_and_counts_once():
+    tracker = BadSampleTracker("skip")
+    with pytest.raises(VideoDecodeError, match=r"video3\.mp4.*moov atom not found; and 4 substitute samples"):
+        tracker.run(3, 5, _loader(set(range(5)), []))
+    assert tracker.count == 1
+    with pytest.raises(VideoDecodeError, match="there is no other sample"):
+        tracker.run(0, 1, _loader({0}, []))
+    calls = []
+    with pytest.raises(VideoDecodeError, match=f"{MAX_SUBSTITUTES} substitute samples"):
+        tracker.run(0, 500, _loader(set(range(500)), calls))
+    assert len(calls) == 1 + MAX_SUBSTITUTES
+
+
+def test_raise_policy_counts_nothing():
+    tracker = BadSampleTracker("raise")
+    with pytest.raises(VideoDecodeError, match="video1.mp4"):
+        tracker.run(1, 3, _loader({1}, []))
+    assert tracker.count == 0
+
+
+def _add(tracker, n):
+    for _ in range(n):
+        tracker._count_one()
+
+
+def test_count_is_exact_when_processes_add_at_once():
+    tracker = BadSampleTracker("skip")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_add, args=(tracker, 3000)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    _add(tracker, 3000)
+    for p in procs:
+        p.join()
+    assert tracker.count == 12000  # a read-modify-write without the lock loses some
