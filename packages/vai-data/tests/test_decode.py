@@ -133,6 +133,35 @@ def test_torchcodec_glue_wraps_decoder_errors(tmp_path, video_file, stand_in_tor
         assert os.path.basename(files[kind]) in str(ei.value) and "\n" not in str(ei.value)
 
 
+@pytest.mark.parametrize(
+    "indices, message",
+    [
+        ([1.5, 2], "frame indices must be integers"),
+        (["3"], "frame indices must be integers"),
+        (None, "frame indices must be integers"),
+        ([True, False], "frame indices must be integers"),
+        ([], "at least one frame index"),
+        ([2, -1], "negative frame index"),
+    ],
+)
+def test_bad_indices_raise_one_line(video_file, indices, message):
+    with pytest.raises(ValueError, match=message) as ei:
+        read_frames(video_file, indices)
+    assert "\n" not in str(ei.value)
+
+
+def test_whole_float_and_tensor_indices_are_accepted(video_file):
+    want = read_frames(video_file, [0, 3])
+    assert torch.equal(read_frames(video_file, np.array([0.0, 3.0])), want)
+    assert torch.equal(read_frames(video_file, torch.tensor([[0], [3]])), want)
+
+
+@pytest.mark.parametrize("short_side", [0, -5, 2.5, "32", True])
+def test_bad_short_side(video_file, short_side):
+    with pytest.raises(ValueError, match="short_side=.* must be a positive int"):
+        read_frames(video_file, [0], short_side=short_side)
+
+
 def test_unknown_backend(video_file):
     with pytest.raises(ValueError, match="unknown video backend 'cv2'"):
         read_frames(video_file, [0], backend="cv2")

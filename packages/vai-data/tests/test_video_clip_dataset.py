@@ -164,6 +164,23 @@ def test_bad_arguments(synth_root):
         VideoClipDataset(split, synth_root, train=False, num_spatial_crops=4)
     with pytest.raises(ValueError, match="bad_sample_policy='ignore'"):
         VideoClipDataset(split, synth_root, train=True, bad_sample_policy="ignore")
+    with pytest.raises(ValueError, match="backend='opencv'; choose one of"):
+        VideoClipDataset(split, synth_root, train=True, backend="opencv")
+    for name, value in [
+        ("num_frames", 0),
+        ("num_frames", "8"),
+        ("num_frames", 8.0),
+        ("sampling_rate", 0),
+        ("num_temporal_views", 0),
+        ("test_scale", -1),
+    ]:
+        with pytest.raises(ValueError, match=f"{name}={value!r} must be a positive int"):
+            VideoClipDataset(split, synth_root, train=False, **{name: value})
+    import numpy as np
+
+    assert (
+        len(VideoClipDataset(split, synth_root, train=True, num_frames=np.int64(4))[0]["frame_indices"]) == 4
+    )
 
 
 def test_bad_sample_count_shared_across_workers(tmp_path, video_file):

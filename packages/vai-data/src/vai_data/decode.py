@@ -8,6 +8,7 @@ that actually decodes. Any unreadable input raises :class:`VideoDecodeError` nam
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Sequence
 
@@ -165,6 +166,19 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
 _READERS = {"decord": _decord_read, "pyav": _pyav_read, "torchcodec": _torchcodec_read}
 
 
+def frame_index_array(indices: Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
+    """``indices`` as a 1-D int64 array; refuses empty, non-integer (1.5, "3", None) and boolean indices
+    with one line, instead of truncating floats or failing deep inside a decoder."""
+    values = np.asarray(indices.tolist() if isinstance(indices, torch.Tensor) else indices)
+    if values.size == 0:
+        raise ValueError("read_frames needs at least one frame index")
+    if values.dtype.kind == "f" and np.isfinite(values).all() and (values == np.round(values)).all():
+        values = values.astype(np.int64)  # whole numbers as floats (e.g. from numpy arithmetic)
+    if values.dtype.kind not in "iu":
+        raise ValueError(f"frame indices must be integers, got {np.asarray(indices).tolist()!r}"[:300])
+    return values.astype(np.int64, copy=False).reshape(-1)
+
+
 def read_frames(
     path: str | os.PathLike,
     indices: Sequence[int] | np.ndarray | torch.Tensor,
@@ -180,11 +194,11 @@ def read_frames(
     path = os.fspath(path)
     if backend not in _READERS:
         raise ValueError(f"unknown video backend {backend!r}; choose one of {list(BACKENDS)}")
-    idx = np.asarray(
-        indices.tolist() if isinstance(indices, torch.Tensor) else indices, dtype=np.int64
-    ).reshape(-1)
-    if idx.size == 0:
-        raise ValueError("read_frames needs at least one frame index")
+    if short_side is not None and (
+        not isinstance(short_side, numbers.Integral) or isinstance(short_side, bool) or short_side < 1
+    ):
+        raise ValueError(f"short_side={short_side!r} must be a positive int (or None: the stored size)")
+    idx = frame_index_array(indices)
     if (idx < 0).any():
         raise ValueError(f"negative frame index in {idx.tolist()} for {path}")
     arr = _READERS[backend](path, idx, short_side, size_hint)

@@ -8,6 +8,7 @@ average view predictions per video.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from ..decode import BACKENDS
 from ..frame_sources import JpegFrameSource
 from ..sampling import (
     add_neighbour_frames,
@@ -123,6 +125,16 @@ class VideoClipDataset(SplitDataset):
             raise ValueError(f"sampling={sampling!r}; choose one of {list(SAMPLINGS)}")
         if self.split.fmt == "image":
             raise ValueError(f"{self.split.path} is an image split (3 columns); use vai_data.ImageDataset")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend={backend!r}; choose one of {list(BACKENDS)} (it decodes video files)")
+        for name, value in (
+            ("num_frames", num_frames),
+            ("sampling_rate", sampling_rate),
+            ("num_temporal_views", num_temporal_views),
+            ("test_scale", test_scale),
+        ):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive int")  # ("8", 8.0, 0, True refused)
         self.data_root = None if data_root is None else os.fspath(data_root)
         self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
