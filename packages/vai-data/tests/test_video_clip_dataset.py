@@ -279,3 +279,15 @@ def test_frame_folder_fuzz_set_is_skipped(tmp_path, caplog):
     assert ds.bad_samples == 5
     with pytest.raises(VideoDecodeError, match="zero"):
         VideoClipDataset(tmp_path / "f.csv", tmp_path, train=True, bad_sample_policy="raise", num_frames=4)[0]
+
+
+def test_ten_crop_test_views_warn_about_direction_bearing_classes(synth_root):
+    import warnings
+
+    split = os.path.join(synth_root, "splits", "val.csv")
+    with pytest.warns(UserWarning, match="views 5-9 are mirrored"):
+        VideoClipDataset(split, synth_root, train=False, num_spatial_crops=10, flip_label_map={0: 1, 1: 0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VideoClipDataset(split, synth_root, train=False, num_spatial_crops=10)  # no map: upstream's views
+        VideoClipDataset(split, synth_root, train=False, num_spatial_crops=5, flip_label_map={0: 1, 1: 0})

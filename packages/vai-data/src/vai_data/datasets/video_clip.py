@@ -11,6 +11,7 @@ import logging
 import numbers
 import os
 import random
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -160,6 +161,14 @@ class VideoClipDataset(SplitDataset):
         if not train:
             spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)  # validates the crop count
         self.horizontal_flip, self.flip_label_map = horizontal_flip, dict(flip_label_map or {})
+        if not train and num_spatial_crops == 10 and self.flip_label_map:
+            warnings.warn(
+                "10-crop test views 5-9 are mirrored copies (as upstream's), but this dataset has "
+                "direction-bearing classes (flip_label_map): averaging a mirrored view's scores under the "
+                "video's own label mixes e.g. 'left' and 'right'; use num_spatial_crops=5 or 3",
+                UserWarning,
+                stacklevel=2,
+            )
         self.num_neighbours, self.flow_direction = num_neighbours, flow_direction
         self.flow, self.flow_neighbours, self.flow_folders = (
             check_flow_mode(flow),
