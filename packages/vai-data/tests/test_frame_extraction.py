@@ -95,6 +95,39 @@ def test_cli(tmp_path, capsys):
     assert main(["extract-frames", str(tmp_path / "nope"), str(tmp_path / "frames")]) == 1
 
 
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(short_side=-5), r"short_side must be a number of pixels >= 0 .*got -5"),
+        (dict(quality=0), r"JPEG quality must be an integer in 1\.\.100, got 0"),
+        (dict(quality=101), r"got 101"),
+        (dict(quality=90.5), r"got 90\.5"),
+    ],
+)
+def test_out_of_range_options_raise_before_any_work(tmp_path, kw, match):
+    video = make_video(tmp_path / "videos" / "x.mp4", frames=2)
+    with pytest.raises(ValueError, match=match):
+        extract_frames(video, tmp_path / "one", **kw)
+    with pytest.raises(ValueError, match=match):
+        extract_frames_tree(tmp_path / "videos", tmp_path / "tree", **kw)
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
+        extract_frames_tree(tmp_path / "videos", tmp_path / "tree", workers=0)
+    assert sorted(os.listdir(tmp_path)) == ["videos"]  # nothing written
+
+
+def test_cli_rejects_out_of_range_options_in_one_line(tmp_path, caplog):
+    (tmp_path / "videos").mkdir()
+    for opt, value, message in (
+        ("--short-side", "-5", "--short-side must be a number of pixels >= 0 (0 keeps the size), got -5"),
+        ("--quality", "101", "--quality must be in 1..100, got 101"),
+        ("--workers", "0", "--workers must be at least 1, got 0"),
+    ):
+        caplog.clear()
+        assert main(["extract-frames", str(tmp_path / "videos"), str(tmp_path / "f"), opt, value]) == 1
+        assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [message]
+    assert not (tmp_path / "f").exists()
+
+
 def test_python_m_cli_with_workers(tmp_path):
     """``python -m vai_data extract-frames --workers 2`` end to end, with spawned worker processes."""
     import subprocess

@@ -88,3 +88,23 @@ def test_feature_pickle_with_foreign_class_is_refused(tmp_path):
         pickle.dump({"video_ids": [0], "labels": [0], "clip_features": Evil()}, f)
     with pytest.raises(pickle.UnpicklingError, match="builtins.print"):
         FeatureDataset.from_file(path)
+
+
+def test_feature_dataset_clear_errors(tmp_path):
+    feats = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"labels are ragged .*row 0 has 2 values, row 1 has 1\).*multi-hot"):
+        FeatureDataset([1, 2, 3], [(0, 1), (2,), (1, 2)], feats)
+    with pytest.raises(ValueError, match=r"features are ragged .*row 2 has 3\); expected \(N, D\.\.\.\)"):
+        FeatureDataset([1, 2, 3], [0, 1, 2], [[0.0] * 4, [0.0] * 4, [0.0] * 3])
+    for name, what in (
+        ("nope.pkl", "upstream feature pickle with video_ids, labels and clip_features"),
+        ("nope.npz", "npz with video_ids, labels and features"),
+    ):
+        with pytest.raises(
+            FileNotFoundError, match=rf"feature file .*{name} does not exist; expected .*{what}"
+        ):
+            FeatureDataset.from_file(tmp_path / name)
+    with pytest.raises(
+        FileNotFoundError, match=r"nope\.pkl does not exist; expected an upstream feature pickle"
+    ):
+        FeatureDataset.from_pickle(tmp_path / "nope.pkl")

@@ -98,3 +98,8 @@ def test_reproducible_and_works_in_dataloader():
         MixupCutmixCollate(3)([(torch.zeros(1), 0)])
     with pytest.raises(ValueError, match="num_classes must be positive"):
         MixupCutmix(0)
+
+
+def test_empty_batch_is_a_clear_error():
+    with pytest.raises(ValueError, match="MixupCutmixCollate got an empty batch"):
+        MixupCutmixCollate(num_classes=3)([])

@@ -41,10 +41,13 @@ def test_multilabel(tmp_path):
     [
         ("0\na.mp4 1 3 0 9 320\n", r"s\.csv:2: 6 columns; expected"),
         ("0\na.mp4 x 3 0 9 320 240\n", r"s\.csv:2: video_id 'x' is not an integer; expected 7"),
-        ("0\na.mp4 1 3,4 0 9 320 240\n", r"s\.csv:2: .*several classes"),
+        ("0\na.mp4 1 3,4 0 9 320 240\n", r"s\.csv:2: .*several classes.*; expected 7 space-separated"),
+        ("5\na/{:05d}.jpg 1 2,,3 0 9\n", r"s\.csv:2: label '2,,3' has an empty class.*; expected 5"),
+        ("5\na/{:05d}.jpg 1 2,3, 0 9\n", r"s\.csv:2: label '2,3,' has an empty class"),
         ("5\na/{:05d}.jpg 1 3,9 0 9\n", r"s\.csv:2: label 9 is outside \[0, 5\)"),
         ("abc\n", r"s\.csv:1: header 'abc'"),
-        ("0\n\na/{:05d}.jpg 1 3 9 2\n", r"s\.csv:3: frame range 9\.\.2"),
+        ("0\n\na/{:05d}.jpg 1 3 9 2\n", r"s\.csv:3: frame range 9\.\.2 .*; expected 0 <= start <= end in 5"),
+        ("0\nimg/x.jpg y 1\n", r"s\.csv:2: image_id 'y' is not an integer; expected 3"),
         ("0\na b\n", r"s\.csv:2: 2 columns; expected 7 \(video\)"),
         ("", r"s\.csv:1: missing header"),
     ],
@@ -72,3 +75,42 @@ def test_write_is_atomic_and_validates(tmp_path):
         write_split_file(p, [SplitRow("a.mp4", 1, 0, 0, 3)], "video")
     assert not p.exists()
     assert not list(tmp_path.iterdir())  # no temp file left behind
+
+
+def test_byte_order_mark_and_non_utf8(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes("\ufeff3\nx/{:05d}.jpg 1 0,2 0 3\n".encode())  # as Windows editors save "UTF-8 with BOM"
+    sf = read_split_file(p)
+    assert sf.num_classes == 3 and sf.rows[0].label == (0, 2)
+    p.write_bytes(b"0\nx/\xff.jpg 1 0 0 3\n")
+    with pytest.raises(SplitFormatError, match=r"bom\.csv:2: not UTF-8 text"):
+        read_split_file(p)
+
+
+@pytest.mark.parametrize(
+    "row,fmt,header,match",
+    [
+        (SplitRow("a/{:05d}.jpg", 1, (3, 4), 0, 9), "frames", 0, r"several classes but the header is 0"),
+        (SplitRow("a/{:05d}.jpg", 1, 3, 9, 2), "frames", 0, r"frame range 9\.\.2 is empty"),
+        (SplitRow("a.mp4", "x1", 3, 0, 9, 8, 8), "video", 0, r"video_id 'x1' is not an integer"),
+        (SplitRow("a.mp4", 1.5, 3, 0, 9, 8, 8), "video", 0, r"video_id '1\.5' is not an integer"),
+        (SplitRow("a/{:05d}.jpg", 1, (1, 7), 0, 9), "frames", 5, r"label 7 is outside \[0, 5\)"),
+        (SplitRow("a/{:05d}.jpg", 1, (), 0, 9), "frames", 5, r"empty label"),
+        (SplitRow("a/{:05d}.jpg", 1, -1, 0, 9), "frames", 0, r"negative label -1"),
+        (SplitRow("a b.jpg", 1, 0), "image", 0, r"contains whitespace"),
+    ],
+)
+def test_writer_refuses_rows_the_reader_would_reject(tmp_path, row, fmt, header, match):
+    p = tmp_path / "out.csv"
+    good = SplitRow("ok/{:05d}.jpg", 0, 1, 0, 3, 8, 8) if fmt != "image" else SplitRow("ok.jpg", 0, 1)
+    with pytest.raises(ValueError, match=rf"out\.csv: rows\[1\]: .*{match}"):
+        write_split_file(p, [good, row], fmt, num_classes=header)
+    assert not list(tmp_path.iterdir())  # nothing written, not even a partial or temporary file
+
+
+def test_writer_output_always_reads_back(tmp_path):
+    rows = [SplitRow("a/{:05d}.jpg", 3, (0, 2), 1, 4), SplitRow("b/{:05d}.jpg", 4, (1,), 0, 0)]
+    write_split_file(tmp_path / "m.csv", rows, "frames", num_classes=3)
+    assert [r.label for r in read_split_file(tmp_path / "m.csv").rows] == [(0, 2), (1,)]
+    with pytest.raises(ValueError, match="num_classes -1 must be an integer >= 0"):
+        write_split_file(tmp_path / "n.csv", rows, "frames", num_classes=-1)

@@ -103,6 +103,20 @@ def test_diving48_versions(tmp_path, version, prefix):
     written = diving48_splits(d, tmp_path / "out", version=version, mode="frames", frames_root=str(frames))
     assert lines(written["train"]) == ["0", "b_00001/{:05d}.jpg 1 5 0 2", "a_00002/{:05d}.jpg 0 47 0 1"]
     assert lines(written["test"]) == ["0", "c_1/{:05d}.jpg 2 0 0 3"]
+    assert "classes" not in written  # no vocabulary file: no classes.txt (a WARNING says so)
+    vocab = [["Back", "15som", "05Twis", "FREE"]] + [
+        ["Inward", f"{i}som", "NoTwis", "TUCK"] for i in range(47)
+    ]
+    (d / "Diving48_vocab.json").write_text(json.dumps(vocab))
+    written = diving48_splits(d, tmp_path / "out", version=version, mode="frames", frames_root=str(frames))
+    names = lines(written["classes"])
+    assert (
+        len(names) == 48 and names[0] == "Back 15som 05Twis FREE" and names[47] == "Inward 46som NoTwis TUCK"
+    )
+    (d / "Diving48_vocab.json").write_text(json.dumps(vocab[:47]))
+    with pytest.raises(AnnotationError, match=r"Diving48_vocab\.json: expected a JSON list of 48"):
+        diving48_splits(d, tmp_path / "out", version=version, mode="frames", frames_root=str(frames))
+    (d / "Diving48_vocab.json").unlink()
     (d / f"{prefix}_test.json").write_text(json.dumps([{"vid_name": "c_1", "label": 48}]))
     with pytest.raises(AnnotationError, match="entry 0 \\(c_1\\): label 48 outside"):
         diving48_splits(d, tmp_path / "out", version=version, mode="frames", frames_root=str(frames))
@@ -138,8 +152,22 @@ def test_cater_multilabel_task_lists(tmp_path):
     ]
     val = read_split_file(written["val"])
     assert val.num_classes == 14 and val.rows[0].label == (1, 2)
+    classes = lines(written["classes"])  # named from the class definitions of CATER's generator
+    assert len(classes) == 14 and classes[:3] == ["sphere_slide", "sphere_pick_place", "spl_slide"]
+    assert classes[11] == "cone_contain"
     t2 = cater_splits(d, tmp_path / "out2", task=2, mode="gulp")
     assert lines(t2["train"])[:2] == ["301", "CATER_new_005000 5000 3,13 0 300"]
+    pairs = lines(t2["classes"])  # "A before B" and "B after A" are one class
+    assert len(pairs) == len(set(pairs)) == 301
+    assert pairs[:3] == [
+        "sphere_slide before sphere_slide",
+        "sphere_slide during sphere_slide",
+        "sphere_slide before sphere_pick_place",
+    ]
+    assert (
+        "sphere_slide after sphere_slide" not in pairs and "sphere_pick_place after sphere_slide" not in pairs
+    )
+    assert "classes" not in cater_splits(d, tmp_path / "out3", task=1, num_classes=20)  # names would not fit
     (d / "val.txt").write_text("CATER_new_000009.avi 1,14\n")
     with pytest.raises(AnnotationError, match=r"val\.txt:1: labels '1,14' must be in 0\.\.13"):
         cater_splits(d, tmp_path / "out", task=1)

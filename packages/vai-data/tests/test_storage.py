@@ -344,6 +344,92 @@ def test_pack_cli(tmp_path, synth_root, capsys):
     assert ds[0]["video"].shape == (3, 4, 16, 16)
 
 
+def _split_with_bad_rows(tmp_path, synth_root, name):
+    """The synthetic frames split plus a row whose folder is missing and one holding a corrupt JPEG."""
+    from vai_data import read_split_file
+    from vai_data.split_file import SplitRow as Row
+
+    sf = read_split_file(os.path.join(synth_root, "splits", "val_frames.csv"))
+    os.makedirs(tmp_path / "bad")
+    for i in range(3):
+        (tmp_path / "bad" / f"{i:05d}.jpg").write_bytes(b"junk" if i == 1 else _numbered_jpegs(1)[0])
+    rows = [
+        sf.rows[0],
+        Row(os.path.join(tmp_path, "missing", "{:05d}.jpg"), 900, 0, 0, 3),
+        Row(str(tmp_path / "bad" / "{:05d}.jpg"), 901, 1, 0, 2),
+        sf.rows[1],
+    ]
+    write_split_file(tmp_path / name, rows, "frames")
+    return tmp_path / name, sf.rows[:2]
+
+
+def test_pack_skips_unreadable_rows_and_lists_only_packed_ones(tmp_path, synth_root, caplog):
+    split, good = _split_with_bad_rows(tmp_path, synth_root, "mixed.csv")
+    from vai_data.packing import pack_split_report
+
+    report = pack_split_report(split, synth_root, tmp_path / "p", short_side=16)
+    assert (report.packed, len(report.skipped)) == (2, 2) and report.frames == 16
+    assert report.summary() == "packed 2 videos (16 frames), skipped 2"
+    missing, bad = (reason for _, reason in report.skipped)
+    assert "missing" in missing and "00000.jpg" in missing
+    assert "bad/00001.jpg" in bad and "not a readable JPEG" in bad
+    assert caplog.text.count("skipped ") == 2  # one WARNING per skipped row
+    ds = VideoClipDataset(report.split_path, tmp_path / "p", train=False, **SMALL)
+    assert [r.video_id for r in ds.split.rows] == [r.video_id for r in good]  # bad rows left out
+    assert all(ds[i]["video"].shape == (3, 4, 16, 16) for i in range(len(ds)))
+    # without resizing, frames are copied: the missing folder is still caught, the corrupt JPEG at training
+    assert len(pack_split_report(split, synth_root, tmp_path / "q").skipped) == 1
+    only_bad = tmp_path / "only_bad.csv"
+    write_split_file(only_bad, [SplitRow("nope/{:05d}.jpg", 1, 0, 0, 1)], "frames")
+    with pytest.raises(ValueError, match=r"only_bad\.csv: none of its 1 rows could be packed"):
+        pack_split(only_bad, tmp_path, tmp_path / "r")
+    assert not (tmp_path / "r" / "splits").exists()
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(quality=0), r"quality must be an integer in 1\.\.100, got 0"),
+        (dict(quality=101), r"got 101"),
+        (dict(short_side=0), r"short_side must be a positive number of pixels .*got 0"),
+        (dict(short_side=-5), r"got -5"),
+        (dict(store="zip"), r"store='zip'"),
+    ],
+)
+def test_pack_rejects_bad_options_before_writing(tmp_path, synth_root, kw, match):
+    with pytest.raises(ValueError, match=match):
+        pack_split(os.path.join(synth_root, "splits", "val.csv"), synth_root, tmp_path / "p", **kw)
+    assert not (tmp_path / "p").exists()
+
+
+def test_pack_cli_errors_are_one_line(tmp_path, synth_root, capsys, caplog):
+    """User errors: one ERROR line and exit status 1, no traceback (main returns instead of raising)."""
+    from vai_data.cli import main
+
+    def pack(*extra):
+        caplog.clear()
+        rc = main(["pack", "--data-root", synth_root, "--out", str(tmp_path / "o"), *extra])
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        return rc, errors, capsys.readouterr().out
+
+    rc, errors, _ = pack("--split", str(tmp_path / "nope.csv"))
+    assert rc == 1 and len(errors) == 1 and "nope.csv does not exist" in errors[0]
+    (tmp_path / "broken.csv").write_text("0\na.mp4 1 3,4 0 9 8 8\n")
+    rc, errors, _ = pack("--split", str(tmp_path / "broken.csv"))
+    assert rc == 1 and len(errors) == 1 and "broken.csv:2: label '3,4' has several classes" in errors[0]
+    for opt, value, match in (
+        ("--quality", "0", "--quality must be in 1..100, got 0"),
+        ("--short-side", "-5", "--short-side must be a positive number of pixels"),
+    ):
+        rc, errors, _ = pack("--split", os.path.join(synth_root, "splits", "val.csv"), opt, value)
+        assert rc == 1 and len(errors) == 1 and match in errors[0]
+    assert not (tmp_path / "o").exists()
+    split, _ = _split_with_bad_rows(tmp_path, synth_root, "mixed.csv")
+    rc, _, out = pack("--split", str(split), "--short-side", "16")
+    assert rc == 1 and "packed 2 videos (16 frames), skipped 2" in out and "packed split:" in out
+    assert [r.getMessage()[:8] for r in caplog.records if r.levelname == "WARNING"] == ["skipped "] * 2
+
+
 @pytest.mark.parametrize("pattern", ["clip/{:05d}.jpg", "clip/img_{frame:05d}.jpg"])
 def test_one_based_frame_folders(tmp_path, pattern):
     os.makedirs(tmp_path / "clip")
@@ -376,3 +462,33 @@ def test_flow_direction_pattern(tmp_path):
     assert src.read(torch.tensor([2, 0])).shape == (2, 24, 32, 3)
     with pytest.raises(VideoDecodeError, match="00007.jpg"):
         src.read(torch.tensor([7]))
+
+
+@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+def test_corrupt_frame_error_names_the_frame_file(tmp_path, monkeypatch, backend):
+    """A bad JPEG in a folder names that file and a readable cause, not the pattern or a BytesIO repr."""
+    from vai_data import FrameFolderSource, jpeg
+
+    monkeypatch.setattr(jpeg, "JPEG_BACKEND", backend)
+    for i, blob in enumerate(_numbered_jpegs(4)):
+        (tmp_path / f"{i:05d}.jpg").write_bytes(blob)
+    (tmp_path / "00002.jpg").write_bytes(b"<html>not found</html>")
+    src = FrameFolderSource(str(tmp_path / "{:05d}.jpg"), 0, 3)
+    assert src.read([0, 1, 3]).shape == (3, 24, 32, 3)
+    with pytest.raises(VideoDecodeError) as err:
+        src.read([0, 1, 2, 3])
+    msg = str(err.value)
+    assert err.value.path == str(tmp_path / "00002.jpg") and "{:05d}" not in msg
+    assert "unrecognised image data" in msg and "b'<html>no'" in msg and "BytesIO" not in msg
+    (tmp_path / "00002.jpg").write_bytes(_numbered_jpegs(3)[2][:200])  # truncated
+    with pytest.raises(
+        VideoDecodeError, match=r"00002\.jpg: not a readable JPEG \(OSError: (?i:.*truncated)"
+    ):
+        src.read([2, 0])
+
+
+def test_corrupt_packed_frame_error_names_the_stored_frame(tmp_path):
+    path = str(tmp_path / "v.vpk")
+    write_packed(path, _numbered_jpegs(3) + [b"junk" * 8])
+    with pytest.raises(VideoDecodeError, match=r"v\.vpk: stored frame 3: not a readable JPEG"):
+        PackedFileSource(path).read([0, 3])

@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from .frame_extraction import VIDEO_EXTENSIONS, extract_frames_tree
+from .jpeg import JPEG_QUALITY_RANGE
 
 logger = logging.getLogger(__name__)
 
@@ -24,16 +25,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _bad_option(args: argparse.Namespace) -> str | None:
+    """One line naming the first out-of-range option, or None."""
+    low, high = JPEG_QUALITY_RANGE
+    if args.short_side < 0:
+        return f"--short-side must be a number of pixels >= 0 (0 keeps the size), got {args.short_side}"
+    if not low <= args.quality <= high:
+        return f"--quality must be in {low}..{high}, got {args.quality}"
+    if args.workers < 1:
+        return f"--workers must be at least 1, got {args.workers}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Extract all videos; returns 1 when any failed (they are listed) or the input folder is missing."""
-    if not 1 <= args.quality <= 100:
-        logger.error("--quality must be in 1..100, got %d", args.quality)
-        return 2
+    """Extract all videos; returns 1 when any failed (they are listed), an option is out of range or the
+    input folder is missing (one ERROR line each)."""
+    bad = _bad_option(args)
+    if bad is not None:
+        logger.error("%s", bad)
+        return 1
     try:
         report = extract_frames_tree(
             args.video_dir, args.out_dir, args.short_side or None, args.quality, args.workers, args.ext
         )
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         logger.error("%s", e)
         return 1
     for rel, error in report.failed.items():

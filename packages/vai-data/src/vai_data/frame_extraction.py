@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import numbers
 import os
 import shutil
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .decode import output_size
+from .jpeg import check_jpeg_quality
 
 logger = logging.getLogger(__name__)
 
@@ -46,20 +48,31 @@ def _encode_jpeg(rgb, quality: int) -> bytes:
         return buf.getvalue()
 
 
+def check_options(short_side: int | None, quality: int) -> None:
+    """Raise ``ValueError`` naming the value unless ``short_side`` is None or >= 0 pixels (0 and None keep
+    the size) and ``quality`` is a JPEG quality in 1..100."""
+    if short_side is not None and (
+        isinstance(short_side, bool) or not isinstance(short_side, numbers.Integral) or short_side < 0
+    ):
+        raise ValueError(
+            f"short_side must be a number of pixels >= 0 (0 or None keeps the size), got {short_side!r}"
+        )
+    check_jpeg_quality(quality)
+
+
 def extract_frames(
     video_path: str | os.PathLike, out_dir: str | os.PathLike, short_side: int | None = 256, quality: int = 90
 ) -> int:
     """Write every frame of ``video_path`` as ``out_dir/{:05d}.jpg`` (0-based); returns the frame count.
 
     Frames are resized (swscale, aspect kept) so the shorter side is ``short_side`` (None/0 keeps the
-    size). A decode error after some frames keeps those frames with a WARNING (truncated files); no
+    size; negative raises ``ValueError``, as does a ``quality`` outside 1..100). A decode error after some frames keeps those frames with a WARNING (truncated files); no
     frame at all raises :class:`FrameExtractionError`. The folder appears atomically when complete.
     """
     import av
 
     video_path, out_dir = os.fspath(video_path), os.fspath(out_dir)
-    if not 1 <= quality <= 100:
-        raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
+    check_options(short_side, quality)
     if not os.path.isfile(video_path) or os.path.getsize(video_path) == 0:
         raise FrameExtractionError(f"{video_path}: missing or empty file")
     tmp = f"{out_dir.rstrip(os.sep)}.partial-{os.getpid()}"
@@ -150,8 +163,12 @@ def extract_frames_tree(
     """Extract every video under ``video_dir`` into ``out_dir/<relative path without extension>/``.
 
     Finished folders are skipped; a failing video is logged at WARNING and listed in the report while
-    the others go on. ``workers > 1`` uses that many processes.
+    the others go on. ``workers > 1`` uses that many processes. Bad options (``short_side < 0``, ``quality``
+    outside 1..100, ``workers < 1``) raise ``ValueError`` before any video is touched.
     """
+    check_options(short_side, quality)
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     report = ExtractionReport()
     todo = []
     for rel in find_videos(video_dir, extensions):

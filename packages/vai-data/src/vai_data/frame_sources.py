@@ -92,6 +92,23 @@ def _decode_into_one_buffer(
     return buf
 
 
+class UnreadableFrameError(VideoDecodeError):
+    """A frame's bytes that no JPEG decoder reads; ``position`` is its index in the decoded list, so a
+    source can name the frame (a frame folder: its file)."""
+
+    def __init__(self, path: str, position: int, cause: str):
+        self.position = position
+        super().__init__(path, cause)
+
+
+def _unreadable_cause(blob: bytes, error: Exception) -> str:
+    """A readable reason for an undecodable frame (built only on error: Pillow's messages name an
+    in-memory ``BytesIO`` rather than the data)."""
+    if type(error).__name__ == "UnidentifiedImageError":
+        return f"not a readable JPEG: unrecognised image data ({len(blob)} bytes starting {blob[:8]!r})"
+    return f"not a readable JPEG ({type(error).__name__}: {error})"
+
+
 def decode_jpeg_frames(
     blobs: list[bytes], short_side: int | None, path: str, exact: bool = True, bgr: bool = False
 ) -> np.ndarray:
@@ -118,9 +135,8 @@ def decode_jpeg_frames(
             try:
                 decoded[id(b)] = decode_jpeg(b, short_side)
             except Exception as e:
-                raise VideoDecodeError(
-                    path, f"a frame is not a readable JPEG ({type(e).__name__}: {e})"
-                ) from None
+                position = next(i for i, x in enumerate(blobs) if x is b)
+                raise UnreadableFrameError(path, position, _unreadable_cause(b, e)) from None
     frames = stack_decoded([decoded[id(b)] for b in blobs], short_side, path, exact)
     return (frames.flip(-1) if bgr else frames).numpy()
 
@@ -215,7 +231,15 @@ class JpegFrameSource(FrameSource):
         bgr: bool = False,
     ) -> np.ndarray:
         """:meth:`read` as a numpy array (what the decoder wrote, no tensor made: datasets crop it first)."""
-        return decode_jpeg_frames(self._blobs(self.frame_list(indices)), short_side, self.path, exact, bgr)
+        numbers = self.frame_list(indices)
+        try:
+            return decode_jpeg_frames(self._blobs(numbers), short_side, self.path, exact, bgr)
+        except UnreadableFrameError as e:
+            raise self._frame_error(numbers[e.position], e.cause) from None
+
+    def _frame_error(self, number: int, cause: str) -> VideoDecodeError:
+        """The error for stored frame ``number`` being unreadable; a subclass may name the frame's own file."""
+        return VideoDecodeError(self.path, f"stored frame {number}: {cause}")
 
     def read(
         self,
@@ -247,6 +271,9 @@ class FrameFolderSource(JpegFrameSource):
         if not blob:
             raise VideoDecodeError(fp, "frame file is empty (0 bytes)")
         return blob
+
+    def _frame_error(self, number: int, cause: str) -> VideoDecodeError:
+        return VideoDecodeError(format_frame_path(self.path, number, self.flow_direction), cause)
 
     def _blobs(self, numbers: list[int]) -> list[bytes]:
         blobs: dict[int, bytes] = {}

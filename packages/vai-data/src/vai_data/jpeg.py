@@ -9,6 +9,7 @@ full decode (e.g. 360p -> 3/4: 1.08 ms vs 0.67 ms per frame).
 from __future__ import annotations
 
 import io
+import numbers
 
 import numpy as np
 
@@ -61,6 +62,16 @@ def decode_jpeg(data: bytes, short_side: int | None = None, backend: str | None 
         except ValueError:
             pass  # not a baseline JPEG simplejpeg understands (e.g. PNG in a frame folder): let Pillow try
     return _decode_pillow(data, short_side)
+
+
+JPEG_QUALITY_RANGE = (1, 100)  # what both encoders accept (simplejpeg refuses 101 and negative values)
+
+
+def check_jpeg_quality(quality: int) -> None:
+    """Raise ``ValueError`` naming ``quality`` unless it is an integer in 1..100."""
+    low, high = JPEG_QUALITY_RANGE
+    if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not low <= quality <= high:
+        raise ValueError(f"JPEG quality must be an integer in {low}..{high}, got {quality!r}")
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
-from .packing import LMDB_DIRNAME, STORES, pack_split
+from .jpeg import JPEG_QUALITY_RANGE
+from .packing import LMDB_DIRNAME, STORES, pack_split_report
+from .split_file import SplitFormatError
+
+logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,15 +21,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", choices=list(STORES), default="file", help="one .vpk per video, or one LMDB"
     )
-    parser.add_argument("--short-side", type=int, default=None, help="resize so the shorter side is this")
-    parser.add_argument("--quality", type=int, default=90, help="JPEG quality when (re-)encoding")
+    parser.add_argument(
+        "--short-side", type=int, default=None, help="resize so the shorter side is this (default: keep)"
+    )
+    parser.add_argument(
+        "--quality", type=int, default=90, help="JPEG quality 1-100 when (re-)encoding (default 90)"
+    )
+
+
+def _bad_option(args: argparse.Namespace) -> str | None:
+    """One line naming the first out-of-range option, or None."""
+    low, high = JPEG_QUALITY_RANGE
+    if args.short_side is not None and args.short_side <= 0:
+        return f"--short-side must be a positive number of pixels (leave it out to keep the size), got {args.short_side}"
+    if not low <= args.quality <= high:
+        return f"--quality must be in {low}..{high}, got {args.quality}"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
-    """Pack and print where the new split file is and which data_root to use with it."""
-    new_split = pack_split(
-        args.split, args.data_root, args.out, args.store, args.short_side, args.quality, True
-    )
+    """Pack and print where the new split file is and which data_root to use with it; returns 1 (one
+    ERROR line) for a bad option or split file, and 1 after packing when rows were skipped (each was
+    logged with its reason; the new split leaves them out)."""
+    bad = _bad_option(args)
+    if bad is not None:
+        logger.error("%s", bad)
+        return 1
+    try:
+        report = pack_split_report(
+            args.split, args.data_root, args.out, args.store, args.short_side, args.quality, True
+        )
+    except (FileNotFoundError, ImportError, SplitFormatError, ValueError) as e:
+        logger.error("%s", e)
+        return 1
     root = os.path.join(args.out, LMDB_DIRNAME) if args.store == "lmdb" else args.out
-    print(f"packed split: {new_split} (use data_root={root})")
-    return 0
+    print(report.summary())
+    print(f"packed split: {report.split_path} (use data_root={root})")
+    return 1 if report.skipped else 0

@@ -6,6 +6,7 @@ labels); every following line is space-separated with an integer ``video_id``.
 
 from __future__ import annotations
 
+import numbers
 import os
 import tempfile
 from collections.abc import Iterable
@@ -84,15 +85,20 @@ def _parse_int(text: str, what: str, where: str, fmt: str) -> int:
 def _parse_label(
     text: str, multilabel: bool, num_classes: int, where: str, fmt: str
 ) -> int | tuple[int, ...]:
-    parts = [p for p in text.split(",") if p != ""]
-    if not parts:
+    parts = text.split(",")
+    if text == "":
         raise SplitFormatError(f"{where}: empty label; expected {_expected(fmt)}")
+    if "" in parts:
+        raise SplitFormatError(
+            f"{where}: label {text!r} has an empty class between commas; expected {_expected(fmt)} "
+            "with comma-separated class numbers like 3,17"
+        )
     values = tuple(_parse_int(p, "label", where, fmt) for p in parts)
     if not multilabel:
         if len(values) != 1:
             raise SplitFormatError(
-                f"{where}: label {text!r} has several classes but the header says 0 (single-label); "
-                f"write the number of classes on the first line for a multi-label file"
+                f"{where}: label {text!r} has several classes but the header is 0 (single-label); expected "
+                f"{_expected(fmt)} with one class, or the number of classes as header for a multi-label file"
             )
         if values[0] < 0:
             raise SplitFormatError(f"{where}: negative label {values[0]}; expected {_expected(fmt)}")
@@ -105,15 +111,36 @@ def _parse_label(
     return values
 
 
+def _parse_row(cols: list[str], fmt: str, num_classes: int, where: str) -> SplitRow:
+    """One row's columns (already split, count checked) -> :class:`SplitRow`; the rules every split file
+    row must meet, shared by the reader and the writer."""
+    video_id = _parse_int(cols[1], FORMAT_COLUMNS[fmt][1], where, fmt)
+    label = _parse_label(cols[2], num_classes > 0, num_classes, where, fmt)
+    if fmt == "image":
+        return SplitRow(cols[0], video_id, label)
+    start = _parse_int(cols[3], "start", where, fmt)
+    end = _parse_int(cols[4], "end", where, fmt)
+    if start < 0 or end < start:
+        raise SplitFormatError(
+            f"{where}: frame range {start}..{end} is empty or negative; expected 0 <= start <= end in "
+            f"{_expected(fmt)}"
+        )
+    width = height = None
+    if fmt == "video":
+        width = _parse_int(cols[5], "width", where, fmt)
+        height = _parse_int(cols[6], "height", where, fmt)
+    return SplitRow(cols[0], video_id, label, start, end, width, height)
+
+
 def parse_split_lines(lines: list[str], fmt: str | None = None, name: str = "<split>") -> SplitFile:
     """Parse the text lines of a split file (header first); see :func:`read_split_file`."""
     if fmt is not None and fmt not in FORMAT_COLUMNS:
         raise ValueError(f"unknown split format {fmt!r}; choose one of {sorted(FORMAT_COLUMNS)}")
-    if not lines or not lines[0].strip():
+    header = lines[0].lstrip("\ufeff").strip() if lines else ""  # (a byte-order mark is not part of it)
+    if not header:
         raise SplitFormatError(
             f"{name}:1: missing header; expected the number of classes (0 for single-label)"
         )
-    header = lines[0].strip()
     try:
         num_classes = int(header)
     except ValueError:
@@ -124,7 +151,6 @@ def parse_split_lines(lines: list[str], fmt: str | None = None, name: str = "<sp
         raise SplitFormatError(
             f"{name}:1: negative header {num_classes}; expected 0 or the number of classes"
         )
-    multilabel = num_classes > 0
     rows: list[SplitRow] = []
     for lineno, raw in enumerate(lines[1:], start=2):
         line = raw.strip()
@@ -140,64 +166,73 @@ def parse_split_lines(lines: list[str], fmt: str | None = None, name: str = "<sp
                 )
         if len(cols) != len(FORMAT_COLUMNS[fmt]):
             raise SplitFormatError(f"{where}: {len(cols)} columns; expected {_expected(fmt)}")
-        video_id = _parse_int(cols[1], "video_id", where, fmt)
-        label = _parse_label(cols[2], multilabel, num_classes, where, fmt)
-        if fmt == "image":
-            rows.append(SplitRow(cols[0], video_id, label))
-            continue
-        start = _parse_int(cols[3], "start", where, fmt)
-        end = _parse_int(cols[4], "end", where, fmt)
-        if start < 0 or end < start:
-            raise SplitFormatError(
-                f"{where}: frame range {start}..{end} is empty or negative; expected start <= end"
-            )
-        width = height = None
-        if fmt == "video":
-            width = _parse_int(cols[5], "width", where, fmt)
-            height = _parse_int(cols[6], "height", where, fmt)
-        rows.append(SplitRow(cols[0], video_id, label, start, end, width, height))
+        rows.append(_parse_row(cols, fmt, num_classes, where))
     return SplitFile(num_classes=num_classes, fmt=fmt or "video", rows=rows, path=name)
 
 
 def read_split_file(path: str | os.PathLike, fmt: str | None = None) -> SplitFile:
-    """Read an upstream split CSV; ``fmt`` is inferred from the column count when None."""
+    """Read an upstream split CSV (UTF-8, a leading byte-order mark is ignored); ``fmt`` is inferred from
+    the column count when None."""
     path = os.fspath(path)
     pm = get_path_manager()
     if not pm.exists(path):
         raise FileNotFoundError(
             f"split file {path} does not exist; generate it with `vai-data splits` or `vai-data synth`"
         )
-    with pm.open(path, "r") as f:
-        lines = f.read().splitlines()
-    return parse_split_lines(lines, fmt=fmt, name=path)
+    with pm.open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8-sig")  # editors on Windows may save a BOM before the header
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise SplitFormatError(
+            f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}); expected a split CSV"
+        ) from None
+    return parse_split_lines(text.splitlines(), fmt=fmt, name=path)
 
 
-def _format_row(row: SplitRow, fmt: str) -> str:
+def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
+    """The line of ``row``, checked by the reader's own rules (:func:`_parse_row`) so every file written
+    can be read back; ``where`` names the row in errors."""
+    if not isinstance(row, SplitRow):
+        raise SplitFormatError(f"{where}: expected a SplitRow, got {type(row).__name__}")
+    if not row.path or any(c.isspace() for c in row.path):
+        raise SplitFormatError(
+            f"{where}: path {row.path!r} is empty or contains whitespace, which the space-separated format "
+            "cannot hold"
+        )
     label = ",".join(str(v) for v in row.label) if isinstance(row.label, tuple) else str(row.label)
-    cols: list[object] = [row.path, row.video_id, label]
+    cols = [row.path, str(row.video_id), label]
     if fmt in ("video", "frames", "gulp"):
         if row.start is None or row.end is None:
-            raise ValueError(f"row {row.path}: {fmt} format needs start and end frames")
-        cols += [row.start, row.end]
+            raise SplitFormatError(f"{where}: {fmt} format needs start and end frames")
+        cols += [str(row.start), str(row.end)]
     if fmt == "video":
         if row.width is None or row.height is None:
-            raise ValueError(f"row {row.path}: video format needs width and height")
-        cols += [row.width, row.height]
-    if any(" " in str(c) for c in cols[:1]):
-        raise ValueError(
-            f"row path {row.path!r} contains a space, which the space-separated format cannot hold"
-        )
-    return " ".join(str(c) for c in cols)
+            raise SplitFormatError(f"{where}: video format needs width and height")
+        cols += [str(row.width), str(row.height)]
+    bad = next((c for c in cols[1:] if any(ch.isspace() for ch in c)), None)
+    if bad is not None:
+        raise SplitFormatError(f"{where}: value {bad!r} contains whitespace; expected {_expected(fmt)}")
+    _parse_row(cols, fmt, num_classes, where)
+    return " ".join(cols)
 
 
 def write_split_file(
     path: str | os.PathLike, rows: Iterable[SplitRow], fmt: str, num_classes: int = 0
 ) -> None:
-    """Write a split CSV atomically (temp file + rename), creating parent directories."""
+    """Write a split CSV atomically (temp file + rename), creating parent directories. Every row is first
+    checked against the rules :func:`read_split_file` enforces; a bad one raises :class:`SplitFormatError`
+    (a ``ValueError``) naming it as ``rows[i]`` and nothing is written."""
     if fmt not in FORMAT_COLUMNS:
         raise ValueError(f"unknown split format {fmt!r}; choose one of {sorted(FORMAT_COLUMNS)}")
-    text = "\n".join([str(int(num_classes))] + [_format_row(r, fmt) for r in rows]) + "\n"
     path = os.fspath(path)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 0:
+        raise ValueError(f"{path}: num_classes {num_classes!r} must be an integer >= 0 (0 for single-label)")
+    lines = [str(int(num_classes))]
+    for i, row in enumerate(rows):
+        lines.append(_format_row(row, fmt, int(num_classes), f"{path}: rows[{i}]"))
+    text = "\n".join(lines) + "\n"
     if "://" in path:  # a registered iopath handler: no rename available, write through it
         with get_path_manager().open(path, "w") as f:
             f.write(text)

@@ -34,16 +34,46 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
         )
 
 
+def _require_file(path: str, contents: str) -> None:
+    if not path_manager.exists(path):
+        raise FileNotFoundError(f"feature file {path} does not exist; expected {contents}")
+
+
+def _rectangular(values, name: str, expected: str) -> np.ndarray:
+    """``np.asarray(values)``, or a ``ValueError`` naming the first row whose length differs (numpy's own
+    message for ragged input does not say which)."""
+    try:
+        arr = np.asarray(values)
+    except ValueError:
+        arr = None
+    if arr is not None and arr.dtype != object:
+        return arr
+    rows = list(values)
+    first = _length(rows[0]) if rows else None
+    i = next((i for i, r in enumerate(rows) if _length(r) != first), None)
+    where = f" (row 0 has {first} values, row {i} has {_length(rows[i])})" if i is not None else ""
+    raise ValueError(f"{name} are ragged or not numbers{where}; expected {expected}")
+
+
+def _length(row) -> int | None:
+    return len(row) if hasattr(row, "__len__") else None
+
+
 class FeatureDataset(Dataset):
     """Samples ``{"video": feature (D,), "label", "video_id", "spatial_idx": 0, "temporal_idx": 0,
     "frame_indices": empty}`` from arrays of video_ids, labels and features."""
 
     def __init__(self, video_ids: Sequence[int], labels, features, num_classes: int | None = None):
         self.video_ids = [int(v) for v in np.asarray(video_ids).reshape(-1)]
-        self.features = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+        self.features = torch.as_tensor(_rectangular(features, "features", "(N, D...)"), dtype=torch.float32)
         if self.features.ndim < 2:
             raise ValueError(f"features must be (N, D...), got shape {tuple(self.features.shape)}")
-        labels = np.asarray(labels)
+        labels = _rectangular(
+            labels,
+            "labels",
+            "one class index per sample, or for multi-label equal-length multi-hot rows (N, num_classes) "
+            "(turn class-index tuples like (3, 17) into multi-hot rows first)",
+        )
         if not (len(self.video_ids) == len(labels) == len(self.features)):
             raise ValueError(
                 f"video_ids ({len(self.video_ids)}), labels ({len(labels)}) and features ({len(self.features)}) "
@@ -64,6 +94,9 @@ class FeatureDataset(Dataset):
         path = os.fspath(path)
         if path.endswith((".pkl", ".pickle")):
             return cls.from_pickle(path, "clip_features" if feature_key == "features" else feature_key)
+        _require_file(
+            path, f"a .npz with video_ids, labels and {feature_key} (as `vai-train feature` writes)"
+        )
         with path_manager.open(path, "rb") as f:
             with np.load(f, allow_pickle=False) as data:
                 d = {k: data[k] for k in data.files}
@@ -73,7 +106,9 @@ class FeatureDataset(Dataset):
     def from_pickle(cls, path: str | os.PathLike, feature_key: str = "clip_features") -> FeatureDataset:
         """Load an upstream feature pickle (``video_ids``, ``labels``, ``clip_features``). Only numpy arrays,
         lists, tuples, dicts and scalars are unpickled: a pickle that names any other class is refused."""
-        with path_manager.open(os.fspath(path), "rb") as f:
+        path = os.fspath(path)
+        _require_file(path, f"an upstream feature pickle with video_ids, labels and {feature_key}")
+        with path_manager.open(path, "rb") as f:
             d = _ArraysOnlyUnpickler(f).load()
         feats = d.get(feature_key) if isinstance(d, dict) else None
         if isinstance(

@@ -1,6 +1,6 @@
 """Split-file generators: official annotation files -> upstream split CSVs (``vai-data splits``)."""
 
-from .cater import cater_splits
+from .cater import cater_class_names, cater_splits
 from .common import AnnotationError, MediaInfo, probe_frame_folder, probe_video_info, write_partial_splits
 from .diving48 import diving48_splits
 from .epic import epic55_verb_splits, epic100_verb_splits
@@ -13,6 +13,7 @@ from .ucf101 import ucf101_splits
 __all__ = [
     "AnnotationError",
     "MediaInfo",
+    "cater_class_names",
     "cater_splits",
     "diving48_splits",
     "epic55_verb_splits",

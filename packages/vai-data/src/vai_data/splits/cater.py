@@ -3,7 +3,8 @@
 Task 1 (``lists/actions_present``, 14 classes) and task 2 (``lists/actions_order_uniq``, 301 classes)
 list files hold ``<video>.avi <l1>,<l2>,...`` lines; each becomes a multi-label row under the header
 ``num_classes`` (upstream: ``CATER_new_005000/{:05d}.jpg 5000 3,17 0 300``). ``video_id`` is the number
-in the video name. Without a media root, every clip is taken to have ``num_frames`` (301) frames.
+in the video name. Without a media root, every clip is taken to have ``num_frames`` (301) frames. The list
+files hold only label numbers; ``classes.txt`` names them from the class definitions of CATER's generator.
 """
 
 from __future__ import annotations
@@ -28,6 +29,46 @@ from .common import (
 logger = logging.getLogger(__name__)
 TASK_CLASSES = {1: 14, 2: 301}
 LIST_NAMES = ("train", "val", "train_subsetT", "train_subsetV")
+# the atomic actions of task 1 in label order, as (object shape, movement) - CATER's generator
+# (generate/gen_train_test.py, ACTION_CLASSES) defines them; 'spl' is the snitch
+ATOMIC_ACTIONS = (
+    ("sphere", "slide"),
+    ("sphere", "pick_place"),
+    ("spl", "slide"),
+    ("spl", "pick_place"),
+    ("spl", "rotate"),
+    ("cylinder", "pick_place"),
+    ("cylinder", "slide"),
+    ("cylinder", "rotate"),
+    ("cube", "slide"),
+    ("cube", "pick_place"),
+    ("cube", "rotate"),
+    ("cone", "contain"),
+    ("cone", "pick_place"),
+    ("cone", "slide"),
+)
+ORDERINGS = ("before", "during", "after")
+_REVERSED = {"before": "after", "during": "during", "after": "before"}
+
+
+def cater_class_names(task: int) -> list[str]:
+    """Class names in label order: task 1 ``<shape>_<movement>`` (14), task 2 ``<action> <ordering>
+    <action>`` (301: every ordered pair of atomic actions with before/during/after, where "A before B"
+    and "B after A" are one class, kept as the first met - the enumeration of CATER's generator)."""
+    actions = [f"{shape}_{movement}" for shape, movement in ATOMIC_ACTIONS]
+    if task == 1:
+        return actions
+    if task != 2:
+        raise ValueError(f"CATER task {task} unknown; choose 1 or 2")
+    names: list[str] = []
+    seen: set[tuple[str, str, str]] = set()
+    for a in actions:
+        for b in actions:
+            for order in ORDERINGS:
+                if (a, order, b) not in seen:
+                    names.append(f"{a} {order} {b}")
+                    seen.update({(a, order, b), (b, _REVERSED[order], a)})
+    return names
 
 
 def read_cater_list(path: str | os.PathLike, num_classes: int) -> list[tuple[str, int, tuple[int, ...]]]:
@@ -82,7 +123,13 @@ def cater_splits(
             rng = {} if probe else {"start": 0, "end": num_frames - 1}
             clips.append(Clip(stem, vid, labels, video_file=vfile, **rng))
         rows[name] = clips_to_rows(clips, mode, media, desc=f"CATER task {task} {name}")
-    return write_outputs(out_dir, rows, mode, n, None)
+    names = cater_class_names(task) if task in TASK_CLASSES else None
+    if names is not None and len(names) != n:
+        logger.warning(
+            "num_classes=%d differs from task %d's %d classes: classes.txt not written", n, task, len(names)
+        )
+        names = None
+    return write_outputs(out_dir, rows, mode, n, names)
 
 
 def add_cli(sub) -> None:

@@ -4,10 +4,12 @@
 (v2) are lists of ``{vid_name, label, start_frame, end_frame}``; the videos are the trimmed clips
 ``<vid_name>.mp4``, so frame ranges come from probing them (or their frame folders), never from the
 json's ranges in the untrimmed source. ``video_id`` is the index in the sorted list of all clip names.
+``classes.txt`` comes from ``Diving48_vocab.json`` (shared by both versions) when it is in the folder.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -25,7 +27,10 @@ from .common import (
     write_outputs,
 )
 
+logger = logging.getLogger(__name__)
+
 FILES = {1: "Diving48_{split}.json", 2: "Diving48_V2_{split}.json"}
+VOCAB_FILE = "Diving48_vocab.json"  # one vocabulary for v1 and v2
 NUM_CLASSES = 48
 
 
@@ -47,6 +52,22 @@ def read_diving48_json(path: str | os.PathLike) -> list[tuple[str, int]]:
     return out
 
 
+def read_diving48_vocab(path: str | os.PathLike) -> list[str]:
+    """Class names in label order from ``Diving48_vocab.json``: a list of 48 ``[takeoff, somersault, twist,
+    flight position]`` word lists, each joined with spaces (``Back 15som 05Twis FREE``)."""
+    items = read_json(path)
+    if not isinstance(items, list) or len(items) != NUM_CLASSES:
+        raise annotation_error(
+            path, None, f"expected a JSON list of {NUM_CLASSES} [takeoff, somersault, twist, flight] lists"
+        )
+    names = []
+    for i, it in enumerate(items):
+        if not isinstance(it, list) or not it or not all(isinstance(w, str) and w.strip() for w in it):
+            raise annotation_error(path, None, f"entry {i}: expected a list of words, got {it!r}")
+        names.append(" ".join(w.strip() for w in it))
+    return names
+
+
 def diving48_splits(
     annotation_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -57,7 +78,8 @@ def diving48_splits(
     video_ext: str = "mp4",
     gulp_root: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``train.csv`` and ``test.csv`` for Diving48 ``version`` 1 or 2."""
+    """Write ``train.csv`` and ``test.csv`` for Diving48 ``version`` 1 or 2, and ``classes.txt`` when
+    ``Diving48_vocab.json`` is in ``annotation_dir``."""
     if version not in FILES:
         raise ValueError(f"Diving48 version {version} unknown; choose 1 or 2")
     d = Path(annotation_dir)
@@ -67,19 +89,25 @@ def diving48_splits(
         )
         for split in ("train", "test")
     }
+    vocab = d / VOCAB_FILE
+    names = read_diving48_vocab(vocab) if vocab.is_file() else None
+    if names is None:
+        logger.warning("%s not found: classes.txt not written (it comes with the official download)", vocab)
     ids = sorted_ids(name for pairs in lists.values() for name, _ in pairs)
     media = MediaSource(videos_root, frames_root, video_ext, gulp_root=gulp_root)
     rows: dict[str, list[SplitRow]] = {}
     for split, pairs in lists.items():
         clips = [Clip(name, ids[name], label, video_file=f"{name}.{video_ext}") for name, label in pairs]
         rows[split] = clips_to_rows(clips, mode, media, desc=f"Diving48 v{version} {split}")
-    return write_outputs(out_dir, rows, mode, 0, None)
+    return write_outputs(out_dir, rows, mode, 0, names)
 
 
 def add_cli(sub) -> None:
     """Register ``vai-data splits diving48``."""
     p = sub.add_parser("diving48", help="Diving48 v1/v2 from Diving48[_V2]_{train,test}.json")
-    p.add_argument("annotation_dir", help="folder with the Diving48 json files")
+    p.add_argument(
+        "annotation_dir", help="folder with the Diving48 json files (Diving48_vocab.json gives classes.txt)"
+    )
     p.add_argument("--version", type=int, choices=[1, 2], default=2, help="annotation version (default 2)")
     add_media_arguments(p, ("video", "frames", "gulp"), "video", video_ext="mp4")
     p.set_defaults(

@@ -144,6 +144,11 @@ class MixupCutmixCollate:
         self.collate_fn = collate_fn
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        if len(samples) == 0:
+            raise ValueError(
+                "MixupCutmixCollate got an empty batch: mixing needs at least one sample (a sampler or "
+                "dataset of length 0?)"
+            )
         batch = self.collate_fn(samples)
         if not isinstance(batch, dict) or "video" not in batch or "label" not in batch:
             raise ValueError("MixupCutmixCollate expects samples as dicts with 'video' and 'label' keys")
