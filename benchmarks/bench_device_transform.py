@@ -12,7 +12,8 @@ autocast, a GradScaler and channels_last on CUDA (``--amp`` as the engine runs i
 The step is timed over several consecutive steps with no synchronisation between them, as training runs
 (on a GPU the host queues a step's kernels while the previous ones run), so the ratio of the two steps
 is what leaving the resize to the device costs the training device. Medians of interleaved rounds. JPEG
-frames at 640x360 and at short side 256, TSN 8 segments. On the CPU it always runs the ``--quick``
+frames at 640x360 and at short side 256, TSN 8 segments; the batch cycles through 4 videos (a batch of
+16 holds each clip 4 times, with its region size: the per-clip resizes still run once per clip). On the CPU it always runs the ``--quick``
 settings.
 
     python benchmarks/bench_device_transform.py [--quick] [--device cpu|cuda] [--batch N] [--model NAME]

@@ -142,12 +142,19 @@ def test_torchcodec_glue_wraps_decoder_errors(tmp_path, video_file, stand_in_tor
         ([True, False], "frame indices must be integers"),
         ([], "at least one frame index"),
         ([2, -1], "negative frame index"),
+        ([1, "2"], r"got \[1, '2'\]"),
+        ([1e19], "frame indices must be integers"),
     ],
 )
 def test_bad_indices_raise_one_line(video_file, indices, message):
     with pytest.raises(ValueError, match=message) as ei:
         read_frames(video_file, indices)
     assert "\n" not in str(ei.value)
+
+
+def test_non_integer_tensors_with_grad_or_on_a_device_get_the_same_message(video_file):
+    with pytest.raises(ValueError, match=r"frame indices must be integers, got \[1\.5\]"):
+        read_frames(video_file, torch.tensor([1.5], requires_grad=True))
 
 
 def test_whole_float_and_tensor_indices_are_accepted(video_file):

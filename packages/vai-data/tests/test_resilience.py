@@ -77,3 +77,17 @@ def test_count_is_exact_when_processes_add_at_once():
     for p in procs:
         p.join()
     assert tracker.count == 12000  # a read-modify-write without the lock loses some
+
+
+def test_counter_without_named_semaphores_still_counts(monkeypatch):
+    """Platforms without sem_open (e.g. AWS Lambda) get the shared integer without its lock."""
+    from vai_data.datasets import resilience
+
+    def no_semaphores(*args, **kwargs):
+        raise OSError("sem_open is not implemented")
+
+    monkeypatch.setattr(multiprocessing.get_context("spawn"), "Value", no_semaphores)
+    tracker = BadSampleTracker("skip")
+    assert isinstance(tracker._count, resilience._LocklessCounter)
+    tracker.run(0, 3, _loader({0}, []))
+    assert tracker.count == 1

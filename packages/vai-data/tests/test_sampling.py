@@ -163,3 +163,19 @@ def test_sparse_train_frames_draw_from_a_function_in_segment_order():
         sparse_train_frames(16, 0, a.random)
     with pytest.raises(ValueError, match="num_video_frames=0"):
         sparse_train_frames(0, 4, a.random)
+
+
+def test_sparse_test_temporal_views_spread_within_segments():
+    from vai_data.sampling import sparse_test_indices
+
+    assert torch.equal(sparse_test_indices(16, 8, 0, 2), sparse_indices(16, 8, train=False))
+    assert sparse_test_indices(16, 8, 1, 2).tolist() == [1, 3, 5, 7, 9, 11, 13, 15]  # half-way in each
+    # 12 frames, 8 segments: views still differ (a shift of int(12/8 * 1/2) = 0 frames made them equal)
+    views = [sparse_test_indices(12, 8, v, 2).tolist() for v in range(2)]
+    assert views == [[0, 1, 3, 4, 6, 7, 9, 10], [0, 2, 3, 5, 6, 8, 9, 11]]
+    # 3 views of a 4-frame video and 8 segments: over the frames repeated twice, never past the end
+    for v in range(3):
+        idx = sparse_test_indices(4, 8, v, 3).tolist()
+        assert idx == sorted(idx) and 0 <= idx[0] and idx[-1] <= 3
+    with pytest.raises(ValueError, match="view=2 must be in"):
+        sparse_test_indices(16, 8, 2, 2)

@@ -98,6 +98,8 @@ def test_byte_order_mark_and_non_utf8(tmp_path):
         (SplitRow("a/{:05d}.jpg", 1, (), 0, 9), "frames", 5, r"empty label"),
         (SplitRow("a/{:05d}.jpg", 1, -1, 0, 9), "frames", 0, r"negative label -1"),
         (SplitRow("a b.jpg", 1, 0), "image", 0, r"contains whitespace"),
+        (SplitRow("a.jpg", 1, "3"), "image", 0, r"label '3' must be an int"),
+        (SplitRow("a.jpg", 1, [1, "2"]), "image", 5, r"must hold class numbers"),
     ],
 )
 def test_writer_refuses_rows_the_reader_would_reject(tmp_path, row, fmt, header, match):
@@ -109,8 +111,13 @@ def test_writer_refuses_rows_the_reader_would_reject(tmp_path, row, fmt, header,
 
 
 def test_writer_output_always_reads_back(tmp_path):
+    import numpy as np
+
     rows = [SplitRow("a/{:05d}.jpg", 3, (0, 2), 1, 4), SplitRow("b/{:05d}.jpg", 4, (1,), 0, 0)]
+    rows += [SplitRow("c/{:05d}.jpg", 5, [1, 2], 0, 1), SplitRow("d/{:05d}.jpg", 6, np.array([0, 1]), 0, 1)]
     write_split_file(tmp_path / "m.csv", rows, "frames", num_classes=3)
-    assert [r.label for r in read_split_file(tmp_path / "m.csv").rows] == [(0, 2), (1,)]
+    assert [r.label for r in read_split_file(tmp_path / "m.csv").rows] == [(0, 2), (1,), (1, 2), (0, 1)]
+    write_split_file(tmp_path / "s.csv", [SplitRow("e.jpg", 0, np.int64(2))], "image")
+    assert read_split_file(tmp_path / "s.csv").rows[0].label == 2
     with pytest.raises(ValueError, match="num_classes -1 must be an integer >= 0"):
         write_split_file(tmp_path / "n.csv", rows, "frames", num_classes=-1)

@@ -175,7 +175,9 @@ def test_bad_arguments(synth_root):
         ("test_scale", -1),
     ]:
         with pytest.raises(ValueError, match=f"{name}={value!r} must be a positive int"):
-            VideoClipDataset(split, synth_root, train=False, **{name: value})
+            VideoClipDataset(split, synth_root, train=False, sampling="dense", **{name: value})
+    VideoClipDataset(split, synth_root, train=False, sampling="sparse", sampling_rate=None)  # unused there
+    assert VideoClipDataset(split, synth_root, train=False, num_frames=torch.tensor(4)).num_frames == 4
     import numpy as np
 
     assert (

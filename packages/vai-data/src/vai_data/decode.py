@@ -172,10 +172,18 @@ def frame_index_array(indices: Sequence[int] | np.ndarray | torch.Tensor) -> np.
     values = np.asarray(indices.tolist() if isinstance(indices, torch.Tensor) else indices)
     if values.size == 0:
         raise ValueError("read_frames needs at least one frame index")
-    if values.dtype.kind == "f" and np.isfinite(values).all() and (values == np.round(values)).all():
+    if (
+        values.dtype.kind == "f"
+        and np.isfinite(values).all()
+        and (values == np.round(values)).all()
+        and np.abs(values).max() < 2.0**63
+    ):
         values = values.astype(np.int64)  # whole numbers as floats (e.g. from numpy arithmetic)
     if values.dtype.kind not in "iu":
-        raise ValueError(f"frame indices must be integers, got {np.asarray(indices).tolist()!r}"[:300])
+        shown = values.reshape(-1)[:20].tolist() if values.dtype.kind in "fbc" else indices
+        raise ValueError(f"frame indices must be integers, got {shown!r}"[:300])
+    if values.dtype.kind == "u" and values.size and int(values.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"frame index {int(values.max())} is too large")
     return values.astype(np.int64, copy=False).reshape(-1)
 
 

@@ -51,13 +51,18 @@ def sparse_indices(
 
 
 def sparse_test_indices(n: int, num_segments: int, view: int, num_views: int) -> torch.Tensor:
-    """Sparse test indices for temporal view ``view`` of ``num_views``: the segment starts shifted by
-    ``view/num_views`` of a segment (clamped to the video)."""
-    base = sparse_indices(n, num_segments, train=False)
+    """Sparse test indices for temporal view ``view`` of ``num_views``: in each segment the frame
+    ``view/num_views`` of the way into it, ``int(N*(i + view/num_views)/T)`` (view 0: the segment starts,
+    upstream's test indices), over the repeated frames of a video shorter than T as
+    :func:`sparse_indices`. Views differ wherever a segment holds at least two frames."""
+    _check(n, "num_segments", num_segments)
+    if not 0 <= view < max(num_views, 1):
+        raise ValueError(f"view={view} must be in [0, num_views={num_views})")
     if num_views <= 1:
-        return base
-    shift = int(n / num_segments * view / num_views)
-    return (base + shift).clamp(max=n - 1)
+        return sparse_indices(n, num_segments, train=False)
+    t, v = int(num_segments), int(num_views)
+    r = -(-t // n) if n < t else 1
+    return long_tensor([n * r * (i * v + view) // (t * v) // r for i in range(t)])
 
 
 def sparse_train_frames(

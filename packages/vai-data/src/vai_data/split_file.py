@@ -191,6 +191,19 @@ def read_split_file(path: str | os.PathLike, fmt: str | None = None) -> SplitFil
     return parse_split_lines(text.splitlines(), fmt=fmt, name=path)
 
 
+def _label_text(label, where: str) -> str:
+    """A row's label column: an int, or a sequence of ints (tuple, list, 1-D array) as ``3,17``."""
+    if hasattr(label, "tolist") and not isinstance(label, (str, bytes)):
+        label = label.tolist()  # numpy / torch integers and arrays
+    if isinstance(label, (tuple, list)):
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in label):
+            raise SplitFormatError(f"{where}: label {label!r} must hold class numbers (ints)")
+        return ",".join(str(int(v)) for v in label)
+    if not isinstance(label, numbers.Integral) or isinstance(label, bool):
+        raise SplitFormatError(f"{where}: label {label!r} must be an int, or a tuple of ints (multi-label)")
+    return str(int(label))
+
+
 def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
     """The line of ``row``, checked by the reader's own rules (:func:`_parse_row`) so every file written
     can be read back; ``where`` names the row in errors."""
@@ -201,7 +214,7 @@ def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
             f"{where}: path {row.path!r} is empty or contains whitespace, which the space-separated format "
             "cannot hold"
         )
-    label = ",".join(str(v) for v in row.label) if isinstance(row.label, tuple) else str(row.label)
+    label = _label_text(row.label, where)
     cols = [row.path, str(row.video_id), label]
     if fmt in ("video", "frames", "gulp"):
         if row.start is None or row.end is None:

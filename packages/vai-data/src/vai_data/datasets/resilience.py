@@ -8,6 +8,7 @@ logs each bad path once per process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -68,11 +69,33 @@ def substitute_stride(length: int) -> int:
     return stride
 
 
+class _LocklessCounter:
+    """The shared 64-bit integer alone, for platforms without named semaphores (e.g. AWS Lambda): worker
+    increments may then, rarely, be lost."""
+
+    def __init__(self, value: int):
+        self._value = multiprocessing.RawValue("q", value)
+
+    @property
+    def value(self) -> int:
+        return self._value.value
+
+    @value.setter
+    def value(self, v: int) -> None:
+        self._value.value = v
+
+    def get_lock(self) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
+
+
 def _shared_counter(value: int):
     """A 64-bit integer in shared memory with a lock, passed to DataLoader workers however they start: a
     lock made in the fork context refuses to travel to spawned workers, one made in the spawn context is
     inherited by forked ones too."""
-    return multiprocessing.get_context("spawn").Value("q", value)
+    try:
+        return multiprocessing.get_context("spawn").Value("q", value)
+    except (ImportError, OSError):  # no sem_open on this platform
+        return _LocklessCounter(value)
 
 
 class BadSampleTracker:

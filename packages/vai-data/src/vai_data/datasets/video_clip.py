@@ -8,7 +8,7 @@ average view predictions per video.
 from __future__ import annotations
 
 import logging
-import numbers
+import operator
 import os
 import random
 import warnings
@@ -53,6 +53,17 @@ logger = logging.getLogger(__name__)
 DEVICE_RESIZE_MAX_SCALE = 1.5
 _DECODER_READ_ARRAY = JpegFrameSource.read_array  # (frames from it are dense channels-last uint8 arrays)
 SAMPLINGS = ("sparse", "dense")
+
+
+def _positive_int(name: str, value) -> int:
+    """``value`` as an int (Python, numpy or 0-d torch integers), or one ValueError naming ``name``."""
+    try:
+        as_int = operator.index(value)
+    except TypeError:
+        as_int = None
+    if as_int is None or isinstance(value, bool) or as_int < 1:
+        raise ValueError(f"{name}={value!r} must be a positive int")  # ("8", 8.0, 0, True refused)
+    return as_int
 
 
 class VideoClipDataset(SplitDataset):
@@ -128,14 +139,13 @@ class VideoClipDataset(SplitDataset):
             raise ValueError(f"{self.split.path} is an image split (3 columns); use vai_data.ImageDataset")
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r}; choose one of {list(BACKENDS)} (it decodes video files)")
-        for name, value in (
-            ("num_frames", num_frames),
-            ("sampling_rate", sampling_rate),
-            ("num_temporal_views", num_temporal_views),
-            ("test_scale", test_scale),
-        ):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive int")  # ("8", 8.0, 0, True refused)
+        num_frames, num_temporal_views, test_scale = (
+            _positive_int("num_frames", num_frames),
+            _positive_int("num_temporal_views", num_temporal_views),
+            _positive_int("test_scale", test_scale),
+        )
+        if sampling == "dense":  # (sparse sampling does not use it)
+            sampling_rate = _positive_int("sampling_rate", sampling_rate)
         self.data_root = None if data_root is None else os.fspath(data_root)
         self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
