@@ -8,11 +8,11 @@ average view predictions per video.
 from __future__ import annotations
 
 import logging
-import operator
 import os
 import random
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,8 +38,9 @@ from ..transforms.clip import (
 )
 from ..transforms.normalize import FLIP_PENDING, Normalize
 from ..transforms.pending_resize import RESIZE_PENDING
-from .device_options import resolve_flip_on_device, resolve_resize_on_device
+from .device_options import positive_int, resolve_flip_on_device, resolve_resize_on_device
 from .flow import FlowSource, check_flow_dataset, check_flow_mode, invert_u, stack_neighbours
+from .label_override import LabelOverride, target_from_indices
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
 from .split_dataset import SplitDataset
 from .storage import STORAGES, detect_storage, make_frame_source
@@ -53,17 +54,6 @@ logger = logging.getLogger(__name__)
 DEVICE_RESIZE_MAX_SCALE = 1.5
 _DECODER_READ_ARRAY = JpegFrameSource.read_array  # (frames from it are dense channels-last uint8 arrays)
 SAMPLINGS = ("sparse", "dense")
-
-
-def _positive_int(name: str, value) -> int:
-    """``value`` as an int (Python, numpy or 0-d torch integers), or one ValueError naming ``name``."""
-    try:
-        as_int = operator.index(value)
-    except TypeError:
-        as_int = None
-    if as_int is None or isinstance(value, bool) or as_int < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int")  # ("8", 8.0, 0, True refused)
-    return as_int
 
 
 class VideoClipDataset(SplitDataset):
@@ -119,7 +109,7 @@ class VideoClipDataset(SplitDataset):
         flow: str | None = None,
         flow_neighbours: int = 5,
         flow_folders: tuple[str, str] = ("u", "v"),
-        video_id_to_label: Mapping[int, int | Sequence[int]] | None = None,
+        video_id_to_label: Mapping[int, Any] | None = None,
         train_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         train_spatial_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         seed: int = 0,
@@ -140,12 +130,12 @@ class VideoClipDataset(SplitDataset):
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r}; choose one of {list(BACKENDS)} (it decodes video files)")
         num_frames, num_temporal_views, test_scale = (
-            _positive_int("num_frames", num_frames),
-            _positive_int("num_temporal_views", num_temporal_views),
-            _positive_int("test_scale", test_scale),
+            positive_int("num_frames", num_frames),
+            positive_int("num_temporal_views", num_temporal_views),
+            positive_int("test_scale", test_scale),
         )
         if sampling == "dense":  # (sparse sampling does not use it)
-            sampling_rate = _positive_int("sampling_rate", sampling_rate)
+            sampling_rate = positive_int("sampling_rate", sampling_rate)
         self.data_root = None if data_root is None else os.fspath(data_root)
         self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
@@ -215,21 +205,37 @@ class VideoClipDataset(SplitDataset):
         return state
 
     # ------------------------------------------------------------------ loading
+    @property
+    def video_id_to_label(self) -> Mapping | None:
+        """Labels replacing the split's, by video id (see :mod:`vai_data.datasets.label_override`);
+        assigning a new mapping (e.g. new pseudo-labels each epoch) checks and prepares it."""
+        return self._video_id_to_label
+
+    @video_id_to_label.setter
+    def video_id_to_label(self, mapping: Mapping | None) -> None:
+        self._override = None if mapping is None else LabelOverride.for_split(mapping, self.split)
+        self._video_id_to_label = mapping
+        self._flip_perm = self._override.flip_permutation(self.flip_label_map) if self._override else None
+
+    @property
+    def num_classes(self) -> int:
+        """The split's classes, or those of ``video_id_to_label`` where it sets them (label vectors)."""
+        return self._override.num_classes if self._override is not None else super().num_classes
+
     def _row_label(self, row: SplitRow):
-        if self.video_id_to_label is not None and row.video_id in self.video_id_to_label:
-            lab = self.video_id_to_label[row.video_id]
-            return tuple(lab) if isinstance(lab, (list, tuple)) else int(lab)
+        if self._override is not None:
+            return self._override.get(row.video_id, row.label)
         return row.label
 
     def _label_value(self, label, flipped: bool):
+        if type(label) is torch.Tensor:  # a label vector from video_id_to_label: the target itself
+            return label[self._flip_perm] if flipped else label
         # (the split's multilabel, read without SplitDataset.multilabel's two property calls per sample)
-        if self.split.num_classes > 0:
-            target = torch.zeros(self.num_classes, dtype=torch.float32)
+        if self.split.num_classes > 0 or (self._override is not None and self._override.vectors):
             labs = label if isinstance(label, tuple) else (label,)
             if flipped:
                 labs = tuple(self.flip_label_map.get(v, v) for v in labs)
-            target[list(labs)] = 1.0
-            return target
+            return target_from_indices(labs, self.num_classes)
         lab = int(label[0]) if isinstance(label, tuple) else int(label)
         return self.flip_label_map.get(lab, lab) if flipped else lab
 
