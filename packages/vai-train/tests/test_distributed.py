@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,88 @@ def _torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
+
+
+PADDED_WORKER = """
+import json, sys
+import torch, torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from vai_train.engine.distributed import DistInfo
+from vai_train.engine.loop import AmpSettings, train_one_epoch
+
+rank, store, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+dist.init_process_group("gloo", store=dist.FileStore(store, 2), rank=rank, world_size=2)
+torch.manual_seed(0)
+ds = TensorDataset(torch.randn(9, 4), torch.arange(9), torch.arange(9) % 3)
+model = nn.Linear(4, 3)  # frozen: only the loss/output bookkeeping is tested
+
+
+class Frozen:  # an optimiser that never changes the weights (torch.optim's first use costs seconds)
+    param_groups = [{"lr": 0.0}]
+
+    def step(self):
+        pass
+
+    def zero_grad(self, set_to_none=True):
+        pass
+
+
+results = {}
+for bs in (1, 3):  # rank 1's last batch: only the padding duplicate / 1 sample + the duplicate
+    sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=0)
+    sampler.set_epoch(bs)
+    kit = {
+        "model": model,
+        "optimiser": Frozen(),
+        "scheduler": None,
+        "criterions": {"train": nn.CrossEntropyLoss()},
+        "data_unpack_funcs": {"train": lambda b: (b[0], b[1], b[2], {})},
+        "input_reshape_funcs": {"train": lambda x: x},
+        "train_loader": DataLoader(ds, batch_size=bs, sampler=sampler),
+        "scaler": torch.amp.GradScaler("cpu", enabled=False),
+        "ema": None,
+    }
+    opts = {"amp": AmpSettings(False), "progress": False, "activation": lambda x: x.softmax(1)}
+    tr = train_one_epoch(kit, 1, DistInfo(rank, 2), opts)
+    if rank == 0:
+        results[bs] = {"loss": tr["loss"], "ids": tr["video_ids"].tolist(), "probs": tr["probs"].tolist()}
+if rank == 0:
+    with open(out, "w") as f:
+        json.dump(results, f)
+dist.destroy_process_group()
+"""
+
+
+def test_train_loss_and_outputs_skip_sampler_padding(tmp_path: Path) -> None:
+    """9 samples on 2 gloo ranks: DistributedSampler pads to 10, the loss and gathered outputs keep 9."""
+    script, out = tmp_path / "worker.py", tmp_path / "out.json"
+    script.write_text(PADDED_WORKER)
+    env = dict(
+        os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(r), str(tmp_path / "store"), str(out)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-3000:]
+    torch.manual_seed(0)
+    x, y = torch.randn(9, 4), torch.arange(9) % 3
+    model = torch.nn.Linear(4, 3)  # the workers' (frozen) weights
+    with torch.no_grad():
+        ref_loss = float(torch.nn.functional.cross_entropy(model(x), y))
+        ref_probs = model(x).softmax(1)
+    for bs, res in json.loads(out.read_text()).items():
+        assert sorted(res["ids"]) == list(range(9)), bs
+        assert res["loss"] == pytest.approx(ref_loss, rel=1e-6), bs
+        assert torch.allclose(torch.tensor(res["probs"]), ref_probs[res["ids"]], atol=1e-6), bs
 
 
 def test_shard_sampler_no_padding_and_reorder() -> None:

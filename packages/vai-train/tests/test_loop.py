@@ -26,8 +26,8 @@ class Samples(torch.utils.data.Dataset):
         return {"video": self.x[i], "label": int(self.y[i]), "video_id": i}
 
 
-def _kit(model: nn.Module, batch: int, criterion: nn.Module | None = None) -> dict:
-    ds = Samples()
+def _kit(model: nn.Module, batch: int, criterion: nn.Module | None = None, n: int = 16) -> dict:
+    ds = Samples(n)
     return {
         "model": model,
         "optimiser": torch.optim.SGD(model.parameters(), lr=0.5),
@@ -55,6 +55,19 @@ def test_grad_accumulation_equals_big_batch() -> None:
         assert torch.allclose(pa, pb, atol=1e-6)
     assert out_a["loss"] == pytest.approx(out_b["loss"], rel=1e-6)
     assert out_a["probs"].shape == (16, 3) and out_a["video_ids"].tolist() == list(range(16))
+
+
+@pytest.mark.parametrize("accum", [2, 3])
+def test_grad_accumulation_short_last_window(accum: int) -> None:
+    """5 micro-batches of 2: the last window (1 or 2 micro-batches) is averaged over its own size,
+    so every optimiser step equals a big-batch step over the same samples."""
+    torch.manual_seed(0)
+    base = nn.Linear(12, 3)
+    a, b = copy.deepcopy(base), copy.deepcopy(base)
+    train_one_epoch(_kit(a, 2 * accum, n=10), 1, DistInfo(), _opts())  # windows of 2*accum, then the rest
+    train_one_epoch(_kit(b, 2, n=10), 1, DistInfo(), _opts(grad_accum_steps=accum))
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(pa, pb, atol=1e-6)
 
 
 def test_clipping_bounds_the_update() -> None:

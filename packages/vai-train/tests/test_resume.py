@@ -85,3 +85,76 @@ def test_nan_loss_stops_with_last_good_checkpoint(
     ckpt = load_checkpoint(rd / "weights" / "last.pth")
     assert ckpt["epoch"] == 1
     assert [r["epoch"] for r in read_summary(rd / "logs" / "summary.csv")] == [1]
+
+
+def _plateau_kit(losses: list[float]) -> tuple[dict, dict]:
+    """A plateau run over ``losses`` (patience 0, cooldown 1, halving) and its checkpoint after them."""
+    import torch
+    from vai_train.engine.trainer import _step_plateau
+    from vai_train.schedulers import ReduceLROnPlateau
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = ReduceLROnPlateau(opt, patience=0, cooldown=1, factor=0.5)
+    rows = []
+    for epoch, loss in enumerate(losses, 1):
+        _step_plateau(sched, loss, None)
+        rows.append({"epoch": epoch, "val_loss": loss})
+    ckpt = {
+        "epoch": len(losses),
+        "model_state": model.state_dict(),
+        "optimiser_state": opt.state_dict(),
+        "scheduler_state": sched.state_dict(),
+    }
+    return {"scheduler": sched, "summary": rows}, ckpt
+
+
+def _resume(ckpt: dict, rows: list[dict], load_optimiser: bool, load_scheduler: bool) -> dict:
+    from types import SimpleNamespace
+
+    import torch
+    from vai_train.engine.distributed import DistInfo
+    from vai_train.engine.trainer import _restore
+    from vai_train.schedulers import ReduceLROnPlateau
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    kit = {
+        "model": model,
+        "optimiser": opt,
+        "scheduler": ReduceLROnPlateau(opt, patience=0, cooldown=1, factor=0.5),
+        "summary": rows,
+        "best_field": "val_acc",
+        "scaler": torch.amp.GradScaler("cpu", enabled=False),
+        "ema": None,
+    }
+    cfg = SimpleNamespace(load_optimiser_state=load_optimiser, load_scheduler_state=load_scheduler)
+    _restore(kit, ckpt, cfg, DistInfo())
+    return kit
+
+
+def test_plateau_resume_restores_or_replays_once() -> None:
+    """The LR is cut once: summary.csv is replayed only for a checkpoint without scheduler state, and
+    only the counters when the restored optimiser already holds the reduced LR."""
+    ref, ckpt = _plateau_kit([2.0, 1.0, 1.0, 1.0, 1.0])
+    counters = ("best", "num_bad_epochs", "cooldown_counter", "last_epoch")
+    expect = {k: getattr(ref["scheduler"], k) for k in counters}
+    assert ref["scheduler"].optimizer.param_groups[0]["lr"] == 0.25 and expect["cooldown_counter"] == 1
+
+    kit = _resume(ckpt, ref["summary"], load_optimiser=True, load_scheduler=True)  # state restored
+    assert kit["optimiser"].param_groups[0]["lr"] == 0.25
+    assert {k: getattr(kit["scheduler"], k) for k in counters} == expect
+
+    kit = _resume(ckpt, ref["summary"], load_optimiser=True, load_scheduler=False)  # fresh scheduler
+    assert kit["optimiser"].param_groups[0]["lr"] == 0.25
+    assert kit["scheduler"].last_epoch == 0 and kit["scheduler"].num_bad_epochs == 0
+
+    no_state = {**ckpt, "scheduler_state": None}  # replayed: counters only, the LR is the optimiser's
+    kit = _resume(no_state, ref["summary"], load_optimiser=True, load_scheduler=True)
+    assert kit["optimiser"].param_groups[0]["lr"] == 0.25
+    assert {k: getattr(kit["scheduler"], k) for k in counters} == expect
+    assert kit["scheduler"].get_last_lr() == [0.25]
+
+    kit = _resume(no_state, ref["summary"], load_optimiser=False, load_scheduler=True)  # LR replayed too
+    assert kit["optimiser"].param_groups[0]["lr"] == 0.25
+    assert {k: getattr(kit["scheduler"], k) for k in counters} == expect

@@ -62,6 +62,16 @@ def test_warmup_then_after_scheduler_and_state() -> None:
         WarmupScheduler(_opt(), 0)
 
 
+def test_warmup_around_plateau_in_training(base_args: list[str]) -> None:
+    """Through the engine: warmup steps per iteration (8 per epoch, 16 to warm up), then the plateau
+    scheduler steps per validation (every validation after the first is bad: the LR halves)."""
+    args = [a if a != "base" else "warmup" for a in base_args]
+    first = run_train(args)
+    assert [r["lr"] for r in first.summary] == pytest.approx([0.025, 0.05, 0.05, 0.025])
+    resumed = run_train(args + ["-e", "5", "-l", "-1"])  # scheduler state restored from the checkpoint
+    assert resumed.summary[-1]["lr"] == pytest.approx(0.0125)
+
+
 def test_plateau_multiple_needs_both_to_stall() -> None:
     opt = _opt()
     s = ReduceLROnPlateauMultiple(opt, patience=1, factor=0.5)

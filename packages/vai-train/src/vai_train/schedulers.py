@@ -4,7 +4,7 @@ warmup wrapper (also around plateau schedulers) and upstream's ReduceLROnPlateau
 The engine steps non-plateau schedulers after every optimiser step, so an exp config's
 ``scheduler(optimiser, iters_per_epoch, last_epoch)`` converts epochs to iterations (the builders here
 do it for you). Plateau schedulers are stepped once per validation with ``val_loss`` (and the best
-metric for ReduceLROnPlateauMultiple).
+metric for ReduceLROnPlateauMultiple); a WarmupScheduler around one gets both calls.
 """
 
 from __future__ import annotations
@@ -23,10 +23,16 @@ from torch.optim.lr_scheduler import (
 
 
 def is_plateau_scheduler(s: Any) -> bool:
-    """True if ``s`` is stepped on validation results rather than per iteration."""
+    """True if ``s`` is stepped on validation results (``step(val_loss[, metric])``) once per epoch."""
     if isinstance(s, WarmupScheduler):
         return is_plateau_scheduler(s.after_scheduler)
     return isinstance(s, ReduceLROnPlateau)
+
+
+def steps_per_iteration(s: Any) -> bool:
+    """True if ``s.step()`` is called after every optimiser step: every scheduler but a bare plateau one
+    (a WarmupScheduler around a plateau scheduler warms up per iteration, then waits for validations)."""
+    return isinstance(s, WarmupScheduler) or not isinstance(s, ReduceLROnPlateau)
 
 
 def step_lr(
@@ -181,4 +187,5 @@ __all__ = [
     "is_plateau_scheduler",
     "multistep_lr",
     "step_lr",
+    "steps_per_iteration",
 ]

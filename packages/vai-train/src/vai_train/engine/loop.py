@@ -12,11 +12,12 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
 from vai_train.dataset_hooks import device_input_func
 from vai_train.engine.distributed import DistInfo, all_reduce_sum, gather_to_main, reorder_shards
-from vai_train.schedulers import is_plateau_scheduler
+from vai_train.schedulers import steps_per_iteration
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,25 @@ def current_lr(optimiser: torch.optim.Optimizer) -> float:
     return float(optimiser.param_groups[0]["lr"])
 
 
+def real_sample_count(loader: Any) -> int | None:
+    """How many of this rank's samples are not DistributedSampler padding; None if nothing is padded.
+
+    Without ``drop_last`` the sampler pads its (shuffled) index list to a multiple of the world size W,
+    and rank r's k-th sample is at position r + k*W: positions >= len(dataset) are duplicates, so a
+    rank's real samples are its first ``len(range(r, len(dataset), W))`` ones.
+    """
+    s = getattr(loader, "sampler", None)
+    if not isinstance(s, DistributedSampler) or s.drop_last:
+        return None
+    return len(range(s.rank, len(s.dataset), s.num_replicas))
+
+
 def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[str, Any]) -> dict[str, Any]:
     """Train one epoch; returns {"loss", "runtime_sec", "lr", "probs", "labels", "video_ids"} (outputs on rank 0).
 
     ``opts``: amp (AmpSettings), clip_grad_max_norm, grad_accum_steps, refresh (iterations between
     progress/NaN checks), progress (bool), collect_outputs (bool), activation.
+    The loss and outputs leave out the duplicates a DistributedSampler pads with (they still train).
     """
     model: nn.Module = kit["model"]
     optimiser = kit["optimiser"]
@@ -90,13 +105,15 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
     refresh = max(1, int(opts.get("refresh", 10)))
     collect = opts.get("collect_outputs", True)
     activation = opts.get("activation")
-    step_per_iter = scheduler is not None and not is_plateau_scheduler(scheduler)
+    step_per_iter = scheduler is not None and steps_per_iteration(scheduler)
     device = info.device
 
     model.train()
     start = time.perf_counter()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    n_seen = 0
+    n_seen = 0  # real (non-padding) samples
+    n_rows = 0  # every row iterated on this rank
+    n_real = real_sample_count(loader)
     outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     n_batches = len(loader)
     bar = tqdm(
@@ -112,6 +129,7 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
         inputs = reshape(_to(inputs, device), batch)
         labels = _to(labels, device)
         last_micro = (it + 1) % accum == 0 or it + 1 == n_batches
+        window = min(accum, n_batches - it // accum * accum)  # the epoch's last window may be shorter
         sync_ctx = (
             model.no_sync()
             if (info.distributed and not last_micro and hasattr(model, "no_sync"))
@@ -121,7 +139,7 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
             with amp.autocast(device):
                 logits = model(inputs)
                 loss = criterion(logits, _labels_for_loss(labels, criterion))
-            scaler.scale(loss / accum if accum > 1 else loss).backward()
+            scaler.scale(loss / window if window > 1 else loss).backward()
         if last_micro:
             if clip is not None:
                 scaler.unscale_(optimiser)
@@ -134,12 +152,22 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
             if step_per_iter:
                 scheduler.step()
         bs = labels.shape[0]
-        loss_sum.add_(loss.detach(), alpha=bs)
-        n_seen += bs
-        if collect:  # raw logits now, one activation call at the end of the epoch
+        keep = bs if n_real is None else max(0, min(bs, n_real - n_rows))
+        n_rows += bs
+        if keep == bs:
+            loss_sum.add_(loss.detach(), alpha=bs)
+        elif keep > 0:  # the rank's last batch ends with a padding duplicate: its loss without it
+            with torch.no_grad(), amp.autocast(device):
+                kept = criterion(logits[:keep], _labels_for_loss(labels[:keep], criterion))
+            loss_sum.add_(kept.detach(), alpha=keep)
+        n_seen += keep
+        if collect and keep > 0:  # raw logits now, one activation call at the end of the epoch
             # metrics score the original labels when a collate mixed them into soft targets (mixup/CutMix)
             hard = extra.get("hard_label") if isinstance(extra, dict) else None
-            outputs.append((logits.detach(), labels.detach() if hard is None else _to(hard, device), uids))
+            lab = labels.detach() if hard is None else _to(hard, device)
+            if keep < bs:
+                logits, lab, uids = logits[:keep], lab[:keep], uids[:keep]
+            outputs.append((logits.detach(), lab, uids))
         if (it + 1) % refresh == 0 or it + 1 == n_batches:
             running = loss_sum.item() / max(1, n_seen)
             if not math.isfinite(running):

@@ -96,16 +96,34 @@ def _step_plateau(scheduler: Any, val_loss: float | None, metric_value: float | 
         scheduler.step(val_loss)
 
 
+def _replay_plateau(kit: dict[str, Any], info: DistInfo, keep_lr: bool) -> None:
+    """Upstream: rebuild a plateau scheduler's history from summary.csv when the checkpoint has no
+    scheduler state. ``keep_lr``: the restored optimiser already holds the reduced LR, so only the
+    counters (best, num_bad_epochs, cooldown_counter, last_epoch) are replayed."""
+    optimiser = kit["optimiser"]
+    lrs = [g["lr"] for g in optimiser.param_groups]
+    rows = broadcast_object(kit["summary"], info)  # only rank 0 reads summary.csv
+    for row in rows:
+        _step_plateau(kit["scheduler"], row.get("val_loss"), row.get(kit["best_field"]))
+    if keep_lr:
+        for g, lr in zip(optimiser.param_groups, lrs, strict=True):
+            g["lr"] = lr
+        target = kit["scheduler"]
+        target = target.after_scheduler if isinstance(target, WarmupScheduler) else target
+        target._last_lr = lrs
+
+
 def _restore(kit: dict[str, Any], ckpt: dict[str, Any], cfg: ExpConfig, info: DistInfo) -> None:
     B.unwrap(kit["model"]).load_state_dict(ckpt["model_state"])
-    if cfg.load_optimiser_state and ckpt.get("optimiser_state") is not None:
+    optimiser_restored = cfg.load_optimiser_state and ckpt.get("optimiser_state") is not None
+    if optimiser_restored:
         kit["optimiser"].load_state_dict(ckpt["optimiser_state"])
-    if kit["scheduler"] is not None and cfg.load_scheduler_state and ckpt.get("scheduler_state") is not None:
-        kit["scheduler"].load_state_dict(ckpt["scheduler_state"])
-    elif kit["scheduler"] is not None and is_plateau_scheduler(kit["scheduler"]):
-        rows = broadcast_object(kit["summary"], info)  # only rank 0 reads summary.csv
-        for row in rows:  # upstream: replay plateau schedulers from summary.csv
-            _step_plateau(kit["scheduler"], row.get("val_loss"), row.get(kit["best_field"]))
+    # load_scheduler_state=False keeps the scheduler as the config built it (fresh, no replay)
+    if kit["scheduler"] is not None and cfg.load_scheduler_state:
+        if ckpt.get("scheduler_state") is not None:
+            kit["scheduler"].load_state_dict(ckpt["scheduler_state"])
+        elif is_plateau_scheduler(kit["scheduler"]):
+            _replay_plateau(kit, info, keep_lr=optimiser_restored)
     if ckpt.get("amp_scaler_state"):
         kit["scaler"].load_state_dict(ckpt["amp_scaler_state"])
     if kit["ema"] is not None and ckpt.get("ema_state") is not None:
