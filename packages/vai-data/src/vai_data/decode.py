@@ -8,13 +8,13 @@ that actually decodes. Any unreadable input raises :class:`VideoDecodeError` nam
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from .arguments import positive_int
 from .errors import VideoDecodeError
 from .pathio import exists, local_path
 
@@ -202,10 +202,8 @@ def read_frames(
     path = os.fspath(path)
     if backend not in _READERS:
         raise ValueError(f"unknown video backend {backend!r}; choose one of {list(BACKENDS)}")
-    if short_side is not None and (
-        not isinstance(short_side, numbers.Integral) or isinstance(short_side, bool) or short_side < 1
-    ):
-        raise ValueError(f"short_side={short_side!r} must be a positive int (or None: the stored size)")
+    if short_side is not None:
+        short_side = positive_int("short_side", short_side, " (or None: the stored size)")
     idx = frame_index_array(indices)
     if (idx < 0).any():
         raise ValueError(f"negative frame index in {idx.tolist()} for {path}")

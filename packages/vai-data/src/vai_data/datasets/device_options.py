@@ -1,10 +1,7 @@
 """Which on-the-device options (``flip_on_device``, ``resize_on_device``) a ``VideoClipDataset`` can use:
-``None`` turns one on wherever it applies, ``True`` where it cannot raises naming the missing condition; and
-``positive_int``, the check of the dataset's count arguments."""
+``None`` turns one on wherever it applies, ``True`` where it cannot raises naming the missing condition."""
 
 from __future__ import annotations
-
-import operator
 
 from .storage import JPEG_STORAGES
 
@@ -47,14 +44,3 @@ def resolve_resize_on_device(ds, requested: bool | None, on_device: bool) -> boo
     elif ds.storage not in JPEG_STORAGES:
         reason = f"JPEG frames (storage {list(JPEG_STORAGES)}; video decoders resize as they decode)"
     return resolve_option("resize_on_device", requested, reason)
-
-
-def positive_int(name: str, value) -> int:
-    """``value`` as an int (Python, numpy or 0-d torch integers), or one ValueError naming ``name``."""
-    try:
-        as_int = operator.index(value)
-    except TypeError:
-        as_int = None
-    if as_int is None or isinstance(value, bool) or as_int < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int")  # ("8", 8.0, 0, True refused)
-    return as_int

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..arguments import positive_int
 from ..decode import BACKENDS
 from ..frame_sources import JpegFrameSource
 from ..sampling import (
@@ -38,7 +39,7 @@ from ..transforms.clip import (
 )
 from ..transforms.normalize import FLIP_PENDING, Normalize
 from ..transforms.pending_resize import RESIZE_PENDING
-from .device_options import positive_int, resolve_flip_on_device, resolve_resize_on_device
+from .device_options import resolve_flip_on_device, resolve_resize_on_device
 from .flow import FlowSource, check_flow_dataset, check_flow_mode, invert_u, stack_neighbours
 from .label_override import LabelOverride, target_from_indices
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
