@@ -2,17 +2,19 @@
 
 For TSN 8-segment and dense 32x2 training clips it times, on the same videos and the same frame indices
 (the ones the dataset samples for that item):
-  * vai      - ``VideoClipDataset.__getitem__`` with ``normalise_on_device=True`` (as the demo config; the
-               engine normalises on the device, mirrors the clips drawn for a flip there,
-               ``flip_on_device``, and from JPEG frames resizes the crops there, ``resize_on_device``):
+  * vai      - ``VideoClipDataset.__getitems__`` over batches of 8, as a DataLoader worker calls it (every
+               sample's draws, then every decode, then every crop), with ``normalise_on_device=True`` (as
+               the demo config; the engine normalises on the device, mirrors the clips drawn for a flip
+               there, ``flip_on_device``, and from JPEG frames resizes the crops there, ``resize_on_device``):
                per-sample draws, decode (resized at decode time where the decoder can), the random crop (a
                view of the decoded frames; from JPEG frames that still need a resize, the view of the
                source region the crop covers; for videos, an exact short-side resize fused with the crop
                where the decoder left one); a uint8 channels-last clip, resized, mirrored and normalised
                later on the training device;
-  * vai + collate - the same plus the dataset's ``collate_fn`` over batches of 8 (the copy of each clip into
-               its batch, which every pipeline pays; here in this process, in a DataLoader worker into
-               shared memory instead);
+  * vai one by one - ``ds[i]`` per clip instead (a DataLoader without batches, ``batch_size=None``);
+  * vai + collate - vai plus the dataset's ``collate_fn`` over its batches (the copy of each clip into its
+               batch, which every pipeline pays; here in this process, in a DataLoader worker into shared
+               memory instead);
   * vai (float in worker) - the same with the resize, the flip (a clip about to be flipped decoded BGR
                where that is free, mirrored with ``hflip_bgr``) and the normalisation to float
                (C, T, H, W) in the worker;
@@ -221,19 +223,20 @@ def vai_indices(ds: VideoClipDataset, index: int) -> torch.Tensor:
     return ds.sample_indices(ds.make_source(row).num_frames, 0, ds.sample_rng(index))
 
 
-def collated(ds: VideoClipDataset, n_items: int, batch_size: int = 8):
-    """fn(i) that loads sample i and, every ``batch_size`` samples (and at the last item), batches them with
-    the dataset's ``collate_fn`` as a DataLoader does: loading plus each clip's share of its batch."""
-    pending: list = []
+def batched(ds: VideoClipDataset, n_items: int, batch_size: int = 8, collate: bool = False):
+    """fn(i) that queues item i and, every ``batch_size`` items (and at the last item), loads the queued ones
+    with ``ds.__getitems__`` as a DataLoader worker does (then, with ``collate``, batches them with the
+    dataset's ``collate_fn``: each clip's copy into its batch)."""
+    pending: list[int] = []
 
     def fn(i: int):
-        if i == 0:  # a new pass over the items (or the warm-up's leftover): no samples held from before
+        if i == 0:  # a new pass over the items (or the warm-up's leftover): nothing queued from before
             pending.clear()
-        pending.append(ds[i])
+        pending.append(i)
         if len(pending) == batch_size or i == n_items - 1:
-            batch = ds.collate_fn(pending)
+            samples = ds.__getitems__(pending)
             pending.clear()
-            return batch
+            return ds.collate_fn(samples) if collate else samples
         return None
 
     return fn
@@ -262,10 +265,12 @@ def build(kind, backend, split_path, data_root, root, sampling, T, stride, short
     idx = [vai_indices(ds, i) for i in range(len(rows))]
     bare, upstream = bare_and_upstream(kind, backend, root, data_root, short)
     g = torch.Generator().manual_seed(0)
+    n = len(rows)
     fns = {
-        "vai": lambda i: ds[i],
-        "vai_collated": collated(ds, len(rows)),
-        "vai_float": lambda i: ds_float[i],
+        "vai": batched(ds, n),
+        "vai_one_by_one": lambda i: ds[i],
+        "vai_collated": batched(ds, n, collate=True),
+        "vai_float": batched(ds_float, n),
         "bare": lambda i: bare(rows[i], idx[i]),
     }
     if upstream is not None:
@@ -382,8 +387,8 @@ def main() -> None:
             "| clips | storage (backend) | vai clips/s | bare decoder clips/s | vai / bare "
             "| upstream-style clips/s | vai / upstream | vai / mp4 (decord) "
             "| vai + collate clips/s | vai + collate / bare "
-            "| vai, float in worker, clips/s | float in worker / bare |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| vai, float in worker, clips/s | float in worker / bare | vai one by one / bare |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for sampling, label, T, stride in (("sparse", "TSN 8 seg", 8, 1), ("dense", "dense 32x2", 32, 2)):
             pipelines = {}
@@ -400,13 +405,14 @@ def main() -> None:
                 vai = rates[(kind, backend, "vai")]
                 vai_float = rates[(kind, backend, "vai_float")]
                 vai_coll = rates[(kind, backend, "vai_collated")]
+                vai_single = rates[(kind, backend, "vai_one_by_one")]
                 bare = rates.get((kind, backend, "bare"))
                 up = rates.get((kind, backend, "upstream"))
                 lines.append(
                     f"| {label} | {names[kind].format(backend)} | {_med(vai):.1f} | {_num(_med(bare))} "
                     f"| {_ratio(vai, bare)} | {_num(_med(up))} | {_ratio(vai, up)} | {_ratio(vai, mp4)} "
                     f"| {_med(vai_coll):.1f} | {_ratio(vai_coll, bare)} "
-                    f"| {_med(vai_float):.1f} | {_ratio(vai_float, bare)} |"
+                    f"| {_med(vai_float):.1f} | {_ratio(vai_float, bare)} | {_ratio(vai_single, bare)} |"
                 )
         print("\n".join(lines))
 

@@ -1,5 +1,6 @@
-"""Training clips/s through a real DataLoader worker: with and without ``vai_data.keep_freed_memory``, and
-with the train crops' resize in the worker or left to the device (``resize_on_device``).
+"""Training clips/s through a real DataLoader worker: with and without ``vai_data.keep_freed_memory``, with
+the train crops' resize in the worker or left to the device (``resize_on_device``), and with batches loaded
+in steps (``VideoClipDataset.__getitems__``, what a worker calls) or sample by sample.
 
 A worker holds every sample of a batch until the collate, so without the malloc tuning each sample's
 decode buffers are fresh pages (see vai_data/memory.py). With ``resize_on_device`` the worker hands over
@@ -26,9 +27,14 @@ CHILD = "--child"
 FIXED = "256-256"  # scale jitter (min-max short side) of the stored-size comparisons
 
 
-def child(split: str, root: str, sampling: str, frames: int, epochs: int, jitter: str, resize: str) -> None:
+def child(
+    split: str, root: str, sampling: str, frames: int, epochs: int, jitter: str, resize: str, steps: str
+) -> None:
     from torch.utils.data import DataLoader, Subset
     from vai_data import VideoClipDataset
+
+    class OneByOne(Subset):
+        __getitems__ = None  # the DataLoader then calls __getitem__ for each sample of a batch
 
     lo, hi = (int(v) for v in jitter.split("-"))
     ds = VideoClipDataset(
@@ -44,7 +50,7 @@ def child(split: str, root: str, sampling: str, frames: int, epochs: int, jitter
         normalise_on_device=True,
         resize_on_device=resize == "1",
     )
-    items = Subset(ds, list(range(len(ds))) * 6)
+    items = (Subset if steps == "1" else OneByOne)(ds, list(range(len(ds))) * 6)
     loader = DataLoader(items, batch_size=8, num_workers=1, collate_fn=ds.collate_fn, persistent_workers=True)
     rates = []
     for epoch in range(epochs + 1):  # the first epoch starts the worker and warms the page cache
@@ -57,12 +63,13 @@ def child(split: str, root: str, sampling: str, frames: int, epochs: int, jitter
 
 
 def _runs(split, root, sampling, frames, epochs, runs, settings) -> list[float]:
-    """Median clips/s of each setting ((env flag, jitter, resize) triples), alternating their order."""
+    """Median clips/s of each setting ((env flag, jitter, resize[, steps]) tuples; steps "1" unless given),
+    alternating their order."""
     got: list[list[float]] = [[] for _ in settings]
     for r in range(runs):
         order = list(range(len(settings)))
         for k in order if r % 2 == 0 else order[::-1]:
-            keep, jitter, resize = settings[k]
+            keep, jitter, resize, steps = (*settings[k], "1")[:4]
             env = dict(os.environ, VAI_DATA_KEEP_FREED_MEMORY=keep, OMP_NUM_THREADS="1")
             cmd = [
                 sys.executable,
@@ -75,6 +82,7 @@ def _runs(split, root, sampling, frames, epochs, runs, settings) -> list[float]:
                 str(epochs),
                 jitter,
                 resize,
+                steps,
             ]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             got[k].append(json.loads(out.strip().splitlines()[-1]))
@@ -83,8 +91,8 @@ def _runs(split, root, sampling, frames, epochs, runs, settings) -> list[float]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == CHILD:
-        split, root, sampling, frames, epochs, jitter, resize = sys.argv[2:9]
-        child(split, root, sampling, int(frames), int(epochs), jitter, resize)
+        split, root, sampling, frames, epochs, jitter, resize, steps = sys.argv[2:10]
+        child(split, root, sampling, int(frames), int(epochs), jitter, resize, steps)
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer videos and runs")
@@ -126,6 +134,23 @@ def main() -> None:
                 print(
                     f"| {name} | {label} | ({lo}, {hi}) | {worker:.1f} | {device:.1f} | {device / worker:.2f}x |"
                 )
+        print(
+            f"\n### DataLoader worker clips/s: batches sample by sample vs in steps ({head}; device resizes)\n"
+        )
+        print("| clips | storage | one by one clips/s | in steps clips/s | steps / one by one |")
+        print("|---|---|---:|---:|---:|")
+        for sampling, frames, name in configs:
+            for key, label in stores:
+                single, steps = _runs(
+                    splits[key],
+                    root,
+                    sampling,
+                    frames,
+                    epochs,
+                    runs,
+                    [("1", FIXED, "1", s) for s in "01"],
+                )
+                print(f"| {name} | {label} | {single:.1f} | {steps:.1f} | {steps / single:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 from vai_data import SplitRow, VideoClipDataset, VideoDecodeError, write_split_file
+from vai_data_test_media import write_fuzz_split
 
 SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
 
@@ -125,15 +126,7 @@ def test_dense_sampling(tmp_path, video_file):
 
 
 def _fuzz_split(tmp_path, video_file):
-    data = open(video_file, "rb").read()
-    (tmp_path / "zero.mp4").write_bytes(b"")
-    (tmp_path / "trunc.mp4").write_bytes(data[: len(data) // 3])
-    (tmp_path / "rand.mp4").write_bytes(os.urandom(3000))
-    (tmp_path / "good.mp4").write_bytes(data)
-    names = ["zero.mp4", "good.mp4", "trunc.mp4", "rand.mp4", "missing.mp4"]
-    rows = [SplitRow(n, i, i % 2, 0, 11, 64, 48) for i, n in enumerate(names)]
-    write_split_file(tmp_path / "fuzz.csv", rows, "video")
-    return tmp_path / "fuzz.csv"
+    return write_fuzz_split(tmp_path, video_file)
 
 
 def test_bad_samples_skip(tmp_path, video_file, caplog):

@@ -46,3 +46,23 @@ def write_hmdb_lists(d: Path) -> None:
     for k in (1, 2, 3):
         (d / f"brush_hair_test_split{k}.txt").write_text("b1.avi 1 \nb2.avi 2 \nb3.avi 0 \n")
         (d / f"cartwheel_test_split{k}.txt").write_text("c1.avi 2 \nc2.avi 1 \n")
+
+
+FUZZ_NAMES = ("zero.mp4", "good.mp4", "trunc.mp4", "rand.mp4", "missing.mp4")
+
+
+def write_fuzz_split(root: Path, video_file: str, names=FUZZ_NAMES) -> Path:
+    """A video split over ``names`` in ``root``: zero.mp4 (0 bytes), trunc.mp4 (a third of ``video_file``),
+    rand.mp4 (random bytes), good.mp4 (``video_file``) and missing.mp4 (no file); 12 frames, 64 x 48."""
+    import os
+
+    from vai_data import SplitRow, write_split_file
+
+    data = open(video_file, "rb").read()
+    (root / "zero.mp4").write_bytes(b"")
+    (root / "trunc.mp4").write_bytes(data[: len(data) // 3])
+    (root / "rand.mp4").write_bytes(os.urandom(3000))
+    (root / "good.mp4").write_bytes(data)
+    rows = [SplitRow(n, i, i % 2, 0, 11, 64, 48) for i, n in enumerate(names)]
+    write_split_file(root / "fuzz.csv", rows, "video")
+    return root / "fuzz.csv"
