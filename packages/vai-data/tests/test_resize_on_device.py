@@ -31,8 +31,8 @@ from vai_data.transforms import (
     stack_channels_last_padded,
 )
 
-# 32x32 frames; short sides 20..40: padded crops (< 24), downscales, the stored size itself, upscales
-KW = dict(num_frames=4, crop_size=24, scale_jitter=(20, 40), seed=11, normalise_on_device=True)
+# 32x32 frames; short sides 24..40: downscales, the stored size itself, upscales
+KW = dict(num_frames=4, crop_size=24, scale_jitter=(24, 40), seed=11, normalise_on_device=True)
 NORM = Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
@@ -103,8 +103,8 @@ def test_device_resizes_give_the_clips_of_worker_resizes(synth_root, tmp_path, s
         assert s["label"] == r["label"] and torch.equal(s["frame_indices"], r["frame_indices"])
         assert torch.equal(apply_pending_resize(s["video"], s[RESIZE_PENDING]), r["video"])
         sizes.add((h, w))
-    # downscaled (> 24), upscaled (< 24) and padded or unresized (24) regions all occur
-    assert any(h > 24 for h, _ in sizes) and any(h < 24 for h, _ in sizes) and (24, 24) in sizes
+    # downscaled (> 24) and upscaled (< 24) regions both occur
+    assert any(h > 24 for h, _ in sizes) and any(h < 24 for h, _ in sizes)
     kinds = [(s[RESIZE_PENDING][0] > 24, s[RESIZE_PENDING][0] < 24) for s in samples]
     order = sorted(range(12), key=lambda i: kinds[i])  # batches of mixed kinds: one of each first
     mixed = [order[0], order[-1], order[len(order) // 2], order[1]]
@@ -118,11 +118,12 @@ def test_device_resizes_give_the_clips_of_worker_resizes(synth_root, tmp_path, s
 
 
 def test_padded_crops_stay_in_the_worker(synth_root):
-    """A short side below the crop pads in the worker (as RandomCrop): such clips arrive at the crop size."""
-    worker, device = _pair(_frames_split(synth_root), synth_root, scale_jitter=(16, 16))
+    """A crop wider than the frames (a (h, w) crop_size; a square one larger than the scale is refused) pads in
+    the worker (as RandomCrop): such clips arrive at the crop size."""
+    worker, device = _pair(_frames_split(synth_root), synth_root, crop_size=(16, 40), scale_jitter=(16, 16))
     for i in range(3):
         s, r = device[i], worker[i]
-        assert s[RESIZE_PENDING] == (24, 24, 24, 24) and s[FLIP_PENDING] == r[FLIP_PENDING]
+        assert s[RESIZE_PENDING] == (16, 40, 16, 40) and s[FLIP_PENDING] == r[FLIP_PENDING]
         assert torch.equal(s["video"], r["video"])  # both leave the flip to the device
 
 

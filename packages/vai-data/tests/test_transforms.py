@@ -9,7 +9,9 @@ from vai_data.transforms import (
     RandomShortSideScale,
     ShortSideScale,
     SpatialCrop,
+    centre_offset,
     rgb_to_grey,
+    short_side_size,
     spatial_crop,
     to_tchw,
     to_thwc,
@@ -72,6 +74,59 @@ def test_ten_crop_layout():
     assert col0[:5] == [10, 0, 20, 0, 20] and row0[:5] == [5, 0, 0, 10, 10]
     for i in range(5):
         assert torch.equal(views[5 + i], views[i].flip(-1))
+
+
+def _upstream_uniform_crop_origin(h, w, size, spatial_idx):
+    """Upstream's uniform_crop (PyVideoAI dataloaders/transform.py, from PySlowFast), square crops."""
+    import math
+
+    y, x = int(math.ceil((h - size) / 2)), int(math.ceil((w - size) / 2))
+    if h > w:
+        y = 0 if spatial_idx == 0 else (h - size if spatial_idx == 2 else y)
+    else:
+        x = 0 if spatial_idx == 0 else (w - size if spatial_idx == 2 else x)
+    return y, x
+
+
+def _origin(view):  # (row, column) of the top-left pixel of a crop of _clip()
+    return int(view[0, 0, 0, 0]), int(view[0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("h, w", [(20, 30), (30, 20), (25, 25), (21, 27), (27, 22), (24, 24), (23, 40)])
+@pytest.mark.parametrize("size", [16, 17, 20])
+def test_test_views_sit_where_upstreams_uniform_crop_puts_them(h, w, size):
+    """Centre views at ceil((side - crop) / 2); 3 crops along the height only for frames taller than wide
+    (upstream's spatial_idx 0, 1, 2 = start, centre, end is vai's 1, 0, 2: the centre first)."""
+    if size > min(h, w):
+        return
+    clip = _clip(h=h, w=w)
+    for upstream_idx, vai_idx in ((0, 1), (1, 0), (2, 2)):
+        want = _upstream_uniform_crop_origin(h, w, size, upstream_idx)
+        assert _origin(spatial_crop(clip, size, 3, vai_idx)) == want
+    centre = _upstream_uniform_crop_origin(h, w, size, 1)
+    assert _origin(spatial_crop(clip, size, 1, 0)) == centre
+    assert _origin(spatial_crop(clip, size, 5, 0)) == centre == _origin(CenterCrop(size)(clip))
+    assert _origin(spatial_crop(clip, size, 10, 5).flip(-1)) == centre
+    assert centre == (centre_offset(h, size), centre_offset(w, size))
+
+
+def test_the_long_side_is_rounded_down_as_upstream():
+    """floor(long * short / short_side), the rule of upstream's random_short_side_scale_jitter (and
+    PySlowFast, torchvision): 4:3 at 256 is 256 x 341, 360 x 641 at 256 is 256 x 455 (not 456)."""
+    import math
+
+    assert short_side_size(240, 320, 256) == (256, 341)
+    assert short_side_size(360, 641, 256) == (256, 455)
+    assert short_side_size(641, 360, 256) == (455, 256)
+    assert short_side_size(240, 323, 256) == (256, 344)
+    assert short_side_size(7, 7, 3) == (3, 3) and short_side_size(100, 1, 1) == (100, 1)
+    for h in range(50, 400, 7):
+        for w in (h, h + 1, 2 * h - 3, 3 * h + 1):
+            assert short_side_size(h, w, 128) == (128, math.floor(w * 128 / h))
+    assert ShortSideScale(256)(_clip(t=1, h=240, w=323)).shape[-2:] == (256, 344)
+    from vai_data.decode import output_size
+
+    assert output_size(641, 360, 256) == (455, 256) and output_size(360, 641, 256) == (256, 455)
 
 
 def test_three_crop_along_long_side():

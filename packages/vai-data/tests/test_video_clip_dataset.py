@@ -170,6 +170,19 @@ def test_bad_arguments(synth_root):
         with pytest.raises(ValueError, match=f"{name}={value!r} must be a positive int"):
             VideoClipDataset(split, synth_root, train=False, sampling="dense", **{name: value})
     VideoClipDataset(split, synth_root, train=False, sampling="sparse", sampling_rate=None)  # unused there
+    # crops larger than the frames would be zero-padded
+    with pytest.raises(
+        ValueError, match=r"crop_size=224 is larger than the smallest short side of scale_jitter \(200\)"
+    ):
+        VideoClipDataset(split, synth_root, train=True, crop_size=224, scale_jitter=(200, 320))
+    with pytest.raises(ValueError, match=r"crop_size=\(112, 160\) is larger than test_scale \(100\)"):
+        VideoClipDataset(split, synth_root, train=False, crop_size=(112, 160), test_scale=100)
+    VideoClipDataset(split, synth_root, train=True, crop_size=224, scale_jitter=(224, 224))  # equal is fine
+    VideoClipDataset(
+        split, synth_root, train=True, crop_size=(100, 300), scale_jitter=(128, 128)
+    )  # wide crop
+    # a train_spatial_transform crops train clips itself: crop_size is not used
+    VideoClipDataset(split, synth_root, train=True, test_scale=20, train_spatial_transform=lambda c: c)
     assert VideoClipDataset(split, synth_root, train=False, num_frames=torch.tensor(4)).num_frames == 4
     import numpy as np
 

@@ -17,6 +17,7 @@ import torch
 from .arguments import positive_int
 from .errors import VideoDecodeError
 from .pathio import exists, local_path
+from .transforms.clip import short_side_size
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,12 @@ def _check_file(path: str) -> str:
 
 
 def output_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    """(width, height) after scaling so the shorter side equals ``short_side`` (aspect kept)."""
+    """(width, height) after scaling so the shorter side equals ``short_side`` (aspect kept; the longer
+    side rounded down, :func:`vai_data.transforms.short_side_size`)."""
     if short_side is None or short_side <= 0:
         return width, height
-    if width <= height:
-        return short_side, max(1, int(round(height * short_side / width)))
-    return max(1, int(round(width * short_side / height))), short_side
+    h, w = short_side_size(height, width, short_side)
+    return w, h
 
 
 def _video_stream(container, path: str):

@@ -159,6 +159,19 @@ class VideoClipDataset(SplitDataset):
                     f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
                 )
             self.scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
+        # a crop larger than the frames would be zero-padded (black borders in every clip): refuse it
+        # (train_spatial_transform crops train clips itself: crop_size is then unused)
+        smallest = min(pair(crop_size))
+        scale, what = (
+            (self.scale_jitter[0], "the smallest short side of scale_jitter")
+            if train
+            else (test_scale, "test_scale")
+        )
+        if smallest > scale and not (train and train_spatial_transform is not None):
+            raise ValueError(
+                f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded; "
+                "lower crop_size or raise the scale"
+            )
         self.num_spatial_crops = 1 if train else num_spatial_crops
         self.num_temporal_views = 1 if train else num_temporal_views
         if not train:

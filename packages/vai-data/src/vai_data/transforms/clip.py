@@ -36,10 +36,18 @@ def pair(size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def short_side_size(h: int, w: int, short: int) -> tuple[int, int]:
-    """Output (h, w) when the shorter side becomes ``short`` keeping the aspect ratio."""
+    """Output (h, w) when the shorter side becomes ``short`` keeping the aspect ratio: the longer side is
+    ``floor(long * short / short_side)``, as upstream PyVideoAI, PySlowFast and torchvision's ``resize``
+    compute it (here in exact integer arithmetic): 4:3 frames at short side 256 are 256 x 341."""
     if h <= w:
-        return short, max(1, int(round(w * short / h)))
-    return max(1, int(round(h * short / w))), short
+        return short, max(1, w * short // h)
+    return max(1, h * short // w), short
+
+
+def centre_offset(size: int, crop: int) -> int:
+    """Start of a centred ``crop`` along a side of ``size``: ``ceil((size - crop) / 2)``, as upstream's
+    ``uniform_crop`` places centre views (torchvision's ``center_crop`` rounds half to even instead)."""
+    return (size - crop + 1) // 2
 
 
 class Compose:
@@ -197,7 +205,7 @@ class CenterCrop:
         self.size = pair(size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        return F.center_crop(_pad_to(clip, *self.size), list(self.size))
+        return _centre_crop(_pad_to(clip, *self.size), *self.size)
 
     def __repr__(self) -> str:
         return f"CenterCrop({self.size})"
@@ -221,9 +229,16 @@ class RandomHorizontalFlip:
 NUM_SPATIAL_CROPS = (1, 3, 5, 10)
 
 
+def _centre_crop(clip: torch.Tensor, ch: int, cw: int) -> torch.Tensor:
+    h, w = clip.shape[-2:]
+    return F.crop(clip, centre_offset(h, ch), centre_offset(w, cw), ch, cw)
+
+
 def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, index: int) -> torch.Tensor:
-    """Test-time view ``index`` of ``num_crops``: 1 = centre; 3 = centre, left/top, right/bottom (along the
-    longer side); 5 = centre then corners TL, TR, BL, BR; 10 = those 5 then the same 5 flipped."""
+    """Test-time view ``index`` of ``num_crops``, placed as upstream's ``uniform_crop``/``uniform_crop_5``:
+    1 = centre; 3 = centre, top, bottom for frames taller than wide, else centre, left, right (centred
+    across); 5 = centre then corners TL, TR, BL, BR; 10 = those 5 then the same 5 flipped. Centred
+    offsets are ``ceil((side - crop) / 2)`` (:func:`centre_offset`)."""
     if num_crops not in NUM_SPATIAL_CROPS:
         raise ValueError(f"num_crops={num_crops}; choose one of {NUM_SPATIAL_CROPS}")
     if not 0 <= index < num_crops:
@@ -232,17 +247,17 @@ def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, 
     clip = _pad_to(clip, ch, cw)
     h, w = clip.shape[-2:]
     if num_crops == 1 or index == 0:
-        return F.center_crop(clip, [ch, cw])
+        return _centre_crop(clip, ch, cw)
     if num_crops == 3:
-        if h >= w:
-            top, left = (0 if index == 1 else h - ch), (w - cw) // 2
+        if h > w:
+            top, left = (0 if index == 1 else h - ch), centre_offset(w, cw)
         else:
-            top, left = (h - ch) // 2, (0 if index == 1 else w - cw)
+            top, left = centre_offset(h, ch), (0 if index == 1 else w - cw)
         return F.crop(clip, top, left, ch, cw)
     flip = index >= 5
     corner = index % 5
     if corner == 0:
-        out = F.center_crop(clip, [ch, cw])
+        out = _centre_crop(clip, ch, cw)
     else:
         top = 0 if corner in (1, 2) else h - ch
         left = 0 if corner in (1, 3) else w - cw
