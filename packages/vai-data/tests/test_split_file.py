@@ -121,3 +121,17 @@ def test_writer_output_always_reads_back(tmp_path):
     assert read_split_file(tmp_path / "s.csv").rows[0].label == 2
     with pytest.raises(ValueError, match="num_classes -1 must be an integer >= 0"):
         write_split_file(tmp_path / "n.csv", rows, "frames", num_classes=-1)
+
+
+def test_writer_writes_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    import io
+    import locale
+
+    # a Latin-1 locale: what text files opened without encoding= use (os.fdopen asks io.text_encoding)
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: encoding or "latin-1")
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "ISO-8859-1")
+    rows = [SplitRow("café/{:05d}.jpg", 0, 1, 0, 3), SplitRow("Ünïcødé/{:05d}.jpg", 1, 0, 0, 2)]
+    p = tmp_path / "s.csv"
+    write_split_file(p, rows, "frames")
+    assert p.read_bytes() == "0\ncafé/{:05d}.jpg 0 1 0 3\nÜnïcødé/{:05d}.jpg 1 0 0 2\n".encode()
+    assert read_split_file(p).rows == rows

@@ -9,7 +9,7 @@ from vai_data.splits import (
     kinetics400_splits,
 )
 from vai_data.splits.cli import add_arguments, run
-from vai_data_test_media import lines, make_video, write_hmdb_lists
+from vai_data_test_media import lines, make_frames, make_video, write_hmdb_lists
 
 # ---------------------------------------------------------------- CLI
 
@@ -67,24 +67,145 @@ def test_top_level_cli_and_whitespace_paths(tmp_path, capsys):
         kinetics400_splits(ann, tmp_path / "kout", videos_root=str(tmp_path / "kv"))
 
 
-def test_partial_splits_follow_upstream_stream(tmp_path, capsys):
+CATER_LISTS = ("train.txt", "val.txt", "train_subsetT.txt", "train_subsetV.txt")
+
+
+def upstream_cater_partial(lists_root, prob, seed=12):
+    """Upstream's generate_cater_task1_2_splits.py --partial, restated: random.seed(seed) once; for
+    actions_order_uniq then actions_present, for each list file, one random() per line, and the line is
+    skipped when that draw is < 1 - prob. Returns {(task folder, list file): [kept video ids]}."""
     import random
+    import re
+
+    rng = random.Random(seed)
+    kept = {}
+    for task_dir in ("actions_order_uniq", "actions_present"):
+        for name in CATER_LISTS:
+            path = lists_root / task_dir / name
+            if not path.exists():
+                continue
+            kept[task_dir, name] = []
+            for line in path.read_text().splitlines(keepends=True):
+                if rng.random() < 1 - prob:
+                    continue
+                kept[task_dir, name].append(int(re.search(r"CATER_new_(\d+)\.avi", line).group(1)))
+    return kept
+
+
+def upstream_lt_prob_partial(split_sizes, prob, seed=12):
+    """SSv1/SSv2/Diving48 upstream, restated: random.seed(seed); one random() per clip over the splits in
+    order; the clip is kept when the draw is < prob. Returns the kept positions of each split."""
+    import random
+
+    rng = random.Random(seed)
+    return [[i for i in range(n) if rng.random() < prob] for n in split_sizes]
+
+
+def _write_cater_list(path, first, n, labels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"CATER_new_{first + i:06d}.avi {labels}\n" for i in range(n)))
+
+
+def test_cater_partial_reproduces_upstream_subsets(tmp_path, capsys):
+    from vai_data.cli import main
+
+    lists = tmp_path / "lists"
+    sizes = {
+        "train.txt": (0, 40),
+        "val.txt": (40, 20),
+        "train_subsetT.txt": (0, 25),
+        "train_subsetV.txt": (25, 15),
+    }
+    for name, (first, n) in sizes.items():
+        _write_cater_list(lists / "actions_present" / name, first, n, "1,4")
+    for name, (first, n) in list(sizes.items())[:2]:  # task 2 lists of other lengths: task 1 draws after them
+        _write_cater_list(lists / "actions_order_uniq" / name, first + 100, n - 7, "17")
+    expected = upstream_cater_partial(lists, 0.25)
+    for task, folder in ((1, "actions_present"), (2, "actions_order_uniq")):
+        out = tmp_path / f"task{task}"
+        argv = [
+            "splits",
+            "cater",
+            str(lists / folder),
+            "--task",
+            str(task),
+            "-o",
+            str(out),
+            "--partial",
+            "0.25",
+        ]
+        assert main(argv) == 0
+        for name in CATER_LISTS:
+            if (folder, name) in expected:
+                split = read_split_file(out / name.replace(".txt", "_partial.csv"))
+                assert [r.video_id for r in split.rows] == expected[folder, name], (task, name)
+                assert split.num_classes == (14 if task == 1 else 301)
+    assert "train_partial:" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "splits",
+                "cater",
+                str(lists / "actions_present"),
+                "-o",
+                str(tmp_path / "o2"),
+                "--partial",
+                "1.5",
+            ]
+        )
+        == 1
+    )
+
+
+def test_cater_partial_draws_for_clips_skipped_for_missing_media(tmp_path):
+    from vai_data.cli import main
+
+    lists = tmp_path / "lists"
+    _write_cater_list(lists / "actions_order_uniq" / "train.txt", 0, 30, "5")
+    frames = tmp_path / "frames"
+    present = [i for i in range(30) if i % 3]  # every third clip's frames are missing (upstream: corrupted)
+    for i in present:
+        make_frames(frames / f"CATER_new_{i:06d}", 1)
+    out = tmp_path / "out"
+    argv = ["splits", "cater", str(lists / "actions_order_uniq"), "--task", "2", "-o", str(out)]
+    assert main(argv + ["--frames-root", str(frames), "--partial", "0.5"]) == 0
+    kept = [v for v in upstream_cater_partial(lists, 0.5)["actions_order_uniq", "train.txt"] if v in present]
+    assert [r.video_id for r in read_split_file(out / "train_partial.csv").rows] == kept
+
+
+def test_cater_task1_partial_without_task2_lists_assumes_equal_lengths(tmp_path, caplog):
+    from vai_data.cli import main
+
+    alone = tmp_path / "alone" / "actions_present"
+    _write_cater_list(alone / "train.txt", 0, 30, "2")
+    full = tmp_path / "full"  # the official layout, task 2 listing the same videos
+    _write_cater_list(full / "actions_present" / "train.txt", 0, 30, "2")
+    _write_cater_list(full / "actions_order_uniq" / "train.txt", 0, 30, "9")
+    assert main(["splits", "cater", str(alone), "-o", str(tmp_path / "out"), "--partial", "0.25"]) == 0
+    assert "actions_order_uniq not found; assuming its lists have as many lines" in caplog.text
+    rows = read_split_file(tmp_path / "out" / "train_partial.csv").rows
+    assert [r.video_id for r in rows] == upstream_cater_partial(full, 0.25)["actions_present", "train.txt"]
+
+
+def test_diving48_partial_keeps_draws_below_p(tmp_path):
+    import json
 
     from vai_data.cli import main
 
-    d = tmp_path / "lists"
+    d = tmp_path / "ann"
     d.mkdir()
-    (d / "train.txt").write_text("".join(f"CATER_new_{i:06d}.avi 1\n" for i in range(40)))
-    (d / "val.txt").write_text("".join(f"CATER_new_{i:06d}.avi 2\n" for i in range(40, 60)))
-    assert main(["splits", "cater", str(d), "-o", str(tmp_path / "out"), "--partial", "0.25"]) == 0
-    rng = random.Random(12)
-    keep_train = [i for i in range(40) if rng.random() < 0.25]
-    keep_val = [i for i in range(40, 60) if rng.random() < 0.25]
-    train = read_split_file(tmp_path / "out" / "train_partial.csv")
-    val = read_split_file(tmp_path / "out" / "val_partial.csv")
-    assert [r.video_id for r in train.rows] == keep_train and [r.video_id for r in val.rows] == keep_val
-    assert train.num_classes == 14 and "train_partial:" in capsys.readouterr().out
-    assert main(["splits", "cater", str(d), "-o", str(tmp_path / "o2"), "--partial", "1.5"]) == 1
+    names = {"train": [f"t_{i:03d}" for i in range(30)], "test": [f"v_{i:03d}" for i in range(12)]}
+    for split, vids in names.items():
+        entries = [{"vid_name": v, "label": i % 48} for i, v in enumerate(vids)]
+        (d / f"Diving48_V2_{split}.json").write_text(json.dumps(entries))
+        for v in vids:
+            make_frames(tmp_path / "frames" / v, 1)
+    argv = ["splits", "diving48", str(d), "-o", str(tmp_path / "out"), "--mode", "frames"]
+    assert main(argv + ["--frames-root", str(tmp_path / "frames"), "--partial", "0.25"]) == 0
+    keep_train, keep_test = upstream_lt_prob_partial([30, 12], 0.25)
+    for split, keep in (("train", keep_train), ("test", keep_test)):
+        rows = read_split_file(tmp_path / "out" / f"{split}_partial.csv").rows
+        assert [r.path.split("/")[0] for r in rows] == [names[split][i] for i in keep]
 
 
 def test_extracted_frames_and_generated_splits_load_in_video_clip_dataset(tmp_path):

@@ -25,6 +25,61 @@ def test_probe_video_and_frames(tmp_path):
         probe_video_info((tmp_path / "bad.mp4").write_bytes(b"not a video" * 10) and tmp_path / "bad.mp4")
 
 
+@pytest.mark.parametrize("first,n", [(1, 150), (1, 10), (0, 150), (1, 9)])
+def test_probe_unpadded_frame_numbers_keep_every_frame(tmp_path, first, n):
+    # ffmpeg's %d.jpg: 1.jpg ... 150.jpg; grouping by digit count kept only 10..99
+    info = probe_frame_folder(make_frames(tmp_path / "f", n, first=first, fmt="{:d}.jpg"))
+    assert (info.num_frames, info.first, info.pattern) == (n, first, "{:d}.jpg")
+    prefixed = probe_frame_folder(make_frames(tmp_path / "p", n, first=first, fmt="img_{:d}.jpg"))
+    assert (prefixed.num_frames, prefixed.first, prefixed.pattern) == (n, first, "img_{:d}.jpg")
+
+
+def test_probe_padded_numbers_that_outgrow_their_padding(tmp_path):
+    # {:02d} over 0..100 writes 00 ... 99 and then 100
+    info = probe_frame_folder(make_frames(tmp_path / "f", 101, fmt="{:02d}.jpg"))
+    assert (info.num_frames, info.first, info.pattern) == (101, 0, "{:02d}.jpg")
+
+
+def test_unpadded_pattern_reads_back_the_right_files(tmp_path):
+    from vai_data.frame_sources import FrameFolderSource
+
+    write_hmdb_lists(tmp_path / "lists")
+    frames = tmp_path / "frames"
+    for name in ("brush_hair/b1", "brush_hair/b2", "cartwheel/c1", "cartwheel/c2"):
+        make_frames(frames / name, 12, first=1, fmt="{:d}.jpg")
+    written = hmdb51_splits(tmp_path / "lists", tmp_path / "out", "frames", [1], frames_root=str(frames))
+    row = read_split_file(written["train1"]).rows[0]
+    assert (row.path, row.start, row.end) == ("brush_hair/b1/{:d}.jpg", 1, 12)
+    source = FrameFolderSource(str(frames / row.path), row.start, row.end)
+    clip = source.read_array([0, 9, 11])  # files 1.jpg, 10.jpg, 12.jpg: red = 10 * number
+    assert [round(float(clip[i, ..., 0].mean()) / 10) for i in range(3)] == [1, 10, 12]
+
+
+def test_probe_prefers_rgb_frames_over_flow(tmp_path):
+    folder = tmp_path / "tie"
+    for fmt in ("img_{:05d}.jpg", "flow_x_{:05d}.jpg", "flow_y_{:05d}.jpg"):
+        make_frames(folder, 5, first=1, fmt=fmt)
+    assert probe_frame_folder(folder).pattern == "img_{:05d}.jpg"
+    make_frames(folder, 6, first=1, fmt="x_{:05d}.jpg")  # more flow files than RGB ones
+    make_frames(folder, 6, first=1, fmt="flow_x_{:05d}.jpg")
+    info = probe_frame_folder(folder)
+    assert (info.pattern, info.first, info.num_frames) == ("img_{:05d}.jpg", 1, 5)
+
+
+def test_probe_refuses_an_unbreakable_tie_and_gaps(tmp_path):
+    tie = tmp_path / "tie"
+    make_frames(tie, 3, fmt="a_{:05d}.jpg")
+    make_frames(tie, 3, fmt="b_{:05d}.jpg")
+    with pytest.raises(ValueError, match=r"tie holds 2 numbered sequences of 3 files \(a_\{:05d\}\.jpg, b_"):
+        probe_frame_folder(tie)
+    gap = make_frames(tmp_path / "gap", 10)
+    (gap / "00004.jpg").unlink()
+    with pytest.raises(
+        ValueError, match=r"gap: \{:05d\}\.jpg numbers 0\.\.9 lack 1 file\(s\), the first 00004\.jpg"
+    ):
+        probe_frame_folder(gap)
+
+
 # ---------------------------------------------------------------- HMDB-51
 
 
@@ -129,6 +184,95 @@ def test_hmdb_malformed_line_names_file_and_line(tmp_path):
     (tmp_path / "lists" / "cartwheel_test_split1.txt").write_text("c1.avi 2\nc2.avi train\n")
     with pytest.raises(AnnotationError, match=r"cartwheel_test_split1\.txt:2: expected"):
         hmdb51_splits(tmp_path / "lists", tmp_path / "out", splits=[1], frames_root=str(tmp_path))
+
+
+# clips in the order of upstream's hmdb_videos_list.txt (video_datasets_api), which `find | sort` made in
+# an en_US.UTF-8 locale: case and punctuation ignored first, numbers compared with the .avi that followed
+UPSTREAM_ORDER = [
+    "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0",
+    "brush_hair/atempting_to_brush_my_hair_brush_hair_u_nm_np2_le_goo_0",
+    "brush_hair/Aussie_Brunette_Brushing_Hair_II_brush_hair_u_nm_np1_ba_goo_4",
+    "brush_hair/brushing_hair_2_brush_hair_h_nm_np1_ba_med_0",
+    "brush_hair/brushing_hair_brush_hair_f_nm_np2_ri_goo_3",
+    "brush_hair/Brushing_hair__the_right_way_brush_hair_u_nm_np1_fr_goo_0",
+    "brush_hair/brush_my_hair_without_wearing_the_glasses_brush_hair_u_nm_np1_fr_goo_0",
+    "shoot_bow/ArcheryFastShooting_shoot_bow_u_nm_np1_fr_med_0",
+    "shoot_bow/ArcheryFastShooting_shoot_bow_u_nm_np1_fr_med_10",
+    "shoot_bow/ArcheryFastShooting_shoot_bow_u_nm_np1_fr_med_19",
+    "shoot_bow/ArcheryFastShooting_shoot_bow_u_nm_np1_fr_med_1",
+    "shoot_bow/ArcheryFastShooting_shoot_bow_u_nm_np1_fr_med_20",
+    "shoot_bow/ArcheryFastShooting_shoot_bow_u_nm_np1_fr_med_2",
+    "sit/TrumanShow_sit_u_nm_np1_fr_med_14",
+    "situp/5_Min_Tone_Abs_Workout_2__Fitness_Training_w__Tammy_situp_f_nm_np1_fr_goo_2",
+    "situp/situps_situp_f_nm_np1_le_med_0",
+    "situp/Sit_ups_situp_f_nm_np1_ri_goo_0",
+    "situp/situps_situp_f_nm_np1_ri_med_3",
+    "situp/Waschbrettbauch_I-__bung_von_fitness_com_situp_f_nm_np1_ba_goo_0",
+    "sit/Veoh_Alpha_Dog_2_sit_f_nm_np1_fr_med_0",
+    "smile/My_smileEh_smile_h_nm_np1_fr_goo_0",
+    "smile/my_smile_smile_h_cm_np1_fr_goo_0",
+    "smile/MySmile_smile_h_nm_np1_fr_goo_0",
+    "smile/Re-_Re-_Show_your_Smile!_smile_h_nm_np1_fr_med_0",
+    "smile/Re-_Show_your_Smile!_10_smile_h_nm_np1_fr_goo_0",
+    "smile/Re-_Show_your_Smile!_1_smile_h_nm_np1_fr_goo_0",
+    "smile/Re-_Show_your_Smile!_smile_h_nm_np1_fr_goo_0",
+    "smile/Re-_Show_Your_Smile_smile_h_nm_np1_fr_goo_0",
+    "smile/Smile!_smile_h_cm_np1_fr_goo_0",
+    "smile/Smile_smile_h_cm_np1_fr_goo_0",
+    "smile/Smile_-]_smile_h_nm_np1_fr_goo_0",
+    "somersault/Bodenk_r_somersault_f_cm_np1_ri_med_1",
+    "somersault/Boden-K_r_somersault_f_cm_np1_ri_med_1",
+    "somersault/Bodenk_r_somersault_f_cm_np1_ri_med_2",
+    "somersault/Boden-K_r_somersault_f_cm_np1_ri_med_2",
+    "somersault/_Jumper_Boys___Pedrim_Naruto_-_Dive_Roll_Over_13_People_somersault_f_cm_np1_ri_bad_0",
+    "somersault/Kristina_Goryunova_-_Floor_Exercise_-_2009_Tyson_American_Cu_somersault_f_cm_np1_le_med_1",
+]
+
+
+def test_hmdb_video_ids_follow_upstream_sort_order():
+    import random
+
+    from vai_data.splits.hmdb import hmdb_video_ids
+
+    names = [f"{n}.avi" for n in UPSTREAM_ORDER]
+    random.Random(0).shuffle(names)
+    ids = hmdb_video_ids(set(names))
+    assert sorted(ids, key=ids.get) == [f"{n}.avi" for n in UPSTREAM_ORDER]
+
+
+def test_hmdb_video_ids_in_generated_splits_ignore_case(tmp_path):
+    d = tmp_path / "lists"
+    d.mkdir()
+    (d / "brush_hair_test_split1.txt").write_text("Aussie_z.avi 1\natempting_y.avi 2\nApril_09_x.avi 0\n")
+    (d / "cartwheel_test_split1.txt").write_text("c1.avi 2\n")
+    for name in ("brush_hair/Aussie_z", "brush_hair/atempting_y", "cartwheel/c1"):
+        make_frames(tmp_path / "frames" / name, 2)
+    written = hmdb51_splits(d, tmp_path / "out", "gulp", [1], frames_root=str(tmp_path / "frames"))
+    assert lines(written["train1"]) == ["0", "brush_hair/Aussie_z 2 0 0 1"]  # byte order gave 1
+    assert lines(written["test1"]) == ["0", "brush_hair/atempting_y 1 0 0 1", "cartwheel/c1 3 1 0 1"]
+
+
+def test_hmdb_video_list_numbers_clips_by_line(tmp_path, caplog):
+    from vai_data.cli import main
+
+    write_hmdb_lists(tmp_path / "lists")
+    for name in ("brush_hair/b1", "brush_hair/b2", "cartwheel/c1", "cartwheel/c2"):
+        make_frames(tmp_path / "frames" / name, 2)
+    video_list = tmp_path / "hmdb_videos_list.txt"
+    video_list.write_text("cartwheel/c2\nbrush_hair/b3\nbrush_hair/b1.avi\ncartwheel/c1\nbrush_hair/b2\n")
+    kw = dict(frames_root=str(tmp_path / "frames"), video_list=video_list)
+    written = hmdb51_splits(tmp_path / "lists", tmp_path / "out", "gulp", [1], **kw)
+    assert lines(written["train1"]) == ["0", "brush_hair/b1 2 0 0 1", "cartwheel/c2 0 1 0 1"]
+    assert lines(written["test1"]) == ["0", "brush_hair/b2 4 0 0 1", "cartwheel/c1 3 1 0 1"]
+    video_list.write_text("cartwheel/c2\nbrush_hair/b3\nbrush_hair/b1\nbrush_hair/b2\n")
+    with pytest.raises(
+        AnnotationError, match=r"list\.txt: has no line for 1 clip\(s\) .*e\.g\. cartwheel/c1;"
+    ):
+        hmdb51_splits(tmp_path / "lists", tmp_path / "out", "gulp", [1], **kw)
+    video_list.write_text("cartwheel/c2\nbrush_hair/b3\nbrush_hair/b1\nbrush_hair/b3\n")
+    argv = ["splits", "hmdb51", str(tmp_path / "lists"), "-o", str(tmp_path / "o"), "--splits", "1"]
+    assert main(argv + ["--frames-root", str(tmp_path / "frames"), "--video-list", str(video_list)]) == 1
+    assert "hmdb_videos_list.txt:4: brush_hair/b3 is listed twice (first at line 2)" in caplog.text
 
 
 # ---------------------------------------------------------------- UCF-101

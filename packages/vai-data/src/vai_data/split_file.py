@@ -234,7 +234,8 @@ def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
 def write_split_file(
     path: str | os.PathLike, rows: Iterable[SplitRow], fmt: str, num_classes: int = 0
 ) -> None:
-    """Write a split CSV atomically (temp file + rename), creating parent directories. Every row is first
+    """Write a split CSV atomically (temp file + rename), creating parent directories. The file is UTF-8
+    with ``\\n`` line ends whatever the locale, as :func:`read_split_file` reads it. Every row is first
     checked against the rules :func:`read_split_file` enforces; a bad one raises :class:`SplitFormatError`
     (a ``ValueError``) naming it as ``rows[i]`` and nothing is written."""
     if fmt not in FORMAT_COLUMNS:
@@ -245,18 +246,18 @@ def write_split_file(
     lines = [str(int(num_classes))]
     for i, row in enumerate(rows):
         lines.append(_format_row(row, fmt, int(num_classes), f"{path}: rows[{i}]"))
-    text = "\n".join(lines) + "\n"
+    data = ("\n".join(lines) + "\n").encode("utf-8")  # UTF-8 and \n whatever the locale, as the reader wants
     if "://" in path:  # a registered iopath handler: no rename available, write through it
-        with get_path_manager().open(path, "w") as f:
-            f.write(text)
+        with get_path_manager().open(path, "wb") as f:
+            f.write(data)
         return
     local = path
     parent = os.path.dirname(os.path.abspath(local))
     os.makedirs(parent, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".split-", suffix=".tmp", dir=parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, local)
     except BaseException:
         if os.path.exists(tmp):

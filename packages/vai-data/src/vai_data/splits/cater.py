@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 from pathlib import Path
 
@@ -20,14 +21,17 @@ from .common import (
     MediaSource,
     add_media_arguments,
     annotation_error,
+    check_partial_probability,
     clips_to_rows,
     parse_int,
     read_text_lines,
     write_outputs,
+    write_partial_files,
 )
 
 logger = logging.getLogger(__name__)
 TASK_CLASSES = {1: 14, 2: 301}
+TASK_LIST_FOLDERS = {1: "actions_present", 2: "actions_order_uniq"}  # the folders under CATER's lists/
 LIST_NAMES = ("train", "val", "train_subsetT", "train_subsetV")
 # the atomic actions of task 1 in label order, as (object shape, movement) - CATER's generator
 # (generate/gen_train_test.py, ACTION_CLASSES) defines them; 'spl' is the snitch
@@ -81,11 +85,16 @@ def read_cater_list(path: str | os.PathLike, num_classes: int) -> list[tuple[str
         labels = tuple(sorted({parse_int(x, path, lineno, "label") for x in parts[1].split(",") if x}))
         if not labels or any(not 0 <= v < num_classes for v in labels):
             raise annotation_error(path, lineno, f"labels {parts[1]!r} must be in 0..{num_classes - 1}")
-        digits = re.findall(r"\d+", os.path.splitext(parts[0])[0])
-        if not digits:
-            raise annotation_error(path, lineno, f"video name {parts[0]!r} has no number to use as video_id")
-        out.append((parts[0], int(digits[-1]), labels))
+        out.append((parts[0], cater_video_id(path, lineno, parts[0]), labels))
     return out
+
+
+def cater_video_id(path: str | os.PathLike, lineno: int, video: str) -> int:
+    """The number in a CATER video name (``CATER_new_005000.avi`` -> 5000), the clip's ``video_id``."""
+    digits = re.findall(r"\d+", os.path.splitext(video)[0])
+    if not digits:
+        raise annotation_error(path, lineno, f"video name {video!r} has no number to use as video_id")
+    return int(digits[-1])
 
 
 def cater_splits(
@@ -132,6 +141,88 @@ def cater_splits(
     return write_outputs(out_dir, rows, mode, n, names)
 
 
+def _list_draw_counts(list_dir: Path) -> list[int]:
+    """Upstream's number of ``--partial`` draws per list file of ``list_dir`` (one per line), in
+    :data:`LIST_NAMES` order; a missing file takes none."""
+    return [
+        sum(1 for _ in read_text_lines(list_dir / f"{name}.txt"))
+        if (list_dir / f"{name}.txt").is_file()
+        else 0
+        for name in LIST_NAMES
+    ]
+
+
+def cater_partial_keep(
+    list_dir: str | os.PathLike, task: int, probability: float, seed: int = 12
+) -> dict[str, list[tuple[int, bool]]]:
+    """Which lines of each list file upstream's ``--partial`` keeps: ``{list: [(video_id, kept)]}``.
+
+    Upstream (``generate_cater_task1_2_splits.py``) seeds ``random`` once and draws one ``random()`` per
+    list line, over ``actions_order_uniq`` (task 2) train/val/train_subsetT/train_subsetV first, then
+    ``actions_present`` (task 1) in the same order, skipping a line when the draw is ``< 1 - P`` (so
+    keeping it when ``>= 1 - P``). Task 1 therefore first burns one draw per line of the sibling
+    ``actions_order_uniq`` folder; without it, those lists are taken to have as many lines as task 1's
+    and a warning says so.
+    """
+    check_partial_probability(probability)
+    d = Path(list_dir)
+    rng = random.Random(seed)
+    if task == 1:
+        sibling = d.parent / TASK_LIST_FOLDERS[2]
+        if sibling.is_dir():
+            burn = sum(_list_draw_counts(sibling))
+        else:
+            burn = sum(_list_draw_counts(d))
+            logger.warning(
+                "--partial: %s not found; assuming its lists have as many lines as %s's (upstream draws "
+                "over task 2's lists first)",
+                sibling,
+                d,
+            )
+        for _ in range(burn):
+            rng.random()
+    keep: dict[str, list[tuple[int, bool]]] = {}
+    for name in LIST_NAMES:
+        path = d / f"{name}.txt"
+        if path.is_file():
+            keep[name] = [
+                (cater_video_id(path, lineno, line.split()[0]), not rng.random() < 1 - probability)
+                for lineno, line in read_text_lines(path)
+            ]
+    return keep
+
+
+def cater_partial_splits(
+    list_dir: str | os.PathLike,
+    written: dict[str, Path],
+    probability: float,
+    seed: int = 12,
+    task: int = 1,
+) -> dict[str, Path]:
+    """Upstream's CATER ``--partial``: ``<list>_partial.csv`` next to each written list split, with the
+    rows upstream keeps (:func:`cater_partial_keep`). The draws follow the list lines, so a clip skipped
+    for missing media still takes its draw, as upstream's corrupted-video check came after the draw."""
+    keep = cater_partial_keep(list_dir, task, probability, seed)
+    return write_partial_files(written, lambda split, rows: _kept_rows(split, rows, keep.get(split, [])))
+
+
+def _kept_rows(split: str, rows: list[SplitRow], keep: list[tuple[int, bool]]) -> list[SplitRow]:
+    """The ``rows`` of ``<split>.csv`` (a subsequence of the list's lines, in order) whose line was kept."""
+    out, i = [], 0
+    for row in rows:
+        while i < len(keep) and keep[i][0] != row.video_id:
+            i += 1
+        if i == len(keep):
+            raise ValueError(
+                f"{split}.csv: row {row.path} (video_id {row.video_id}) does not follow {split}.txt's order; "
+                "generate the splits again before --partial"
+            )
+        if keep[i][1]:
+            out.append(row)
+        i += 1
+    return out
+
+
 def add_cli(sub) -> None:
     """Register ``vai-data splits cater``."""
     p = sub.add_parser("cater", help="CATER task 1/2 multi-label splits from the official list files")
@@ -151,5 +242,8 @@ def add_cli(sub) -> None:
             a.num_frames,
             a.num_classes,
             a.gulp_root,
-        )
+        ),
+        partial_handler=lambda a, written: cater_partial_splits(
+            a.list_dir, written, a.partial, a.partial_seed, a.task
+        ),
     )

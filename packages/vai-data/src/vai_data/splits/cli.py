@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from . import cater, diving48, epic, hmdb, imagenet, kinetics, something, ucf101
 from .common import AnnotationError, write_partial_splits
@@ -23,9 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             type=float,
             default=None,
             metavar="P",
-            help="also write <split>_partial.csv keeping each row with probability P (upstream's --partial)",
+            help="also write <split>_partial.csv keeping each row with probability P (upstream's rule)",
         )
         p.add_argument("--partial-seed", type=int, default=12, help="seed of --partial (default 12)")
+
+
+def _write_partial(args: argparse.Namespace, written: dict[str, Path]) -> dict[str, Path]:
+    """``--partial``: the dataset's own rule where upstream's differs (CATER), else the shared one."""
+    handler = getattr(args, "partial_handler", None)
+    if handler is not None:
+        return handler(args, written)
+    return write_partial_splits(written, args.partial, args.partial_seed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         written = args.handler(args)
         if args.partial is not None:
-            written.update(write_partial_splits(written, args.partial, args.partial_seed))
+            written.update(_write_partial(args, written))
     except (AnnotationError, FileNotFoundError, ValueError) as e:
         logger.error("%s", e)
         return 1

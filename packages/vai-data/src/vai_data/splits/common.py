@@ -8,29 +8,26 @@ probing videos (PyAV) or frame folders for frame counts and sizes where the form
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
 import random
-import re
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ..decode import probe_video
-from ..errors import VideoDecodeError
 from ..gulp import open_gulp_directory
 from ..split_file import SplitRow, read_split_file, write_split_file
+from .media_probe import MediaInfo, escape_braces, probe_frame_folder, probe_video_info
 
 logger = logging.getLogger(__name__)
 PROGRESS_MIN_ITEMS = 100  # scans over at least this many clips/classes show a tqdm progress bar (stderr)
 
 MODES = ("video", "frames", "gulp", "image")
 MAX_SKIP_WARNINGS = 20  # per split; the total count is always logged
-FRAME_FILE_RE = re.compile(r"^(?P<prefix>.*?)(?P<digits>\d+)(?P<ext>\.(?:jpg|jpeg|png))$", re.IGNORECASE)
 
 
 class AnnotationError(ValueError):
@@ -59,54 +56,109 @@ def first_existing(folder: str | os.PathLike, names: Sequence[str]) -> Path:
     return next((folder / n for n in names if (folder / n).is_file()), folder / names[0])
 
 
+def read_annotation_text(path: str | os.PathLike) -> str:
+    """The whole text of an annotation file decoded as UTF-8 (a leading byte-order mark is dropped).
+
+    A file in another encoding raises one :class:`AnnotationError` naming the file, the line and the
+    byte that is not UTF-8; a UTF-16 file is recognised by its byte-order mark or, without one, its NULs.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _not_utf8_error(path, data, e) from None
+    nul = text.find("\x00")
+    if nul >= 0:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after each ASCII letter
+        line = text.count("\n", 0, nul) + 1
+        raise annotation_error(path, line, "contains NUL bytes (UTF-16 text?); save the file as UTF-8")
+    return text
+
+
+def _not_utf8_error(path: str | os.PathLike, data: bytes, e: UnicodeDecodeError) -> AnnotationError:
+    """The one-line error for an annotation file that is not UTF-8, at the line of the bad byte."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return annotation_error(
+            path, 1, "UTF-16 text (a UTF-16 byte-order mark starts it); save the file as UTF-8"
+        )
+    line_start = data.rfind(b"\n", 0, e.start) + 1
+    line = data.count(b"\n", 0, e.start) + 1
+    return annotation_error(
+        path,
+        line,
+        f"not UTF-8 text (byte 0x{data[e.start]:02x} at column {e.start - line_start + 1}: {e.reason}); "
+        "save the file as UTF-8, e.g. iconv -f latin1 -t utf-8",
+    )
+
+
 def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, stripped_line)`` for the non-blank lines of a text file (1-based numbers)."""
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if line:
-                yield lineno, line
+    """Yield ``(line_number, stripped_line)`` for the non-blank lines of a UTF-8 text file (1-based)."""
+    for lineno, raw in enumerate(io.StringIO(read_annotation_text(path), newline=None), start=1):
+        line = raw.strip()
+        if line:
+            yield lineno, line
+
+
+def _csv_records(path: str | os.PathLike, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(first_line, values)`` for each record of a UTF-8 CSV file; a record the csv module cannot
+    parse (a stray double quote that swallows the following lines) raises one line naming where it starts."""
+    reader = csv.reader(io.StringIO(read_annotation_text(path), newline=""), delimiter=delimiter)
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise annotation_error(
+                path, start, f"malformed CSV record ({e}); look for an unmatched double quote on this line"
+            ) from None
+        yield start, values
+
+
+def read_csv_header(path: str | os.PathLike, delimiter: str = ",") -> list[str]:
+    """The stripped column names of a CSV file's first record (empty for an empty file)."""
+    first = next(_csv_records(path, delimiter), None)
+    return [] if first is None else [h.strip() for h in first[1]]
 
 
 def read_csv_rows(
     path: str | os.PathLike, required: Sequence[str], delimiter: str = ","
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(line_number, row_dict)`` of a CSV with a header; checks the header has ``required`` columns."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            raise annotation_error(
-                path, 1, f"empty file; expected a header with columns {', '.join(required)}"
-            )
-        header = [h.strip() for h in header]
-        missing = [c for c in required if c not in header]
-        if missing:
+    records = _csv_records(path, delimiter)
+    first = next(records, None)
+    if first is None:
+        raise annotation_error(path, 1, f"empty file; expected a header with columns {', '.join(required)}")
+    header = [h.strip() for h in first[1]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise annotation_error(
+            path,
+            first[0],
+            f"header lacks column(s) {', '.join(missing)}; expected columns {', '.join(required)}",
+        )
+    for lineno, values in records:
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            spans = any("\n" in v for v in values)  # a quoted field ran over several lines
+            hint = "; a field spans several lines: look for an unmatched double quote" if spans else ""
             raise annotation_error(
                 path,
-                1,
-                f"header lacks column(s) {', '.join(missing)}; expected columns {', '.join(required)}",
+                lineno,
+                f"{len(values)} fields but the header has {len(header)} ({','.join(header)}){hint}",
             )
-        for values in reader:
-            lineno = reader.line_num
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) != len(header):
-                raise annotation_error(
-                    path,
-                    lineno,
-                    f"{len(values)} fields but the header has {len(header)} ({','.join(header)})",
-                )
-            yield lineno, {k: v.strip() for k, v in zip(header, values, strict=True)}
+        yield lineno, {k: v.strip() for k, v in zip(header, values, strict=True)}
 
 
 def read_json(path: str | os.PathLike) -> object:
-    """Load a JSON annotation file, naming the file and position on a syntax error."""
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise annotation_error(path, e.lineno, f"invalid JSON ({e.msg}, column {e.colno})") from None
+    """Load a UTF-8 JSON annotation file (a leading byte-order mark is accepted), naming the file and
+    position on a syntax error."""
+    try:
+        return json.loads(read_annotation_text(path))
+    except json.JSONDecodeError as e:
+        raise annotation_error(path, e.lineno, f"invalid JSON ({e.msg}, column {e.colno})") from None
 
 
 def parse_int(text: str, path: str | os.PathLike, line: int | None, what: str) -> int:
@@ -134,56 +186,6 @@ class Clip:
     start: int | None = None
     end: int | None = None
     pattern: str | None = None
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What a probe learned: frame count, first frame number, size and (frames) the file pattern."""
-
-    num_frames: int
-    first: int = 0
-    width: int | None = None
-    height: int | None = None
-    pattern: str | None = None
-
-
-def probe_video_info(path: str | os.PathLike) -> MediaInfo:
-    """Frame count and size of a video from its container metadata (PyAV, no decoding)."""
-    try:
-        n, width, height = probe_video(os.fspath(path))
-    except VideoDecodeError as e:
-        raise ValueError(str(e)) from None
-    if n <= 0 or not width or not height:
-        raise ValueError(f"cannot decode {path}: no frames or zero size in the container")
-    return MediaInfo(num_frames=n, first=0, width=width, height=height)
-
-
-def probe_frame_folder(folder: str | os.PathLike) -> MediaInfo:
-    """Count the numbered images of a frame folder; returns first number and a ``{:0Nd}`` pattern."""
-    groups: Counter[tuple[str, int, str]] = Counter()
-    numbers: dict[tuple[str, int, str], list[int]] = {}
-    with os.scandir(folder) as it:
-        for entry in it:
-            m = FRAME_FILE_RE.match(entry.name)
-            if m is None or not entry.is_file():
-                continue
-            key = (m["prefix"], len(m["digits"]), m["ext"])
-            groups[key] += 1
-            numbers.setdefault(key, []).append(int(m["digits"]))
-    if not groups:
-        raise ValueError(f"frame folder {folder} holds no numbered .jpg/.png files")
-    key = groups.most_common(1)[0][0]
-    prefix, width, ext = key
-    nums = numbers[key]
-    first, last = min(nums), max(nums)
-    if last - first + 1 != len(nums):
-        logger.warning("frame folder %s has gaps (%d files for %d..%d)", folder, len(nums), first, last)
-    pattern = f"{_escape_braces(prefix)}{{:0{width}d}}{_escape_braces(ext)}"
-    return MediaInfo(num_frames=last - first + 1, first=first, pattern=pattern)
-
-
-def _escape_braces(text: str) -> str:
-    return text.replace("{", "{{").replace("}", "}}")
 
 
 @dataclass
@@ -268,13 +270,13 @@ def _clip_to_row(clip: Clip, mode: str, media: MediaSource) -> SplitRow:
     if clip.start is not None and clip.end is not None:
         if mode == "gulp":  # a gulp stores only the segment's frames
             return SplitRow(clip.name, clip.video_id, clip.label, 0, clip.end - clip.start)
-        pattern = clip.pattern if clip.pattern is not None else _escape_braces(clip.name) + "/{:05d}.jpg"
+        pattern = clip.pattern if clip.pattern is not None else escape_braces(clip.name) + "/{:05d}.jpg"
         return SplitRow(pattern, clip.video_id, clip.label, clip.start, clip.end)
     info = _probe_clip(clip, media)
     if mode == "gulp":
         return SplitRow(clip.name, clip.video_id, clip.label, 0, info.num_frames - 1)
     pattern = info.pattern or "{:05d}.jpg"
-    rel = _escape_braces(clip.name) + "/" + pattern
+    rel = escape_braces(clip.name) + "/" + pattern
     return SplitRow(rel, clip.video_id, clip.label, info.first, info.first + info.num_frames - 1)
 
 
@@ -322,23 +324,38 @@ def write_outputs(
         written[split] = path
     if class_names is not None:
         path = out / "classes.txt"
-        path.write_text("".join(f"{name}\n" for name in class_names), encoding="utf-8")
+        path.write_text("".join(f"{name}\n" for name in class_names), encoding="utf-8", newline="\n")
         written["classes"] = path
     return written
 
 
-def write_partial_splits(written: dict[str, Path], probability: float, seed: int = 12) -> dict[str, Path]:
-    """Upstream's ``--partial``: next to each written split, ``<split>_partial.csv`` keeping each row with
-    ``probability`` (one ``random.Random(seed)`` stream over the splits in order)."""
+def check_partial_probability(probability: float) -> None:
+    """Raise one line unless ``probability`` (``--partial P``) is in (0, 1]."""
     if not 0 < probability <= 1:
         raise ValueError(f"partial probability must be in (0, 1], got {probability}")
+
+
+def write_partial_splits(written: dict[str, Path], probability: float, seed: int = 12) -> dict[str, Path]:
+    """Upstream's ``--partial`` of SSv1/SSv2/Diving48/EPIC: next to each written split,
+    ``<split>_partial.csv`` keeping a row when ``random() < probability`` (one ``random.Random(seed)``
+    stream over the splits in order, one draw per row). CATER's rule differs: see
+    :func:`~vai_data.splits.cater.cater_partial_splits`."""
+    check_partial_probability(probability)
     rng = random.Random(seed)
+    return write_partial_files(written, lambda split, rows: [r for r in rows if rng.random() < probability])
+
+
+def write_partial_files(
+    written: dict[str, Path], select: Callable[[str, list[SplitRow]], list[SplitRow]]
+) -> dict[str, Path]:
+    """Write ``<split>_partial.csv`` next to each written split (``classes`` aside) with the rows
+    ``select(split, rows)`` keeps, the splits taken in order; returns ``{"<split>_partial": path}``."""
     out: dict[str, Path] = {}
     for split, path in written.items():
         if split == "classes":
             continue
         sf = read_split_file(path)
-        rows = [r for r in sf.rows if rng.random() < probability]
+        rows = select(split, sf.rows)
         dest = path.with_name(f"{split}_partial.csv")
         write_split_file(dest, rows, fmt=sf.fmt, num_classes=sf.num_classes)
         logger.info("wrote %s (%d of %d rows)", dest, len(rows), len(sf.rows))
@@ -352,7 +369,7 @@ def sorted_ids(names: Iterable[str]) -> dict[str, int]:
 
 
 def add_media_arguments(parser, modes: Sequence[str], default: str, video_ext: str | None = None) -> None:
-    """The options every generator shares: output folder, storage mode and media roots."""
+    """The output folder, storage mode and media-root options of a generator that probes media."""
     parser.add_argument("-o", "--out-dir", required=True, help="folder to write <split>.csv and classes.txt")
     parser.add_argument(
         "--mode", choices=list(modes), default=default, help=f"split format (default {default})"

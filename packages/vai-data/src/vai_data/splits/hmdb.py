@@ -2,7 +2,8 @@
 
 Each official file ``<class>_test_split<k>.txt`` holds lines ``<clip>.avi <id>`` where 1 = train,
 2 = test, 0 = unused. Labels are the sorted class names' indices; ``video_id`` is the clip's index in
-the sorted list of all listed clips (unused ones included), so it is the same in every split.
+the list of all listed clips (unused ones included) sorted as upstream's ``hmdb_videos_list.txt`` is
+(``sort`` in the en_US.UTF-8 locale), or its line in a given video list, so it is the same in every split.
 ``confusion=2`` builds upstream's Confusing-HMDB-102: train class c is relabelled ``c + 51 * randint(0, 1)``
 (Python ``random`` seeded 12, drawn in upstream's order) and test rows are multi-label ``c,c+51`` under
 the header 102.
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..split_file import SplitRow
+from .collation import en_us_sort_key
 from .common import (
     Clip,
     MediaSource,
@@ -24,11 +26,11 @@ from .common import (
     annotation_error,
     clips_to_rows,
     read_text_lines,
-    sorted_ids,
     write_outputs,
 )
 
 SPLIT_FILE_RE = re.compile(r"^(?P<cls>.+)_test_split(?P<k>\d)\.txt$")
+VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".webm")
 
 
 def read_hmdb_split_lists(
@@ -64,6 +66,48 @@ def read_hmdb_split_lists(
     return classes, out
 
 
+def hmdb_video_ids(clips: set[str], video_list: str | os.PathLike | None = None) -> dict[str, int]:
+    """``video_id`` of each ``<class>/<clip>.avi``: its index in the clips sorted as ``sort`` in the
+    en_US.UTF-8 locale orders them (case and punctuation ignored first, as upstream's
+    ``hmdb_videos_list.txt`` was made), or, given ``video_list``, the 0-based line of the clip there."""
+    if video_list is None:
+        return {name: i for i, name in enumerate(sorted(clips, key=en_us_sort_key))}
+    listed = read_video_list(video_list)
+    ids, missing = {}, []
+    for name in sorted(clips):
+        key = _strip_video_ext(name)
+        if key in listed:
+            ids[name] = listed[key]
+        else:
+            missing.append(key)
+    if missing:
+        raise annotation_error(
+            video_list,
+            None,
+            f"has no line for {len(missing)} clip(s) of the split lists, e.g. {missing[0]}; pass the list of "
+            "every HMDB-51 video (upstream's hmdb_videos_list.txt)",
+        )
+    return ids
+
+
+def read_video_list(path: str | os.PathLike) -> dict[str, int]:
+    """``{<class>/<clip>: id}`` from a list of one video path per line (upstream's
+    ``hmdb_videos_list.txt``): the id is the 0-based line number; a video extension is optional."""
+    out: dict[str, int] = {}
+    for lineno, line in read_text_lines(path):
+        key = _strip_video_ext(line)
+        if key in out:
+            raise annotation_error(path, lineno, f"{key} is listed twice (first at line {out[key] + 1})")
+        out[key] = lineno - 1
+    return out
+
+
+def _strip_video_ext(name: str) -> str:
+    """``name`` without a trailing video extension (``.avi``, ``.mp4``, ``.mkv``, ``.webm``)."""
+    stem, ext = os.path.splitext(name)
+    return stem if ext.lower() in VIDEO_EXTS else name
+
+
 def hmdb51_splits(
     split_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -74,8 +118,12 @@ def hmdb51_splits(
     confusion: int = 1,
     seed: int = 12,
     gulp_root: str | None = None,
+    video_list: str | os.PathLike | None = None,
 ) -> dict[str, Path]:
     """Write ``train<k>.csv`` and ``test<k>.csv`` for each requested split; returns the written paths.
+
+    ``video_id`` numbers the clips of the official lists in the order of :func:`hmdb_video_ids`: the
+    en_US.UTF-8 ``sort`` order upstream's ``hmdb_videos_list.txt`` has, or the lines of ``video_list``.
 
     ``confusion = n >= 2`` relabels train clips of class c as ``c + 51 * randint(0, n - 1)`` and makes
     test rows multi-label ``c, c+51, ...`` (header ``51 n``). As upstream, one ``random.Random(seed)``
@@ -96,7 +144,8 @@ def hmdb51_splits(
                 split_dir, None, f"split {k} lists different classes from split {wanted[0]}"
             )
     label_of = {c: i for i, c in enumerate(classes)}
-    ids = sorted_ids(f"{c}/{f}" for _, lists in parsed.values() for rows in lists.values() for c, f in rows)
+    listed = {f"{c}/{f}" for _, lists in parsed.values() for rows in lists.values() for c, f in rows}
+    ids = hmdb_video_ids(listed, video_list)
     media = MediaSource(videos_root, frames_root, gulp_root=gulp_root)
     num = len(classes)
     rng = random.Random(seed)
@@ -140,6 +189,13 @@ def add_cli(sub) -> None:
     p.add_argument(
         "--seed", type=int, default=12, help="seed of the Confusing-HMDB-102 relabelling (default 12)"
     )
+    p.add_argument(
+        "--video-list",
+        default=None,
+        metavar="FILE",
+        help="number video_ids by this list of <class>/<clip> lines (0-based line number), e.g. upstream's "
+        "hmdb_videos_list.txt; default: the clips in en_US.UTF-8 `sort` order",
+    )
     p.set_defaults(
         handler=lambda a: hmdb51_splits(
             a.split_dir,
@@ -151,5 +207,6 @@ def add_cli(sub) -> None:
             a.confusion,
             a.seed,
             a.gulp_root,
+            a.video_list,
         )
     )

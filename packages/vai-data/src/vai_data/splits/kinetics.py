@@ -22,6 +22,7 @@ from .common import (
     annotation_error,
     clips_to_rows,
     parse_int,
+    read_csv_header,
     read_csv_rows,
     sorted_ids,
     write_outputs,
@@ -61,15 +62,15 @@ def index_media(root: str | os.PathLike, want_dirs: bool) -> dict[str, str]:
     return found
 
 
-def read_kinetics_csv(path: str | os.PathLike) -> list[tuple[str, str, int, int]]:
-    """Rows ``(label_name, youtube_id, time_start, time_end)``; a file without labels raises."""
+def read_kinetics_csv(path: str | os.PathLike) -> list[tuple[str, str, int, int, int]]:
+    """Rows ``(label_name, youtube_id, time_start, time_end, line_number)``; a file without labels raises."""
     out = []
     for lineno, row in read_csv_rows(path, CSV_COLUMNS):
         if not row["youtube_id"]:
             raise annotation_error(path, lineno, "empty youtube_id")
         start = parse_int(row["time_start"], path, lineno, "time_start")
         end = parse_int(row["time_end"], path, lineno, "time_end")
-        out.append((row["label"], row["youtube_id"], start, end))
+        out.append((row["label"], row["youtube_id"], start, end, lineno))
     return out
 
 
@@ -82,7 +83,8 @@ def kinetics400_splits(
 ) -> dict[str, Path]:
     """Write ``train.csv``/``val.csv`` (and ``test.csv`` when its csv has labels) for Kinetics-400."""
     d = Path(annotation_dir)
-    lists: dict[str, list[tuple[str, str, int, int]]] = {}
+    lists: dict[str, list[tuple[str, str, int, int, int]]] = {}
+    files: dict[str, Path] = {}
     for split, names in SPLIT_FILES.items():
         path = next((d / n for n in names if (d / n).is_file()), None)
         if path is None:
@@ -92,15 +94,13 @@ def kinetics400_splits(
                 )
             logger.warning("no %s csv in %s; %s split not written", "/".join(names), d, split)
             continue
-        with open(path, encoding="utf-8-sig") as f:
-            header = f.readline()
-        if split == "test" and "label" not in header.split(","):
+        if split == "test" and "label" not in read_csv_header(path):
             logger.warning("%s has no label column (unlabelled test set); test split not written", path)
             continue
-        lists[split] = read_kinetics_csv(path)
+        lists[split], files[split] = read_kinetics_csv(path), path
     classes = sorted({label for label, *_ in lists["train"]})
     label_of = {c: i for i, c in enumerate(classes)}
-    ids = sorted_ids(kinetics_stem(y, s, e) for rows in lists.values() for _, y, s, e in rows)
+    ids = sorted_ids(kinetics_stem(y, s, e) for rows in lists.values() for _, y, s, e, _ in rows)
     root = frames_root if mode in ("frames", "gulp") and frames_root else videos_root
     if root is None:
         raise ValueError(f"{mode} mode needs --videos-root{'' if mode == 'video' else ' or --frames-root'}")
@@ -109,10 +109,12 @@ def kinetics400_splits(
     rows: dict[str, list[SplitRow]] = {}
     for split, entries in lists.items():
         clips, missing = [], 0
-        for label, ytid, s, e in entries:
+        for label, ytid, s, e, lineno in entries:
             if label not in label_of:
                 raise annotation_error(
-                    d, None, f"{split} clip {ytid} has class {label!r} absent from train.csv"
+                    files[split],
+                    lineno,
+                    f"clip {ytid} has class {label!r}, absent from {files['train'].name}",
                 )
             stem = kinetics_stem(ytid, s, e)
             rel = index.get(stem) or index.get(ytid)
