@@ -3,6 +3,7 @@
 
 import os
 
+import numpy as np
 import pytest
 import torch
 from test_storage import SMALL, _numbered_jpegs
@@ -140,3 +141,183 @@ def test_pack_cli_errors_are_one_line(tmp_path, synth_root, capsys, caplog):
     rc, _, out = pack("--split", str(split), "--short-side", "16")
     assert rc == 1 and "packed 2 videos (16 frames), skipped 2" in out and "packed split:" in out
     assert [r.getMessage()[:8] for r in caplog.records if r.levelname == "WARNING"] == ["skipped "] * 2
+
+
+STEP = 12  # red level per frame number in the numbered test videos
+
+
+def _numbered_video(path, n: int) -> None:
+    """An H.264 video whose frame i is flat red level ``STEP * i`` (the frame number survives encoding)."""
+    from vai_data.synth import write_mp4
+
+    frames = np.zeros((n, 24, 32, 3), np.uint8)
+    frames[..., 0] = (STEP * np.arange(n, dtype=np.uint8))[:, None, None]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_mp4(str(path), frames)
+
+
+def _stored_numbers(root, key: str, store: str) -> list[int]:
+    """The frame numbers (red levels) of every frame a store holds under ``key``."""
+    from vai_data.packed import open_packed_source
+
+    if store == "lmdb":
+        src = open_packed_source(os.path.join(root, "frames.lmdb"), key, 0, None, "lmdb")
+    else:
+        src = open_packed_source(str(root), key, 0, None, "packed")
+    frames = src.read(list(range(src.num_frames)))
+    return [int(round(float(f[..., 0].float().mean()) / STEP)) for f in frames]
+
+
+def _video_split(path, rows) -> str:
+    write_split_file(path, [SplitRow("v.mp4", vid, vid, s, e, 32, 24) for vid, s, e in rows], "video")
+    return str(path)
+
+
+def _keys(split_path) -> list[str]:
+    from vai_data import read_split_file
+
+    return [r.path for r in read_split_file(split_path).rows]
+
+
+@pytest.mark.parametrize("store", ["file", "lmdb"])
+def test_two_splits_packed_into_one_out_keep_their_own_segments(tmp_path, store):
+    """train rows v.mp4 0-9 and val rows v.mp4 10-19 packed into one --out (as the docs show) must not
+    overwrite each other; packing a split again writes the same keys; a whole-video row keeps its name."""
+    if store == "lmdb":
+        pytest.importorskip("lmdb")
+    _numbered_video(tmp_path / "data" / "v.mp4", 20)
+    train = _video_split(tmp_path / "train.csv", [(1, 0, 9)])
+    val = _video_split(tmp_path / "val.csv", [(2, 10, 19)])
+    whole = _video_split(tmp_path / "all.csv", [(3, 0, 19)])
+    out = tmp_path / "out"
+    keys = {s: _keys(pack_split(s, tmp_path / "data", out, store=store)) for s in (train, val, whole)}
+    assert _keys(pack_split(train, tmp_path / "data", out, store=store)) == keys[train]  # idempotent
+    suffix = ".vpk" if store == "file" else ""
+    assert keys == {train: [f"v__0-9{suffix}"], val: [f"v__10-19{suffix}"], whole: [f"v{suffix}"]}
+    assert _stored_numbers(out, keys[train][0], store) == list(range(10))
+    assert _stored_numbers(out, keys[val][0], store) == list(range(10, 20))
+    assert _stored_numbers(out, keys[whole][0], store) == list(range(20))
+    ds = VideoClipDataset(
+        out / "splits" / "val.csv", out / "frames.lmdb" if store == "lmdb" else out, train=False, **SMALL
+    )
+    assert ds[0]["video_id"] == 2 and ds[0]["video"].shape == (3, 4, 16, 16)
+
+
+def _frame_folder(folder, n: int, prefix: str = "", level: int = 0) -> None:
+    from test_storage import encode_jpeg
+
+    os.makedirs(folder, exist_ok=True)
+    for i in range(n):
+        img = np.zeros((24, 32, 3), np.uint8)
+        img[..., 0] = STEP * (level + i)
+        (folder / f"{prefix}{i:05d}.jpg").write_bytes(encode_jpeg(img, quality=95))
+
+
+@pytest.mark.parametrize("store", ["file", "lmdb"])
+def test_packing_leaves_other_sources_and_untagged_entries_alone(tmp_path, store):
+    """Two sources with the same key (RGB and flow images in one folder) and an entry written before
+    entries were tagged keep their frames; each run's rows go to a key of their own, the same every run."""
+    if store == "lmdb":
+        pytest.importorskip("lmdb")
+    from vai_data.packed import write_packed
+
+    _frame_folder(tmp_path / "data" / "a", 4)
+    _frame_folder(tmp_path / "data" / "a", 6, prefix="flow_", level=10)
+    _frame_folder(tmp_path / "data" / "b", 3, level=5)
+    out = tmp_path / "out"
+    out.mkdir()
+    if store == "file":  # an untagged .vpk, as an older vai wrote it, under the key of folder b
+        write_packed(str(out / "b.vpk"), _numbered_jpegs(2))
+    else:
+        lmdb = pytest.importorskip("lmdb")
+        with lmdb.open(str(out / "frames.lmdb"), map_size=1 << 24) as env, env.begin(write=True) as txn:
+            txn.put(b"b/n", b"1")
+            txn.put(b"b/000000", _numbered_jpegs(1)[0])
+    legacy = (out / "b.vpk").read_bytes() if store == "file" else None
+    rows = {"rgb": ("a/{:05d}.jpg", 3), "flow": ("a/flow_{:05d}.jpg", 5), "b": ("b/{:05d}.jpg", 2)}
+    keys = {}
+    for name, (pattern, end) in rows.items():
+        write_split_file(tmp_path / f"{name}.csv", [SplitRow(pattern, 1, 0, 0, end)], "frames")
+        keys[name] = _keys(pack_split(tmp_path / f"{name}.csv", tmp_path / "data", out, store=store))[0]
+    for name in rows:  # packing again: the same keys, nothing else written
+        assert _keys(pack_split(tmp_path / f"{name}.csv", tmp_path / "data", out, store=store)) == [
+            keys[name]
+        ]
+    suffix = ".vpk" if store == "file" else ""
+    assert keys["rgb"] == f"a{suffix}"
+    assert keys["flow"].startswith("a__") and keys["b"].startswith("b__") and len(set(keys.values())) == 3
+    assert _stored_numbers(out, keys["rgb"], store) == [0, 1, 2, 3]
+    assert _stored_numbers(out, keys["flow"], store) == [10, 11, 12, 13, 14, 15]
+    assert _stored_numbers(out, keys["b"], store) == [5, 6, 7]
+    if store == "file":
+        assert (out / "b.vpk").read_bytes() == legacy
+        assert sorted(p.name for p in out.glob("*.vpk")) == sorted([*keys.values(), "b.vpk"])
+    else:
+        assert _stored_numbers(out, "b", store) == [0]
+
+
+def _grey_flow_store(tmp_path):
+    """A 'grey' flow folder (u0, v0, u1, v1, ... for 8 flow frames) and a split of two rows of it."""
+    from test_flow import _grey, _save, u_val, v_val
+
+    for i in range(8):
+        _save(tmp_path / "data" / "vid" / f"{2 * i:05d}.jpg", _grey(u_val(i)))
+        _save(tmp_path / "data" / "vid" / f"{2 * i + 1:05d}.jpg", _grey(v_val(i)))
+    rows = [SplitRow("vid/{:05d}.jpg", 7, 1, 0, 7), SplitRow("vid/{:05d}.jpg", 8, 0, 2, 7)]
+    write_split_file(tmp_path / "flow.csv", rows, "frames")
+    return tmp_path / "flow.csv"
+
+
+@pytest.mark.parametrize("store", ["file", "lmdb"])
+def test_grey_flow_split_packs_both_images_of_each_flow_frame(tmp_path, store):
+    """start/end of a 'grey' split count flow frames: packing stores images 2*start..2*end+1, and the
+    packed store gives the same flow clips as the folders."""
+    if store == "lmdb":
+        pytest.importorskip("lmdb")
+    from test_flow import KW
+
+    split = _grey_flow_store(tmp_path)
+    out = tmp_path / "out"
+    report_split = pack_split(split, tmp_path / "data", out, store=store, flow="grey")
+    assert _keys(report_split) == (["vid.vpk", "vid__4-15.vpk"] if store == "file" else ["vid", "vid__4-15"])
+    root = out / "frames.lmdb" if store == "lmdb" else out
+    packed = VideoClipDataset(report_split, root, train=False, flow="grey", **KW)
+    folders = VideoClipDataset(split, tmp_path / "data", train=False, flow="grey", **KW)
+    assert [(r.start, r.end) for r in packed.split.rows] == [(0, 7), (0, 5)]
+    assert len(packed) == len(folders)
+    for i in range(len(folders)):
+        a, b = packed[i], folders[i]
+        assert torch.equal(a["video"], b["video"])  # (JPEG bytes copied: identical pixels)
+        assert (a["frame_indices"] - packed.split.rows[i].start).tolist() == (
+            b["frame_indices"] - folders.split.rows[i].start
+        ).tolist()
+
+
+def test_pack_cli_grey_flow_and_flow_errors(tmp_path, caplog):
+    from test_flow import KW
+    from vai_data.cli import main
+
+    split = _grey_flow_store(tmp_path)
+    argv = [
+        "pack",
+        "--split",
+        str(split),
+        "--data-root",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main([*argv, "--flow", "grey"]) == 0
+    ds = VideoClipDataset(
+        tmp_path / "o" / "splits" / "flow.csv", tmp_path / "o", train=False, flow="grey", **KW
+    )
+    ref = VideoClipDataset(split, tmp_path / "data", train=False, flow="grey", **KW)
+    assert torch.equal(ds[1]["video"], ref[1]["video"])
+    with pytest.raises(ValueError, match=r"flow='RR' keeps u and v in two folders"):
+        pack_split(split, tmp_path / "data", tmp_path / "rr", flow="RR")
+    video_split = _video_split(tmp_path / "v.csv", [(1, 0, 3)])
+    with pytest.raises(
+        ValueError, match=r"v\.csv: flow='grey' packs interleaved u/v frame folders, not a video"
+    ):
+        pack_split(video_split, tmp_path, tmp_path / "g", flow="grey")
+    assert not (tmp_path / "rr").exists() and not (tmp_path / "g").exists()

@@ -227,6 +227,8 @@ DAMAGE_CAUSES = {
     "offset_backwards": "corrupt packed index",
     "offset_huge": "corrupt packed index",
     "offset_into_header": "corrupt packed index",
+    "count_huge": "corrupt frame count: the header's 4294967295 frames need a 34359738384-byte",
+    "count_past_end": "corrupt frame count: the header's 1000000 frames need a 8000024-byte",
 }
 
 
@@ -236,7 +238,8 @@ def test_packed_file_damage_raises(tmp_path, damage):
 
     path = tmp_path / "v.vpk"
     blobs = _numbered_jpegs()
-    write_packed(str(path), [blobs[i % 6] for i in range(700)] if damage == "long_index" else blobs)
+    long = damage in ("long_index", "count_huge", "count_past_end")  # (files longer than the first read)
+    write_packed(str(path), [blobs[i % 6] for i in range(700)] if long else blobs)
     data = bytearray(path.read_bytes())
     offset = 16 + 8 * 5  # offsets[5], the start of frame 5
     if damage == "magic":
@@ -255,6 +258,8 @@ def test_packed_file_damage_raises(tmp_path, damage):
         struct.pack_into("<Q", data, offset + 8, 2**63 + 105)
     elif damage == "offset_into_header":
         struct.pack_into("<Q", data, offset, 8)
+    elif damage in ("count_huge", "count_past_end"):  # an index longer than the file: no huge read
+        struct.pack_into("<I", data, 8, 0xFFFFFFFF if damage == "count_huge" else 10**6)
     if damage in ("directory", "missing"):
         path.unlink()
         if damage == "directory":
@@ -264,6 +269,35 @@ def test_packed_file_damage_raises(tmp_path, damage):
     with pytest.raises(VideoDecodeError, match="v.vpk") as err:
         PackedFile(path).read_jpeg_bytes([0, 5])
     assert DAMAGE_CAUSES[damage] in str(err.value)
+
+
+def test_packed_file_corrupt_frame_count_without_pread(tmp_path, monkeypatch):
+    """The index-size check also holds where frames are read through a file object (no os.pread)."""
+    import struct
+
+    path = tmp_path / "v.vpk"
+    write_packed(str(path), [_numbered_jpegs(1)[0]] * 700)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 8, 0xFFFFFFFF)
+    path.write_bytes(bytes(data))
+    monkeypatch.delattr("os.pread")
+    with pytest.raises(VideoDecodeError, match=r"v\.vpk: truncated packed index or corrupt frame count"):
+        PackedFile(path)
+
+
+def test_packed_header_tag_is_kept_and_ignored_by_readers(tmp_path):
+    from vai_data.packed import packed_tag
+
+    blobs = _numbered_jpegs(3)
+    write_packed(str(tmp_path / "t.vpk"), blobs, tag=0xDEADBEEF)
+    write_packed(str(tmp_path / "old.vpk"), blobs)
+    (tmp_path / "junk.vpk").write_bytes(b"not a packed file")
+    assert packed_tag(str(tmp_path / "t.vpk")) == 0xDEADBEEF
+    assert packed_tag(str(tmp_path / "old.vpk")) == packed_tag(str(tmp_path / "junk.vpk")) == 0
+    assert packed_tag(str(tmp_path / "missing.vpk")) is None
+    assert PackedFile(tmp_path / "t.vpk").read_jpeg_bytes([2, 0]) == [blobs[2], blobs[0]]
+    with pytest.raises(ValueError, match=r"x\.vpk: tag 4294967296 does not fit"):
+        write_packed(str(tmp_path / "x.vpk"), blobs, tag=1 << 32)
 
 
 def test_packed_file_accepts_paths_and_index_like_frame_numbers(tmp_path):

@@ -1,10 +1,12 @@
 """The packed frame store: all JPEG frames of one video in one file (``.vpk``) or in an LMDB.
 
-``.vpk`` layout (little-endian): magic ``b"VAIPK001"``, ``uint32`` frame count, ``uint32`` reserved,
+``.vpk`` layout (little-endian): magic ``b"VAIPK001"``, ``uint32`` frame count, ``uint32`` tag (which
+segment of which source the packer stored, see :mod:`vai_data.packing`; 0 when unknown; readers ignore it),
 ``uint64`` offsets[count + 1] (absolute; frame i is bytes ``offsets[i]:offsets[i+1]``), then the JPEGs.
 A reader reads the small index, then just the frames it samples (``os.pread`` on local files).
 LMDB layout (optional ``lmdb`` extra): key ``<video key>/n`` holds the frame count as ASCII, key
-``<video key>/<i:06d>`` frame i's JPEG bytes.
+``<video key>/<i:06d>`` frame i's JPEG bytes, key ``<video key>/tag`` the packer's tag as ASCII (absent in
+stores written before tags).
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ _HEADER = struct.Struct("<8sII")
 _SPAN = struct.Struct("<QQ")  # offsets[i], offsets[i + 1]
 
 
-def write_packed(path: str, jpegs: Sequence[bytes]) -> None:
-    """Write JPEG byte strings as one ``.vpk`` file (atomically, creating parent directories)."""
+def write_packed(path: str, jpegs: Sequence[bytes], tag: int = 0) -> None:
+    """Write JPEG byte strings as one ``.vpk`` file (atomically, creating parent directories); ``tag``
+    (a ``uint32``) is kept in the header for :func:`packed_tag`."""
     if not jpegs:
         raise ValueError(f"{path}: refusing to pack a video with no frames")
+    if not 0 <= tag < 1 << 32:
+        raise ValueError(f"{path}: tag {tag} does not fit the header's uint32")
     n = len(jpegs)
     start = _HEADER.size + 8 * (n + 1)
     offsets = np.concatenate([[0], np.cumsum([len(j) for j in jpegs])]).astype("<u8") + start
@@ -39,7 +44,7 @@ def write_packed(path: str, jpegs: Sequence[bytes]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".pack-", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(_HEADER.pack(MAGIC, n, 0))
+            f.write(_HEADER.pack(MAGIC, n, tag))
             f.write(offsets.tobytes())
             for j in jpegs:
                 f.write(j)
@@ -48,6 +53,21 @@ def write_packed(path: str, jpegs: Sequence[bytes]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def packed_tag(path: str) -> int | None:
+    """The header tag of the ``.vpk`` file at local ``path``: ``None`` when there is no file, 0 for files
+    written without a tag and for anything at ``path`` that is not a ``.vpk`` file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER.size)
+    except FileNotFoundError:
+        return None
+    except OSError:  # (a directory, no permission: not a packed file this run may replace)
+        return 0
+    if len(head) < _HEADER.size or head[:8] != MAGIC:
+        return 0
+    return _HEADER.unpack(head)[2]
 
 
 class _PositionalReader:
@@ -71,6 +91,12 @@ class _PositionalReader:
         self._f.seek(offset)
         return self._f.read(size)
 
+    def size(self) -> int:
+        """The file's length in bytes."""
+        if self._fd is not None:
+            return os.fstat(self._fd).st_size
+        return self._f.seek(0, os.SEEK_END)
+
     def __enter__(self) -> _PositionalReader:
         return self
 
@@ -83,6 +109,17 @@ class _PositionalReader:
 
 _FIRST_READ = 4096  # header + the index of videos up to 500 frames in one read
 _MAX_FRAME_BYTES = 1 << 28  # no JPEG frame is 256 MB: a larger span means a corrupt index
+
+
+def _check_index_fits(path: str, n: int, need: int, file_size: int) -> None:
+    """Refuse a header whose frame count implies an index longer than the file (a corrupt count would
+    otherwise ask for gigabytes before anything is checked)."""
+    if need > file_size:
+        raise VideoDecodeError(
+            path,
+            f"truncated packed index or corrupt frame count: the header's {n} frames need a {need}-byte "
+            f"header and index, the file has {file_size} bytes; re-run `vai-data pack`",
+        )
 
 
 class PackedFile:
@@ -102,6 +139,7 @@ class PackedFile:
                     )
                 need = _HEADER.size + 8 * (n + 1)
                 if len(head) < need and len(head) == _FIRST_READ:
+                    _check_index_fits(path, n, need, f.size())
                     head += f.read_at(len(head), need - len(head))
         except FileNotFoundError:
             raise VideoDecodeError(

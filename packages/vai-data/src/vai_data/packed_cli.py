@@ -27,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quality", type=int, default=90, help="JPEG quality 1-100 when (re-)encoding (default 90)"
     )
+    parser.add_argument(
+        "--flow",
+        choices=["grey"],
+        default=None,
+        help="the split is 'grey' optical flow: start/end count flow frames, stored as interleaved u/v "
+        "images 2*start..2*end+1, which are packed (read with flow='grey')",
+    )
 
 
 def _bad_option(args: argparse.Namespace) -> str | None:
@@ -49,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         report = pack_split_report(
-            args.split, args.data_root, args.out, args.store, args.short_side, args.quality, True
+            args.split,
+            args.data_root,
+            args.out,
+            args.store,
+            args.short_side,
+            args.quality,
+            True,
+            args.flow,
         )
     except (FileNotFoundError, ImportError, SplitFormatError, ValueError) as e:
         logger.error("%s", e)

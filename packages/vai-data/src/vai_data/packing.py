@@ -4,6 +4,14 @@ The output is a store plus a 5-column split file (``<key> video_id label start e
 root; train on it with ``VideoClipDataset(new_split, store_root, ...)`` (storage is detected). A row whose
 video or frames cannot be read is skipped with a WARNING and left out of the new split file, so training on
 it never meets a missing entry.
+
+Keys: a row holding a whole video (or frame folder) is stored under the video's path without extension
+(the frame folder's path); a row holding part of one (a segment, as EPIC rows are) under
+``<path>__<first>-<last>`` (stored frame numbers). Each entry is tagged with what it holds (the CRC32 of
+the row's path and frame range, or "all": the ``.vpk`` header tag, LMDB key ``<key>/tag``), so splits
+packed into one store in separate runs never overwrite each other's frames: a key already holding another
+segment (or an untagged entry from an older vai) is left alone and the row goes to ``<key>__<tag:08x>``.
+Packing the same split again writes the same keys.
 """
 
 from __future__ import annotations
@@ -11,17 +19,20 @@ from __future__ import annotations
 import logging
 import numbers
 import os
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from .datasets.flow import check_flow_mode
 from .decode import output_size
 from .errors import VideoDecodeError
 from .frame_sources import format_frame_path, resize_short_side_thwc
 from .jpeg import check_jpeg_quality, decode_jpeg, encode_jpeg
-from .packed import PACKED_SUFFIX, _lmdb_module, write_packed
-from .pathio import join, local_path, read_bytes
+from .packed import PACKED_SUFFIX, _lmdb_module, packed_tag, write_packed
+from .pathio import exists, join, local_path, read_bytes
 from .split_file import SplitFile, SplitRow, read_split_file, write_split_file
 
 logger = logging.getLogger(__name__)
@@ -35,9 +46,17 @@ def video_to_jpegs(
 ) -> list[bytes]:
     """Decode frames ``start..end`` (inclusive; to the real end when None) of a video to JPEG bytes,
     scaling inside the decoder when ``short_side`` is given."""
+    return _decode_video(path, start, end, short_side, quality)[0]
+
+
+def _decode_video(
+    path: str, start: int, end: int | None, short_side: int | None, quality: int
+) -> tuple[list[bytes], bool]:
+    """:func:`video_to_jpegs`, and whether the video has no frame after the last one returned."""
     import av
 
     out: list[bytes] = []
+    at_end = True
     try:
         with av.open(local_path(path)) as container:
             stream = container.streams.video[0]
@@ -45,6 +64,7 @@ def video_to_jpegs(
             size = None
             for i, frame in enumerate(container.decode(stream)):
                 if end is not None and i > end:
+                    at_end = False
                     break
                 if i < start:
                     continue
@@ -57,7 +77,7 @@ def video_to_jpegs(
         raise VideoDecodeError(path, f"cannot decode for packing ({type(e).__name__}: {e})") from None
     if not out:
         raise VideoDecodeError(path, f"no frames in range {start}..{end}")
-    return out
+    return out, at_end
 
 
 def frames_to_jpegs(
@@ -83,12 +103,70 @@ def frames_to_jpegs(
     return out
 
 
-def _row_key(row: SplitRow, fmt: str, used: set[str]) -> str:
+@dataclass
+class _Segment:
+    """The frames one row packs: JPEG bytes of stored frames ``first..`` of its source, and whether they
+    are all of the source's frames."""
+
+    jpegs: list[bytes]
+    first: int
+    whole: bool
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.jpegs) - 1
+
+
+def _stored_range(row: SplitRow, grey: bool) -> tuple[int, int | None]:
+    """The source frames a row covers; for 'grey' flow (start/end count flow frames, each stored as two
+    interleaved u/v images) the images ``2 * start .. 2 * end + 1``."""
+    start = row.start or 0
+    if not grey:
+        return start, row.end
+    if row.end is None:
+        raise ValueError(f"{row.path}: 'grey' flow needs the split's start/end frame numbers")
+    return 2 * start, 2 * row.end + 1
+
+
+def _whole_folder(pattern: str, first: int, last: int) -> bool:
+    """True when a frame folder holds no frame before ``first`` and none after ``last``."""
+    before = first > 0 and exists(format_frame_path(pattern, first - 1))
+    return not before and not exists(format_frame_path(pattern, last + 1))
+
+
+def _read_segment(
+    fmt: str, src: str, row: SplitRow, short_side: int | None, quality: int, grey: bool
+) -> _Segment:
+    """Read (and, for videos or a short side, encode) the frames ``row`` packs from source ``src``."""
+    first, last = _stored_range(row, grey)
+    if fmt == "video":
+        jpegs, at_end = _decode_video(src, first, last, short_side, quality)
+        return _Segment(jpegs, first, first == 0 and at_end)
+    jpegs = frames_to_jpegs(src, first, last, short_side, quality)
+    return _Segment(jpegs, first, _whole_folder(src, first, first + len(jpegs) - 1))
+
+
+def _base_key(row: SplitRow, fmt: str) -> str:
+    """A row's source as a key: the frame folder, or the video's path without its extension."""
     base = os.path.dirname(row.path) if fmt == "frames" else os.path.splitext(row.path)[0]
-    base = base.replace("\\", "/").strip("/") or str(row.video_id)
-    key = base if base not in used else f"{base}__{row.start}-{row.end}"
-    used.add(key)
-    return key
+    return base.replace("\\", "/").strip("/") or str(row.video_id)
+
+
+def _segment_tag(row: SplitRow, seg: _Segment) -> int:
+    """Nonzero ``uint32`` naming what a row packs: its source path and stored frame range, or "all" for a
+    whole source (so a re-packed source that grew or shrank keeps its key)."""
+    span = "all" if seg.whole else f"{seg.first}-{seg.last}"
+    return zlib.crc32(f"{row.path}\n{span}".encode()) or 1
+
+
+def _free_key(base: str, seg: _Segment, tag: int, stored_tag: Callable[[str], int | None]) -> str:
+    """The key for a segment: ``base`` (whole source) or ``base__first-last``, unless that key holds
+    another segment (or an untagged older entry); then ``<key>__<tag:08x>``."""
+    key = base if seg.whole else f"{base}__{seg.first}-{seg.last}"
+    for candidate in (key, f"{key}__{tag:08x}"):
+        if stored_tag(candidate) in (None, tag):
+            return candidate
+    raise ValueError(f"store keys {key!r} and {candidate!r} already hold other frames; pack into a new --out")
 
 
 @dataclass
@@ -118,10 +196,71 @@ def _check_options(store: str, short_side: int | None, quality: int) -> None:
     check_jpeg_quality(quality)
 
 
-def _row_jpegs(fmt: str, src: str, row: SplitRow, short_side: int | None, quality: int) -> list[bytes]:
-    if fmt == "video":
-        return video_to_jpegs(src, row.start or 0, row.end, short_side, quality)
-    return frames_to_jpegs(src, row.start or 0, row.end, short_side, quality)
+def _check_flow(flow: str | None, sf: SplitFile) -> bool:
+    """Whether a split is packed as 'grey' flow; ``ValueError`` for flow that cannot be packed."""
+    mode = check_flow_mode(flow)
+    if mode == "RR":
+        raise ValueError(
+            "flow='RR' keeps u and v in two folders per row and the packed store holds one image sequence "
+            "per row: pack 'grey' (interleaved u/v images) or 'RG' flow"
+        )
+    if mode == "grey" and sf.fmt != "frames":
+        raise ValueError(f"{sf.path}: flow='grey' packs interleaved u/v frame folders, not a {sf.fmt} split")
+    return mode == "grey"
+
+
+class _FileStore:
+    """One ``.vpk`` file per key under ``root``."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def tag(self, key: str) -> int | None:
+        return packed_tag(os.path.join(self.root, key + PACKED_SUFFIX))
+
+    def put(self, key: str, jpegs: list[bytes], tag: int) -> str:
+        """Store the frames; returns the key the split file names."""
+        write_packed(os.path.join(self.root, key + PACKED_SUFFIX), jpegs, tag)
+        return key + PACKED_SUFFIX
+
+    def close(self, ok: bool) -> None:
+        pass
+
+
+class _LmdbStore:
+    """All keys in one LMDB (``<key>/n``, ``<key>/<i:06d>``, ``<key>/tag``), committed every 64 videos."""
+
+    def __init__(self, lmdb, root: str):
+        self.env = lmdb.open(root, map_size=1 << 40, subdir=True)
+        self.txn, self.count = self.env.begin(write=True), 0
+
+    def tag(self, key: str) -> int | None:
+        tag = self.txn.get(f"{key}/tag".encode())
+        if tag is not None:
+            return int(tag)
+        return None if self.txn.get(f"{key}/n".encode()) is None else 0
+
+    def put(self, key: str, jpegs: list[bytes], tag: int) -> str:
+        """Store the frames; returns the key the split file names."""
+        self.txn.put(f"{key}/n".encode(), str(len(jpegs)).encode())
+        for j, blob in enumerate(jpegs):
+            self.txn.put(f"{key}/{j:06d}".encode(), blob)
+        self.txn.put(f"{key}/tag".encode(), str(tag).encode())
+        self.count += 1
+        if self.count % 64 == 0:
+            self.txn.commit()
+            self.txn = self.env.begin(write=True)
+        return key
+
+    def close(self, ok: bool) -> None:
+        """Commit (``ok``) or abort the open transaction, then close the environment."""
+        try:
+            if ok:
+                self.txn.commit()
+            else:
+                self.txn.abort()
+        finally:
+            self.env.close()
 
 
 def pack_split(
@@ -132,12 +271,17 @@ def pack_split(
     short_side: int | None = None,
     quality: int = 90,
     progress: bool = False,
+    flow: str | None = None,
 ) -> str:
     """Pack every row of a video or frames split into ``out_root``; returns the new split file's path.
 
+    ``flow='grey'`` packs a 'grey' optical-flow frames split (start/end count flow frames; the images
+    ``2 * start .. 2 * end + 1`` are stored); read it with ``VideoClipDataset(..., flow="grey")``.
     A row whose video or frames cannot be read is skipped with one WARNING and left out of the new split
     (see :func:`pack_split_report` for the list)."""
-    return pack_split_report(split, data_root, out_root, store, short_side, quality, progress).split_path
+    return pack_split_report(
+        split, data_root, out_root, store, short_side, quality, progress, flow
+    ).split_path
 
 
 def pack_split_report(
@@ -148,6 +292,7 @@ def pack_split_report(
     short_side: int | None = None,
     quality: int = 90,
     progress: bool = False,
+    flow: str | None = None,
 ) -> PackReport:
     """:func:`pack_split`, returning a :class:`PackReport`. Options and the split file are checked before
     anything is written (``ValueError``, ``FileNotFoundError``, ``SplitFormatError``); a row that cannot
@@ -156,51 +301,37 @@ def pack_split_report(
     sf = split if isinstance(split, SplitFile) else read_split_file(split)
     if sf.fmt not in ("video", "frames"):
         raise ValueError(f"{sf.path}: only video and frames splits can be packed (got {sf.fmt})")
+    grey = _check_flow(flow, sf)
     out_root = os.fspath(out_root)
     name = os.path.basename(sf.path or "split.csv")
     report = PackReport(os.path.join(out_root, "splits", name))
     lmdb = _lmdb_module() if store == "lmdb" else None  # (before anything is written)
     os.makedirs(out_root, exist_ok=True)
-    env = txn = None
-    if lmdb is not None:
-        env = lmdb.open(os.path.join(out_root, LMDB_DIRNAME), map_size=1 << 40, subdir=True)
-        txn = env.begin(write=True)
-    used: set[str] = set()
+    writer = _LmdbStore(lmdb, os.path.join(out_root, LMDB_DIRNAME)) if lmdb else _FileStore(out_root)
     rows_out = []
     rows = sf.rows
     if progress:
         from tqdm import tqdm
 
         rows = tqdm(rows, desc="pack", unit="video")
+    ok = False
     try:
         for row in rows:
             try:
-                jpegs = _row_jpegs(sf.fmt, join(data_root, row.path), row, short_side, quality)
+                seg = _read_segment(sf.fmt, join(data_root, row.path), row, short_side, quality, grey)
+                tag = _segment_tag(row, seg)
+                key = _free_key(_base_key(row, sf.fmt), seg, tag, writer.tag)
             except (VideoDecodeError, ValueError) as e:  # (ValueError: a frame pattern that cannot be filled)
                 report.skipped.append((row.path, str(e)))
                 logger.warning("skipped %s (video_id %d): %s", row.path, row.video_id, e)
                 continue
-            key = _row_key(row, sf.fmt, used)
-            if store == "file":
-                key += PACKED_SUFFIX
-                write_packed(os.path.join(out_root, key), jpegs)
-            else:
-                txn.put(f"{key}/n".encode(), str(len(jpegs)).encode())
-                for j, blob in enumerate(jpegs):
-                    txn.put(f"{key}/{j:06d}".encode(), blob)
-                if len(rows_out) % 64 == 63:
-                    txn.commit()
-                    txn = env.begin(write=True)
-            rows_out.append(SplitRow(key, row.video_id, row.label, 0, len(jpegs) - 1))
-            report.frames += len(jpegs)
-        if txn is not None:
-            txn.commit()
-            txn = None
+            key = writer.put(key, seg.jpegs, tag)
+            count = len(seg.jpegs) // 2 if grey else len(seg.jpegs)  # (grey: two images per flow frame)
+            rows_out.append(SplitRow(key, row.video_id, row.label, 0, count - 1))
+            report.frames += len(seg.jpegs)
+        ok = True
     finally:
-        if txn is not None:
-            txn.abort()
-        if env is not None:
-            env.close()
+        writer.close(ok)
     if report.skipped and not rows_out:
         path, reason = report.skipped[0]
         raise ValueError(

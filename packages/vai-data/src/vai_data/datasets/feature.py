@@ -12,26 +12,39 @@ from torch.utils.data import Dataset
 
 from ..pathio import path_manager
 
+# numpy 2 renamed ``numpy.core`` to ``numpy._core``; pickles name either, depending on the numpy that saved them
+_NUMPY_CORE = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
+
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that rebuilds numpy arrays and builtin containers only; any other global is refused."""
+    """Unpickler that rebuilds numpy arrays and builtin containers only; any other global is refused.
+
+    Arrays are rebuilt the way every pickle protocol saves them: ``_reconstruct`` (protocols 0-4, and
+    non-contiguous arrays under 5), ``_frombuffer`` (contiguous arrays under protocol 5, which upstream's
+    ``pickle.HIGHEST_PROTOCOL`` is) and ``_codecs.encode`` (bytes under protocol 2). Names under
+    ``numpy.core`` (numpy 1.x) and ``numpy._core`` (numpy 2) resolve to the running numpy's module."""
 
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
+        *(
+            (f"numpy.{core}.multiarray", name)
+            for core in ("core", "_core")
+            for name in ("_reconstruct", "scalar")
+        ),
+        *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("builtins", "slice"),
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module: str, name: str):
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"refusing to unpickle {module}.{name}: feature pickles hold arrays only"
-        )
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refusing to unpickle {module}.{name}: feature pickles hold arrays only"
+            )
+        if module.startswith(("numpy.core.", "numpy._core.")):
+            module = f"{_NUMPY_CORE}.{module.rsplit('.', 1)[1]}"
+        return super().find_class(module, name)
 
 
 def _require_file(path: str, contents: str) -> None:
@@ -59,11 +72,42 @@ def _length(row) -> int | None:
     return len(row) if hasattr(row, "__len__") else None
 
 
-class FeatureDataset(Dataset):
-    """Samples ``{"video": feature (D,), "label", "video_id", "spatial_idx": 0, "temporal_idx": 0,
-    "frame_indices": empty}`` from arrays of video_ids, labels and features."""
+INDEX_KEYS = ("spatial_indices", "temporal_indices")  # upstream's names in its feature pickles
 
-    def __init__(self, video_ids: Sequence[int], labels, features, num_classes: int | None = None):
+
+def _view_indices(values, count: int, key: str, source: str) -> np.ndarray | None:
+    """``values`` as an int64 array of one view index per feature row (``None`` stays ``None``), or a
+    one-line ``ValueError`` naming ``source`` (the file) and ``key``."""
+    if values is None:
+        return None
+    arr = np.asarray(values)
+    if arr.ndim != 1 or len(arr) != count:
+        got = f"{len(arr)} values" if arr.ndim == 1 else f"shape {arr.shape}"
+        raise ValueError(
+            f"{source}: {key!r} has {got} but there are {count} feature rows; expected one index per row"
+        )
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{source}: {key!r} holds {arr.dtype} values; expected integer view indices")
+    return arr.astype(np.int64)
+
+
+class FeatureDataset(Dataset):
+    """Samples ``{"video": feature (D,), "label", "video_id", "spatial_idx", "temporal_idx",
+    "frame_indices": empty}`` from arrays of video_ids, labels and features.
+
+    ``spatial_indices`` and ``temporal_indices`` (one per row, as upstream's feature pickles hold them)
+    give each row's crop and clip index; without them both are 0. ``source`` (a file) prefixes errors."""
+
+    def __init__(
+        self,
+        video_ids: Sequence[int],
+        labels,
+        features,
+        num_classes: int | None = None,
+        spatial_indices=None,
+        temporal_indices=None,
+        source: str = "FeatureDataset",
+    ):
         self.video_ids = [int(v) for v in np.asarray(video_ids).reshape(-1)]
         self.features = torch.as_tensor(_rectangular(features, "features", "(N, D...)"), dtype=torch.float32)
         if self.features.ndim < 2:
@@ -76,9 +120,11 @@ class FeatureDataset(Dataset):
         )
         if not (len(self.video_ids) == len(labels) == len(self.features)):
             raise ValueError(
-                f"video_ids ({len(self.video_ids)}), labels ({len(labels)}) and features ({len(self.features)}) "
-                "must have the same length"
+                f"{source}: video_ids ({len(self.video_ids)}), labels ({len(labels)}) and features "
+                f"({len(self.features)}) must have the same length"
             )
+        self.spatial_indices = _view_indices(spatial_indices, len(self.features), INDEX_KEYS[0], source)
+        self.temporal_indices = _view_indices(temporal_indices, len(self.features), INDEX_KEYS[1], source)
         self.multilabel = labels.ndim == 2
         self._labels = torch.as_tensor(labels, dtype=torch.float32 if self.multilabel else torch.long)
         self.num_classes = (
@@ -104,7 +150,8 @@ class FeatureDataset(Dataset):
 
     @classmethod
     def from_pickle(cls, path: str | os.PathLike, feature_key: str = "clip_features") -> FeatureDataset:
-        """Load an upstream feature pickle (``video_ids``, ``labels``, ``clip_features``). Only numpy arrays,
+        """Load an upstream feature pickle (``video_ids``, ``labels``, ``clip_features`` and, when present,
+        ``spatial_indices`` and ``temporal_indices``), saved with any pickle protocol. Only numpy arrays,
         lists, tuples, dicts and scalars are unpickled: a pickle that names any other class is refused."""
         path = os.fspath(path)
         _require_file(path, f"an upstream feature pickle with video_ids, labels and {feature_key}")
@@ -124,7 +171,8 @@ class FeatureDataset(Dataset):
         for k in ("video_ids", "labels", feature_key):
             if k not in d:
                 raise KeyError(f"{path}: feature file has no {k!r} (keys: {sorted(d)})")
-        return cls(d["video_ids"], d["labels"], d[feature_key])
+        indices = {k: d.get(k) for k in INDEX_KEYS}
+        return cls(d["video_ids"], d["labels"], d[feature_key], **indices, source=str(path))
 
     @property
     def labels(self) -> list:
@@ -139,7 +187,12 @@ class FeatureDataset(Dataset):
             "video": self.features[index],
             "label": label if self.multilabel else int(label),
             "video_id": self.video_ids[index],
-            "spatial_idx": 0,
-            "temporal_idx": 0,
+            "spatial_idx": _index_at(self.spatial_indices, index),
+            "temporal_idx": _index_at(self.temporal_indices, index),
             "frame_indices": torch.zeros(0, dtype=torch.long),
         }
+
+
+def _index_at(indices: np.ndarray | None, index: int) -> int:
+    """Row ``index`` of a view-index array, or 0 when the features came without one."""
+    return 0 if indices is None else int(indices[index])
