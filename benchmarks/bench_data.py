@@ -27,9 +27,10 @@ For TSN 8-segment and dense 32x2 training clips it times, on the same videos and
                PIL, crop, flip, normalise.
 JPEG frames are stored twice: at the videos' resolution and at the training short side (as ``vai-data pack
 --short-side`` and ``vai-data extract-frames --short-side`` write them), where no resize is left to do.
-The pipelines are interleaved round by round (each round runs every pipeline over every video once) and
-the table reports medians over rounds; ratios are medians of the per-round ratios. Makes its own videos
-in a temp dir. Usage:
+Every pipeline loads its items in batches of 8 and holds each batch until the next one loads, as a
+DataLoader worker holds a batch's samples until its collate. The pipelines are interleaved round by round
+(each round runs every pipeline over every video once) and the table reports medians over rounds; ratios
+are medians of the per-round ratios. Makes its own videos in a temp dir. Usage:
     python benchmarks/bench_data.py [--quick] [--videos N] [--size HxW] [--rounds R] [--clock wall|cpu]
         [--storages video,frames,packed,lmdb]
 """
@@ -223,23 +224,29 @@ def vai_indices(ds: VideoClipDataset, index: int) -> torch.Tensor:
     return ds.sample_indices(ds.make_source(row).num_frames, 0, ds.sample_rng(index))
 
 
-def batched(ds: VideoClipDataset, n_items: int, batch_size: int = 8, collate: bool = False):
-    """fn(i) that queues item i and, every ``batch_size`` items (and at the last item), loads the queued ones
-    with ``ds.__getitems__`` as a DataLoader worker does (then, with ``collate``, batches them with the
-    dataset's ``collate_fn``: each clip's copy into its batch)."""
+def in_batches(load_batch, n_items: int, batch_size: int = 8):
+    """fn(i) that queues item i and, every ``batch_size`` items (and at the last item), calls
+    ``load_batch(queued items)`` and keeps what it returns until the next batch, as a DataLoader worker
+    holds a batch's samples until its collate: every pipeline pays for holding a batch of clips."""
     pending: list[int] = []
+    held: list = [None]
 
     def fn(i: int):
         if i == 0:  # a new pass over the items (or the warm-up's leftover): nothing queued from before
             pending.clear()
         pending.append(i)
         if len(pending) == batch_size or i == n_items - 1:
-            samples = ds.__getitems__(pending)
+            held[0] = None  # the previous batch goes before this one loads
+            held[0] = load_batch(list(pending))
             pending.clear()
-            return ds.collate_fn(samples) if collate else samples
         return None
 
     return fn
+
+
+def per_item(fn):
+    """A batch loader calling ``fn(i)`` for each item (a pipeline without a batch method)."""
+    return lambda items: [fn(i) for i in items]
 
 
 def build(kind, backend, split_path, data_root, root, sampling, T, stride, short, crop):
@@ -267,14 +274,14 @@ def build(kind, backend, split_path, data_root, root, sampling, T, stride, short
     g = torch.Generator().manual_seed(0)
     n = len(rows)
     fns = {
-        "vai": batched(ds, n),
-        "vai_one_by_one": lambda i: ds[i],
-        "vai_collated": batched(ds, n, collate=True),
-        "vai_float": batched(ds_float, n),
-        "bare": lambda i: bare(rows[i], idx[i]),
+        "vai": in_batches(ds.__getitems__, n),
+        "vai_one_by_one": in_batches(per_item(ds.__getitem__), n),
+        "vai_collated": in_batches(lambda items: ds.collate_fn(ds.__getitems__(items)), n),
+        "vai_float": in_batches(ds_float.__getitems__, n),
+        "bare": in_batches(per_item(lambda i: bare(rows[i], idx[i])), n),
     }
     if upstream is not None:
-        fns["upstream"] = lambda i: upstream(rows[i], idx[i], crop, g)
+        fns["upstream"] = in_batches(per_item(lambda i: upstream(rows[i], idx[i], crop, g)), n)
     return fns, len(rows)
 
 
