@@ -259,3 +259,74 @@ def test_mpegts_only_frames_past_the_end_clamp(tmp_path, make_gradient_frames):
     )
     out = _pyav_read(path, np.array([300]), None, None)
     assert np.array_equal(out, _sequential(path, np.array([NUM_FRAMES - 1]), None))
+
+
+VFR_FRAMES = 120
+
+
+@pytest.fixture(scope="module")
+def vfr_mp4(tmp_path_factory, make_gradient_frames):
+    """libx264 mp4 at a variable frame rate throughout: frames last 40 ms, then 20 ms from frame 40, then 60 ms
+    from frame 80, each with a few ms of jitter; frame t shows a bar at x = 4 t (unique over the 512-pixel
+    width), GOP 16 so that frames >= 48 lie behind keyframes."""
+    durations = [(40, 20, 60)[t // 40] + (0, 3, -2, 5, -4)[t % 5] for t in range(VFR_FRAMES)]
+    pts = [0] + np.cumsum(durations[:-1]).tolist()
+    frames = make_gradient_frames(VFR_FRAMES, 16, 4 * 128)
+    return _encode(tmp_path_factory.mktemp("vfr") / "vfr.mp4", frames, {"g": "16"}, fps=25, pts=pts)
+
+
+def _every_frame(path: str) -> np.ndarray:
+    with av.open(path) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+@pytest.mark.parametrize(
+    "idx",
+    [[3, 10, 30, 47], [68, 77, 90, 103, 116], [119], [48, 119, 5], [60, 119, 500], [100, 2**62]],
+    ids=["below48", "from48", "last", "mixed", "past_end", "absurd"],
+)
+def test_variable_frame_rate_far_in_counts_frames(vfr_mp4, idx):
+    """Timestamps that do not count frames are never sought by: frames >= SEEK_MIN_FRAMES and the last one
+    are counted from the start too (they came out several frames off, and [119] raised IndexError)."""
+    every = _every_frame(vfr_mp4)
+    assert len(every) == VFR_FRAMES
+    want = np.minimum(np.array(idx), VFR_FRAMES - 1)
+    for sparse in (True, False):
+        stats = {}
+        out = _pyav_read(vfr_mp4, np.array(idx), None, None, sparse=sparse, stats=stats)
+        assert np.array_equal(out, every[want]), (idx, sparse)
+        assert not stats.get("sparse")
+    for backend in ("pyav", "decord"):
+        out = read_frames(vfr_mp4, idx, backend=backend)
+        assert [int(f[..., 0].float().mean(0).argmax()) // 4 for f in out] == want.tolist(), backend
+
+
+def test_variable_frame_rate_is_seen_in_the_container_counts(tmp_path, make_gradient_frames):
+    """An mp4 at 25 fps for its first 48 frames, at 50 fps after: the first packets' timestamps count frames,
+    but the container's frame count and duration disagree with its rate, so no frame is numbered from pts
+    (a seek to frame 100 numbered by pts landed elsewhere)."""
+    frames = make_gradient_frames(VFR_FRAMES, 16, 4 * 128)
+    pts = [40 * t if t < 48 else 40 * 48 + 20 * (t - 48) for t in range(VFR_FRAMES)]
+    path = _encode(tmp_path / "faster.mp4", frames, {"g": "16"}, fps=25, pts=pts)
+    with av.open(path) as c:
+        assert not dp._constant_rate(c.streams.video[0])
+    every = _every_frame(path)
+    for idx in (np.array([100, 119]), np.array([30, 70])):
+        for sparse in (True, False):
+            assert np.array_equal(_pyav_read(path, idx, None, None, sparse=sparse), every[idx]), (idx, sparse)
+
+
+def test_hole_after_a_seek_restarts_counting(tmp_path, make_gradient_frames):
+    """Matroska (no frame count) at 25 fps with a 200 ms hole after frame 80: the first packets pass, so
+    frames >= SEEK_MIN_FRAMES are reached by seeking; the hole then shows in what is decoded after the seek,
+    and frames are counted from the start instead (sparse and sequential paths)."""
+    frames = make_gradient_frames(VFR_FRAMES, 16, 4 * 128)
+    pts = [40 * t + (200 if t > 80 else 0) for t in range(VFR_FRAMES)]
+    path = _encode(tmp_path / "hole.mkv", frames, {"g": "16"}, fps=25, pts=pts)
+    every = _every_frame(path)
+    idx = np.array([60, 100, 119])
+    for sparse in (True, False):
+        stats = {}
+        out = _pyav_read(path, idx, None, None, sparse=sparse, stats=stats)
+        assert np.array_equal(out, every[idx]), sparse
+        assert not stats.get("sparse")

@@ -3,6 +3,10 @@
 Every backend returns the same frames for the same indices as uint8 ``(T, H, W, 3)``; indices past the
 real end of the video (containers often over-report their frame count) are clamped to the last frame
 that actually decodes. Any unreadable input raises :class:`VideoDecodeError` naming path and cause.
+
+decord's seeking returns other frames than asked for on some files (open GOPs, e.g. MPEG-4 Part 2 with
+B-frames as in HMDB/UCF AVIs; MPEG-TS; AVI with codec delay): :mod:`vai_data.decode_probe` recognises
+them once per path and the decord backend hands them to the PyAV decoder.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 import torch
 
 from .arguments import positive_int
+from .decode_probe import decord_seek_problem, note_rerouted
 from .errors import VideoDecodeError
 from .pathio import exists, local_path
 from .transforms.clip import short_side_size
@@ -93,6 +98,11 @@ def _decord_read(
     import decord
 
     local = _check_file(path)
+    problem = decord_seek_problem(local)  # cached per path: one dictionary lookup after a file's first call
+    if problem is not None:
+        # decord's get_batch would silently return other frames: PyAV's decoder is exact on these files
+        note_rerouted(path, problem)
+        return _pyav_read(path, indices, short_side, size_hint)
     width = height = -1
     if short_side is not None:
         if size_hint is None:
@@ -146,8 +156,8 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
         from torchcodec.decoders import VideoDecoder
     except Exception as e:  # ImportError, or OSError/RuntimeError when its FFmpeg libraries are missing
         raise ImportError(
-            f"the torchcodec backend needs torchcodec and FFmpeg 4-7 libraries: pip install 'vai-data[torchcodec]' "
-            f"(import failed: {type(e).__name__}); or use backend='decord' or 'pyav'"
+            f"the torchcodec backend needs torchcodec and FFmpeg 4-7 libraries: pip install torchcodec "
+            f"(vai-data's [torchcodec] extra; import failed: {type(e).__name__}); or use backend='decord' or 'pyav'"
         ) from None
     local = _check_file(path)
     try:

@@ -8,14 +8,20 @@ GOP the packets before a wanted frame are decoded with ``skip_frame="NONREF"`` (
 frames no other frame references, e.g. most B-frames) and the wanted packet with ``"DEFAULT"``. Far gaps
 (``SEEK_MIN_FRAMES``) are crossed by seeking to the keyframe before the next wanted frame.
 
-Frame indices from pts need the first frame's pts to be the stream's start time; a file where it is not
-(AVI with B-frames) is decoded frame by frame and counted. The frames equal a full sequential decode bit for
-bit (for intact streams: where a decoder conceals damage, what it shows depends on what it decoded before). Anything the timestamp arithmetic cannot vouch for
-(no pts, non-integral or duplicate frame indices, holes, a damaged packet, a seek landing past its target,
-a wanted frame the decoder did not return) falls back to the decoding done before this path existed: every
-frame in order from the start, counting them (or, when the first wanted frame is ``SEEK_MIN_FRAMES`` in, from
-its keyframe, numbering by pts). Holes are looked for in what is demuxed; across a seek the timestamps are
-trusted, as any seek must.
+Frame indices from pts need a constant frame rate and the first frame's pts to be the stream's start time.
+A file where they are not is decoded frame by frame from the start and counted, never sought in: AVI with
+B-frames (first pts 1, start 0), and a variable frame rate, seen in the container's frame count and duration
+against its nominal rate (mp4, mov, AVI: the whole file) or in the first packets' timestamps (any container).
+The frames equal a full sequential decode bit for bit (for intact streams: where a decoder conceals damage,
+what it shows depends on what it decoded before). Anything the timestamp arithmetic cannot vouch for on the
+way (no pts, non-integral or duplicate frame indices, holes, a damaged packet, a seek landing past its
+target, a wanted frame the decoder did not return) falls back to every frame in order from the start,
+counted. Only where the timestamps were not the problem (a damaged packet, a frame the decoder did not
+return), and the first wanted frame is ``SEEK_MIN_FRAMES`` in, does the fallback start at that frame's
+keyframe, numbering by pts, and it too restarts from the start, counting, at the first non-integral index
+or hole. Holes are looked for in what is demuxed; across a seek the timestamps are trusted, as any seek
+must. No seek goes past the stream's end: indices beyond it (over-reported frame counts, absurd indices)
+are reached by demuxing on to the end, where they clamp to the last frame.
 """
 
 from __future__ import annotations
@@ -41,7 +47,12 @@ _REORDER_SLACK = 16
 
 
 class _Fallback(Exception):
-    """Timestamps or packets the sparse path cannot vouch for: decode every frame in order instead."""
+    """Timestamps or packets the sparse path cannot vouch for: decode every frame in order instead.
+    ``pts_untrusted``: the timestamps do not count frames, so the fallback must not seek either."""
+
+    def __init__(self, reason: str, pts_untrusted: bool = False):
+        super().__init__(reason)
+        self.pts_untrusted = pts_untrusted
 
 
 def _to_rgb(frame, out_size: tuple[int, int], reformatter) -> np.ndarray:
@@ -54,6 +65,20 @@ class _SeekFailed(Exception):
     """Seeking gave frames without usable timestamps or past the target: decode from the start instead."""
 
 
+_MAX_SEEK_PTS = 2**62  # seek targets beyond this (an absurd index) would overflow FFmpeg's int64
+
+
+def _seek_pts(stream, frame: int) -> int | None:
+    """The pts to seek to for ``frame`` (the stream's start plus ``frame`` frame durations); None when it lies
+    past the stream's end (an index past the real end: decoding on to the end clamps it) or cannot be a
+    pts at all, so that no seek is made."""
+    start = stream.start_time or 0
+    pts = start + int(Fraction(frame) / (Fraction(stream.time_base) * Fraction(stream.average_rate)))
+    if stream.duration and pts > start + stream.duration:
+        return None
+    return pts if pts < _MAX_SEEK_PTS else None
+
+
 def _sequential_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame, reformatter):
     """Decode every frame up to ``last_wanted`` (after seeking near ``seek_frame`` when it is not 0; frames are
     then numbered by pts, else counted); returns ({index: rgb array}, (last index, last frame) or None)."""
@@ -63,11 +88,16 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
     prev = None
     out_size = None
     errors: list[str] = []
-    fps, tb = stream.average_rate, stream.time_base
+    scale = Fraction(stream.time_base) * Fraction(stream.average_rate) if seek_frame else None
     start_pts = stream.start_time or 0
     if seek_frame:
-        container.seek(start_pts + int(seek_frame / fps / tb), stream=stream, backward=True, any_frame=False)
+        ts = _seek_pts(stream, seek_frame)
+        if ts is None:
+            raise _SeekFailed()
+        container.seek(ts, stream=stream, backward=True, any_frame=False)
     i = 0
+    top = -1  # after a seek: the highest frame index returned so far
+    errors_at_top = 0
     for packet in container.demux(stream):
         try:
             frames = packet.decode()
@@ -80,18 +110,23 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
             if seek_frame:
                 if frame.pts is None:
                     raise _SeekFailed()
-                i = int(round(float((frame.pts - start_pts) * tb * fps)))
-                if prev is None and i > min(wanted):
-                    raise _SeekFailed()
+                x = (frame.pts - start_pts) * scale
+                i = round(x)
+                if abs(x - i) > 0.25 or (prev is None and i > min(wanted)):
+                    raise _SeekFailed()  # not a constant frame rate, or landed past the target
+                if top >= 0 and i > top + 1 and len(errors) == errors_at_top:
+                    raise _SeekFailed()  # a hole in the timestamps (not a damaged packet): pts do not count
+                if i > top:
+                    top, errors_at_top = i, len(errors)
             if out_size is None:
                 out_size = output_size(frame.width, frame.height, short_side)
-            if i in wanted:
+            if i in wanted and i not in got:
                 got[i] = _to_rgb(frame, out_size, reformatter)
             prev = (i, frame)
             i += 1
         if i > last_wanted:
             break
-    if prev is None and seek_frame and not errors:
+    if seek_frame and not errors and (prev is None or not got and prev[0] >= last_wanted):
         raise _SeekFailed()  # e.g. MPEG-TS sought past its end: decode from the start instead
     if prev is None and errors:
         raise VideoDecodeError(path, f"PyAV cannot decode any frame ({errors[0]})")
@@ -125,14 +160,14 @@ class _SparseDecoder:
         x = (pts - self.start_pts) * self.scale
         i = round(x)
         if abs(x - i) > 0.25:  # not a constant frame rate: pts do not count frames
-            raise _Fallback(f"pts {pts} is {float(x):.2f} frames in")
+            raise _Fallback(f"pts {pts} is {float(x):.2f} frames in", pts_untrusted=True)
         return i
 
     def receive(self, frames) -> None:
         for frame in frames:
             self.stats["frames_out"] += 1
             if frame.pts is None:
-                raise _Fallback("decoded frame without pts")
+                raise _Fallback("decoded frame without pts", pts_untrusted=True)
             i = self.index(frame.pts)
             if self.newest is None or i > self.newest[0]:
                 self.newest = (i, frame)  # the last frame, should wanted indices lie past the real end
@@ -165,9 +200,9 @@ class _SparseDecoder:
     def run(self) -> dict[int, np.ndarray]:
         target = self.unfed[-1] if self.unfed[-1] >= SEEK_MIN_FRAMES else None
         while True:
-            if target is not None:
+            ts = None if target is None else _seek_pts(self.stream, target)
+            if ts is not None:  # (a target past the stream's end is reached by demuxing on to the end)
                 self.last_seek = target
-                ts = self.start_pts + int(Fraction(target) / self.scale)
                 self.container.seek(ts, stream=self.stream, backward=True, any_frame=False)
                 self.stats["seeks"] += 1
             target = self._segment()
@@ -193,17 +228,18 @@ class _SparseDecoder:
                 if packet.size == 0:
                     continue
                 if packet.pts is None:
-                    raise _Fallback("packet without pts")
+                    raise _Fallback("packet without pts", pts_untrusted=True)
                 i = self.index(packet.pts)
                 if seg_start is None:
                     if not packet.is_keyframe or i > self.unfed[-1]:
                         raise _Fallback(
-                            f"demuxing (re)started at frame {i}, not at a keyframe before the target"
+                            f"demuxing (re)started at frame {i}, not at a keyframe before the target",
+                            pts_untrusted=True,
                         )
                     seg_start = top = i
                     contiguous = max(i, 0) - 1
                 if i in seen:
-                    raise _Fallback(f"two packets of frame {i}")
+                    raise _Fallback(f"two packets of frame {i}", pts_untrusted=True)
                 seen.add(i)
                 top = max(top, i)
                 while contiguous + 1 in seen:
@@ -224,7 +260,11 @@ class _SparseDecoder:
                     if contiguous < fed_max:  # frames before a keyframe come before it in decode order
                         break
                     target = self.unfed[-1]
-                    if target - i >= SEEK_MIN_FRAMES and target > self.last_seek:  # at most one seek a target
+                    if (
+                        target - i >= SEEK_MIN_FRAMES
+                        and target > self.last_seek  # at most one seek a target
+                        and _seek_pts(self.stream, target) is not None
+                    ):
                         return target
                 if i in self.unfed_set:
                     for p in pending:
@@ -244,10 +284,10 @@ class _SparseDecoder:
         except av.error.FFmpegError as e:  # a demuxing error: the sequential path reports or skips it
             raise _Fallback(f"demuxing failed ({type(e).__name__})") from None
         if finishing or contiguous < fed_max:
-            raise _Fallback(f"frame indices from pts skip frame {contiguous + 1}")
+            raise _Fallback(f"frame indices from pts skip frame {contiguous + 1}", pts_untrusted=True)
         # end of file with wanted frames left: past the real end, they clamp to the last frame
         if top is None or self.unfed[-1] <= top or contiguous < top:
-            raise _Fallback("wanted frames missing before the end of the file")
+            raise _Fallback("wanted frames missing before the end of the file", pts_untrusted=True)
         self.unfed, self.unfed_set = [], set()
         if top not in self.got and top not in self.in_flight:
             if self.newest is not None and self.newest[0] == top:  # decoded as a reference, not converted
@@ -263,18 +303,39 @@ class _SparseDecoder:
         return None
 
 
+def _constant_rate(stream) -> bool:
+    """False when the container's own numbers say the frame rate varies: its frame count and duration
+    disagree with its nominal rate by more than a frame (the last frame's duration may differ). Covers the
+    whole file where the container counts frames (mp4, mov, AVI); elsewhere :func:`_pts_number_frames` and
+    the sparse path's checks look at the timestamps themselves."""
+    rate = stream.base_rate or stream.average_rate
+    if not (stream.frames and stream.duration and rate and stream.time_base):
+        return True
+    return abs(float(stream.duration * stream.time_base * rate) - stream.frames) <= 1.5
+
+
 def _pts_number_frames(container, stream) -> bool:
-    """True when the first frame's pts is the stream's start time, so ``(pts - start) * rate`` numbers frames
-    as counting them does. Not so in AVI with B-frames: start 0, first frame pts 1 (frames would come out one
-    late), so such files are decoded frame by frame and counted. Demuxes a few packets, then rewinds."""
+    """True when ``(pts - start) * rate`` numbers the first frames as counting them does: the first frame's pts
+    is the stream's start time (not so in AVI with B-frames: start 0, first frame pts 1, frames would come
+    out one late) and every pts lands on a whole frame, once (not so at a variable frame rate). Files where
+    it is False are decoded frame by frame and counted. Demuxes a few packets, then rewinds."""
+    start = stream.start_time or 0
+    scale = Fraction(stream.time_base) * Fraction(stream.average_rate)
     first = None
+    seen: set[int] = set()
     for n, packet in enumerate(container.demux(stream)):
         if packet.size and packet.pts is not None:
             first = packet.pts if first is None else min(first, packet.pts)
+            x = (packet.pts - start) * scale
+            i = round(x)
+            if abs(x - i) > 0.25 or i in seen:
+                container.seek(0)
+                return False
+            seen.add(i)
         if n >= 32:  # decoders reorder at most 16 frames: the first frame's packet is among these
             break
     container.seek(0)
-    return first is None or first <= (stream.start_time or 0)
+    return first is None or first <= start
 
 
 def _pyav_read(
@@ -303,23 +364,38 @@ def _pyav_read(
             # one decoding thread per call, like decord's num_threads=1: DataLoader workers parallelise;
             # it also makes skip_frame apply to exactly the next packet sent
             stream.codec_context.thread_count = 1
-            pts_ok = bool(stream.average_rate and stream.time_base) and _pts_number_frames(container, stream)
+            # frames are numbered from timestamps (sparse decoding, seeking) only at a constant frame rate;
+            # otherwise every frame is decoded from the start and counted
+            pts_ok = (
+                bool(stream.average_rate and stream.time_base)
+                and _constant_rate(stream)
+                and _pts_number_frames(container, stream)
+            )
+            if stats is not None:
+                stats["sparse"] = False
             if sparse and pts_ok:
                 dec = _SparseDecoder(container, stream, wanted, short_side, skip_nonref, reformatter)
                 try:
                     got = dec.run()
-                except (_Fallback, av.error.FFmpegError, ValueError) as e:  # e.g. a failed seek
+                except (
+                    _Fallback,
+                    av.error.FFmpegError,
+                    ValueError,
+                    OverflowError,
+                ) as e:  # e.g. a failed seek
                     # the sequential decode below returns the same frames, or reports the error
                     logger.debug("sparse PyAV decoding of %s gave up (%s); decoding every frame", path, e)
                     got = None
+                    if getattr(e, "pts_untrusted", False):
+                        pts_ok = False  # timestamps do not count frames: no seeking, count from the start
                 if stats is not None:
                     stats.update(dec.stats, sparse=got is not None)
                 if got is None:
                     stream.codec_context.skip_frame = "DEFAULT"
                     stream.codec_context.flush_buffers()
                     container.seek(0)
-            if got is None:  # the decoding read_frames did before the sparse path, unchanged
-                can_seek = pts_ok and first >= SEEK_MIN_FRAMES
+            if got is None:  # every frame in order; from the first wanted frame's keyframe where pts count
+                can_seek = pts_ok and first >= SEEK_MIN_FRAMES and _seek_pts(stream, first) is not None
                 try:
                     got, prev = _sequential_decode(
                         container,
@@ -340,8 +416,10 @@ def _pyav_read(
                     raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
     except VideoDecodeError:
         raise
-    except (av.error.FFmpegError, ValueError, OSError) as e:
+    except (av.error.FFmpegError, ValueError, OSError, OverflowError) as e:
         raise VideoDecodeError(path, f"PyAV cannot decode it ({type(e).__name__}: {e})") from None
+    if not got:
+        raise VideoDecodeError(path, "PyAV decoded no wanted frame (corrupt video stream)")
     avail = np.array(sorted(got))
     # clamp past the real end; a frame the decoder skipped (damaged packet) takes the previous decoded one
     return np.stack(

@@ -1,0 +1,142 @@
+"""Which video files decord 0.6 seeks in inexactly, judged once per path from the container and the packets'
+timestamps (PyAV demuxing, no decoding).
+
+decord numbers frames by sorting the packets' pts; to reach frame ``i`` it seeks to the pts of *display*
+frame ``k``, where ``k`` is the *decode-order* position of the keyframe before ``i``, then counts the frames
+the decoder returns. That is exact when every keyframe is shown at its decode-order position and decoding
+from it yields every later frame: closed groups of pictures in an indexed container (mp4, mkv, webm, flv,
+AVI without codec delay). It returns other frames, silently, on
+
+* open GOPs (H.264 ``open-gop``, HEVC's default CRA keyframes, MPEG-4 Part 2 and MPEG-1/2 with B-frames:
+  the codec of HMDB/UCF-style AVIs): frames decoded after a keyframe are shown before it;
+* MPEG-TS and MPEG-PS, which have no index: the seek lands near, not on, the keyframe;
+* AVI whose first frame's pts is not the stream's start (codec delay, e.g. H.264 in AVI);
+* packets without pts or with duplicate pts.
+
+``read_frames(backend="decord")`` asks :func:`decord_seek_problem` before trusting ``get_batch`` and hands
+those files to vai's PyAV decoder, which numbers frames by counting where timestamps cannot be trusted.
+The verdict is cached per path (bounded, per process), so a file costs one PyAV open and a demux of at most
+``_MAX_PACKETS`` packets (about 1 ms for a short clip) in a process, and each later call one dictionary
+lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order
+positions and ``get_frame_timestamp`` the pts-sorted times, but not a keyframe's pts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+# containers without a frame index: seeking bisects timestamps over the bytes and lands near the target
+_UNINDEXED = {"mpegts": "MPEG-TS", "mpeg": "MPEG-PS", "mpegvideo": "raw MPEG video", "vob": "VOB"}
+# MPEG-4 Part 2 and MPEG-1/2: with B-frames their GOPs are open unless the encoder closed them
+_OPEN_GOP_CODECS = {"mpeg4", "mpeg1video", "mpeg2video"}
+# how far to look: the first keyframe and this many more (each with its reordering window), or this many
+# packets, whichever comes first (encoders structure every GOP alike)
+_KEYFRAMES_CHECKED = 2
+_MAX_PACKETS = 1024
+_REORDER_WINDOW = 32  # packets after a keyframe among which a leading picture would be (H.264: at most 16)
+# verdicts kept per process: a path and a short string each (~200 bytes); past this the oldest go first
+MAX_CACHED = 65536
+
+_UNSEEN = object()
+_verdicts: dict[str, str | None] = {}
+_logged = False
+
+
+def decord_seek_problem(local_path: str) -> str | None:
+    """Why decord's ``get_batch`` may return other frames than those asked for on this file, or None when its
+    seeking is exact here. Cached per path; a file PyAV cannot read gets None (decord then reports it)."""
+    verdict = _verdicts.get(local_path, _UNSEEN)
+    if verdict is _UNSEEN:
+        verdict = _probe(local_path)
+        if len(_verdicts) >= MAX_CACHED:
+            try:
+                del _verdicts[next(iter(_verdicts))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread evicted it first
+                pass
+        _verdicts[local_path] = verdict
+    return verdict
+
+
+def note_rerouted(path: str, problem: str) -> None:
+    """Log, at INFO the first time in a process (later files at DEBUG), a file decord is not trusted with."""
+    global _logged
+    if _logged:
+        logger.debug("%s: decoded with PyAV instead of decord (%s)", path, problem)
+        return
+    _logged = True
+    logger.info(
+        "%s: decoded with PyAV instead of decord, whose seeking returns other frames on it (%s); "
+        "further such files are logged at DEBUG",
+        path,
+        problem,
+    )
+
+
+def clear_cache() -> None:
+    """Forget every verdict (e.g. after files were re-encoded in place)."""
+    _verdicts.clear()
+
+
+def _probe(local_path: str) -> str | None:
+    import av
+
+    try:
+        with av.open(local_path) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            fmt = container.format.name
+            if fmt in _UNINDEXED:
+                return f"{_UNINDEXED[fmt]} container: seeks land near, not on, a keyframe"
+            cc = stream.codec_context
+            if cc is None:
+                return None
+            if cc.name in _OPEN_GOP_CODECS and cc.has_b_frames:
+                return f"{cc.name} with B-frames, whose GOPs are open unless the encoder closed them"
+            return _timestamp_problem(container, stream)
+    except Exception as e:  # unreadable or odd: decord's own errors and fallbacks apply, as before
+        logger.debug("cannot probe %s for decord's seeking (%s: %s)", local_path, type(e).__name__, e)
+        return None
+
+
+def _timestamp_problem(container, stream) -> str | None:
+    """Demux (no decoding) up to the ``_KEYFRAMES_CHECKED``-th keyframe after the first and its reordering
+    window: every keyframe must be shown after everything decoded before it and before everything decoded
+    after it, pts present and distinct, the first frame's pts the stream's start."""
+    import av
+
+    seen: set[int] = set()
+    first_pts = max_pts = key_pts = None
+    keys = n = since_key = 0
+    try:
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            pts = packet.pts
+            if pts is None:
+                return "packets without timestamps"
+            if pts in seen:
+                return f"two packets with pts {pts}"
+            seen.add(pts)
+            if n <= _REORDER_WINDOW:
+                first_pts = pts if first_pts is None else min(first_pts, pts)
+            if packet.is_keyframe:
+                if max_pts is not None and pts < max_pts:
+                    return f"open GOP: a frame decoded before the keyframe at packet {n} is shown after it"
+                key_pts, since_key = pts, 0
+                keys += n > 0
+            elif key_pts is not None and pts < key_pts:
+                return f"open GOP: packet {n}, decoded after a keyframe, is shown before it"
+            max_pts = pts if max_pts is None else max(max_pts, pts)
+            n += 1
+            since_key += 1
+            if (keys >= _KEYFRAMES_CHECKED and since_key > _REORDER_WINDOW) or n >= _MAX_PACKETS:
+                break
+    except (av.error.FFmpegError, ValueError, OSError):  # a damaged tail: judge what was read
+        pass
+    start = stream.start_time
+    if first_pts is not None and start is not None and first_pts != start:
+        return f"the first frame's pts {first_pts} is not the stream's start {start}"
+    return None
