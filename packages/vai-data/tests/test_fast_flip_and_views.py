@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, default_collate
 from vai_data import VideoClipDataset, encode_jpeg, pack_split, sparse_indices
-from vai_data.datasets import video_clip
+from vai_data.datasets import train_loading
 from vai_data.datasets.resilience import SampleRNG
 from vai_data.frame_sources import FrameFolderSource, JpegFrameSource, decode_jpeg_frames
 from vai_data.transforms import collate_clips, hflip_bgr, is_channels_last_clip
@@ -142,7 +142,7 @@ def test_bgr_flip_path_gives_the_plain_path_clips(synth_root, monkeypatch, jitte
     )
     n = len(fast)
     mirrored = []  # the BGR path must be the one under test, not skipped
-    monkeypatch.setattr(video_clip, "hflip_bgr", lambda clip: mirrored.append(1) or hflip_bgr(clip))
+    monkeypatch.setattr(train_loading, "hflip_bgr", lambda clip: mirrored.append(1) or hflip_bgr(clip))
     got = [fast[i] for i in range(n)]
     assert mirrored
     monkeypatch.setattr(JpegFrameSource, "reads_bgr", False)  # never decode BGR: plain flips
