@@ -330,6 +330,24 @@ def test_gulp_directory(tmp_path):
         gd.read_jpeg_bytes("nope", [0])
 
 
+@pytest.mark.parametrize(
+    "meta, match",
+    [
+        ('{"a": {"meta_data": []}}', "gulp entry 'a' has no frame_info list"),
+        ('{"a": [1, 2]}', "gulp entry 'a' has no frame_info list"),
+        ("[1, 2]", "does not hold a {id: entry} object"),
+        ('{"a": ', "not valid JSON"),
+    ],
+)
+def test_damaged_gulp_meta_names_the_file(tmp_path, meta, match):
+    root = tmp_path / "gulp"
+    write_gulp_directory(str(root), {"a": _numbered_jpegs(2)})
+    (root / "meta_0.gmeta").write_text(meta)
+    with pytest.raises(VideoDecodeError, match="meta_0.gmeta") as e:
+        GulpDirectory(str(root))
+    assert match in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("pattern", ["clip/{:05d}.jpg", "clip/img_{frame:05d}.jpg"])
 def test_one_based_frame_folders(tmp_path, pattern):
     os.makedirs(tmp_path / "clip")

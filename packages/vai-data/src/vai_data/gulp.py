@@ -39,7 +39,11 @@ class GulpDirectory:
                     meta = json.load(f)
                 except ValueError as e:
                     raise VideoDecodeError(meta_path, f"gulp meta file is not valid JSON ({e})") from None
+            if not isinstance(meta, dict):
+                raise VideoDecodeError(meta_path, "gulp meta file does not hold a {id: entry} object")
             for key, entry in meta.items():
+                if not isinstance(entry, dict) or not isinstance(entry.get("frame_info"), list):
+                    raise VideoDecodeError(meta_path, f"gulp entry {key!r} has no frame_info list")
                 self.index[str(key)] = (data_path, entry["frame_info"], entry.get("meta_data", []))
 
     def __contains__(self, key: str) -> bool:
