@@ -50,11 +50,29 @@ def test_multilabel(tmp_path):
         ("0\nimg/x.jpg y 1\n", r"s\.csv:2: image_id 'y' is not an integer; expected 3"),
         ("0\na b\n", r"s\.csv:2: 2 columns; expected 7 \(video\)"),
         ("", r"s\.csv:1: missing header"),
+        # a frames row whose pattern names no frame number: every frame would read one file
+        (
+            "0\na/{:05d}.jpg 1 3 0 9\nb/x.jpg 2 3 0 9\n",
+            r"s\.csv:3: frames pattern 'b/x\.jpg' has no frame-number",
+        ),
+        (
+            "0\na/{:05d}.jpg 1 3 0 9\nb/{flow_direction}/x.jpg 2 3 0 9\n",
+            r"s\.csv:3: frames pattern .* has no frame",
+        ),
+        (
+            "0\na/{:05d}.jpg 1 3 0 9\nb/{:05d.jpg 2 3 0 9\n",
+            r"s\.csv:3: frames pattern 'b/\{:05d\.jpg' is not a valid",
+        ),
     ],
 )
 def test_malformed_lines_name_file_and_line(tmp_path, text, match):
     with pytest.raises(SplitFormatError, match=match):
         read_split_file(_write(tmp_path, text))
+
+
+def test_frame_patterns_that_name_the_frame_number_are_accepted(tmp_path):
+    text = "0\na/{:05d}.jpg 1 3 0 9\nb/img_{frame:05d}.jpg 2 3 1 9\nc/{:d}.jpg 3 3 1 9\nd/{flow_direction}/{:05d}.jpg 4 3 0 9\n"
+    assert [r.video_id for r in read_split_file(_write(tmp_path, text)).rows] == [1, 2, 3, 4]
 
 
 def test_explicit_format_mismatch(tmp_path):

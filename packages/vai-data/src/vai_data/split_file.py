@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import string
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -111,6 +112,22 @@ def _parse_label(
     return values
 
 
+def _check_frame_pattern(pattern: str, where: str) -> None:
+    """A frames row's pattern must name the frame number (``{:05d}``, ``{frame:05d}``, ``{:d}``, ``{}``):
+    without it every frame would read the same file."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
+    except ValueError as e:
+        raise SplitFormatError(
+            f"{where}: frames pattern {pattern!r} is not a valid format string ({e})"
+        ) from None
+    if not any(f != "flow_direction" for f in fields):
+        raise SplitFormatError(
+            f"{where}: frames pattern {pattern!r} has no frame-number placeholder such as {{:05d}}; every "
+            "frame would read the same file"
+        )
+
+
 def _parse_row(cols: list[str], fmt: str, num_classes: int, where: str) -> SplitRow:
     """One row's columns (already split, count checked) -> :class:`SplitRow`; the rules every split file
     row must meet, shared by the reader and the writer."""
@@ -118,6 +135,8 @@ def _parse_row(cols: list[str], fmt: str, num_classes: int, where: str) -> Split
     label = _parse_label(cols[2], num_classes > 0, num_classes, where, fmt)
     if fmt == "image":
         return SplitRow(cols[0], video_id, label)
+    if fmt == "frames":
+        _check_frame_pattern(cols[0], where)
     start = _parse_int(cols[3], "start", where, fmt)
     end = _parse_int(cols[4], "end", where, fmt)
     if start < 0 or end < start:
