@@ -299,3 +299,36 @@ def test_ten_crop_test_views_warn_about_direction_bearing_classes(synth_root):
         warnings.simplefilter("error")
         VideoClipDataset(split, synth_root, train=False, num_spatial_crops=10)  # no map: upstream's views
         VideoClipDataset(split, synth_root, train=False, num_spatial_crops=5, flip_label_map={0: 1, 1: 0})
+
+
+def test_a_flip_inside_user_transforms_warns_when_labels_have_directions(synth_root):
+    import warnings
+
+    from torchvision.transforms import v2
+    from vai_data.transforms import CenterCrop, Compose, RandomHorizontalFlip
+
+    split = os.path.join(synth_root, "splits", "train.csv")
+    flips = {0: 1, 1: 0}
+    for transform in (
+        RandomHorizontalFlip(),
+        Compose([CenterCrop(12), RandomHorizontalFlip()]),
+        v2.RandomHorizontalFlip(),
+    ):
+        with pytest.warns(UserWarning, match="without remapping their labels through flip_label_map"):
+            VideoClipDataset(
+                split, synth_root, train=True, train_transform=transform, flip_label_map=flips, **SMALL
+            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no flip map, no flip, or test mode: silent
+        VideoClipDataset(split, synth_root, train=True, train_transform=RandomHorizontalFlip(), **SMALL)
+        VideoClipDataset(
+            split, synth_root, train=True, train_transform=CenterCrop(12), flip_label_map=flips, **SMALL
+        )
+        VideoClipDataset(
+            split,
+            synth_root,
+            train=False,
+            train_transform=RandomHorizontalFlip(),
+            flip_label_map=flips,
+            **SMALL,
+        )

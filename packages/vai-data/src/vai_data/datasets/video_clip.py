@@ -177,6 +177,14 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
                 UserWarning,
                 stacklevel=2,
             )
+        if train and self.flip_label_map and _holds_a_flip(train_transform, train_spatial_transform):
+            warnings.warn(
+                "train_transform/train_spatial_transform holds a horizontal flip, which mirrors clips without "
+                "remapping their labels through flip_label_map ('left' stays 'left'); leave flipping to the "
+                "dataset (horizontal_flip=True), which remaps them",
+                UserWarning,
+                stacklevel=2,
+            )
         self.num_neighbours, self.flow_direction = num_neighbours, flow_direction
         self.flow, self.flow_neighbours, self.flow_folders = (
             check_flow_mode(flow),
@@ -368,3 +376,17 @@ VideoClipDataset.loading_methods = (
     VideoClipDataset._load,
     VideoClipDataset._load_train,
 )
+
+
+def _holds_a_flip(*transforms) -> bool:
+    """Whether any of ``transforms`` is, or composes (``.transforms``), a horizontal-flip transform (vai's or
+    torchvision's ``RandomHorizontalFlip``)."""
+    todo = [t for t in transforms if t is not None]
+    while todo:
+        t = todo.pop()
+        if "HorizontalFlip" in type(t).__name__:
+            return True
+        inner = getattr(t, "transforms", None)
+        if isinstance(inner, (list, tuple)):
+            todo.extend(inner)
+    return False
