@@ -11,7 +11,13 @@ import pytest
 import vai_data_test_media
 from PIL import Image
 from vai_data.cli import main
-from vai_data.frame_extraction import FrameExtractionError, extract_frames, extract_frames_tree, find_videos
+from vai_data.frame_extraction import (
+    FrameExtractionError,
+    extract_frames,
+    extract_frames_tree,
+    find_videos,
+    remove_stale_partials,
+)
 
 # 40x30 videos whose frame i is grey 60*i (the assertions below read those values)
 make_video = partial(vai_data_test_media.make_video, width=40, height=30, step=60)
@@ -140,3 +146,24 @@ def test_python_m_cli_with_workers(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "extracted 2 videos (4 frames)" in out.stdout
     assert sorted(p.name for p in (tmp_path / "f" / "v1").iterdir()) == ["00000.jpg", "00001.jpg"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process checks are POSIX-only")
+def test_folders_left_by_killed_extractions_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that no longer runs, as a SIGKILLed worker
+    out = tmp_path / "out" / "v"
+    stale = tmp_path / "out" / f"v.partial-{gone.pid}"
+    live = tmp_path / "out" / f"v.partial-{os.getppid()}"  # a running process's work in progress
+    other = tmp_path / "out" / f"w.partial-{gone.pid}"  # another video's: not this call's business
+    for d in (stale, live, other):
+        os.makedirs(d)
+        (d / "00000.jpg").write_bytes(b"x")
+    assert extract_frames(make_video(tmp_path / "v.mp4", frames=2), out, short_side=16) == 2
+    assert not stale.exists() and live.exists() and other.exists()
+    assert sorted(os.listdir(out)) == ["00000.jpg", "00001.jpg"]
+    assert remove_stale_partials(tmp_path / "out" / "w") == [str(other)]
+    assert remove_stale_partials(tmp_path / "nowhere" / "v") == []

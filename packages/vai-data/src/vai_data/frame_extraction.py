@@ -60,6 +60,43 @@ def check_options(short_side: int | None, quality: int) -> None:
     check_jpeg_quality(quality)
 
 
+def remove_stale_partials(out_dir: str | os.PathLike) -> list[str]:
+    """Delete ``<out_dir>.partial-<pid>`` folders that a killed extraction left behind (their process no
+    longer runs; POSIX only); returns the paths removed. Folders of running processes are left alone."""
+    if os.name != "posix":
+        return []
+    parent, name = os.path.split(os.fspath(out_dir).rstrip(os.sep))
+    prefix = f"{name}.partial-"
+    try:
+        entries = os.listdir(parent or ".")
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        pid = entry[len(prefix) :]
+        if (
+            entry.startswith(prefix)
+            and pid.isdigit()
+            and int(pid) != os.getpid()
+            and not _process_runs(int(pid))
+        ):
+            path = os.path.join(parent, entry)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
 def extract_frames(
     video_path: str | os.PathLike, out_dir: str | os.PathLike, short_side: int | None = 256, quality: int = 90
 ) -> int:
@@ -77,6 +114,7 @@ def extract_frames(
         raise FrameExtractionError(f"{video_path}: missing or empty file")
     tmp = f"{out_dir.rstrip(os.sep)}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale_partials(out_dir)
     os.makedirs(tmp)
     count = 0
     try:
