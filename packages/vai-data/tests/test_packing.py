@@ -32,6 +32,24 @@ def test_pack_split_from_frames_lmdb(tmp_path, synth_root):
     assert torch.equal(ds[0]["video"], ref[0]["video"])  # frames repacked byte-for-byte: identical
 
 
+def test_packing_into_an_lmdb_read_earlier_in_the_process(tmp_path, synth_root):
+    """py-lmdb opens a store once per process: packing into a store this process has read must close the
+    cached read-only environment first (it raised lmdb.Error), and reading afterwards sees the new keys."""
+    pytest.importorskip("lmdb")
+    val = os.path.join(synth_root, "splits", "val_frames.csv")
+    train = os.path.join(synth_root, "splits", "train_frames.csv")
+    root = tmp_path / "l" / "frames.lmdb"
+    first = VideoClipDataset(
+        pack_split(val, synth_root, tmp_path / "l", store="lmdb"), root, train=False, **SMALL
+    )
+    first[0]  # opens (and caches) the read-only environment
+    second = pack_split(train, synth_root, tmp_path / "l", store="lmdb")
+    ds = VideoClipDataset(second, root, train=False, **SMALL)
+    ref = VideoClipDataset(train, synth_root, train=False, **SMALL)
+    assert torch.equal(ds[0]["video"], ref[0]["video"])
+    assert torch.equal(first[1]["video"], VideoClipDataset(val, synth_root, train=False, **SMALL)[1]["video"])
+
+
 def test_pack_cli(tmp_path, synth_root, capsys):
     from vai_data.cli import main
 

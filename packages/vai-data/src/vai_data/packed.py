@@ -230,6 +230,15 @@ def open_lmdb(root: str):
     return _LMDB_ENVS[key]
 
 
+def close_lmdb(root: str) -> None:
+    """Close this process's cached read-only environment of the LMDB store at ``root``, if any (py-lmdb
+    opens a store once per process: packing into a store read earlier in the process needs it closed;
+    the next :func:`open_lmdb` opens it again)."""
+    target = os.path.realpath(root)
+    for key in [k for k in _LMDB_ENVS if k[0] == os.getpid() and os.path.realpath(k[1]) == target]:
+        _LMDB_ENVS.pop(key).close()
+
+
 class LmdbSource(JpegFrameSource):
     """One video's frames in an LMDB store."""
 

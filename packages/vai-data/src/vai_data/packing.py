@@ -31,7 +31,7 @@ from .decode import output_size
 from .errors import VideoDecodeError
 from .frame_sources import format_frame_path, resize_short_side_thwc
 from .jpeg import check_jpeg_quality, decode_jpeg, encode_jpeg
-from .packed import PACKED_SUFFIX, _lmdb_module, packed_tag, write_packed
+from .packed import PACKED_SUFFIX, _lmdb_module, close_lmdb, packed_tag, write_packed
 from .pathio import exists, join, local_path, read_bytes
 from .split_file import SplitFile, SplitRow, read_split_file, write_split_file
 
@@ -231,6 +231,9 @@ class _LmdbStore:
     """All keys in one LMDB (``<key>/n``, ``<key>/<i:06d>``, ``<key>/tag``), committed every 64 videos."""
 
     def __init__(self, lmdb, root: str):
+        close_lmdb(
+            root
+        )  # a read-only environment of this store opened earlier in the process would refuse us
         self.env = lmdb.open(root, map_size=1 << 40, subdir=True)
         self.txn, self.count = self.env.begin(write=True), 0
 
