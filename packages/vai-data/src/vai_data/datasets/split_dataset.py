@@ -36,10 +36,15 @@ class SplitDataset(Dataset):
     def _load(self, index: int, attempt: int) -> dict:
         raise NotImplementedError
 
-    def __getitem__(self, index: int) -> dict:
+    def check_index(self, index: int) -> int:
+        """``len(self)``, after checking ``index`` is in ``[0, len)`` (one IndexError line otherwise)."""
         n = len(self)
         if not 0 <= index < n:
             raise IndexError(f"index {index} out of range for a dataset of {n} samples")
+        return n
+
+    def __getitem__(self, index: int) -> dict:
+        n = self.check_index(index)
         keep_freed_memory_once()  # this process reuses freed clip buffers (vai_data.memory)
         return self.tracker.run(index, n, self._load)
 

@@ -49,10 +49,8 @@ class TrainClipLoading:
         cls = type(self)
         if not self.train or (cls.__getitem__, cls._load, cls._load_train) != self.loading_methods:
             return [self[i] for i in indices]
-        n = len(self)
         for i in indices:
-            if not 0 <= i < n:
-                raise IndexError(f"index {i} out of range for a dataset of {n} samples")
+            self.check_index(i)
         keep_freed_memory_once()
         plans: list[tuple | None] = []
         for i in indices:
