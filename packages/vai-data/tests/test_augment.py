@@ -88,6 +88,26 @@ def test_multiscale_crop_sizes_and_offsets():
         MultiScaleCrop(8)(torch.zeros(3, 8, 8, dtype=torch.uint8))
 
 
+def test_multiscale_crop_keeps_every_pair_when_a_side_snaps_past_the_frame():
+    # a 222x296 frame for a 224 output: int(222*1.0) = 222 snaps to 224, past the frame; TSN cropped
+    # past the edge (black padding), vai keeps the pair at the frame's side so all 10 pairs stay drawable
+    t = MultiScaleCrop(224)
+    pairs = t.crop_sizes(222, 296)
+    assert len(pairs) == 10
+    # heights: the snapped 224 clamped to 222; widths: 224 fits the 296-px width; int(222 * .875) = 194
+    assert (222, 224) in pairs and (222, 194) in pairs and (194, 224) in pairs
+    assert all(h <= 222 and w <= 296 for h, w in pairs)
+    g = torch.Generator().manual_seed(1)
+    seen = set()
+    for _ in range(300):
+        top, left, h, w = MultiScaleCrop(224, generator=g).get_params(222, 296)
+        assert 0 <= top and top + h <= 222 and 0 <= left and left + w <= 296
+        seen.add((h, w))
+    assert (222, 224) in seen
+    with pytest.raises(ValueError, match="empty crop"):
+        MultiScaleCrop(8).get_params(1, 1)
+
+
 def test_grey_uses_exact_bt601_coefficients():
     clip = torch.zeros(1, 3, 1, 4, dtype=torch.uint8)
     clip[0, 0, 0, 0] = 255  # pure red

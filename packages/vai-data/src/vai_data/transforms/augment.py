@@ -82,18 +82,21 @@ class MultiScaleCrop:
         self.generator = generator
 
     def crop_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
-        """The allowed ``(crop_h, crop_w)`` pairs for an image of this size (sizes within 3 px of the output snap)."""
+        """The allowed ``(crop_h, crop_w)`` pairs for an image of this size.
+
+        Sides within 3 px of the output size snap to it, as TSN's; a side that snaps past the frame (a
+        222-px frame for a 224 output) keeps the frame's size instead: TSN crops past the edge there and
+        pads with black, which vai does not copy. Every scale pair thus stays drawable, as in TSN."""
         base = min(height, width)
         sides = [int(base * s) for s in self.scales]
+        if min(sides) < 1:
+            raise ValueError(
+                f"MultiScaleCrop: scales {self.scales} give an empty crop of a {height}x{width} clip"
+            )
         out_h, out_w = self.size
-        hs = [out_h if abs(s - out_h) < 3 else s for s in sides]
-        ws = [out_w if abs(s - out_w) < 3 else s for s in sides]
-        return [
-            (h, w)
-            for i, h in enumerate(hs)
-            for j, w in enumerate(ws)
-            if abs(i - j) <= self.max_distort and h <= height and w <= width
-        ]
+        hs = [min(out_h, height) if abs(s - out_h) < 3 else s for s in sides]
+        ws = [min(out_w, width) if abs(s - out_w) < 3 else s for s in sides]
+        return [(h, w) for i, h in enumerate(hs) for j, w in enumerate(ws) if abs(i - j) <= self.max_distort]
 
     def fixed_offsets(self, height: int, width: int, crop_h: int, crop_w: int) -> list[tuple[int, int]]:
         """``(top, left)`` of the fixed crop positions on a 4x4 grid of steps."""
@@ -107,8 +110,6 @@ class MultiScaleCrop:
     def get_params(self, height: int, width: int) -> tuple[int, int, int, int]:
         """Draw ``(top, left, crop_h, crop_w)`` for one clip."""
         pairs = self.crop_sizes(height, width)
-        if not pairs:
-            raise ValueError(f"MultiScaleCrop: no crop of scales {self.scales} fits a {height}x{width} clip")
         crop_h, crop_w = pairs[_randint(len(pairs), self.generator)]
         if self.fix_crop:
             offsets = self.fixed_offsets(height, width, crop_h, crop_w)
