@@ -121,3 +121,55 @@ def test_packed_store_through_handler(handler):
     got = remote[0]
     assert handler.opens - before >= 2  # the index and the frames, both through the handler
     assert got["video"].equal(native[0]["video"])
+
+
+class BarePrefixHandler(MemPrefixHandler):
+    """A handler whose prefix has no ``://`` (iopath accepts any prefix)."""
+
+    PREFIX = "vaimem:"
+
+    def _mkdirs(self, path, **kwargs):
+        os.makedirs(self._local(path), exist_ok=True)
+
+
+@pytest.fixture(scope="module")
+def bare_handler(handler):
+    h = BarePrefixHandler(handler.root)  # the same copied synthetic dataset
+    path_manager.register_handler(h, allow_override=True)
+    return h
+
+
+def test_is_native_sees_registered_prefixes_without_a_scheme(bare_handler):
+    from vai_data.pathio import is_native
+
+    assert is_native("/data/v/1.mp4") and is_native("vaimem_not/x.mp4")
+    assert not is_native("vaimem:ds/v.mp4") and not is_native("vaitest://ds/v.mp4")
+    assert not is_native("s3://bucket/v.mp4")  # a scheme is never read with open()
+
+
+def test_handler_prefix_without_scheme_serves_frames_packed_and_split_writes(bare_handler):
+    from vai_data import pack_split, write_split_file
+
+    before = bare_handler.opens
+    ds = VideoClipDataset(
+        "vaimem:ds/splits/val_frames.csv", "vaimem:ds", train=False, num_frames=4, crop_size=16, test_scale=20
+    )
+    assert ds[0]["video"].shape == (3, 4, 16, 16)
+    assert bare_handler.opens - before >= 5  # split + 4 frames, none read behind the handler's back
+
+    local = pack_split(
+        os.path.join(bare_handler.root, "ds", "splits", "val_frames.csv"),
+        os.path.join(bare_handler.root, "ds"),
+        os.path.join(bare_handler.root, "packed_bare"),
+    )
+    before = bare_handler.opens
+    packed = VideoClipDataset(
+        local, "vaimem:packed_bare", train=False, num_frames=4, crop_size=16, test_scale=20
+    )
+    assert packed.storage == "packed" and packed[0]["video"].equal(ds[0]["video"])
+    assert bare_handler.opens - before >= 2
+
+    before = bare_handler.opens
+    write_split_file("vaimem:written.csv", ds.split.rows[:2], "frames", 0)
+    assert bare_handler.opens == before + 1
+    assert read_split_file(os.path.join(bare_handler.root, "written.csv")).rows == ds.split.rows[:2]

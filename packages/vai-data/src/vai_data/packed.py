@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import VideoDecodeError
 from .frame_sources import JpegFrameSource
-from .pathio import join, path_manager
+from .pathio import is_native, join, path_manager
 
 MAGIC = b"VAIPK001"
 PACKED_SUFFIX = ".vpk"
@@ -72,13 +72,13 @@ def packed_tag(path: str) -> int | None:
 
 class _PositionalReader:
     """Reads at offsets of one file: ``os.pread`` on native paths (no file object, no seeks), seek + read
-    through the PathManager for registered handlers (``scheme://`` paths) and where there is no pread."""
+    through the PathManager for paths a registered handler serves and where there is no pread."""
 
     def __init__(self, path: str):
         self._fd: int | None = None
         self._f = None
         path = os.fspath(path)
-        if "://" in path:
+        if not is_native(path):
             self._f = path_manager.open(path, "rb")
         elif hasattr(os, "pread"):
             self._fd = os.open(path, os.O_RDONLY)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .pathio import get_path_manager
+from .pathio import get_path_manager, is_native
 
 FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
     "video": ("path", "video_id", "label", "start", "end", "width", "height"),
@@ -266,7 +266,7 @@ def write_split_file(
     for i, row in enumerate(rows):
         lines.append(_format_row(row, fmt, int(num_classes), f"{path}: rows[{i}]"))
     data = ("\n".join(lines) + "\n").encode("utf-8")  # UTF-8 and \n whatever the locale, as the reader wants
-    if "://" in path:  # a registered iopath handler: no rename available, write through it
+    if not is_native(path):  # a registered iopath handler: no rename available, write through it
         with get_path_manager().open(path, "wb") as f:
             f.write(data)
         return

@@ -11,7 +11,7 @@ import os
 
 from ..frame_sources import FrameFolderSource, VideoFileSource
 from ..packed import PACKED_SUFFIX, open_packed_source
-from ..pathio import join
+from ..pathio import is_native, join
 from ..split_file import SplitFile, SplitRow
 
 STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
@@ -25,11 +25,7 @@ def detect_storage(split: SplitFile, data_root: str | None) -> str:
         return split.fmt
     if split.rows and split.rows[0].path.endswith(PACKED_SUFFIX):
         return "packed"
-    if (
-        data_root is not None
-        and "://" not in data_root
-        and os.path.isfile(os.path.join(data_root, "data.mdb"))
-    ):
+    if data_root is not None and is_native(data_root) and os.path.isfile(os.path.join(data_root, "data.mdb")):
         return "lmdb"
     return "gulp"
 
