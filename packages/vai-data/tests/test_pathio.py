@@ -51,6 +51,21 @@ def handler(tmp_path_factory, synth_root):
     return h
 
 
+def _test_clips(split, root):
+    """A 4-frame test dataset of 16-px centre crops."""
+    return VideoClipDataset(split, root, train=False, num_frames=4, crop_size=16, test_scale=20)
+
+
+def _pack_val_frames(root, out):
+    from vai_data import pack_split
+
+    return pack_split(
+        os.path.join(root, "ds", "splits", "val_frames.csv"),
+        os.path.join(root, "ds"),
+        os.path.join(root, out),
+    )
+
+
 def test_join_url_roots():
     assert join("vaitest://ds", "videos/1.mp4") == "vaitest://ds/videos/1.mp4"
     assert join("/a", "b/c") == os.path.join("/a", "b/c")
@@ -90,33 +105,16 @@ def test_split_and_video_through_handler(handler):
 
 def test_frames_dataset_through_handler(handler):
     before = handler.opens
-    ds = VideoClipDataset(
-        "vaitest://ds/splits/val_frames.csv",
-        "vaitest://ds",
-        train=False,
-        num_frames=4,
-        crop_size=16,
-        test_scale=20,
-    )
+    ds = _test_clips("vaitest://ds/splits/val_frames.csv", "vaitest://ds")
     assert ds[0]["video"].shape == (3, 4, 16, 16)
     assert handler.opens - before >= 5  # split + 4 frames read through the handler
 
 
 def test_packed_store_through_handler(handler):
-    from vai_data import pack_split
-
-    local = pack_split(
-        os.path.join(handler.root, "ds", "splits", "val_frames.csv"),
-        os.path.join(handler.root, "ds"),
-        os.path.join(handler.root, "packed"),
-    )
+    local = _pack_val_frames(handler.root, "packed")
     before = handler.opens
-    remote = VideoClipDataset(
-        local, "vaitest://packed", train=False, num_frames=4, crop_size=16, test_scale=20
-    )
-    native = VideoClipDataset(
-        local, os.path.join(handler.root, "packed"), train=False, num_frames=4, crop_size=16, test_scale=20
-    )
+    remote = _test_clips(local, "vaitest://packed")
+    native = _test_clips(local, os.path.join(handler.root, "packed"))
     assert remote.storage == "packed"
     got = remote[0]
     assert handler.opens - before >= 2  # the index and the frames, both through the handler
@@ -148,24 +146,16 @@ def test_is_native_sees_registered_prefixes_without_a_scheme(bare_handler):
 
 
 def test_handler_prefix_without_scheme_serves_frames_packed_and_split_writes(bare_handler):
-    from vai_data import pack_split, write_split_file
+    from vai_data import write_split_file
 
     before = bare_handler.opens
-    ds = VideoClipDataset(
-        "vaimem:ds/splits/val_frames.csv", "vaimem:ds", train=False, num_frames=4, crop_size=16, test_scale=20
-    )
+    ds = _test_clips("vaimem:ds/splits/val_frames.csv", "vaimem:ds")
     assert ds[0]["video"].shape == (3, 4, 16, 16)
     assert bare_handler.opens - before >= 5  # split + 4 frames, none read behind the handler's back
 
-    local = pack_split(
-        os.path.join(bare_handler.root, "ds", "splits", "val_frames.csv"),
-        os.path.join(bare_handler.root, "ds"),
-        os.path.join(bare_handler.root, "packed_bare"),
-    )
+    local = _pack_val_frames(bare_handler.root, "packed_bare")
     before = bare_handler.opens
-    packed = VideoClipDataset(
-        local, "vaimem:packed_bare", train=False, num_frames=4, crop_size=16, test_scale=20
-    )
+    packed = _test_clips(local, "vaimem:packed_bare")
     assert packed.storage == "packed" and packed[0]["video"].equal(ds[0]["video"])
     assert bare_handler.opens - before >= 2
 
