@@ -169,3 +169,18 @@ def test_unreadable_files_are_not_judged(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
     assert probe.decord_seek_problem(str(bad)) is None  # decord's and PyAV's own errors apply
+
+
+def test_decord_resize_without_a_size_hint_opens_the_file_with_pyav_once(seek_videos, monkeypatch):
+    path, _ = seek_videos["h264_closed_gop_mp4"]
+    monkeypatch.setattr(probe, "_verdicts", {})
+    opens = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opens.append(a[0]) or real_open(*a, **k))
+    first = read_frames(path, [1, 60], "decord", short_side=SEEK_H // 2)
+    assert opens == [path]  # the seek probe also gave the frame size (probe_video used to open it again)
+    again = read_frames(path, [1, 60], "decord", short_side=SEEK_H // 2)
+    assert opens == [path] and again.equal(first)
+    assert probe.probe_for_decord(path) == (None, (SEEK_W, SEEK_H))
+    hinted = read_frames(path, [1, 60], "decord", short_side=SEEK_H // 2, size_hint=(SEEK_W, SEEK_H))
+    assert hinted.equal(first) and first.shape[1] == SEEK_H // 2

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .arguments import positive_int
-from .decode_probe import decord_seek_problem, note_rerouted
+from .decode_probe import note_rerouted, probe_for_decord
 from .errors import VideoDecodeError
 from .pathio import exists, local_path
 from .transforms.clip import short_side_size
@@ -98,17 +98,20 @@ def _decord_read(
     import decord
 
     local = _check_file(path)
-    problem = decord_seek_problem(local)  # cached per path: one dictionary lookup after a file's first call
+    # cached per path: one dictionary lookup after a file's first call
+    problem, probed_size = probe_for_decord(local)
     if problem is not None:
         # decord's get_batch would silently return other frames: PyAV's decoder is exact on these files
         note_rerouted(path, problem)
         return _pyav_read(path, indices, short_side, size_hint)
     width = height = -1
     if short_side is not None:
-        if size_hint is None:
-            _, w0, h0 = probe_video(path)
-        else:
+        if size_hint is not None:
             w0, h0 = size_hint
+        elif probed_size is not None:
+            w0, h0 = probed_size
+        else:
+            _, w0, h0 = probe_video(path)
         width, height = output_size(w0, h0, short_side)
     try:
         vr = decord.VideoReader(local, ctx=decord.cpu(0), width=width, height=height, num_threads=1)

@@ -15,9 +15,10 @@ AVI without codec delay). It returns other frames, silently, on
 
 ``read_frames(backend="decord")`` asks :func:`decord_seek_problem` before trusting ``get_batch`` and hands
 those files to vai's PyAV decoder, which numbers frames by counting where timestamps cannot be trusted.
-The verdict is cached per path (bounded, per process), so a file costs one PyAV open and a demux of at most
-``_MAX_PACKETS`` packets (about 1 ms for a short clip) in a process, and each later call one dictionary
-lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order
+The verdict is cached per path (bounded, per process) with the stream's frame size, which the decord
+backend needs for a decode-time resize when the caller gave none, so a file costs one PyAV open and a
+demux of at most ``_MAX_PACKETS`` packets (about 1 ms for a short clip) in a process, and each later call
+one dictionary lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order
 positions and ``get_frame_timestamp`` the pts-sorted times, but not a keyframe's pts.
 """
 
@@ -40,13 +41,19 @@ _REORDER_WINDOW = 32  # packets after a keyframe among which a leading picture w
 MAX_CACHED = 65536
 
 _UNSEEN = object()
-_verdicts: dict[str, str | None] = {}
+_verdicts: dict[str, tuple[str | None, tuple[int, int] | None]] = {}
 _logged = False
 
 
 def decord_seek_problem(local_path: str) -> str | None:
     """Why decord's ``get_batch`` may return other frames than those asked for on this file, or None when its
     seeking is exact here. Cached per path; a file PyAV cannot read gets None (decord then reports it)."""
+    return probe_for_decord(local_path)[0]
+
+
+def probe_for_decord(local_path: str) -> tuple[str | None, tuple[int, int] | None]:
+    """``(decord_seek_problem(local_path), (width, height))`` from one PyAV open per path and process; the
+    size is None where PyAV cannot read the stream's."""
     verdict = _verdicts.get(local_path, _UNSEEN)
     if verdict is _UNSEEN:
         verdict = _probe(local_path)
@@ -79,26 +86,27 @@ def clear_cache() -> None:
     _verdicts.clear()
 
 
-def _probe(local_path: str) -> str | None:
+def _probe(local_path: str) -> tuple[str | None, tuple[int, int] | None]:
     import av
 
     try:
         with av.open(local_path) as container:
             if not container.streams.video:
-                return None
+                return None, None
             stream = container.streams.video[0]
-            fmt = container.format.name
-            if fmt in _UNINDEXED:
-                return f"{_UNINDEXED[fmt]} container: seeks land near, not on, a keyframe"
             cc = stream.codec_context
             if cc is None:
-                return None
+                return None, None
+            size = (int(cc.width), int(cc.height)) if cc.width > 0 and cc.height > 0 else None
+            fmt = container.format.name
+            if fmt in _UNINDEXED:
+                return f"{_UNINDEXED[fmt]} container: seeks land near, not on, a keyframe", size
             if cc.name in _OPEN_GOP_CODECS and cc.has_b_frames:
-                return f"{cc.name} with B-frames, whose GOPs are open unless the encoder closed them"
-            return _timestamp_problem(container, stream)
+                return f"{cc.name} with B-frames, whose GOPs are open unless the encoder closed them", size
+            return _timestamp_problem(container, stream), size
     except Exception as e:  # unreadable or odd: decord's own errors and fallbacks apply, as before
         logger.debug("cannot probe %s for decord's seeking (%s: %s)", local_path, type(e).__name__, e)
-        return None
+        return None, None
 
 
 def _timestamp_problem(container, stream) -> str | None:
