@@ -4,19 +4,11 @@ import numpy as np
 import pytest
 import torch
 from vai_data import VideoDecodeError, probe_num_frames, probe_video, read_frames
-
-
-def _torchcodec_works() -> bool:
-    try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401  (needs FFmpeg's shared libraries)
-    except Exception:
-        return False
-    return True
-
+from vai_data_test_media import torchcodec_loads
 
 # torchcodec joins every backend test wherever it is installed with its FFmpeg libraries (not on this
 # project's CI machine, which has no system FFmpeg: there its glue is tested against a stand-in below)
-BACKENDS = ["decord", "pyav"] + (["torchcodec"] if _torchcodec_works() else [])
+BACKENDS = ["decord", "pyav"] + (["torchcodec"] if torchcodec_loads() else [])
 
 
 def _bar_position(frame: torch.Tensor) -> int:
@@ -125,12 +117,35 @@ def test_torchcodec_glue_frames_clamp_and_short_side(video_file, stand_in_torchc
     assert [_bar_position(f.repeat_interleave(2, 1)) for f in small] == [0, 5]
 
 
+def test_torchcodec_failing_past_an_over_reported_end_falls_back_to_pyav(
+    video_file, stand_in_torchcodec, monkeypatch
+):
+    """A header that over-reports (torchcodec then fails on the missing frames, as the real one does on a cut
+    tail): the frames that decode come back, clamped, as from every other backend."""
+    from types import SimpleNamespace
+
+    real_init = _StandInDecoder.__init__
+
+    def over_reporting(self, path, dimension_order="NCHW"):
+        real_init(self, path, dimension_order)
+        self.metadata = SimpleNamespace(num_frames=self._len + 8)
+
+    monkeypatch.setattr(_StandInDecoder, "__init__", over_reporting)
+    out = read_frames(video_file, [0, 3, 15], backend="torchcodec")
+    assert stand_in_torchcodec.calls == [[0, 3, 15]]  # tried past the real end (12 frames), then PyAV
+    assert torch.equal(out, read_frames(video_file, [0, 3, 11], backend="pyav"))
+
+
 def test_torchcodec_glue_wraps_decoder_errors(tmp_path, video_file, stand_in_torchcodec):
     files = _corrupt_files(tmp_path, video_file)
     for kind in ("missing", "zero", "random"):
         with pytest.raises(VideoDecodeError) as ei:
             read_frames(files[kind], [0], backend="torchcodec")
         assert os.path.basename(files[kind]) in str(ei.value) and "\n" not in str(ei.value)
+    with pytest.raises(
+        VideoDecodeError, match=r"random.mp4: torchcodec cannot decode it \(.*\) and PyAV cannot decode it"
+    ):
+        read_frames(files["random"], [0], backend="torchcodec")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 import vai_data.decode as decode
 import vai_data.decode_probe as probe
 from vai_data import read_frames
+from vai_data_test_media import torchcodec_loads
 
 SEEK_FRAMES = 96
 SEEK_W, SEEK_H = 64, 32
@@ -181,6 +182,39 @@ def test_decord_resize_without_a_size_hint_opens_the_file_with_pyav_once(seek_vi
     assert opens == [path]  # the seek probe also gave the frame size (probe_video used to open it again)
     again = read_frames(path, [1, 60], "decord", short_side=SEEK_H // 2)
     assert opens == [path] and again.equal(first)
-    assert probe.probe_for_decord(path) == (None, (SEEK_W, SEEK_H))
+    assert probe.seek_probe(path) == (None, (SEEK_W, SEEK_H))
     hinted = read_frames(path, [1, 60], "decord", short_side=SEEK_H // 2, size_hint=(SEEK_W, SEEK_H))
     assert hinted.equal(first) and first.shape[1] == SEEK_H // 2
+
+
+@pytest.mark.skipif(not torchcodec_loads(), reason="torchcodec or its FFmpeg libraries are not installed")
+@pytest.mark.parametrize("name", list(UNRELIABLE) + list(RELIABLE))
+def test_torchcodec_gives_the_asked_frames_on_every_seek_file(seek_videos, name):
+    path, truth = seek_videos[name]
+    _seek_check(path, truth, "torchcodec")
+
+
+def test_torchcodec_backend_hands_the_files_it_seeks_wrongly_in_to_pyav(seek_videos, monkeypatch):
+    """Without torchcodec installed: a stand-in module records which files reach its VideoDecoder."""
+    import sys
+    import types
+
+    opened = []
+
+    class Recording:
+        def __init__(self, path, **kwargs):
+            opened.append(path)
+            raise RuntimeError("stand-in: no decoding here")  # -> vai's PyAV fallback
+
+    module = types.ModuleType("torchcodec.decoders")
+    module.VideoDecoder = Recording
+    monkeypatch.setitem(sys.modules, "torchcodec", types.ModuleType("torchcodec"))
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", module)
+    for name in UNRELIABLE:
+        path, truth = seek_videos[name]
+        got = [_seek_read_barcode(f) for f in read_frames(path, [10, 50, 90], "torchcodec").numpy()]
+        assert got == [truth[10], truth[50], truth[90]], name
+    assert opened == []
+    closed = seek_videos["h264_closed_gop_mp4"][0]
+    read_frames(closed, [1], "torchcodec")
+    assert opened == [closed]

@@ -13,6 +13,7 @@ from vai_data.datasets import train_loading
 from vai_data.datasets.resilience import SampleRNG
 from vai_data.frame_sources import FrameFolderSource, JpegFrameSource, decode_jpeg_frames
 from vai_data.transforms import collate_clips, hflip_bgr, is_channels_last_clip
+from vai_data_test_media import JPEG_BACKENDS, needs_lmdb, needs_simplejpeg
 
 KW = dict(num_frames=4, crop_size=24, seed=11)
 
@@ -83,7 +84,7 @@ def _jpegs(n=5, h=24, w=40):
     return [encode_jpeg(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), 90) for _ in range(n)]
 
 
-@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+@pytest.mark.parametrize("backend", JPEG_BACKENDS)
 @pytest.mark.parametrize("short", [None, 12])
 def test_decode_jpeg_frames_bgr_is_rgb_reversed(monkeypatch, backend, short):
     import vai_data.jpeg
@@ -97,6 +98,8 @@ def test_decode_jpeg_frames_bgr_is_rgb_reversed(monkeypatch, backend, short):
     assert FrameFolderSource("v/{:05d}.jpg", 0, 2).reads_bgr == (backend == "simplejpeg")
 
 
+@needs_simplejpeg  # Pillow has no BGR output: the sources decode RGB
+@needs_lmdb
 def test_frame_and_packed_sources_read_bgr(tmp_path):
     folder = tmp_path / "v"
     folder.mkdir()
@@ -127,6 +130,7 @@ def _datasets(root, split, **kw):
     return [VideoClipDataset(os.path.join(root, split), root, train=True, **KW, **kw) for _ in range(2)]
 
 
+@needs_simplejpeg  # the BGR path exists where simplejpeg decodes
 @pytest.mark.parametrize("jitter", [(32, 32), (26, 30), (34, 40)])  # exact crop; fused resize down; up
 @pytest.mark.parametrize("on_device", [True, False])
 @pytest.mark.parametrize("sampling", ["sparse", "dense"])

@@ -30,6 +30,7 @@ from vai_data.transforms import (
     stack_channels_last,
     stack_channels_last_padded,
 )
+from vai_data_test_media import needs_lmdb
 
 # 32x32 frames; short sides 24..40: downscales, the stored size itself, upscales
 KW = dict(num_frames=4, crop_size=24, scale_jitter=(24, 40), seed=11, normalise_on_device=True)
@@ -74,7 +75,7 @@ def _gulp_split(synth_root, tmp_path):
     return str(tmp_path / "gulp.csv"), str(tmp_path / "gulp")
 
 
-@pytest.mark.parametrize("storage", ["frames", "packed", "lmdb", "gulp"])
+@pytest.mark.parametrize("storage", ["frames", "packed", pytest.param("lmdb", marks=needs_lmdb), "gulp"])
 def test_device_resizes_give_the_clips_of_worker_resizes(synth_root, tmp_path, storage):
     """Same seed, same draws: every region the worker hands over, resized on the device, is the worker's
     resized crop bit for bit; batches of regions of different sizes (padded) give the worker's batch."""

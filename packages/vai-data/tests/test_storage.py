@@ -17,6 +17,7 @@ from vai_data import (
 )
 from vai_data.gulp import GulpSource, write_gulp_directory
 from vai_data.packed import PackedFileSource
+from vai_data_test_media import JPEG_BACKENDS
 
 SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
 
@@ -34,7 +35,7 @@ def _frame_no(frame: torch.Tensor) -> int:
     return int(round(float(frame[..., 0].float().mean()) / 20))
 
 
-@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+@pytest.mark.parametrize("backend", JPEG_BACKENDS)
 def test_jpeg_decoders_agree(backend):
     data = _numbered_jpegs(4, 64, 96)[3]
     full = decode_jpeg(data, backend=backend)
@@ -43,7 +44,7 @@ def test_jpeg_decoders_agree(backend):
     assert 16 <= small.shape[0] < 64  # DCT-domain downscale, never below the request
 
 
-@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+@pytest.mark.parametrize("backend", JPEG_BACKENDS)
 @pytest.mark.parametrize(
     "short, expected",
     [
@@ -382,7 +383,7 @@ def test_flow_direction_pattern(tmp_path):
         src.read(torch.tensor([7]))
 
 
-@pytest.mark.parametrize("backend", ["simplejpeg", "pillow"])
+@pytest.mark.parametrize("backend", JPEG_BACKENDS)
 def test_corrupt_frame_error_names_the_frame_file(tmp_path, monkeypatch, backend):
     """A bad JPEG in a folder names that file and a readable cause, not the pattern or a BytesIO repr."""
     from vai_data import FrameFolderSource, jpeg

@@ -6,11 +6,31 @@ a combined pytest run, and a second ``conftest`` module would shadow this one.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from PIL import Image
+
+# optional extras (vai-data[fastjpeg] / [lmdb], both in [test]): tests that need one skip without it
+needs_simplejpeg = pytest.mark.skipif(
+    importlib.util.find_spec("simplejpeg") is None, reason="simplejpeg is not installed (vai-data[fastjpeg])"
+)
+needs_lmdb = pytest.mark.skipif(
+    importlib.util.find_spec("lmdb") is None, reason="lmdb is not installed (vai-data[lmdb])"
+)
+JPEG_BACKENDS = [pytest.param("simplejpeg", marks=needs_simplejpeg), "pillow"]
+
+
+def torchcodec_loads() -> bool:
+    """True where torchcodec imports with FFmpeg's shared libraries (not on this project's CI machine)."""
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except Exception:
+        return False
+    return True
 
 
 def make_video(path: Path, frames: int = 3, width: int = 32, height: int = 24, step: int = 40) -> Path:

@@ -4,9 +4,9 @@ Every backend returns the same frames for the same indices as uint8 ``(T, H, W, 
 real end of the video (containers often over-report their frame count) are clamped to the last frame
 that actually decodes. Any unreadable input raises :class:`VideoDecodeError` naming path and cause.
 
-decord's seeking returns other frames than asked for on some files (open GOPs, e.g. MPEG-4 Part 2 with
-B-frames as in HMDB/UCF AVIs; MPEG-TS; AVI with codec delay): :mod:`vai_data.decode_probe` recognises
-them once per path and the decord backend hands them to the PyAV decoder.
+decord's and torchcodec's seeking return other frames than asked for on some files (open GOPs, e.g. MPEG-4
+Part 2 with B-frames as in HMDB/UCF AVIs; MPEG-TS; AVI with codec delay): :mod:`vai_data.decode_probe`
+recognises them once per path and both backends hand them to the PyAV decoder.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .arguments import positive_int
-from .decode_probe import note_rerouted, probe_for_decord
+from .decode_probe import note_rerouted, seek_probe
 from .errors import VideoDecodeError
 from .pathio import exists, local_path
 from .transforms.clip import short_side_size
@@ -99,7 +99,7 @@ def _decord_read(
 
     local = _check_file(path)
     # cached per path: one dictionary lookup after a file's first call
-    problem, probed_size = probe_for_decord(local)
+    problem, probed_size = seek_probe(local)
     if problem is not None:
         # decord's get_batch would silently return other frames: PyAV's decoder is exact on these files
         note_rerouted(path, problem)
@@ -159,18 +159,29 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
         from torchcodec.decoders import VideoDecoder
     except Exception as e:  # ImportError, or OSError/RuntimeError when its FFmpeg libraries are missing
         raise ImportError(
-            f"the torchcodec backend needs torchcodec and FFmpeg 4-7 libraries: pip install torchcodec "
+            f"the torchcodec backend needs torchcodec and FFmpeg's shared libraries in a version it supports: "
+            f"pip install torchcodec "
             f"(vai-data's [torchcodec] extra; import failed: {type(e).__name__}); or use backend='decord' or 'pyav'"
         ) from None
     local = _check_file(path)
+    problem = seek_probe(local)[0]
+    if problem is not None:  # torchcodec would return other frames, silently, or fail part-way
+        note_rerouted(path, problem, "torchcodec")
+        return _pyav_read(path, indices, short_side, size_hint)
     try:
         dec = VideoDecoder(local, dimension_order="NHWC")
         n = dec.metadata.num_frames or len(dec)
         frames = dec.get_frames_at(indices=np.minimum(indices, n - 1).tolist()).data
     except Exception as e:
-        raise VideoDecodeError(
-            path, f"torchcodec cannot decode it ({str(e).splitlines()[0][:200]})"
-        ) from None
+        # torchcodec stops at a damaged packet (a truncated tail whose index still lists every frame) or at
+        # frames the header over-reports, and names no missing codec: PyAV's decoder counts the frames that
+        # do decode and clamps to them, or says why the file cannot be read
+        cause = (str(e).splitlines() or [type(e).__name__])[0][:200]
+        logger.debug("torchcodec failed on %s (%s); falling back to PyAV", path, cause)
+        try:
+            return _pyav_read(path, indices, short_side, size_hint)
+        except VideoDecodeError as e2:
+            raise VideoDecodeError(path, f"torchcodec cannot decode it ({cause}) and {e2.cause}") from None
     if short_side is not None:
         w, h = output_size(frames.shape[2], frames.shape[1], short_side)
         frames = _resize_thwc(frames, w, h)

@@ -1,5 +1,5 @@
-"""Which video files decord 0.6 seeks in inexactly, judged once per path from the container and the packets'
-timestamps (PyAV demuxing, no decoding).
+"""Which video files decord 0.6 (and torchcodec) seek in inexactly, judged once per path from the container and
+the packets' timestamps (PyAV demuxing, no decoding).
 
 decord numbers frames by sorting the packets' pts; to reach frame ``i`` it seeks to the pts of *display*
 frame ``k``, where ``k`` is the *decode-order* position of the keyframe before ``i``, then counts the frames
@@ -15,6 +15,8 @@ AVI without codec delay). It returns other frames, silently, on
 
 ``read_frames(backend="decord")`` asks :func:`decord_seek_problem` before trusting ``get_batch`` and hands
 those files to vai's PyAV decoder, which numbers frames by counting where timestamps cannot be trusted.
+torchcodec 0.17, which maps a frame index to a timestamp from the average frame rate, is off on the same
+files (MPEG-4 with B-frames in AVI, H.264 open GOPs, MPEG-TS, H.264 in AVI) and goes the same way.
 The verdict is cached per path (bounded, per process) with the stream's frame size, which the decord
 backend needs for a decode-time resize when the caller gave none, so a file costs one PyAV open and a
 demux of at most ``_MAX_PACKETS`` packets (about 1 ms for a short clip) in a process, and each later call
@@ -48,10 +50,10 @@ _logged = False
 def decord_seek_problem(local_path: str) -> str | None:
     """Why decord's ``get_batch`` may return other frames than those asked for on this file, or None when its
     seeking is exact here. Cached per path; a file PyAV cannot read gets None (decord then reports it)."""
-    return probe_for_decord(local_path)[0]
+    return seek_probe(local_path)[0]
 
 
-def probe_for_decord(local_path: str) -> tuple[str | None, tuple[int, int] | None]:
+def seek_probe(local_path: str) -> tuple[str | None, tuple[int, int] | None]:
     """``(decord_seek_problem(local_path), (width, height))`` from one PyAV open per path and process; the
     size is None where PyAV cannot read the stream's."""
     verdict = _verdicts.get(local_path, _UNSEEN)
@@ -66,17 +68,18 @@ def probe_for_decord(local_path: str) -> tuple[str | None, tuple[int, int] | Non
     return verdict
 
 
-def note_rerouted(path: str, problem: str) -> None:
-    """Log, at INFO the first time in a process (later files at DEBUG), a file decord is not trusted with."""
+def note_rerouted(path: str, problem: str, backend: str = "decord") -> None:
+    """Log, at INFO the first time in a process (later files at DEBUG), a file ``backend`` is not trusted with."""
     global _logged
     if _logged:
-        logger.debug("%s: decoded with PyAV instead of decord (%s)", path, problem)
+        logger.debug("%s: decoded with PyAV instead of %s (%s)", path, backend, problem)
         return
     _logged = True
     logger.info(
-        "%s: decoded with PyAV instead of decord, whose seeking returns other frames on it (%s); "
+        "%s: decoded with PyAV instead of %s, whose seeking returns other frames on it (%s); "
         "further such files are logged at DEBUG",
         path,
+        backend,
         problem,
     )
 
