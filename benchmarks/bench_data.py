@@ -19,7 +19,8 @@ For TSN 8-segment and dense 32x2 training clips it times, on the same videos and
                where that is free, mirrored with ``hflip_bgr``) and the normalisation to float
                (C, T, H, W) in the worker;
   * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
-               ``VideoReader(width, height).get_batch``; ``vai_data.read_frames(backend="pyav")``, vai's own
+               ``VideoReader(width, height).get_batch``; torchcodec ``VideoDecoder(transforms=[Resize])``, timed
+               where torchcodec loads; ``vai_data.read_frames(backend="pyav")``, vai's own
                PyAV decoder (it drops groups of frames without wanted ones and skips non-reference frames);
                file read + ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame into one preallocated
                array; ``.vpk``/LMDB read + the same JPEG calls) returning uint8 frames - the limit for vai;
@@ -164,6 +165,21 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
         def upstream(row, idx, crop, g):
             vr = decord.VideoReader(os.path.join(root, row.path), num_threads=1)
             frames = vr.get_batch(idx.tolist()).asnumpy()
+            return _upstream_post([Image.fromarray(a) for a in frames], short, crop, g)
+
+    elif kind == "video" and backend == "torchcodec":
+        from torchcodec.decoders import VideoDecoder
+        from torchcodec.transforms import Resize
+
+        def bare(row, idx):  # the call vai makes: resized inside the decoder
+            w, h = output_size(row.width, row.height, short)
+            path = os.path.join(root, row.path)
+            dec = VideoDecoder(path, dimension_order="NHWC", transforms=[Resize((h, w))])
+            return dec.get_frames_at(indices=idx.tolist()).data
+
+        def upstream(row, idx, crop, g):
+            dec = VideoDecoder(os.path.join(root, row.path), dimension_order="NHWC")
+            frames = dec.get_frames_at(indices=idx.tolist()).data.numpy()
             return _upstream_post([Image.fromarray(a) for a in frames], short, crop, g)
 
     elif kind == "video" and backend == "pyav":
@@ -316,6 +332,17 @@ def interleaved(
     return rates
 
 
+def _torchcodec_loads() -> bool:
+    """torchcodec with its decode-time Resize, where it loads with FFmpeg's shared libraries."""
+    from vai_data.decode import torchcodec_available
+
+    try:
+        from torchcodec.transforms import Resize  # noqa: F401
+    except Exception:
+        return False
+    return torchcodec_available()
+
+
 def _med(v) -> float:
     return statistics.median(v) if v else float("nan")
 
@@ -365,7 +392,9 @@ def main() -> None:
         for suffix in ("", "_s"):
             roots["packed" + suffix] = os.path.join(root, "packed" + suffix)
             roots["lmdb" + suffix] = os.path.join(root, "lmdbstore" + suffix, "frames.lmdb")
-        configs = [("video", "decord"), ("video", "pyav")]
+        configs = [("video", "decord"), ("video", "pyav")] + (
+            [("video", "torchcodec")] if _torchcodec_loads() else []
+        )
         configs += [(k + s, JPEG_BACKEND) for s in ("", "_s") for k in ("frames", "packed", "lmdb")]
         wanted = set(args.storages.split(","))
         unknown = wanted - {"video", "frames", "packed", "lmdb"}

@@ -25,12 +25,10 @@ JPEG_BACKENDS = [pytest.param("simplejpeg", marks=needs_simplejpeg), "pillow"]
 
 
 def torchcodec_loads() -> bool:
-    """True where torchcodec imports with FFmpeg's shared libraries (not on this project's CI machine)."""
-    try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401
-    except Exception:
-        return False
-    return True
+    """True where torchcodec loads with FFmpeg's shared libraries (not on this project's CI machine)."""
+    from vai_data.decode import torchcodec_available
+
+    return torchcodec_available()
 
 
 def make_video(path: Path, frames: int = 3, width: int = 32, height: int = 24, step: int = 40) -> Path:

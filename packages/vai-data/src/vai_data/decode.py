@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -154,22 +155,53 @@ def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint
     return read(path, indices, short_side, size_hint)
 
 
-def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> torch.Tensor:
+def _torchcodec_decoder():
+    """torchcodec's ``VideoDecoder`` class where its FFmpeg libraries load, else one ImportError line."""
     try:
         from torchcodec.decoders import VideoDecoder
+
+        # recent torchcodec imports without FFmpeg (its image decoders do not need it) and fails at the
+        # first VideoDecoder instead, with a message that does not say so
+        ops = sys.modules.get(VideoDecoder.__module__.split(".")[0] + "._core.ops")
+        if getattr(ops, "_FFMPEG_AVAILABLE", True) is False:
+            raise OSError("FFmpeg's shared libraries were not found")
     except Exception as e:  # ImportError, or OSError/RuntimeError when its FFmpeg libraries are missing
         raise ImportError(
             f"the torchcodec backend needs torchcodec and FFmpeg's shared libraries in a version it supports: "
-            f"pip install torchcodec "
-            f"(vai-data's [torchcodec] extra; import failed: {type(e).__name__}); or use backend='decord' or 'pyav'"
+            f"pip install torchcodec and FFmpeg (vai-data's [torchcodec] extra; {type(e).__name__}: "
+            f"{(str(e).splitlines() or [''])[0][:120]}); or use backend='decord' or 'pyav'"
         ) from None
+    return VideoDecoder
+
+
+def torchcodec_available() -> bool:
+    """True when ``backend="torchcodec"`` can decode here (torchcodec and FFmpeg's libraries load)."""
+    try:
+        _torchcodec_decoder()
+    except ImportError:
+        return False
+    return True
+
+
+def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> torch.Tensor:
+    VideoDecoder = _torchcodec_decoder()
     local = _check_file(path)
-    problem = seek_probe(local)[0]
+    problem, probed_size = seek_probe(local)
     if problem is not None:  # torchcodec would return other frames, silently, or fail part-way
         note_rerouted(path, problem, "torchcodec")
         return _pyav_read(path, indices, short_side, size_hint)
+    kwargs, resized = {}, False
+    source_size = size_hint or probed_size
+    if short_side is not None and source_size is not None:
+        try:  # torchcodec >= 0.8 resizes inside the decoder (FFmpeg's filter graph, antialiased bilinear)
+            from torchcodec.transforms import Resize
+        except Exception:
+            pass
+        else:
+            w, h = output_size(*source_size, short_side)
+            kwargs["transforms"], resized = [Resize((h, w))], True
     try:
-        dec = VideoDecoder(local, dimension_order="NHWC")
+        dec = VideoDecoder(local, dimension_order="NHWC", **kwargs)
         n = dec.metadata.num_frames or len(dec)
         frames = dec.get_frames_at(indices=np.minimum(indices, n - 1).tolist()).data
     except Exception as e:
@@ -182,7 +214,7 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
             return _pyav_read(path, indices, short_side, size_hint)
         except VideoDecodeError as e2:
             raise VideoDecodeError(path, f"torchcodec cannot decode it ({cause}) and {e2.cause}") from None
-    if short_side is not None:
+    if short_side is not None and not resized:  # an older torchcodec: decoded at full size, resized here
         w, h = output_size(frames.shape[2], frames.shape[1], short_side)
         frames = _resize_thwc(frames, w, h)
     return frames

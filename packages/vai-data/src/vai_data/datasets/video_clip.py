@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..arguments import positive_int
-from ..decode import BACKENDS
+from ..decode import BACKENDS, _torchcodec_decoder
 from ..frame_sources import JpegFrameSource
 from ..sampling import (
     add_neighbour_frames,
@@ -133,6 +133,8 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             sampling_rate = positive_int("sampling_rate", sampling_rate)
         self.data_root = None if data_root is None else os.fspath(data_root)
         self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
+        if backend == "torchcodec" and self.storage == "video":
+            _torchcodec_decoder()  # without torchcodec or FFmpeg: one ImportError line now, not at the first sample
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
             train,
             num_frames,
