@@ -36,6 +36,10 @@ PACKAGES = ROOT / "packages"
 TORCH = os.environ.get("VAI_TORCH_SPEC", "torch>=2.4")
 TORCHVISION = os.environ.get("VAI_TORCHVISION_SPEC", "torchvision>=0.19")
 
+# torchcodec for vai-data's tests and benchmark (pinned: a release built for a newer torch must not turn CI
+# red; where it cannot load, the tests fall back to their stand-in decoders)
+TORCHCODEC = os.environ.get("VAI_TORCHCODEC_SPEC", "torchcodec==0.17.0")
+
 SHARE_TORCH = os.environ.get("VAI_NOX_SHARED_TORCH", "1") != "0"
 SHARED_TORCH_DIR = (
     ROOT / ".nox" / f"_shared-torch-{hashlib.sha1(f'{TORCH} {TORCHVISION}'.encode()).hexdigest()[:10]}"
@@ -91,6 +95,22 @@ def _install(session: nox.Session, *packages: str, extras: str = "test") -> None
     session.install("--no-deps", "--force-reinstall", *paths)
 
 
+def _torchcodec_env(session: nox.Session) -> dict[str, str]:
+    """Install torchcodec and lend it PyAV's bundled FFmpeg (``vai-data link-ffmpeg``) where the machine has
+    no system FFmpeg: the environment for processes that should decode with it ({} if that fails)."""
+    session.install(TORCHCODEC)
+    folder = Path(session.virtualenv.location) / "ffmpeg-from-pyav"
+    out = session.run(
+        "vai-data", "link-ffmpeg", str(folder), "--print-path", silent=True, success_codes=[0, 1]
+    )
+    last = (out or "").strip().splitlines()[-1:] or [""]
+    if not last[0].startswith(str(folder)):
+        session.log(f"torchcodec will use a system FFmpeg if there is one (link-ffmpeg: {last[0]})")
+        return {}
+    old = os.environ.get("LD_LIBRARY_PATH")
+    return {"LD_LIBRARY_PATH": last[0] + (os.pathsep + old if old else "")}
+
+
 def _package_tests(session: nox.Session, name: str) -> None:
     _install(session, name)
     session.run(
@@ -100,8 +120,19 @@ def _package_tests(session: nox.Session, name: str) -> None:
 
 @nox.session(name="tests-data")
 def tests_data(session: nox.Session) -> None:
-    """vai-data alone: its tests must pass without vai-models/vai-train installed."""
-    _package_tests(session, "vai-data")
+    """vai-data alone: its tests must pass without vai-models/vai-train installed. torchcodec joins the
+    decoder tests as a third backend (with PyAV's FFmpeg where there is no system one)."""
+    _install(session, "vai-data")
+    env = {**TEST_ENV, **_torchcodec_env(session)}
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        str(PACKAGES / "vai-data" / "tests"),
+        *PYTEST_ARGS,
+        *session.posargs,
+        env=env,
+    )
 
 
 @nox.session(name="tests-models")
@@ -161,5 +192,6 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run every benchmark script; each prints a markdown table of ratios measured in the same run."""
     _install(session, "vai-data[fastjpeg,lmdb]", "vai-models", "vai-train", "vai-papers", extras="")
+    env = {"OMP_NUM_THREADS": "1", **_torchcodec_env(session)}  # bench_data times torchcodec where it loads
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs, env={"OMP_NUM_THREADS": "1"})
+        session.run("python", str(script), *session.posargs, env=env)

@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "splits": ("vai_data.splits.cli", "generate split CSVs from a dataset's official annotation files"),
     "extract-frames": ("vai_data.extract_cli", "decode videos into JPEG frame folders"),
     "pack": ("vai_data.packed_cli", "convert videos or frame folders into the packed frame store"),
+    "link-ffmpeg": ("vai_data.ffmpeg_libs", "let torchcodec load the FFmpeg libraries PyAV's wheel bundles"),
 }
 
 

@@ -169,7 +169,8 @@ def _torchcodec_decoder():
         raise ImportError(
             f"the torchcodec backend needs torchcodec and FFmpeg's shared libraries in a version it supports: "
             f"pip install torchcodec and FFmpeg (vai-data's [torchcodec] extra; {type(e).__name__}: "
-            f"{(str(e).splitlines() or [''])[0][:120]}); or use backend='decord' or 'pyav'"
+            f"{(str(e).splitlines() or [''])[0][:120]}; without a system FFmpeg, `vai-data link-ffmpeg DIR` "
+            f"prints the LD_LIBRARY_PATH that lends it PyAV's); or use backend='decord' or 'pyav'"
         ) from None
     return VideoDecoder
 
