@@ -140,7 +140,7 @@ def test_list_samplers_equal_the_tensor_ones():
     assert add_neighbour_frames([], 2, 10) == []
     for bad in [dict(stride=0), dict(clip_len=0)]:
         kw = dict(num_video_frames=10, clip_len=2, stride=1, train=False) | bad
-        with pytest.raises(ValueError, match="must be at least 1"):
+        with pytest.raises(ValueError, match="must be at least 1|must be an int >= 1"):
             dense_frames(**kw)
     with pytest.raises(ValueError, match="train=True needs the uniform"):
         dense_frames(10, 2, 1, True)  # train needs the draw
@@ -179,3 +179,39 @@ def test_sparse_test_temporal_views_spread_within_segments():
         assert idx == sorted(idx) and 0 <= idx[0] and idx[-1] <= 3
     with pytest.raises(ValueError, match="view=2 must be in"):
         sparse_test_indices(16, 8, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sparse_indices_with_neighbours(0, 3, 2, False), "at least one frame"),
+        (lambda: sparse_indices_with_neighbours(-5, 3, 2, False), "at least one frame"),
+        (lambda: sparse_indices_with_neighbours(10, 3, -1, False), "num_neighbours=-1"),
+        (lambda: add_neighbour_frames([0, 1], 2, 0), "at least one frame"),
+        (lambda: add_neighbour_frames([0, 1], 1.5, 10), "num_neighbours=1.5"),
+        (lambda: sparse_indices(16.9, 8, False), "num_video_frames=16.9 must be an int"),
+        (lambda: sparse_indices(16, 8.0, True), "num_segments=8.0 must be an int"),
+        (lambda: sparse_indices(True, 4, False), "num_video_frames=True must be an int"),
+        (lambda: dense_indices(40, 8, 2, False, num_clips=0), "num_clips=0 must be an int >= 1"),
+        (lambda: dense_indices(40, 8, 2, False, num_clips=-3), "num_clips=-3"),
+        (lambda: dense_indices(40, 8, 2.0, False), "stride=2.0 must be an int"),
+        (lambda: dense_indices(40, 8, 2, False, num_clips=3, clip_idx=1.0), "clip_idx=1.0"),
+    ],
+)
+def test_bad_counts_are_refused_in_one_line_not_truncated_or_negative(call, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")) as ei:
+        call()
+    assert "\n" not in str(ei.value)
+
+
+def test_numpy_integer_counts_are_accepted():
+    import numpy as np
+
+    assert sparse_indices(np.int64(16), np.int32(4), False).tolist() == [0, 4, 8, 12]
+    # 34 starts for a 7-frame span: the middle one, 17
+    assert dense_indices(np.int64(40), 4, np.int64(2), False, num_clips=np.int64(1)).tolist() == [
+        17,
+        19,
+        21,
+        23,
+    ]

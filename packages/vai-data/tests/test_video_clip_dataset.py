@@ -166,9 +166,19 @@ def test_bad_arguments(synth_root):
         ("sampling_rate", 0),
         ("num_temporal_views", 0),
         ("test_scale", -1),
+        ("num_spatial_crops", 3.0),  # 3.0 == 3 passed the crop-count check, then len(ds) raised TypeError
     ]:
         with pytest.raises(ValueError, match=f"{name}={value!r} must be a positive int"):
             VideoClipDataset(split, synth_root, train=False, sampling="dense", **{name: value})
+    # neighbour counts are checked at construction, not at the first sample
+    for kwargs, message in [
+        (dict(num_neighbours=-1), "num_neighbours=-1 must be an int >= 0"),
+        (dict(num_neighbours=1.5), "num_neighbours=1.5 must be an int >= 0"),
+        (dict(flow="RG", flow_neighbours=2.0), "flow_neighbours=2.0 must be a positive int"),
+        (dict(flow="RG", flow_neighbours="5"), "flow_neighbours='5' must be a positive int"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            VideoClipDataset(split, synth_root, train=False, **kwargs)
     VideoClipDataset(split, synth_root, train=False, sampling="sparse", sampling_rate=None)  # unused there
     # crops larger than the frames would be zero-padded
     with pytest.raises(

@@ -5,12 +5,21 @@ from __future__ import annotations
 import operator
 
 
-def positive_int(name: str, value, hint: str = "") -> int:
-    """``value`` as an int (Python, numpy or 0-d torch integers), or one ValueError naming ``name``."""
+def _int_at_least(name: str, value, minimum: int, wanted: str, hint: str) -> int:
     try:
         as_int = operator.index(value)
     except TypeError:
         as_int = None
-    if as_int is None or isinstance(value, bool) or as_int < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int{hint}")  # ("8", 8.0, 0, True refused)
+    if as_int is None or isinstance(value, bool) or as_int < minimum:
+        raise ValueError(f"{name}={value!r} must be {wanted}{hint}")  # ("8", 8.0, True refused)
     return as_int
+
+
+def positive_int(name: str, value, hint: str = "") -> int:
+    """``value`` as an int >= 1 (Python, numpy or 0-d torch integers), or one ValueError naming ``name``."""
+    return _int_at_least(name, value, 1, "a positive int", hint)
+
+
+def nonnegative_int(name: str, value, hint: str = "") -> int:
+    """``value`` as an int >= 0 (Python, numpy or 0-d torch integers), or one ValueError naming ``name``."""
+    return _int_at_least(name, value, 0, "an int >= 0", hint)

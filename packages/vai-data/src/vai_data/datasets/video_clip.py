@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..arguments import positive_int
+from ..arguments import nonnegative_int, positive_int
 from ..decode import BACKENDS, _torchcodec_decoder
 from ..frame_sources import JpegFrameSource
 from ..sampling import (
@@ -124,11 +124,15 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             raise ValueError(f"{self.split.path} is an image split (3 columns); use vai_data.ImageDataset")
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r}; choose one of {list(BACKENDS)} (it decodes video files)")
-        num_frames, num_temporal_views, test_scale = (
+        num_frames, num_temporal_views, test_scale, num_spatial_crops = (
             positive_int("num_frames", num_frames),
             positive_int("num_temporal_views", num_temporal_views),
             positive_int("test_scale", test_scale),
+            positive_int("num_spatial_crops", num_spatial_crops, " (1, 3, 5 or 10)"),
         )
+        num_neighbours = nonnegative_int("num_neighbours", num_neighbours)
+        if flow is not None:
+            flow_neighbours = positive_int("flow_neighbours", flow_neighbours, " (frames per flow sample)")
         if sampling == "dense":  # (sparse sampling does not use it)
             sampling_rate = positive_int("sampling_rate", sampling_rate)
         self.data_root = None if data_root is None else os.fspath(data_root)

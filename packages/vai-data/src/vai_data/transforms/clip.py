@@ -239,8 +239,13 @@ def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, 
     1 = centre; 3 = centre, top, bottom for frames taller than wide, else centre, left, right (centred
     across); 5 = centre then corners TL, TR, BL, BR; 10 = those 5 then the same 5 flipped. Centred
     offsets are ``ceil((side - crop) / 2)`` (:func:`centre_offset`)."""
-    if num_crops not in NUM_SPATIAL_CROPS:
-        raise ValueError(f"num_crops={num_crops}; choose one of {NUM_SPATIAL_CROPS}")
+    # (3.0 == 3 and True == 1: refused, as any non-integer)
+    if (
+        isinstance(num_crops, bool)
+        or not hasattr(type(num_crops), "__index__")
+        or num_crops not in NUM_SPATIAL_CROPS
+    ):
+        raise ValueError(f"num_crops={num_crops!r}; choose one of {NUM_SPATIAL_CROPS}")
     if not 0 <= index < num_crops:
         raise ValueError(f"crop index {index} is outside [0, {num_crops})")
     ch, cw = pair(size)
