@@ -64,7 +64,7 @@ def test_raise_policy_counts_nothing():
 
 def _add(tracker, n):
     for _ in range(n):
-        tracker._count_one()
+        tracker._count.add(1)
 
 
 def test_count_is_exact_when_processes_add_at_once():
@@ -88,6 +88,49 @@ def test_counter_without_named_semaphores_still_counts(monkeypatch):
 
     monkeypatch.setattr(multiprocessing.get_context("spawn"), "Value", no_semaphores)
     tracker = BadSampleTracker("skip")
-    assert isinstance(tracker._count, resilience._LocklessCounter)
+    assert isinstance(tracker._count._box, resilience._LocklessCounter)
     tracker.run(0, 3, _loader({0}, []))
     assert tracker.count == 1
+
+
+def _record_row(tracker, row):
+    tracker.record(VideoDecodeError(f"video{row}.mp4", "moov atom not found"), row)
+
+
+def test_a_bad_row_warns_once_across_processes_then_logs_at_debug(caplog):
+    """The logged rows live in shared memory: a row a (forked) worker warned about does not warn again in
+    another process or a later epoch's workers; other rows still do."""
+    import logging
+
+    tracker = BadSampleTracker("skip")
+    child = multiprocessing.get_context("fork").Process(target=_record_row, args=(tracker, 7))
+    child.start()
+    child.join()
+    with caplog.at_level(logging.DEBUG, logger="vai_data.datasets.resilience"):
+        _record_row(tracker, 7)
+        _record_row(tracker, 8)
+        _record_row(tracker, 8)
+    levels = [(r.levelname, "video7" in r.getMessage()) for r in caplog.records]
+    assert levels == [("DEBUG", True), ("WARNING", False), ("DEBUG", False)]
+
+
+def test_views_of_one_row_share_its_warning(caplog):
+    import logging
+
+    tracker = BadSampleTracker("skip")
+    with caplog.at_level(logging.WARNING, logger="vai_data.datasets.resilience"):
+        for view in range(6):  # 3 views of row 0 then 3 of row 1, each unreadable once, then substituted
+            tracker.run(view, 12, _loader({view}, []), views=3)
+    assert len(caplog.records) == 2 and tracker.count == 6
+
+
+def test_shared_values_pickle_as_copies_outside_worker_start():
+    import pickle
+
+    from vai_data.datasets.resilience import SharedBits, SharedInt
+
+    n, bits = SharedInt(5, locked=True), SharedBits(64)
+    bits.test_and_set(3)
+    n2, bits2 = pickle.loads(pickle.dumps(n)), pickle.loads(pickle.dumps(bits))
+    assert n2.value == 5 and n2.add(2) == 7 and n.value == 5
+    assert bits2.test_and_set(3) and not bits2.test_and_set(4) and not bits.test_and_set(4)

@@ -342,3 +342,49 @@ def test_a_flip_inside_user_transforms_warns_when_labels_have_directions(synth_r
             flip_label_map=flips,
             **SMALL,
         )
+
+
+def _epoch_clips(ds, epoch, **loader_kw):
+    ds.set_epoch(epoch)
+    return [b["video"] for b in DataLoader(ds, batch_size=4, **loader_kw)]
+
+
+def test_set_epoch_reaches_persistent_workers(synth_root):
+    """The epoch lives in shared memory: persistent workers (started at epoch 0) draw epoch 1's clips after
+    set_epoch(1), the clips num_workers=0 gives, instead of repeating epoch 0's."""
+    split = os.path.join(synth_root, "splits", "train_frames.csv")
+    kw = dict(train=True, num_frames=4, crop_size=16, scale_jitter=(20, 24))
+    ref = VideoClipDataset(split, synth_root, **kw)
+    want = [_epoch_clips(ref, e) for e in (0, 1)]
+    ds = VideoClipDataset(split, synth_root, **kw)
+    loader = DataLoader(ds, batch_size=4, num_workers=1, persistent_workers=True)
+    got = []
+    for e in (0, 1):
+        ds.set_epoch(e)
+        got.append([b["video"] for b in loader])
+    for g, w in zip(got, want, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(g, w, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(want[0], want[1], strict=True))
+
+
+def test_a_forgotten_set_epoch_warns_once(synth_root, caplog):
+    import logging
+
+    split = os.path.join(synth_root, "splits", "train_frames.csv")
+    ds = VideoClipDataset(split, synth_root, train=True, num_frames=2, crop_size=16, scale_jitter=(20, 20))
+    with caplog.at_level(logging.WARNING, logger="vai_data.datasets.split_dataset"):
+        for _ in range(2):
+            list(DataLoader(ds, batch_size=4))
+        assert not caplog.records  # two passes: maybe a legitimate second look
+        for _ in range(2):
+            list(DataLoader(ds, batch_size=4))
+        assert len(caplog.records) == 1 and "set_epoch" in caplog.records[0].getMessage()
+        ds.set_epoch(1)
+        for _ in range(2):
+            list(DataLoader(ds, batch_size=4))
+    assert len(caplog.records) == 1
+    test = VideoClipDataset(split, synth_root, train=False, num_frames=2, crop_size=16, test_scale=20)
+    caplog.clear()
+    for _ in range(4):
+        list(DataLoader(test, batch_size=4))
+    assert not caplog.records  # test clips are deterministic: no epochs there

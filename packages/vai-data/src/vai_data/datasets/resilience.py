@@ -3,7 +3,8 @@
 ``sample_seed(seed, epoch, index)`` makes a sample's randomness a pure function of those three numbers,
 so the clips of an epoch do not depend on ``num_workers`` or worker scheduling. ``BadSampleTracker``
 counts unreadable samples in shared memory (readable from the main process while workers run) and
-logs each bad path once per process.
+logs each bad split row once at WARNING, across DataLoader workers and epochs. ``SharedInt`` holds the
+epoch the same way, so ``set_epoch`` reaches persistent workers too.
 """
 
 from __future__ import annotations
@@ -98,58 +99,121 @@ def _shared_counter(value: int):
         return _LocklessCounter(value)
 
 
-class BadSampleTracker:
-    """Counts bad samples across DataLoader workers and logs each bad path once per process.
+def _spawning() -> bool:
+    """True while this process pickles the arguments of a process it starts (a DataLoader worker): shared
+    memory may travel then; a plain pickle or ``deepcopy`` must copy the values instead."""
+    return multiprocessing.context.get_spawning_popen() is not None
 
-    The count lives in shared memory that DataLoader workers inherit (fork) or receive as they start
-    (spawn, forkserver). A plain pickle or ``deepcopy`` of the dataset gets a counter of its own starting
-    at the current count: what such a copy counts is not seen by the original."""
+
+class SharedInt:
+    """A 64-bit integer in shared memory that DataLoader workers inherit (fork) or receive as they start
+    (spawn, forkserver), persistent workers included; ``locked`` adds a lock for read-modify-write from
+    several processes. A plain pickle or ``deepcopy`` gets a value of its own (the shared memory cannot
+    travel there)."""
+
+    def __init__(self, value: int = 0, locked: bool = False):
+        self._locked = locked
+        self._box = _shared_counter(value) if locked else multiprocessing.RawValue("q", value)
+
+    @property
+    def value(self) -> int:
+        return int(self._box.value)
+
+    @value.setter
+    def value(self, v: int) -> None:
+        self._box.value = int(v)
+
+    def add(self, n: int = 1) -> int:
+        """Add ``n`` (atomically when locked); the new value."""
+        if not self._locked:
+            self._box.value += n
+            return self._box.value
+        with self._box.get_lock():  # workers may add at the same moment
+            self._box.value += n
+            return self._box.value
+
+    def __getstate__(self) -> dict:
+        return {"locked": self._locked, "box": self._box if _spawning() else int(self._box.value)}
+
+    def __setstate__(self, state: dict) -> None:
+        self._locked, box = state["locked"], state["box"]
+        if isinstance(box, int):
+            self.__init__(box, self._locked)
+        else:
+            self._box = box
+
+
+class SharedBits:
+    """A fixed-size set of bits in shared memory (``RawArray``), travelling as :class:`SharedInt` does."""
+
+    def __init__(self, nbits: int, data: bytes | None = None):
+        self._box = multiprocessing.RawArray("B", (nbits + 7) // 8)
+        if data is not None:
+            self._box[: len(data)] = data
+        self.nbits = nbits
+
+    def test_and_set(self, i: int) -> bool:
+        """Set bit ``i % nbits``; True when it was set already (two processes racing may both see False)."""
+        i %= self.nbits
+        byte, mask = i >> 3, 1 << (i & 7)
+        seen = bool(self._box[byte] & mask)
+        self._box[byte] |= mask
+        return seen
+
+    def __getstate__(self) -> dict:
+        return {"nbits": self.nbits, "box": self._box if _spawning() else bytes(self._box)}
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state["box"], bytes):
+            self.__init__(state["nbits"], state["box"])
+        else:
+            self._box, self.nbits = state["box"], state["nbits"]
+
+
+# split rows whose bad samples were logged, one bit each (128 KiB): distinct for splits up to a million rows
+WARNED_ROWS_BITS = 1 << 20
+
+
+class BadSampleTracker:
+    """Counts bad samples across DataLoader workers and logs each bad split row once at WARNING, across
+    workers and epochs (later failures of the row at DEBUG).
+
+    The count and the logged rows live in shared memory that DataLoader workers inherit (fork) or receive
+    as they start (spawn, forkserver). A plain pickle or ``deepcopy`` of the dataset gets copies of its own
+    starting at the current values: what such a copy counts is not seen by the original."""
 
     def __init__(self, policy: str):
         if policy not in BAD_SAMPLE_POLICIES:
             raise ValueError(f"bad_sample_policy={policy!r}; choose one of {list(BAD_SAMPLE_POLICIES)}")
         self.policy = policy
-        self._count = _shared_counter(0)
-        self._warned: set[str] = set()
+        self._count = SharedInt(0, locked=True)
+        self._warned = SharedBits(WARNED_ROWS_BITS)
 
     @property
     def count(self) -> int:
-        return int(self._count.value)
+        return self._count.value
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        if multiprocessing.context.get_spawning_popen() is None:
-            # a plain pickle or deepcopy (not a worker being started): the shared counter cannot travel
-            # (it only passes to processes being spawned), the copy counts on from the same value
-            state["_count"] = self.count
-        return state
+    def record(self, error: VideoDecodeError, row: int | None = None) -> None:
+        """Log ``error`` at WARNING the first time split row ``row`` fails in any worker or epoch (every
+        failure when ``row`` is None), later ones at DEBUG: a bad video warns once, whichever frames of
+        it fail and however often workers restart."""
+        if row is not None and self._warned.test_and_set(row):
+            logger.debug("bad sample skipped again (substituting another): %s", error)
+            return
+        logger.warning("bad sample skipped (substituting another): %s", error)
 
-    def __setstate__(self, state: dict) -> None:
-        if isinstance(state["_count"], int):
-            state["_count"] = _shared_counter(state["_count"])
-        self.__dict__.update(state)
-
-    def record(self, error: VideoDecodeError) -> None:
-        """Log ``error``'s path at WARNING, once per path and process."""
-        if error.path not in self._warned:
-            self._warned.add(error.path)
-            logger.warning("bad sample skipped (substituting another): %s", error)
-
-    def _count_one(self) -> None:
-        with self._count.get_lock():  # workers may add at the same moment
-            self._count.value += 1
-
-    def run(self, index: int, length: int, load: Callable[[int, int], Any]) -> Any:
+    def run(self, index: int, length: int, load: Callable[[int, int], Any], views: int = 1) -> Any:
         """Call ``load(index, attempt)``; under ``skip``, on VideoDecodeError retry deterministically with
         other indices (``index + k * substitute_stride(length)``) until one loads. Each sample that needed a
-        substitute counts once, however many of its substitutes were unreadable too."""
+        substitute counts once, however many of its substitutes were unreadable too. ``views`` samples
+        share a split row (test views), which is what the warning is logged once for."""
         try:
             return load(index, 0)
         except VideoDecodeError as e:
             if self.policy == "raise":
                 raise
-            self._count_one()
-            self.record(e)
+            self._count.add(1)
+            self.record(e, index // views)
             first = e
         stride, tries = substitute_stride(length), min(MAX_SUBSTITUTES, length - 1)
         for k in range(1, tries + 1):  # (distinct samples, none of them this one: stride is coprime)
@@ -157,7 +221,7 @@ class BadSampleTracker:
             try:
                 return load(alt, k)
             except VideoDecodeError as e:
-                self.record(e)
+                self.record(e, alt // views)
         others = f"and {tries} substitute samples failed too" if tries else "and there is no other sample"
         raise VideoDecodeError(
             first.path, f"{first.cause}; {others} - check the data root and the split file"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -10,7 +12,9 @@ from ..memory import keep_freed_memory_once
 from ..split_file import SplitFile, SplitRow
 from ..transforms.collate import collate_clips, is_channels_last_clip
 from ..transforms.normalize import DeviceNormalize, Normalize
-from .resilience import BadSampleTracker
+from .resilience import BadSampleTracker, SharedInt
+
+logger = logging.getLogger(__name__)
 
 
 class SplitDataset(Dataset):
@@ -26,7 +30,6 @@ class SplitDataset(Dataset):
 
     split: SplitFile
     tracker: BadSampleTracker
-    epoch: int
     _views: int
     normalize: Normalize
     normalise_on_device: bool = False
@@ -46,7 +49,43 @@ class SplitDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         n = self.check_index(index)
         keep_freed_memory_once()  # this process reuses freed clip buffers (vai_data.memory)
-        return self.tracker.run(index, n, self._load)
+        if self.train:
+            self._note_served(1)
+        return self.tracker.run(index, n, self._load, self._views)
+
+    # ------------------------------------------------------------------ epoch
+    @property
+    def epoch(self) -> int:
+        """The epoch that, with the seed and the index, determines every sample's randomness. It lives in
+        shared memory, so ``set_epoch`` reaches DataLoader workers that are already running
+        (``persistent_workers=True``), not only those started after it."""
+        return self._epoch.value
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        if "_epoch" not in self.__dict__:  # (the constructor's first assignment)
+            self._epoch, self._served, self._warned_unset = SharedInt(int(value)), SharedInt(0), SharedInt(0)
+        else:
+            self._epoch.value = int(value)
+            self._served.value = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch that, with the seed and the index, determines every sample's randomness. Call it
+        at the start of every training epoch: without it every epoch repeats the same clips."""
+        self.epoch = int(epoch)
+
+    def _note_served(self, k: int) -> None:
+        """Count train samples served since ``set_epoch``; past twice the dataset's length, warn once (in
+        any process) that every epoch is repeating the same clips."""
+        if self._served.add(k) > 2 * len(self) and not self._warned_unset.value:
+            self._warned_unset.value = 1
+            logger.warning(
+                "this train dataset has served more than twice its %d samples under epoch %d: call "
+                "dataset.set_epoch(epoch) at the start of every epoch, or every epoch gets the same clips "
+                "(the same frames, crops and flips)",
+                len(self),
+                self.epoch,
+            )
 
     def _set_normalisation(
         self,
@@ -114,10 +153,6 @@ class SplitDataset(Dataset):
         """How many samples were unreadable and substituted so far, over all epochs (summed over
         DataLoader workers; a sample whose substitutes were unreadable too counts once)."""
         return self.tracker.count
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch that, with the seed and the index, determines every sample's randomness."""
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.split.rows) * self._views

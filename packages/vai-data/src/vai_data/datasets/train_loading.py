@@ -52,6 +52,7 @@ class TrainClipLoading:
         for i in indices:
             self.check_index(i)
         keep_freed_memory_once()
+        self._note_served(len(indices))
         plans: list[tuple | None] = []
         for i in indices:
             try:
@@ -65,9 +66,14 @@ class TrainClipLoading:
             except VideoDecodeError:
                 frames.append(None)
         return [
-            self[i] if f is None else self._finish_train(plan, f)
+            self._substitute(i) if f is None else self._finish_train(plan, f)
             for i, plan, f in zip(indices, plans, frames, strict=True)
         ]
+
+    def _substitute(self, index: int) -> dict:
+        """Sample ``index`` again through the bad-sample policy (substitutes or raises), as ``self[index]``
+        but not served twice."""
+        return self.tracker.run(index, len(self), self._load, self._views)
 
     def _plan_train(self, index: int, attempt: int) -> tuple:
         """What train sample ``index`` decides before its decode: its row, source and frame indices and every
