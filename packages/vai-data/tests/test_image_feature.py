@@ -24,6 +24,32 @@ def test_image_dataset(tmp_path):
         VideoClipDataset(tmp_path / "img.csv", tmp_path, train=True)
 
 
+def test_image_dataset_refuses_padded_crops_and_bad_scale_jitter(tmp_path):
+    Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(tmp_path / "a.jpg")
+    write_split_file(tmp_path / "s.csv", [SplitRow("a.jpg", 0, 0)], "image")
+    split = tmp_path / "s.csv"
+    with pytest.raises(
+        ValueError, match=r"crop_size=24 is larger than the smallest short side of scale_jitter \(20\)"
+    ):
+        ImageDataset(split, tmp_path, train=True, crop_size=24, scale_jitter=(20, 30))
+    with pytest.raises(
+        ValueError, match=r"crop_size=\(16, 24\) is larger than test_scale \(12\).*lower crop_size"
+    ):
+        ImageDataset(split, tmp_path, train=False, crop_size=(16, 24), test_scale=12)
+    for bad in ((30, 20), (0, 10), (20,)):
+        with pytest.raises(
+            ValueError, match=r"scale_jitter=.* must be \(min, max\) short sides with 1 <= min <= max"
+        ):
+            ImageDataset(split, tmp_path, train=True, crop_size=8, scale_jitter=bad)
+    with pytest.raises(ValueError, match="test_scale=0 must be a positive int"):
+        ImageDataset(split, tmp_path, train=False, crop_size=8, test_scale=0)
+    # a crop equal to the scale fits: no padding, and the sample has the crop's size
+    fits = ImageDataset(split, tmp_path, train=True, crop_size=20, scale_jitter=(20, 20))
+    assert fits[0]["video"].shape == (3, 1, 20, 20)
+    test = ImageDataset(split, tmp_path, train=False, crop_size=12, test_scale=12)
+    assert test[0]["video"].shape == (3, 1, 12, 12)
+
+
 def test_image_dataset_bad_file_skip(tmp_path):
     Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(tmp_path / "ok.jpg")
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8garbage")
@@ -93,7 +119,7 @@ def test_feature_pickle_with_foreign_class_is_refused(tmp_path):
 def test_feature_dataset_clear_errors(tmp_path):
     feats = np.zeros((3, 4), np.float32)
     with pytest.raises(ValueError, match=r"labels are ragged .*row 0 has 2 values, row 1 has 1\).*multi-hot"):
-        FeatureDataset([1, 2, 3], [(0, 1), (2,), (1, 2)], feats)
+        FeatureDataset([1, 2, 3], [[0.0, 1.0], [1.0], [0.5, 0.5]], feats)
     with pytest.raises(ValueError, match=r"features are ragged .*row 2 has 3\); expected \(N, D\.\.\.\)"):
         FeatureDataset([1, 2, 3], [0, 1, 2], [[0.0] * 4, [0.0] * 4, [0.0] * 3])
     for name, what in (
@@ -108,3 +134,60 @@ def test_feature_dataset_clear_errors(tmp_path):
         FileNotFoundError, match=r"nope\.pkl does not exist; expected an upstream feature pickle"
     ):
         FeatureDataset.from_pickle(tmp_path / "nope.pkl")
+
+
+def test_feature_dataset_reads_class_index_tuples_as_multi_hot(tmp_path):
+    feats = np.zeros((2, 4), np.float32)
+    ds = FeatureDataset([1, 2], [(3, 17), (0, 5)], feats)
+    assert ds.multilabel and ds.num_classes == 18
+    assert ds[0]["label"].nonzero().flatten().tolist() == [3, 17] and ds[0]["label"].dtype == torch.float32
+    assert ds[1]["label"].nonzero().flatten().tolist() == [0, 5]
+    lists = FeatureDataset([1, 2], [[1], [0, 2]], feats, num_classes=5)
+    assert lists.num_classes == 5 and lists[1]["label"].tolist() == [1, 0, 1, 0, 0]
+    # the labels of a multi-label split, as SplitDataset.labels gives them
+    rows = [SplitRow("a.jpg", 7, (0, 2)), SplitRow("b.jpg", 8, (1,))]
+    write_split_file(tmp_path / "ml.csv", rows, "image", num_classes=4)
+    split = ImageDataset(tmp_path / "ml.csv", tmp_path, train=False, crop_size=8, test_scale=8)
+    from_split = FeatureDataset(split.video_ids, split.labels, feats, num_classes=split.num_classes)
+    assert from_split.num_classes == 4 and from_split[0]["label"].tolist() == [1, 0, 1, 0]
+    with pytest.raises(
+        ValueError, match=r"labels\[1\] = \(0, 5\) names a class outside 0\.\.3; raise num_classes"
+    ):
+        FeatureDataset([1, 2], [(3,), (0, 5)], feats, num_classes=4)
+    with pytest.raises(ValueError, match=r"labels\[0\] = \(-1, 2\) .*class indices must be >= 0"):
+        FeatureDataset([1, 2], [(-1, 2), (0,)], feats)
+
+
+def test_feature_dataset_label_rows_keep_soft_values_and_masks():
+    feats = np.zeros((2, 3), np.float32)
+    rows = np.array([[0.0, 0.3, 1.0], [-1.0, 1.0, 0.0]], np.float32)
+    ds = FeatureDataset([1, 2], rows, feats)
+    assert ds.multilabel and ds.num_classes == 3 and ds[1]["label"].tolist() == [-1.0, 1.0, 0.0]
+    assert FeatureDataset([1, 2], torch.from_numpy(rows), feats)[0]["label"].tolist() == pytest.approx(
+        [0.0, 0.3, 1.0]
+    )
+    assert FeatureDataset([1, 2], [[0.0, 1.0], [1.0, 0.0]], feats).num_classes == 2  # lists of floats: rows
+    with pytest.raises(ValueError, match="num_classes=4 but the multi-hot label rows have 3 values"):
+        FeatureDataset([1, 2], rows, feats, num_classes=4)
+
+
+def test_feature_dataset_refuses_class_indices_as_rows_and_bad_label_shapes():
+    feats = np.zeros((2, 3), np.float32)
+    with pytest.raises(
+        ValueError, match=r"labels\[0, 0\] = 3, .*look like class indices; pass them as a list of tuples"
+    ):
+        FeatureDataset([1, 2], np.array([[3, 17], [0, 5]]), feats)
+    with pytest.raises(
+        ValueError, match=r"labels are float64 of shape \(2, 3, 4\); expected one class index"
+    ):
+        FeatureDataset([1, 2], np.zeros((2, 3, 4)), feats)
+    with pytest.raises(ValueError, match="num_classes=0 must be a positive int"):
+        FeatureDataset([1, 2], [0, 1], feats, num_classes=0)
+
+
+def test_feature_dataset_index_range_matches_split_datasets():
+    ds = FeatureDataset([5, 6], [0, 1], np.zeros((2, 3), np.float32))
+    assert ds[1]["video_id"] == 6
+    for bad in (-1, 2):
+        with pytest.raises(IndexError, match=f"index {bad} out of range for a dataset of 2 samples"):
+            ds[bad]

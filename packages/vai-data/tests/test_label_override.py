@@ -10,6 +10,8 @@ from torch.utils.data import DataLoader
 from vai_data import SplitRow, VideoClipDataset, read_split_file, write_split_file
 
 KW = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
+# most cases override one video's label on purpose; the warning itself is tested below
+pytestmark = pytest.mark.filterwarnings("ignore:video_id_to_label gives labels for:UserWarning")
 
 
 def _single(synth_root):
@@ -104,11 +106,12 @@ def test_bad_mappings_raise_one_line(synth_root, mapping, message):
 
 
 def test_classes_must_exist_in_a_multilabel_split(synth_root, tmp_path):
+    vid = read_split_file(_single(synth_root)).rows[0].video_id
     with pytest.raises(ValueError, match="class 9, outside the 8 classes"):
         VideoClipDataset(
-            _multi(synth_root, tmp_path), synth_root, train=False, video_id_to_label={0: 9}, **KW
+            _multi(synth_root, tmp_path), synth_root, train=False, video_id_to_label={vid: 9}, **KW
         )
-    single = VideoClipDataset(_single(synth_root), synth_root, train=False, video_id_to_label={0: 9}, **KW)
+    single = VideoClipDataset(_single(synth_root), synth_root, train=False, video_id_to_label={vid: 9}, **KW)
     assert single.num_classes == 10  # a single-label split's classes are the labels it holds
 
 
@@ -116,4 +119,29 @@ def test_vector_length_must_match_a_multilabel_split(synth_root, tmp_path):
     with pytest.raises(ValueError, match="5 values but the split has 8 classes"):
         VideoClipDataset(
             _multi(synth_root, tmp_path), synth_root, train=False, video_id_to_label={0: np.ones(5)}, **KW
+        )
+
+
+@pytest.mark.filterwarnings("default")
+def test_a_mapping_for_part_of_the_split_warns_and_one_for_none_of_it_is_refused(synth_root):
+    rows = read_split_file(_single(synth_root)).rows
+    with pytest.warns(
+        UserWarning, match=f"labels for 1 of the {len(rows)} videos .* keep the split file's labels"
+    ):
+        ds = VideoClipDataset(
+            _single(synth_root), synth_root, train=False, video_id_to_label={rows[0].video_id: 5}, **KW
+        )
+    assert ds.labels[0] == 5 and ds.labels[1:] == [r.label for r in rows[1:]]
+    with pytest.raises(ValueError, match="names none of the .* videos .* built for this split"):
+        VideoClipDataset(_single(synth_root), synth_root, train=False, video_id_to_label={99999: 1}, **KW)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a mapping of every video: no warning
+        VideoClipDataset(
+            _single(synth_root),
+            synth_root,
+            train=False,
+            video_id_to_label={r.video_id: 1 for r in rows},
+            **KW,
         )

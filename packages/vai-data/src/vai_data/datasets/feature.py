@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import pickle
 from collections.abc import Sequence
@@ -10,7 +11,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..arguments import positive_int
 from ..pathio import path_manager
+from .split_dataset import SplitDataset
 
 # numpy 2 renamed ``numpy.core`` to ``numpy._core``; pickles name either, depending on the numpy that saved them
 _NUMPY_CORE = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
@@ -74,6 +77,67 @@ def _length(row) -> int | None:
 
 INDEX_KEYS = ("spatial_indices", "temporal_indices")  # upstream's names in its feature pickles
 
+_LABEL_FORMS = (
+    "one class index per sample (N,), a tuple of class indices per sample such as (3, 17), "
+    "or multi-hot rows (N, num_classes)"
+)
+
+
+def _labels_array(labels, num_classes: int | None) -> tuple[np.ndarray, int]:
+    """``labels`` as class indices ``(N,)`` or float rows ``(N, num_classes)``, and the class count.
+
+    A list of tuples (or lists of ints) holds class indices, as ``SplitDataset.labels`` gives them for
+    multi-label splits: they become multi-hot rows. Arrays, tensors and lists of floats are rows already:
+    multi-hot or soft values in [0, 1], or -1 (a masked class)."""
+    if num_classes is not None:
+        num_classes = positive_int("num_classes", num_classes)
+    indices = _class_index_rows(labels)
+    if indices is not None:
+        rows = _multi_hot(indices, num_classes)
+        return rows, rows.shape[1]
+    arr = _rectangular(labels, "labels", _LABEL_FORMS)
+    if arr.ndim not in (1, 2) or arr.dtype.kind not in "biuf":
+        raise ValueError(f"labels are {arr.dtype} of shape {arr.shape}; expected {_LABEL_FORMS}")
+    if arr.ndim == 1:
+        return arr, num_classes or (int(arr.max()) + 1 if len(arr) else 0)
+    bad = np.argwhere(~(((arr >= 0) & (arr <= 1)) | (arr == -1)))
+    if len(bad):
+        i, j = bad[0]
+        raise ValueError(
+            f"labels[{i}, {j}] = {arr[i, j]}, but multi-hot rows hold values in [0, 1] (or -1 to mask a class): "
+            "these look like class indices; pass them as a list of tuples, e.g. [(3, 17), (0, 5)]"
+        )
+    if num_classes is not None and num_classes != arr.shape[1]:
+        raise ValueError(f"num_classes={num_classes} but the multi-hot label rows have {arr.shape[1]} values")
+    return arr, arr.shape[1]
+
+
+def _class_index_rows(labels) -> list[tuple[int, ...]] | None:
+    """``labels`` as tuples of class indices when it is a list or tuple of tuples/lists of ints, else None."""
+    if not isinstance(labels, (list, tuple)) or not labels:
+        return None
+    if not all(isinstance(r, (list, tuple)) and all(map(_is_int, r)) for r in labels):
+        return None
+    return [tuple(int(c) for c in r) for r in labels]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _multi_hot(indices: list[tuple[int, ...]], num_classes: int | None) -> np.ndarray:
+    """Multi-hot float32 rows of ``num_classes`` (default: the largest index + 1) with ``indices`` set."""
+    width = num_classes or 1 + max(max(r, default=-1) for r in indices)
+    rows = np.zeros((len(indices), width), np.float32)
+    for i, row in enumerate(indices):
+        if any(not 0 <= c < width for c in row):
+            raise ValueError(
+                f"labels[{i}] = {row} names a class outside 0..{width - 1}; "
+                + ("raise num_classes" if num_classes else "class indices must be >= 0")
+            )
+        rows[i, list(row)] = 1.0
+    return rows
+
 
 def _view_indices(values, count: int, key: str, source: str) -> np.ndarray | None:
     """``values`` as an int64 array of one view index per feature row (``None`` stays ``None``), or a
@@ -95,6 +159,10 @@ class FeatureDataset(Dataset):
     """Samples ``{"video": feature (D,), "label", "video_id", "spatial_idx", "temporal_idx",
     "frame_indices": empty}`` from arrays of video_ids, labels and features.
 
+    ``labels``: a class index per sample; a tuple of class indices per sample (multi-label, as
+    ``SplitDataset.labels``), made multi-hot rows of ``num_classes``; or rows ``(N, num_classes)`` of
+    multi-hot or soft values in [0, 1], -1 masking a class. Indices run from 0 to ``len - 1``.
+
     ``spatial_indices`` and ``temporal_indices`` (one per row, as upstream's feature pickles hold them)
     give each row's crop and clip index; without them both are 0. ``source`` (a file) prefixes errors."""
 
@@ -112,12 +180,7 @@ class FeatureDataset(Dataset):
         self.features = torch.as_tensor(_rectangular(features, "features", "(N, D...)"), dtype=torch.float32)
         if self.features.ndim < 2:
             raise ValueError(f"features must be (N, D...), got shape {tuple(self.features.shape)}")
-        labels = _rectangular(
-            labels,
-            "labels",
-            "one class index per sample, or for multi-label equal-length multi-hot rows (N, num_classes) "
-            "(turn class-index tuples like (3, 17) into multi-hot rows first)",
-        )
+        labels, num_classes = _labels_array(labels, num_classes)
         if not (len(self.video_ids) == len(labels) == len(self.features)):
             raise ValueError(
                 f"{source}: video_ids ({len(self.video_ids)}), labels ({len(labels)}) and features "
@@ -127,11 +190,7 @@ class FeatureDataset(Dataset):
         self.temporal_indices = _view_indices(temporal_indices, len(self.features), INDEX_KEYS[1], source)
         self.multilabel = labels.ndim == 2
         self._labels = torch.as_tensor(labels, dtype=torch.float32 if self.multilabel else torch.long)
-        self.num_classes = (
-            int(num_classes)
-            if num_classes is not None
-            else (labels.shape[1] if self.multilabel else int(labels.max()) + 1 if len(labels) else 0)
-        )
+        self.num_classes = num_classes
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, feature_key: str = "features") -> FeatureDataset:
@@ -182,6 +241,7 @@ class FeatureDataset(Dataset):
         return len(self.video_ids)
 
     def __getitem__(self, index: int) -> dict:
+        SplitDataset.check_index(self, index)  # (as split datasets: no negative indices)
         label = self._labels[index]
         return {
             "video": self.features[index],

@@ -17,6 +17,7 @@ class indices, as the split's.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -56,12 +57,33 @@ class LabelOverride:
 
     @classmethod
     def for_split(cls, mapping: Mapping, split) -> LabelOverride:
-        """The override of a :class:`~vai_data.SplitFile`'s labels (its class count and largest label)."""
+        """The override of a :class:`~vai_data.SplitFile`'s labels (its class count and largest label).
+
+        A mapping that names none of the split's videos is refused (wrong ids, or the wrong split's
+        labels); one that covers only some of them warns once: the others keep the split file's labels,
+        where upstream raised KeyError."""
         largest = max(
             (max(r.label if isinstance(r.label, tuple) else (r.label,), default=-1) for r in split.rows),
             default=-1,
         )
-        return cls(mapping, split.num_classes, largest)
+        override = cls(mapping, split.num_classes, largest)
+        ids = {r.video_id for r in split.rows}
+        covered = len(ids & override.values.keys())
+        if ids and covered == 0:
+            shown = sorted(override.values)[:5]
+            raise ValueError(
+                f"video_id_to_label names none of the {len(ids)} videos of {split.path} (its ids start "
+                f"{shown}): check that it was built for this split"
+            )
+        if covered < len(ids):
+            missing = sorted(ids - override.values.keys())
+            warnings.warn(
+                f"video_id_to_label gives labels for {covered} of the {len(ids)} videos of {split.path}; the "
+                f"other {len(missing)} (e.g. video ids {missing[:5]}) keep the split file's labels",
+                UserWarning,
+                stacklevel=4,
+            )
+        return override
 
     def get(self, video_id: int, default):
         return self.values.get(video_id, default)
