@@ -49,6 +49,42 @@ def test_same_params_for_every_frame_and_reproducible(make):
         assert torch.equal(out, again)
 
 
+AUGMENTATIONS = [
+    MultiScaleCrop(16),
+    RandomResizedCrop(16),
+    ColorJitter(0.4, 0.4, 0.4, 0.1),
+    RandAugment(),
+    RandomGrayscale(p=0.0),  # refused even when this clip would not turn grey
+    grey_clip,
+]
+
+
+@pytest.mark.parametrize("transform", AUGMENTATIONS)
+def test_augmentations_refuse_channels_last_clips(transform):
+    name = getattr(transform, "__name__", type(transform).__name__)
+    channels_last = same_frames_clip(h=24, w=32).permute(0, 2, 3, 1)  # (T, H, W, C), as decoded
+    message = rf"^{name} expects a \(T, C, H, W\) clip; got shape \(3, 24, 32, 3\), which looks like"
+    with pytest.raises(ValueError, match=message + r" \(T, H, W, C\): convert with to_tchw\(clip\)$"):
+        transform(channels_last)
+
+
+@pytest.mark.parametrize("make", [ColorJitter, RandAugment])
+def test_colour_ops_refuse_floats_outside_0_1(make):
+    clip = same_frames_clip()
+    with pytest.raises(ValueError, match=r"expects uint8 clips or floats in \[0, 1\]; got floats in \[\d"):
+        make()(clip.float())  # [0, 255] floats: torchvision would clamp them all to 1
+    with pytest.raises(ValueError, match="before normalisation"):
+        make()((clip.float() / 255 - 0.45) / 0.225)  # normalised: negative values too
+    unit = clip.float() / 255
+    out = make(generator=torch.Generator().manual_seed(0))(unit)
+    assert out.dtype == torch.float32 and 0 <= float(out.min()) and float(out.max()) <= 1
+    # a hair above 1 from float rounding (a resize of a white clip) is not refused
+    make()(torch.full((2, 3, 8, 8), 1.0000001))
+    # uint8 and empty clips need no range check
+    assert make()(clip).dtype == torch.uint8
+    assert make()(torch.zeros(0, 3, 8, 8)).shape == (0, 3, 8, 8)
+
+
 def test_randaugment_varies_between_clips_but_not_frames():
     clip = same_frames_clip(t=4)
     t = RandAugment(num_ops=2, magnitude=20, generator=torch.Generator().manual_seed(1))
@@ -160,6 +196,42 @@ def test_flip_label_map_something_something(caplog):
     assert flip_label_map_from_names(SYNTH_CLASSES) == SYNTH_FLIP_LABEL_MAP
     assert flip_label_map_from_names(["spin counterclockwise", "Spin Clockwise"]) == {0: 1, 1: 0}
     assert flip_label_map_from_names(["go east", "go west"], pairs=[("east", "west")]) == {0: 1, 1: 0}
+
+
+def test_flip_label_map_mirrors_every_direction_word_at_once(caplog):
+    # pairs applied one after another turned anticlockwise -> clockwise -> counterclockwise: {0:3,1:0,2:3,3:0}
+    four = ["x left", "x right", "y clockwise", "y anticlockwise"]
+    assert flip_label_map_from_names(four) == {0: 1, 1: 0, 2: 3, 3: 2}
+    assert flip_label_map_from_names(["Spin_CounterClockwise", "spin-clockwise"]) == {0: 1, 1: 0}
+    # clockwise mirrors to whichever of anticlockwise / counterclockwise is a class
+    assert flip_label_map_from_names(["b counterclockwise", "a left", "b clockwise"]) == {0: 2, 2: 0}
+    # several direction words: all mirrored together
+    both = [
+        "turn left clockwise",
+        "turn right anticlockwise",
+        "turn left anticlockwise",
+        "turn right clockwise",
+    ]
+    assert flip_label_map_from_names(both) == {0: 1, 1: 0, 2: 3, 3: 2}
+    ssv2 = [
+        "Moving something from left to right",
+        "Moving something from right to left",
+        "Turning something upside down",
+        "Pulling something from left to right",
+    ]
+    assert flip_label_map_from_names(ssv2) == {0: 1, 1: 0}
+    assert "Pulling something from left to right" in caplog.text  # its mirror is not a class
+    # only a half-mirrored class exists: never paired with it, reported instead
+    caplog.clear()
+    half = ["from left to right clockwise", "from right to left clockwise", "spin anticlockwise"]
+    assert flip_label_map_from_names(half) == {}
+    assert "from left to right clockwise" in caplog.text and "spin anticlockwise" in caplog.text
+    # words inside other words are not direction words
+    assert flip_label_map_from_names(["bright light", "clockwiser", "leftover"]) == {}
+    # '-' reads as a space, in names and in pairs alike: hyphenated spellings need their own pair
+    hyphenated = ["rotate clockwise", "rotate anti-clockwise"]
+    assert flip_label_map_from_names(hyphenated) == {}
+    assert flip_label_map_from_names(hyphenated, pairs=[("clockwise", "anti-clockwise")]) == {0: 1, 1: 0}
 
 
 def test_flip_map_in_video_dataset(tmp_path):

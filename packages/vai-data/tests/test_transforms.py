@@ -33,6 +33,59 @@ def test_layout_helpers():
         to_tchw(torch.zeros(5, 7, 3))
 
 
+# a decoder-layout (T, H, W, C) clip: given to a (T, C, H, W) transform it used to come back wrong, e.g.
+# ShortSideScale(32) made it (4, 64, 853, 32) and flips reversed its channels
+CHANNELS_LAST = torch.zeros(4, 64, 80, 3, dtype=torch.uint8)
+
+
+@pytest.mark.parametrize(
+    "name, transform",
+    [
+        ("ShortSideScale", ShortSideScale(32)),
+        ("RandomShortSideScale", RandomShortSideScale(30, 40)),
+        ("RandomCrop", RandomCrop(16)),
+        ("CenterCrop", CenterCrop(16)),
+        ("RandomHorizontalFlip", RandomHorizontalFlip(p=1.0)),
+        ("spatial_crop", lambda clip: spatial_crop(clip, 16, 3, 1)),
+        ("SpatialCrop", SpatialCrop(16, 3, 2)),
+        ("Normalize", Normalize([0.45] * 3, [0.225] * 3)),
+    ],
+)
+def test_clip_transforms_refuse_channels_last_clips(name, transform):
+    # (RandomShortSideScale and SpatialCrop report the transform they delegate to)
+    expected = {"RandomShortSideScale": "ShortSideScale", "SpatialCrop": "spatial_crop"}.get(name, name)
+    message = rf"^{expected} expects a \(T, C, H, W\) clip; got shape \(4, 64, 80, 3\), which looks like"
+    with pytest.raises(ValueError, match=message + r" \(T, H, W, C\): convert with to_tchw\(clip\)$"):
+        transform(CHANNELS_LAST)
+    # a grey decoder clip too; the converted clip passes
+    with pytest.raises(ValueError, match="looks like"):
+        transform(torch.zeros(2, 9, 12, 1, dtype=torch.uint8))
+    transform(to_tchw(CHANNELS_LAST))
+
+
+def test_flow_stacks_and_tiny_frames_pass_the_layout_check():
+    # optical-flow stacks have 2k channels (here 10) but frames far larger than 4 px
+    flow = torch.arange(4 * 10 * 20 * 30, dtype=torch.float32).view(4, 10, 20, 30)
+    assert ShortSideScale(10)(flow).shape == (4, 10, 10, 15)
+    assert torch.equal(RandomHorizontalFlip(p=1.0)(flow), flow.flip(-1))
+    assert spatial_crop(flow, 8, 3, 2).shape == (4, 10, 8, 8)
+    assert CenterCrop(8)(flow).shape == RandomCrop(8)(flow).shape == (4, 10, 8, 8)
+    assert Normalize([0.5], [0.5])(flow).shape == (10, 4, 20, 30)
+    assert to_tchw(torch.zeros(4, 20, 30, 10)).shape == (4, 10, 20, 30)  # flow frames from a decoder
+    # frames no larger than 4 px with <= 4 channels are taken as given (the shape cannot tell)
+    assert CenterCrop(2)(torch.zeros(2, 3, 4, 4)).shape == (2, 3, 2, 2)
+    assert to_tchw(torch.zeros(2, 4, 4, 3)).shape == (2, 3, 4, 4)
+
+
+def test_to_tchw_refuses_clips_already_channels_first():
+    with pytest.raises(
+        ValueError, match=r"^to_tchw expects a \(T, H, W, C\) clip; got shape \(4, 3, 64, 80\), which"
+    ):
+        to_tchw(torch.zeros(4, 3, 64, 80))
+    with pytest.raises(ValueError, match=r"looks like \(T, C, H, W\) already: pass it on without to_tchw$"):
+        to_tchw(torch.zeros(2, 1, 9, 12))
+
+
 def test_short_side_scale():
     assert ShortSideScale(10)(_clip()).shape == (3, 3, 10, 15)
     assert ShortSideScale(10)(_clip(h=40, w=20)).shape == (3, 3, 20, 10)
@@ -149,6 +202,11 @@ def test_normalize_rgb_bgr_grey():
     assert torch.allclose(raw[0], torch.tensor((255 - 114.75) / 57.375))
     grey = Normalize([0.0], [1.0], greyscale=True)(clip)
     assert grey.shape == (1, 2, 4, 4) and torch.allclose(grey, torch.tensor(0.2989), atol=1e-4)
+    # RGB statistics with greyscale=True: their luma-weighted mean and std (upstream needs 1-value ones)
+    rgb_stats = Normalize([0.4, 0.5, 0.6], [0.1, 0.2, 0.3], greyscale=True)(clip)
+    mean, std = 0.2989 * 0.4 + 0.5870 * 0.5 + 0.1140 * 0.6, 0.2989 * 0.1 + 0.5870 * 0.2 + 0.1140 * 0.3
+    assert rgb_stats.shape == (1, 2, 4, 4)
+    torch.testing.assert_close(rgb_stats, torch.full((1, 2, 4, 4), (0.2989 - mean) / std), atol=1e-4, rtol=0)
 
 
 def test_grey_coefficients_are_cv2():

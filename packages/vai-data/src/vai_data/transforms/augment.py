@@ -9,6 +9,7 @@ which the datasets seed per sample, or an explicit ``torch.Generator`` when one 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from .clip import check_tchw
 from .normalize import GREY_COEFFS
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,24 @@ def _size2(size: int | Sequence[int]) -> tuple[int, int]:
 def _check_clip(clip: torch.Tensor, name: str) -> None:
     if clip.ndim != 4:
         raise ValueError(f"{name} expects a clip of shape (T, C, H, W), got {tuple(clip.shape)}")
+    check_tchw(clip, name)
+
+
+# slack above 1 for float rounding (a resize of a clip of ones may give 1.0000001), far below 255
+_UNIT_SLACK = 1e-3
+
+
+def _check_unit_floats(clip: torch.Tensor, name: str) -> None:
+    """Refuse float clips outside [0, 1]: torchvision v2 colour ops clamp floats to [0, 1], so a clip in
+    [0, 255] (or normalised) would silently turn (near) white. uint8 clips are not read at all."""
+    if not clip.is_floating_point() or clip.numel() == 0:
+        return
+    lo, hi = (float(v) for v in torch.aminmax(clip))
+    if hi > 1 + _UNIT_SLACK or lo < -_UNIT_SLACK:
+        raise ValueError(
+            f"{name} expects uint8 clips or floats in [0, 1]; got floats in [{lo:.4g}, {hi:.4g}]: apply it "
+            "before normalisation, or divide [0, 255] floats by 255"
+        )
 
 
 @contextlib.contextmanager
@@ -135,6 +155,7 @@ class _SeededV2:
     """Base for wrappers of a torchvision v2 transform: one draw per clip, optional explicit generator."""
 
     name = "transform"
+    unit_floats = False  # True: float clips must be in [0, 1] (torchvision's colour ops clamp them there)
 
     def __init__(self, transform: v2.Transform, generator: torch.Generator | None):
         self.transform = transform
@@ -142,6 +163,8 @@ class _SeededV2:
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         _check_clip(clip, type(self).__name__)
+        if self.unit_floats:
+            _check_unit_floats(clip, type(self).__name__)
         with _rng_from(self.generator):
             return self.transform(clip)
 
@@ -165,7 +188,10 @@ class RandomResizedCrop(_SeededV2):
 
 
 class ColorJitter(_SeededV2):
-    """Random brightness/contrast/saturation/hue (random order), the same factors for every frame."""
+    """Random brightness/contrast/saturation/hue (random order), the same factors for every frame.
+    uint8 clips, or floats in [0, 1]."""
+
+    unit_floats = True
 
     def __init__(
         self,
@@ -179,7 +205,10 @@ class ColorJitter(_SeededV2):
 
 
 class RandAugment(_SeededV2):
-    """RandAugment (``num_ops`` ops at ``magnitude``); ops and magnitudes are drawn once per clip."""
+    """RandAugment (``num_ops`` ops at ``magnitude``); ops and magnitudes are drawn once per clip.
+    uint8 clips, or floats in [0, 1]."""
+
+    unit_floats = True
 
     def __init__(
         self,
@@ -217,6 +246,7 @@ class RandomGrayscale:
         self.generator = generator
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        _check_clip(clip, "RandomGrayscale")  # whether or not this clip turns grey
         if float(torch.rand((), generator=self.generator)) < self.p:
             return grey_clip(clip, clip.shape[1])
         return clip
@@ -230,9 +260,24 @@ def _normalise_name(name: str) -> str:
     return " ".join(re.sub(r"[_\-]+", " ", name.lower()).split())
 
 
-def _swap(name: str, pair: tuple[str, str]) -> str:
-    a, b = pair[0].lower(), pair[1].lower()
-    return re.sub(rf"\b({re.escape(a)}|{re.escape(b)})\b", lambda m: b if m.group(0) == a else a, name)
+def _mirror_words(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Each direction word -> its mirror words, in the order of ``pairs``: by default ``clockwise`` ->
+    ``[anticlockwise, counterclockwise]``, ``anticlockwise`` -> ``[clockwise]``."""
+    table: dict[str, list[str]] = {}
+    for a, b in pairs:
+        a, b = _normalise_name(a), _normalise_name(b)
+        for word, mirror in ((a, b), (b, a)):
+            if mirror not in table.setdefault(word, []):
+                table[word].append(mirror)
+    return table
+
+
+def _full_mirrors(name: str, table: dict[str, list[str]], word_re: re.Pattern) -> list[str]:
+    """Every way to mirror ``name`` with ALL its direction words replaced at once (not one pair after
+    another, which would turn ``anticlockwise`` into ``clockwise`` and back into ``counterclockwise``)."""
+    parts = word_re.split(name)  # the pattern's one group puts the direction words at the odd indices
+    options = [table[part] if k % 2 else [part] for k, part in enumerate(parts)]
+    return ["".join(choice) for choice in itertools.product(*options)]
 
 
 def flip_label_map_from_names(
@@ -240,25 +285,24 @@ def flip_label_map_from_names(
 ) -> dict[int, int]:
     """Map each direction-bearing class to its mirror class under a horizontal flip.
 
-    A class whose name, with the words of a pair swapped (``left`` <-> ``right``, ``clockwise`` <->
-    ``anticlockwise``/``counterclockwise`` by default; whole words, case, ``_`` and ``-`` ignored), is
-    another class name maps to it, and back. Classes naming a direction without a mirror class are
-    logged: flipping them would keep a wrong label.
+    A class maps to the class named like it with every direction word mirrored at once (``left`` <->
+    ``right``, ``clockwise`` <-> ``anticlockwise`` or ``counterclockwise``, whichever is a class, by
+    default; whole words, case, ``_`` and ``-`` ignored): "from left to right" <-> "from right to left".
+    Classes naming a direction without such a mirror class are logged: flipping them would keep a wrong
+    label (a class is never paired with a half-mirrored one).
     """
     index = {_normalise_name(n): i for i, n in enumerate(class_names)}
-    words = {w.lower() for pair in pairs for w in pair}
-    word_re = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+    table = _mirror_words(pairs)
+    # whole words, longest first so a phrase or longer word wins over a word it contains
+    alternatives = sorted(table, key=len, reverse=True)
+    word_re = re.compile(r"\b(" + "|".join(re.escape(w) for w in alternatives) + r")\b")
     mapping: dict[int, int] = {}
     unpaired = []
     for i, name in enumerate(class_names):
         norm = _normalise_name(name)
         if not word_re.search(norm):
             continue
-        all_swapped = norm
-        for pair in pairs:
-            all_swapped = _swap(all_swapped, pair)
-        candidates = [all_swapped] + [_swap(norm, pair) for pair in pairs]
-        j = next((index[c] for c in candidates if c != norm and c in index), None)
+        j = next((index[m] for m in _full_mirrors(norm, table, word_re) if m != norm and m in index), None)
         if j is None:
             unpaired.append(name)
             continue

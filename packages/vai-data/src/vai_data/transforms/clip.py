@@ -15,10 +15,35 @@ from torchvision.transforms.v2 import functional as F
 ClipTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
+# Layout guess from the shape alone: clips have at most 4 channels (RGB, grey, BGR, flow (u, v)) except
+# optical-flow stacks (2k channels, e.g. 10), whose frames are still much larger than 4 px. So a clip with
+# a last dim <= 4 and a larger dim 1 has its channels last, and one the other way round has them at dim 1.
+_MAX_PLAIN_CHANNELS = 4
+
+
+def looks_channels_last(shape: Sequence[int]) -> bool:
+    """Whether a 4-d clip ``shape`` is almost certainly ``(T, H, W, C)`` rather than ``(T, C, H, W)``."""
+    return len(shape) == 4 and shape[-1] <= _MAX_PLAIN_CHANNELS < shape[1]
+
+
+def check_tchw(clip: torch.Tensor, name: str) -> None:
+    """Refuse a clip given to ``name`` in the decoder layout ``(T, H, W, C)`` (shape only: no data read)."""
+    if looks_channels_last(clip.shape):
+        raise ValueError(
+            f"{name} expects a (T, C, H, W) clip; got shape {tuple(clip.shape)}, which looks like "
+            "(T, H, W, C): convert with to_tchw(clip)"
+        )
+
+
 def to_tchw(clip: torch.Tensor) -> torch.Tensor:
     """Decoder layout ``(T, H, W, C)`` -> transform layout ``(T, C, H, W)``."""
     if clip.ndim != 4:
         raise ValueError(f"expected a clip of shape (T, H, W, C), got {tuple(clip.shape)}")
+    if clip.shape[-1] > _MAX_PLAIN_CHANNELS >= clip.shape[1]:  # the mirror image of looks_channels_last
+        raise ValueError(
+            f"to_tchw expects a (T, H, W, C) clip; got shape {tuple(clip.shape)}, which looks like "
+            "(T, C, H, W) already: pass it on without to_tchw"
+        )
     return clip.permute(0, 3, 1, 2)
 
 
@@ -73,6 +98,7 @@ class ShortSideScale:
         self.size = int(size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        check_tchw(clip, "ShortSideScale")
         h, w = clip.shape[-2:]
         if min(h, w) == self.size:
             return clip
@@ -192,6 +218,7 @@ class RandomCrop:
         self.size = pair(size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        check_tchw(clip, "RandomCrop")
         return _padded_crop(clip, *self.size, None)
 
     def __repr__(self) -> str:
@@ -205,6 +232,7 @@ class CenterCrop:
         self.size = pair(size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        check_tchw(clip, "CenterCrop")
         return _centre_crop(_pad_to(clip, *self.size), *self.size)
 
     def __repr__(self) -> str:
@@ -219,6 +247,7 @@ class RandomHorizontalFlip:
         self.last_flipped = False
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        check_tchw(clip, "RandomHorizontalFlip")  # before the draw: a refused clip uses no random number
         self.last_flipped = bool(torch.rand(1) < self.p)
         return F.horizontal_flip(clip) if self.last_flipped else clip
 
@@ -248,6 +277,7 @@ def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, 
         raise ValueError(f"num_crops={num_crops!r}; choose one of {NUM_SPATIAL_CROPS}")
     if not 0 <= index < num_crops:
         raise ValueError(f"crop index {index} is outside [0, {num_crops})")
+    check_tchw(clip, "spatial_crop")
     ch, cw = pair(size)
     clip = _pad_to(clip, ch, cw)
     h, w = clip.shape[-2:]

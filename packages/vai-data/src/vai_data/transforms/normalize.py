@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .clip import check_tchw
 from .pending_resize import RESIZE_PENDING, apply_pending_resize
 
 # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY (upstream had a 0.1440 typo for the blue weight)
@@ -31,6 +32,9 @@ class Normalize:
 
     ``mean``/``std`` are in the scale of the output of the /255 step (e.g. ImageNet 0.485.. with
     ``scale_255=True``; I3D's 114.75/57.375 with ``scale_255=False``) and in the output channel order.
+    With ``greyscale=True``, 3-value (RGB) statistics become their luma-weighted mean and std (the
+    ``GREY_COEFFS`` weights); upstream's 1-channel grey frames want 1-value statistics (3 values broadcast
+    them to 3 channels).
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class Normalize:
         """``(T, C, H, W)`` -> normalised ``(C, T, H, W)`` (channels converted before the transpose: faster)."""
         if clip.ndim != 4:
             raise ValueError(f"expected a clip (T, C, H, W), got shape {tuple(clip.shape)}")
+        check_tchw(clip, "Normalize")  # (channels_first, for (C, T, H, W) clips and batches, has no check)
         return self.channels_first(self.convert_channels(clip).permute(1, 0, 2, 3), convert=False)
 
     def __repr__(self) -> str:
