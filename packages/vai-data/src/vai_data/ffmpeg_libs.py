@@ -44,8 +44,9 @@ def pyav_library_dir() -> str:
     folder = os.path.join(site, "av.libs")
     if not os.path.isdir(folder):
         raise FileNotFoundError(
-            f"PyAV at {os.path.dirname(av.__file__)} bundles no FFmpeg (no {folder}): it was built against a "
-            "system FFmpeg, which torchcodec can load as it is"
+            f"no {folder}: only PyAV's Linux (manylinux) wheels bundle FFmpeg there; a PyAV built from source "
+            "uses a system FFmpeg, which torchcodec loads as it is (elsewhere install FFmpeg, e.g. conda "
+            "install ffmpeg)"
         )
     return folder
 
