@@ -323,3 +323,10 @@ def test_a_torchcodec_video_dataset_without_torchcodec_fails_at_construction(syn
     assert len(
         VideoClipDataset(frames, synth_root, train=False, backend="torchcodec", crop_size=16, test_scale=20)
     )
+
+
+def test_a_path_through_a_file_is_one_decode_error(video_file):
+    bad = os.path.join(video_file, "inside.mp4")  # a file is not a folder: NotADirectoryError
+    with pytest.raises(VideoDecodeError, match="inside.mp4: cannot access it") as ei:
+        read_frames(bad, [0])
+    assert "\n" not in str(ei.value)

@@ -22,7 +22,7 @@ import torch
 from .arguments import positive_int
 from .decode_probe import note_rerouted, seek_probe
 from .errors import VideoDecodeError
-from .pathio import exists, local_path
+from .pathio import exists, is_native, local_path
 from .transforms.clip import short_side_size
 
 logger = logging.getLogger(__name__)
@@ -30,11 +30,25 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("decord", "pyav", "torchcodec")
 
 
+_MISSING = "file does not exist (check data_root and the split file's path column)"
+
+
 def _check_file(path: str) -> str:
-    if not exists(path):
-        raise VideoDecodeError(path, "file does not exist (check data_root and the split file's path column)")
-    local = local_path(path)
-    if os.path.getsize(local) == 0:
+    """The local file to decode, or a VideoDecodeError for a missing or empty one (native paths: one stat)."""
+    if is_native(path):
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            raise VideoDecodeError(path, _MISSING) from None
+        except OSError as e:
+            raise VideoDecodeError(path, f"cannot access it ({e.strerror or e})") from None
+        local = path
+    else:
+        if not exists(path):
+            raise VideoDecodeError(path, _MISSING)
+        local = local_path(path)
+        size = os.path.getsize(local)
+    if size == 0:
         raise VideoDecodeError(path, "file is empty (0 bytes); re-download or re-encode it")
     return local
 
