@@ -102,6 +102,10 @@ def test_feature_dataset_from_npz_as_written_by_vai_train(tmp_path):
     assert torch.equal(ds[1]["video"], torch.from_numpy(feats[1]))
     with pytest.raises(KeyError, match="logits"):
         FeatureDataset.from_file(path, feature_key="logits")
+    assert ds.num_classes == 2  # the largest label + 1, unless told: a split may hold no sample of class 4
+    assert FeatureDataset.from_file(path, num_classes=5).num_classes == 5
+    with pytest.raises(ValueError, match="num_classes=0 must be a positive int"):
+        FeatureDataset.from_file(path, num_classes=0)
 
 
 def test_feature_pickle_with_foreign_class_is_refused(tmp_path):

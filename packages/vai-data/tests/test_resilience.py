@@ -134,3 +134,19 @@ def test_shared_values_pickle_as_copies_outside_worker_start():
     n2, bits2 = pickle.loads(pickle.dumps(n)), pickle.loads(pickle.dumps(bits))
     assert n2.value == 5 and n2.add(2) == 7 and n.value == 5
     assert bits2.test_and_set(3) and not bits2.test_and_set(4) and not bits.test_and_set(4)
+
+
+def test_a_bad_samples_stand_in_changes_with_the_epoch():
+    """Epoch 0 keeps the first substitute (index + stride); later epochs start one step further, so no
+    single sample stands in for a bad one every epoch; every epoch's tries are still distinct samples."""
+    length, bad = 11, 3
+    stride = substitute_stride(length)
+    tracker = BadSampleTracker("skip")
+    stand_ins = [tracker.run(bad, length, _loader({bad}, []), epoch=e) for e in range(4)]
+    assert stand_ins[0] == (bad + stride) % length
+    assert len(set(stand_ins)) == 4
+    for epoch in (0, 5, 23):
+        calls = []
+        with pytest.raises(VideoDecodeError):
+            tracker.run(bad, length, _loader(set(range(length)), calls), epoch=epoch)
+        assert sorted(i for i, _ in calls[1:]) == sorted(set(range(length)) - {bad})

@@ -193,22 +193,29 @@ class FeatureDataset(Dataset):
         self.num_classes = num_classes
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, feature_key: str = "features") -> FeatureDataset:
+    def from_file(
+        cls, path: str | os.PathLike, feature_key: str = "features", num_classes: int | None = None
+    ) -> FeatureDataset:
         """Load features saved by ``vai-train feature`` (``.npz``: ``video_ids``, ``labels``, ``<feature_key>``)
-        or an upstream feature pickle (``.pkl``: ``video_ids``, ``labels``, ``clip_features``)."""
+        or an upstream feature pickle (``.pkl``: ``video_ids``, ``labels``, ``clip_features``). Give
+        ``num_classes`` when the file's class-index labels may not name the last class (a split without
+        any sample of it): the count is otherwise the largest label + 1."""
         path = os.fspath(path)
         if path.endswith((".pkl", ".pickle")):
-            return cls.from_pickle(path, "clip_features" if feature_key == "features" else feature_key)
+            key = "clip_features" if feature_key == "features" else feature_key
+            return cls.from_pickle(path, key, num_classes)
         _require_file(
             path, f"a .npz with video_ids, labels and {feature_key} (as `vai-train feature` writes)"
         )
         with path_manager.open(path, "rb") as f:
             with np.load(f, allow_pickle=False) as data:
                 d = {k: data[k] for k in data.files}
-        return cls._from_mapping(d, feature_key, path)
+        return cls._from_mapping(d, feature_key, path, num_classes)
 
     @classmethod
-    def from_pickle(cls, path: str | os.PathLike, feature_key: str = "clip_features") -> FeatureDataset:
+    def from_pickle(
+        cls, path: str | os.PathLike, feature_key: str = "clip_features", num_classes: int | None = None
+    ) -> FeatureDataset:
         """Load an upstream feature pickle (``video_ids``, ``labels``, ``clip_features`` and, when present,
         ``spatial_indices`` and ``temporal_indices``), saved with any pickle protocol. Only numpy arrays,
         lists, tuples, dicts and scalars are unpickled: a pickle that names any other class is refused."""
@@ -221,17 +228,19 @@ class FeatureDataset(Dataset):
             feats, tuple
         ):  # upstream stores a tuple of arrays (one per feature head): use the first
             d = {**d, feature_key: feats[0]}
-        return cls._from_mapping(d, feature_key, path)
+        return cls._from_mapping(d, feature_key, path, num_classes)
 
     @classmethod
-    def _from_mapping(cls, d, feature_key: str, path) -> FeatureDataset:
+    def _from_mapping(cls, d, feature_key: str, path, num_classes: int | None = None) -> FeatureDataset:
         if not isinstance(d, dict):
             raise ValueError(f"{path}: expected a mapping of arrays, got {type(d).__name__}")
         for k in ("video_ids", "labels", feature_key):
             if k not in d:
                 raise KeyError(f"{path}: feature file has no {k!r} (keys: {sorted(d)})")
         indices = {k: d.get(k) for k in INDEX_KEYS}
-        return cls(d["video_ids"], d["labels"], d[feature_key], **indices, source=str(path))
+        return cls(
+            d["video_ids"], d["labels"], d[feature_key], num_classes=num_classes, **indices, source=str(path)
+        )
 
     @property
     def labels(self) -> list:

@@ -202,11 +202,16 @@ class BadSampleTracker:
             return
         logger.warning("bad sample skipped (substituting another): %s", error)
 
-    def run(self, index: int, length: int, load: Callable[[int, int], Any], views: int = 1) -> Any:
+    def run(
+        self, index: int, length: int, load: Callable[[int, int], Any], views: int = 1, epoch: int = 0
+    ) -> Any:
         """Call ``load(index, attempt)``; under ``skip``, on VideoDecodeError retry deterministically with
-        other indices (``index + k * substitute_stride(length)``) until one loads. Each sample that needed a
-        substitute counts once, however many of its substitutes were unreadable too. ``views`` samples
-        share a split row (test views), which is what the warning is logged once for."""
+        other indices until one loads: try ``k`` loads ``index + m * substitute_stride(length)`` with
+        ``m = 1 + (epoch + k - 1) mod (length - 1)``, so each epoch starts one step further along and a bad
+        sample's stand-in changes from epoch to epoch (in epoch 0, ``m = k``) instead of one sample standing
+        in for it every time. Each sample that needed a substitute counts once, however many of its
+        substitutes were unreadable too. ``views`` samples share a split row (test views), which is what
+        the warning is logged once for."""
         try:
             return load(index, 0)
         except VideoDecodeError as e:
@@ -217,7 +222,7 @@ class BadSampleTracker:
             first = e
         stride, tries = substitute_stride(length), min(MAX_SUBSTITUTES, length - 1)
         for k in range(1, tries + 1):  # (distinct samples, none of them this one: stride is coprime)
-            alt = (index + k * stride) % length
+            alt = (index + (1 + (epoch + k - 1) % (length - 1)) * stride) % length
             try:
                 return load(alt, k)
             except VideoDecodeError as e:

@@ -51,7 +51,7 @@ class SplitDataset(Dataset):
         keep_freed_memory_once()  # this process reuses freed clip buffers (vai_data.memory)
         if self.train:
             self._note_served(1)
-        return self.tracker.run(index, n, self._load, self._views)
+        return self.tracker.run(index, n, self._load, self._views, self.epoch)
 
     # ------------------------------------------------------------------ epoch
     @property

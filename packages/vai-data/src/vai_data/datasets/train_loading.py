@@ -73,7 +73,7 @@ class TrainClipLoading:
     def _substitute(self, index: int) -> dict:
         """Sample ``index`` again through the bad-sample policy (substitutes or raises), as ``self[index]``
         but not served twice."""
-        return self.tracker.run(index, len(self), self._load, self._views)
+        return self.tracker.run(index, len(self), self._load, self._views, self.epoch)
 
     def _plan_train(self, index: int, attempt: int) -> tuple:
         """What train sample ``index`` decides before its decode: its row, source and frame indices and every
