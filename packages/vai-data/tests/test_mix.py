@@ -103,3 +103,13 @@ def test_reproducible_and_works_in_dataloader():
 def test_empty_batch_is_a_clear_error():
     with pytest.raises(ValueError, match="MixupCutmixCollate got an empty batch"):
         MixupCutmixCollate(num_classes=3)([])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.uint8])
+def test_mixup_keeps_float_dtypes_and_turns_uint8_into_float(dtype):
+    mix = MixupCutmix(3, mixup_alpha=1.0, cutmix_alpha=0.0, generator=torch.Generator().manual_seed(0))
+    video = torch.stack([s["video"] for s in samples()]).to(dtype)
+    out, target, lam, box = mix(video, torch.tensor([0, 1, 2, 0]))
+    assert out.dtype == (torch.float32 if dtype == torch.uint8 else dtype) and box is None
+    want = video.float()[0] * lam + video.float()[3] * (1 - lam)
+    torch.testing.assert_close(out[0].float(), want, atol=0.05, rtol=0.01)

@@ -110,7 +110,9 @@ class MixupCutmix:
             lam = 1.0 - (y1 - y0) * (x1 - x0) / float(h * w)
         else:
             lam = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
-            video = video.float() * lam + flipped.float() * (1.0 - lam)
+            if not video.is_floating_point():  # uint8 clips mix into float [0, 255]
+                video, flipped = video.float(), flipped.float()
+            video = video * lam + flipped * (1.0 - lam)  # (fp16/bf16 clips stay in their dtype)
         target = target * lam + target.flip(0) * (1.0 - lam)
         return video, target, lam, box
 
