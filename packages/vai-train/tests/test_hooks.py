@@ -135,3 +135,36 @@ def test_device_input_func_passes_pending_resizes_with_the_flags():
     (f0, r0), (f1, r1) = ds.calls
     assert f0 is None and r0 is rows and r1 is rows
     assert f1.dtype == torch.bool and f1.tolist() == [True, False]
+
+
+class _EpochCounted(torch.utils.data.Dataset):
+    """Three samples; records set_epoch and reports a bad-sample count."""
+
+    def __init__(self, bad: int):
+        self.epochs, self.bad_samples = [], bad
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        return {"video": torch.zeros(1)}
+
+    def set_epoch(self, epoch):
+        self.epochs.append(epoch)
+
+
+def test_set_epoch_and_bad_samples_reach_every_part_of_a_concat_dataset():
+    from torch.utils.data import ConcatDataset
+    from vai_train.dataset_hooks import dataset_parts, set_dataset_epoch, total_bad_samples
+
+    a, b = _EpochCounted(2), _EpochCounted(5)
+    wrapped = Subset(ConcatDataset([a, Subset(b, [0, 1])]), [0, 4])
+    assert dataset_parts(wrapped) == [a, b]
+    set_dataset_epoch(wrapped, 3)
+    assert a.epochs == [3] and b.epochs == [3]  # (it reached only a dataset with its own set_epoch before)
+    assert total_bad_samples(wrapped) == 7
+    assert (
+        total_bad_samples(ConcatDataset([Subset(torch.utils.data.TensorDataset(torch.zeros(2)), [0])]))
+        is None
+    )
+    assert total_bad_samples(a) == 2

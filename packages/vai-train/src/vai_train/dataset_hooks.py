@@ -2,7 +2,8 @@
 
 A dataset may define ``set_epoch(epoch)``, ``bad_samples``, ``collate_fn`` and ``device_transform``
 (vai_data's datasets do). They are looked up through ``torch.utils.data.Subset`` wrappers (e.g. from
-``random_split``), so wrapping a dataset does not silently drop them. A batch that carries
+``random_split``), so wrapping a dataset does not silently drop them; ``set_epoch`` and ``bad_samples`` also
+reach every part of a ``ConcatDataset``. A batch that carries
 ``flip_pending`` (per-sample flags of clips the dataset left to be mirrored on the device) or
 ``resize_pending`` (per-sample ``(h, w, out_h, out_w)`` rows of padded clip regions the dataset left to be
 resized on the device) gets them passed on, ``device_transform(inputs, flip_pending=...,
@@ -15,7 +16,41 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Subset
+
+
+def dataset_parts(dataset: Any) -> list:
+    """The datasets inside ``Subset`` and ``ConcatDataset`` wrappers (each wrapper's own attributes aside):
+    where the engine must reach every part, e.g. ``set_epoch`` and ``bad_samples`` of concatenated splits."""
+    if isinstance(dataset, Subset):
+        return dataset_parts(dataset.dataset)
+    if isinstance(dataset, ConcatDataset):
+        return [part for inner in dataset.datasets for part in dataset_parts(inner)]
+    return [dataset]
+
+
+def set_dataset_epoch(dataset: Any, epoch: int) -> None:
+    """Call ``set_epoch(epoch)`` of the dataset, or of every part of a ``Subset``/``ConcatDataset`` that has
+    one (a concatenation of vai_data datasets would otherwise repeat epoch 0's clips)."""
+    own = getattr(dataset, "set_epoch", None)
+    if callable(own):
+        own(epoch)
+        return
+    for part in dataset_parts(dataset):
+        fn = getattr(part, "set_epoch", None)
+        if callable(fn):
+            fn(epoch)
+
+
+def total_bad_samples(dataset: Any) -> int | None:
+    """``bad_samples`` of the dataset, or summed over the parts of a ``Subset``/``ConcatDataset`` that count
+    them; None when none does."""
+    own = getattr(dataset, "bad_samples", None)
+    if own is not None:
+        return int(own)
+    counts = [getattr(p, "bad_samples", None) for p in dataset_parts(dataset)]
+    counts = [int(c) for c in counts if c is not None]
+    return sum(counts) if counts else None
 
 
 def dataset_attr(dataset: Any, name: str, default: Any = None) -> Any:

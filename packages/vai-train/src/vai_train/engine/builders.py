@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from vai_train.config.experiment import ExpConfig
 from vai_train.config.loader import ConfigError
-from vai_train.dataset_hooks import dataset_attr
+from vai_train.dataset_hooks import set_dataset_epoch, total_bad_samples
 from vai_train.engine.distributed import DistInfo, ShardSampler, all_reduce_sum
 from vai_train.engine.rng import epoch_seed, worker_init_fn
 from vai_train.metrics import Metric, default_metrics
@@ -71,9 +71,9 @@ def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> No
     (seed, epoch, rank) — needed for exact resume and for fresh augmentation every epoch."""
     if isinstance(loader.sampler, DistributedSampler):
         loader.sampler.set_epoch(epoch)
-    set_epoch = dataset_attr(loader.dataset, "set_epoch")
-    if callable(set_epoch):  # e.g. vai_data datasets seed each sample from (seed, epoch, index)
-        set_epoch(epoch)
+    set_dataset_epoch(
+        loader.dataset, epoch
+    )  # e.g. vai_data datasets seed each sample from (seed, epoch, index)
     if loader.generator is not None:
         loader.generator.manual_seed(epoch_seed(seed, epoch, rank))
 
@@ -81,7 +81,7 @@ def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> No
 def bad_sample_count(loader: DataLoader, info: DistInfo) -> int | None:
     """Unreadable samples the dataset substituted so far, summed over ranks (datasets exposing
     ``bad_samples``, e.g. vai_data's); None for datasets that do not count them."""
-    count = dataset_attr(loader.dataset, "bad_samples")
+    count = total_bad_samples(loader.dataset)
     if count is None:
         return None
     total = int(all_reduce_sum([float(count)], info)[0])
