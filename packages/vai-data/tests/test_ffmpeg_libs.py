@@ -53,3 +53,15 @@ def test_the_installed_pyav_and_the_cli(tmp_path, capsys):
     assert any(n.startswith("libavutil.so.") for n in os.listdir(tmp_path / "l"))
     assert main(["link-ffmpeg", str(tmp_path / "l")]) == 0
     assert capsys.readouterr().out.startswith(f"export LD_LIBRARY_PATH={tmp_path / 'l'}{os.pathsep}{src}")
+
+
+def test_a_failure_goes_to_stderr_so_eval_runs_nothing(tmp_path, capsys, monkeypatch):
+    import vai_data.ffmpeg_libs as fl
+
+    def no_libs():
+        raise FileNotFoundError("no av.libs here")
+
+    monkeypatch.setattr(fl, "pyav_library_dir", no_libs)
+    assert main(["link-ffmpeg", str(tmp_path / "l")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "no av.libs here" in err

@@ -195,3 +195,23 @@ def test_feature_dataset_index_range_matches_split_datasets():
     for bad in (-1, 2):
         with pytest.raises(IndexError, match=f"index {bad} out of range for a dataset of 2 samples"):
             ds[bad]
+
+
+def test_feature_dataset_single_label_indices_are_checked():
+    feats = np.zeros((2, 4), np.float32)
+    with pytest.raises(ValueError, match=r"labels\[1\] = 5 is outside the classes 0..2; raise num_classes"):
+        FeatureDataset([1, 2], [0, 5], feats, num_classes=3)
+    with pytest.raises(ValueError, match=r"labels\[0\] = -1 .*class indices must be >= 0"):
+        FeatureDataset([1, 2], [-1, 1], feats)
+    assert FeatureDataset([1, 2], [0, 5], feats).num_classes == 6
+
+
+def test_image_dataset_refuses_a_bad_crop_count_in_both_modes(tmp_path):
+    from PIL import Image
+    from vai_data import ImageDataset, SplitRow, write_split_file
+
+    Image.new("RGB", (24, 24)).save(tmp_path / "a.jpg")
+    write_split_file(tmp_path / "s.csv", [SplitRow("a.jpg", 0, 0)], "image")
+    for train in (False, True):
+        with pytest.raises(ValueError, match="num_spatial_crops=4; choose one of"):
+            ImageDataset(tmp_path / "s.csv", tmp_path, train=train, crop_size=16, num_spatial_crops=4)

@@ -153,8 +153,9 @@ def test_bad_arguments(synth_root):
     split = os.path.join(synth_root, "splits", "train.csv")
     with pytest.raises(ValueError, match="storage='tape'"):
         VideoClipDataset(split, synth_root, train=True, storage="tape")
-    with pytest.raises(ValueError, match="num_crops=4"):
-        VideoClipDataset(split, synth_root, train=False, num_spatial_crops=4)
+    for train in (False, True):  # (refused in train mode too, where it is unused)
+        with pytest.raises(ValueError, match=r"num_spatial_crops=4; choose one of \(1, 3, 5, 10\)"):
+            VideoClipDataset(split, synth_root, train=train, num_spatial_crops=4)
     with pytest.raises(ValueError, match="bad_sample_policy='ignore'"):
         VideoClipDataset(split, synth_root, train=True, bad_sample_policy="ignore")
     with pytest.raises(ValueError, match="backend='opencv'; choose one of"):
@@ -166,10 +167,13 @@ def test_bad_arguments(synth_root):
         ("sampling_rate", 0),
         ("num_temporal_views", 0),
         ("test_scale", -1),
-        ("num_spatial_crops", 3.0),  # 3.0 == 3 passed the crop-count check, then len(ds) raised TypeError
     ]:
         with pytest.raises(ValueError, match=f"{name}={value!r} must be a positive int"):
             VideoClipDataset(split, synth_root, train=False, sampling="dense", **{name: value})
+    with pytest.raises(
+        ValueError, match=r"num_spatial_crops=3\.0; choose one of"
+    ):  # (3.0 == 3 passed before)
+        VideoClipDataset(split, synth_root, train=False, num_spatial_crops=3.0)
     # neighbour counts are checked at construction, not at the first sample
     for kwargs, message in [
         (dict(num_neighbours=-1), "num_neighbours=-1 must be an int >= 0"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 
 # auditwheel's mangled names: lib<name>-<8 hex>.so.<major>[.<minor>...]
 _MANGLED = re.compile(r"^(lib[\w+.-]+?)-[0-9a-f]{8}\.so\.(\d+)(?:\.\d+)*$")
@@ -83,8 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         path = link_pyav_ffmpeg(args.folder)
-    except (FileNotFoundError, ImportError) as e:
-        print(f"vai-data link-ffmpeg: {e}")
+    except (
+        FileNotFoundError,
+        ImportError,
+    ) as e:  # (stderr: `eval "$(vai-data link-ffmpeg ...)"` must not run it)
+        print(f"vai-data link-ffmpeg: {e}", file=sys.stderr)
         return 1
     if args.print_path:
         print(path)

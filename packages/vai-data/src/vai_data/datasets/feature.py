@@ -99,6 +99,12 @@ def _labels_array(labels, num_classes: int | None) -> tuple[np.ndarray, int]:
     if arr.ndim not in (1, 2) or arr.dtype.kind not in "biuf":
         raise ValueError(f"labels are {arr.dtype} of shape {arr.shape}; expected {_LABEL_FORMS}")
     if arr.ndim == 1:
+        if len(arr) and (arr.min() < 0 or (num_classes is not None and arr.max() >= num_classes)):
+            i = int(np.argmax((arr < 0) | (arr >= (num_classes or np.inf))))
+            raise ValueError(
+                f"labels[{i}] = {arr[i]} is outside the classes 0..{(num_classes or 0) - 1}; "
+                + ("raise num_classes" if num_classes else "class indices must be >= 0")
+            )
         return arr, num_classes or (int(arr.max()) + 1 if len(arr) else 0)
     bad = np.argwhere(~(((arr >= 0) & (arr <= 1)) | (arr == -1)))
     if len(bad):

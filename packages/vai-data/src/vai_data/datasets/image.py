@@ -13,7 +13,7 @@ from ..errors import VideoDecodeError
 from ..jpeg import decode_jpeg
 from ..pathio import join, read_bytes
 from ..split_file import SplitFile, read_split_file
-from ..transforms.clip import RandomCrop, ShortSideScale, pair, spatial_crop
+from ..transforms.clip import RandomCrop, ShortSideScale, check_num_spatial_crops, pair, spatial_crop
 from ..transforms.normalize import Normalize
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
 from .split_dataset import SplitDataset
@@ -68,9 +68,8 @@ class ImageDataset(SplitDataset):
                 f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded; "
                 "lower crop_size or raise the scale"
             )
+        num_spatial_crops = check_num_spatial_crops(num_spatial_crops)  # (train mode too, where it is unused)
         self._views = 1 if train else num_spatial_crops
-        if not train:
-            spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)
         self.horizontal_flip = horizontal_flip
         normalize = Normalize(mean, std, scale_255=normalise, bgr=bgr, greyscale=greyscale)
         self._set_normalisation(normalize, normalise_on_device)

@@ -30,6 +30,7 @@ from ..sampling import (
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
+    check_num_spatial_crops,
     pair,
     spatial_crop,
     to_tchw,
@@ -128,7 +129,7 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             positive_int("num_frames", num_frames),
             positive_int("num_temporal_views", num_temporal_views),
             positive_int("test_scale", test_scale),
-            positive_int("num_spatial_crops", num_spatial_crops, " (1, 3, 5 or 10)"),
+            check_num_spatial_crops(num_spatial_crops),  # (checked in train mode too, where it is unused)
         )
         num_neighbours = nonnegative_int("num_neighbours", num_neighbours)
         if flow is not None:
@@ -172,8 +173,6 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             )
         self.num_spatial_crops = 1 if train else num_spatial_crops
         self.num_temporal_views = 1 if train else num_temporal_views
-        if not train:
-            spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_spatial_crops, 0)  # validates the crop count
         self.horizontal_flip, self.flip_label_map = horizontal_flip, dict(flip_label_map or {})
         if not train and num_spatial_crops == 10 and self.flip_label_map:
             warnings.warn(

@@ -258,6 +258,14 @@ class RandomHorizontalFlip:
 NUM_SPATIAL_CROPS = (1, 3, 5, 10)
 
 
+def check_num_spatial_crops(value, name: str = "num_spatial_crops") -> int:
+    """``value`` as one of the test-view crop counts (1, 3, 5, 10), or one ValueError naming ``name``
+    (floats such as 3.0 and bools refused: they pass ``in`` but are not counts)."""
+    if isinstance(value, bool) or not hasattr(type(value), "__index__") or value not in NUM_SPATIAL_CROPS:
+        raise ValueError(f"{name}={value!r}; choose one of {NUM_SPATIAL_CROPS}")
+    return int(value)
+
+
 def _centre_crop(clip: torch.Tensor, ch: int, cw: int) -> torch.Tensor:
     h, w = clip.shape[-2:]
     return F.crop(clip, centre_offset(h, ch), centre_offset(w, cw), ch, cw)
@@ -268,13 +276,7 @@ def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, 
     1 = centre; 3 = centre, top, bottom for frames taller than wide, else centre, left, right (centred
     across); 5 = centre then corners TL, TR, BL, BR; 10 = those 5 then the same 5 flipped. Centred
     offsets are ``ceil((side - crop) / 2)`` (:func:`centre_offset`)."""
-    # (3.0 == 3 and True == 1: refused, as any non-integer)
-    if (
-        isinstance(num_crops, bool)
-        or not hasattr(type(num_crops), "__index__")
-        or num_crops not in NUM_SPATIAL_CROPS
-    ):
-        raise ValueError(f"num_crops={num_crops!r}; choose one of {NUM_SPATIAL_CROPS}")
+    check_num_spatial_crops(num_crops, "num_crops")
     if not 0 <= index < num_crops:
         raise ValueError(f"crop index {index} is outside [0, {num_crops})")
     check_tchw(clip, "spatial_crop")
