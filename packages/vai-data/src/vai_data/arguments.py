@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
+
+def is_int(value) -> bool:
+    """A Python, numpy or 0-d torch integer; not a bool, float or string."""
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return not isinstance(value, (bool, np.bool_))
+
 
 def _int_at_least(name: str, value, minimum: int, wanted: str, hint: str) -> int:
     try:

@@ -9,12 +9,13 @@ generator), so a seed gives the same clips everywhere.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 import torch
+
+from .arguments import is_int
 
 
 def long_tensor(values: Sequence[int]) -> torch.Tensor:
@@ -27,23 +28,14 @@ def _check(num_video_frames: int, name: str, value: int) -> None:
     """Both counts are ints >= 1: a float frame count would be truncated, a float segment count fails deep in
     torch, and ``True`` is not a count (one ValueError naming the argument instead)."""
     if type(num_video_frames) is not int or type(value) is not int:  # (fast path: plain ints, per sample)
-        if not _is_int(num_video_frames):
+        if not is_int(num_video_frames):
             raise ValueError(f"num_video_frames={num_video_frames!r} must be an int")
-        if not _is_int(value):
+        if not is_int(value):
             raise ValueError(f"{name}={value!r} must be an int")
     if num_video_frames < 1:
         raise ValueError(f"num_video_frames={num_video_frames}: a video needs at least one frame")
     if value < 1:
         raise ValueError(f"{name}={value} must be at least 1")
-
-
-def _is_int(value) -> bool:
-    """A Python, numpy or 0-d torch integer, not a bool."""
-    try:
-        operator.index(value)
-    except TypeError:
-        return False
-    return not isinstance(value, (bool, np.bool_))
 
 
 def sparse_indices(
@@ -157,11 +149,11 @@ def dense_frames(
     """:func:`dense_indices` as a list, the train start drawn from the given ``uniform`` number (required
     in train); plain Python, as :func:`sparse_train_frames`."""
     _check(num_video_frames, "clip_len", clip_len)
-    if not _is_int(stride) or stride < 1:
+    if not is_int(stride) or stride < 1:
         raise ValueError(f"stride={stride!r} must be an int >= 1")
-    if not _is_int(num_clips) or num_clips < 1:
+    if not is_int(num_clips) or num_clips < 1:
         raise ValueError(f"num_clips={num_clips!r} must be an int >= 1")
-    if not _is_int(clip_idx) or not 0 <= clip_idx < num_clips:
+    if not is_int(clip_idx) or not 0 <= clip_idx < num_clips:
         raise ValueError(f"clip_idx={clip_idx!r} must be an int in [0, num_clips={num_clips})")
     n_starts, r = _dense_layout(int(num_video_frames), (clip_len - 1) * stride + 1)
     if train:
@@ -186,9 +178,9 @@ def add_neighbours(indices: torch.Tensor, num_neighbours: int, num_video_frames:
 
 def add_neighbour_frames(frames: Sequence[int], num_neighbours: int, num_video_frames: int) -> list[int]:
     """:func:`add_neighbours` on a list of ints."""
-    if not _is_int(num_neighbours) or num_neighbours < 0:
+    if not is_int(num_neighbours) or num_neighbours < 0:
         raise ValueError(f"num_neighbours={num_neighbours!r} must be an int >= 0")
-    if not _is_int(num_video_frames) or num_video_frames < 1:  # (else indices would turn negative)
+    if not is_int(num_video_frames) or num_video_frames < 1:  # (else indices would turn negative)
         raise ValueError(f"num_video_frames={num_video_frames!r}: a video needs at least one frame")
     last = num_video_frames - 1
     return [min(i + k, last) for i in frames for k in range(num_neighbours + 1)]
@@ -203,7 +195,7 @@ def sparse_indices_with_neighbours(
 ) -> torch.Tensor:
     """Sparse sampling over the frames where a full neighbour stack fits, then the neighbours appended."""
     _check(num_video_frames, "num_segments", num_segments)
-    if not _is_int(num_neighbours) or num_neighbours < 0:
+    if not is_int(num_neighbours) or num_neighbours < 0:
         raise ValueError(f"num_neighbours={num_neighbours!r} must be an int >= 0")
     usable = max(num_video_frames - num_neighbours, 1)
     base = sparse_indices(usable, num_segments, train, generator)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 import pickle
 from collections.abc import Sequence
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..arguments import positive_int
+from ..arguments import is_int, positive_int
 from ..pathio import path_manager
 from .split_dataset import SplitDataset
 
@@ -122,13 +121,9 @@ def _class_index_rows(labels) -> list[tuple[int, ...]] | None:
     """``labels`` as tuples of class indices when it is a list or tuple of tuples/lists of ints, else None."""
     if not isinstance(labels, (list, tuple)) or not labels:
         return None
-    if not all(isinstance(r, (list, tuple)) and all(map(_is_int, r)) for r in labels):
+    if not all(isinstance(r, (list, tuple)) and all(map(is_int, r)) for r in labels):
         return None
     return [tuple(int(c) for c in r) for r in labels]
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _multi_hot(indices: list[tuple[int, ...]], num_classes: int | None) -> np.ndarray:

@@ -13,10 +13,10 @@ from ..errors import VideoDecodeError
 from ..jpeg import decode_jpeg
 from ..pathio import join, read_bytes
 from ..split_file import SplitFile, read_split_file
-from ..transforms.clip import RandomCrop, ShortSideScale, check_num_spatial_crops, pair, spatial_crop
+from ..transforms.clip import RandomCrop, ShortSideScale, check_num_spatial_crops, spatial_crop
 from ..transforms.normalize import Normalize
 from .resilience import BadSampleTracker, SampleRNG, sample_seed
-from .split_dataset import SplitDataset
+from .split_dataset import SplitDataset, checked_crop_scales
 
 
 class ImageDataset(SplitDataset):
@@ -49,25 +49,9 @@ class ImageDataset(SplitDataset):
             scale_jitter,
             test_scale,
         )
-        if train:  # (test datasets never use it)
-            if len(scale_jitter) != 2 or not 1 <= int(scale_jitter[0]) <= int(scale_jitter[1]):
-                raise ValueError(
-                    f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
-                )
-            self.scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
-        else:
+        if not train:
             self.test_scale = positive_int("test_scale", test_scale)
-        # a crop larger than the scaled image would be zero-padded (black borders): refuse it
-        scale, what = (
-            (self.scale_jitter[0], "the smallest short side of scale_jitter")
-            if train
-            else (self.test_scale, "test_scale")
-        )
-        if min(pair(crop_size)) > scale:
-            raise ValueError(
-                f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded; "
-                "lower crop_size or raise the scale"
-            )
+        self.scale_jitter = checked_crop_scales(train, crop_size, scale_jitter, self.test_scale)
         num_spatial_crops = check_num_spatial_crops(num_spatial_crops)  # (train mode too, where it is unused)
         self._views = 1 if train else num_spatial_crops
         self.horizontal_flip = horizontal_flip

@@ -10,11 +10,34 @@ from torch.utils.data import Dataset
 
 from ..memory import keep_freed_memory_once
 from ..split_file import SplitFile, SplitRow
+from ..transforms.clip import pair
 from ..transforms.collate import collate_clips, is_channels_last_clip
 from ..transforms.normalize import DeviceNormalize, Normalize
 from .resilience import BadSampleTracker, SharedInt
 
 logger = logging.getLogger(__name__)
+
+
+def checked_crop_scales(train: bool, crop_size, scale_jitter, test_scale: int, crops_itself: bool = False):
+    """``scale_jitter`` as ``(min, max)`` ints (train; as given in test, which never uses it), after refusing
+    a bad jitter and a square crop larger than the scale - ``scale_jitter``'s min in train, ``test_scale``
+    in test - which would be zero-padded (black borders in every clip). ``crops_itself``: a train transform
+    crops instead, so ``crop_size`` is unused in train."""
+    if train:
+        if len(scale_jitter) != 2 or not 1 <= int(scale_jitter[0]) <= int(scale_jitter[1]):
+            raise ValueError(
+                f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
+            )
+        scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
+    scale, what = (
+        (scale_jitter[0], "the smallest short side of scale_jitter") if train else (test_scale, "test_scale")
+    )
+    if min(pair(crop_size)) > scale and not (train and crops_itself):
+        raise ValueError(
+            f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded; "
+            "lower crop_size or raise the scale"
+        )
+    return scale_jitter
 
 
 class SplitDataset(Dataset):

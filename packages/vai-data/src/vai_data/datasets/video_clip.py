@@ -41,7 +41,7 @@ from .device_options import resolve_flip_on_device, resolve_resize_on_device
 from .flow import FlowSource, check_flow_dataset, check_flow_mode, invert_u, stack_neighbours
 from .label_override import LabelOverride, target_from_indices
 from .resilience import BadSampleTracker, sample_seed
-from .split_dataset import SplitDataset
+from .split_dataset import SplitDataset, checked_crop_scales
 from .storage import STORAGES, detect_storage, make_frame_source
 from .train_loading import DEVICE_RESIZE_MAX_SCALE, TrainClipLoading
 
@@ -152,25 +152,10 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             scale_jitter,
             test_scale,
         )
-        if train:  # (test datasets never use it)
-            if len(scale_jitter) != 2 or not 1 <= int(scale_jitter[0]) <= int(scale_jitter[1]):
-                raise ValueError(
-                    f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
-                )
-            self.scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
-        # a crop larger than the frames would be zero-padded (black borders in every clip): refuse it
         # (train_spatial_transform crops train clips itself: crop_size is then unused)
-        smallest = min(pair(crop_size))
-        scale, what = (
-            (self.scale_jitter[0], "the smallest short side of scale_jitter")
-            if train
-            else (test_scale, "test_scale")
+        self.scale_jitter = checked_crop_scales(
+            train, crop_size, scale_jitter, test_scale, train_spatial_transform is not None
         )
-        if smallest > scale and not (train and train_spatial_transform is not None):
-            raise ValueError(
-                f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded; "
-                "lower crop_size or raise the scale"
-            )
         self.num_spatial_crops = 1 if train else num_spatial_crops
         self.num_temporal_views = 1 if train else num_temporal_views
         self.horizontal_flip, self.flip_label_map = horizontal_flip, dict(flip_label_map or {})

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torchvision.transforms.v2 import functional as F
 
+from ..arguments import is_int
+
 ClipTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -261,7 +263,7 @@ NUM_SPATIAL_CROPS = (1, 3, 5, 10)
 def check_num_spatial_crops(value, name: str = "num_spatial_crops") -> int:
     """``value`` as one of the test-view crop counts (1, 3, 5, 10), or one ValueError naming ``name``
     (floats such as 3.0 and bools refused: they pass ``in`` but are not counts)."""
-    if isinstance(value, bool) or not hasattr(type(value), "__index__") or value not in NUM_SPATIAL_CROPS:
+    if not is_int(value) or value not in NUM_SPATIAL_CROPS:
         raise ValueError(f"{name}={value!r}; choose one of {NUM_SPATIAL_CROPS}")
     return int(value)
 
