@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -96,8 +97,9 @@ def _install(session: nox.Session, *packages: str, extras: str = "test") -> None
 
 
 def _torchcodec_env(session: nox.Session) -> dict[str, str]:
-    """Install torchcodec and lend it PyAV's bundled FFmpeg (``vai-data link-ffmpeg``) where the machine has
-    no system FFmpeg: the environment for processes that should decode with it ({} if that fails)."""
+    """Install torchcodec and lend it PyAV's bundled FFmpeg (``vai-data link-ffmpeg``, first on the loader's
+    path, so a system FFmpeg is not used): the environment for processes that should decode with it ({}
+    if linking fails, when torchcodec may still find a system FFmpeg)."""
     session.install(TORCHCODEC)
     folder = Path(session.virtualenv.location) / "ffmpeg-from-pyav"
     out = session.run(
@@ -111,10 +113,15 @@ def _torchcodec_env(session: nox.Session) -> dict[str, str]:
     return {"LD_LIBRARY_PATH": last[0] + (os.pathsep + old if old else "")}
 
 
-def _package_tests(session: nox.Session, name: str) -> None:
+def _package_tests(
+    session: nox.Session, name: str, extra_env: Callable[[nox.Session], dict[str, str]] | None = None
+) -> None:
+    """Install one package and run its tests; ``extra_env(session)``, called after the install, adds to
+    the tests' environment."""
     _install(session, name)
+    env = {**TEST_ENV, **(extra_env(session) if extra_env else {})}
     session.run(
-        "python", "-m", "pytest", str(PACKAGES / name / "tests"), *PYTEST_ARGS, *session.posargs, env=TEST_ENV
+        "python", "-m", "pytest", str(PACKAGES / name / "tests"), *PYTEST_ARGS, *session.posargs, env=env
     )
 
 
@@ -122,17 +129,7 @@ def _package_tests(session: nox.Session, name: str) -> None:
 def tests_data(session: nox.Session) -> None:
     """vai-data alone: its tests must pass without vai-models/vai-train installed. torchcodec joins the
     decoder tests as a third backend (with PyAV's FFmpeg where there is no system one)."""
-    _install(session, "vai-data")
-    env = {**TEST_ENV, **_torchcodec_env(session)}
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        str(PACKAGES / "vai-data" / "tests"),
-        *PYTEST_ARGS,
-        *session.posargs,
-        env=env,
-    )
+    _package_tests(session, "vai-data", extra_env=_torchcodec_env)  # (link-ffmpeg is vai-data's command)
 
 
 @nox.session(name="tests-models")

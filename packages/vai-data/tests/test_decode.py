@@ -6,8 +6,8 @@ import torch
 from vai_data import VideoDecodeError, probe_num_frames, probe_video, read_frames
 from vai_data_test_media import torchcodec_loads
 
-# torchcodec joins every backend test wherever it is installed with its FFmpeg libraries (not on this
-# project's CI machine, which has no system FFmpeg: there its glue is tested against a stand-in below)
+# torchcodec joins every backend test wherever it loads with FFmpeg's libraries (`nox -s tests-data` lends
+# it PyAV's with `vai-data link-ffmpeg`); its glue is also tested against stand-ins below
 BACKENDS = ["decord", "pyav"] + (["torchcodec"] if torchcodec_loads() else [])
 
 

@@ -110,14 +110,14 @@ def _seek_check(path: str, truth: list[int], backend: str) -> None:
 def test_files_decord_seeks_wrongly_in_give_the_asked_frames(seek_videos, name, backend):
     path, truth = seek_videos[name]
     assert truth == list(range(SEEK_FRAMES))
-    assert probe.decord_seek_problem(path) is not None
+    assert probe.seek_probe(path)[0] is not None
     _seek_check(path, truth, backend)
 
 
 @pytest.mark.parametrize("name", list(RELIABLE))
 def test_closed_gop_files_keep_decords_direct_path(seek_videos, name, monkeypatch):
     path, truth = seek_videos[name]
-    assert probe.decord_seek_problem(path) is None
+    assert probe.seek_probe(path)[0] is None
 
     def no_pyav(*args, **kwargs):
         raise AssertionError("went to PyAV")
@@ -169,7 +169,7 @@ def test_rerouting_is_logged_once_at_info(seek_videos, monkeypatch, caplog):
 def test_unreadable_files_are_not_judged(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
-    assert probe.decord_seek_problem(str(bad)) is None  # decord's and PyAV's own errors apply
+    assert probe.seek_probe(str(bad))[0] is None  # decord's and PyAV's own errors apply
 
 
 def test_decord_resize_without_a_size_hint_opens_the_file_with_pyav_once(seek_videos, monkeypatch):

@@ -167,3 +167,28 @@ def test_folders_left_by_killed_extractions_are_removed(tmp_path):
     assert sorted(os.listdir(out)) == ["00000.jpg", "00001.jpg"]
     assert remove_stale_partials(tmp_path / "out" / "w") == [str(other)]
     assert remove_stale_partials(tmp_path / "nowhere" / "v") == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process checks are POSIX-only")
+def test_a_tree_sweeps_each_output_folder_once(tmp_path, monkeypatch):
+    """Leftovers of killed extractions go, with one listing of each output folder for the whole tree (one
+    per video made a flat 220k-video layout list 220k names 220k times)."""
+    import subprocess
+    import sys
+
+    import vai_data.frame_extraction as fe
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    for i in range(3):
+        make_video(tmp_path / "videos" / f"v{i}.mp4", frames=2)
+    stale = [tmp_path / "frames" / f"v{i}.partial-{gone.pid}" for i in range(3)]
+    for d in stale:
+        os.makedirs(d)
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(fe.os, "listdir", lambda p=".": listed.append(os.fspath(p)) or real(p))
+    report = fe.extract_frames_tree(tmp_path / "videos", tmp_path / "frames", short_side=16)
+    assert sorted(report.extracted) == ["v0.mp4", "v1.mp4", "v2.mp4"]
+    assert not any(d.exists() for d in stale)
+    assert listed.count(str(tmp_path / "frames")) == 1

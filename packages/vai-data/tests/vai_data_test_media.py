@@ -25,7 +25,7 @@ JPEG_BACKENDS = [pytest.param("simplejpeg", marks=needs_simplejpeg), "pillow"]
 
 
 def torchcodec_loads() -> bool:
-    """True where torchcodec loads with FFmpeg's shared libraries (not on this project's CI machine)."""
+    """True where torchcodec loads with FFmpeg's shared libraries (`nox -s tests-data` sets that up)."""
     from vai_data.decode import torchcodec_available
 
     return torchcodec_available()

@@ -9,6 +9,8 @@ import numpy as np
 
 def is_int(value) -> bool:
     """A Python, numpy or 0-d torch integer; not a bool, float or string."""
+    if type(value) is int:  # (the per-sample case: samplers check their counts on every clip)
+        return True
     try:
         operator.index(value)
     except TypeError:
@@ -17,13 +19,9 @@ def is_int(value) -> bool:
 
 
 def _int_at_least(name: str, value, minimum: int, wanted: str, hint: str) -> int:
-    try:
-        as_int = operator.index(value)
-    except TypeError:
-        as_int = None
-    if as_int is None or isinstance(value, bool) or as_int < minimum:
+    if not is_int(value) or operator.index(value) < minimum:
         raise ValueError(f"{name}={value!r} must be {wanted}{hint}")  # ("8", 8.0, True refused)
-    return as_int
+    return operator.index(value)
 
 
 def positive_int(name: str, value, hint: str = "") -> int:

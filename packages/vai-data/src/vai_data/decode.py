@@ -118,7 +118,7 @@ def _decord_read(
     if problem is not None:
         # decord's get_batch would silently return other frames: PyAV's decoder is exact on these files
         note_rerouted(path, problem)
-        return _pyav_read(path, indices, short_side, size_hint)
+        return _pyav_read(path, indices, short_side, size_hint, local)
     width = height = -1
     if short_side is not None:
         if size_hint is not None:
@@ -134,7 +134,7 @@ def _decord_read(
         # decord refuses files whose tail is damaged; PyAV decodes what is there (or raises the error)
         logger.debug("decord cannot open %s (%s); trying PyAV", path, str(e).splitlines()[0][:200])
         try:
-            return _pyav_read(path, indices, short_side, size_hint)
+            return _pyav_read(path, indices, short_side, size_hint, local)
         except VideoDecodeError as e2:
             raise VideoDecodeError(path, f"decord cannot open it and {e2.cause}") from None
     n = len(vr)
@@ -153,7 +153,7 @@ def _decord_read(
                 pass
         # metadata over-reports frames or the tail is truncated: decode sequentially to find what exists
         logger.debug("decord failed on %s (%s); falling back to sequential PyAV decoding", path, e)
-        return _pyav_read(path, indices, short_side, size_hint)
+        return _pyav_read(path, indices, short_side, size_hint, local)
 
 
 def _resize_thwc(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
@@ -163,10 +163,13 @@ def _resize_thwc(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return out.permute(0, 2, 3, 1).contiguous()
 
 
-def _pyav_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> np.ndarray:
+def _pyav_read(
+    path: str, indices: np.ndarray, short_side: int | None, size_hint, local: str | None = None
+) -> np.ndarray:
+    """vai's PyAV decoder; ``local``: the file another backend already checked (not checked again)."""
     from .decode_pyav import _pyav_read as read  # imported late: decode_pyav builds on this module
 
-    return read(path, indices, short_side, size_hint)
+    return read(path, indices, short_side, size_hint, local=local)
 
 
 def _torchcodec_decoder():
@@ -204,11 +207,11 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
     problem, probed_size = seek_probe(local)
     if problem is not None:  # torchcodec would return other frames, silently, or fail part-way
         note_rerouted(path, problem, "torchcodec")
-        return _pyav_read(path, indices, short_side, size_hint)
+        return _pyav_read(path, indices, short_side, size_hint, local)
     kwargs, resized = {}, False
     source_size = size_hint or probed_size
     if short_side is not None and source_size is not None:
-        try:  # torchcodec >= 0.8 resizes inside the decoder (FFmpeg's filter graph, antialiased bilinear)
+        try:  # torchcodec with decoder transforms (0.17 has them) resizes inside the decoder (antialiased)
             from torchcodec.transforms import Resize
         except Exception:
             pass
@@ -226,7 +229,7 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
         cause = (str(e).splitlines() or [type(e).__name__])[0][:200]
         logger.debug("torchcodec failed on %s (%s); falling back to PyAV", path, cause)
         try:
-            return _pyav_read(path, indices, short_side, size_hint)
+            return _pyav_read(path, indices, short_side, size_hint, local)
         except VideoDecodeError as e2:
             raise VideoDecodeError(path, f"torchcodec cannot decode it ({cause}) and {e2.cause}") from None
     if short_side is not None and not resized:  # an older torchcodec: decoded at full size, resized here

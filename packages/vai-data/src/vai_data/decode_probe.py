@@ -13,7 +13,7 @@ AVI without codec delay). It returns other frames, silently, on
 * AVI whose first frame's pts is not the stream's start (codec delay, e.g. H.264 in AVI);
 * packets without pts or with duplicate pts.
 
-``read_frames(backend="decord")`` asks :func:`decord_seek_problem` before trusting ``get_batch`` and hands
+``read_frames(backend="decord")`` asks :func:`seek_probe` before trusting ``get_batch`` and hands
 those files to vai's PyAV decoder, which numbers frames by counting where timestamps cannot be trusted.
 torchcodec 0.17, which maps a frame index to a timestamp from the average frame rate, is off on the same
 files (MPEG-4 with B-frames in AVI, H.264 open GOPs, MPEG-TS, H.264 in AVI) and goes the same way.
@@ -47,15 +47,11 @@ _verdicts: dict[str, tuple[str | None, tuple[int, int] | None]] = {}
 _logged = False
 
 
-def decord_seek_problem(local_path: str) -> str | None:
-    """Why decord's ``get_batch`` may return other frames than those asked for on this file, or None when its
-    seeking is exact here. Cached per path; a file PyAV cannot read gets None (decord then reports it)."""
-    return seek_probe(local_path)[0]
-
-
 def seek_probe(local_path: str) -> tuple[str | None, tuple[int, int] | None]:
-    """``(decord_seek_problem(local_path), (width, height))`` from one PyAV open per path and process; the
-    size is None where PyAV cannot read the stream's."""
+    """``(problem, (width, height))`` from one PyAV open per path and process: why decord's ``get_batch`` (and
+    torchcodec) may return other frames than those asked for on this file, or None when seeking is exact
+    there (also for a file PyAV cannot read: the decoders then report it); the size is None where PyAV
+    cannot read the stream's."""
     verdict = _verdicts.get(local_path, _UNSEEN)
     if verdict is _UNSEEN:
         verdict = _probe(local_path)

@@ -346,14 +346,16 @@ def _pyav_read(
     sparse: bool = True,
     skip_nonref: bool = True,
     stats: dict | None = None,
+    local: str | None = None,
 ) -> np.ndarray:
     """PyAV reader of ``read_frames``; ``sparse=False`` decodes every frame from the first wanted one's keyframe
     on (from the start with ``SEEK_MIN_FRAMES`` raised: the reference the tests compare against), and
-    ``skip_nonref=False`` keeps the sparse path but decodes non-reference frames too."""
+    ``skip_nonref=False`` keeps the sparse path but decodes non-reference frames too. ``local``: the local
+    file when the caller (another backend handing a file over) has checked ``path`` already."""
     import av
     from av.video.reformatter import VideoReformatter
 
-    local = _check_file(path)
+    local = local or _check_file(path)
     reformatter = VideoReformatter()
     wanted = set(int(i) for i in indices)
     last_wanted, first = int(indices.max()), int(indices.min())

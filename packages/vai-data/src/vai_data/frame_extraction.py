@@ -63,19 +63,25 @@ def check_options(short_side: int | None, quality: int) -> None:
 def remove_stale_partials(out_dir: str | os.PathLike) -> list[str]:
     """Delete ``<out_dir>.partial-<pid>`` folders that a killed extraction left behind (their process no
     longer runs; POSIX only); returns the paths removed. Folders of running processes are left alone."""
+    parent, name = os.path.split(os.fspath(out_dir).rstrip(os.sep))
+    return _remove_stale_partials_in(parent, name)
+
+
+def _remove_stale_partials_in(parent: str, name: str | None = None) -> list[str]:
+    """:func:`remove_stale_partials` for ``name``'s folders in ``parent``, or for every ``<name>.partial-<pid>``
+    there when ``name`` is None (one listing of the folder for a whole tree of videos)."""
     if os.name != "posix":
         return []
-    parent, name = os.path.split(os.fspath(out_dir).rstrip(os.sep))
-    prefix = f"{name}.partial-"
     try:
         entries = os.listdir(parent or ".")
     except OSError:
         return []
     removed = []
     for entry in entries:
-        pid = entry[len(prefix) :]
+        stem, sep, pid = entry.rpartition(".partial-")
         if (
-            entry.startswith(prefix)
+            sep
+            and (name is None or stem == name)
             and pid.isdigit()
             and int(pid) != os.getpid()
             and not _process_runs(int(pid))
@@ -98,13 +104,19 @@ def _process_runs(pid: int) -> bool:
 
 
 def extract_frames(
-    video_path: str | os.PathLike, out_dir: str | os.PathLike, short_side: int | None = 256, quality: int = 90
+    video_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    short_side: int | None = 256,
+    quality: int = 90,
+    sweep: bool = True,
 ) -> int:
     """Write every frame of ``video_path`` as ``out_dir/{:05d}.jpg`` (0-based); returns the frame count.
 
     Frames are resized (swscale, aspect kept) so the shorter side is ``short_side`` (None/0 keeps the
     size; negative raises ``ValueError``, as does a ``quality`` outside 1..100). A decode error after some frames keeps those frames with a WARNING (truncated files); no
     frame at all raises :class:`FrameExtractionError`. The folder appears atomically when complete.
+    ``sweep`` first removes this folder's ``.partial-<pid>`` leftovers of killed extractions
+    (:func:`remove_stale_partials`; :func:`extract_frames_tree` sweeps each parent folder once instead).
     """
     import av
 
@@ -114,7 +126,8 @@ def extract_frames(
         raise FrameExtractionError(f"{video_path}: missing or empty file")
     tmp = f"{out_dir.rstrip(os.sep)}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    remove_stale_partials(out_dir)
+    if sweep:
+        remove_stale_partials(out_dir)
     os.makedirs(tmp)
     count = 0
     try:
@@ -182,8 +195,8 @@ def _is_done(folder: str) -> bool:
 
 def _job(args: tuple[str, str, int | None, int]) -> tuple[int | None, str | None]:
     src, dst, short_side, quality = args
-    try:
-        return extract_frames(src, dst, short_side, quality), None
+    try:  # (the tree swept the parent folders already)
+        return extract_frames(src, dst, short_side, quality, sweep=False), None
     except FrameExtractionError as e:
         return None, str(e)
     except Exception as e:  # a worker boundary: one bad video must never stop the others
@@ -217,6 +230,8 @@ def extract_frames_tree(
             todo.append((rel, (os.path.join(os.fspath(video_dir), rel), dst, short_side, quality)))
     if report.skipped:
         logger.info("skipping %d videos whose frame folders exist", len(report.skipped))
+    for parent in sorted({os.path.dirname(dst) for _, (_, dst, _, _) in todo}):
+        _remove_stale_partials_in(parent)  # one listing per folder, not one per video in it
     bar = tqdm(total=len(todo), desc="extracting frames", unit="video")
     if workers > 1 and len(todo) > 1:
         # spawned, not forked, workers: a fork copies the locks this process's threads hold (tqdm's monitor,

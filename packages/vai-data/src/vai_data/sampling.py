@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .arguments import is_int
+from .arguments import is_int, nonnegative_int
 
 
 def long_tensor(values: Sequence[int]) -> torch.Tensor:
@@ -178,8 +178,7 @@ def add_neighbours(indices: torch.Tensor, num_neighbours: int, num_video_frames:
 
 def add_neighbour_frames(frames: Sequence[int], num_neighbours: int, num_video_frames: int) -> list[int]:
     """:func:`add_neighbours` on a list of ints."""
-    if not is_int(num_neighbours) or num_neighbours < 0:
-        raise ValueError(f"num_neighbours={num_neighbours!r} must be an int >= 0")
+    nonnegative_int("num_neighbours", num_neighbours)
     if not is_int(num_video_frames) or num_video_frames < 1:  # (else indices would turn negative)
         raise ValueError(f"num_video_frames={num_video_frames!r}: a video needs at least one frame")
     last = num_video_frames - 1
@@ -195,8 +194,7 @@ def sparse_indices_with_neighbours(
 ) -> torch.Tensor:
     """Sparse sampling over the frames where a full neighbour stack fits, then the neighbours appended."""
     _check(num_video_frames, "num_segments", num_segments)
-    if not is_int(num_neighbours) or num_neighbours < 0:
-        raise ValueError(f"num_neighbours={num_neighbours!r} must be an int >= 0")
+    nonnegative_int("num_neighbours", num_neighbours)
     usable = max(num_video_frames - num_neighbours, 1)
     base = sparse_indices(usable, num_segments, train, generator)
     return add_neighbours(base, num_neighbours, num_video_frames)

@@ -43,12 +43,7 @@ class ImageDataset(SplitDataset):
     ):
         self.split = split_file if isinstance(split_file, SplitFile) else read_split_file(split_file, "image")
         self.data_root = None if data_root is None else os.fspath(data_root)
-        self.train, self.crop_size, self.scale_jitter, self.test_scale = (
-            train,
-            crop_size,
-            scale_jitter,
-            test_scale,
-        )
+        self.train, self.crop_size, self.test_scale = train, crop_size, test_scale
         if not train:
             self.test_scale = positive_int("test_scale", test_scale)
         self.scale_jitter = checked_crop_scales(train, crop_size, scale_jitter, self.test_scale)

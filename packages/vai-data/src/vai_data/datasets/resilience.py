@@ -193,11 +193,11 @@ class BadSampleTracker:
     def count(self) -> int:
         return self._count.value
 
-    def record(self, error: VideoDecodeError, row: int | None = None) -> None:
-        """Log ``error`` at WARNING the first time split row ``row`` fails in any worker or epoch (every
-        failure when ``row`` is None), later ones at DEBUG: a bad video warns once, whichever frames of
-        it fail and however often workers restart."""
-        if row is not None and self._warned.test_and_set(row):
+    def record(self, error: VideoDecodeError, row: int) -> None:
+        """Log ``error`` at WARNING the first time split row ``row`` fails in any worker or epoch, later
+        ones at DEBUG: a bad video warns once, whichever frames of it fail and however often workers
+        restart."""
+        if self._warned.test_and_set(row):
             logger.debug("bad sample skipped again (substituting another): %s", error)
             return
         logger.warning("bad sample skipped (substituting another): %s", error)

@@ -146,12 +146,7 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             sampling,
             sampling_rate,
         )
-        self.backend, self.crop_size, self.scale_jitter, self.test_scale = (
-            backend,
-            crop_size,
-            scale_jitter,
-            test_scale,
-        )
+        self.backend, self.crop_size, self.test_scale = backend, crop_size, test_scale
         # (train_spatial_transform crops train clips itself: crop_size is then unused)
         self.scale_jitter = checked_crop_scales(
             train, crop_size, scale_jitter, test_scale, train_spatial_transform is not None
