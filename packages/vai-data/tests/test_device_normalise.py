@@ -239,3 +239,25 @@ def test_float_transforms_with_on_device_normalisation_fail_clearly(synth_root):
     )
     with pytest.raises(TypeError, match="normalise_on_device expects uint8 clips"):
         dev[0]
+
+
+def test_device_transforms_of_datasets_built_alike_compare_equal(synth_root):
+    """The parts of a ``ConcatDataset`` share batches and so one ``device_transform``: those of datasets
+    built alike compare equal (vai-train then uses it), those that normalise differently do not."""
+    norm = Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    assert norm == Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]) and norm != NORMS[1]
+    assert hash(norm) == hash(Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))
+    assert norm != Normalize((0.5, 0.456, 0.406), (0.229, 0.224, 0.225)) and norm != "Normalize"
+    assert DeviceNormalize(norm) == DeviceNormalize(NORMS[0]) != DeviceNormalize(norm, channel_repeat=5)
+    assert DeviceNormalize(norm) != DeviceNormalize(norm, flips_pending=True)
+    assert len({DeviceNormalize(norm), DeviceNormalize(NORMS[0])}) == 1
+    split = f"{synth_root}/splits/train.csv"
+    a, b = (VideoClipDataset(split, synth_root, train=True, normalise_on_device=True, **KW) for _ in range(2))
+    assert a.device_transform == b.device_transform and a.collate_fn is b.collate_fn
+    grey = VideoClipDataset(split, synth_root, train=True, normalise_on_device=True, greyscale=True, **KW)
+    frames_split = f"{synth_root}/splits/train_frames.csv"
+    frames = VideoClipDataset(
+        frames_split, synth_root, train=True, storage="frames", normalise_on_device=True, **KW
+    )
+    assert grey.device_transform != a.device_transform  # other statistics
+    assert frames.device_transform != a.device_transform  # resizes left to the device

@@ -107,3 +107,15 @@ def test_frames_with_resizes_and_flips_left_to_the_device_train(demo_env):
     assert 0.0 <= float(row["train_acc"]) <= 1.0 and 0.0 <= float(row["val_acc"]) <= 1.0
     assert float(row["train_loss"]) > 0
     assert any((demo_env / "data" / "synthetic_motion_frames" / "frames").iterdir())
+
+
+def test_concat_dataset_of_videos_and_frames_trains(demo_env):
+    """A ConcatDataset train split (the videos and the frame folders of one split): the engine batches it
+    with the parts' collate_fn and finishes its clips with their shared device_transform (flips pending)."""
+    test_root = str(Path(__file__).parent / "configs")
+    args = ["-D", "synthetic_motion", "-M", "tsn_resnet18", "-E", "concat", "-R", str(demo_env / "exp")]
+    roots = ["--config-root", test_root, "--config-root", str(vai_papers.config_root())]
+    result = run_train(args + roots + ["-e", "1", "-w", "0"])
+    row = result.summary[-1]
+    assert 0.0 <= float(row["train_acc"]) <= 1.0 and 0.0 <= float(row["val_acc"]) <= 1.0
+    assert float(row["train_loss"]) > 0 and int(float(row["train_bad_samples"])) == 0

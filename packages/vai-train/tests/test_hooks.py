@@ -168,3 +168,76 @@ def test_set_epoch_and_bad_samples_reach_every_part_of_a_concat_dataset():
         is None
     )
     assert total_bad_samples(a) == 2
+
+
+class _Normalising(torch.utils.data.Dataset):
+    """One sample; ``device_transform`` multiplies by ``factor`` and compares equal to one with the same
+    factor (as vai_data's ``DeviceNormalize`` does for datasets built alike); a shared ``collate_fn``."""
+
+    def __init__(self, factor):
+        self.device_transform = _Scale(factor)
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        return {"video": torch.ones(1)}
+
+    @staticmethod
+    def collate_fn(samples):
+        return {"video": torch.stack([s["video"] for s in samples]), "collated": True}
+
+
+class _Scale:
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, video):
+        return video * self.factor
+
+    def __eq__(self, other):
+        return isinstance(other, _Scale) and other.factor == self.factor
+
+    def __hash__(self):
+        return hash(self.factor)
+
+
+def test_collate_fn_and_device_transform_are_found_in_the_parts_of_a_concat_dataset():
+    from torch.utils.data import ConcatDataset
+    from vai_train.dataset_hooks import dataset_attr
+
+    a, b = _Normalising(3.0), _Normalising(3.0)
+    concat = Subset(ConcatDataset([a, Subset(b, [0])]), [0, 1])
+    assert dataset_attr(concat, "collate_fn") is _Normalising.collate_fn
+    assert dataset_attr(concat, "device_transform") is a.device_transform
+    loader = DataLoader(concat, batch_size=2, collate_fn=dataset_attr(concat, "collate_fn"))
+    batch = next(iter(loader))
+    assert batch["collated"] and batch["video"].shape == (2, 1)
+    out = device_input_func(loader, lambda x: x + 1)(batch["video"], batch)
+    assert torch.equal(out, torch.full((2, 1), 4.0))  # 1 * 3 + 1: the parts' transform, then the reshape
+    # parts without the attribute give the default; an attribute of the concatenation itself comes first
+    plain = ConcatDataset([torch.utils.data.TensorDataset(torch.zeros(2))] * 2)
+    assert dataset_attr(plain, "device_transform") is None and dataset_attr(plain, "x", 5) == 5
+    own = ConcatDataset([_Normalising(1.0), _Normalising(2.0)])
+    own.device_transform = _Scale(7.0)
+    assert dataset_attr(own, "device_transform") is own.device_transform
+
+
+def test_parts_of_a_concat_dataset_that_disagree_are_refused():
+    from torch.utils.data import ConcatDataset
+    from vai_train.dataset_hooks import dataset_attr
+
+    mixed = ConcatDataset([_Normalising(3.0), _Normalising(2.0)])
+    with pytest.raises(ValueError, match="different device_transforms .*part 1"):
+        dataset_attr(mixed, "device_transform")
+    half = ConcatDataset([_Normalising(3.0), torch.utils.data.TensorDataset(torch.zeros(1))])
+    with pytest.raises(ValueError, match="different collate_fns"):  # one part would go uncollated
+        dataset_attr(half, "collate_fn")
+    loader = DataLoader(mixed, batch_size=2)
+    with pytest.raises(ValueError, match="set the concatenation's own device_transform"):
+        device_input_func(loader, lambda x: x)
+    # values whose == is not a bool (tensors) are compared as unlike, not crashed on
+    t1, t2 = _Normalising(1.0), _Normalising(1.0)
+    t1.device_transform, t2.device_transform = torch.ones(2), torch.ones(2)
+    with pytest.raises(ValueError, match="different device_transforms"):
+        dataset_attr(ConcatDataset([t1, t2]), "device_transform")

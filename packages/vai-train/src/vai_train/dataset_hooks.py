@@ -2,8 +2,9 @@
 
 A dataset may define ``set_epoch(epoch)``, ``bad_samples``, ``collate_fn`` and ``device_transform``
 (vai_data's datasets do). They are looked up through ``torch.utils.data.Subset`` wrappers (e.g. from
-``random_split``), so wrapping a dataset does not silently drop them; ``set_epoch`` and ``bad_samples`` also
-reach every part of a ``ConcatDataset``. A batch that carries
+``random_split``) and ``ConcatDataset`` parts, so wrapping a dataset does not silently drop them:
+``set_epoch`` and ``bad_samples`` reach every part, and the parts must agree on ``collate_fn`` and
+``device_transform`` (they share batches). A batch that carries
 ``flip_pending`` (per-sample flags of clips the dataset left to be mirrored on the device) or
 ``resize_pending`` (per-sample ``(h, w, out_h, out_w)`` rows of padded clip regions the dataset left to be
 resized on the device) gets them passed on, ``device_transform(inputs, flip_pending=...,
@@ -53,14 +54,40 @@ def total_bad_samples(dataset: Any) -> int | None:
     return sum(counts) if counts else None
 
 
+def _alike(a: Any, b: Any) -> bool:
+    """``a is b`` or ``a == b`` (as a plain bool; values whose ``==`` is not one, e.g. tensors, are unlike)."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
 def dataset_attr(dataset: Any, name: str, default: Any = None) -> Any:
-    """``getattr(dataset, name)``, looking through ``Subset`` wrappers; ``default`` when none has it."""
-    while True:
-        if hasattr(dataset, name):
-            return getattr(dataset, name)
-        if not isinstance(dataset, Subset):
-            return default
-        dataset = dataset.dataset
+    """``getattr(dataset, name)``, looking through ``Subset`` wrappers and into the parts of a
+    ``ConcatDataset`` (a wrapper's own attribute first); ``default`` when none has it.
+
+    The parts of a concatenation share one batch, so they must agree: their values must be the same object
+    or compare equal (vai_data's datasets share one ``collate_fn``, and their ``device_transform`` compares
+    equal when they normalise alike); parts that disagree, or where only some have it, raise ``ValueError``.
+    """
+    if hasattr(dataset, name):
+        return getattr(dataset, name)
+    if isinstance(dataset, Subset):
+        return dataset_attr(dataset.dataset, name, default)
+    if not isinstance(dataset, ConcatDataset):
+        return default
+    values = [dataset_attr(part, name, default) for part in dataset.datasets]
+    first = values[0] if values else default
+    for i, value in enumerate(values[1:], 1):
+        if not _alike(value, first):
+            raise ValueError(
+                f"the parts of this ConcatDataset have different {name}s (part 0: {first!r}, part {i}: "
+                f"{value!r}) but share its batches: build them with the same options, or set the "
+                f"concatenation's own {name}"
+            )
+    return first
 
 
 FLIP_PENDING = "flip_pending"

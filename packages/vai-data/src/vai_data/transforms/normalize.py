@@ -127,6 +127,25 @@ class Normalize:
         check_tchw(clip, "Normalize")  # (channels_first, for (C, T, H, W) clips and batches, has no check)
         return self.channels_first(self.convert_channels(clip).permute(1, 0, 2, 3), convert=False)
 
+    def _key(self) -> tuple:
+        return (
+            self.mean.tolist(),
+            self.std.tolist(),
+            bool(self.scale_255),
+            bool(self.bgr),
+            bool(self.greyscale),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they normalise alike (same statistics and options), e.g. the datasets of one
+        ``ConcatDataset``, which share one ``device_transform`` on the training device."""
+        if not isinstance(other, Normalize):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:  # the options only: the statistics may be changed in place
+        return hash((bool(self.scale_255), bool(self.bgr), bool(self.greyscale), self.mean.numel()))
+
     def __repr__(self) -> str:
         return (
             f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()}, scale_255={self.scale_255}, "
@@ -236,6 +255,19 @@ class DeviceNormalize:
         self.__dict__.update(state)
         self.__dict__.setdefault("flips_pending", False)  # pickles made before flip_on_device existed
         self.__dict__.setdefault("resizes_pending", False)  # ... and before resize_on_device
+
+    def _key(self) -> tuple:
+        return (self.normalize, self.channel_repeat, self.flips_pending, self.resizes_pending)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they do the same to a batch (same normalisation, flow tiling and pending work): the
+        parts of a ``ConcatDataset`` built alike share one."""
+        if not isinstance(other, DeviceNormalize):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def __repr__(self) -> str:
         return (
