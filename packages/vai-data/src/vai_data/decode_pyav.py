@@ -79,15 +79,13 @@ def _seek_pts(stream, frame: int) -> int | None:
     return pts if pts < _MAX_SEEK_PTS else None
 
 
-def _sequential_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame, reformatter):
-    """Decode every frame up to ``last_wanted`` (after seeking near ``seek_frame`` when it is not 0; frames are
-    then numbered by pts, else counted); returns ({index: rgb array}, (last index, last frame) or None)."""
+def _walk_frames(container, stream, seek_frame: int, first_wanted: int, errors: list[str]):
+    """``(index, frame)`` of every frame decoded in order: from the keyframe before ``seek_frame`` when it is
+    not 0, numbered by pts (``_SeekFailed`` where they do not count frames or the seek landed past
+    ``first_wanted``), else from the start, counted. A damaged packet is skipped and its error appended to
+    ``errors``; after 8 the walk ends."""
     import av
 
-    got: dict[int, np.ndarray] = {}
-    prev = None
-    out_size = None
-    errors: list[str] = []
     scale = Fraction(stream.time_base) * Fraction(stream.average_rate) if seek_frame else None
     start_pts = stream.start_time or 0
     if seek_frame:
@@ -104,7 +102,7 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
         except (av.error.FFmpegError, ValueError) as e:  # damaged packet: skip it, keep going
             errors.append(f"{type(e).__name__}: {e}")
             if len(errors) > 8:
-                break
+                return
             continue
         for frame in frames:
             if seek_frame:
@@ -112,19 +110,30 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
                     raise _SeekFailed()
                 x = (frame.pts - start_pts) * scale
                 i = round(x)
-                if abs(x - i) > 0.25 or (prev is None and i > min(wanted)):
+                if abs(x - i) > 0.25 or (top < 0 and i > first_wanted):
                     raise _SeekFailed()  # not a constant frame rate, or landed past the target
                 if top >= 0 and i > top + 1 and len(errors) == errors_at_top:
                     raise _SeekFailed()  # a hole in the timestamps (not a damaged packet): pts do not count
                 if i > top:
                     top, errors_at_top = i, len(errors)
-            if out_size is None:
-                out_size = output_size(frame.width, frame.height, short_side)
-            if i in wanted and i not in got:
-                got[i] = _to_rgb(frame, out_size, reformatter)
-            prev = (i, frame)
+            yield i, frame
             i += 1
-        if i > last_wanted:
+
+
+def _sequential_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame, reformatter):
+    """Decode every frame up to ``last_wanted`` (after seeking near ``seek_frame`` when it is not 0; frames are
+    then numbered by pts, else counted); returns ({index: rgb array}, (last index, last frame) or None)."""
+    got: dict[int, np.ndarray] = {}
+    prev = None
+    out_size = None
+    errors: list[str] = []
+    for i, frame in _walk_frames(container, stream, seek_frame, min(wanted), errors):
+        if out_size is None:
+            out_size = output_size(frame.width, frame.height, short_side)
+        if i in wanted and i not in got:
+            got[i] = _to_rgb(frame, out_size, reformatter)
+        prev = (i, frame)
+        if i >= last_wanted:
             break
     if seek_frame and not errors and (prev is None or not got and prev[0] >= last_wanted):
         raise _SeekFailed()  # e.g. MPEG-TS sought past its end: decode from the start instead
@@ -133,6 +142,17 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
     if prev is not None and prev[0] < last_wanted and prev[0] not in got:
         got[prev[0]] = _to_rgb(prev[1], out_size, reformatter)
     return got, prev
+
+
+def pts_count_frames(container, stream) -> bool:
+    """Whether ``(pts - start) * rate`` numbers this stream's frames (a constant frame rate, the first frame
+    at the stream's start): only then are frames reached by seeking; otherwise they are counted from the
+    start. Demuxes a few packets, then rewinds."""
+    return (
+        bool(stream.average_rate and stream.time_base)
+        and _constant_rate(stream)
+        and _pts_number_frames(container, stream)
+    )
 
 
 class _SparseDecoder:
@@ -368,11 +388,7 @@ def _pyav_read(
             stream.codec_context.thread_count = 1
             # frames are numbered from timestamps (sparse decoding, seeking) only at a constant frame rate;
             # otherwise every frame is decoded from the start and counted
-            pts_ok = (
-                bool(stream.average_rate and stream.time_base)
-                and _constant_rate(stream)
-                and _pts_number_frames(container, stream)
-            )
+            pts_ok = pts_count_frames(container, stream)
             if stats is not None:
                 stats["sparse"] = False
             if sparse and pts_ok:

@@ -44,6 +44,12 @@ class GulpDirectory:
             for key, entry in meta.items():
                 if not isinstance(entry, dict) or not isinstance(entry.get("frame_info"), list):
                     raise VideoDecodeError(meta_path, f"gulp entry {key!r} has no frame_info list")
+                previous = self.index.get(str(key))
+                if previous is not None:  # (GulpIO2 asserts ids are unique too): the directory is unusable
+                    raise ValueError(
+                        f"{meta_path}: gulp id {key!r} is also in {os.path.basename(previous[0])}; ids must "
+                        "be unique across chunks (a gulp directory written twice?)"
+                    )
                 self.index[str(key)] = (data_path, entry["frame_info"], entry.get("meta_data", []))
 
     def __contains__(self, key: str) -> bool:
@@ -91,13 +97,14 @@ class GulpDirectory:
         return [out[i] for i in frame_numbers]
 
 
-_CACHE: dict[tuple[int, str], GulpDirectory] = {}
+_CACHE: dict[str, GulpDirectory] = {}
 _LOCK = threading.Lock()
 
 
 def open_gulp_directory(root: str) -> GulpDirectory:
-    """A cached :class:`GulpDirectory` (one per directory and process)."""
-    key = (os.getpid(), os.fspath(root))
+    """A cached :class:`GulpDirectory` (one per directory; it holds no open file, so forked DataLoader
+    workers use the index their parent parsed instead of parsing the meta files again)."""
+    key = os.fspath(root)
     with _LOCK:
         if key not in _CACHE:
             _CACHE[key] = GulpDirectory(root)

@@ -14,14 +14,13 @@ from __future__ import annotations
 import operator
 import os
 import struct
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 
 from .errors import VideoDecodeError
 from .frame_sources import JpegFrameSource
-from .pathio import is_native, join, path_manager
+from .pathio import is_native, join, path_manager, write_local_atomic
 
 MAGIC = b"VAIPK001"
 PACKED_SUFFIX = ".vpk"
@@ -39,20 +38,7 @@ def write_packed(path: str, jpegs: Sequence[bytes], tag: int = 0) -> None:
     n = len(jpegs)
     start = _HEADER.size + 8 * (n + 1)
     offsets = np.concatenate([[0], np.cumsum([len(j) for j in jpegs])]).astype("<u8") + start
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".pack-", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_HEADER.pack(MAGIC, n, tag))
-            f.write(offsets.tobytes())
-            for j in jpegs:
-                f.write(j)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_local_atomic(path, [_HEADER.pack(MAGIC, n, tag), offsets.tobytes(), *jpegs], prefix=".pack-")
 
 
 def packed_tag(path: str) -> int | None:
@@ -202,7 +188,8 @@ class PackedFileSource(JpegFrameSource):
         return self.pack.read_jpeg_bytes(numbers)
 
 
-_LMDB_ENVS: dict[tuple[int, str], object] = {}
+# the read-only environment of each store, by real path, with the process that opened it
+_LMDB_ENVS: dict[str, tuple[int, object]] = {}
 
 
 def _lmdb_module():
@@ -216,27 +203,53 @@ def _lmdb_module():
 
 
 def open_lmdb(root: str):
-    """A read-only LMDB environment, opened once per process (environments must not cross a fork)."""
-    key = (os.getpid(), root)
-    if key not in _LMDB_ENVS:
-        lmdb = _lmdb_module()
-        if not os.path.isdir(root):
-            raise FileNotFoundError(
-                f"LMDB frame store {root} does not exist; create it with `vai-data pack --store lmdb`"
-            )
-        _LMDB_ENVS[key] = lmdb.open(
-            root, readonly=True, lock=False, readahead=False, meminit=False, max_readers=512
+    """A read-only LMDB environment, opened once per process and store (however ``root`` is spelt).
+
+    py-lmdb refuses to open a store twice in one process, and an environment must not be used across a
+    fork: a forked DataLoader worker that inherited the parent's environment (the parent read a sample
+    first) closes its copy, which leaves the parent's open, and opens its own. A store whose ``data.mdb``
+    is shorter than its pages need (an interrupted copy) raises ``OSError`` here: reading it would kill the
+    process with SIGBUS."""
+    real = os.path.realpath(root)
+    entry = _LMDB_ENVS.get(real)
+    if entry is not None and entry[0] == os.getpid():
+        return entry[1]
+    lmdb = _lmdb_module()
+    if entry is not None:  # inherited through a fork
+        del _LMDB_ENVS[real]
+        entry[1].close()
+    if not os.path.isdir(root):
+        raise FileNotFoundError(
+            f"LMDB frame store {root} does not exist; create it with `vai-data pack --store lmdb`"
         )
-    return _LMDB_ENVS[key]
+    env = lmdb.open(root, readonly=True, lock=False, readahead=False, meminit=False, max_readers=512)
+    try:
+        _check_complete(env, root)
+    except BaseException:
+        env.close()
+        raise
+    _LMDB_ENVS[real] = (os.getpid(), env)
+    return env
+
+
+def _check_complete(env, root: str) -> None:
+    """``OSError`` unless ``data.mdb`` holds every page the store's last commit uses."""
+    need = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    size = os.path.getsize(os.path.join(root, "data.mdb"))
+    if size < need:
+        raise OSError(
+            f"LMDB frame store {root} is truncated: data.mdb holds {size} bytes, its pages need {need} "
+            "(an interrupted copy?); copy or pack it again"
+        )
 
 
 def close_lmdb(root: str) -> None:
     """Close this process's cached read-only environment of the LMDB store at ``root``, if any (py-lmdb
     opens a store once per process: packing into a store read earlier in the process needs it closed;
     the next :func:`open_lmdb` opens it again)."""
-    target = os.path.realpath(root)
-    for key in [k for k in _LMDB_ENVS if k[0] == os.getpid() and os.path.realpath(k[1]) == target]:
-        _LMDB_ENVS.pop(key).close()
+    entry = _LMDB_ENVS.pop(os.path.realpath(root), None)
+    if entry is not None:
+        entry[1].close()
 
 
 class LmdbSource(JpegFrameSource):

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             True,
             args.flow,
         )
-    except (FileNotFoundError, ImportError, SplitFormatError, ValueError) as e:
+    except (OSError, ImportError, SplitFormatError, ValueError) as e:  # (OSError: e.g. a full disk)
         logger.error("%s", e)
         return 1
     root = os.path.join(args.out, LMDB_DIRNAME) if args.store == "lmdb" else args.out

@@ -28,17 +28,21 @@ import torch
 
 from .datasets.flow import check_flow_mode
 from .decode import output_size
+from .decode_pyav import SEEK_MIN_FRAMES, _SeekFailed, _to_rgb, _walk_frames, pts_count_frames
 from .errors import VideoDecodeError
 from .frame_sources import format_frame_path, resize_short_side_thwc
 from .jpeg import check_jpeg_quality, decode_jpeg, encode_jpeg
 from .packed import PACKED_SUFFIX, _lmdb_module, close_lmdb, packed_tag, write_packed
-from .pathio import exists, join, local_path, read_bytes
+from .pathio import exists, is_native, join, local_path, read_bytes
 from .split_file import SplitFile, SplitRow, read_split_file, write_split_file
 
 logger = logging.getLogger(__name__)
 
 STORES = ("file", "lmdb")
 LMDB_DIRNAME = "frames.lmdb"
+# the largest an LMDB store may grow (address space, not disk: the file grows as it is written); 16 TiB holds
+# Kinetics-scale frame stores. Windows allocates the whole map on disk: 1 TiB there
+_LMDB_MAP_SIZE = 1 << (40 if os.name == "nt" else 44)
 
 
 def video_to_jpegs(
@@ -52,29 +56,47 @@ def video_to_jpegs(
 def _decode_video(
     path: str, start: int, end: int | None, short_side: int | None, quality: int
 ) -> tuple[list[bytes], bool]:
-    """:func:`video_to_jpegs`, and whether the video has no frame after the last one returned."""
+    """:func:`video_to_jpegs`, and whether the video has no frame after the last one returned. A segment
+    ``SEEK_MIN_FRAMES`` or more frames in is reached by seeking to the keyframe before it where timestamps
+    count frames (so packing the segments of long videos, as EPIC's, is not quadratic); elsewhere every frame
+    is decoded from the start and counted."""
     import av
 
-    out: list[bytes] = []
-    at_end = True
     try:
         with av.open(local_path(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            size = None
-            for i, frame in enumerate(container.decode(stream)):
-                if end is not None and i > end:
-                    at_end = False
-                    break
-                if i < start:
-                    continue
-                if size is None:
-                    size = output_size(frame.width, frame.height, short_side)
-                out.append(
-                    encode_jpeg(frame.to_ndarray(format="rgb24", width=size[0], height=size[1]), quality)
-                )
-    except (av.error.FFmpegError, IndexError, ValueError, OSError) as e:
+            if start >= SEEK_MIN_FRAMES and pts_count_frames(container, stream):
+                try:
+                    return _encode_frames(container, stream, path, start, end, short_side, quality, start)
+                except _SeekFailed:
+                    container.seek(0)
+            return _encode_frames(container, stream, path, start, end, short_side, quality, 0)
+    except (av.error.FFmpegError, IndexError, ValueError, OSError, _SeekFailed) as e:
         raise VideoDecodeError(path, f"cannot decode for packing ({type(e).__name__}: {e})") from None
+
+
+def _encode_frames(container, stream, path, start, end, short_side, quality, seek_frame):
+    """JPEG bytes of frames ``start..end`` (see :func:`_decode_video`); a damaged packet fails the row
+    (counting on past it would shift every later frame)."""
+    from av.video.reformatter import VideoReformatter
+
+    out: list[bytes] = []
+    errors: list[str] = []
+    at_end, size, reformatter = True, None, VideoReformatter()
+    for i, frame in _walk_frames(container, stream, seek_frame, start, errors):
+        if errors:
+            break
+        if end is not None and i > end:
+            at_end = False
+            break
+        if i < start:
+            continue
+        if size is None:
+            size = output_size(frame.width, frame.height, short_side)
+        out.append(encode_jpeg(_to_rgb(frame, size, reformatter), quality))
+    if errors:
+        raise VideoDecodeError(path, f"cannot decode for packing ({errors[0]})")
     if not out:
         raise VideoDecodeError(path, f"no frames in range {start}..{end}")
     return out, at_end
@@ -234,8 +256,8 @@ class _LmdbStore:
         close_lmdb(
             root
         )  # a read-only environment of this store opened earlier in the process would refuse us
-        self.env = lmdb.open(root, map_size=1 << 40, subdir=True)
-        self.txn, self.count = self.env.begin(write=True), 0
+        self.env = lmdb.open(root, map_size=_LMDB_MAP_SIZE, subdir=True)
+        self.txn, self.count, self.full = self.env.begin(write=True), 0, lmdb.MapFullError
 
     def tag(self, key: str) -> int | None:
         tag = self.txn.get(f"{key}/tag".encode())
@@ -245,14 +267,20 @@ class _LmdbStore:
 
     def put(self, key: str, jpegs: list[bytes], tag: int) -> str:
         """Store the frames; returns the key the split file names."""
-        self.txn.put(f"{key}/n".encode(), str(len(jpegs)).encode())
-        for j, blob in enumerate(jpegs):
-            self.txn.put(f"{key}/{j:06d}".encode(), blob)
-        self.txn.put(f"{key}/tag".encode(), str(tag).encode())
-        self.count += 1
-        if self.count % 64 == 0:
-            self.txn.commit()
-            self.txn = self.env.begin(write=True)
+        try:
+            self.txn.put(f"{key}/n".encode(), str(len(jpegs)).encode())
+            for j, blob in enumerate(jpegs):
+                self.txn.put(f"{key}/{j:06d}".encode(), blob)
+            self.txn.put(f"{key}/tag".encode(), str(tag).encode())
+            self.count += 1
+            if self.count % 64 == 0:
+                self.txn.commit()
+                self.txn = self.env.begin(write=True)
+        except self.full:
+            raise OSError(
+                f"the LMDB store {self.env.path()} reached its map size ({_LMDB_MAP_SIZE} bytes): pack the "
+                "rest into another --out, or use --store file"
+            ) from None
         return key
 
     def close(self, ok: bool) -> None:
@@ -306,8 +334,18 @@ def pack_split_report(
         raise ValueError(f"{sf.path}: only video and frames splits can be packed (got {sf.fmt})")
     grey = _check_flow(flow, sf)
     out_root = os.fspath(out_root)
+    if not is_native(out_root):
+        raise ValueError(
+            f"out_root {out_root} is served by an iopath handler: the packed store is written to a local "
+            "folder; pack there and copy the folder to its destination"
+        )
     name = os.path.basename(sf.path or "split.csv")
     report = PackReport(os.path.join(out_root, "splits", name))
+    if sf.path and os.path.exists(report.split_path) and os.path.samefile(sf.path, report.split_path):
+        raise ValueError(
+            f"packing into {out_root} would overwrite the input split {sf.path} with the packed one: "
+            "choose another out_root (e.g. a folder beside the data)"
+        )
     lmdb = _lmdb_module() if store == "lmdb" else None  # (before anything is written)
     os.makedirs(out_root, exist_ok=True)
     writer = _LmdbStore(lmdb, os.path.join(out_root, LMDB_DIRNAME)) if lmdb else _FileStore(out_root)

@@ -7,6 +7,8 @@ vai_data (split files, videos, JPEG folders, packed stores) then accepts that ha
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterable
 
 from iopath.common.file_io import PathManager
 
@@ -76,3 +78,31 @@ def local_path(path: str) -> str:
     if is_native(path):
         return path
     return path_manager.get_local_path(path)
+
+
+def write_local_atomic(path: str, parts: Iterable[bytes], prefix: str = ".tmp-") -> None:
+    """Write ``parts`` to the local file ``path`` atomically: into a new file beside it, renamed over
+    ``path`` when complete (parent folders are created; on any error the temporary file is removed).
+    The file gets the permissions of a plain ``open`` (0666 less the umask), not ``mkstemp``'s 0600, so
+    stores and split files shared by a group stay readable."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(parent, f"{prefix}{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"cannot create a temporary file in {parent}")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for part in parts:
+                f.write(part)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -9,11 +9,10 @@ from __future__ import annotations
 import numbers
 import os
 import string
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .pathio import get_path_manager, is_native
+from .pathio import get_path_manager, is_native, write_local_atomic
 
 FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
     "video": ("path", "video_id", "label", "start", "end", "width", "height"),
@@ -270,15 +269,4 @@ def write_split_file(
         with get_path_manager().open(path, "wb") as f:
             f.write(data)
         return
-    local = path
-    parent = os.path.dirname(os.path.abspath(local))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".split-", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, local)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_local_atomic(path, [data], prefix=".split-")
