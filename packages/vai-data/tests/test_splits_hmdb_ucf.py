@@ -278,25 +278,102 @@ def test_hmdb_video_list_numbers_clips_by_line(tmp_path, caplog):
 # ---------------------------------------------------------------- UCF-101
 
 
-def test_ucf101_frames_and_case_mismatch(tmp_path):
-    d = tmp_path / "ucfTrainTestlist"
-    d.mkdir()
-    (d / "classInd.txt").write_text("1 ApplyEyeMakeup\n2 HandstandPushups\n")
+UCF_CLIPS = (  # the official layout: folder HandstandPushups, files v_HandStandPushups_...
+    "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01",
+    "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c02",
+    "Archery/v_Archery_g01_c01",
+    "HandstandPushups/v_HandStandPushups_g01_c01",
+    "HandstandPushups/v_HandStandPushups_g08_c01",
+)
+
+
+def _ucf_lists(d, class_ind="1 ApplyEyeMakeup\n2 Archery\n3 HandstandPushups\n"):
+    d.mkdir(exist_ok=True)
+    (d / "classInd.txt").write_text(class_ind)
     (d / "trainlist01.txt").write_text(
-        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\nHandstandPushups/v_HandStandPushups_g08_c01.avi 2\n"
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\nArchery/v_Archery_g01_c01.avi 2\n"
+        "HandstandPushups/v_HandStandPushups_g08_c01.avi 3\n"
     )
-    (d / "testlist01.txt").write_text("HandStandPushups/v_HandStandPushups_g01_c01.avi\n")
+    (d / "testlist01.txt").write_text(
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c02.avi\nHandstandPushups/v_HandStandPushups_g01_c01.avi\n"
+    )
+    return d
+
+
+def test_ucf101_video_ids_number_the_frame_folders_as_upstream(tmp_path):
+    # upstream: get_unique_video_ids_from_videos(frames_root, search_dirs=True) walks the tree top-down with
+    # sorted folder names, numbering all folders of a parent before entering the first of them. By hand:
+    # ApplyEyeMakeup 0, Archery 1, HandstandPushups 2, then ApplyEyeMakeup's clips 3 and 4, Archery's
+    # clip 5, the folder inside it 6, then HandstandPushups' clips 7 and 8.
+    d = _ucf_lists(tmp_path / "ucfTrainTestlist")
     frames = tmp_path / "frames"
-    make_frames(frames / "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01", 4)
-    make_frames(frames / "HandstandPushups/v_HandStandPushups_g08_c01", 2)
-    make_frames(frames / "HandStandPushups/v_HandStandPushups_g01_c01", 3)
+    for i, name in enumerate(UCF_CLIPS):
+        make_frames(frames / name, 2 + i)
+    (frames / "Archery/v_Archery_g01_c01/flow").mkdir()  # a folder in a clip folder takes a number too
     written = ucf101_splits(d, tmp_path / "out", splits=[1], frames_root=str(frames))
     assert lines(written["train1"]) == [
         "0",
-        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01/{:05d}.jpg 0 0 0 3",
-        "HandstandPushups/v_HandStandPushups_g08_c01/{:05d}.jpg 2 1 0 1",
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01/{:05d}.jpg 3 0 0 1",
+        "Archery/v_Archery_g01_c01/{:05d}.jpg 5 1 0 3",
+        "HandstandPushups/v_HandStandPushups_g08_c01/{:05d}.jpg 8 2 0 5",
     ]
-    assert lines(written["test1"]) == ["0", "HandStandPushups/v_HandStandPushups_g01_c01/{:05d}.jpg 1 1 0 2"]
+    assert lines(written["test1"]) == [
+        "0",
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c02/{:05d}.jpg 4 0 0 2",
+        "HandstandPushups/v_HandStandPushups_g01_c01/{:05d}.jpg 7 2 0 4",
+    ]
+
+
+def upstream_ucf_ids(root):
+    """Upstream's get_unique_video_ids_from_videos(root, search_dirs=True), restated: {<dir>.avi: id}."""
+    import os
+
+    ids, base = {}, os.path.join(str(root), "")
+    for parent, dirs, _ in os.walk(base):
+        dirs.sort()
+        for name in dirs:
+            ids[os.path.join(parent.replace(base, ""), name) + ".avi"] = len(ids)
+    return ids
+
+
+def test_ucf101_video_and_gulp_ids_match_upstream_on_the_extracted_frames(tmp_path):
+    from vai_data.gulp import write_gulp_directory
+
+    d = _ucf_lists(tmp_path / "ucfTrainTestlist")
+    videos, frames = tmp_path / "UCF-101", tmp_path / "frames"
+    for name in UCF_CLIPS:
+        make_video(videos / f"{name}.avi", frames=3)
+        make_frames(frames / name, 3)
+    expected = upstream_ucf_ids(frames)  # the frames extract-frames makes of these videos
+    assert expected["Archery/v_Archery_g01_c01.avi"] == 5
+    by_video = ucf101_splits(d, tmp_path / "v", "video", [1], videos_root=str(videos))
+    rows = read_split_file(by_video["train1"]).rows + read_split_file(by_video["test1"]).rows
+    assert len(rows) == 5 and all(r.video_id == expected[r.path] for r in rows)
+    assert lines(by_video["train1"])[1] == "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 3 0 0 2 32 24"
+    jpeg = (make_frames(tmp_path / "one", 1) / "00000.jpg").read_bytes()
+    write_gulp_directory(str(tmp_path / "gulp"), {name: [jpeg] * 2 for name in UCF_CLIPS})
+    by_gulp = ucf101_splits(d, tmp_path / "g", "gulp", [1], gulp_root=str(tmp_path / "gulp"))
+    rows = read_split_file(by_gulp["train1"]).rows + read_split_file(by_gulp["test1"]).rows
+    assert len(rows) == 5 and all(r.video_id == expected[r.path + ".avi"] for r in rows)
+
+
+def test_ucf101_missing_folders_and_class_case(tmp_path, caplog):
+    d = _ucf_lists(tmp_path / "ucfTrainTestlist", "1 ApplyEyeMakeup\n2 Archery\n3 HandStandPushups\n")
+    frames = tmp_path / "frames"
+    for name in UCF_CLIPS[:3] + UCF_CLIPS[4:]:  # HandStandPushups_g01_c01 not extracted
+        make_frames(frames / name, 2)
+    written = ucf101_splits(d, tmp_path / "out", splits=[1], frames_root=str(frames))
+    # classInd's HandStandPushups matches the folder HandstandPushups case-insensitively: label 2
+    assert lines(written["train1"])[3] == "HandstandPushups/v_HandStandPushups_g08_c01/{:05d}.jpg 6 2 0 1"
+    assert lines(written["test1"]) == ["0", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c02/{:05d}.jpg 4 0 0 1"]
+    assert (
+        "UCF-101 test1: 1 of 2 listed clips not found (e.g. no HandstandPushups/v_HandStandPushups_g01_c01 in --frames-root"
+        in caplog.text
+    )
+    with pytest.raises(
+        FileNotFoundError, match=r"UCF-101 train1: none of the 3 listed clips .*check --frames-root"
+    ):
+        ucf101_splits(d, tmp_path / "out", splits=[1], frames_root=str(make_frames(tmp_path / "one", 1)))
     (d / "trainlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 2\n")
     with pytest.raises(AnnotationError, match=r"trainlist01\.txt:1: index 2 disagrees"):
         ucf101_splits(d, tmp_path / "out", splits=[1], frames_root=str(frames))

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from . import cater, diving48, epic, hmdb, imagenet, kinetics, something, ucf101
-from .common import AnnotationError, write_partial_splits
+from .common import check_out_dir, write_partial_splits
 
 logger = logging.getLogger(__name__)
 MODULES = (kinetics, something, hmdb, ucf101, epic, diving48, cater, imagenet)
@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             type=float,
             default=None,
             metavar="P",
-            help="also write <split>_partial.csv keeping each row with probability P (upstream's rule)",
+            help="also write <split>_partial.csv keeping each row with probability P (drawn as upstream's "
+            "--partial of SSv1/SSv2/Diving48/CATER; vai's own option for the other datasets)",
         )
         p.add_argument("--partial-seed", type=int, default=12, help="seed of --partial (default 12)")
 
@@ -38,13 +39,15 @@ def _write_partial(args: argparse.Namespace, written: dict[str, Path]) -> dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate the chosen dataset's splits; a bad annotation or path prints one line and returns 1."""
+    """Generate the chosen dataset's splits; a bad annotation, option or path (any ``ValueError`` or
+    ``OSError``, annotation errors included) logs one ERROR line and returns 1."""
     try:
+        check_out_dir(args.out_dir)  # before any probing: an -o that is a file fails at once
         written = args.handler(args)
         if args.partial is not None:
             written.update(_write_partial(args, written))
-    except (AnnotationError, FileNotFoundError, ValueError) as e:
-        logger.error("%s", e)
+    except (ValueError, OSError) as e:
+        logger.error("%s", " ".join(str(e).splitlines()))
         return 1
     for name, path in written.items():
         print(f"{name}: {path}")

@@ -188,15 +188,30 @@ class Clip:
     pattern: str | None = None
 
 
+def normalise_video_ext(ext: str | None) -> str | None:
+    """``--video-ext`` without its leading dot (``mp4`` and ``.mp4`` both give ``mp4``); an empty one raises."""
+    if ext is None:
+        return None
+    bare = ext.strip().lstrip(".")
+    if not bare or "/" in bare or "\\" in bare:
+        raise ValueError(f"--video-ext {ext!r} is not a file extension; pass e.g. mp4 or .mp4")
+    return bare
+
+
 @dataclass
 class MediaSource:
     """Where the media lives: ``videos_root`` (probed with PyAV), ``frames_root`` (files counted) or
-    ``gulp_root`` (a GulpIO2 directory keyed by the clip name; its frame counts are read from the meta)."""
+    ``gulp_root`` (a GulpIO2 directory keyed by the clip name; its frame counts are read from the meta).
+    ``video_ext`` (with or without its dot) names a clip's video ``<name>.<ext>`` when the clip has no
+    ``video_file``."""
 
     videos_root: str | None = None
     frames_root: str | None = None
     video_ext: str | None = None
     gulp_root: str | None = None
+
+    def __post_init__(self) -> None:
+        self.video_ext = normalise_video_ext(self.video_ext)
 
     def video_path(self, clip: Clip) -> str:
         """The clip's video path relative to ``videos_root``."""
@@ -204,27 +219,24 @@ class MediaSource:
             return clip.video_file
         if self.video_ext is None:
             raise ValueError(f"clip {clip.name}: no video file name known; pass --video-ext")
-        return clip.name + "." + self.video_ext.lstrip(".")
+        return f"{clip.name}.{self.video_ext}"
+
+    def hint(self, mode: str) -> str:
+        """The option(s) to check when no listed clip's media is found in ``mode``."""
+        ext = " / --video-ext" if self.video_ext else ""
+        if mode == "video":
+            return "--videos-root" + ext
+        if self.gulp_root:
+            return "--gulp-root"
+        return "--frames-root" if self.frames_root else "--videos-root" + ext
 
 
-def clips_to_rows(
-    clips: Sequence[Clip],
-    mode: str,
-    media: MediaSource,
-    desc: str = "probing",
-) -> list[SplitRow]:
-    """Turn clips into split rows for ``mode``, probing media where the format needs it.
-
-    Clips whose media is missing or unreadable are skipped with one WARNING each (official lists
-    often name videos that failed to download); the count is logged at the end.
-    """
+def check_media_roots(mode: str, media: MediaSource, need_probe: bool = True) -> None:
+    """Raise one line when ``mode`` lacks the media root it needs or a given root is not a folder."""
     if mode not in ("video", "frames", "gulp"):
         raise ValueError(f"unknown mode {mode!r}; choose video, frames or gulp")
     if mode == "video" and not media.videos_root:
         raise ValueError("video mode needs --videos-root to read each video's frame count, width and height")
-    rows: list[SplitRow] = []
-    skipped = 0
-    need_probe = mode == "video" or any(c.start is None for c in clips)
     if media.gulp_root and mode != "gulp":
         raise ValueError("--gulp-root only counts frames for --mode gulp")
     if (
@@ -242,16 +254,55 @@ def clips_to_rows(
     ):
         if root and not os.path.isdir(root):
             raise FileNotFoundError(f"{flag} {root} is not a folder")
+
+
+def warn_not_found(desc: str, not_found: Sequence[str], listed: int) -> None:
+    """One WARNING for the listed clips a generator found no media for (``not_found``: one line each)."""
+    if not_found:
+        logger.warning(
+            "%s: %d of %d listed clips not found (e.g. %s)", desc, len(not_found), listed, not_found[0]
+        )
+
+
+def clips_to_rows(
+    clips: Sequence[Clip],
+    mode: str,
+    media: MediaSource,
+    desc: str = "probing",
+    not_found: Sequence[str] = (),
+) -> list[SplitRow]:
+    """Turn clips into split rows for ``mode``, probing media where the format needs it.
+
+    Clips whose media is missing or unreadable are skipped with one WARNING each (official lists
+    often name videos that failed to download); the count is logged at the end. ``not_found`` names the
+    listed clips the caller already found no media for (and warned about, :func:`warn_not_found`).
+    When the split lists clips but none of them has usable media (a wrong media root or extension), one
+    ``FileNotFoundError`` line names the split, the count, the first missing path and the option to check,
+    before anything is written.
+    """
+    need_probe = mode == "video" or any(c.start is None for c in clips)
+    check_media_roots(mode, media, need_probe)
+    rows: list[SplitRow] = []
+    skipped = 0
+    first_error = None
     bar_off = not need_probe or len(clips) < PROGRESS_MIN_ITEMS
     for clip in tqdm(clips, desc=desc, unit="clip", disable=bar_off):
         try:
             rows.append(_clip_to_row(clip, mode, media))
         except (ValueError, OSError) as e:
             skipped += 1
+            first_error = first_error or str(e)
             if skipped <= MAX_SKIP_WARNINGS:
                 logger.warning("skipping %s: %s", clip.name, e)
             elif skipped == MAX_SKIP_WARNINGS + 1:
                 logger.warning("more clips are missing or unreadable; only the total is reported below")
+    listed = len(clips) + len(not_found)
+    if listed and not rows:
+        first = not_found[0] if not_found else first_error
+        raise FileNotFoundError(
+            f"{desc}: none of the {listed} listed clips has usable media (first: {first}); "
+            f"check {media.hint(mode)}. Nothing was written"
+        )
     if skipped:
         logger.warning(
             "%s: skipped %d of %d clips whose media is missing or unreadable", desc, skipped, len(clips)
@@ -306,8 +357,7 @@ def write_outputs(
     class_names: Sequence[str] | None = None,
 ) -> dict[str, Path]:
     """Write ``<out_dir>/<split>.csv`` for each split (and ``classes.txt``); returns the written paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_dir(out_dir)
     written: dict[str, Path] = {}
     for split, rows in splits.items():
         bad = next((r.path for r in rows if any(c.isspace() for c in r.path)), None)
@@ -316,6 +366,7 @@ def write_outputs(
                 f"{split}: path {bad!r} contains whitespace, which the space-separated split format cannot "
                 "hold; rename those folders/files (e.g. spaces to underscores) and run again"
             )
+    out.mkdir(parents=True, exist_ok=True)
     for split, rows in splits.items():
         header = num_classes[split] if isinstance(num_classes, dict) else num_classes
         path = out / f"{split}.csv"
@@ -329,6 +380,17 @@ def write_outputs(
     return written
 
 
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` as a Path, or one line when it (or a folder above it) exists as a file."""
+    out = Path(out_dir)
+    for p in (out, *out.parents):
+        if p.exists() and not p.is_dir():
+            raise NotADirectoryError(
+                f"-o/--out-dir {out}: {p} is a file, not a folder; pass a folder for the split files"
+            )
+    return out
+
+
 def check_partial_probability(probability: float) -> None:
     """Raise one line unless ``probability`` (``--partial P``) is in (0, 1]."""
     if not 0 < probability <= 1:
@@ -336,10 +398,11 @@ def check_partial_probability(probability: float) -> None:
 
 
 def write_partial_splits(written: dict[str, Path], probability: float, seed: int = 12) -> dict[str, Path]:
-    """Upstream's ``--partial`` of SSv1/SSv2/Diving48/EPIC: next to each written split,
-    ``<split>_partial.csv`` keeping a row when ``random() < probability`` (one ``random.Random(seed)``
-    stream over the splits in order, one draw per row). CATER's rule differs: see
-    :func:`~vai_data.splits.cater.cater_partial_splits`."""
+    """Upstream's ``--partial`` of SSv1/SSv2/Diving48 (vai's own for the datasets whose upstream generator
+    had none): next to each written split, ``<split>_partial.csv`` keeping a row when
+    ``random() < probability`` (one ``random.Random(seed)`` stream over the splits in order, one draw per
+    row). CATER's rule differs: see :func:`~vai_data.splits.cater.cater_partial_splits`. Upstream's EK-100
+    ``train_partial.csv`` came from a fixed list of video ids, not from a draw."""
     check_partial_probability(probability)
     rng = random.Random(seed)
     return write_partial_files(written, lambda split, rows: [r for r in rows if rng.random() < probability])

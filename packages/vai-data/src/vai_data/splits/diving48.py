@@ -2,8 +2,10 @@
 
 ``Diving48_train.json``/``Diving48_test.json`` (v1) or ``Diving48_V2_train.json``/``Diving48_V2_test.json``
 (v2) are lists of ``{vid_name, label, start_frame, end_frame}``; the videos are the trimmed clips
-``<vid_name>.mp4``, so frame ranges come from probing them (or their frame folders), never from the
-json's ranges in the untrimmed source. ``video_id`` is the index in the sorted list of all clip names.
+``<vid_name>.mp4``. The json's range describes that trimmed clip (``start_frame`` 0, ``end_frame`` its
+last frame; upstream took ``end_frame + 1`` as the frame count), but frame ranges here come from probing
+the clips (or their frame folders), so they match the media actually on disk; the json's range is not read.
+``video_id`` is the index in the sorted list of all clip names.
 ``classes.txt`` comes from ``Diving48_vocab.json`` (shared by both versions) when it is in the folder.
 """
 
@@ -97,7 +99,7 @@ def diving48_splits(
     media = MediaSource(videos_root, frames_root, video_ext, gulp_root=gulp_root)
     rows: dict[str, list[SplitRow]] = {}
     for split, pairs in lists.items():
-        clips = [Clip(name, ids[name], label, video_file=f"{name}.{video_ext}") for name, label in pairs]
+        clips = [Clip(name, ids[name], label) for name, label in pairs]  # video: <name>.<ext> (MediaSource)
         rows[split] = clips_to_rows(clips, mode, media, desc=f"Diving48 v{version} {split}")
     return write_outputs(out_dir, rows, mode, 0, names)
 

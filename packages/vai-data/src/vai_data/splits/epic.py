@@ -34,6 +34,33 @@ EK55_VAL_PARTICIPANTS = tuple(f"P{i:02d}" for i in range(26, 32))  # upstream: P
 VAL_NAMES = ("EPIC_100_validation.csv", "EPIC_100_val.csv")
 
 
+def check_frame_template(template: str) -> None:
+    """Raise one ``ValueError`` line unless ``template`` formats with ``participant_id`` and ``video_id``
+    into a frames pattern holding the frame number (``{{:010d}}`` in the template: braces doubled)."""
+    hint = (
+        "allowed fields are {participant_id} and {video_id}, and the frame number must be written with "
+        "doubled braces, e.g. {participant_id}/rgb_frames/{video_id}/frame_{{:010d}}.jpg"
+    )
+    try:
+        pattern = template.format(participant_id="P01", video_id="P01_01")
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as e:
+        problem = (
+            f"unknown field {e}"
+            if isinstance(e, KeyError)
+            else "a positional field such as {:010d} in single braces"
+            if isinstance(e, IndexError)
+            else str(e)
+        )
+        raise ValueError(f"--frame-template {template!r}: {problem}; {hint}") from None
+    try:
+        numbered = pattern.format(1, frame=1) != pattern.format(2, frame=2)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as e:
+        field = f"unknown frame number field {e}" if isinstance(e, KeyError) else str(e)
+        raise ValueError(f"--frame-template {template!r}: {field}; {hint}") from None
+    if not numbered:
+        raise ValueError(f"--frame-template {template!r} has no frame number field; {hint}")
+
+
 def read_epic_segments(path: str | os.PathLike, id_column: str) -> list[dict[str, str | int]]:
     """Parse an EPIC action csv into dicts with the id, participant, video, frames and verb class."""
     required = (id_column, "participant_id", "video_id", "start_frame", "stop_frame", "verb_class")
@@ -88,6 +115,7 @@ def epic55_verb_splits(
     frame_template: str = EK55_FRAMES,
 ) -> dict[str, Path]:
     """Write EK-55 verb ``train.csv`` and ``val.csv`` (the ``val_participants``; upstream's P26-P31)."""
+    check_frame_template(frame_template)
     d = Path(annotation_dir)
     path = require_file(d / "EPIC_train_action_labels.csv", "EPIC-Kitchens-55 EPIC_train_action_labels.csv")
     segments = read_epic_segments(path, "uid")
@@ -125,8 +153,9 @@ def epic100_verb_splits(
 
     ``video_id`` follows upstream's numbering: train narration ids in numeric order, then validation
     ones, so ids match upstream feature/label files. ``traindata_testmode`` is upstream's extra split (the
-    training rows, evaluated in test mode). Upstream's ``train_partial.csv`` comes from ``--partial``.
+    training rows, evaluated in test mode).
     """
+    check_frame_template(frame_template)
     d = Path(annotation_dir)
     splits = {
         "train": read_epic_segments(

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from ..split_file import SplitRow
 from . import common
-from .common import annotation_error, read_csv_rows, write_outputs
+from .common import annotation_error, read_csv_rows, require_file, write_outputs
 
 IMAGE_EXTS = (".jpeg", ".jpg", ".png")
 
@@ -26,7 +26,12 @@ def _class_folder_images(
     base = root / split
     if not base.is_dir():
         raise FileNotFoundError(f"ImageNet {split} folder {base} not found")
-    wnids = sorted(e.name for e in os.scandir(base) if e.is_dir())
+    with os.scandir(base) as it:
+        entries = list(it)
+    wnids = sorted(e.name for e in entries if e.is_dir())
+    if not wnids:
+        flat = sum(1 for e in entries if e.is_file() and e.name.lower().endswith(IMAGE_EXTS))
+        raise _no_class_folders(base, split, flat)
     items = []
     for wnid in tqdm(
         wnids, desc=f"ImageNet {split}", unit="class", disable=len(wnids) < common.PROGRESS_MIN_ITEMS
@@ -34,7 +39,28 @@ def _class_folder_images(
         for f in sorted(os.listdir(base / wnid)):
             if f.lower().endswith(IMAGE_EXTS):
                 items.append((f"{split}/{wnid}/{f}", wnid))
+    if not items:
+        raise ValueError(
+            f"ImageNet {split}: the {len(wnids)} class folders under {base} hold no "
+            f"{'/'.join(IMAGE_EXTS)} images"
+        )
     return (classes or wnids), items
+
+
+def _no_class_folders(base: Path, split: str, flat: int) -> ValueError:
+    """The one-line error for a split folder without ``<wnid>/`` class folders (``flat`` images in it)."""
+    if split == "val" and flat:  # the official flat val/: its labels are in LOC_val_solution.csv
+        return ValueError(
+            f"ImageNet val folder {base} holds {flat} images but no <wnid>/ class folders (the flat official "
+            "val/); pass --val-solution LOC_val_solution.csv to label them"
+        )
+    images = f" ({flat} images lie directly in it)" if flat else ""
+    fix = (
+        "pass --val-solution LOC_val_solution.csv, or sort val/ into <wnid>/ folders"
+        if split == "val"
+        else "pass the root that holds train/<wnid>/*.JPEG"
+    )
+    return ValueError(f"ImageNet {split} folder {base} has no <wnid>/ class folders{images}; {fix}")
 
 
 def _flat_val_images(root: Path, solution: Path) -> list[tuple[str, str]]:
@@ -55,7 +81,7 @@ def imagenet_splits(
     classes, train = _class_folder_images(root, "train", None)
     label_of = {w: i for i, w in enumerate(classes)}
     val = (
-        _flat_val_images(root, Path(val_solution))
+        _flat_val_images(root, require_file(val_solution, "ImageNet --val-solution LOC_val_solution.csv"))
         if val_solution
         else _class_folder_images(root, "val", classes)[1]
     )

@@ -1,10 +1,13 @@
 """Kinetics-400 split generator from the official ``train.csv``/``validate.csv``/``test.csv``.
 
 The csv columns are ``label,youtube_id,time_start,time_end,split``. Downloaded clips are found under
-the media root (flat or in one level of class/split folders) by the stem
+the media root (flat or up to two folder levels down, e.g. ``<split>/<class>/``) by the stem
 ``<youtube_id>_<time_start:06d>_<time_end:06d>`` or the bare ``<youtube_id>``; clips that failed to
-download are skipped with a count. Labels are indices of the sorted train class names and
-``video_id`` the index of the clip in the sorted list of every listed stem.
+download are skipped with a count. A name found more than once (the CVDF mirror's
+``replacement/replacement_for_corrupted_k400/`` holds fixed copies of corrupted ``train/`` clips) takes
+the copy under ``replacement_for_corrupted_k400``, else the first in sorted path order, with one WARNING.
+Labels are indices of the sorted train class names and ``video_id`` the index of the clip in the sorted
+list of every listed stem.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from .common import (
     read_csv_header,
     read_csv_rows,
     sorted_ids,
+    warn_not_found,
     write_outputs,
 )
 
 logger = logging.getLogger(__name__)
 CSV_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
 CLIP_DIR_RE = re.compile(r"_\d{6}_\d{6}$")  # a clip's frame folder: never descended into
+REPLACEMENT_DIR = "replacement_for_corrupted_k400"  # CVDF mirror: k400/replacement/<this>/<clip>.mp4
 SPLIT_FILES = {"train": ("train.csv",), "val": ("validate.csv", "val.csv"), "test": ("test.csv",)}
 
 
@@ -39,27 +44,35 @@ def kinetics_stem(youtube_id: str, time_start: int, time_end: int) -> str:
     return f"{youtube_id}_{time_start:06d}_{time_end:06d}"
 
 
-def index_media(root: str | os.PathLike, want_dirs: bool) -> dict[str, str]:
-    """Map file stems (or folder names) up to ``<split>/<class>/`` deep under ``root`` to relative paths."""
-    found: dict[str, str] = {}
+def index_media(root: str | os.PathLike, want_dirs: bool) -> dict[str, list[str]]:
+    """Map file stems (or folder names) up to ``<split>/<class>/`` deep under ``root`` to their relative
+    paths, sorted, the preferred copy first (:func:`copy_preference`); folders are visited in sorted order."""
+    found: dict[str, list[str]] = {}
 
     def visit(folder: str, rel: str, depth: int) -> None:
         with os.scandir(folder) as it:
-            for e in it:
-                r = f"{rel}/{e.name}" if rel else e.name
-                if e.is_dir():
-                    is_clip = CLIP_DIR_RE.search(e.name) is not None
-                    if want_dirs:
-                        found.setdefault(e.name, r)
-                    if depth < 3 and not is_clip:
-                        visit(e.path, r, depth + 1)
-                elif not want_dirs and e.is_file():
-                    found.setdefault(os.path.splitext(e.name)[0], r)
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            r = f"{rel}/{e.name}" if rel else e.name
+            if e.is_dir():
+                is_clip = CLIP_DIR_RE.search(e.name) is not None
+                if want_dirs:
+                    found.setdefault(e.name, []).append(r)
+                if depth < 3 and not is_clip:
+                    visit(e.path, r, depth + 1)
+            elif not want_dirs and e.is_file():
+                found.setdefault(os.path.splitext(e.name)[0], []).append(r)
 
     if not os.path.isdir(root):
         raise FileNotFoundError(f"media root {root} is not a folder")
     visit(os.fspath(root), "", 1)
-    return found
+    return {name: sorted(paths, key=copy_preference) for name, paths in found.items()}
+
+
+def copy_preference(rel: str) -> tuple[bool, str]:
+    """Sort key of the copies of one clip: one under a ``replacement_for_corrupted_k400`` folder (the CVDF
+    mirror's fixed copies of corrupted train videos) first, then the first in sorted path order."""
+    return REPLACEMENT_DIR not in rel.split("/")[:-1], rel
 
 
 def read_kinetics_csv(path: str | os.PathLike) -> list[tuple[str, str, int, int, int]]:
@@ -100,35 +113,56 @@ def kinetics400_splits(
         lists[split], files[split] = read_kinetics_csv(path), path
     classes = sorted({label for label, *_ in lists["train"]})
     label_of = {c: i for i, c in enumerate(classes)}
-    ids = sorted_ids(kinetics_stem(y, s, e) for rows in lists.values() for _, y, s, e, _ in rows)
-    root = frames_root if mode in ("frames", "gulp") and frames_root else videos_root
-    if root is None:
-        raise ValueError(f"{mode} mode needs --videos-root{'' if mode == 'video' else ' or --frames-root'}")
-    index = index_media(root, want_dirs=root == frames_root)
-    media = MediaSource(videos_root, frames_root)
-    rows: dict[str, list[SplitRow]] = {}
-    for split, entries in lists.items():
-        clips, missing = [], 0
-        for label, ytid, s, e, lineno in entries:
+    for split, entries in lists.items():  # every annotation error before any media is read
+        for label, ytid, _, _, lineno in entries:
             if label not in label_of:
                 raise annotation_error(
                     files[split],
                     lineno,
                     f"clip {ytid} has class {label!r}, absent from {files['train'].name}",
                 )
+    ids = sorted_ids(kinetics_stem(y, s, e) for rows in lists.values() for _, y, s, e, _ in rows)
+    root = frames_root if mode in ("frames", "gulp") and frames_root else videos_root
+    if root is None:
+        raise ValueError(f"{mode} mode needs --videos-root{'' if mode == 'video' else ' or --frames-root'}")
+    index = index_media(root, want_dirs=root == frames_root)
+    media = MediaSource(videos_root, frames_root)
+    what = "frame folder" if root == frames_root else "video"
+    duplicated: dict[str, list[str]] = {}
+    rows: dict[str, list[SplitRow]] = {}
+    for split, entries in lists.items():
+        clips, missing = [], []
+        for label, ytid, s, e, _ in entries:
             stem = kinetics_stem(ytid, s, e)
-            rel = index.get(stem) or index.get(ytid)
-            if rel is None:
-                missing += 1
+            copies = index.get(stem) or index.get(ytid)
+            if copies is None:
+                missing.append(f"no {what} named {stem} or {ytid} under {root}")
                 continue
+            if len(copies) > 1:
+                duplicated[stem] = copies
+            rel = copies[0]
             name = rel if root == frames_root else os.path.splitext(rel)[0]
             clips.append(Clip(name, ids[stem], label_of[label], video_file=rel))
-        if missing:
-            logger.warning(
-                "Kinetics %s: %d of %d listed clips not found under %s", split, missing, len(entries), root
-            )
-        rows[split] = clips_to_rows(clips, mode, media, desc=f"Kinetics {split}")
+        warn_not_found(f"Kinetics {split}", missing, len(entries))
+        rows[split] = clips_to_rows(clips, mode, media, desc=f"Kinetics {split}", not_found=missing)
+    _warn_duplicates(duplicated, root)
     return write_outputs(out_dir, rows, mode, 0, classes)
+
+
+def _warn_duplicates(duplicated: dict[str, list[str]], root: str) -> None:
+    """One WARNING when listed clips exist more than once under ``root``, with an example of the choice."""
+    if duplicated:
+        stem, copies = next(iter(sorted(duplicated.items())))
+        logger.warning(
+            "Kinetics: %d listed clip name(s) exist more than once under %s; each uses its copy under %s/ "
+            "when there is one, else the first in sorted path order (e.g. %s: %s, not %s)",
+            len(duplicated),
+            root,
+            REPLACEMENT_DIR,
+            stem,
+            copies[0],
+            ", ".join(copies[1:]),
+        )
 
 
 def add_cli(sub) -> None:

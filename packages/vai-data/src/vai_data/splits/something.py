@@ -44,8 +44,9 @@ def _read_id_label_csv(path: Path, label_of: dict[str, int]) -> list[tuple[int, 
     return out
 
 
-def _clips(pairs: list[tuple[int, int]], ext: str) -> list[Clip]:
-    return [Clip(str(v), v, label, video_file=f"{v}.{ext}") for v, label in pairs]
+def _clips(pairs: list[tuple[int, int]]) -> list[Clip]:
+    """Clips named by their id; the video file ``<id>.<ext>`` comes from :meth:`MediaSource.video_path`."""
+    return [Clip(str(v), v, label) for v, label in pairs]
 
 
 def something_v1_splits(
@@ -73,7 +74,7 @@ def something_v1_splits(
     for split, fname in (("train", "train"), ("val", "validation")):
         path = require_file(d / f"something-something-v1-{fname}.csv", f"Something-Something v1 {fname} csv")
         pairs = _read_id_label_csv(path, label_of)
-        rows[split] = clips_to_rows(_clips(pairs, video_ext), mode, media, desc=f"SSv1 {split}")
+        rows[split] = clips_to_rows(_clips(pairs), mode, media, desc=f"SSv1 {split}")
     return write_outputs(out_dir, rows, mode, 0, classes)
 
 
@@ -116,12 +117,12 @@ def something_v2_splits(
         if not isinstance(items, list):
             raise annotation_error(path, None, "expected a JSON list of {id, label, template, placeholders}")
         pairs = [_template_class(it, path, i, label_of) for i, it in enumerate(items)]
-        rows[split] = clips_to_rows(_clips(pairs, video_ext), mode, media, desc=f"SSv2 {split}")
+        rows[split] = clips_to_rows(_clips(pairs), mode, media, desc=f"SSv2 {split}")
     if test_answers is not None:
         pairs = _read_id_label_csv(
             require_file(test_answers, "Something-Something v2 test answers"), label_of
         )
-        rows["test"] = clips_to_rows(_clips(pairs, video_ext), mode, media, desc="SSv2 test")
+        rows["test"] = clips_to_rows(_clips(pairs), mode, media, desc="SSv2 test")
     return write_outputs(out_dir, rows, mode, 0, classes)
 
 

@@ -1,9 +1,16 @@
 """UCF-101 split generator from the official ``ucfTrainTestlist`` folder (splits 1-3).
 
 ``classInd.txt`` maps ``<1-based index> <ClassName>`` (label = index - 1); ``trainlist0k.txt`` lines are
-``<Class>/<clip>.avi <index>``, ``testlist0k.txt`` lines ``<Class>/<clip>.avi`` (label from the folder,
-matched case-insensitively because the official lists spell ``HandStandPushups``/``HandstandPushups``
-both ways). ``video_id`` is the clip's index in the sorted list of every listed clip.
+``<Class>/<clip>.avi <index>``, ``testlist0k.txt`` lines ``<Class>/<clip>.avi`` (label from the folder part,
+matched to ``classInd.txt`` case-insensitively; the official files agree on ``HandstandPushups``, only the
+clip file names spell ``v_HandStandPushups_...``).
+
+``video_id`` is upstream's (``get_unique_video_ids_from_videos(root, search_dirs=True)`` of
+video_datasets_api over the frames folder): the folders under the media root are numbered in the order of
+a sorted ``os.walk`` - first every folder directly under the root (the class folders: 0..100), then the
+folders inside the first class folder (its clips), then inside each of those (usually none), then the
+next class folder's, and so on - and a clip's id is its folder's number. The ids therefore come from the
+folders on disk, not from the lists: :func:`ucf101_video_ids`.
 """
 
 from __future__ import annotations
@@ -12,17 +19,20 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..frame_extraction import VIDEO_EXTENSIONS
+from ..gulp import open_gulp_directory
 from ..split_file import SplitRow
 from .common import (
     Clip,
     MediaSource,
     add_media_arguments,
     annotation_error,
+    check_media_roots,
     clips_to_rows,
     parse_int,
     read_text_lines,
     require_file,
-    sorted_ids,
+    warn_not_found,
     write_outputs,
 )
 
@@ -61,6 +71,68 @@ def _read_list(path: Path, classes_lower: dict[str, int], with_label: bool) -> l
     return out
 
 
+def upstream_folder_ids(folders: set[str]) -> dict[str, int]:
+    """Number relative folder paths (``a/b``, every parent included) as upstream's
+    ``get_unique_video_ids_from_videos(root, search_dirs=True)`` does over a tree holding them: a
+    top-down ``os.walk`` with sorted folder names that numbers all the folders of a parent in turn
+    before descending into the first of them."""
+    children: dict[str, list[str]] = {}
+    for folder in folders:
+        parent, _, name = folder.rpartition("/")
+        children.setdefault(parent, []).append(name)
+    ids: dict[str, int] = {}
+    pending = [""]  # depth first, a parent's folders numbered together when it is visited
+    while pending:
+        parent = pending.pop()
+        paths = [f"{parent}/{n}" if parent else n for n in sorted(children.get(parent, ()))]
+        for path in paths:
+            ids[path] = len(ids)
+        pending.extend(reversed(paths))
+    return ids
+
+
+def _disk_folders(root: str, with_videos: bool) -> set[str]:
+    """Relative paths of the folders under ``root`` (symbolic links listed but not entered, as ``os.walk``),
+    and with ``with_videos`` each video file's path without extension (the folder extract-frames makes)."""
+    out: set[str] = set()
+
+    def visit(folder: str, rel: str) -> None:
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:  # os.walk skips a folder it cannot list
+            return
+        for e in entries:
+            r = f"{rel}/{e.name}" if rel else e.name
+            if e.is_dir():
+                out.add(r)
+                if not e.is_symlink():
+                    visit(e.path, r)
+            elif with_videos and os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS and e.is_file():
+                out.add(os.path.splitext(r)[0])
+
+    visit(root, "")
+    return out
+
+
+def ucf101_video_ids(media: MediaSource) -> tuple[dict[str, int], str]:
+    """``{<Class>/<clip>: video_id}`` from the media folders, and a description of where they come from.
+
+    ``--frames-root`` (upstream's input) when given: every folder numbered by :func:`upstream_folder_ids`;
+    else ``--videos-root``, each video counting as the frame folder extract-frames would make of it;
+    else the keys of ``--gulp-root``, each ``<Class>/<clip>`` key counting as a frame folder.
+    """
+    if media.frames_root:
+        folders, source = _disk_folders(media.frames_root, False), f"--frames-root {media.frames_root}"
+    elif media.videos_root:
+        folders, source = _disk_folders(media.videos_root, True), f"--videos-root {media.videos_root}"
+    else:
+        keys = open_gulp_directory(media.gulp_root or "").index
+        folders = {key.rsplit("/", i)[0] for key in keys for i in range(key.count("/") + 1)}
+        source = f"--gulp-root {media.gulp_root}"
+    return upstream_folder_ids(folders), source
+
+
 def ucf101_splits(
     list_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -82,12 +154,20 @@ def ucf101_splits(
         lists[f"test{k}"] = _read_list(
             require_file(list_dir / f"testlist0{k}.txt", "UCF-101 testlist"), lower, False
         )
-    ids = sorted_ids(f for rows in lists.values() for f, _ in rows)
     media = MediaSource(videos_root, frames_root, gulp_root=gulp_root)
+    check_media_roots(mode, media)
+    ids, source = ucf101_video_ids(media)
     out_rows: dict[str, list[SplitRow]] = {}
     for name, rows in lists.items():
-        clips = [Clip(os.path.splitext(f)[0], ids[f], label, video_file=f) for f, label in rows]
-        out_rows[name] = clips_to_rows(clips, mode, media, desc=f"UCF-101 {name}")
+        clips, missing = [], []
+        for f, label in rows:
+            stem = os.path.splitext(f)[0]
+            if stem in ids:
+                clips.append(Clip(stem, ids[stem], label, video_file=f))
+            else:
+                missing.append(f"no {stem} in {source}, which numbers the video_ids")
+        warn_not_found(f"UCF-101 {name}", missing, len(rows))
+        out_rows[name] = clips_to_rows(clips, mode, media, desc=f"UCF-101 {name}", not_found=missing)
     return write_outputs(out_dir, out_rows, mode, 0, classes)
 
 
