@@ -170,6 +170,29 @@ def test_folders_left_by_killed_extractions_are_removed(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="process checks are POSIX-only")
+def test_only_this_machines_leftovers_are_judged(tmp_path, monkeypatch):
+    """Partial folders are named ``.partial-<host>-<pid>``: on a filesystem shared by several machines, a
+    pid that does not run here may run on the machine that wrote the folder, so only this host's go."""
+    import subprocess
+    import sys
+
+    import vai_data.frame_extraction as fe
+
+    monkeypatch.setattr(fe, "_HOST", "node_a")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    ours = tmp_path / f"v.partial-node_a-{gone.pid}"
+    theirs = tmp_path / f"v.partial-node_b-{gone.pid}"  # in progress on node_b, for all this host knows
+    for d in (ours, theirs):
+        os.makedirs(d)
+    assert remove_stale_partials(tmp_path / "v") == [str(ours)] and theirs.exists()
+    out = tmp_path / "w"
+    assert extract_frames(make_video(tmp_path / "w.mp4", frames=2), out, short_side=16) == 2
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("w.partial-")]
+    assert fe._HOST == "node_a" and "-" not in fe.re.sub(r"[^A-Za-z0-9_.]", "_", "gpu-node-12.lab")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process checks are POSIX-only")
 def test_a_tree_sweeps_each_output_folder_once(tmp_path, monkeypatch):
     """Leftovers of killed extractions go, with one listing of each output folder for the whole tree (one
     per video made a flat 220k-video layout list 220k names 220k times)."""

@@ -38,8 +38,9 @@ def _bad_option(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Extract all videos; returns 1 when any failed (they are listed), an option is out of range or the
-    input folder is missing (one ERROR line each)."""
+    """Extract all videos; returns 1 when any failed (they are listed), an option is out of range, the
+    input folder is missing, a folder is not local (served by an iopath handler) or two videos would be
+    extracted into the same or nested frame folders (one ERROR line each)."""
     bad = _bad_option(args)
     if bad is not None:
         logger.error("%s", bad)
