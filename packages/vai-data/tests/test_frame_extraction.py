@@ -189,7 +189,7 @@ def test_only_this_machines_leftovers_are_judged(tmp_path, monkeypatch):
     out = tmp_path / "w"
     assert extract_frames(make_video(tmp_path / "w.mp4", frames=2), out, short_side=16) == 2
     assert not [p for p in os.listdir(tmp_path) if p.startswith("w.partial-")]
-    assert fe._HOST == "node_a" and "-" not in fe.re.sub(r"[^A-Za-z0-9_.]", "_", "gpu-node-12.lab")
+    assert fe.host_tag("gpu-node-12.lab") == "gpu_node_12.lab" and fe.host_tag("") == "localhost"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="process checks are POSIX-only")

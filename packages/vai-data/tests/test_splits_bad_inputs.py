@@ -72,18 +72,21 @@ def test_kinetics_wrong_videos_root_is_one_error_and_keeps_good_files(tmp_path, 
     assert _untouched(out, good)
 
 
-def test_kinetics_missing_val_clips_stop_the_run_before_train_is_written(tmp_path, caplog):
+def test_a_split_without_media_is_left_out_and_the_others_are_written(tmp_path, caplog):
+    """E.g. Kinetics' labelled val or test list when only train was downloaded: that split is not written
+    (its existing file is kept) and the run goes on; only a run where no split has media is an error."""
     d = _kinetics_ann(tmp_path)
     videos = tmp_path / "videos"
     make_video(videos / "abc_000010_000020.mp4", frames=2)  # train: one of two found (a warning)
     out = tmp_path / "out"
     good = _good_output(out)
-    with pytest.raises(
-        FileNotFoundError, match=r"Kinetics val: none of the 1 listed clips .*xyz_000001_000011"
-    ):
-        kinetics400_splits(d, out, videos_root=str(videos))
-    assert _untouched(out, good)  # train.csv was not rewritten either
+    written = kinetics400_splits(d, out, videos_root=str(videos))
+    assert sorted(written) == ["classes", "train"]
+    assert (out / "val.csv").read_text() == good["val.csv"]  # left alone
+    assert (out / "train.csv").read_text().splitlines()[1].startswith("abc_000010_000020.mp4 ")
     assert "Kinetics train: 1 of 2 listed clips not found" in caplog.text
+    assert "Kinetics val: none of the 1 listed clips has usable media" in caplog.text
+    assert "val.csv is not written" in caplog.text
 
 
 def test_wrong_frames_root_names_the_frames_option(tmp_path, caplog):

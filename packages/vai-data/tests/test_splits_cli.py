@@ -41,11 +41,12 @@ def test_cli_writes_and_reports_errors(tmp_path, capsys, caplog):
     assert "train2:" in capsys.readouterr().out
     assert lines(tmp_path / "out" / "train2.csv") == ["0", "brush_hair/b1 0 0 0 1"]
     assert "skipping cartwheel/c2: video" in caplog.text
-    (videos / "brush_hair" / "b1.avi").unlink()  # every train clip missing: one error, nothing overwritten
+    (videos / "brush_hair" / "b1.avi").unlink()  # every train clip missing: train2 left out and kept
     caplog.clear()
-    assert run(args) == 1
+    assert run(args) == 0
     assert lines(tmp_path / "out" / "train2.csv") == ["0", "brush_hair/b1 0 0 0 1"]
     assert "HMDB split 2 train: none of the 2 listed clips has usable media" in caplog.text
+    assert "train2.csv is not written" in caplog.text
     args.videos_root = str(tmp_path / "nope")
     assert run(args) == 1  # a wrong root is one error, not a warning per clip
     assert "--videos-root" in caplog.text and "is not a folder" in caplog.text

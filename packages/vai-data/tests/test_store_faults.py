@@ -100,6 +100,23 @@ def test_pack_refuses_an_out_root_served_by_a_handler(tmp_path, synth_root, monk
     assert os.listdir(tmp_path) == []  # (the store went to a local folder named 'vaifault:')
 
 
+def test_a_split_served_by_a_handler_packs_twice_into_one_out(tmp_path, synth_root):
+    """The input-split check compares local files only (a handler's split crashed os.path.samefile once
+    the first run had written <out>/splits/<name>)."""
+    import shutil
+
+    from test_pathio import MemPrefixHandler
+
+    class Repack(MemPrefixHandler):
+        PREFIX = "vairepack://"
+
+    shutil.copytree(synth_root, tmp_path / "ds")
+    path_manager.register_handler(Repack(str(tmp_path)), allow_override=True)
+    split = "vairepack://ds/splits/val_frames.csv"
+    first = pack_split(split, "vairepack://ds", tmp_path / "out")
+    assert pack_split(split, "vairepack://ds", tmp_path / "out") == first
+
+
 def test_a_full_lmdb_is_one_clear_error(tmp_path, synth_root, monkeypatch):
     pytest.importorskip("lmdb")
     import vai_data.packing as packing
@@ -166,6 +183,20 @@ def test_segments_deep_into_a_video_are_packed_by_seeking(tmp_path, monkeypatch,
     assert _frame_numbers(packing.video_to_jpegs(path, 3, 5)) == [3, 4, 5] and seeks[-1] == 0
     tail, at_end = packing._decode_video(path, 110, 500, None, 90)  # past the real end: up to it
     assert _frame_numbers(tail) == list(range(110, 120)) and at_end
+
+
+def test_a_segment_at_the_end_of_an_mpegts_video_falls_back_to_counting(tmp_path):
+    """MPEG-TS has no index: a seek near its end yields no frame, and the segment is then decoded from the
+    start (it was dropped from the packed split as 'no frames in range')."""
+    import vai_data.packing as packing
+    from test_decode_seek_accuracy import _X264, _seek_encode, _seek_read_barcode
+
+    path = _seek_encode(tmp_path / "t.ts", "libx264", _X264, "mpegts")
+    for start, end in ((90, 95), (95, 95), (60, 70)):
+        jpegs = packing.video_to_jpegs(path, start, end)
+        from vai_data.jpeg import decode_jpeg
+
+        assert [_seek_read_barcode(decode_jpeg(j)) for j in jpegs] == list(range(start, end + 1))
 
 
 def test_packing_a_split_of_segments_of_one_video(tmp_path):

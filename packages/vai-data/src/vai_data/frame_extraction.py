@@ -46,10 +46,17 @@ FRAME_NAME = "{:05d}.jpg"
 FRAME_FILE = re.compile(r"\d{5,}\.jpg")  # the names FRAME_NAME gives (more digits past 99999 frames)
 DECODE_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)  # with av.error.FFmpegError, at use
 
+
 # this machine in partial folders' names (``<folder>.partial-<host>-<pid>``): on a filesystem shared by several
 # machines a process id says nothing about another machine's processes, so only this host's leftovers are
 # judged; "-" is replaced so that the pid splits off
-_HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "localhost"
+def host_tag(hostname: str) -> str:
+    """``hostname`` as partial folders name it: characters other than letters, digits, ``_`` and ``.``
+    (``-`` among them, so that the pid splits off) become ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", hostname) or "localhost"
+
+
+_HOST = host_tag(socket.gethostname())
 # the partial folder this process is writing, for a pool worker's SIGTERM handler (:func:`_init_worker`)
 _partial_in_progress: str | None = None
 
@@ -229,8 +236,12 @@ def extract_frames(
     shutil.rmtree(tmp, ignore_errors=True)
     if sweep:
         remove_stale_partials(out_dir)
-    os.makedirs(tmp)
-    _partial_in_progress = tmp
+    _partial_in_progress = tmp  # (before the folder exists: a SIGTERM in between must still remove it)
+    try:
+        os.makedirs(tmp)
+    except BaseException:
+        _partial_in_progress = None
+        raise
     count = 0
     try:
         try:

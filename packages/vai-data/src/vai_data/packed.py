@@ -190,6 +190,7 @@ class PackedFileSource(JpegFrameSource):
 
 # the read-only environment of each store, by real path, with the process that opened it
 _LMDB_ENVS: dict[str, tuple[int, object]] = {}
+_REAL_PATHS: dict[str, str] = {}  # root as given -> its real path
 
 
 def _lmdb_module():
@@ -210,7 +211,11 @@ def open_lmdb(root: str):
     first) closes its copy, which leaves the parent's open, and opens its own. A store whose ``data.mdb``
     is shorter than its pages need (an interrupted copy) raises ``OSError`` here: reading it would kill the
     process with SIGBUS."""
-    real = os.path.realpath(root)
+    real = _REAL_PATHS.get(root)
+    if real is None:  # one realpath per spelling, not one per sample (relative ones follow the cwd)
+        real = os.path.realpath(root)
+        if os.path.isabs(root):
+            _REAL_PATHS[root] = real
     entry = _LMDB_ENVS.get(real)
     if entry is not None and entry[0] == os.getpid():
         return entry[1]

@@ -72,7 +72,7 @@ def _decode_video(
                 except _SeekFailed:
                     container.seek(0)
             return _encode_frames(container, stream, path, start, end, short_side, quality, 0)
-    except (av.error.FFmpegError, IndexError, ValueError, OSError, _SeekFailed) as e:
+    except (av.error.FFmpegError, IndexError, ValueError, OSError) as e:
         raise VideoDecodeError(path, f"cannot decode for packing ({type(e).__name__}: {e})") from None
 
 
@@ -97,6 +97,8 @@ def _encode_frames(container, stream, path, start, end, short_side, quality, see
         out.append(encode_jpeg(_to_rgb(frame, size, reformatter), quality))
     if errors:
         raise VideoDecodeError(path, f"cannot decode for packing ({errors[0]})")
+    if seek_frame and not out:
+        raise _SeekFailed()  # e.g. MPEG-TS sought past its end: decode from the start instead
     if not out:
         raise VideoDecodeError(path, f"no frames in range {start}..{end}")
     return out, at_end
@@ -277,10 +279,7 @@ class _LmdbStore:
                 self.txn.commit()
                 self.txn = self.env.begin(write=True)
         except self.full:
-            raise OSError(
-                f"the LMDB store {self.env.path()} reached its map size ({_LMDB_MAP_SIZE} bytes): pack the "
-                "rest into another --out, or use --store file"
-            ) from None
+            raise self._full_error() from None
         return key
 
     def close(self, ok: bool) -> None:
@@ -290,8 +289,16 @@ class _LmdbStore:
                 self.txn.commit()
             else:
                 self.txn.abort()
+        except self.full:
+            raise self._full_error() from None
         finally:
             self.env.close()
+
+    def _full_error(self) -> OSError:
+        return OSError(
+            f"the LMDB store {self.env.path()} reached its map size ({_LMDB_MAP_SIZE} bytes): pack the "
+            "rest into another --out, or use --store file"
+        )
 
 
 def pack_split(
@@ -341,7 +348,12 @@ def pack_split_report(
         )
     name = os.path.basename(sf.path or "split.csv")
     report = PackReport(os.path.join(out_root, "splits", name))
-    if sf.path and os.path.exists(report.split_path) and os.path.samefile(sf.path, report.split_path):
+    if (
+        sf.path
+        and is_native(sf.path)
+        and os.path.exists(report.split_path)
+        and os.path.samefile(sf.path, report.split_path)
+    ):
         raise ValueError(
             f"packing into {out_root} would overwrite the input split {sf.path} with the packed one: "
             "choose another out_root (e.g. a folder beside the data)"

@@ -264,25 +264,32 @@ def warn_not_found(desc: str, not_found: Sequence[str], listed: int) -> None:
         )
 
 
+class SplitRows(list):
+    """A split's rows; ``no_media`` holds one line when the split listed clips but none had usable media
+    (a wrong media root or extension, or a split whose videos were not downloaded): :func:`write_outputs`
+    then leaves that split out, or stops the run when no split has any row."""
+
+    no_media: str | None = None
+
+
 def clips_to_rows(
     clips: Sequence[Clip],
     mode: str,
     media: MediaSource,
     desc: str = "probing",
     not_found: Sequence[str] = (),
-) -> list[SplitRow]:
+) -> SplitRows:
     """Turn clips into split rows for ``mode``, probing media where the format needs it.
 
     Clips whose media is missing or unreadable are skipped with one WARNING each (official lists
     often name videos that failed to download); the count is logged at the end. ``not_found`` names the
     listed clips the caller already found no media for (and warned about, :func:`warn_not_found`).
-    When the split lists clips but none of them has usable media (a wrong media root or extension), one
-    ``FileNotFoundError`` line names the split, the count, the first missing path and the option to check,
-    before anything is written.
+    When the split lists clips but none of them has usable media, the rows carry ``no_media``: one line
+    naming the split, the count, the first missing path and the option to check.
     """
     need_probe = mode == "video" or any(c.start is None for c in clips)
     check_media_roots(mode, media, need_probe)
-    rows: list[SplitRow] = []
+    rows = SplitRows()
     skipped = 0
     first_error = None
     bar_off = not need_probe or len(clips) < PROGRESS_MIN_ITEMS
@@ -299,10 +306,11 @@ def clips_to_rows(
     listed = len(clips) + len(not_found)
     if listed and not rows:
         first = not_found[0] if not_found else first_error
-        raise FileNotFoundError(
+        rows.no_media = (
             f"{desc}: none of the {listed} listed clips has usable media (first: {first}); "
-            f"check {media.hint(mode)}. Nothing was written"
+            f"check {media.hint(mode)}"
         )
+        return rows
     if skipped:
         logger.warning(
             "%s: skipped %d of %d clips whose media is missing or unreadable", desc, skipped, len(clips)
@@ -356,8 +364,19 @@ def write_outputs(
     num_classes: int | dict[str, int] = 0,
     class_names: Sequence[str] | None = None,
 ) -> dict[str, Path]:
-    """Write ``<out_dir>/<split>.csv`` for each split (and ``classes.txt``); returns the written paths."""
+    """Write ``<out_dir>/<split>.csv`` for each split (and ``classes.txt``); returns the written paths.
+
+    A split whose listed clips all lacked media (:class:`SplitRows` ``no_media``) is not written, with one
+    WARNING, and an existing file of it is left alone (e.g. Kinetics' test list when only train and val
+    were downloaded); when no split has a row, one ``FileNotFoundError`` line stops the run before anything
+    is written."""
     out = check_out_dir(out_dir)
+    empty = {split: rows.no_media for split, rows in splits.items() if getattr(rows, "no_media", None)}
+    if empty and len(empty) == len(splits):
+        raise FileNotFoundError(f"{next(iter(empty.values()))}. Nothing was written")
+    for split, reason in empty.items():
+        logger.warning("%s; %s.csv is not written", reason, split)
+    splits = {split: rows for split, rows in splits.items() if split not in empty}
     written: dict[str, Path] = {}
     for split, rows in splits.items():
         bad = next((r.path for r in rows if any(c.isspace() for c in r.path)), None)
