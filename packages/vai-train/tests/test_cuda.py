@@ -19,6 +19,7 @@ from vai_train.engine.distributed import (
     all_gather_object,
     all_reduce_sum,
     broadcast_object,
+    broadcast_tensors,
     gather_to_main,
 )
 from vai_train.summary import read_summary
@@ -79,6 +80,11 @@ def test_nccl_collectives_and_ddp_step(nccl_group: DistInfo) -> None:
     assert all_reduce_sum([1.5, 2.0], info) == [1.5, 2.0]
     assert broadcast_object({"stop": True}, info) == {"stop": True}
     assert all_gather_object(("a", 1), info) == [("a", 1)]
+    # an EMA model on the GPU keeps its n_averaged counter on the CPU: it is broadcast through a copy
+    ema = torch.optim.swa_utils.AveragedModel(torch.nn.BatchNorm1d(3).cuda(), use_buffers=True)
+    assert ema.n_averaged.device.type == "cpu"
+    broadcast_tensors([*ema.parameters(), *ema.buffers()], info)
+    assert ema.n_averaged.device.type == "cpu" and int(ema.n_averaged) == 0
 
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2).cuda(), device_ids=[0])
     opt = torch.optim.SGD(model.parameters(), lr=0.1)

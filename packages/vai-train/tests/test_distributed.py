@@ -15,12 +15,14 @@ from vai_train.engine.distributed import ShardSampler, reorder_shards
 from vai_train.summary import read_summary
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+CONFIG_ROOT = Path(__file__).resolve().parent / "configs_tiny"
 
 
-def _torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
+def _torchrun(args: list[str], nproc: int = 2, **extra_env: str) -> subprocess.CompletedProcess:
     env = dict(
         os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1"
     )
+    env.update(extra_env)
     cmd = [
         sys.executable,
         "-m",
@@ -161,3 +163,61 @@ def test_rank_without_samples(base_args: list[str]) -> None:
     single = run_eval(base_args + ["-l", "-1", "-s", "one"])
     assert row["one_loss"] == pytest.approx(single.metrics["one_loss"], rel=1e-6)
     assert row["one_acc"] == single.metrics["one_acc"]
+
+
+def _bn_args(root: Path, exp: str) -> list[str]:
+    """The BatchNorm net (tiny data): each rank's running statistics differ after a training epoch."""
+    return [
+        *("-D", "tiny", "-M", "bnnet", "-E", exp, "-R", str(root), "--config-root", str(CONFIG_ROOT)),
+        *("-w", "0", "--no-progress", "--plot-period", "-1", "--device", "cpu"),
+    ]
+
+
+def _assert_val_is_the_checkpoints(args: list[str], rd: Path, two_process_eval: bool) -> None:
+    """The last epoch's val metrics written in training equal those of evaluating its checkpoint."""
+    trained = read_summary(rd / "logs" / "summary.csv")[-1]
+    one = run_eval(args + ["-l", "-1"])  # 1 process: the same clips in one shard, summed in another order
+    assert one.metrics["val_acc"] == trained["val_acc"]
+    assert one.metrics["val_loss"] == pytest.approx(trained["val_loss"], rel=1e-6)
+    if two_process_eval:  # the same shards as in training: equal to the last bit
+        _torchrun(["eval", *args, "-l", "-1"])
+        evaluated = read_summary(rd / "logs" / "summary.csv")[-1]
+        assert evaluated["val_acc"] == trained["val_acc"] and evaluated["val_loss"] == trained["val_loss"]
+
+
+@pytest.fixture(scope="module")
+def bn_ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path, Path]:
+    """2 gloo processes train the BatchNorm net for 2 epochs; its hook logs what each rank sees."""
+    tmp = tmp_path_factory.mktemp("bn_ddp")
+    args, log = _bn_args(tmp / "exp", "ddp"), tmp / "hooks.jsonl"
+    _torchrun(["train", *args], VAI_TEST_HOOK_LOG=str(log))
+    return args, tmp / "exp" / "tiny" / "bnnet" / "ddp" / "version_000", log
+
+
+@pytest.mark.slow
+def test_ddp_validation_uses_the_checkpointed_batchnorm_statistics(
+    bn_ddp_run: tuple[list[str], Path, Path],
+) -> None:
+    """Rank 1 validates with rank 0's BatchNorm buffers, so summary.csv's val_* are the checkpoint's."""
+    args, rd, _ = bn_ddp_run
+    _assert_val_is_the_checkpoints(args, rd, two_process_eval=True)
+
+
+@pytest.mark.slow
+def test_epoch_start_script_sees_the_same_summary_on_every_rank(
+    bn_ddp_run: tuple[list[str], Path, Path],
+) -> None:
+    _, _, log = bn_ddp_run
+    seen: dict[int, dict[int, list[int]]] = {}
+    for line in log.read_text().splitlines():
+        call = json.loads(line)
+        seen.setdefault(call["epoch"], {})[call["rank"]] = call["summary_epochs"]
+    assert seen == {1: {0: [], 1: []}, 2: {0: [1], 1: [1]}}
+
+
+@pytest.mark.slow
+def test_ddp_validation_uses_rank0s_ema_copy(tmp_path: Path) -> None:
+    """With EMA (buffers averaged too) every rank validates rank 0's EMA copy, the one checkpointed."""
+    args = _bn_args(tmp_path / "exp", "ema")
+    _torchrun(["train", *args, "-e", "1"])
+    _assert_val_is_the_checkpoints(args, tmp_path / "exp" / "tiny" / "bnnet" / "ema" / "version_000", False)

@@ -70,3 +70,37 @@ def test_eval_uses_ema_weights_like_validation(base_args: list[str]) -> None:
     res = run_eval(args + ["-l", "-1"])
     assert res.metrics["val_loss"] == pytest.approx(last["val_loss"], rel=1e-6)
     assert res.metrics["val_acc"] == pytest.approx(last["val_acc"])
+
+
+def test_tuple_batches_train_eval_and_extract_features(base_args: list[str]) -> None:
+    """Upstream-style tuple samples go through the default unpack: training, eval and feature extraction
+    work, and the spatial/temporal indices a tuple batch does not name are saved as zeros."""
+    args = [a if a != "base" else "tuple" for a in base_args]
+    trained = run_train(args)
+    res = run_eval(args + ["-l", "-1"])
+    assert res.metrics["val_acc"] == trained.summary[-1]["val_acc"]
+    data = np.load(run_feature(args + ["-l", "-1"]).metrics["path"], allow_pickle=False)
+    assert data["features"].shape == (24, 8) and list(data["video_ids"]) == list(range(24))
+    assert data["spatial_idx"].tolist() == [0] * 24 and data["temporal_idx"].tolist() == [0] * 24
+
+
+def test_inference_without_index_keys_records_zeros() -> None:
+    """A custom unpack whose ``extra`` lacks the indices (or is not a dict) gives zeros, not a KeyError."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    from vai_train.engine.distributed import DistInfo
+    from vai_train.engine.loop import run_inference
+
+    ds = TensorDataset(torch.randn(5, 3), torch.arange(5), torch.zeros(5, dtype=torch.long))
+    for extra in ({}, None):
+        out = run_inference(
+            torch.nn.Linear(3, 2),
+            DataLoader(ds, batch_size=2),
+            DistInfo(),
+            lambda b, extra=extra: (b[0], b[1], b[2], extra),
+            lambda x: x,
+            None,
+            progress=False,
+            extra_keys=("spatial_idx", "temporal_idx"),
+        )
+        assert out["spatial_idx"].tolist() == [0] * 5 and out["temporal_idx"].tolist() == [0] * 5

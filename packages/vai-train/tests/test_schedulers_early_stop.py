@@ -103,20 +103,52 @@ INFO = {
 
 def test_standard_rule() -> None:
     assert best_epoch(ROWS, "val_acc", True) == 2 and best_epoch(ROWS, "val_loss", False) == 2
-    assert standard_rule(ROWS, INFO, patience=3)  # both bests at epoch 2 <= 5 - 3
-    assert not standard_rule(ROWS, INFO, patience=4)
+    assert best_epoch(ROWS, "val_acc", True, latest_on_ties=True) == 5  # 0.3 reached again at epoch 5
+    assert standard_rule(ROWS[:4], INFO, patience=2)  # both bests at epoch 2 <= 4 - 2
+    assert not standard_rule(ROWS[:4], INFO, patience=3)
+    assert not standard_rule(ROWS, INFO, patience=3)  # the best val_acc was reached again at epoch 5
     rows = ROWS + [{"epoch": 6, "val_loss": 2.0, "val_acc": 0.9}]
     assert not standard_rule(rows, INFO, patience=3)  # metric improved recently
     assert not standard_rule([], INFO, 1)
     assert make_condition(None, None) is None
-    cond = make_condition(None, 3)
-    assert cond(ExperimentView(ROWS), INFO)
+    cond = make_condition(None, 2)
+    assert cond(ExperimentView(ROWS[:4]), INFO)
     custom = make_condition(lambda exp, info: len(exp.summary) >= 2, 3)
     assert custom(ExperimentView(ROWS[:2]), INFO)
 
 
+def _rows(losses: list, accs: list) -> list[dict]:
+    return [
+        {"epoch": e, "val_loss": v, "val_acc": a}
+        for e, (v, a) in enumerate(zip(losses, accs, strict=True), 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("losses", "accs", "patience", "stop"),
+    [
+        # upstream's best_value_within_lastN(allow_same=True): a value reached again is "within"
+        ([1.0, 1.1, 1.2], [0.75, 0.5, 0.75], 2, False),  # val_acc tie at the last epoch
+        ([1.0, 1.1, 1.0], [0.75, 0.5, 0.6], 2, False),  # val_loss tie at the last epoch
+        ([1.0, 1.1, 1.2], [0.5, 0.6, 0.75], 2, False),  # strictly better at the last epoch
+        ([1.0, 1.1, 1.2], [0.75, 0.5, 0.6], 2, True),  # both worse for 2 epochs
+        ([1.0, 1.1, 1.2, 1.3], [0.75, 0.75, 0.5, 0.6], 3, False),  # tie at the window's first epoch
+        ([1.0, 1.1, 1.2, 1.3], [0.75, 0.75, 0.5, 0.6], 2, True),  # tie just before the window
+        ([1.0, 1.1], [0.75, 0.5], 3, False),  # fewer epochs than the patience
+        ([1.0, 1.1, 1.2], [0.75, None, float("nan")], 2, True),  # missing values count as epochs
+        ([None, None, None], [0.75, 0.5, 0.5], 2, True),  # no val_loss: the metric alone decides
+        ([None, None, None], [None, None, None], 1, False),  # nothing to decide on
+    ],
+)
+def test_standard_rule_matches_upstream_on_ties(losses: list, accs: list, patience: int, stop: bool) -> None:
+    assert standard_rule(_rows(losses, accs), INFO, patience) is stop
+    lower_is_better = {**INFO, "best_metric_higher_is_better": False}  # same rule with the signs flipped
+    flipped = _rows(losses, [None if a is None else -a for a in accs])
+    assert standard_rule(flipped, lower_is_better, patience) is stop
+
+
 def test_early_stop_in_training_and_before_resume(base_args: list[str]) -> None:
-    args = [a if a != "base" else "plateau" for a in base_args] + ["-e", "30"]
+    args = [a if a != "base" else "worse" for a in base_args] + ["-e", "30"]
     first = run_train(args)
     rows = first.summary
     assert first.stopped_early and len(rows) < 30

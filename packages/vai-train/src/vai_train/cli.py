@@ -90,8 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="-1: resume the last version; -2: new version from its best epoch; N: new version from epoch N",
     )
-    t.add_argument(
-        "-s", "--save_mode", default="last_and_peaks", choices=SAVE_POLICIES, help="checkpoint keep policy"
+    t.add_argument(  # checked by run_train: a bad policy is a one-line error with exit status 1
+        "-s",
+        "--save_mode",
+        default="last_and_peaks",
+        metavar="POLICY",
+        help=f"checkpoint keep policy: {', '.join(SAVE_POLICIES)} (default last_and_peaks)",
     )
     t.add_argument(
         "-e", "--num_epochs", type=int, default=None, help="epochs (default: the exp config's num_epochs)"

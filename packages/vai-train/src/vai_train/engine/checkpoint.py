@@ -88,6 +88,24 @@ def resolve_link(weights_dir: Path, name: str) -> Path | None:
     return p if p.exists() else None
 
 
+def adopt_checkpoint(src: Path, weights_dir: Path, link_name: str) -> Path:
+    """Bring another version's ``epoch_NNNN.pth`` into ``weights_dir`` (a hard link where the file system
+    allows, else an atomic copy) and point ``link_name`` (e.g. ``best.pth``) at it."""
+    src, weights_dir = Path(src), Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    dst = weights_dir / src.name
+    if not dst.exists():
+        try:
+            os.link(src, dst)
+        except OSError:
+            tmp = weights_dir / f".{src.name}.tmp{os.getpid()}"
+            shutil.copy2(src, tmp)
+            os.replace(tmp, dst)
+    _link(weights_dir, link_name, dst)
+    _fsync_dir(weights_dir)
+    return dst
+
+
 def save_epoch_checkpoint(
     weights_dir: Path,
     epoch: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,3 +152,20 @@ def all_gather_object(obj: Any, info: DistInfo) -> list[Any]:
     out: list[Any] = [None] * info.world_size
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast_tensors(tensors: Iterable[torch.Tensor], info: DistInfo) -> None:
+    """Overwrite each tensor in place with rank 0's (BatchNorm statistics, EMA weights), so every rank
+    holds exactly the state rank 0 checkpoints. Tensors off the backend's device (e.g. an EMA model's
+    CPU ``n_averaged`` under nccl) travel through a copy."""
+    if not info.distributed:
+        return
+    comm_device = info.device if dist.get_backend() == "nccl" else torch.device("cpu")
+    with torch.no_grad():
+        for t in tensors:
+            if t.device == comm_device and t.is_contiguous():
+                dist.broadcast(t.data, src=0)
+            else:
+                buf = t.data.to(comm_device).contiguous()
+                dist.broadcast(buf, src=0)
+                t.data.copy_(buf)

@@ -52,7 +52,7 @@ def _pick(
             raise FileNotFoundError(f"{rd.weights}/last.pth does not exist; nothing to evaluate")
         return rd, ckpt, None
     epoch = best_epoch_of(rd, best_field, higher) if args.load_epoch == -2 else args.load_epoch
-    return rd, epoch_checkpoint(rd, epoch), epoch
+    return rd, epoch_checkpoint(rd, epoch, "the best epoch" if args.load_epoch == -2 else ""), epoch
 
 
 def _load_model(cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None) -> tuple[nn.Module, int | None]:

@@ -235,6 +235,9 @@ def run_inference(
 ) -> dict[str, Any]:
     """Forward a ShardSampler loader; rank 0 gets {"loss","runtime_sec","probs","labels","video_ids", extra}.
 
+    ``extra_keys`` are read from the unpacked ``extra`` dict of every batch; a batch without one (tuple
+    batches, an unpack function that leaves it out) contributes zeros for it.
+
     ``model`` must be the unwrapped module (no DDP collectives, ranks may have different batch counts).
     The loader's dataset's ``device_transform`` (if any) runs on the inputs before ``reshape``.
     Outputs are returned in dataset order, identical for any world size.
@@ -259,8 +262,10 @@ def run_inference(
             loss_sum += float(criterion(out, _labels_for_loss(labels, criterion))) * labels.shape[0]
         n_seen += labels.shape[0]
         outputs.append((activation(out) if activation is not None else out, labels, _to(uids, device)))
-        for k in extra_keys:
-            extras[k].append(torch.as_tensor(extra[k]).to(device))
+        for k in extra_keys:  # indices a batch does not carry (tuple batches, custom unpack) are zeros
+            v = extra.get(k) if isinstance(extra, dict) else None
+            v = torch.zeros(labels.shape[0], dtype=torch.long) if v is None else torch.as_tensor(v)
+            extras[k].append(v.to(device))
     total_loss, total_n = all_reduce_sum([loss_sum, float(n_seen)], info)
     result: dict[str, Any] = {"runtime_sec": time.perf_counter() - start, "num_samples": int(total_n)}
     result["loss"] = total_loss / total_n if criterion is not None and total_n else None

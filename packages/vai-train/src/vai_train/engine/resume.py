@@ -4,7 +4,9 @@
 - ``-l -1``: continue the last (or ``-v``) version from its ``last.pth``; no checkpoint yet → restart it.
 - ``-l -2``: like ``-l N`` with N = the best epoch of that version.
 - ``-l N``: a NEW version, copied from the source version without weights, summary clipped to
-  epochs ≤ N, weights/optimiser/... loaded from the source's ``epoch_NNNN.pth``.
+  epochs ≤ N, weights/optimiser/... loaded from the source's ``epoch_NNNN.pth``. The best epoch of the
+  copied summary keeps its weights: its checkpoint is hard-linked (or copied) into the new version and
+  ``best.pth`` points at it, so ``eval -l -2`` works there too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from vai_train.engine.checkpoint import checkpoint_epochs, resolve_link
+from vai_train.engine.checkpoint import adopt_checkpoint, checkpoint_epochs, resolve_link
 from vai_train.rundir import (
     RunDir,
     copy_version_without_weights,
@@ -46,15 +48,43 @@ def best_epoch_of(rd: RunDir, best_field: str, higher_is_better: bool) -> int:
     return int(row["epoch"])
 
 
-def epoch_checkpoint(rd: RunDir, epoch: int) -> Path:
-    """``weights/epoch_NNNN.pth`` or one line listing the epochs that do exist."""
+def epoch_checkpoint(rd: RunDir, epoch: int, what: str = "") -> Path:
+    """``weights/epoch_NNNN.pth`` or one line listing the epochs that do exist (``what``: e.g. "the best
+    epoch", named in that line)."""
     p = rd.checkpoint(epoch)
     if not p.exists():
         have = ", ".join(str(e) for e in checkpoint_epochs(rd.weights)) or "none"
+        which = f"{what} {epoch}: " if what else ""
         raise FileNotFoundError(
-            f"{p} does not exist (epochs saved in {rd.weights}: {have}; see the save policy -s)"
+            f"{which}{p} does not exist (epochs saved in {rd.weights}: {have}; other epochs were not"
+            " trained or not kept by the save policy -s)"
         )
     return p
+
+
+def carry_best_checkpoint(
+    src: RunDir, dst: RunDir, rows: list[dict], best_field: str, higher_is_better: bool
+) -> Path | None:
+    """Give the new version ``dst`` the weights of its copied summary's best epoch (from ``src``) and its
+    ``best.pth``; warn in one line when ``src`` did not keep that checkpoint."""
+    row = best_row(rows, best_field, higher_is_better)
+    if row is None:
+        return None
+    best = int(row["epoch"])
+    path = src.checkpoint(best)
+    if not path.exists():
+        logger.warning(
+            "%s has no best.pth: the best epoch so far (%d, %s = %s) was not kept by %s's save policy -s (%s"
+            " missing); best.pth appears when an epoch beats it",
+            dst.path.name,
+            best,
+            best_field,
+            row[best_field],
+            src.path.name,
+            path,
+        )
+        return None
+    return adopt_checkpoint(path, dst.weights, "best.pth")
 
 
 def choose_start(
@@ -83,9 +113,10 @@ def choose_start(
         return StartPoint(rd, last, True)
     src = resolve_version(exp_dir, version)
     epoch = best_epoch_of(src, best_field, higher_is_better) if load_epoch == -2 else int(load_epoch)
-    ckpt = epoch_checkpoint(src, epoch)
+    ckpt = epoch_checkpoint(src, epoch, "the best epoch" if load_epoch == -2 else "")
     dst = new_version(exp_dir)
     copy_version_without_weights(src, dst)
-    clip_rows(dst.summary_csv, epoch)
+    rows = clip_rows(dst.summary_csv, epoch)
+    carry_best_checkpoint(src, dst, rows, best_field, higher_is_better)
     logger.info("-l %d: new %s from %s epoch %d", load_epoch, dst.path.name, src.path.name, epoch)
     return StartPoint(dst, ckpt, True)

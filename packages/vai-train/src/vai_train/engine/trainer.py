@@ -14,21 +14,29 @@ import torch
 from vai_train.config import ExpConfig, discover_roots, load_exp_config
 from vai_train.early_stopping import ExperimentView, best_epoch, make_condition
 from vai_train.engine import builders as B
-from vai_train.engine.checkpoint import load_checkpoint, resolve_link, save_epoch_checkpoint
+from vai_train.engine.checkpoint import (
+    SAVE_POLICIES,
+    load_checkpoint,
+    resolve_link,
+    save_epoch_checkpoint,
+)
 from vai_train.engine.distributed import (
     DistInfo,
     all_gather_object,
     barrier,
     broadcast_object,
+    broadcast_tensors,
     cleanup_distributed,
     init_distributed,
 )
 from vai_train.engine.loop import NonFiniteLossError, resolve_amp, run_inference, train_one_epoch
 from vai_train.engine.reports import Reporter, save_split_predictions, setup_run_logging
+from vai_train.engine.restore import restore_state as _restore
+from vai_train.engine.restore import step_plateau as _step_plateau
 from vai_train.engine.resume import choose_start
-from vai_train.engine.rng import get_rng_state, seed_everything, set_rng_state
+from vai_train.engine.rng import get_rng_state, seed_everything
 from vai_train.rundir import experiment_dir, save_configs
-from vai_train.schedulers import ReduceLROnPlateauMultiple, WarmupScheduler, is_plateau_scheduler
+from vai_train.schedulers import is_plateau_scheduler
 from vai_train.summary import best_row, clip_rows, read_summary, update_row
 
 logger = logging.getLogger(__name__)
@@ -86,61 +94,10 @@ def exp_dir_of(args: argparse.Namespace) -> Path:
     )
 
 
-def _step_plateau(scheduler: Any, val_loss: float | None, metric_value: float | None) -> None:
-    target = scheduler.after_scheduler if isinstance(scheduler, WarmupScheduler) else scheduler
-    if val_loss is None:
-        return
-    if isinstance(target, ReduceLROnPlateauMultiple):
-        scheduler.step(val_loss, metric_value)
-    else:
-        scheduler.step(val_loss)
-
-
-def _replay_plateau(kit: dict[str, Any], info: DistInfo, keep_lr: bool) -> None:
-    """Upstream: rebuild a plateau scheduler's history from summary.csv when the checkpoint has no
-    scheduler state. ``keep_lr``: the restored optimiser already holds the reduced LR, so only the
-    counters (best, num_bad_epochs, cooldown_counter, last_epoch) are replayed."""
-    optimiser = kit["optimiser"]
-    lrs = [g["lr"] for g in optimiser.param_groups]
-    rows = broadcast_object(kit["summary"], info)  # only rank 0 reads summary.csv
-    for row in rows:
-        _step_plateau(kit["scheduler"], row.get("val_loss"), row.get(kit["best_field"]))
-    if keep_lr:
-        for g, lr in zip(optimiser.param_groups, lrs, strict=True):
-            g["lr"] = lr
-        target = kit["scheduler"]
-        target = target.after_scheduler if isinstance(target, WarmupScheduler) else target
-        target._last_lr = lrs
-
-
-def _restore(kit: dict[str, Any], ckpt: dict[str, Any], cfg: ExpConfig, info: DistInfo) -> None:
-    B.unwrap(kit["model"]).load_state_dict(ckpt["model_state"])
-    optimiser_restored = cfg.load_optimiser_state and ckpt.get("optimiser_state") is not None
-    if optimiser_restored:
-        kit["optimiser"].load_state_dict(ckpt["optimiser_state"])
-    # load_scheduler_state=False keeps the scheduler as the config built it (fresh, no replay)
-    if kit["scheduler"] is not None and cfg.load_scheduler_state:
-        if ckpt.get("scheduler_state") is not None:
-            kit["scheduler"].load_state_dict(ckpt["scheduler_state"])
-        elif is_plateau_scheduler(kit["scheduler"]):
-            _replay_plateau(kit, info, keep_lr=optimiser_restored)
-    if ckpt.get("amp_scaler_state"):
-        kit["scaler"].load_state_dict(ckpt["amp_scaler_state"])
-    if kit["ema"] is not None and ckpt.get("ema_state") is not None:
-        kit["ema"].load_state_dict(ckpt["ema_state"])
-    states = ckpt.get("rng_states") or []
-    if len(states) == info.world_size:
-        set_rng_state(states[info.rank])
-    elif states:
-        logger.warning(
-            "checkpoint has RNG states for %d ranks, running %d; RNG not restored",
-            len(states),
-            info.world_size,
-        )
-
-
 def run_train(args: argparse.Namespace) -> RunResult:
     """Train per ``args`` (the parsed ``vai-train train`` flags); see docs/train.md."""
+    if args.save_mode not in SAVE_POLICIES:  # checked before anything is created
+        raise ValueError(f"save policy -s {args.save_mode!r} unknown; use one of {', '.join(SAVE_POLICIES)}")
     info = init_distributed(args.device)
     try:
         return _train(args, info)
@@ -186,7 +143,8 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     kit["model"] = B.wrap_ddp(model, cfg, info)
     kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(model))  # the unwrapped module
     accum = cfg.grad_accum_steps
-    kit["scheduler"] = cfg.scheduler(kit["optimiser"], B.iters_per_epoch(kit["train_loader"], accum))
+    steps_per_epoch = B.iters_per_epoch(kit["train_loader"], accum)
+    kit["scheduler"] = cfg.scheduler(kit["optimiser"], steps_per_epoch)
     amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
     kit["scaler"] = torch.amp.GradScaler(info.device.type, enabled=amp.enabled and amp.dtype == torch.float16)
     kit["ema"] = B.make_ema(model, cfg.ema_decay)
@@ -203,11 +161,14 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     activation = cfg.last_activation()
 
     start_epoch = 1
-    if start.checkpoint is not None:
-        ckpt = load_checkpoint(start.checkpoint, "cpu")  # RNG states must stay on CPU
-        if info.is_main:  # rows after the checkpoint's epoch are discarded (they will be redone)
-            kit["summary"] = clip_rows(rd.summary_csv, int(ckpt["epoch"]))
-        _restore(kit, ckpt, cfg, info)
+    # on CPU: the RNG states must stay there
+    ckpt = load_checkpoint(start.checkpoint, "cpu") if start.checkpoint is not None else None
+    if ckpt is not None and info.is_main:  # rows after the checkpoint's epoch are discarded (redone)
+        kit["summary"] = clip_rows(rd.summary_csv, int(ckpt["epoch"]))
+    # every rank holds rank 0's summary rows: hooks (epoch_start_script) and the replay decide alike
+    kit["summary"] = broadcast_object(kit["summary"], info)
+    if ckpt is not None:
+        _restore(kit, ckpt, cfg, info, steps_per_epoch)
         start_epoch = int(ckpt["epoch"]) + 1
         logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
     num_epochs = args.num_epochs if args.num_epochs is not None else cfg.num_epochs
@@ -326,6 +287,7 @@ def _run_epoch(
         row["train_bad_samples"] = bad
     if info.is_main:
         row.update(B.compute_metrics(metrics["train"], tr))
+    sync_eval_state(kit, info)
     eval_model = kit["ema"].module if kit["ema"] is not None else B.unwrap(kit["model"])
     splits = ["val"] + (
         ["multicropval"] if mc_period > 0 and (epoch % mc_period == 0 or epoch == num_epochs) else []
@@ -380,14 +342,24 @@ def _run_epoch(
         stop = kit["should_stop"]()
         state["early_stopping_state"] = {
             "stopped": stop,
-            "best_val_loss_epoch": best_epoch(kit["summary"], "val_loss", higher_is_better=False),
-            "best_metric_epoch": best_epoch(kit["summary"], best_field, higher),
+            "best_val_loss_epoch": best_epoch(kit["summary"], "val_loss", False, latest_on_ties=True),
+            "best_metric_epoch": best_epoch(kit["summary"], best_field, higher, latest_on_ties=True),
         }
         save_epoch_checkpoint(rd.weights, epoch, state, is_best, args.save_mode)
         logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         if reporter:
             reporter.epoch(epoch, row, kit["summary"])
-    return bool(broadcast_object(stop if info.is_main else None, info))
+    # the decision and the new summary rows go to every rank (hooks there read exp.summary)
+    stop, kit["summary"] = broadcast_object((stop, kit["summary"]) if info.is_main else None, info)
+    return bool(stop)
+
+
+def sync_eval_state(kit: dict[str, Any], info: DistInfo) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics differ per rank after the last training
+    batch) and rank 0's EMA copy, so each rank validates exactly the weights rank 0 checkpoints."""
+    broadcast_tensors(B.unwrap(kit["model"]).buffers(), info)
+    if kit["ema"] is not None:
+        broadcast_tensors([*kit["ema"].parameters(), *kit["ema"].buffers()], info)
 
 
 def peak_epochs(rows: list[dict[str, Any]], field_name: str, higher: bool) -> list[int]:

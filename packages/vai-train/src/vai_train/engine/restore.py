@@ -1,0 +1,90 @@
+"""Restore a run's state from a checkpoint (``-l``): model, optimiser, scheduler (or its replay from
+summary.csv when the checkpoint has no scheduler state), AMP scaler, EMA and per-rank RNG states."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vai_train.engine import builders as B
+from vai_train.engine.distributed import DistInfo
+from vai_train.engine.rng import set_rng_state
+from vai_train.schedulers import ReduceLROnPlateauMultiple, WarmupScheduler, is_plateau_scheduler
+
+logger = logging.getLogger(__name__)
+
+
+def step_plateau(scheduler: Any, val_loss: float | None, metric_value: float | None) -> None:
+    """One validation step of a plateau scheduler (bare or inside a WarmupScheduler)."""
+    target = scheduler.after_scheduler if isinstance(scheduler, WarmupScheduler) else scheduler
+    if val_loss is None:
+        return
+    if isinstance(target, ReduceLROnPlateauMultiple):
+        scheduler.step(val_loss, metric_value)
+    else:
+        scheduler.step(val_loss)
+
+
+def _advance_warmup(warmup: WarmupScheduler, iterations: int) -> None:
+    """Step the warmup (not its plateau scheduler) up to ``iterations`` steps, as training had done."""
+    while warmup.iteration < min(iterations, warmup.warmup_iters):
+        warmup.step()
+
+
+def replay_plateau(
+    kit: dict[str, Any], keep_lr: bool, done_epochs: int, iters_per_epoch: int | None = None
+) -> None:
+    """Upstream: rebuild a plateau scheduler's history from summary.csv (``kit["summary"]``, the same rows
+    on every rank) when the checkpoint has no scheduler state. ``keep_lr``: the restored optimiser already
+    holds the reduced LR, so only the counters (best, num_bad_epochs, cooldown_counter, last_epoch) are
+    replayed. A WarmupScheduler around the plateau scheduler is advanced by ``iters_per_epoch`` per epoch
+    as in the uninterrupted run: validations during its warmup are ignored and it does not warm up again."""
+    optimiser, scheduler = kit["optimiser"], kit["scheduler"]
+    lrs = [g["lr"] for g in optimiser.param_groups]
+    warmup = scheduler if isinstance(scheduler, WarmupScheduler) else None
+    if warmup is not None and iters_per_epoch is None:
+        raise ValueError("replaying a WarmupScheduler needs iters_per_epoch")
+    for row in sorted(kit["summary"], key=lambda r: r["epoch"]):
+        if warmup is not None:
+            _advance_warmup(warmup, int(row["epoch"]) * iters_per_epoch)
+        step_plateau(scheduler, row.get("val_loss"), row.get(kit["best_field"]))
+    if warmup is not None:
+        _advance_warmup(warmup, done_epochs * iters_per_epoch)
+    if keep_lr:
+        for g, lr in zip(optimiser.param_groups, lrs, strict=True):
+            g["lr"] = lr
+        target = warmup.after_scheduler if warmup is not None else scheduler
+        target._last_lr = lrs
+
+
+def restore_state(
+    kit: dict[str, Any],
+    ckpt: dict[str, Any],
+    cfg: Any,
+    info: DistInfo,
+    iters_per_epoch: int | None = None,
+) -> None:
+    """Load ``ckpt`` into the kit (``cfg``: ``load_optimiser_state``/``load_scheduler_state``)."""
+    B.unwrap(kit["model"]).load_state_dict(ckpt["model_state"])
+    optimiser_restored = cfg.load_optimiser_state and ckpt.get("optimiser_state") is not None
+    if optimiser_restored:
+        kit["optimiser"].load_state_dict(ckpt["optimiser_state"])
+    # load_scheduler_state=False keeps the scheduler as the config built it (fresh, no replay)
+    if kit["scheduler"] is not None and cfg.load_scheduler_state:
+        if ckpt.get("scheduler_state") is not None:
+            kit["scheduler"].load_state_dict(ckpt["scheduler_state"])
+        elif is_plateau_scheduler(kit["scheduler"]):
+            replay_plateau(kit, optimiser_restored, int(ckpt["epoch"]), iters_per_epoch)
+    if ckpt.get("amp_scaler_state"):
+        kit["scaler"].load_state_dict(ckpt["amp_scaler_state"])
+    if kit["ema"] is not None and ckpt.get("ema_state") is not None:
+        kit["ema"].load_state_dict(ckpt["ema_state"])
+    states = ckpt.get("rng_states") or []
+    if len(states) == info.world_size:
+        set_rng_state(states[info.rank])
+    elif states:
+        logger.warning(
+            "checkpoint has RNG states for %d ranks, running %d; RNG not restored",
+            len(states),
+            info.world_size,
+        )

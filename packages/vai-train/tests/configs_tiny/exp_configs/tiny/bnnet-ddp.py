@@ -1,0 +1,16 @@
+"""Base with the BatchNorm net, 2 epochs; epoch_start_script records what each rank sees of the summary
+in $VAI_TEST_HOOK_LOG (JSON lines) when that is set."""
+# ruff: noqa: F821
+
+include("tinynet-base.py")
+import json  # noqa: E402
+import os  # noqa: E402
+
+num_epochs = 2
+
+
+def epoch_start_script(epoch, exp, args, rank, world_size, train_kit):
+    if "VAI_TEST_HOOK_LOG" in os.environ:
+        with open(os.environ["VAI_TEST_HOOK_LOG"], "a") as f:
+            rows = [r["epoch"] for r in exp.summary]
+            f.write(json.dumps({"epoch": epoch, "rank": rank, "summary_epochs": rows}) + "\n")
