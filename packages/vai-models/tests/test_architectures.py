@@ -99,19 +99,53 @@ def test_tdn_shift_initialised_as_tsm_shift():
     torch.testing.assert_close(shifted, temporal_shift(x, 4, 8))
 
 
-@pytest.mark.parametrize("name", ["tsm_resnet18", "mvf_resnet18"])
-def test_partial_bn_freezes_all_but_first_bn(name):
+@pytest.mark.parametrize("name", ["tsm_resnet18", "mvf_resnet18", "tdn_resnet18"])
+def test_partial_bn_freezes_all_but_first_bn2d(name):
     m = create_model(name, num_classes=3, num_frames=2, partial_bn=True).train()
-    bns = [mod for mod in m.backbone.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)]
+    bns = [mod for mod in m.backbone.modules() if isinstance(mod, nn.BatchNorm2d)]
     assert bns[0].training and bns[0].weight.requires_grad
     assert all(not b.training and not b.weight.requires_grad for b in bns[1:])
     before = bns[1].running_mean.clone()
-    m(torch.randn(2, 3, 2, 32, 32)).sum().backward()
+    t = m.default_cfg["num_frames"]
+    m(torch.randn(2, 3, t, 32, 32)).sum().backward()
     torch.testing.assert_close(bns[1].running_mean, before)  # frozen statistics
     assert bns[1].weight.grad is None
     names = {g["name"] for g in get_optim_policies(m)}
-    n_norm = sum(p.numel() for g in get_optim_policies(m) if g["name"] == "norm" for p in g["params"])
-    assert n_norm == bns[0].weight.numel() * 2 and "first_conv_weight" in names
+    norm = [p for g in get_optim_policies(m) if g["name"] == "norm" for p in g["params"]]
+    other_norms = [p for mod in m.modules() if isinstance(mod, nn.BatchNorm3d) for p in mod.parameters()]
+    assert {id(p) for p in norm} == {id(p) for p in [bns[0].weight, bns[0].bias, *other_norms]}
+    assert "first_conv_weight" in names
+
+
+@pytest.mark.parametrize("name", ["tsn_resnet18", "mvf_resnet18", "trn_resnet18"])
+def test_partial_bn_freezes_parameters_at_construction(name):
+    """DDP and optimisers are built before the first train() call, so the frozen set must be final."""
+    m = create_model(name, num_classes=3, num_frames=2, partial_bn=True)
+    frozen = [p for mod in m.backbone.modules() if isinstance(mod, nn.BatchNorm2d) for p in mod.parameters()][
+        2:
+    ]
+    assert frozen and not any(p.requires_grad for p in frozen)
+    trainable = {id(p) for g in get_optim_policies(m) for p in g["params"]}
+    assert not trainable & {id(p) for p in frozen}
+    m.partial_bn = False  # switching it off gives every parameter back to training
+    assert all(p.requires_grad for p in m.parameters())
+    assert all(mod.training for mod in m.modules())
+    m.partial_bn = True
+    assert not any(p.requires_grad for p in frozen)
+    m.eval().train()
+    assert not m.backbone.layer1[0].bn1.training and m.backbone.bn1.training
+
+
+def test_mvf_partial_bn_leaves_fusion_batchnorm3d_training():
+    """Upstream MVFNet's partial BN freezes nn.BatchNorm2d only; the fusion BN3d layers keep learning."""
+    m = create_model("mvf_resnet18", num_classes=3, num_frames=2, partial_bn=True).train()
+    fusion_bns = [mod.bn for mod in m.modules() if isinstance(mod, MVFConv2d)]
+    assert len(fusion_bns) == 4 and all(isinstance(b, nn.BatchNorm3d) for b in fusion_bns)
+    assert all(b.training and b.weight.requires_grad and b.bias.requires_grad for b in fusion_bns)
+    before = fusion_bns[0].running_mean.clone()
+    m(torch.randn(2, 3, 2, 32, 32)).sum().backward()
+    assert not torch.equal(fusion_bns[0].running_mean, before)  # statistics still update
+    assert fusion_bns[0].weight.grad is not None
 
 
 def test_optim_policies_cover_every_trainable_parameter_once():
@@ -158,3 +192,74 @@ def test_feature_mlp_layout_and_errors():
         m(torch.randn(3, 15))
     zero = create_model("feature_mlp", num_classes=4, num_frames=1, feature_dim=16, num_layers=0)
     assert zero.num_features == 16 and zero(torch.randn(2, 16)).shape == (2, 4)
+
+
+def _old_mtrn_choice(num_frames, scale, k, training):
+    """The materialised implementation MTRN had: every combination listed, then indexed."""
+    import itertools
+
+    relations = torch.tensor(list(itertools.combinations(range(num_frames), scale)), dtype=torch.long)
+    n = relations.shape[0]
+    if k >= n:
+        return relations
+    idx = torch.randperm(n)[:k] if training else torch.linspace(0, n - 1, k).round().long()
+    return relations[idx]
+
+
+@pytest.mark.parametrize("num_frames", [2, 3, 5, 8, 11])
+def test_mtrn_draws_the_same_relations_as_the_materialised_lists(num_frames):
+    head = MultiScaleRelationHead(img_feature_dim=2, num_frames=num_frames, num_classes=2)
+    for training in (False, True):
+        head.train(training)
+        for i, s in enumerate(head.scales):
+            torch.manual_seed(i)
+            new = head._choose(i)
+            torch.manual_seed(i)
+            assert torch.equal(new, _old_mtrn_choice(num_frames, s, head.subsample[i], training)), (
+                training,
+                s,
+            )
+
+
+def test_mtrn_builds_fast_for_long_clips_and_draws_valid_relations():
+    import math
+    import time
+
+    start = time.perf_counter()
+    head = MultiScaleRelationHead(img_feature_dim=2, num_frames=32, num_classes=2, bottleneck=4)
+    assert time.perf_counter() - start < 2.0  # listing C(32, 16) = 601 080 390 tuples is not an option
+    assert head.num_relations[16] == math.comb(32, 16) and head.subsample[16] == 3
+    for training in (False, True):
+        head.train(training)
+        for i, s in enumerate(head.scales):
+            rel = head._choose(i)
+            assert rel.shape == (head.subsample[i], s)
+            assert ((rel >= 0) & (rel < 32)).all() and (rel[:, 1:] > rel[:, :-1]).all()  # ordered frames
+            assert len({tuple(r) for r in rel.tolist()}) == rel.shape[0]  # distinct relations
+    head.eval()
+    assert head._choose(16)[0].tolist() == list(range(16))  # rank 0 and the last rank, as before
+    assert head._choose(16)[-1].tolist() == list(range(16, 32))
+    out = head(torch.randn(2, 32, 2))
+    assert out.shape == (2, 2) and torch.isfinite(out).all()
+
+
+def test_unrank_combination_matches_itertools_order():
+    import itertools
+
+    from vai_models.trn import unrank_combination
+
+    for n, k in ((6, 3), (7, 2), (5, 5), (4, 1)):
+        combos = list(itertools.combinations(range(n), k))
+        assert [tuple(unrank_combination(r, n, k)) for r in range(len(combos))] == combos
+
+
+@pytest.mark.parametrize("name", ["tsn_resnet18", "trn_resnet18", "mtrn_resnet18", "feature_mlp"])
+def test_reset_classifier_keeps_dtype(name):
+    m = create_model(name, num_classes=4, num_frames=3).to(torch.bfloat16).eval()
+    m.reset_classifier(3)
+    head = m.get_classifier()
+    assert all(p.dtype == torch.bfloat16 for p in head.parameters())
+    x = torch.randn(2, 2048) if name == "feature_mlp" else torch.randn(1, 3, 3, 32, 32)
+    with torch.no_grad():
+        out = m(x.to(torch.bfloat16))
+    assert out.shape[-1] == 3 and out.dtype == torch.bfloat16

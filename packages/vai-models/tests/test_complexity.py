@@ -26,6 +26,20 @@ def test_tsm_shift_costs_no_flops():
     assert tsm.training  # flops() restores the mode
 
 
+def test_flops_restores_every_submodule_mode():
+    m = create_model("tsn_resnet18", num_classes=4, num_frames=2).train()
+    for mod in m.modules():  # a user freezing BN statistics for fine-tuning
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.eval()
+    before = {name: mod.training for name, mod in m.named_modules()}
+    flops(m, (1, 3, 2, 32, 32))
+    assert {name: mod.training for name, mod in m.named_modules()} == before
+    m.eval()
+    m.fc.train()  # and the other way round: one module in train mode inside an eval model
+    flops(m, (1, 3, 2, 32, 32))
+    assert m.fc.training and not m.training and not m.backbone.layer1.training
+
+
 def test_cli_flops_and_errors(capsys):
     assert main(["flops", "-M", "tsm_resnet18", "--frames", "2", "--crop", "32", "--num-classes", "5"]) == 0
     out = capsys.readouterr().out.strip().splitlines()[-1]

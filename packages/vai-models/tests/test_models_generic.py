@@ -52,3 +52,19 @@ def test_features_reset_and_determinism(name):
     with torch.no_grad():
         assert model(x).shape == (BATCH, NUM_CLASSES + 4)
     model.reset_classifier(NUM_CLASSES)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_get_classifier_is_the_final_layer(name):
+    """docs/models.md: every model exposes get_classifier(); reset_classifier replaces what it returns."""
+    model = _build(name)
+    heads = model.get_classifier()
+    heads = list(heads) if isinstance(heads, torch.nn.ModuleList) else [heads]  # MTRN: one per scale
+    assert all(isinstance(h, torch.nn.Linear) and h.out_features == NUM_CLASSES for h in heads)
+    params = {id(p) for p in model.parameters()}
+    assert all(id(p) in params for h in heads for p in h.parameters())
+    model.reset_classifier(NUM_CLASSES + 1)
+    new = model.get_classifier()
+    new = list(new) if isinstance(new, torch.nn.ModuleList) else [new]
+    assert all(h.out_features == NUM_CLASSES + 1 for h in new)
+    model.reset_classifier(NUM_CLASSES)

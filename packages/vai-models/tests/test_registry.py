@@ -56,6 +56,43 @@ def test_bad_arguments_raise_clearly():
         create_model("tsm_resnet18", num_classes=2, num_frames=2, bogus=1)
 
 
+@pytest.mark.parametrize(
+    ("name", "option", "accepted"),
+    [
+        ("i3d_resnet50", "partial_bn", "nonlocal_mode"),
+        ("slowfast_resnet50", "foo", "beta_inv"),
+        ("x3d_m", "foo", "width_factor"),
+        ("swin3d_t", "foo", "attention_dropout"),
+        ("r3d_18", "progress", "zero_init_residual"),
+        ("feature_mlp", "shift_div", "num_units"),
+        ("mvf_resnet18", "shift_div", "mvf_alpha"),
+    ],
+)
+def test_unknown_options_raise_one_line_listing_the_accepted_ones(name, option, accepted):
+    with pytest.raises(TypeError) as exc:
+        create_model(name, num_classes=2, num_frames=4, **{option: 1})
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(f"{name}: unknown option(s) {option}; accepted: ")
+    assert accepted in msg
+    assert name == "feature_mlp" or "crop_size" in msg  # the shared keyword is listed too
+
+
+def test_accepted_options_of_3d_and_torchvision_models_still_work():
+    m = create_model(
+        "r3d_18", num_classes=2, num_frames=4, zero_init_residual=True, dropout=0.1, crop_size=64
+    )
+    assert m.default_cfg["crop_size"] == 64 and m.dropout.p == pytest.approx(0.1)
+    x3d = create_model("x3d_xs", num_classes=2, num_frames=4, dim_c5=64, crop_size=32)
+    assert x3d.num_features == 64
+    mlp = create_model("feature_mlp", num_classes=2, num_frames=1, input_feature_dim=8)  # upstream's name
+    assert mlp.feature_dim == 8
+
+
+def test_feature_mlp_rejects_in_channels():
+    with pytest.raises(TypeError, match="feature_mlp takes .* in_channels=10 does not apply; .*feature_dim"):
+        create_model("feature_mlp", num_classes=2, num_frames=1, in_channels=10)
+
+
 def test_register_model_decorator_and_duplicate():
     @register_model(name="_tmp_test_model")
     def _tmp(num_classes, num_frames, in_channels=3, **kw):

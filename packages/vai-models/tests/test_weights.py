@@ -6,7 +6,7 @@ import torch
 from torchvision.models import resnet18
 from vai_models import create_model, load_backbone_imagenet, load_pretrained
 from vai_models.converters import detect_layout
-from vai_models.weights import CheckpointError
+from vai_models.weights import CheckpointError, CheckpointMismatchError
 
 
 def _tiny_input(t=2):
@@ -159,7 +159,9 @@ def test_converter_none_and_callable(tmp_path):
     src = create_model("tsn_resnet18", num_classes=3, num_frames=2)
     torch.save({"net." + k: v for k, v in src.state_dict().items()}, tmp_path / "ck.pth")
     dst = create_model("tsn_resnet18", num_classes=3, num_frames=2)
-    s = load_pretrained(dst, tmp_path / "ck.pth", converter=None)
+    with pytest.raises(CheckpointMismatchError, match=r"fills only 0% of tsn_resnet18's backbone"):
+        load_pretrained(dst, tmp_path / "ck.pth", converter=None)  # nothing matches: refused
+    s = load_pretrained(dst, tmp_path / "ck.pth", converter=None, strict=False)  # on purpose
     assert s.loaded == 0 and s.unexpected
     s = load_pretrained(dst, tmp_path / "ck.pth", converter=lambda st, m: {k[4:]: v for k, v in st.items()})
     assert s.ok
@@ -172,19 +174,14 @@ def test_detect_layout_vai():
     assert detect_layout(m.state_dict(), m) == "vai"
 
 
-def _to_epic_trn_layout(state, multiscale):
+def _to_epic_trn_layout(state):
+    """vai TRN state -> EPIC-55 single-scale TRN layout (verb head from the model, random noun head)."""
     out = {}
     for k, v in state.items():
         if k.startswith("backbone."):
             out["base_model." + k[len("backbone.") :]] = v
         elif k.startswith("img_fc."):
             out["new_fc." + k[len("img_fc.") :]] = v
-        elif k.startswith("relation.fusion_scales."):
-            out["consensus.fc_fusion_scales." + k[len("relation.fusion_scales.") :]] = v
-        elif k.startswith("relation.classifiers."):
-            scale, rest = k[len("relation.classifiers.") :].split(".", 1)
-            out[f"consensus.classifiers.{scale}.0.{rest}"] = v  # verb
-            out[f"consensus.classifiers.{scale}.1.{rest}"] = torch.randn(352, *v.shape[1:])  # noun
         elif k.startswith("relation.fusion."):
             out["consensus.pre_classifier." + k[len("relation.fusion.") :]] = v
         elif k.startswith("relation.classifier."):
@@ -196,61 +193,137 @@ def _to_epic_trn_layout(state, multiscale):
     return out
 
 
-@pytest.mark.parametrize("arch", ["trn_resnet18", "mtrn_resnet18"])
-def test_epic55_trn_mtrn_checkpoint(tmp_path, arch):
-    src = create_model(arch, num_classes=125, num_frames=3)
-    state = _to_epic_trn_layout(src.state_dict(), arch.startswith("mtrn"))
-    torch.save({"state_dict": state, "model_type": arch[:-9], "segment_count": 3}, tmp_path / "trn.pyth")
-    dst = create_model(arch, num_classes=125, num_frames=3)
+def test_epic55_trn_checkpoint(tmp_path):
+    src = create_model("trn_resnet18", num_classes=125, num_frames=3)
+    state = _to_epic_trn_layout(src.state_dict())
+    torch.save({"state_dict": state, "model_type": "trn", "segment_count": 3}, tmp_path / "trn.pyth")
+    dst = create_model("trn_resnet18", num_classes=125, num_frames=3)
     summary = load_pretrained(dst, tmp_path / "trn.pyth")
     assert summary.layout == "epic" and summary.ok, str(summary)
     _same_outputs(src, dst, t=3)
 
 
-def test_trn_repo_checkpoint(tmp_path):
-    src = create_model("trn_resnet18", num_classes=5, num_frames=3)
-    state = {}
-    for k, v in src.state_dict().items():
-        k = k.replace("backbone.", "base_model.", 1).replace("img_fc.", "new_fc.", 1)
-        k = k.replace("relation.fusion.", "consensus.fc_fusion.").replace(
-            "relation.classifier.", "consensus.fc_fusion.3."
+def _epic_mtrn_checkpoint(num_frames=3, feat=256, verbs=125, nouns=352, seed=0):
+    """The relation head of an EPIC-55 / PyVideoAI MTRN checkpoint (RelationModuleMultiScale, two tasks):
+    ``consensus.fc_fusion_scales.{s}.1`` and ``consensus.classifiers.{s}.{task}`` for every scale."""
+    gen = torch.Generator().manual_seed(seed)
+    scales = list(range(num_frames, 1, -1))
+    head = {}
+    for i, s in enumerate(scales):
+        head[f"consensus.fc_fusion_scales.{i}.1.weight"] = torch.randn(256, s * feat, generator=gen) * 0.05
+        head[f"consensus.fc_fusion_scales.{i}.1.bias"] = torch.randn(256, generator=gen) * 0.05
+        for task, n in enumerate((verbs, nouns)):
+            head[f"consensus.classifiers.{i}.{task}.weight"] = torch.randn(n, 256, generator=gen) * 0.05
+            head[f"consensus.classifiers.{i}.{task}.bias"] = torch.randn(n, generator=gen) * 0.05
+    return head, scales
+
+
+def _upstream_mtrn_forward(head, scales, x, task):
+    """Upstream's RelationModuleMultiScale.forward (PyVideoAI pyvideoai/models/epic/ops/trn.py), replayed
+    on the checkpoint's tensors for T = 3, where every relation of every scale is used: the largest
+    scale is scored by classifiers[0] and scale index s >= 1 by classifiers[s - 1]."""
+    import itertools
+
+    import torch.nn.functional as F
+
+    def fuse(i, rel):
+        h = F.relu(x[:, list(rel)].flatten(1))
+        w, b = (
+            head[f"consensus.fc_fusion_scales.{i}.1.weight"],
+            head[f"consensus.fc_fusion_scales.{i}.1.bias"],
         )
-        state["module." + k] = v
-    torch.save({"state_dict": state}, tmp_path / "TRN_something_RGB_resnet18_TRN_segment3_best.pth.tar")
-    dst = create_model("trn_resnet18", num_classes=5, num_frames=3)
-    summary = load_pretrained(dst, tmp_path / "TRN_something_RGB_resnet18_TRN_segment3_best.pth.tar")
-    assert summary.layout == "trn" and summary.ok, str(summary)
-    _same_outputs(src, dst, t=3)
+        return F.relu(F.linear(h, w, b))
+
+    def classify(c, h):
+        return F.linear(
+            h,
+            head[f"consensus.classifiers.{c}.{task}.weight"],
+            head[f"consensus.classifiers.{c}.{task}.bias"],
+        )
+
+    t = x.shape[1]
+    out = classify(0, fuse(0, range(t)))
+    for i, scale_id in enumerate(range(1, len(scales))):
+        for rel in itertools.combinations(range(t), scales[scale_id]):  # all C(3, 2) = 3 relations
+            out = out + classify(i, fuse(scale_id, rel))
+    return out
 
 
-def test_mvfnet_repo_checkpoint(tmp_path):
-    src = create_model("mvf_resnet18", num_classes=6, num_frames=2)
-    state = {}
-    for k, v in src.state_dict().items():
-        if k.startswith("backbone."):
-            k = "base_model." + k[len("backbone.") :]
-            if k.startswith(("base_model.layer3.", "base_model.layer4.")) and ".conv1.weight" in k:
-                k = k.replace(".conv1.weight", ".conv1.net.weight")  # MVF wraps the conv as .net
-        else:
-            k = k.replace("fc.", "new_fc.", 1)
-        state["module." + k] = v
-    torch.save({"state_dict": state}, tmp_path / "mvf.pth")
-    dst = create_model("mvf_resnet18", num_classes=6, num_frames=2)
-    summary = load_pretrained(dst, tmp_path / "mvf.pth")
-    assert summary.ok, str(summary)
-    _same_outputs(src, dst)
+@pytest.mark.parametrize("head_name", ["verb", "noun"])
+def test_epic_mtrn_checkpoint_reproduces_upstream_forward(tmp_path, head_name):
+    src = create_model("mtrn_resnet18", num_classes=125, num_frames=3)
+    state = {
+        "base_model." + k[len("backbone.") :]: v
+        for k, v in src.state_dict().items()
+        if k.startswith("backbone.")
+    }
+    state.update({"new_fc.weight": src.img_fc.weight, "new_fc.bias": src.img_fc.bias})
+    head, scales = _epic_mtrn_checkpoint()
+    state.update(head)
+    torch.save({"state_dict": state, "model_type": "mtrn", "segment_count": 3}, tmp_path / "mtrn.pyth")
+    classes = 125 if head_name == "verb" else 352
+    dst = create_model("mtrn_resnet18", num_classes=classes, num_frames=3)
+    summary = load_pretrained(dst, tmp_path / "mtrn.pyth", head=head_name)
+    assert summary.layout == "epic" and summary.ok, str(summary)
+    task = 0 if head_name == "verb" else 1
+    x = torch.randn(2, 3, 256)
+    with torch.no_grad():
+        expected = _upstream_mtrn_forward(head, scales, x, task)
+        torch.testing.assert_close(dst.eval().relation(x), expected)
+        torch.testing.assert_close(dst.train().relation(x), expected)  # T = 3: nothing is subsampled
+    # the backbone and the frame projection came through too
+    assert torch.equal(dst.img_fc.weight, src.img_fc.weight)
+    clip = torch.randn(1, 3, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(dst.eval().forward_features(clip), src.eval().forward_features(clip))
 
 
-def test_tdn_imagenet_init_fills_difference_branch(tmp_path):
+def _assert_tdn_branch_from_backbone(m, tv):
+    torch.testing.assert_close(m.backbone.diff_layer1[0].conv1.weight, tv.layer1[0].conv1.weight)
+    for key, value in m.backbone.layer1.state_dict().items():
+        assert torch.equal(m.backbone.diff_layer1.state_dict()[key], value), key
+    stem = m.backbone.diff_stem[0].weight
+    assert stem.shape[1] == 12
+    expected = tv.conv1.weight.mean(dim=1, keepdim=True).expand_as(stem)
+    torch.testing.assert_close(stem, expected)
+
+
+def test_tdn_imagenet_init_fills_difference_branch(tmp_path, caplog):
     tv = resnet18()
     torch.save(tv.state_dict(), tmp_path / "r18.pth")
     m = create_model("tdn_resnet18", num_classes=3, num_frames=2)
-    summary = load_backbone_imagenet(m, tmp_path / "r18.pth")
-    assert summary.ok, str(summary)
-    torch.testing.assert_close(m.backbone.diff_layer1[0].conv1.weight, tv.layer1[0].conv1.weight)
-    stem = m.backbone.diff_stem[0].weight
-    assert stem.shape[1] == 12
-    torch.testing.assert_close(stem[:, 5], tv.conv1.weight.mean(dim=1))
+    with caplog.at_level(logging.INFO, logger="vai_models.weights"):
+        summary = load_backbone_imagenet(m, tmp_path / "r18.pth")
+    _assert_tdn_branch_from_backbone(m, tv)
+    # the report is accurate: the branch initialised from the backbone is derived, not missing; what
+    # ImageNet lacks and stays at its init (the long-term TDMs, the difference stem's BN) is missing
+    assert "backbone.diff_stem.0.weight" in summary.derived
+    assert "backbone.diff_layer1.1.bn2.running_var" in summary.derived
+    assert not [k for k in summary.missing if ".diff_layer1." in k or k == "backbone.diff_stem.0.weight"]
+    assert all(".tdm." in k or k.startswith("backbone.diff_stem.1.") for k in summary.missing)
+    assert "backbone.layer2.0.conv2.tdm.squeeze.weight" in summary.missing
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "vai_models.weights"]
+    assert line == str(summary) and f"initialised from the loaded backbone {len(summary.derived)}" in line
+
+
+def test_tdn_create_model_with_imagenet_weights_initialises_difference_branch(tmp_path):
+    tv = resnet18()
+    torch.save(tv.state_dict(), tmp_path / "r18.pth")
+    m = create_model("tdn_resnet18", num_classes=3, num_frames=2, pretrained=tmp_path / "r18.pth")
+    _assert_tdn_branch_from_backbone(m, tv)
+    s = m.pretrained_summary
+    assert s.layout == "torchvision" and "backbone.diff_stem.0.weight" in s.derived
+    assert not [k for k in s.missing if ".diff_layer1." in k]
+
+
+def test_tdn_whole_checkpoint_keeps_its_own_difference_branch(tmp_path):
+    src = create_model("tdn_resnet18", num_classes=3, num_frames=2)
+    with torch.no_grad():
+        src.backbone.diff_layer1[0].conv1.weight.add_(1.0)  # differs from layer1 in the file
+    torch.save(src.state_dict(), tmp_path / "tdn.pth")
+    dst = create_model("tdn_resnet18", num_classes=3, num_frames=2, pretrained=tmp_path / "tdn.pth")
+    assert dst.pretrained_summary.ok and not dst.pretrained_summary.derived
+    assert torch.equal(dst.backbone.diff_layer1[0].conv1.weight, src.backbone.diff_layer1[0].conv1.weight)
 
 
 def test_imagenet_rgb_stem_adapted_to_flow_channels(tmp_path):

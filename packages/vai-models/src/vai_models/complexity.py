@@ -39,13 +39,15 @@ def flops(model: nn.Module, input_shape: Sequence[int] | None = None, by_module:
 
     Returns a float, or ``(gflops, {module_name: gflops})`` when ``by_module``. Operators fvcore has no
     formula for (e.g. the zero-cost temporal shift copies) count as 0 and are logged at DEBUG level.
+    The model is traced in eval mode; afterwards every submodule's ``training`` flag is restored as it
+    was (e.g. BatchNorms frozen in eval inside a training model stay in eval).
     """
     with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.jit.script
         warnings.simplefilter("ignore", FutureWarning)
         from fvcore.nn import FlopCountAnalysis
 
     shape = tuple(input_shape) if input_shape is not None else default_input_shape(model)
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]  # restored one by one: frozen BNs stay in eval
     model.eval()
     try:
         device = next(model.parameters()).device
@@ -59,5 +61,6 @@ def flops(model: nn.Module, input_shape: Sequence[int] | None = None, by_module:
             logger.debug("fvcore counted these ops as 0 FLOPs: %s", dict(analysis.unsupported_ops()))
         per_module = {k: v / 1e9 for k, v in analysis.by_module().items()} if by_module else None
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     return (total, per_module) if by_module else total

@@ -49,8 +49,40 @@ def _pick_rows(key: str, value: torch.Tensor, model_state: StateDict, head: str)
     return value
 
 
+#: EPIC / PyVideoAI multi-scale classifier keys, ``consensus.classifiers.{scale}.{task}.{param}``
+_EPIC_SCALE_CLASSIFIER = re.compile(r"consensus\.classifiers\.(\d+)\.(\d+)\.(weight|bias)")
+
+
+def _shift_epic_scale_classifiers(found: dict[tuple[int, str], torch.Tensor]) -> StateDict:
+    """Map EPIC/PyVideoAI MTRN classifiers onto vai's one-classifier-per-scale head so the converted
+    model computes what upstream's forward computes.
+
+    Upstream's ``RelationModuleMultiScale.forward`` (``epic/ops/trn.py``) scores the largest scale
+    with ``classifiers[0]`` and scale index ``s >= 1`` with ``classifiers[s - 1]``: the first
+    classifier serves the two largest scales and the last one is never used. vai's head scores scale
+    ``s`` with ``classifiers[s]``, so vai's ``classifiers[0]`` and ``classifiers[1]`` both get the
+    file's ``classifiers[0]``, vai's ``classifiers[s]`` the file's ``classifiers[s - 1]``, and the
+    file's unused last classifier is dropped.
+    """
+    if not found:
+        return {}
+    n_scales = max(scale for scale, _ in found) + 1
+    out: StateDict = {}
+    for (scale, param), value in found.items():
+        if scale == 0:
+            out[f"relation.classifiers.0.{param}"] = value
+        if scale + 1 < n_scales:
+            out[f"relation.classifiers.{scale + 1}.{param}"] = value
+    logger.debug("EPIC MTRN: classifiers shifted by one scale as upstream's forward uses them")
+    return out
+
+
 def _convert_relation(key: str, head_index: int) -> str | None:
-    """Map TRN-repo / EPIC relation-module keys to vai's ``relation.*``; None drops the key."""
+    """Map TRN-repo / EPIC relation-module keys to vai's ``relation.*``; None drops the key.
+
+    EPIC multi-scale classifiers (``classifiers.{scale}.{task}``) are handled by
+    :func:`_shift_epic_scale_classifiers` instead.
+    """
     rest = key[len("consensus.") :]
     m = re.fullmatch(r"pre_classifier\.(\d+)\.(weight|bias)", rest)  # EPIC single-scale
     if m:
@@ -58,9 +90,6 @@ def _convert_relation(key: str, head_index: int) -> str | None:
     m = re.fullmatch(r"classifiers\.(\d+)\.(weight|bias)", rest)  # EPIC single-scale, per task
     if m:
         return f"relation.classifier.{m[2]}" if int(m[1]) == head_index else None
-    m = re.fullmatch(r"classifiers\.(\d+)\.(\d+)\.(weight|bias)", rest)  # EPIC multi-scale, [scale][task]
-    if m:
-        return f"relation.classifiers.{m[1]}.{m[3]}" if int(m[2]) == head_index else None
     m = re.fullmatch(r"fc_fusion\.(\d+)\.(weight|bias)", rest)  # TRN repo single-scale, classifier at 3
     if m:
         return f"relation.classifier.{m[2]}" if m[1] == "3" else f"relation.fusion.{m[1]}.{m[2]}"
@@ -80,7 +109,13 @@ def convert_tsn_family(state: StateDict, model: nn.Module, head: str = "verb") -
     head_index = 0 if head == "verb" else 1
     model_state = model.state_dict()
     out: StateDict = {}
+    epic_scales: dict[tuple[int, str], torch.Tensor] = {}
     for key, value in state.items():
+        m = _EPIC_SCALE_CLASSIFIER.fullmatch(key)
+        if m:  # EPIC multi-scale, [scale][task]: collected, then shifted as upstream's forward uses them
+            if int(m[2]) == head_index:
+                epic_scales[(int(m[1]), m[3])] = value
+            continue
         if key.startswith("base_model."):
             if any(key.startswith("base_model." + ll) for ll in _LAST_LINEAR):
                 continue  # the ImageNet classifier left inside the backbone
@@ -97,6 +132,7 @@ def convert_tsn_family(state: StateDict, model: nn.Module, head: str = "verb") -
                 out[new] = value
         else:
             out[key] = value
+    out.update(_shift_epic_scale_classifiers(epic_scales))
     return out
 
 
@@ -130,12 +166,14 @@ def convert_torchvision_imagenet(
 
 
 def _adapt_first_conv(state: StateDict, own: StateDict, key: str = "backbone.conv1.weight") -> StateDict:
-    """RGB stem -> C-channel stem (flow stacks, greyscale, TDN differences): average the RGB kernel
-    over its input channels and repeat it C times, as upstream TSN does for flow models."""
+    """RGB stem -> C-channel stem (flow stacks, greyscale): average the RGB kernel over its 3 input
+    channels and repeat it C times, as upstream TSN builds flow models from ImageNet ones."""
     if key not in state or key not in own:
         return {}
     w, target = state[key], own[key]
-    if w.dim() != 4 or w.shape[1] == target.shape[1] or w.shape[0] != target.shape[0]:
+    if w.dim() != 4 or target.dim() != 4 or w.shape[1] != 3 or target.shape[1] == 3:
+        return {}
+    if w.shape[0] != target.shape[0] or w.shape[2:] != target.shape[2:]:
         return {}
     logger.info("adapting %s from %d to %d input channels (mean over RGB)", key, w.shape[1], target.shape[1])
     return {key: w.mean(dim=1, keepdim=True).expand(-1, target.shape[1], -1, -1).contiguous()}
@@ -173,7 +211,10 @@ def convert_state_dict(
         layout = detect_layout(state, model)
         logger.debug("detected checkpoint layout %r", layout)
     if layout in ("tsm", "epic", "trn"):
-        return convert_tsn_family(state, model, head=head), layout
-    if layout == "torchvision":
+        out = convert_tsn_family(state, model, head=head)
+    elif layout == "torchvision":
         return convert_torchvision_imagenet(state, model), layout
-    return dict(state), layout
+    else:
+        out = dict(state)
+    out.update(_adapt_first_conv(out, model.state_dict()))  # an RGB checkpoint into a flow/grey model
+    return out, layout

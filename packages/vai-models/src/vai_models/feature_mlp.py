@@ -7,7 +7,10 @@ import torch
 from torch import nn
 
 from .registry import register_model
-from .segment import reject_unknown_kwargs
+from .segment import new_linear_like, reject_unknown_kwargs
+
+#: ``input_feature_dim`` is upstream's name for ``feature_dim``
+FEATURE_MLP_OPTIONS = ("feature_dim", "input_feature_dim", "num_layers", "num_units")
 
 
 class FeatureMLP(nn.Module):
@@ -58,17 +61,22 @@ class FeatureMLP(nn.Module):
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the final Linear for ``num_classes`` outputs."""
+        """Replace the final Linear for ``num_classes`` outputs (same device and dtype as the old one)."""
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.num_classes = num_classes
-        self.fc = nn.Linear(self.num_features, num_classes).to(self.fc.weight.device)
+        self.fc = new_linear_like(self.fc, self.num_features, num_classes)
 
 
-@register_model
+@register_model(options=FEATURE_MLP_OPTIONS)
 def feature_mlp(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> FeatureMLP:
     """MLP on features: ``feature_dim`` (default 2048), ``num_layers`` (2), ``num_units`` (128)."""
+    if in_channels != 3:  # 3 is create_model's default, so only an explicit other value gets here
+        raise TypeError(
+            f"feature_mlp takes (N, feature_dim) feature vectors, so in_channels={in_channels} does not "
+            "apply; set the input width with feature_dim"
+        )
     feature_dim = kw.pop("feature_dim", kw.pop("input_feature_dim", 2048))
     num_layers, num_units = kw.pop("num_layers", 2), kw.pop("num_units", 128)
-    reject_unknown_kwargs("feature_mlp", kw, ("feature_dim", "num_layers", "num_units"))
+    reject_unknown_kwargs("feature_mlp", kw, FEATURE_MLP_OPTIONS)
     return FeatureMLP(feature_dim, num_classes, num_layers, num_units)

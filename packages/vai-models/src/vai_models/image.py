@@ -13,6 +13,8 @@ from .segment import Segment2DModel, reject_unknown_kwargs
 
 logger = logging.getLogger(__name__)
 
+IMAGE_OPTIONS = ("dropout", "crop_size")
+
 
 class ImageResNet(Segment2DModel):
     """A torchvision ResNet with the uniform vai interface; state_dict keys are ``backbone.*`` + ``fc.*``."""
@@ -30,29 +32,29 @@ def _image(depth: int, num_classes: int, num_frames: int = 1, in_channels: int =
     backbone, nf = build_resnet(depth, in_channels)
     cfg = imagenet_cfg(name, 1, in_channels, kw.pop("crop_size", 224))
     dropout = kw.pop("dropout", 0.0)
-    reject_unknown_kwargs(name, kw, ("dropout", "crop_size"))
+    reject_unknown_kwargs(name, kw, IMAGE_OPTIONS)
     return ImageResNet(backbone, nf, num_classes, 1, dropout, cfg)
 
 
-@register_model
+@register_model(options=IMAGE_OPTIONS)
 def resnet18(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-18 image classifier (T = 1)."""
     return _image(18, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=IMAGE_OPTIONS)
 def resnet34(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-34 image classifier (T = 1)."""
     return _image(34, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=IMAGE_OPTIONS)
 def resnet50(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-50 image classifier (T = 1)."""
     return _image(50, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=IMAGE_OPTIONS)
 def resnet101(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-101 image classifier (T = 1)."""
     return _image(101, num_classes, num_frames, in_channels, **kw)

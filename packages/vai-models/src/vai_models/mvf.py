@@ -20,6 +20,7 @@ from .temporal_shift import conv2d_config
 MVF_ALPHA = 0.5
 MVF_FREQ = (0, 0, 1, 1)
 MVF_DROPOUT = 0.8  # upstream MVFNet class default (the mvf_resnet50 config keeps it)
+MVF_OPTIONS = ("dropout", "partial_bn", "mvf_alpha", "mvf_freq", "crop_size")
 
 
 class MVFConv2d(nn.Conv2d):
@@ -98,29 +99,29 @@ def _mvf(depth: int, num_classes: int, num_frames: int, in_channels: int = 3, **
     cfg = imagenet_cfg(name, num_frames, in_channels, kw.pop("crop_size", 224))
     cfg.update(mvf_alpha=alpha, mvf_freq=freq)
     dropout, partial_bn = kw.pop("dropout", MVF_DROPOUT), kw.pop("partial_bn", False)
-    reject_unknown_kwargs(name, kw, ("dropout", "partial_bn", "mvf_alpha", "mvf_freq", "crop_size"))
+    reject_unknown_kwargs(name, kw, MVF_OPTIONS)
     return MVF(backbone, nf, num_classes, num_frames, dropout, cfg, partial_bn=partial_bn)
 
 
-@register_model
+@register_model(options=MVF_OPTIONS)
 def mvf_resnet18(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> MVF:
     """MVFNet (alpha 0.5, mvf_freq (0,0,1,1)), ResNet-18 backbone."""
     return _mvf(18, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=MVF_OPTIONS)
 def mvf_resnet34(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> MVF:
     """MVFNet (alpha 0.5, mvf_freq (0,0,1,1)), ResNet-34 backbone."""
     return _mvf(34, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=MVF_OPTIONS)
 def mvf_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> MVF:
     """MVFNet (alpha 0.5, mvf_freq (0,0,1,1)), ResNet-50 backbone."""
     return _mvf(50, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=MVF_OPTIONS)
 def mvf_resnet101(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> MVF:
     """MVFNet (alpha 0.5, mvf_freq (0,0,1,1)), ResNet-101 backbone."""
     return _mvf(101, num_classes, num_frames, in_channels, **kw)

@@ -26,17 +26,45 @@ class UnknownModelError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def register_model(fn: Callable[..., nn.Module] | None = None, *, name: str | None = None):
-    """Decorator registering ``fn`` under ``name`` (default: the function's name)."""
+def register_model(
+    fn: Callable[..., nn.Module] | None = None,
+    *,
+    name: str | None = None,
+    options: tuple[str, ...] | None = None,
+):
+    """Decorator registering ``fn`` under ``name`` (default: the function's name).
+
+    ``options`` names the builder keywords :func:`create_model` accepts besides ``num_classes``,
+    ``num_frames`` and ``in_channels`` (stored as ``builder.options``); without it, keywords are passed
+    through unchecked.
+    """
 
     def _register(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or builder.__name__
         if key in _REGISTRY and _REGISTRY[key] is not builder:
             raise ValueError(f"model {key!r} is already registered by {_REGISTRY[key].__module__}")
+        if options is not None:
+            builder.options = tuple(options)  # type: ignore[attr-defined]
         _REGISTRY[key] = builder
         return builder
 
     return _register(fn) if fn is not None else _register
+
+
+def model_options(name: str) -> tuple[str, ...] | None:
+    """The builder keywords ``create_model(name, ...)`` accepts (None when the builder declares none)."""
+    options = getattr(get_model_builder(name), "options", None)
+    return tuple(options) if options is not None else None
+
+
+def check_options(name: str, kwargs: dict[str, Any]) -> None:
+    """Raise one line (a ``TypeError``) for keywords that model ``name``'s builder does not accept."""
+    accepted = model_options(name)
+    unknown = sorted(set(kwargs) - set(accepted)) if accepted is not None else []
+    if unknown:
+        raise TypeError(
+            f"{name}: unknown option(s) {', '.join(unknown)}; accepted: {', '.join(accepted) or 'none'}"
+        )
 
 
 def list_models(pattern: str | None = None) -> list[str]:
@@ -72,20 +100,26 @@ def create_model(
     pretrained: str | Path | None = None,
     *,
     converter: str | Callable[..., Any] | None = "auto",
-    strict: bool = False,
+    strict: bool | str = "classifier",
     **kwargs: Any,
 ) -> nn.Module:
     """Build model ``name``; ``pretrained`` is a local checkpoint path loaded after construction.
 
     ``converter`` and ``strict`` go to :func:`vai_models.load_pretrained` (e.g. ``converter="inflate"``
     initialises an I3D from an ImageNet ResNet-50 file); the load's summary is logged as one line and
-    kept as ``model.pretrained_summary``. Other keyword arguments go to the model builder.
+    kept as ``model.pretrained_summary``. The default ``strict="classifier"`` refuses a file that does
+    not fit outside the classifier (``strict=False`` loads whatever fits). Other keyword arguments go
+    to the model builder; one it does not accept raises a one-line ``TypeError`` listing those it does.
     """
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     builder = get_model_builder(name)
+    check_options(name, kwargs)
+    from .weights import check_strict
+
+    check_strict(strict)  # before building: a bad value should not cost a model construction
     model = builder(num_classes=num_classes, num_frames=num_frames, in_channels=in_channels, **kwargs)
     if pretrained is not None:
         from .weights import load_pretrained

@@ -10,8 +10,13 @@ from torch import nn
 class Segment2DModel(nn.Module):
     """A 2D backbone applied per frame plus a temporal head; subclasses override :meth:`forward_head`.
 
-    ``partial_bn`` (upstream TSN/TSM option) keeps every BatchNorm except the first in eval mode with
-    frozen affine parameters while training, which helps fine-tuning from ImageNet with small batches.
+    ``partial_bn`` (upstream TSN/TSM/MVFNet option) keeps every ``BatchNorm2d`` of the backbone except
+    the first in eval mode with frozen affine parameters while training, which helps fine-tuning from
+    ImageNet with small batches. The affine parameters are frozen (``requires_grad=False``) as soon as
+    the option is set, at construction, so an optimiser or DistributedDataParallel built before the
+    first ``train()`` call already sees the final set of trainable parameters; ``train()`` puts those
+    layers in eval mode. Like upstream, only 2D BatchNorms count: MVF's ``BatchNorm3d`` fusion layers
+    stay in train mode and trainable.
     """
 
     #: whether the input must have exactly ``num_frames`` frames (True for shift/relation models)
@@ -33,12 +38,12 @@ class Segment2DModel(nn.Module):
         self.num_features = num_features
         self.num_classes = num_classes
         self.num_frames = num_frames
-        self.partial_bn = partial_bn
         self.drop_rate = dropout
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         if classifier:  # relation heads (TRN) bring their own classifiers
             self.fc = nn.Linear(num_features, num_classes)
         self.default_cfg = dict(default_cfg)
+        self.partial_bn = partial_bn  # after the backbone exists: the setter freezes its BatchNorms
 
     # ---- input handling -------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:
@@ -82,22 +87,47 @@ class Segment2DModel(nn.Module):
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier with a freshly initialised one for ``num_classes`` outputs."""
+        """Replace the classifier with a freshly initialised one for ``num_classes`` outputs, on the old
+        classifier's device and dtype."""
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.num_classes = num_classes
-        self.fc = nn.Linear(self.num_features, num_classes).to(self.fc.weight.device)
+        self.fc = new_linear_like(self.fc, self.num_features, num_classes)
 
     # ---- partial BN -----------------------------------------------------------------------------
+    def partial_bn_layers(self) -> list[nn.BatchNorm2d]:
+        """The BatchNorms partial BN freezes: every ``BatchNorm2d`` of the backbone but the first."""
+        return [m for m in self.backbone.modules() if isinstance(m, nn.BatchNorm2d)][1:]
+
+    @property
+    def partial_bn(self) -> bool:
+        """Whether partial BN is on; setting it freezes (or unfreezes) the affine parameters at once."""
+        return self._partial_bn
+
+    @partial_bn.setter
+    def partial_bn(self, enable: bool) -> None:
+        self._partial_bn = bool(enable)
+        for m in self.partial_bn_layers():
+            for p in (m.weight, m.bias):
+                if p is not None:
+                    p.requires_grad_(not self._partial_bn)
+        if self.training:  # re-apply the eval/train switch of the affected layers now
+            self.train(True)
+
     def train(self, mode: bool = True) -> Segment2DModel:
         super().train(mode)
         if mode and self.partial_bn:
-            bns = [m for m in self.backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-            for m in bns[1:]:
+            for m in self.partial_bn_layers():
                 m.eval()
-                m.weight.requires_grad_(False)
-                m.bias.requires_grad_(False)
         return self
+
+
+def new_linear_like(old: nn.Module, in_features: int, out_features: int) -> nn.Linear:
+    """A fresh ``Linear(in_features, out_features)`` on ``old``'s device and dtype (for classifier resets)."""
+    ref = next(old.parameters(), None)
+    if ref is None:
+        return nn.Linear(in_features, out_features)
+    return nn.Linear(in_features, out_features, device=ref.device, dtype=ref.dtype)
 
 
 def reject_unknown_kwargs(model_name: str, kwargs: dict, accepted: tuple[str, ...]) -> None:

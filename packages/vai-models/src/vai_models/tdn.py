@@ -28,6 +28,7 @@ from .segment import Segment2DModel, reject_unknown_kwargs
 
 TDN_DROPOUT = 0.5  # upstream tdn_resnet50 config
 FRAMES_PER_SEGMENT = 5
+TDN_OPTIONS = ("dropout", "partial_bn", "crop_size")
 
 
 class LongTermTDM(nn.Module):
@@ -119,9 +120,16 @@ class TDNBackbone(nn.Module):
             for block in stage:
                 block.conv2 = TDMConv2d.from_conv(block.conv2, num_segments)
 
+    def backbone_init_keys(self) -> list[str]:
+        """State-dict keys :meth:`init_from_backbone` fills: the difference stem's conv and ``diff_layer1``
+        (the stem's BatchNorm keeps its fresh init, as upstream)."""
+        return ["diff_stem.0.weight"] + [f"diff_layer1.{k}" for k in self.diff_layer1.state_dict()]
+
     @torch.no_grad()
     def init_from_backbone(self) -> None:
-        """Initialise the S-TDM branch from the (ImageNet-loaded) RGB stem and layer1, as upstream does."""
+        """Initialise the S-TDM branch from the (ImageNet-loaded) RGB stem and layer1, as upstream does:
+        the difference stem's kernel is the RGB ``conv1`` kernel averaged over its input channels and
+        repeated over the 4·C difference channels, and ``diff_layer1`` is a copy of ``layer1``."""
         w = self.conv1.weight.mean(dim=1, keepdim=True)
         self.diff_stem[0].weight.copy_(w.expand_as(self.diff_stem[0].weight))
         self.diff_layer1.load_state_dict(self.layer1.state_dict())
@@ -154,8 +162,14 @@ class TDN(Segment2DModel):
         seg = x.transpose(1, 2).reshape(n * s, FRAMES_PER_SEGMENT, c, h, w)
         return self.backbone(seg).view(n, s, -1)
 
+    def backbone_init_keys(self) -> list[str]:
+        """Model keys that :meth:`init_from_backbone` fills (reported as derived, not missing)."""
+        return [f"backbone.{k}" for k in self.backbone.backbone_init_keys()]
+
     def init_from_backbone(self) -> None:
-        """Hook run by :func:`vai_models.load_backbone_imagenet` after loading ImageNet weights."""
+        """Hook run after an ImageNet ResNet load (``create_model(..., pretrained=...)``,
+        :func:`vai_models.load_pretrained` or :func:`vai_models.load_backbone_imagenet`): initialises
+        the difference branch from the loaded stem and layer1."""
         self.backbone.init_from_backbone()
 
 
@@ -166,29 +180,29 @@ def _tdn(depth: int, num_classes: int, num_frames: int, in_channels: int = 3, **
     cfg = imagenet_cfg(name, num_frames * FRAMES_PER_SEGMENT, in_channels, kw.pop("crop_size", 224))
     cfg.update(num_segments=num_frames, frames_per_segment=FRAMES_PER_SEGMENT)
     dropout, partial_bn = kw.pop("dropout", TDN_DROPOUT), kw.pop("partial_bn", False)
-    reject_unknown_kwargs(name, kw, ("dropout", "partial_bn", "crop_size"))
+    reject_unknown_kwargs(name, kw, TDN_OPTIONS)
     return TDN(backbone, nf, num_classes, num_frames, dropout, cfg, partial_bn=partial_bn)
 
 
-@register_model
+@register_model(options=TDN_OPTIONS)
 def tdn_resnet18(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TDN:
     """TDN, ResNet-18; ``num_frames`` = segments, input has 5 frames per segment."""
     return _tdn(18, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TDN_OPTIONS)
 def tdn_resnet34(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TDN:
     """TDN, ResNet-34; ``num_frames`` = segments, input has 5 frames per segment."""
     return _tdn(34, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TDN_OPTIONS)
 def tdn_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TDN:
     """TDN, ResNet-50; ``num_frames`` = segments, input has 5 frames per segment."""
     return _tdn(50, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TDN_OPTIONS)
 def tdn_resnet101(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TDN:
     """TDN, ResNet-101; ``num_frames`` = segments, input has 5 frames per segment."""
     return _tdn(101, num_classes, num_frames, in_channels, **kw)

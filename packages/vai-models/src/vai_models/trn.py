@@ -7,22 +7,28 @@ Frame features are projected to ``img_feature_dim`` (256) after dropout, then
   scale, each scale with its own ReLU → Linear(s·d, 256) → ReLU → classifier.
 Upstream picks the subsampled relations at random in train AND eval; here training draws them from
 torch's RNG (reproducible under ``torch.manual_seed``) while eval uses a fixed evenly spaced choice,
-so evaluation is deterministic.
+so evaluation is deterministic. Upstream lists all C(T, s) frame tuples of every scale; here only the
+chosen ones are computed, from their index, so long clips (T = 32 and more) build at once.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
+from fractions import Fraction
 
 import torch
 from torch import nn
 
 from .backbones import build_resnet, imagenet_cfg
 from .registry import register_model
-from .segment import Segment2DModel, reject_unknown_kwargs
+from .segment import Segment2DModel, new_linear_like, reject_unknown_kwargs
 
 TRN_DROPOUT = 0.7  # upstream trn/mtrn_resnet50 configs
 IMG_FEATURE_DIM = 256
+TRN_OPTIONS = ("dropout", "partial_bn", "img_feature_dim", "crop_size")
+#: the most relations at one scale for which MTRN training draws with ``torch.randperm`` (see
+#: :func:`_draw_distinct`); C(18, 9) = 48620, so every T <= 18 draws exactly as the listing code did
+RANDPERM_LIMIT = 1 << 16
 
 
 def _fusion(in_dim: int, bottleneck: int) -> nn.Sequential:
@@ -45,11 +51,64 @@ class RelationHead(nn.Module):
         return self.classifier(self.fusion(x.flatten(1)))
 
     def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = nn.Linear(self.bottleneck, num_classes).to(self.classifier.weight.device)
+        self.classifier = new_linear_like(self.classifier, self.bottleneck, num_classes)
+
+
+def unrank_combination(rank: int, n: int, k: int) -> list[int]:
+    """The ``rank``-th ``k``-subset of ``range(n)`` in ``itertools.combinations`` (lexicographic) order,
+    computed without listing the others (``math.comb`` counts; exact for any size)."""
+    out: list[int] = []
+    first = 0
+    for slot in range(k):
+        for v in range(first, n):
+            count = math.comb(n - v - 1, k - slot - 1)  # subsets that put v in this slot
+            if rank < count:
+                out.append(v)
+                first = v + 1
+                break
+            rank -= count
+    return out
+
+
+def _draw_distinct(n: int, k: int) -> list[int]:
+    """``k`` distinct indices drawn uniformly from ``range(n)`` with torch's RNG.
+
+    Up to :data:`RANDPERM_LIMIT` relations this is ``torch.randperm(n)[:k]``, the draw of the
+    materialised implementation (so seeded runs pick the same relations); beyond, indices are drawn
+    one at a time (rejecting repeats), which has the same distribution without an n-sized tensor.
+    """
+    if n <= RANDPERM_LIMIT:
+        return torch.randperm(n)[:k].tolist()
+    chosen: list[int] = []
+    while len(chosen) < k:
+        i = _randbelow(n)
+        if i not in chosen:
+            chosen.append(i)
+    return chosen
+
+
+def _randbelow(n: int) -> int:
+    """A uniform integer in ``[0, n)`` from torch's RNG, for any (big) ``n``."""
+    bits = n.bit_length()
+    while True:  # assemble ``bits`` random bits from 62-bit draws and reject values >= n
+        value, have = 0, 0
+        while have < bits:
+            take = min(62, bits - have)
+            value = (value << take) | int(torch.randint(0, 1 << take, (1,)).item())
+            have += take
+        if value < n:
+            return value
 
 
 class MultiScaleRelationHead(nn.Module):
-    """Multi-scale relations (MTRN): summed logits of frame tuples at scales T … 2."""
+    """Multi-scale relations (MTRN): summed logits of frame tuples at scales T … 2.
+
+    At scale ``s`` the candidate relations are the ``C(T, s)`` frame tuples in
+    ``itertools.combinations`` order. They are never listed: the chosen ones are computed from their
+    index (:func:`unrank_combination`), so any T builds instantly. Training draws ``subsample_num``
+    distinct indices per scale with torch's RNG; eval uses the fixed indices
+    ``round(linspace(0, C(T, s) - 1, subsample_num))``.
+    """
 
     def __init__(
         self,
@@ -60,29 +119,40 @@ class MultiScaleRelationHead(nn.Module):
         subsample_num: int = 3,
     ) -> None:
         super().__init__()
+        self.num_frames = num_frames
         self.bottleneck = bottleneck
         self.scales = list(range(num_frames, 1, -1)) or [1]
-        self.subsample = [min(subsample_num, len(self._relations(num_frames, s))) for s in self.scales]
+        #: number of candidate relations (frame tuples) per scale
+        self.num_relations = [math.comb(num_frames, s) for s in self.scales]
+        self.subsample = [min(subsample_num, n) for n in self.num_relations]
         self.subsample[0] = 1  # the largest scale has exactly one relation: all frames
-        for i, s in enumerate(self.scales):  # (R, s) frame indices of every ordered tuple at scale s
-            self.register_buffer(f"relations_{i}", self._relations(num_frames, s), persistent=False)
+        for i, s in enumerate(self.scales):  # (R, s) frame indices of the fixed eval-mode relations
+            self.register_buffer(
+                f"eval_relations_{i}", self._relations(self._eval_ranks(i), s), persistent=False
+            )
         self.fusion_scales = nn.ModuleList(_fusion(s * img_feature_dim, bottleneck) for s in self.scales)
         self.classifiers = nn.ModuleList(nn.Linear(bottleneck, num_classes) for _ in self.scales)
 
-    @staticmethod
-    def _relations(num_frames: int, scale: int) -> torch.Tensor:
-        return torch.tensor(list(itertools.combinations(range(num_frames), scale)), dtype=torch.long)
+    def _relations(self, ranks: list[int], scale: int) -> torch.Tensor:
+        rows = [unrank_combination(r, self.num_frames, scale) for r in ranks]
+        return torch.tensor(rows, dtype=torch.long).view(len(rows), scale)
+
+    def _eval_ranks(self, i: int) -> list[int]:
+        k, n = self.subsample[i], self.num_relations[i]
+        if k >= n:
+            return list(range(n))
+        if k == 1:
+            return [0]
+        # round(linspace(0, n - 1, k)) with exact arithmetic (Fraction rounds half to even, as torch)
+        return [round(Fraction(j * (n - 1), k - 1)) for j in range(k)]
 
     def _choose(self, i: int) -> torch.Tensor:
-        relations = getattr(self, f"relations_{i}")
-        k, n = self.subsample[i], relations.shape[0]
-        if k >= n:
-            return relations
-        if self.training:
-            idx = torch.randperm(n)[:k]
-        else:
-            idx = torch.linspace(0, n - 1, k).round().long()
-        return relations[idx.to(relations.device)]
+        """The (R, s) frame indices of the relations used at scale index ``i`` in this forward pass."""
+        fixed = getattr(self, f"eval_relations_{i}")
+        k, n = self.subsample[i], self.num_relations[i]
+        if k >= n or not self.training:
+            return fixed
+        return self._relations(_draw_distinct(n, k), self.scales[i]).to(fixed.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, d = x.shape
@@ -94,9 +164,8 @@ class MultiScaleRelationHead(nn.Module):
         return logits
 
     def reset_classifier(self, num_classes: int) -> None:
-        device = self.classifiers[0].weight.device
         self.classifiers = nn.ModuleList(
-            nn.Linear(self.bottleneck, num_classes).to(device) for _ in self.scales
+            new_linear_like(c, self.bottleneck, num_classes) for c in self.classifiers
         )
 
 
@@ -150,7 +219,7 @@ def _trn(prefix: str, depth: int, num_classes: int, num_frames: int, in_channels
     cfg = imagenet_cfg(name, num_frames, in_channels, kw.pop("crop_size", 224))
     dropout, partial_bn = kw.pop("dropout", TRN_DROPOUT), kw.pop("partial_bn", False)
     img_dim = kw.pop("img_feature_dim", IMG_FEATURE_DIM)
-    reject_unknown_kwargs(name, kw, ("dropout", "partial_bn", "img_feature_dim", "crop_size"))
+    reject_unknown_kwargs(name, kw, TRN_OPTIONS)
     return TRN(
         backbone,
         nf,
@@ -164,49 +233,49 @@ def _trn(prefix: str, depth: int, num_classes: int, num_frames: int, in_channels
     )
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def trn_resnet18(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """TRN (single-scale relation), ResNet-18 backbone."""
     return _trn("trn", 18, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def trn_resnet34(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """TRN (single-scale relation), ResNet-34 backbone."""
     return _trn("trn", 34, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def trn_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """TRN (single-scale relation), ResNet-50 backbone."""
     return _trn("trn", 50, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def trn_resnet101(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """TRN (single-scale relation), ResNet-101 backbone."""
     return _trn("trn", 101, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def mtrn_resnet18(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """MTRN (multi-scale relation), ResNet-18 backbone."""
     return _trn("mtrn", 18, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def mtrn_resnet34(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """MTRN (multi-scale relation), ResNet-34 backbone."""
     return _trn("mtrn", 34, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def mtrn_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """MTRN (multi-scale relation), ResNet-50 backbone."""
     return _trn("mtrn", 50, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model
+@register_model(options=TRN_OPTIONS)
 def mtrn_resnet101(num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:
     """MTRN (multi-scale relation), ResNet-101 backbone."""
     return _trn("mtrn", 101, num_classes, num_frames, in_channels, **kw)

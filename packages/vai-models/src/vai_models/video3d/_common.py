@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -49,6 +50,15 @@ def video_cfg(
     return cfg
 
 
+def init_options(cls: type, *extra: str) -> tuple[str, ...]:
+    """Builder keywords of a model class: ``extra`` (e.g. ``crop_size``) plus its constructor's
+    parameters other than ``num_classes`` and ``in_channels`` (for ``create_model``'s option check)."""
+    skip = {"self", "num_classes", "in_channels"}
+    params = inspect.signature(cls.__init__).parameters.values()
+    names = [p.name for p in params if p.name not in skip and p.kind is not p.VAR_KEYWORD]
+    return (*extra, *(n for n in names if n not in extra))
+
+
 def check_video_input(x: torch.Tensor, in_channels: int, name: str) -> None:
     """Raise one clear line when ``x`` is not an ``(N, C, T, H, W)`` batch with ``in_channels`` channels."""
     if x.dim() != 5 or x.shape[1] != in_channels:
@@ -69,7 +79,7 @@ def make_classifier(num_features: int, num_classes: int) -> nn.Module:
 
 
 class ClassifierMixin:
-    """``forward``/``reset_classifier`` over a subclass's ``forward_features``, ``dropout`` and ``fc``.
+    """``forward``/``get_classifier``/``reset_classifier`` over a subclass's ``forward_features``, ``dropout`` and ``fc``.
 
     List it before ``nn.Module`` in the bases. Subclasses define ``forward_features`` and set
     ``num_features``, ``dropout`` (an ``nn.Dropout``) and ``fc`` (via ``make_classifier``).
@@ -82,6 +92,10 @@ class ClassifierMixin:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, num_classes)`` (no softmax: the loss/engine applies it)."""
         return self.fc(self.dropout(self.forward_features(x)))
+
+    def get_classifier(self) -> nn.Module:
+        """The final classification layer (``fc``; an Identity when built with 0 classes)."""
+        return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a fresh one for ``num_classes`` (0 gives pooled features)."""

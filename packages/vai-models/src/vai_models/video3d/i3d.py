@@ -21,6 +21,7 @@ from ._common import (
     ClassifierMixin,
     check_video_input,
     init_conv_bn,
+    init_options,
     make_classifier,
     video_cfg,
 )
@@ -84,6 +85,9 @@ class I3DResNet(ClassifierMixin, PySlowFastCheckpointMixin, ResNet3dTrunk):
         return self.avgpool(self.forward_feature_map(x)).flatten(1)
 
 
+I3D_OPTIONS = init_options(I3DResNet, "crop_size")
+
+
 def _i3d_cfg(name: str, num_frames: int, in_channels: int, crop_size: int) -> dict:
     # caffe2 K-400 weights (I3D_8x8_R50.pkl) expect raw [0, 255] RGB normalised by 114.75 / 57.375
     return video_cfg(
@@ -98,7 +102,7 @@ def _i3d_cfg(name: str, num_frames: int, in_channels: int, crop_size: int) -> di
     )
 
 
-@register_model
+@register_model(options=I3D_OPTIONS)
 def i3d_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> I3DResNet:
     """I3D ResNet-50, PySlowFast ``I3D_8x8_R50`` (8 frames, stride 8, 224² crop)."""
     crop_size = kwargs.pop("crop_size", 224)
@@ -107,7 +111,7 @@ def i3d_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwar
     return model
 
 
-@register_model
+@register_model(options=I3D_OPTIONS)
 def i3d_nopool_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> I3DResNet:
     """I3D ResNet-50 without the temporal max-pool after res2 (upstream's ``i3dnopool_resnet50``): T kept to res5."""
     crop_size = kwargs.pop("crop_size", 224)
@@ -117,7 +121,7 @@ def i3d_nopool_resnet50(num_classes: int, num_frames: int, in_channels: int = 3,
     return model
 
 
-@register_model
+@register_model(options=I3D_OPTIONS)
 def i3d_nonlocal_resnet50(
     num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any
 ) -> I3DResNet:

@@ -45,7 +45,8 @@ def inflate_resnet2d_state_dict(
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Map a 2D ResNet state_dict onto ``model_3d``'s keys, inflating 4D kernels to the 3D kernel depth.
 
-    Returns the 3D state_dict and the 2D keys that have no counterpart in ``model_3d``.
+    Returns the 3D state_dict and the 2D keys that have no counterpart in ``model_3d``. An RGB stem
+    going into a model with another number of input channels is averaged over RGB and repeated first.
     Tensors whose shapes still differ (e.g. the classifier) are left to the loader to report.
     """
     own = model_3d.state_dict()
@@ -56,6 +57,9 @@ def inflate_resnet2d_state_dict(
         if target is None:
             unmapped.append(key)
         elif value.dim() == 4 and target.dim() == 5:
+            if key == "conv1.weight" and value.shape[1] == 3 and target.shape[1] != 3:
+                # RGB stem into a flow / grey model: average over RGB and repeat, as for 2D models
+                value = value.mean(dim=1, keepdim=True).expand(-1, target.shape[1], -1, -1)
             converted[key] = inflate_weight(value, target.shape[2])
         else:
             converted[key] = value

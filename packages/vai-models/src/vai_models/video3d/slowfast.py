@@ -14,7 +14,14 @@ import torch
 from torch import nn
 
 from ..registry import register_model
-from ._common import ClassifierMixin, check_video_input, init_conv_bn, make_classifier, video_cfg
+from ._common import (
+    ClassifierMixin,
+    check_video_input,
+    init_conv_bn,
+    init_options,
+    make_classifier,
+    video_cfg,
+)
 from .pyslowfast import PySlowFastCheckpointMixin
 from .resnet3d import STAGE_BLOCKS_R50, ResNet3dTrunk, expand_kernels, zero_init_residual_bn
 
@@ -116,7 +123,7 @@ class SlowFast(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
         return torch.cat([self.avgpool(slow).flatten(1), self.avgpool(fast).flatten(1)], dim=1)
 
 
-@register_model
+@register_model(options=init_options(SlowFast, "crop_size"))
 def slowfast_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> SlowFast:
     """SlowFast 8×8 ResNet-50 (32-frame input, Slow pathway 8 frames); PySlowFast ``SLOWFAST_8x8_R50``."""
     crop_size = kwargs.pop("crop_size", 224)

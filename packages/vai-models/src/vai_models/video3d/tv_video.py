@@ -8,6 +8,8 @@ downloaded: the models are built with ``weights=None``.
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -158,6 +160,14 @@ class Swin3DWrapper(TorchvisionVideo):
         return self.avgpool(x.permute(0, 4, 1, 2, 3)).flatten(1)
 
 
+def _tv_options(model_cls: type, *names: str) -> tuple[str, ...]:
+    """``crop_size`` and ``dropout`` (vai's head) plus the torchvision constructor keywords ``names``
+    that the torchvision builder lets through (those it does not fix itself), as far as this
+    torchvision version has them."""
+    params = inspect.signature(model_cls.__init__).parameters
+    return ("crop_size", "dropout", *(n for n in names if n in params))
+
+
 def _build(
     name: str,
     wrapper: Callable[..., TorchvisionVideo],
@@ -183,7 +193,32 @@ def _build(
     return model
 
 
-@register_model
+_RESNET_OPTIONS = _tv_options(tvv.VideoResNet, "zero_init_residual")
+_S3D_OPTIONS = _tv_options(sys.modules[tvv.s3d.__module__].S3D, "norm_layer")
+_MVIT_OPTIONS = _tv_options(
+    tvv.MViT,
+    "spatial_size",
+    "temporal_size",
+    "attention_dropout",
+    "stochastic_depth_prob",
+    "norm_layer",
+    "block",
+    "patch_embed_kernel",
+    "patch_embed_stride",
+    "patch_embed_padding",
+)
+_SWIN_OPTIONS = _tv_options(
+    tvv.SwinTransformer3d,
+    "mlp_ratio",
+    "attention_dropout",
+    "norm_layer",
+    "block",
+    "downsample_layer",
+    "patch_embed",
+)
+
+
+@register_model(options=_RESNET_OPTIONS)
 def r3d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision R3D-18 (3×3×3 ResNet-18), 112² crop, 16 frames in its Kinetics recipe."""
     return _build(
@@ -191,7 +226,7 @@ def r3d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: An
     )
 
 
-@register_model
+@register_model(options=_RESNET_OPTIONS)
 def r2plus1d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision R(2+1)D-18 (factorised 1×3×3 + 3×1×1 convs), 112² crop."""
     return _build(
@@ -206,7 +241,7 @@ def r2plus1d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwarg
     )
 
 
-@register_model
+@register_model(options=_S3D_OPTIONS)
 def s3d(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision S3D (separable 3D Inception), 224² crop, dropout 0.2 as torchvision."""
     return _build(
@@ -222,7 +257,7 @@ def s3d(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) 
     )
 
 
-@register_model
+@register_model(options=_MVIT_OPTIONS)
 def mvit_v2_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision MViTv2-S (16×224² in its recipe; other clip sizes interpolate the relative positions)."""
     return _build(
@@ -239,7 +274,7 @@ def mvit_v2_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs:
     )
 
 
-@register_model
+@register_model(options=_SWIN_OPTIONS)
 def swin3d_t(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision Video Swin-T (patch 2×4×4, window 8×7×7), ImageNet statistics, 224² crop."""
     return _build(

@@ -14,7 +14,14 @@ import torch
 from torch import nn
 
 from ..registry import register_model
-from ._common import ClassifierMixin, check_video_input, init_conv_bn, make_classifier, video_cfg
+from ._common import (
+    ClassifierMixin,
+    check_video_input,
+    init_conv_bn,
+    init_options,
+    make_classifier,
+    video_cfg,
+)
 from .pyslowfast import PySlowFastCheckpointMixin
 
 
@@ -151,6 +158,9 @@ class X3D(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
         return self.relu(self.lin5(x)).flatten(1)
 
 
+X3D_OPTIONS = init_options(X3D, "crop_size")
+
+
 def _x3d(name: str, num_classes: int, num_frames: int, in_channels: int, crop: int, kwargs: dict) -> X3D:
     crop_size = kwargs.pop("crop_size", crop)
     model = X3D(num_classes, in_channels, **kwargs)
@@ -158,25 +168,25 @@ def _x3d(name: str, num_classes: int, num_frames: int, in_channels: int, crop: i
     return model
 
 
-@register_model
+@register_model(options=X3D_OPTIONS)
 def x3d_xs(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-XS: the X3D-M network on 4 frames (sampling rate 12) at 160² (PySlowFast ``X3D_XS``)."""
     return _x3d("x3d_xs", num_classes, num_frames, in_channels, 160, kwargs)
 
 
-@register_model
+@register_model(options=X3D_OPTIONS)
 def x3d_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-S: the X3D-M network on 13 frames (sampling rate 6) at 160² (PySlowFast ``X3D_S``)."""
     return _x3d("x3d_s", num_classes, num_frames, in_channels, 160, kwargs)
 
 
-@register_model
+@register_model(options=X3D_OPTIONS)
 def x3d_m(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-M: 16 frames (sampling rate 5), 224² crop, Kinetics statistics on [0, 1] input."""
     return _x3d("x3d_m", num_classes, num_frames, in_channels, 224, kwargs)
 
 
-@register_model
+@register_model(options=X3D_OPTIONS)
 def x3d_l(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-L: depth factor 5.0 (stages of 5/10/25/15 blocks), 16 frames at 312² (PySlowFast ``X3D_L``)."""
     kwargs.setdefault("depth_factor", 5.0)
