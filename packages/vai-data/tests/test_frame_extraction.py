@@ -177,8 +177,9 @@ def test_only_this_machines_leftovers_are_judged(tmp_path, monkeypatch):
     import sys
 
     import vai_data.frame_extraction as fe
+    import vai_data.partial_folders as pf
 
-    monkeypatch.setattr(fe, "_HOST", "node_a")
+    monkeypatch.setattr(pf, "_HOST", "node_a")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     ours = tmp_path / f"v.partial-node_a-{gone.pid}"

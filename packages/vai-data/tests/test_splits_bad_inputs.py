@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_splits_annotation_errors import _cli_error
 from vai_data.split_file import read_split_file
 from vai_data.splits import (
     diving48_splits,
@@ -20,15 +21,17 @@ from vai_data_test_media import lines, make_frames, make_video
 K400_HEADER = "label,youtube_id,time_start,time_end,split\n"
 
 
-def _cli_error(caplog, argv) -> str:
-    """Run ``vai-data`` with ``argv``; assert it failed with exactly one one-line ERROR and return it."""
-    from vai_data.cli import main
-
-    caplog.clear()
-    assert main(argv) == 1
-    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and "\n" not in errors[0], errors
-    return errors[0]
+def _ssv2_argv(tmp_path, ann) -> list[str]:
+    """``vai-data splits something-v2`` over ``ann`` with videos in ``tmp_path/videos``, out to ``tmp_path/o``."""
+    return [
+        "splits",
+        "something-v2",
+        str(ann),
+        "-o",
+        str(tmp_path / "o"),
+        "--videos-root",
+        str(tmp_path / "videos"),
+    ]
 
 
 def _kinetics_ann(tmp_path):
@@ -108,15 +111,7 @@ def test_wrong_video_ext_names_the_extension_option(tmp_path, caplog):
     d = _ssv2_ann(tmp_path)
     make_video(tmp_path / "videos" / "78687.mp4", frames=3)  # webm expected by default
     make_video(tmp_path / "videos" / "42.mp4", frames=2)
-    argv = [
-        "splits",
-        "something-v2",
-        str(d),
-        "-o",
-        str(tmp_path / "o"),
-        "--videos-root",
-        str(tmp_path / "videos"),
-    ]
+    argv = _ssv2_argv(tmp_path, d)
     message = _cli_error(caplog, argv)
     assert "SSv2 train: none of the 1 listed clips" in message and "78687.webm not found" in message
     assert message.endswith("check --videos-root / --video-ext. Nothing was written")
@@ -160,15 +155,7 @@ def test_video_ext_with_or_without_dot(tmp_path, ext):
 def test_empty_video_ext_is_one_error(tmp_path, caplog):
     d = _ssv2_ann(tmp_path)
     (tmp_path / "videos").mkdir()
-    argv = [
-        "splits",
-        "something-v2",
-        str(d),
-        "-o",
-        str(tmp_path / "o"),
-        "--videos-root",
-        str(tmp_path / "videos"),
-    ]
+    argv = _ssv2_argv(tmp_path, d)
     assert (
         _cli_error(caplog, argv + ["--video-ext", "."])
         == "--video-ext '.' is not a file extension; pass e.g. mp4 or .mp4"

@@ -26,7 +26,6 @@ import posixpath
 import re
 import shutil
 import signal
-import socket
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +36,13 @@ from tqdm import tqdm
 
 from .decode import output_size
 from .jpeg import check_jpeg_quality, encode_jpeg
+from .partial_folders import (  # noqa: F401 (host_tag, remove_stale_partials: public here too)
+    _remove_stale_partials_in,
+    host_tag,
+    partial_path,
+    remove_stale_partials,
+    videos_of_dead_workers,
+)
 from .pathio import is_native
 
 logger = logging.getLogger(__name__)
@@ -47,16 +53,6 @@ FRAME_FILE = re.compile(r"\d{5,}\.jpg")  # the names FRAME_NAME gives (more digi
 DECODE_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)  # with av.error.FFmpegError, at use
 
 
-# this machine in partial folders' names (``<folder>.partial-<host>-<pid>``): on a filesystem shared by several
-# machines a process id says nothing about another machine's processes, so only this host's leftovers are
-# judged; "-" is replaced so that the pid splits off
-def host_tag(hostname: str) -> str:
-    """``hostname`` as partial folders name it: characters other than letters, digits, ``_`` and ``.``
-    (``-`` among them, so that the pid splits off) become ``_``."""
-    return re.sub(r"[^A-Za-z0-9_.]", "_", hostname) or "localhost"
-
-
-_HOST = host_tag(socket.gethostname())
 # the partial folder this process is writing, for a pool worker's SIGTERM handler (:func:`_init_worker`)
 _partial_in_progress: str | None = None
 
@@ -75,51 +71,6 @@ def check_options(short_side: int | None, quality: int) -> None:
             f"short_side must be a number of pixels >= 0 (0 or None keeps the size), got {short_side!r}"
         )
     check_jpeg_quality(quality)
-
-
-def remove_stale_partials(out_dir: str | os.PathLike) -> list[str]:
-    """Delete ``<out_dir>.partial-<host>-<pid>`` folders that a killed extraction left behind (their process no
-    longer runs; POSIX only); returns the paths removed. Folders of running processes are left alone."""
-    parent, name = os.path.split(os.fspath(out_dir).rstrip(os.sep))
-    return _remove_stale_partials_in(parent, name)
-
-
-def _remove_stale_partials_in(parent: str, name: str | None = None) -> list[str]:
-    """:func:`remove_stale_partials` for ``name``'s folders in ``parent``, or for every ``<name>.partial-<host>-<pid>``
-    there when ``name`` is None (one listing of the folder for a whole tree of videos)."""
-    if os.name != "posix":
-        return []
-    try:
-        entries = os.listdir(parent or ".")
-    except OSError:
-        return []
-    removed = []
-    for entry in entries:
-        stem, sep, owner = entry.rpartition(".partial-")
-        host, dash, pid = owner.rpartition("-")
-        if (
-            sep
-            and (name is None or stem == name)
-            and (host == _HOST or not dash)  # (another machine's, on a shared filesystem: not ours to judge)
-            and pid.isdigit()
-            and int(pid) != os.getpid()
-            and not _process_runs(int(pid))
-        ):
-            path = os.path.join(parent, entry)
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
-
-
-def _process_runs(pid: int) -> bool:
-    """Whether process ``pid`` exists (signal 0 checks without sending anything)."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
-        return False
-    except PermissionError:  # it runs, as another user
-        return True
-    return True
 
 
 def _check_local(path: str | os.PathLike, what: str) -> None:
@@ -232,7 +183,7 @@ def extract_frames(
     if not os.path.isfile(video_path) or os.path.getsize(video_path) == 0:
         raise FrameExtractionError(f"{video_path}: missing or empty file")
     _refuse_other_content(video_path, out_dir)
-    tmp = f"{out_dir}.partial-{_HOST}-{os.getpid()}"
+    tmp = partial_path(out_dir)
     shutil.rmtree(tmp, ignore_errors=True)
     if sweep:
         remove_stale_partials(out_dir)
@@ -431,7 +382,7 @@ def _extract_in_pools(pending: dict[str, tuple], workers: int, report: Extractio
     pool; after :data:`MAX_UNEXPLAINED_BREAKS` breaks with no video to blame the rest fail."""
     unexplained = 0
     while pending and _run_pool(pending, workers, report, bar):
-        culprits = _videos_of_dead_workers(pending)
+        culprits = videos_of_dead_workers(pending)
         for rel in culprits:
             _record(report, bar, rel, None, f"{pending.pop(rel)[0]}: {WORKER_DIED}")
         for rel, (_, dst, _, _) in list(pending.items()):
@@ -497,16 +448,3 @@ def _run_pool(pending: dict[str, tuple], workers: int, report: ExtractionReport,
     finally:  # (after a break this waits for the other workers to be terminated)
         pool.shutdown(wait=True, cancel_futures=True)
     return broken
-
-
-def _videos_of_dead_workers(pending: dict[str, tuple]) -> list[str]:
-    """The videos of ``pending`` whose ``<dst>.partial-<host>-<pid>`` folder a dead process left behind (its
-    worker was killed or crashed mid-video); removes those folders. One listing per output folder."""
-    by_dst = {os.path.normpath(args[1]): rel for rel, args in pending.items()}
-    culprits = []
-    for parent in sorted({os.path.dirname(dst) for dst in by_dst}):
-        for path in _remove_stale_partials_in(parent):
-            rel = by_dst.get(os.path.normpath(path.rpartition(".partial-")[0]))
-            if rel is not None and rel not in culprits:
-                culprits.append(rel)
-    return culprits
