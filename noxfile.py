@@ -52,7 +52,17 @@ nox.options.sessions = ["lint", "tests"]
 
 # single-threaded torch in every test process: the CI machine has 2 cores and pytest-xdist is not used
 TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-PYTEST_ARGS = ["-q", "-ra", "--timeout=900", "-p", "no:cacheprovider"]
+# a passing test's tmp_path is deleted at its teardown, and the whole base folder when the run passes: the
+# training tests write checkpoints of up to 376 MB (r(2+1)d-18), which otherwise stay on disk (4 GB per run)
+PYTEST_ARGS = [
+    "-q",
+    "-ra",
+    "--timeout=900",
+    "-p",
+    "no:cacheprovider",
+    "-o",
+    "tmp_path_retention_policy=failed",
+]
 
 
 def _share_torch(session: nox.Session) -> None:
