@@ -75,11 +75,11 @@ def _share_torch(session: nox.Session) -> None:
     """
     if not (SHARED_TORCH_DIR / _COMPLETE).exists():
         shutil.rmtree(SHARED_TORCH_DIR, ignore_errors=True)
-        session.run(
+        session.run_install(
             "python", "-m", "pip", "install", "--quiet", "--target", str(SHARED_TORCH_DIR), TORCH, TORCHVISION
         )
         (SHARED_TORCH_DIR / _COMPLETE).write_text(f"{TORCH} {TORCHVISION}\n")
-    purelib = session.run(
+    purelib = session.run_install(
         "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
     ).strip()
     (Path(purelib) / "vai_shared_torch.pth").write_text(f"{SHARED_TORCH_DIR}\n")
