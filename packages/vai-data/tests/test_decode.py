@@ -106,8 +106,8 @@ class _StandInDecoder:
 
     calls: list = []
 
-    def __init__(self, path, dimension_order="NCHW"):
-        assert dimension_order == "NHWC"
+    def __init__(self, path, dimension_order="NCHW", stream_index=None):
+        assert dimension_order == "NHWC" and stream_index == 0  # the stream PyAV picks, named
         from types import SimpleNamespace
 
         self.frames = read_frames(path, list(range(64)), backend="pyav")  # (clamped to what decodes)
@@ -160,8 +160,8 @@ def test_torchcodec_failing_past_an_over_reported_end_falls_back_to_pyav(
 
     real_init = _StandInDecoder.__init__
 
-    def over_reporting(self, path, dimension_order="NCHW"):
-        real_init(self, path, dimension_order)
+    def over_reporting(self, path, dimension_order="NCHW", stream_index=None):
+        real_init(self, path, dimension_order, stream_index)
         self.metadata = SimpleNamespace(num_frames=self._len + 8)
 
     monkeypatch.setattr(_StandInDecoder, "__init__", over_reporting)

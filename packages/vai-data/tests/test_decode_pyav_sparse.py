@@ -182,11 +182,11 @@ def test_failed_seek_of_the_fallback_decodes_from_the_start(videos, monkeypatch)
     sequential = dp._sequential_decode
     seeks = []
 
-    def seek_fails(container, stream, path, wanted, last, short_side, seek_frame, reformatter):
+    def seek_fails(container, stream, path, wanted, last, seek_frame, convert):
         seeks.append(seek_frame)
         if seek_frame:
             raise dp._SeekFailed()
-        return sequential(container, stream, path, wanted, last, short_side, seek_frame, reformatter)
+        return sequential(container, stream, path, wanted, last, seek_frame, convert)
 
     monkeypatch.setattr(dp._SparseDecoder, "run", give_up)
     monkeypatch.setattr(dp, "_sequential_decode", seek_fails)

@@ -24,6 +24,7 @@ from .decode_probe import note_rerouted, seek_probe
 from .errors import VideoDecodeError
 from .pathio import exists, is_native, local_path
 from .transforms.clip import short_side_size
+from .video_stream import first_frame_steps, pick_video_stream, upright_size
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,11 @@ def output_size(width: int, height: int, short_side: int | None) -> tuple[int, i
 
 
 def _video_stream(container, path: str):
-    """The first video stream, or a VideoDecodeError saying why there is none we can decode."""
-    if not container.streams.video:
+    """The video stream vai decodes (:func:`vai_data.video_stream.pick_video_stream`), or a VideoDecodeError
+    saying why there is none we can decode."""
+    stream = pick_video_stream(container)
+    if stream is None:
         raise VideoDecodeError(path, "no video stream in the container")
-    stream = container.streams.video[0]
     if stream.codec_context is None:
         raise VideoDecodeError(
             path,
@@ -76,7 +78,9 @@ def _video_stream(container, path: str):
 
 
 def probe_video(path: str) -> tuple[int, int, int]:
-    """Return ``(num_frames, width, height)`` from container metadata (may over-report; see read_frames)."""
+    """Return ``(num_frames, width, height)`` from container metadata (the count may over-report, which
+    read_frames clamps); the size is the upright picture's, as the decoders return it (a phone video's
+    rotation applied, which takes decoding its first frame)."""
     import av
 
     local = _check_file(path)
@@ -84,11 +88,18 @@ def probe_video(path: str) -> tuple[int, int, int]:
         with av.open(local) as container:
             stream = _video_stream(container, path)
             n = stream.frames
+            if n and container.format.name == "avi":
+                # an AVI header's frame count can be anything (1,000,000 for 12 frames); its index lists
+                # every frame's chunk
+                listed = len(getattr(stream, "index_entries", None) or ())
+                n = min(n, listed) if listed else n
             if not n and stream.duration is not None and stream.average_rate:
                 n = int(round(float(stream.duration * stream.time_base * stream.average_rate)))
             if not n:  # no metadata at all: count by demuxing packets (no decoding)
                 n = sum(1 for p in container.demux(stream) if p.size)
-            return int(n), int(stream.codec_context.width), int(stream.codec_context.height)
+            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+            width, height = upright_size(width, height, first_frame_steps(container, stream))
+            return int(n), width, height
     except VideoDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as e:
@@ -114,17 +125,22 @@ def _decord_read(
 
     local = _check_file(path)
     # cached per path: one dictionary lookup after a file's first call
-    problem, probed_size = seek_probe(local)
+    probe = seek_probe(local)
+    problem = probe.problem
+    if problem is None and probe.several_streams:
+        problem = "several video streams, and decord cannot be told which one to decode"
     if problem is not None:
         # decord's get_batch would silently return other frames: PyAV's decoder is exact on these files
         note_rerouted(path, problem)
         return _pyav_read(path, indices, short_side, size_hint, local)
     width = height = -1
     if short_side is not None:
-        if size_hint is not None:
+        # the probed size is the upright picture's, which decord scales (after rotating a phone video);
+        # a split file's width/height may be the stored picture's
+        if probe.size is not None:
+            w0, h0 = probe.size
+        elif size_hint is not None:
             w0, h0 = size_hint
-        elif probed_size is not None:
-            w0, h0 = probed_size
         else:
             _, w0, h0 = probe_video(path)
         width, height = output_size(w0, h0, short_side)
@@ -204,12 +220,16 @@ def torchcodec_available() -> bool:
 def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> torch.Tensor:
     VideoDecoder = _torchcodec_decoder()
     local = _check_file(path)
-    problem, probed_size = seek_probe(local)
-    if problem is not None:  # torchcodec would return other frames, silently, or fail part-way
-        note_rerouted(path, problem, "torchcodec")
+    probe = seek_probe(local)
+    if probe.problem is not None:  # torchcodec would return other frames, silently, or fail part-way
+        note_rerouted(path, probe.problem, "torchcodec")
         return _pyav_read(path, indices, short_side, size_hint, local)
+    # the stream PyAV decodes (torchcodec's own choice may differ); sizes of the upright picture, which
+    # torchcodec resizes after rotating a phone video
     kwargs, resized = {}, False
-    source_size = size_hint or probed_size
+    if probe.stream_index is not None:
+        kwargs["stream_index"] = probe.stream_index
+    source_size = probe.size or size_hint
     if short_side is not None and source_size is not None:
         try:  # torchcodec with decoder transforms (0.17 has them) resizes inside the decoder (antialiased)
             from torchcodec.transforms import Resize

@@ -1,5 +1,5 @@
 """Which video files decord 0.6 (and torchcodec) seek in inexactly, judged once per path from the container and
-the packets' timestamps (PyAV demuxing, no decoding).
+the packets' timestamps (PyAV demuxing; one frame is decoded, for the picture's rotation).
 
 decord numbers frames by sorting the packets' pts; to reach frame ``i`` it seeks to the pts of *display*
 frame ``k``, where ``k`` is the *decode-order* position of the keyframe before ``i``, then counts the frames
@@ -17,16 +17,20 @@ AVI without codec delay). It returns other frames, silently, on
 those files to vai's PyAV decoder, which numbers frames by counting where timestamps cannot be trusted.
 torchcodec 0.17, which maps a frame index to a timestamp from the average frame rate, is off on the same
 files (MPEG-4 with B-frames in AVI, H.264 open GOPs, MPEG-TS, H.264 in AVI) and goes the same way.
-The verdict is cached per path (bounded, per process) with the stream's frame size, which the decord
-backend needs for a decode-time resize when the caller gave none, so a file costs one PyAV open and a
-demux of at most ``_MAX_PACKETS`` packets (about 1 ms for a short clip) in a process, and each later call
-one dictionary lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order
+The verdict is cached per path (bounded, per process) with the upright picture's size (a phone video's
+rotation applied, as decord and torchcodec apply it), which their decode-time resizes need, the stream vai
+decodes and whether there are several (decord cannot be told which: such files go to PyAV too), so a
+file costs one PyAV open, a demux of at most ``_MAX_PACKETS`` packets and one decoded frame (about 1.5 ms
+for a short clip) in a process, and each later call one dictionary lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order
 positions and ``get_frame_timestamp`` the pts-sorted times, but not a keyframe's pts.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
+
+from .video_stream import first_frame_steps, pick_video_stream, upright_size, video_streams
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +46,28 @@ _REORDER_WINDOW = 32  # packets after a keyframe among which a leading picture w
 # verdicts kept per process: a path and a short string each (~200 bytes); past this the oldest go first
 MAX_CACHED = 65536
 
+
+class Verdict(NamedTuple):
+    """What :func:`seek_probe` learned of a file."""
+
+    problem: str | None  # why decord's get_batch and torchcodec may return other frames; None: exact
+    size: tuple[int, int] | None  # (width, height) of the upright picture (None: unknown)
+    stream_index: int | None = None  # the stream vai decodes (vai_data.video_stream.pick_video_stream)
+    several_streams: bool = False  # more than one video stream that is not cover art
+
+
 _UNSEEN = object()
-_verdicts: dict[str, tuple[str | None, tuple[int, int] | None]] = {}
+_NOTHING = Verdict(None, None)
+_verdicts: dict[str, Verdict] = {}
 _logged = False
 
 
-def seek_probe(local_path: str) -> tuple[str | None, tuple[int, int] | None]:
-    """``(problem, (width, height))`` from one PyAV open per path and process: why decord's ``get_batch`` (and
-    torchcodec) may return other frames than those asked for on this file, or None when seeking is exact
-    there (also for a file PyAV cannot read: the decoders then report it); the size is None where PyAV
-    cannot read the stream's."""
+def seek_probe(local_path: str) -> Verdict:
+    """What one PyAV open per path and process tells of a file (:class:`Verdict`): why decord's ``get_batch``
+    (and torchcodec) may return other frames than those asked for on it, or None when seeking is exact there
+    (also for a file PyAV cannot read: the decoders then report it); the upright picture's size where that
+    problem is None (a phone video's rotation read off its first frame) and the stored one otherwise (None
+    where PyAV cannot read it); which video stream vai decodes, and whether there are several."""
     verdict = _verdicts.get(local_path, _UNSEEN)
     if verdict is _UNSEEN:
         verdict = _probe(local_path)
@@ -85,27 +101,32 @@ def clear_cache() -> None:
     _verdicts.clear()
 
 
-def _probe(local_path: str) -> tuple[str | None, tuple[int, int] | None]:
+def _probe(local_path: str) -> Verdict:
     import av
 
     try:
         with av.open(local_path) as container:
-            if not container.streams.video:
-                return None, None
-            stream = container.streams.video[0]
+            stream = pick_video_stream(container)
+            if stream is None:
+                return _NOTHING
+            index, several = stream.index, len(video_streams(container)) > 1
             cc = stream.codec_context
             if cc is None:
-                return None, None
+                return Verdict(None, None, index, several)
             size = (int(cc.width), int(cc.height)) if cc.width > 0 and cc.height > 0 else None
             fmt = container.format.name
             if fmt in _UNINDEXED:
-                return f"{_UNINDEXED[fmt]} container: seeks land near, not on, a keyframe", size
-            if cc.name in _OPEN_GOP_CODECS and cc.has_b_frames:
-                return f"{cc.name} with B-frames, whose GOPs are open unless the encoder closed them", size
-            return _timestamp_problem(container, stream), size
+                problem = f"{_UNINDEXED[fmt]} container: seeks land near, not on, a keyframe"
+            elif cc.name in _OPEN_GOP_CODECS and cc.has_b_frames:
+                problem = f"{cc.name} with B-frames, whose GOPs are open unless the encoder closed them"
+            else:
+                problem = _timestamp_problem(container, stream)
+            if problem is None and size is not None:  # decord and torchcodec rotate phone videos upright
+                size = upright_size(*size, first_frame_steps(container, stream))
+            return Verdict(problem, size, index, several)
     except Exception as e:  # unreadable or odd: decord's own errors and fallbacks apply, as before
         logger.debug("cannot probe %s for decord's seeking (%s: %s)", local_path, type(e).__name__, e)
-        return None, None
+        return _NOTHING
 
 
 def _timestamp_problem(container, stream) -> str | None:

@@ -31,8 +31,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from .decode import _check_file, _video_stream, output_size
+from .decode import _check_file, _video_stream
 from .errors import VideoDecodeError
+from .video_stream import FrameConverter
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,6 @@ class _Fallback(Exception):
     def __init__(self, reason: str, pts_untrusted: bool = False):
         super().__init__(reason)
         self.pts_untrusted = pts_untrusted
-
-
-def _to_rgb(frame, out_size: tuple[int, int], reformatter) -> np.ndarray:
-    """``frame.to_ndarray(format="rgb24", width=, height=)`` through one reformatter per read: the same pixels,
-    without building a new swscale context for every frame (~0.5 ms each at 640x360 -> 455x256)."""
-    return reformatter.reformat(frame, format="rgb24", width=out_size[0], height=out_size[1]).to_ndarray()
 
 
 class _SeekFailed(Exception):
@@ -120,18 +115,15 @@ def _walk_frames(container, stream, seek_frame: int, first_wanted: int, errors: 
             i += 1
 
 
-def _sequential_decode(container, stream, path, wanted, last_wanted, short_side, seek_frame, reformatter):
+def _sequential_decode(container, stream, path, wanted, last_wanted, seek_frame, convert: FrameConverter):
     """Decode every frame up to ``last_wanted`` (after seeking near ``seek_frame`` when it is not 0; frames are
     then numbered by pts, else counted); returns ({index: rgb array}, (last index, last frame) or None)."""
     got: dict[int, np.ndarray] = {}
     prev = None
-    out_size = None
     errors: list[str] = []
     for i, frame in _walk_frames(container, stream, seek_frame, min(wanted), errors):
-        if out_size is None:
-            out_size = output_size(frame.width, frame.height, short_side)
         if i in wanted and i not in got:
-            got[i] = _to_rgb(frame, out_size, reformatter)
+            got[i] = convert(frame)
         prev = (i, frame)
         if i >= last_wanted:
             break
@@ -140,7 +132,7 @@ def _sequential_decode(container, stream, path, wanted, last_wanted, short_side,
     if prev is None and errors:
         raise VideoDecodeError(path, f"PyAV cannot decode any frame ({errors[0]})")
     if prev is not None and prev[0] < last_wanted and prev[0] not in got:
-        got[prev[0]] = _to_rgb(prev[1], out_size, reformatter)
+        got[prev[0]] = convert(prev[1])
     return got, prev
 
 
@@ -158,19 +150,16 @@ def pts_count_frames(container, stream) -> bool:
 class _SparseDecoder:
     """One sparse pass over a video (see the module docstring); ``run`` returns {index: rgb array}."""
 
-    def __init__(
-        self, container, stream, wanted: set[int], short_side: int | None, skip_nonref: bool, reformatter
-    ):
+    def __init__(self, container, stream, wanted: set[int], skip_nonref: bool, convert: FrameConverter):
         self.container, self.stream, self.cc = container, stream, stream.codec_context
-        self.reformatter = reformatter
-        self.wanted, self.short_side, self.skip_nonref = wanted, short_side, skip_nonref
+        self.convert = convert
+        self.wanted, self.skip_nonref = wanted, skip_nonref
         self.scale = Fraction(stream.time_base) * Fraction(stream.average_rate)
         self.start_pts = stream.start_time or 0
         self.unfed = sorted(wanted, reverse=True)  # wanted indices whose packet is not fed yet, smallest last
         self.unfed_set = set(wanted)
         self.got: dict[int, np.ndarray] = {}
         self.in_flight: set[int] = set()  # wanted indices fed but not yet returned by the decoder
-        self.out_size: tuple[int, int] | None = None
         self.skip_mode = "DEFAULT"
         self.newest = None  # (index, frame) of the highest-numbered frame the decoder returned
         self.last_seek = -1  # the last frame sought; seeking again for it could loop when it lands far behind
@@ -192,9 +181,7 @@ class _SparseDecoder:
             if self.newest is None or i > self.newest[0]:
                 self.newest = (i, frame)  # the last frame, should wanted indices lie past the real end
             if i in self.in_flight:
-                if self.out_size is None:
-                    self.out_size = output_size(frame.width, frame.height, self.short_side)
-                self.got[i] = _to_rgb(frame, self.out_size, self.reformatter)
+                self.got[i] = self.convert(frame)
                 self.in_flight.discard(i)
 
     def feed(self, packet, want: bool) -> None:
@@ -373,10 +360,9 @@ def _pyav_read(
     ``skip_nonref=False`` keeps the sparse path but decodes non-reference frames too. ``local``: the local
     file when the caller (another backend handing a file over) has checked ``path`` already."""
     import av
-    from av.video.reformatter import VideoReformatter
 
     local = local or _check_file(path)
-    reformatter = VideoReformatter()
+    convert = FrameConverter(short_side)
     wanted = set(int(i) for i in indices)
     last_wanted, first = int(indices.max()), int(indices.min())
     got = None
@@ -392,7 +378,7 @@ def _pyav_read(
             if stats is not None:
                 stats["sparse"] = False
             if sparse and pts_ok:
-                dec = _SparseDecoder(container, stream, wanted, short_side, skip_nonref, reformatter)
+                dec = _SparseDecoder(container, stream, wanted, skip_nonref, convert)
                 try:
                     got = dec.run()
                 except (
@@ -421,15 +407,12 @@ def _pyav_read(
                         path,
                         wanted,
                         last_wanted,
-                        short_side,
                         first if can_seek else 0,
-                        reformatter,
+                        convert,
                     )
                 except _SeekFailed:
                     container.seek(0)
-                    got, prev = _sequential_decode(
-                        container, stream, path, wanted, last_wanted, short_side, 0, reformatter
-                    )
+                    got, prev = _sequential_decode(container, stream, path, wanted, last_wanted, 0, convert)
                 if prev is None:
                     raise VideoDecodeError(path, "no frame could be decoded (empty or corrupt video stream)")
     except VideoDecodeError:

@@ -34,7 +34,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .decode import output_size
 from .jpeg import check_jpeg_quality, encode_jpeg
 from .partial_folders import (  # noqa: F401 (host_tag, remove_stale_partials: public here too)
     _remove_stale_partials_in,
@@ -44,6 +43,7 @@ from .partial_folders import (  # noqa: F401 (host_tag, remove_stale_partials: p
     videos_of_dead_workers,
 )
 from .pathio import is_native
+from .video_stream import FrameConverter, pick_video_stream
 
 logger = logging.getLogger(__name__)
 
@@ -131,14 +131,13 @@ def _make_room(video_path: str, out_dir: str) -> None:
 
 
 def _rgb_frames(container, short_side: int | None) -> Iterator:
-    """The container's first video stream as ``(H, W, 3)`` uint8 RGB frames at the output size."""
-    stream = container.streams.video[0]
+    """The video stream ``read_frames`` decodes, as upright ``(H, W, 3)`` uint8 RGB frames at the output size
+    (:mod:`vai_data.video_stream`)."""
+    stream = pick_video_stream(container)
     stream.thread_type = "AUTO"
-    size = None
+    convert = FrameConverter(short_side)
     for frame in container.decode(stream):
-        if size is None:
-            size = output_size(frame.width, frame.height, short_side)
-        yield frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+        yield convert(frame)
 
 
 def _write_frame(video_path: str, path: str, rgb, quality: int) -> None:

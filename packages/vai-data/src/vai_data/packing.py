@@ -27,14 +27,15 @@ import numpy as np
 import torch
 
 from .datasets.flow import check_flow_mode
-from .decode import output_size
-from .decode_pyav import SEEK_MIN_FRAMES, _SeekFailed, _to_rgb, _walk_frames, pts_count_frames
+from .decode import _video_stream
+from .decode_pyav import SEEK_MIN_FRAMES, _SeekFailed, _walk_frames, pts_count_frames
 from .errors import VideoDecodeError
 from .frame_sources import format_frame_path, resize_short_side_thwc
 from .jpeg import check_jpeg_quality, decode_jpeg, encode_jpeg
 from .packed import PACKED_SUFFIX, _lmdb_module, close_lmdb, packed_tag, write_packed
 from .pathio import exists, is_native, join, local_path, read_bytes
 from .split_file import SplitFile, SplitRow, read_split_file, write_split_file
+from .video_stream import FrameConverter
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def _decode_video(
 
     try:
         with av.open(local_path(path)) as container:
-            stream = container.streams.video[0]
+            stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
             if start >= SEEK_MIN_FRAMES and pts_count_frames(container, stream):
                 try:
@@ -79,11 +80,9 @@ def _decode_video(
 def _encode_frames(container, stream, path, start, end, short_side, quality, seek_frame):
     """JPEG bytes of frames ``start..end`` (see :func:`_decode_video`); a damaged packet fails the row
     (counting on past it would shift every later frame)."""
-    from av.video.reformatter import VideoReformatter
-
     out: list[bytes] = []
     errors: list[str] = []
-    at_end, size, reformatter = True, None, VideoReformatter()
+    at_end, convert = True, FrameConverter(short_side)
     for i, frame in _walk_frames(container, stream, seek_frame, start, errors):
         if errors:
             break
@@ -92,9 +91,7 @@ def _encode_frames(container, stream, path, start, end, short_side, quality, see
             break
         if i < start:
             continue
-        if size is None:
-            size = output_size(frame.width, frame.height, short_side)
-        out.append(encode_jpeg(_to_rgb(frame, size, reformatter), quality))
+        out.append(encode_jpeg(convert(frame), quality))
     if errors:
         raise VideoDecodeError(path, f"cannot decode for packing ({errors[0]})")
     if seek_frame and not out:
