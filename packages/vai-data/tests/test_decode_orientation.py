@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from vai_data import decode_jpeg, extract_frames, probe_video, read_frames
 from vai_data import decode_probe as probe
+from vai_data.mov_display_matrix import mov_rotation_degrees
 from vai_data.packing import video_to_jpegs
 from vai_data.video_stream import pick_video_stream, rotation_steps, upright_size
 from vai_data_test_media import torchcodec_loads
@@ -30,10 +31,16 @@ def marked_frames(n: int = N, h: int = H, w: int = W) -> np.ndarray:
     return out
 
 
-def encode(path: Path, frames: np.ndarray, rotation: int = 0, extra_stream: np.ndarray | None = None) -> str:
+def encode(
+    path: Path,
+    frames: np.ndarray,
+    rotation: int = 0,
+    extra_stream: np.ndarray | None = None,
+    options: dict | None = None,
+) -> str:
     """H.264 mp4 of ``frames``, with a display rotation (degrees counter-clockwise) when not 0; with
     ``extra_stream``, those frames form a first, small video stream and ``frames`` the second."""
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options=options or {}) as out:
         streams = []
         for clip in ([extra_stream] if extra_stream is not None else []) + [frames]:
             s = out.add_stream("libx264", rate=10, options={"crf": "1", "g": "3", "bf": "0"})
@@ -172,3 +179,64 @@ def test_an_avi_header_that_over_reports_frames_is_checked_against_its_index(tmp
     with av.open(str(path)) as c:
         assert c.streams.video[0].frames == 1_000_000  # what the header says
     assert probe_video(str(path)) == (N, W, H)
+
+
+@pytest.mark.parametrize(
+    "suffix, options", [(".mp4", None), (".mp4", {"movflags": "faststart"}), (".mov", None)]
+)
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+def test_the_mov_display_matrix_reads_as_ffmpeg_reads_it(tmp_path, suffix, options, degrees):
+    path = encode(tmp_path / f"r{suffix}", marked_frames(2), degrees, options=options)
+    with av.open(path) as c:
+        frame_rotation = next(c.decode(video=0)).rotation
+    assert rotation_steps(mov_rotation_degrees(path, 0)) == rotation_steps(frame_rotation)
+    assert rotation_steps(frame_rotation) == rotation_steps(degrees)
+    assert mov_rotation_degrees(path, 1) is None  # no such track
+
+
+def _box(kind: bytes, payload: bytes, large: bool = False) -> bytes:
+    if large:
+        return struct.pack(">I4sQ", 1, kind, 16 + len(payload)) + payload
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def _matrix(degrees: float) -> bytes:
+    """A display matrix as a phone writes it, for a clip to be shown turned ``degrees`` clockwise."""
+    r = np.radians(degrees)
+    a, b = round(np.cos(r) * 65536), round(np.sin(r) * 65536)
+    return struct.pack(">9i", a, b, 0, -b, a, 0, 0, 0, 1 << 30)
+
+
+def _moov(degrees: float, version: int = 0, large: bool = False) -> bytes:
+    times = bytes(32 if version else 20)
+    tkhd = _box(b"tkhd", bytes([version, 0, 0, 3]) + times + bytes(16) + _matrix(degrees) + bytes(8))
+    mvhd = _box(b"mvhd", bytes(4 + 16 + 16) + _matrix(0) + bytes(28))
+    return _box(b"moov", mvhd + _box(b"trak", tkhd, large=large), large=large)
+
+
+@pytest.mark.parametrize("version, large", [(0, False), (1, False), (0, True)])
+def test_mov_boxes_are_walked_whatever_their_layout(tmp_path, version, large):
+    body = _box(b"ftyp", b"isom" + bytes(4)) + _box(b"mdat", bytes(100), large=large)
+    path = tmp_path / "phone.mp4"
+    path.write_bytes(body + _moov(90, version, large))  # the movie header after the media, as phones write
+    assert rotation_steps(mov_rotation_degrees(str(path), 0)) == rotation_steps(-90)  # shown turned clockwise
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not a video at all",
+        bytes(7),
+        struct.pack(">I4s", 3, b"ftyp"),
+        struct.pack(">I4s", 4096, b"moov"),
+    ],
+)
+def test_unreadable_mov_boxes_give_none(tmp_path, data):
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(data)
+    assert mov_rotation_degrees(str(path), 0) is None
+    assert mov_rotation_degrees(str(tmp_path / "missing.mp4"), 0) is None
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(_moov(90)[:-20])
+    assert mov_rotation_degrees(str(truncated), 0) is None

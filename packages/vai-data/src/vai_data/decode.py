@@ -24,7 +24,7 @@ from .decode_probe import note_rerouted, seek_probe
 from .errors import VideoDecodeError
 from .pathio import exists, is_native, local_path
 from .transforms.clip import short_side_size
-from .video_stream import first_frame_steps, pick_video_stream, upright_size
+from .video_stream import display_steps, pick_video_stream, upright_size
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def probe_video(path: str) -> tuple[int, int, int]:
             if not n:  # no metadata at all: count by demuxing packets (no decoding)
                 n = sum(1 for p in container.demux(stream) if p.size)
             width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-            width, height = upright_size(width, height, first_frame_steps(container, stream))
+            width, height = upright_size(width, height, display_steps(container, stream, local))
             return int(n), width, height
     except VideoDecodeError:
         raise

@@ -1,5 +1,5 @@
 """Which video files decord 0.6 (and torchcodec) seek in inexactly, judged once per path from the container and
-the packets' timestamps (PyAV demuxing; one frame is decoded, for the picture's rotation).
+the packets' timestamps (PyAV demuxing, no decoding).
 
 decord numbers frames by sorting the packets' pts; to reach frame ``i`` it seeks to the pts of *display*
 frame ``k``, where ``k`` is the *decode-order* position of the keyframe before ``i``, then counts the frames
@@ -20,8 +20,8 @@ files (MPEG-4 with B-frames in AVI, H.264 open GOPs, MPEG-TS, H.264 in AVI) and 
 The verdict is cached per path (bounded, per process) with the upright picture's size (a phone video's
 rotation applied, as decord and torchcodec apply it), which their decode-time resizes need, the stream vai
 decodes and whether there are several (decord cannot be told which: such files go to PyAV too), so a
-file costs one PyAV open, a demux of at most ``_MAX_PACKETS`` packets and one decoded frame (about 1.5 ms
-for a short clip) in a process, and each later call one dictionary lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order
+file costs one PyAV open, a demux of at most ``_MAX_PACKETS`` packets and, for MP4/MOV, a walk over its
+boxes for the display matrix (about 1 ms for a short clip) in a process, and each later call one dictionary lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order
 positions and ``get_frame_timestamp`` the pts-sorted times, but not a keyframe's pts.
 """
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
-from .video_stream import first_frame_steps, pick_video_stream, upright_size, video_streams
+from .video_stream import display_steps, pick_video_stream, upright_size, video_streams
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _probe(local_path: str) -> Verdict:
             else:
                 problem = _timestamp_problem(container, stream)
             if problem is None and size is not None:  # decord and torchcodec rotate phone videos upright
-                size = upright_size(*size, first_frame_steps(container, stream))
+                size = upright_size(*size, display_steps(container, stream, local_path))
             return Verdict(problem, size, index, several)
     except Exception as e:  # unreadable or odd: decord's own errors and fallbacks apply, as before
         logger.debug("cannot probe %s for decord's seeking (%s: %s)", local_path, type(e).__name__, e)

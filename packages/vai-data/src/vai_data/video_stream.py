@@ -66,17 +66,15 @@ def frame_rotation_steps(frame) -> int:
         return 0
 
 
-def first_frame_steps(container, stream) -> int:
-    """:func:`rotation_steps` of ``stream``, read off its first frame (PyAV has no stream-level getter for the
-    display matrix; one decoded frame, ~0.5 ms at 340x256). Rewinds first; 0 where nothing decodes."""
-    try:
-        container.seek(0)
-        stream.codec_context.thread_count = 1  # frame threads would hold the first frame back
-        for frame in container.decode(stream):
-            return frame_rotation_steps(frame)
-    except Exception:  # damaged or odd: the stored orientation, as before; the decoders report errors
-        pass
-    return 0
+def display_steps(container, stream, local_path: str) -> int:
+    """:func:`rotation_steps` of ``stream`` as decord and torchcodec apply it, without decoding: the
+    QuickTime/MP4 display matrix (:mod:`vai_data.mov_display_matrix`), where phones store rotation; 0 for
+    other containers (decoded frames' own ``rotation`` still turns PyAV's output upright there)."""
+    if "mov" not in container.format.name.split(","):
+        return 0
+    from .mov_display_matrix import mov_rotation_degrees
+
+    return rotation_steps(mov_rotation_degrees(local_path, stream.index))
 
 
 def upright_size(width: int, height: int, steps: int) -> tuple[int, int]:
