@@ -41,12 +41,15 @@ def test_load_rejects_pickled_objects(tmp_path: Path) -> None:
 def test_policies_and_links(tmp_path: Path) -> None:
     w = tmp_path / "w"
     peaks: list[int] = []
+    previous = None
     for epoch, best in [(1, True), (2, False), (3, True), (4, False), (5, False)]:
         peaks += [epoch] if best else []
         ck.save_epoch_checkpoint(
-            w, epoch, {"epoch": epoch, "peak_epochs": list(peaks)}, best, "last_and_peaks"
+            w, epoch, {"epoch": epoch, "peak_epochs": list(peaks)}, best, "last_and_peaks", previous
         )
+        previous = epoch
     assert ck.checkpoint_epochs(w) == [1, 3, 5]
+    assert ck.load_checkpoint(w / "epoch_0005.pth")["save_policy"] == "last_and_peaks"
     assert (
         ck.load_checkpoint(w / "best.pth")["epoch"] == 3 and ck.load_checkpoint(w / "last.pth")["epoch"] == 5
     )
@@ -56,6 +59,23 @@ def test_policies_and_links(tmp_path: Path) -> None:
     assert ck.checkpoint_epochs(h) == [1, 3] and ck.load_checkpoint(h / "last.pth")["epoch"] == 3
     with pytest.raises(ValueError, match="save policy"):
         ck.save_epoch_checkpoint(h, 5, {}, True, "sometimes")
+
+
+def test_last_and_peaks_drops_only_its_previous_last(tmp_path: Path) -> None:
+    """Only the checkpoint this policy wrote last (``previous``) may go, never other epochs' files,
+    e.g. those an earlier ``-s all`` phase kept."""
+    w = tmp_path / "w"
+    for epoch in (1, 2, 3):  # an "all" phase: epoch 1 is the only peak
+        ck.save_epoch_checkpoint(w, epoch, {"epoch": epoch, "peak_epochs": [1]}, epoch == 1, "all")
+    ck.save_epoch_checkpoint(w, 4, {"epoch": 4, "peak_epochs": [1]}, False, "last_and_peaks", None)
+    ck.save_epoch_checkpoint(w, 5, {"epoch": 5, "peak_epochs": [1]}, False, "last_and_peaks", 4)
+    assert ck.checkpoint_epochs(w) == [1, 2, 3, 5]
+    # the resumed checkpoint may be dropped only if last_and_peaks wrote it in this very folder
+    c4 = {"epoch": 4, "save_policy": "last_and_peaks"}
+    assert ck.droppable_epoch(c4, w / "epoch_0004.pth", w) == 4
+    assert ck.droppable_epoch({**c4, "save_policy": "all"}, w / "epoch_0004.pth", w) is None
+    assert ck.droppable_epoch({"epoch": 4}, w / "epoch_0004.pth", w) is None  # older checkpoints
+    assert ck.droppable_epoch(c4, tmp_path / "other" / "epoch_0004.pth", w) is None  # a -l N source
 
 
 def test_rng_state_roundtrip_weights_only(tmp_path: Path) -> None:

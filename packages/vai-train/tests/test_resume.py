@@ -135,7 +135,7 @@ def test_nan_loss_stops_with_last_good_checkpoint(
 def _plateau_kit(losses: list[float]) -> tuple[dict, dict]:
     """A plateau run over ``losses`` (patience 0, cooldown 1, halving) and its checkpoint after them."""
     import torch
-    from vai_train.engine.trainer import _step_plateau
+    from vai_train.engine.restore import step_plateau as _step_plateau
     from vai_train.schedulers import ReduceLROnPlateau
 
     model = torch.nn.Linear(2, 2)
@@ -212,7 +212,8 @@ def test_warmup_plateau_replay_does_not_warm_up_again() -> None:
 
     import torch
     from vai_train.engine.distributed import DistInfo
-    from vai_train.engine.trainer import _restore, _step_plateau
+    from vai_train.engine.restore import step_plateau as _step_plateau
+    from vai_train.engine.trainer import _restore
     from vai_train.schedulers import ReduceLROnPlateau, WarmupScheduler
 
     iters = 2  # per epoch; the warmup lasts 3 iterations, so it ends in epoch 2

@@ -94,3 +94,13 @@ def test_multi_label_defaults(base_args: list[str]) -> None:
     assert "multicropval_vid_mAP" in row and "val_acc" not in row
     ckpt = load_checkpoint(res.run_dir / "weights" / "last.pth")
     assert ckpt["early_stopping_state"]["best_metric_epoch"] in (1, 2)
+
+
+def test_training_speed_faster_skips_train_metrics(base_args: list[str]) -> None:
+    """--training_speed faster (upstream): training outputs are not gathered, so no train metrics; the
+    train loss is still exact, and validation is unchanged."""
+    standard = run_train(base_args + ["-e", "1"]).summary[0]
+    faster = run_train(base_args + ["-e", "1", "--training_speed", "faster"]).summary[0]
+    assert "train_acc" in standard and "train_acc" not in faster and "train_acc_top5" not in faster
+    assert faster["train_loss"] == pytest.approx(standard["train_loss"], rel=1e-6)
+    assert faster["val_acc"] == standard["val_acc"]

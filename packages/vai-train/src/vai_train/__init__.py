@@ -15,7 +15,7 @@ _LAZY = {
     "run_eval": "vai_train.api",
     "run_feature": "vai_train.api",
     "list_configs_text": "vai_train.api",
-    "RunResult": "vai_train.engine.trainer",
+    "RunResult": "vai_train.engine.result",
 }
 
 __all__ = sorted(_LAZY)

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from vai_train.engine.trainer import RunResult
+from vai_train.engine.result import RunResult
 
 
 def _parse(command: str, args: Sequence[str] | argparse.Namespace) -> argparse.Namespace:

@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(  # checked by run_train: a bad policy is a one-line error with exit status 1
         "-s",
         "--save_mode",
-        default="last_and_peaks",
+        default=None,
         metavar="POLICY",
-        help=f"checkpoint keep policy: {', '.join(SAVE_POLICIES)} (default last_and_peaks)",
+        help=f"checkpoint keep policy: {', '.join(SAVE_POLICIES)} (default last_and_peaks; with -l -1 the"
+        " policy the version was trained with)",
     )
     t.add_argument(
         "-e", "--num_epochs", type=int, default=None, help="epochs (default: the exp config's num_epochs)"
@@ -110,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("-WE", "--wandb_entity", default=None, help="W&B entity (team or user)")
     t.add_argument("-WR", "--wandb_run_id", default=None, help="W&B run id to resume")
+    t.add_argument(
+        "-WUM",
+        "--wandb_upload_models",
+        default="best_and_last",
+        choices=("best_and_last", "no"),
+        help="with -WP: upload best.pth and last.pth as W&B artifacts at the end (upstream default)",
+    )
+    t.add_argument(
+        "--training_speed",
+        default="standard",
+        choices=("standard", "faster"),
+        help="faster: do not gather training outputs to rank 0, so no train metrics (train loss stays)",
+    )
 
     for name, help_ in (
         ("eval", "evaluate a checkpoint on a split"),
@@ -126,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         e.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
         e.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
-        e.add_argument("-p", "--save_predictions", action="store_true")
+        e.add_argument(
+            "-p",
+            "--save_predictions",
+            action="store_true",
+            help="save predictions" if name == "eval" else argparse.SUPPRESS,  # feature: refused
+        )
         if name == "feature":
             e.add_argument("-f", "--feature_name", default="features", choices=("features", "logits"))
 

@@ -136,8 +136,13 @@ def resolve_version(exp_dir: Path, version: str | int) -> RunDir:
     return rd
 
 
-def save_configs(rd: RunDir, files: list[tuple[str, Path]], args: dict[str, Any], prefix: str = "") -> None:
-    """Copy every executed config file into ``configs/`` and write ``args.json`` (upstream layout)."""
+def save_configs(rd: RunDir, files: list[tuple[str, Path]], args: dict[str, Any], prefix: str = "") -> Path:
+    """Copy every executed config file into ``configs/`` and record the invocation's arguments.
+
+    The first run of a version writes ``args.json`` (upstream layout); every later one (``-l -1``
+    resumes, the run continuing a ``-l N`` branch) adds ``args_1.json``, ``args_2.json``, ... so the
+    original flags (``-s``, ``-e``, ``--seed``, ...) are never overwritten. Returns the file written.
+    """
     rd.configs.mkdir(parents=True, exist_ok=True)
     for kind, src in files:
         dst_dir = rd.configs / f"{kind}_configs"
@@ -146,8 +151,37 @@ def save_configs(rd: RunDir, files: list[tuple[str, Path]], args: dict[str, Any]
         if dst.exists() and dst.resolve() != src.resolve() and dst.read_bytes() != src.read_bytes():
             dst = dst_dir / f"{src.parent.name}__{src.name}"
         shutil.copy2(src, dst)
-    name = f"{prefix}args.json" if prefix else "args.json"
-    (rd.configs / name).write_text(json.dumps(args, indent=2, sort_keys=True, default=str) + "\n")
+    base = f"{prefix}args"
+    path = rd.configs / f"{base}.json"
+    n = 0
+    while path.exists():
+        n += 1
+        path = rd.configs / f"{base}_{n}.json"
+    path.write_text(json.dumps(args, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def args_history(rd: RunDir, prefix: str = "") -> list[dict[str, Any]]:
+    """The recorded invocations of a version, oldest first (``args.json``, ``args_1.json``, ...);
+    unreadable files are skipped."""
+    base = f"{prefix}args"
+    found = []
+    for p in rd.configs.glob(f"{base}*.json") if rd.configs.is_dir() else []:
+        m = re.fullmatch(rf"{re.escape(base)}(?:_(\d+))?\.json", p.name)
+        if m:
+            found.append((int(m.group(1) or 0), p))
+    out = []
+    for _, p in sorted(found):
+        try:
+            out.append(json.loads(p.read_text()))
+        except (OSError, ValueError):
+            logger.warning("%s is unreadable; ignored", p)
+    return out
+
+
+def remove_version(rd: RunDir) -> None:
+    """Delete a version folder (only ever called on one this very run created)."""
+    shutil.rmtree(rd.path, ignore_errors=True)
 
 
 def copy_version_without_weights(src: RunDir, dst: RunDir) -> None:

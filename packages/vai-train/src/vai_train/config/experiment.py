@@ -15,14 +15,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from vai_train.config.known_names import warn_unknown_names
 from vai_train.config.loader import ConfigError, ConfigModule, exec_config, require
 from vai_train.config.roots import (
+    ConfigNotFoundError,
     ConfigRoot,
     dataset_relpath,
     exp_relpath,
     find_config,
+    list_configs,
     model_relpath,
 )
+from vai_train.config.suggest import not_found_hint
 from vai_train.dataset_hooks import dataset_attr
 
 logger = logging.getLogger(__name__)
@@ -159,7 +163,7 @@ class ExpConfig:
 
     @property
     def num_workers(self) -> int | None:
-        """``num_workers``; default None (the CLI's ``-w`` or 4)."""
+        """``num_workers``; default None: the CLI's ``-w``, else min(4, CPU count)."""
         return getattr(self.exp_cfg, "num_workers", None)
 
     # ---- model / optimisation ------------------------------------------------------------------
@@ -281,9 +285,9 @@ def load_exp_config(
     exp_channel: str | None = None,
 ) -> ExpConfig:
     """Find and execute the dataset, model and exp configs (exp config sees dataset_cfg and model_cfg)."""
-    d_path, d_root = find_config(dataset_relpath(dataset, dataset_channel), roots, "dataset")
-    m_path, m_root = find_config(model_relpath(model, model_channel), roots, "model")
-    e_path, e_root = find_config(exp_relpath(dataset, model, exp, exp_channel), roots, "exp")
+    d_path, d_root = _find(roots, "dataset", dataset, dataset_channel, dataset, model)
+    m_path, m_root = _find(roots, "model", model, model_channel, dataset, model)
+    e_path, e_root = _find(roots, "exp", exp, exp_channel, dataset, model)
     dataset_cfg = exec_config(d_path, f"vai_cfg_dataset_{_ident(dataset)}")
     model_cfg = exec_config(m_path, f"vai_cfg_model_{_ident(model)}")
     exp_cfg = exec_config(
@@ -304,7 +308,39 @@ def load_exp_config(
     cfg.num_classes  # noqa: B018 - validate early, one clear line
     cfg.task  # noqa: B018
     logger.info("configs: dataset %s, model %s, exp %s", d_path, m_path, e_path)
+    warn_unknown_names(exp_cfg)
     return cfg
+
+
+def _find(
+    roots: list[ConfigRoot], kind: str, name: str, channel: str | None, dataset: str, model: str
+) -> tuple[Path, ConfigRoot]:
+    """find_config, whose not-found line adds a "did you mean" among what the roots offer."""
+    relpath = {
+        "dataset": lambda: dataset_relpath(name, channel),
+        "model": lambda: model_relpath(name, channel),
+        "exp": lambda: exp_relpath(dataset, model, name, channel),
+    }[kind]()
+    try:
+        return find_config(relpath, roots, kind)
+    except ConfigNotFoundError as e:
+        raise ConfigNotFoundError(f"{e}; {_hint(roots, kind, name, channel, dataset, model)}") from None
+
+
+def _hint(
+    roots: list[ConfigRoot], kind: str, name: str, channel: str | None, dataset: str, model: str
+) -> str:
+    prefix = f"ch_{channel}/" if channel else ""
+    offered = list_configs(roots)
+    if kind == "exp":  # experiments of this dataset/model: "ch_c/D/M-E" -> "E"
+        stem = f"{prefix}{dataset}/{model.replace('.', '+')}-"
+        names = [n[len(stem) :] for n, _ in offered["experiments"] if n.startswith(stem)]
+        return not_found_hint("-E", name, names)
+    key, flag = ("datasets", "-D") if kind == "dataset" else ("models", "-M")
+    names = [
+        n[len(prefix) :] for n, _ in offered[key] if n.startswith(prefix) and "/" not in n[len(prefix) :]
+    ]
+    return not_found_hint(flag, name, names)
 
 
 def _ident(name: str) -> str:

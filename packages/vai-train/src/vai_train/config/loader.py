@@ -31,7 +31,13 @@ def _exec_file(path: Path, namespace: dict[str, Any], stack: list[Path], files: 
         source = path.read_text()
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e}") from e
-    code = compile(source, str(path), "exec")
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as e:  # str(e) names only the file's basename: give the full path and the line
+        text = (e.text or "").strip()
+        raise ConfigError(
+            f"syntax error in config {path}, line {e.lineno}: {e.msg}" + (f": {text}" if text else "")
+        ) from None
     stack.append(path)
     if path not in files:
         files.append(path)
@@ -72,8 +78,6 @@ def exec_config(path: Path, module_name: str, inject: dict[str, Any] | None = No
     try:
         _exec_file(path, namespace, stack, module.__vai_files__)
     except ConfigError:
-        raise
-    except SyntaxError:
         raise
     except Exception as e:
         raise ConfigError(f"error while executing config {path}: {type(e).__name__}: {e}") from e

@@ -25,8 +25,14 @@ logger = logging.getLogger(__name__)
 def resolve_num_workers(cli_workers: int | None, cfg: ExpConfig) -> int:
     """``-w`` beats the exp config's ``num_workers``; default min(4, CPU count)."""
     if cli_workers is not None:
+        if cli_workers < 0:
+            raise ValueError(
+                f"-w {cli_workers}: DataLoader workers cannot be negative; use 0 to load in-process"
+            )
         return cli_workers
     if cfg.num_workers is not None:
+        if int(cfg.num_workers) < 0:
+            raise ConfigError(f"{cfg.exp_cfg.__file__}: num_workers = {cfg.num_workers} cannot be negative")
         return int(cfg.num_workers)
     return min(4, os.cpu_count() or 1)
 

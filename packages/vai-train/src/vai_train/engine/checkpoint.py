@@ -2,7 +2,8 @@
 
 A checkpoint is ``weights/epoch_NNNN.pth``: a dict of tensors and plain values (``weights_only`` safe)
 with ``epoch``, ``model_state``, ``optimiser_state``, ``scheduler_state``, ``amp_scaler_state``,
-``ema_state``, ``rng_states`` (one per rank), ``early_stopping_state`` and ``best``.
+``ema_state``, ``rng_states`` (one per rank), ``best_metric_field``, ``peak_epochs``,
+``early_stopping_state`` and ``save_policy`` (the ``-s`` policy that wrote it).
 """
 
 from __future__ import annotations
@@ -112,12 +113,15 @@ def save_epoch_checkpoint(
     state: dict[str, Any],
     is_best: bool,
     policy: str,
+    previous: int | None = None,
 ) -> Path | None:
-    """Write epoch ``epoch`` per ``policy``, update ``last.pth``/``best.pth`` and prune old files.
+    """Write epoch ``epoch`` per ``policy``, update ``last.pth``/``best.pth`` and drop the previous "last".
 
     - ``all``: keep every epoch.
     - ``higher``: save only epochs that improve the best metric (``last.pth`` = last saved one).
-    - ``last_and_peaks``: keep every improving epoch plus the latest one.
+    - ``last_and_peaks``: keep every improving epoch plus the latest one: ``previous`` (the epoch whose
+      checkpoint this policy wrote last, None if there is none) is deleted unless it is a peak. Nothing
+      else is ever deleted, so checkpoints an ``all`` phase (or another run) kept stay.
     """
     if policy not in SAVE_POLICIES:
         raise ValueError(f"save policy {policy!r} unknown; use one of {', '.join(SAVE_POLICIES)}")
@@ -128,13 +132,21 @@ def save_epoch_checkpoint(
         logger.info("epoch %d did not improve the best metric; not saved (save policy 'higher')", epoch)
         return None
     peaks = set(state.get("peak_epochs", []))
-    atomic_torch_save(state, path)
+    atomic_torch_save({**state, "save_policy": policy}, path)
     _link(weights_dir, "last.pth", path)
     if is_best:
         _link(weights_dir, "best.pth", path)
-    if policy == "last_and_peaks":
-        for e in checkpoint_epochs(weights_dir):
-            if e != epoch and e not in peaks:
-                (weights_dir / f"epoch_{e:04d}.pth").unlink(missing_ok=True)
+    if policy == "last_and_peaks" and previous is not None and previous != epoch and previous not in peaks:
+        (weights_dir / f"epoch_{previous:04d}.pth").unlink(missing_ok=True)
     _fsync_dir(weights_dir)
     return path
+
+
+def droppable_epoch(ckpt: dict[str, Any] | None, ckpt_path: Path | None, weights_dir: Path) -> int | None:
+    """The resumed checkpoint's epoch if ``last_and_peaks`` may drop it later: only when that policy
+    wrote it and it lives in this run's ``weights_dir`` (a ``-l N`` source version is never touched)."""
+    if ckpt is None or ckpt_path is None or ckpt.get("save_policy") != "last_and_peaks":
+        return None
+    if Path(ckpt_path).resolve().parent != Path(weights_dir).resolve():
+        return None
+    return int(ckpt["epoch"])

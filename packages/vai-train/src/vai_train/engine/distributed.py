@@ -36,7 +36,17 @@ class DistInfo:
 def pick_device(local_rank: int = 0, device: str | None = None) -> torch.device:
     """``device`` if given ("cpu", "cuda", "cuda:1"), else this rank's GPU when CUDA works, else CPU."""
     if device and device != "auto":
-        d = torch.device(device)
+        try:
+            d = torch.device(device)
+        except RuntimeError as e:
+            raise ValueError(
+                f"--device {device}: not a device ({e}); use cpu, cuda, cuda:N or auto"
+            ) from None
+        if d.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"--device {device}: CUDA is not available here (no GPU visible, or torch built without"
+                " CUDA); use --device cpu, or --device auto to take a GPU only when there is one"
+            )
         if d.type == "cuda" and d.index is None:
             d = torch.device("cuda", local_rank)
         return d

@@ -17,12 +17,13 @@ from vai_train.config import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import load_checkpoint, resolve_link
-from vai_train.engine.distributed import DistInfo, broadcast_object, cleanup_distributed, init_distributed
+from vai_train.engine.distributed import DistInfo, cleanup_distributed, init_distributed
 from vai_train.engine.loop import resolve_amp, run_inference
 from vai_train.engine.reports import make_telegram, replot, save_split_predictions, setup_run_logging
+from vai_train.engine.result import RunResult
 from vai_train.engine.resume import best_epoch_of, epoch_checkpoint
 from vai_train.engine.rng import seed_everything
-from vai_train.engine.trainer import RunResult, exp_dir_of, load_cfg
+from vai_train.engine.trainer import exp_dir_of, load_cfg
 from vai_train.metrics import average_per_video
 from vai_train.rundir import RunDir, last_version, new_version, resolve_version
 from vai_train.summary import read_summary, update_row
@@ -36,15 +37,14 @@ def _split(args: argparse.Namespace) -> str:
 
 def _pick(
     args: argparse.Namespace, cfg: ExpConfig, best_field: str, higher: bool, info: DistInfo
-) -> tuple[RunDir, Path | None, int | None]:
-    """(run dir, checkpoint, epoch) for ``-l``/``-v``; no ``-l`` uses load_pretrained and the last version."""
+) -> tuple[RunDir | None, Path | None, int | None]:
+    """(run dir, checkpoint, epoch) for ``-l``/``-v``. Without ``-l`` (load_pretrained weights): the last
+    version (or ``-v N``) if there is one, else None — no folder is created just to evaluate."""
     exp_dir = exp_dir_of(args)
     if args.load_epoch is None:
-        if not info.is_main:
-            return broadcast_object(None, info)
-        rd = last_version(exp_dir) if args.version == "auto" else resolve_version(exp_dir, args.version)
-        rd = (rd or new_version(exp_dir)).create()
-        return broadcast_object((rd, None, None), info)
+        if args.version != "auto":
+            return resolve_version(exp_dir, args.version), None, None
+        return last_version(exp_dir), None, None
     rd = resolve_version(exp_dir, args.version)
     if args.load_epoch == -1:
         ckpt = resolve_link(rd.weights, "last.pth")
@@ -53,6 +53,12 @@ def _pick(
         return rd, ckpt, None
     epoch = best_epoch_of(rd, best_field, higher) if args.load_epoch == -2 else args.load_epoch
     return rd, epoch_checkpoint(rd, epoch, "the best epoch" if args.load_epoch == -2 else ""), epoch
+
+
+def output_dir(rd: RunDir | None, args: argparse.Namespace) -> RunDir:
+    """The run dir to write files into; a new version only when there is none (and only now, when a
+    file is about to be written)."""
+    return (rd or new_version(exp_dir_of(args))).create()
 
 
 def _load_model(cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None) -> tuple[nn.Module, int | None]:
@@ -71,16 +77,19 @@ def _load_model(cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None) -> tuple
 
 def _prepare(
     args: argparse.Namespace, prefix: str
-) -> tuple[DistInfo, ExpConfig, RunDir, nn.Module, int | None, str]:
+) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str]:
     info = init_distributed(args.device)
     setup_run_logging(None, args.log_level, info.rank, prefix)
     cfg = load_cfg(args)
     seed_everything(args.seed + info.rank)
     best_field, higher = B.best_metric_info(cfg, B.split_metrics(cfg, "val"))
     rd, ckpt, _ = _pick(args, cfg, best_field, higher, info)
-    setup_run_logging(rd.logs, args.log_level, info.rank, prefix)
+    if rd is not None and rd.path.is_dir():
+        setup_run_logging(rd.logs, args.log_level, info.rank, prefix)
     model, epoch = _load_model(cfg, info, ckpt)
-    logger.info("%s: %s, weights %s", prefix, rd.path, ckpt or "load_pretrained()")
+    logger.info(
+        "%s: %s, weights %s", prefix, rd.path if rd else "(no version yet)", ckpt or "load_pretrained()"
+    )
     return info, cfg, rd, model, epoch, _split(args)
 
 
@@ -121,9 +130,10 @@ def run_eval(args: argparse.Namespace) -> RunResult:
                 rows = update_row(rd.summary_csv, epoch, row)
                 if args.plot_period >= 0:
                     replot(rd, cfg)
-            else:
+            elif rd is not None:
                 rows = read_summary(rd.summary_csv)
             if args.save_predictions:
+                rd = output_dir(rd, args)
                 save_split_predictions(
                     rd,
                     epoch if epoch is not None else 0,
@@ -135,18 +145,18 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             if args.bot_index is not None:
                 _telegram_eval(cfg, args, rd, row, epoch)
             logger.info(
-                "eval %s (epoch %s): %s",
+                "eval %s (%s): %s",
                 split,
-                epoch,
+                f"epoch {epoch}" if epoch is not None else "load_pretrained() weights",
                 ", ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float)),
             )
-        return _result(rd, rows, split, metrics, row, epoch)
+        return _result(rd, rows, split, metrics, row, epoch, args.mode)
     finally:
         cleanup_distributed()
 
 
 def _telegram_eval(
-    cfg: ExpConfig, args: argparse.Namespace, rd: RunDir, row: dict, epoch: int | None
+    cfg: ExpConfig, args: argparse.Namespace, rd: RunDir | None, row: dict, epoch: int | None
 ) -> None:
     try:
         bot = make_telegram(cfg, args, rd)
@@ -155,10 +165,17 @@ def _telegram_eval(
         logger.warning("Telegram reporting failed: %s", e)
 
 
-def _result(rd: RunDir, rows: list, split: str, metrics: list, row: dict, epoch: int | None) -> RunResult:
-    main = metrics[0].fields()[0] if metrics else f"{split}_loss"
-    r = RunResult(rd.path, rows, main, row.get(main), epoch, epoch, False, row, command="eval")
-    return r
+def _result(
+    rd: RunDir | None, rows: list, split: str, metrics: list, row: dict, epoch: int | None, mode: str
+) -> RunResult:
+    """The eval result; its headline is the first field of the first metric, or in multi-crop mode of
+    the first video-level metric (``multicropval_vid_acc``: what multi-crop evaluation is for)."""
+    headline = metrics
+    if mode == "multicrop":
+        headline = [m for m in metrics if getattr(m, "video_level", False)] or metrics
+    main = headline[0].fields()[0] if headline else f"{split}_loss"
+    path = rd.path if rd is not None else None
+    return RunResult(path, rows, main, row.get(main), epoch, epoch, False, row, command="eval")
 
 
 def feature_model(cfg: ExpConfig, model: nn.Module, name: str) -> nn.Module:
@@ -210,6 +227,10 @@ def save_arrays(path: Path, arrays: dict[str, Any]) -> Path:
 
 def run_feature(args: argparse.Namespace) -> RunResult:
     """Save ``predictions/<feat>_epoch_NNNN_<split>_<mode>.npz``: per-video mean ``<feat>`` plus clip arrays."""
+    if getattr(args, "save_predictions", False):  # checked before anything is loaded or created
+        raise ValueError(
+            "-p: feature always saves its features to predictions/*.npz; -p (save predictions) is for eval"
+        )
     try:
         info, cfg, rd, model, epoch, split = _prepare(args, "feature")
         name = args.feature_name
@@ -228,8 +249,10 @@ def run_feature(args: argparse.Namespace) -> RunResult:
             progress=not args.no_progress,
             extra_keys=("spatial_idx", "temporal_idx"),
         )
-        result = RunResult(rd.path, [], None, None, epoch, epoch, command="feature")
+        result = RunResult(rd.path if rd else None, [], None, None, epoch, epoch, command="feature")
         if info.is_main:
+            rd = output_dir(rd, args)
+            result.run_dir = rd.path
             clip = out["probs"]
             video_feats, video_labels = average_per_video(clip, out["labels"], out["video_ids"])
             path = rd.predictions / f"{name}_epoch_{epoch or 0:04d}_{split}_{args.mode}.npz"

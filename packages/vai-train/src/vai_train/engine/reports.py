@@ -55,10 +55,20 @@ def save_split_predictions(
 class Reporter:
     """Per-epoch TensorBoard scalars, plots and Telegram messages for one run (rank 0 only)."""
 
-    def __init__(self, rd: RunDir, args: argparse.Namespace, cfg: Any, info: Any, best_field: str):
+    def __init__(
+        self,
+        rd: RunDir,
+        args: argparse.Namespace,
+        cfg: Any,
+        info: Any,
+        best_field: str,
+        purge_step: int | None = None,
+    ):
+        """``purge_step``: the first epoch this run trains; TensorBoard hides the steps >= it that an
+        earlier run of this version (or the ``-l N`` source it was copied from) logged."""
         self.rd, self.args, self.best_field = rd, args, best_field
         self._warned: set[str] = set()
-        self.tb = self._try("TensorBoard", lambda: _tb(rd.tensorboard))
+        self.tb = self._try("TensorBoard", lambda: _tb(rd.tensorboard, purge_step))
         self.telegram = None
         if getattr(args, "bot_index", None) is not None:
             self.telegram = self._try("Telegram", lambda: make_telegram(cfg, args, rd))
@@ -137,6 +147,8 @@ class Reporter:
         if self.tb is not None:
             self._try("TensorBoard", self.tb.close)
         if self.wandb is not None:
+            if getattr(self.args, "wandb_upload_models", "best_and_last") == "best_and_last":
+                self._try("W&B upload", lambda: self.wandb.upload_weights(self.rd.weights))
             self._try("W&B", self.wandb.finish)
 
 
@@ -149,10 +161,15 @@ def replot(rd: RunDir, cfg: Any = None) -> list[Path]:
         return []
 
 
-def _tb(path: Path) -> Any:
+def _tb(path: Path, purge_step: int | None = None) -> Any:
     from vai_train.reporting.tensorboard import TensorBoardLogger
 
-    return TensorBoardLogger(path)
+    runs = sorted(p.name for p in Path(path).iterdir() if p.is_dir()) if Path(path).is_dir() else []
+    tb = TensorBoardLogger(path, purge_step=purge_step if runs else None)
+    if tb.purge_step is not None:  # open the runs already there now: their stale steps go even when
+        for run in runs:  # this run logs nothing more to them
+            tb.writer(run)
+    return tb
 
 
 def metric_plotter(cfg: Any) -> Any:
@@ -185,12 +202,13 @@ def make_wandb(args: argparse.Namespace, rd: RunDir) -> Any:
     )
 
 
-def make_telegram(cfg: Any, args: argparse.Namespace, rd: RunDir) -> Any:
+def make_telegram(cfg: Any, args: argparse.Namespace, rd: RunDir | None) -> Any:
     """Exp config ``telegram_reporter`` (object, or callable(run_info, bot_index)), else ``[Telegram<B>]``
     of the first key.ini found: ``$VAI_KEY_INI``, ``./key.ini``, ``./tools/key.ini``, ``~/.config/vai/key.ini``."""
     from vai_train.reporting import RunInfo, TelegramReporter
 
-    run = RunInfo(args.dataset, args.model, args.experiment_name, args.subfolder, rd.version)
+    version = rd.version if rd is not None else None
+    run = RunInfo(args.dataset, args.model, args.experiment_name, args.subfolder, version)
     custom = getattr(cfg.exp_cfg, "telegram_reporter", None)
     if custom is not None:
         return (

@@ -1,7 +1,9 @@
 """Choose the run directory and the checkpoint to start from (``-l``/``-v`` semantics, upstream-style).
 
 - no ``-l``: a new ``version_NNN`` (or ``-v N`` if that version is empty/new).
-- ``-l -1``: continue the last (or ``-v``) version from its ``last.pth``; no checkpoint yet → restart it.
+- ``-l -1``: continue the latest version that has a checkpoint (or ``-v N``) from its ``last.pth``;
+  versions without one (e.g. left by a run that crashed in its first epoch) are skipped; if no version
+  has a checkpoint, the last version restarts from scratch.
 - ``-l -2``: like ``-l N`` with N = the best epoch of that version.
 - ``-l N``: a NEW version, copied from the source version without weights, summary clipped to
   epochs ≤ N, weights/optimiser/... loaded from the source's ``epoch_NNNN.pth``. The best epoch of the
@@ -19,9 +21,11 @@ from vai_train.engine.checkpoint import adopt_checkpoint, checkpoint_epochs, res
 from vai_train.rundir import (
     RunDir,
     copy_version_without_weights,
+    existing_versions,
     last_version,
     new_version,
     open_version,
+    remove_version,
     resolve_version,
 )
 from vai_train.summary import best_row, clip_rows, read_summary
@@ -31,11 +35,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class StartPoint:
-    """Where a training run writes (``run``) and which checkpoint it loads (None: from scratch)."""
+    """Where a training run writes (``run``) and which checkpoint it loads (None: from scratch);
+    ``created``: this run made the version folder (so a failed start-up may remove it again)."""
 
     run: RunDir
     checkpoint: Path | None
     resumed: bool
+    created: bool = False
 
 
 def best_epoch_of(rd: RunDir, best_field: str, higher_is_better: bool) -> int:
@@ -87,21 +93,39 @@ def carry_best_checkpoint(
     return adopt_checkpoint(path, dst.weights, "best.pth")
 
 
+def latest_resumable(exp_dir: Path) -> RunDir | None:
+    """For ``-l -1 -v auto``: the highest version with a ``last.pth``, else the highest version (None
+    if there is none). One INFO line names the version and the ones skipped for lack of a checkpoint."""
+    versions = existing_versions(exp_dir)
+    if not versions:
+        return None
+    skipped = []
+    for v in reversed(versions):
+        rd = open_version(exp_dir, v)
+        if resolve_link(rd.weights, "last.pth") is not None:
+            note = f" (skipping {', '.join(skipped)}: no checkpoint)" if skipped else ""
+            logger.info("-l -1: resuming %s, the latest version with a checkpoint%s", rd.path.name, note)
+            return rd
+        skipped.append(rd.path.name)
+    return last_version(exp_dir)
+
+
 def choose_start(
     exp_dir: Path, load_epoch: int | None, version: str, best_field: str, higher_is_better: bool
 ) -> StartPoint:
     """Apply the ``-l``/``-v`` rules above; creates directories (call on rank 0 only)."""
     if load_epoch is None:
         if version == "auto":
-            return StartPoint(new_version(exp_dir), None, False)
+            return StartPoint(new_version(exp_dir), None, False, created=True)
         rd = open_version(exp_dir, int(version))
         if rd.summary_csv.exists() or checkpoint_epochs(rd.weights):
             raise FileExistsError(
                 f"{rd.path} already holds a run; resume it with -l -1 or drop -v for a new version"
             )
-        return StartPoint(rd.create(), None, False)
+        existed = rd.path.exists()
+        return StartPoint(rd.create(), None, False, created=not existed)
     if load_epoch == -1:
-        rd = last_version(exp_dir) if version == "auto" else resolve_version(exp_dir, version)
+        rd = latest_resumable(exp_dir) if version == "auto" else resolve_version(exp_dir, version)
         if rd is None:
             raise FileNotFoundError(f"-l -1: nothing to resume under {exp_dir}; start without -l")
         rd.create()
@@ -115,8 +139,12 @@ def choose_start(
     epoch = best_epoch_of(src, best_field, higher_is_better) if load_epoch == -2 else int(load_epoch)
     ckpt = epoch_checkpoint(src, epoch, "the best epoch" if load_epoch == -2 else "")
     dst = new_version(exp_dir)
-    copy_version_without_weights(src, dst)
-    rows = clip_rows(dst.summary_csv, epoch)
-    carry_best_checkpoint(src, dst, rows, best_field, higher_is_better)
+    try:
+        copy_version_without_weights(src, dst)
+        rows = clip_rows(dst.summary_csv, epoch)
+        carry_best_checkpoint(src, dst, rows, best_field, higher_is_better)
+    except BaseException:
+        remove_version(dst)
+        raise
     logger.info("-l %d: new %s from %s epoch %d", load_epoch, dst.path.name, src.path.name, epoch)
-    return StartPoint(dst, ckpt, True)
+    return StartPoint(dst, ckpt, True, created=True)

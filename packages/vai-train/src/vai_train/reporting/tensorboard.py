@@ -16,16 +16,21 @@ class TensorBoardLogger:
 
     ``log_scalars("val", {"val_loss": .3, "val_acc": .8}, epoch)`` writes tags ``loss`` and ``acc`` in run
     ``val``, so TensorBoard draws train and val ``loss`` on one chart. Figures go to ``<log_dir>/figures``.
+
+    ``purge_step`` (a resumed run's first epoch): every writer records it, so TensorBoard drops the
+    events with step >= ``purge_step`` that earlier event files of the same run hold (epochs the
+    resumed run trains again, or that a ``-l N`` source version trained past N).
     """
 
-    def __init__(self, log_dir: str | os.PathLike) -> None:
+    def __init__(self, log_dir: str | os.PathLike, purge_step: int | None = None) -> None:
         self.log_dir = Path(log_dir)
+        self.purge_step = purge_step
         self._writers: dict[str, SummaryWriter] = {}
 
     def writer(self, run: str) -> SummaryWriter:
         """The (lazily created) SummaryWriter of one run (split)."""
         if run not in self._writers:
-            self._writers[run] = SummaryWriter(log_dir=str(self.log_dir / run))
+            self._writers[run] = SummaryWriter(log_dir=str(self.log_dir / run), purge_step=self.purge_step)
         return self._writers[run]
 
     def log_scalars(self, split: str, values: Mapping[str, float | None], step: int) -> None:

@@ -54,5 +54,23 @@ class WandbLogger:
         if numeric:
             self.run.log(numeric, step=step)
 
+    def upload_weights(self, weights_dir: Path) -> list[str]:
+        """``-WUM best_and_last`` (upstream's default): log ``best.pth`` and ``last.pth`` (the epoch files
+        they point at) as W&B artifacts named ``best`` and ``last`` of type ``weights``."""
+        wandb = _import_wandb()
+        uploaded = []
+        for name in ("best", "last"):
+            link = Path(weights_dir) / f"{name}.pth"
+            if not link.exists():
+                continue
+            target = link.resolve()
+            artifact = wandb.Artifact(name, type="weights")
+            artifact.add_file(str(target), name=target.name)
+            self.run.log_artifact(artifact)
+            uploaded.append(target.name)
+        if uploaded:
+            logger.info("W&B: uploaded %s", ", ".join(uploaded))
+        return uploaded
+
     def finish(self) -> None:
         self.run.finish()
