@@ -150,3 +150,75 @@ def test_inflate_and_converter_errors(tmp_path):
         create_model("i3d_resnet50", 3, 8, width=8, pretrained=tmp_path / "tsn.pth", converter="inflate")
     with pytest.raises(ValueError, match="unknown converter 'caffe3'"):
         create_model("tsn_resnet18", 3, 2, pretrained=tmp_path / "tsn.pth", converter="caffe3")
+
+
+def test_create_model_picks_the_epic_noun_head(tmp_path):
+    src = create_model("tsn_resnet18", 125, 2)
+    ck = {"state_dict": _to_epic55_layout(src.state_dict(), 352), "args": argparse.Namespace(arch="resnet18")}
+    torch.save(ck, tmp_path / "epic.pth")
+    nouns = create_model("tsn_resnet18", 352, 2, pretrained=tmp_path / "epic.pth", head="noun")
+    assert nouns.pretrained_summary.ok
+    torch.testing.assert_close(nouns.fc.weight, ck["state_dict"]["fc_noun.weight"])
+    with pytest.raises(ValueError, match="head='nouns': choose 'verb' or 'noun'"):
+        create_model("tsn_resnet18", 352, 2, pretrained=tmp_path / "epic.pth", head="nouns")
+    with pytest.raises(ValueError, match="choose 'verb' or 'noun'"):
+        load_pretrained(nouns, tmp_path / "epic.pth", head="x")
+
+
+def test_a_wrapper_prefix_is_stripped_beside_a_few_tensors_of_the_wrapper(tmp_path):
+    """A Lightning checkpoint: ``model.`` on every key of the network, plus the loss's class weights."""
+    src = create_model("tsn_resnet18", 5, 2)
+    state = {f"model.{k}": v for k, v in _random_state(src, seed=3).items()}
+    state["criterion.weight"] = torch.ones(5)
+    torch.save({"state_dict": state}, tmp_path / "lightning.ckpt")
+    dst = create_model("tsn_resnet18", 5, 2, pretrained=tmp_path / "lightning.ckpt")
+    assert dst.pretrained_summary.unexpected == ["criterion.weight"]
+    _assert_state_equal(dst, {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
+
+
+def test_an_unloadable_pickle_names_the_refused_global(tmp_path):
+    torch.save(
+        {"state_dict": create_model("tsn_resnet18", 5, 2).state_dict(), "hp": _HyperParameters()},
+        tmp_path / "l.ckpt",
+    )
+    with pytest.raises(CheckpointError) as info:
+        create_model("tsn_resnet18", 5, 2, pretrained=tmp_path / "l.ckpt")
+    message = str(info.value)
+    assert "Unsupported global" in message and "_HyperParameters" in message
+    assert "\x1b" not in message and "\n" not in message
+
+
+class _HyperParameters:
+    """A class pickled into a checkpoint, as Lightning's hyper_parameters can hold."""
+
+    lr = 0.1
+
+
+def test_mvit_refuses_the_sizes_it_sets_itself():
+    with pytest.raises(TypeError, match="unknown option"):
+        create_model("mvit_v2_s", 3, 4, spatial_size=(112, 112))
+    with pytest.raises(TypeError, match="unknown option"):
+        create_model("mvit_v2_s", 3, 4, temporal_size=4)
+
+
+def test_inflating_an_rgb_stem_into_a_grey_i3d_is_logged(tmp_path, caplog):
+    torch.save(_imagenet_resnet50_like(), tmp_path / "rn50.pth")
+    with caplog.at_level("INFO", logger="vai_models"):
+        create_model("i3d_resnet50", 10, 8, width=8, in_channels=1, pretrained=tmp_path / "rn50.pth")
+    assert "adapting conv1.weight from 3 to 1 input channels" in caplog.text
+
+
+def test_checkpoint_mismatch_error_is_public():
+    import vai_models
+    from vai_models.weights import CheckpointMismatchError
+
+    assert vai_models.CheckpointMismatchError is CheckpointMismatchError
+    assert "CheckpointMismatchError" in vai_models.__all__
+
+
+def test_an_image_model_given_frames_says_it_takes_single_images():
+    model = create_model("resnet18", 3, 4)
+    with pytest.raises(ValueError, match="it classifies single images: give it T=1 clips"):
+        model(torch.zeros(1, 3, 2, 32, 32))
+    with pytest.raises(ValueError, match="create it with num_frames=3"):
+        create_model("tsm_resnet18", 3, 2)(torch.zeros(1, 3, 3, 32, 32))

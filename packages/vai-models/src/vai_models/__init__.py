@@ -11,10 +11,17 @@ from .registry import (
     list_models,
     register_model,
 )
-from .weights import CheckpointError, LoadSummary, load_backbone_imagenet, load_pretrained
+from .weights import (
+    CheckpointError,
+    CheckpointMismatchError,
+    LoadSummary,
+    load_backbone_imagenet,
+    load_pretrained,
+)
 
 __all__ = [
     "CheckpointError",
+    "CheckpointMismatchError",
     "LoadSummary",
     "UnknownModelError",
     "create_model",

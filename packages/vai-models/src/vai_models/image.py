@@ -19,6 +19,8 @@ IMAGE_OPTIONS = ("dropout", "crop_size")
 class ImageResNet(Segment2DModel):
     """A torchvision ResNet with the uniform vai interface; state_dict keys are ``backbone.*`` + ``fc.*``."""
 
+    frames_from_num_frames = False
+
     def forward_frame_features(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:  # plain image batch
             x = x.unsqueeze(2)

@@ -101,11 +101,13 @@ def create_model(
     *,
     converter: str | Callable[..., Any] | None = "auto",
     strict: bool | str = "classifier",
+    head: str = "verb",
     **kwargs: Any,
 ) -> nn.Module:
     """Build model ``name``; ``pretrained`` is a local checkpoint path loaded after construction.
 
-    ``converter`` and ``strict`` go to :func:`vai_models.load_pretrained` (e.g. ``converter="inflate"``
+    ``converter``, ``strict`` and ``head`` (``"noun"`` for an EPIC-Kitchens file's noun classifier) go to
+    :func:`vai_models.load_pretrained` (e.g. ``converter="inflate"``
     initialises an I3D from an ImageNet ResNet-50 file); the load's summary is logged as one line and
     kept as ``model.pretrained_summary``. The default ``strict="classifier"`` refuses a file that does
     not fit outside the classifier (``strict=False`` loads whatever fits). Other keyword arguments go
@@ -117,12 +119,15 @@ def create_model(
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     builder = get_model_builder(name)
     check_options(name, kwargs)
-    from .weights import check_strict
+    from .weights import check_head, check_strict
 
     check_strict(strict)  # before building: a bad value should not cost a model construction
+    check_head(head)
     model = builder(num_classes=num_classes, num_frames=num_frames, in_channels=in_channels, **kwargs)
     if pretrained is not None:
         from .weights import load_pretrained
 
-        model.pretrained_summary = load_pretrained(model, pretrained, strict=strict, converter=converter)
+        model.pretrained_summary = load_pretrained(
+            model, pretrained, strict=strict, converter=converter, head=head
+        )
     return model

@@ -21,6 +21,8 @@ class Segment2DModel(nn.Module):
 
     #: whether the input must have exactly ``num_frames`` frames (True for shift/relation models)
     fixed_num_frames: bool = True
+    #: whether ``num_frames`` sets that count (image models take T = 1 whatever it says)
+    frames_from_num_frames: bool = True
 
     def __init__(
         self,
@@ -53,9 +55,14 @@ class Segment2DModel(nn.Module):
                 "add a time axis with x.unsqueeze(2) for single images"
             )
         if self.fixed_num_frames and x.shape[2] != self.input_frames:
-            raise ValueError(
-                f"{type(self).__name__} was built for {self.input_frames} input frames but got T={x.shape[2]}; "
+            remedy = (
                 f"create it with num_frames={x.shape[2]} or sample {self.input_frames} frames"
+                if self.frames_from_num_frames
+                else "it classifies single images: give it T=1 clips (a video model takes frames)"
+            )
+            raise ValueError(
+                f"{type(self).__name__} was built for {self.input_frames} input frames but got "
+                f"T={x.shape[2]}; {remedy}"
             )
 
     @property

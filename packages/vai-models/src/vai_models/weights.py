@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,9 +97,34 @@ def unwrap_state_dict(obj: object, path: str = "<checkpoint>") -> StateDict:
             f"save model.state_dict() or wrap it under one of {list(WRAPPER_KEYS)}"
         )
     for prefix in STRIP_PREFIXES:
-        if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix) :]: v for k, v in state.items()}
+        # a wrapper's prefix on (nearly) every key: DDP's module., Lightning's model. beside a few
+        # tensors of its own (a loss's class weights), which keep their names and stay unused
+        prefixed = sum(k.startswith(prefix) for k in state)
+        if prefixed and prefixed >= 0.9 * len(state):
+            state = {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
     return state
+
+
+HEADS = ("verb", "noun")
+
+
+def check_head(head: str) -> None:
+    """Refuse a ``head`` other than ``"verb"``/``"noun"`` with one line (it was accepted silently)."""
+    if head not in HEADS:
+        raise ValueError(
+            f"head={head!r}: choose 'verb' or 'noun' (the classifier of two-head EPIC-Kitchens files)"
+        )
+
+
+def _load_error_cause(exc: Exception) -> str:
+    """The telling line of a ``torch.load`` error: the global it refused where it names one (torch's
+    message opens with generic advice), without terminal escape codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if "Unsupported global" in line or "Unsupported operand" in line:
+            return line[:300]
+    return lines[0][:300] if lines else ""
 
 
 def read_state_dict(path: str | Path) -> StateDict:
@@ -115,7 +141,7 @@ def read_state_dict(path: str | Path) -> StateDict:
     except Exception as exc:  # pickle errors and unsafe globals come in many types
         raise CheckpointError(
             f"{p}: cannot be loaded with torch.load(weights_only=True) ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); re-save it as a plain state_dict"
+            f"{_load_error_cause(exc)}); re-save it as a plain state_dict"
         ) from exc
     return unwrap_state_dict(obj, str(p))
 
@@ -270,6 +296,7 @@ def load_pretrained(
     the model's ``init_from_backbone`` hook (TDN's difference branch), as :func:`load_backbone_imagenet`.
     """
     check_strict(strict)
+    check_head(head)
     from .converters import LAYOUTS, convert_state_dict
 
     if isinstance(converter, str) and converter not in LAYOUTS + SPECIAL_CONVERTERS:

@@ -59,6 +59,7 @@ def inflate_resnet2d_state_dict(
         elif value.dim() == 4 and target.dim() == 5:
             if key == "conv1.weight" and value.shape[1] == 3 and target.shape[1] != 3:
                 # RGB stem into a flow / grey model: average over RGB and repeat, as for 2D models
+                logger.info("adapting %s from 3 to %d input channels", key, target.shape[1])
                 value = value.mean(dim=1, keepdim=True).expand(-1, target.shape[1], -1, -1)
             converted[key] = inflate_weight(value, target.shape[2])
         else:

@@ -195,10 +195,9 @@ def _build(
 
 _RESNET_OPTIONS = _tv_options(tvv.VideoResNet, "zero_init_residual")
 _S3D_OPTIONS = _tv_options(sys.modules[tvv.s3d.__module__].S3D, "norm_layer")
+# (spatial_size and temporal_size: mvit_v2_s sets them itself, from crop_size and the clip length)
 _MVIT_OPTIONS = _tv_options(
     tvv.MViT,
-    "spatial_size",
-    "temporal_size",
     "attention_dropout",
     "stochastic_depth_prob",
     "norm_layer",
