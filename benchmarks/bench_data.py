@@ -39,6 +39,7 @@ are medians of the per-round ratios. Makes its own videos in a temp dir. Usage:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import statistics
@@ -263,6 +264,17 @@ def in_batches(load_batch, n_items: int, batch_size: int = 8):
 def per_item(fn):
     """A batch loader calling ``fn(i)`` for each item (a pipeline without a batch method)."""
     return lambda items: [fn(i) for i in items]
+
+
+class _SameClipsOnPurpose(logging.Filter):
+    """Every round reads the same clips on purpose (the bare decoder and upstream-style pipelines read the
+    indices drawn once): the datasets' advice to call set_epoch is not for this run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "set_epoch" not in record.getMessage()
+
+
+logging.getLogger("vai_data.datasets.split_dataset").addFilter(_SameClipsOnPurpose())
 
 
 def build(kind, backend, split_path, data_root, root, sampling, T, stride, short, crop):
