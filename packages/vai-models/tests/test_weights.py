@@ -152,6 +152,7 @@ def test_epic100_concatenated_head_is_sliced_to_verbs(tmp_path):
     dst = create_model("tsm_resnet18", num_classes=97, num_frames=2)
     summary = load_pretrained(dst, tmp_path / "epic100.ckpt")
     assert summary.ok, str(summary)
+    assert summary.layout == "epic"  # (the TSM repo's keys, told apart by the concatenated head)
     _same_outputs(src, dst)
 
 

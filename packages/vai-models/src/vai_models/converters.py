@@ -190,6 +190,9 @@ def detect_layout(state: StateDict, model: nn.Module) -> str:
             return "epic"
         if any(k.startswith("consensus.") for k in keys):
             return "trn"
+        fc = state.get("new_fc.weight")
+        if fc is not None and fc.dim() == 2 and fc.shape[0] in {v + n for v, n in EPIC_CLASS_COUNTS.values()}:
+            return "epic"  # an EPIC-100 C1 baseline: the TSM repo's keys, one concatenated verb+noun head
         return "tsm"
     own = model.state_dict()
     if (
