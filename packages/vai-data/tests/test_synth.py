@@ -110,3 +110,37 @@ def test_flip_label_map_matches_class_names():
     for a, b in SYNTH_FLIP_LABEL_MAP.items():
         assert tuple(sorted((SYNTH_CLASSES[a], SYNTH_CLASSES[b]))) in {tuple(sorted(p)) for p in pairs}
     assert len(SYNTH_FLIP_LABEL_MAP) == 4
+
+
+def _make_small(out_dir):
+    make_synthetic_dataset(out_dir, num_videos=48, num_frames=8, size=(32, 32))
+
+
+def test_processes_generating_one_dataset_at_once_take_turns(tmp_path):
+    """Every rank of a torchrun job builds the demo data on first use: they must not delete each other's
+    files (one failed renaming its own half-written video)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    procs = [ctx.Process(target=_make_small, args=(str(tmp_path / "synth"),)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert len(os.listdir(tmp_path / "synth" / "videos")) == 48
+    rows = read_split_file(str(tmp_path / "synth" / "splits" / "train.csv")).rows
+    assert all(os.path.isfile(tmp_path / "synth" / r.path) for r in rows)
+
+
+def test_other_parameters_replace_a_dataset_with_a_warning(tmp_path, caplog):
+    make_synthetic_dataset(tmp_path, num_videos=12, num_frames=4, size=(16, 16))
+    with caplog.at_level("WARNING", logger="vai_data.synth"):
+        make_synthetic_dataset(tmp_path, num_videos=12, num_frames=6, size=(16, 16))
+    assert "other parameters (num_frames 4 -> 6)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vai_data.synth"):
+        make_synthetic_dataset(tmp_path, num_videos=12, num_frames=6, size=(16, 16))  # reused: quiet
+    assert not caplog.text

@@ -43,3 +43,25 @@ def test_demo_summary_line_without_val_column(tmp_path):
 def test_main_exits_nonzero_with_message_when_no_run(tmp_path, capsys):
     assert main(["demo-summary", "-R", str(tmp_path)]) == 1
     assert "train first" in capsys.readouterr().err
+
+
+def test_demo_summary_reads_the_experiment_root_from_the_environment(tmp_path, monkeypatch, capsys):
+    run = _make_run(tmp_path, 0, [(1, 1.0, 0.5)])
+    monkeypatch.setenv("VAI_EXPERIMENT_ROOT", str(tmp_path))
+    assert main(["demo-summary"]) == 0
+    assert capsys.readouterr().out.strip() == f"demo: val top-1 = 0.500 (chance 0.125) — results in {run}"
+
+
+def test_a_non_numeric_val_acc_is_one_line(tmp_path, capsys):
+    _make_run(tmp_path, 0, [(1, 1.0, "abc")])
+    assert main(["demo-summary", "-R", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "val_acc 'abc' of epoch 1 is not a number" in err and "Traceback" not in err
+
+
+def test_chance_is_printed_for_the_synthetic_dataset_only(tmp_path, capsys):
+    run = tmp_path / "other" / "tsm_resnet18" / "demo" / "version_000"
+    (run / "logs").mkdir(parents=True)
+    (run / "logs" / "summary.csv").write_text("epoch,val_acc\n1,0.4\n")
+    assert main(["demo-summary", "-R", str(tmp_path), "-D", "other"]) == 0
+    assert capsys.readouterr().out.strip() == f"demo: val top-1 = 0.400 — results in {run}"

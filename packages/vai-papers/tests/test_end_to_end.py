@@ -119,3 +119,18 @@ def test_concat_dataset_of_videos_and_frames_trains(demo_env):
     row = result.summary[-1]
     assert 0.0 <= float(row["train_acc"]) <= 1.0 and 0.0 <= float(row["val_acc"]) <= 1.0
     assert float(row["train_loss"]) > 0 and int(float(row["train_bad_samples"])) == 0
+
+
+def test_the_synthetic_dataset_configs_environment_errors_name_the_variable(tmp_path, monkeypatch):
+    from vai_train.config import ConfigError
+    from vai_train.config.loader import exec_config
+
+    path = vai_papers.config_root() / "dataset_configs" / "synthetic_motion.py"
+    monkeypatch.setenv("VAI_SYNTH_NUM_VIDEOS", "abc")
+    with pytest.raises(ConfigError, match="VAI_SYNTH_NUM_VIDEOS='abc' is not a whole number"):
+        exec_config(path, "dataset_cfg")
+    monkeypatch.setenv("VAI_SYNTH_NUM_VIDEOS", "16")
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("VAI_DATA_ROOT", str(tmp_path / "afile"))
+    with pytest.raises(NotADirectoryError, match="VAI_DATA_ROOT=.* is a file, not a directory"):
+        exec_config(path, "dataset_cfg").ensure_data()

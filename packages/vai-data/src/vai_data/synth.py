@@ -8,6 +8,7 @@ Generation is deterministic for a seed: video ``i`` depends only on ``(seed, i)`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -181,15 +182,37 @@ def _write_frames(folder: str, frames: np.ndarray, quality: int = 90) -> None:
         Image.fromarray(arr).save(os.path.join(folder, f"{i:05d}.jpg"), quality=quality)
 
 
-def _is_complete(out_dir: str, params: dict) -> bool:
-    marker = os.path.join(out_dir, MARKER)
-    if not os.path.isfile(marker):
-        return False
+def _stored_params(out_dir: str) -> dict | None:
+    """The parameters of the complete dataset in ``out_dir`` (None: none, or half-written)."""
     try:
-        with open(marker) as f:
-            return json.load(f).get("params") == params
-    except (OSError, ValueError):
-        return False
+        with open(os.path.join(out_dir, MARKER)) as f:
+            params = json.load(f).get("params")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return params if isinstance(params, dict) else None
+
+
+def _is_complete(out_dir: str, params: dict) -> bool:
+    return _stored_params(out_dir) == params
+
+
+@contextlib.contextmanager
+def _generation_lock(out_dir: str):
+    """Hold an exclusive lock on ``out_dir/.synth.lock`` (POSIX ``flock``): processes that generate the same
+    dataset at once (every rank of a torchrun job on first use) take turns, and the later ones find it
+    complete instead of deleting files the first is writing. Without ``fcntl`` (Windows) nothing is locked."""
+    os.makedirs(out_dir, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(os.path.join(out_dir, ".synth.lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def make_synthetic_dataset(
@@ -242,9 +265,30 @@ def make_synthetic_dataset(
             val_frames=os.path.join(splits_dir, "val_frames.csv"),
         )
     info = SyntheticDataset(out_dir, num_videos, num_frames, (h, w), seed, fmt, splits=splits)
-    if not overwrite and _is_complete(out_dir, params):
-        logger.info("synthetic dataset already complete in %s", out_dir)
-        return info
+    with _generation_lock(out_dir):
+        if not overwrite and _is_complete(out_dir, params):
+            logger.info("synthetic dataset already complete in %s", out_dir)
+            return info
+        stored = _stored_params(out_dir)
+        if stored is not None and not overwrite:
+            changed = ", ".join(
+                f"{k} {stored.get(k)!r} -> {v!r}" for k, v in params.items() if stored.get(k) != v
+            )
+            logger.warning(
+                "%s holds a synthetic dataset made with other parameters (%s): replacing it; give another "
+                "directory to keep both",
+                out_dir,
+                changed,
+            )
+        _generate(out_dir, params, info, progress)
+    return info
+
+
+def _generate(out_dir: str, params: dict, info: SyntheticDataset, progress: bool) -> None:
+    """Write the dataset ``info`` describes into ``out_dir`` (under the caller's generation lock)."""
+    num_videos, num_frames, seed, fmt = info.num_videos, info.num_frames, info.seed, info.fmt
+    h, w = info.size
+    val_fraction, splits = params["val_fraction"], info.splits
     for sub in ("videos", "frames", "splits"):
         shutil.rmtree(os.path.join(out_dir, sub), ignore_errors=True)
     for stale in (MARKER, "classes.json"):
@@ -299,4 +343,3 @@ def make_synthetic_dataset(
         json.dump({"params": params, "dataset": info.to_dict()}, f, indent=1)
     os.replace(tmp, os.path.join(out_dir, MARKER))
     logger.info("wrote %d synthetic videos (%d classes) to %s", num_videos, n_cls, out_dir)
-    return info

@@ -15,7 +15,12 @@ split_file_basename = {"train": "train.csv", "val": "val.csv", "multicropval": "
 split2mode = {"train": "train", "val": "test", "multicropval": "test"}
 
 # generation parameters: small frames so that the demo trains from scratch on CPU in minutes
-num_videos = int(os.environ.get("VAI_SYNTH_NUM_VIDEOS", "600"))
+try:
+    num_videos = int(os.environ.get("VAI_SYNTH_NUM_VIDEOS", "600"))
+except ValueError:
+    raise ValueError(
+        f"VAI_SYNTH_NUM_VIDEOS={os.environ['VAI_SYNTH_NUM_VIDEOS']!r} is not a whole number of videos"
+    ) from None
 num_video_frames = 16
 frame_size = (48, 48)
 seed = 0
@@ -29,6 +34,8 @@ def data_dir() -> Path:
 def ensure_data() -> Path:
     """Generate the dataset if it is missing or half-written; return its directory."""
     out = data_dir()
+    if out.parent.exists() and not out.parent.is_dir():
+        raise NotADirectoryError(f"VAI_DATA_ROOT={str(out.parent)!r} is a file, not a directory")
     make_synthetic_dataset(
         out, num_videos=num_videos, num_frames=num_video_frames, size=frame_size, seed=seed, fmt="video"
     )
