@@ -78,11 +78,14 @@ def _share_torch(session: nox.Session) -> None:
         session.run_install(
             "python", "-m", "pip", "install", "--quiet", "--target", str(SHARED_TORCH_DIR), TORCH, TORCHVISION
         )
-        (SHARED_TORCH_DIR / _COMPLETE).write_text(f"{TORCH} {TORCHVISION}\n")
+        if (SHARED_TORCH_DIR / "torch").is_dir():  # (not when --no-install skipped the pip run)
+            (SHARED_TORCH_DIR / _COMPLETE).write_text(f"{TORCH} {TORCHVISION}\n")
     purelib = session.run_install(
         "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
-    ).strip()
-    (Path(purelib) / "vai_shared_torch.pth").write_text(f"{SHARED_TORCH_DIR}\n")
+    )
+    if purelib is None:  # --no-install / -R on a reused venv: installing is skipped, the .pth is there
+        return
+    (Path(purelib.strip()) / "vai_shared_torch.pth").write_text(f"{SHARED_TORCH_DIR}\n")
 
 
 def _install(session: nox.Session, *packages: str, extras: str = "test") -> None:

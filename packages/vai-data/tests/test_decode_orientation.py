@@ -240,3 +240,17 @@ def test_unreadable_mov_boxes_give_none(tmp_path, data):
     truncated = tmp_path / "cut.mp4"
     truncated.write_bytes(_moov(90)[:-20])
     assert mov_rotation_degrees(str(truncated), 0) is None
+
+
+@pytest.mark.parametrize(
+    "moov",
+    [
+        struct.pack(">I4s", 4, b"moov") + bytes(64),  # a size smaller than its own header
+        _box(b"moov", _box(b"trak", _box(b"tkhd", b""))),  # an empty track header
+        _box(b"moov", _box(b"trak", _box(b"tkhd", bytes([0, 0, 0, 3]) + bytes(20))) + _box(b"mvhd", b"")),
+    ],
+)
+def test_malformed_movie_headers_give_none_not_an_exception(tmp_path, moov):
+    path = tmp_path / "odd.mp4"
+    path.write_bytes(_box(b"ftyp", b"isom" + bytes(4)) + moov)
+    assert mov_rotation_degrees(str(path), 0) is None

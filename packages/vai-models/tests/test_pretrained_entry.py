@@ -222,3 +222,21 @@ def test_an_image_model_given_frames_says_it_takes_single_images():
         model(torch.zeros(1, 3, 2, 32, 32))
     with pytest.raises(ValueError, match="create it with num_frames=3"):
         create_model("tsm_resnet18", 3, 2)(torch.zeros(1, 3, 3, 32, 32))
+
+
+class _UserWrapper(torch.nn.Module):
+    """A user's model holding a vai network as ``self.model`` beside a small head of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = create_model("tsn_resnet18", 5, 2)
+        self.aux = torch.nn.Linear(512, 3)
+
+
+def test_a_prefix_the_model_itself_has_is_kept(tmp_path):
+    src = _UserWrapper()
+    torch.save(src.state_dict(), tmp_path / "wrap.pth")
+    dst = _UserWrapper()
+    summary = load_pretrained(dst, tmp_path / "wrap.pth")
+    assert summary.ok and not summary.missing and not summary.unexpected, str(summary)
+    _assert_state_equal(dst, src.state_dict())

@@ -88,3 +88,18 @@ def test_rng_state_roundtrip_weights_only(tmp_path: Path) -> None:
     expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
     set_rng_state(ck.load_checkpoint(tmp_path / "r.pth")["rng"])
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
+
+
+def test_a_checkpoint_from_before_save_policies_were_recorded_follows_the_versions_policy(tmp_path):
+    from vai_train.engine.checkpoint import droppable_epoch
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    path = weights / "epoch_0003.pth"
+    assert droppable_epoch({"epoch": 3}, path, weights, "last_and_peaks") == 3
+    assert droppable_epoch({"epoch": 3}, path, weights, "all") is None
+    assert droppable_epoch({"epoch": 3, "save_policy": "all"}, path, weights, "last_and_peaks") is None
+    assert (
+        droppable_epoch({"epoch": 3}, tmp_path / "elsewhere" / "epoch_0003.pth", weights, "last_and_peaks")
+        is None
+    )

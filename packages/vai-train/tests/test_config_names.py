@@ -146,3 +146,59 @@ def test_every_setting_the_engine_reads_is_a_known_name() -> None:
     read -= {"__file__", "__vai_files__"}
     assert len(read) > 30  # the patterns still find the accessors
     assert read <= KNOWN_EXP_NAMES, sorted(read - KNOWN_EXP_NAMES)
+
+
+REALISTIC = """\
+from __future__ import annotations
+
+from math import pi
+from torch.optim import Optimizer
+
+include("tinynet-base.py")
+del num_epochs
+num_epoch = 3  # a misspelt setting that the config's own scheduler also reads
+
+
+def scheduler(optimiser: Optimizer, iters_per_epoch, last_epoch=-1):
+    import torch
+
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=num_epoch * iters_per_epoch)
+"""
+
+
+def test_imports_stay_quiet_and_a_used_misspelt_setting_still_warns(
+    tmp_path: Path, config_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    exp = tmp_path / "root" / "exp_configs" / "tiny"
+    exp.mkdir(parents=True)
+    (exp / "tinynet-base.py").write_text(
+        (config_root / "exp_configs" / "tiny" / "tinynet-base.py").read_text()
+    )
+    (exp / "tinynet-real.py").write_text(REALISTIC)
+    roots = discover_roots([tmp_path / "root", config_root], use_entry_points=False)
+    caplog.set_level(logging.WARNING)
+    load_exp_config(roots, "tiny", "tinynet", "real")
+    warned = _warnings(caplog)
+    assert len(warned) == 1 and warned[0].endswith(
+        "'num_epoch' is not an exp-config setting vai-train reads (ignored); did you mean 'num_epochs'?"
+    ), warned
+
+
+def test_start_up_warnings_reach_the_runs_log_files(tmp_path: Path, config_root: Path) -> None:
+    """The config is loaded (and its datasets built) before the run directory exists: what they log
+    is written into the run's log files once it does."""
+    from vai_train.api import run_train
+
+    exp = tmp_path / "root" / "exp_configs" / "tiny"
+    exp.mkdir(parents=True)
+    (exp / "tinynet-base.py").write_text(
+        (config_root / "exp_configs" / "tiny" / "tinynet-base.py").read_text()
+    )
+    (exp / "tinynet-real.py").write_text(REALISTIC)
+    args = ["-D", "tiny", "-M", "tinynet", "-E", "real", "-R", str(tmp_path / "exp"), "-e", "1", "-w", "0"]
+    result = run_train(args + ["--config-root", str(tmp_path / "root"), "--config-root", str(config_root)])
+    warnings = (result.run_dir / "logs" / "train_WARNING.log").read_text()
+    assert "'num_epoch' is not an exp-config setting" in warnings
+    assert (
+        "'num_epoch' is not an exp-config setting" in (result.run_dir / "logs" / "train_INFO.log").read_text()
+    )

@@ -46,16 +46,24 @@ def test_every_invocation_keeps_its_args(base_args: list[str]) -> None:
     assert (again["num_epochs"], again["save_mode"], again["load_epoch"]) == (2, "all", -1)
 
 
-def test_resume_skips_a_version_without_checkpoint(
+def test_resume_passes_over_a_version_never_started_in(
     base_args: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     first = run_train(base_args + ["-e", "1"])
-    (first.run_dir.parent / "version_001" / "logs").mkdir(parents=True)  # a leftover, e.g. an old crash
+    (first.run_dir.parent / "version_001" / "logs").mkdir(parents=True)  # an empty leftover
     caplog.set_level(logging.INFO)
     resumed = run_train(base_args + ["-l", "-1", "-e", "2"])
     assert resumed.run_dir == first.run_dir and [r["epoch"] for r in resumed.summary] == [1, 2]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("-l -1: resuming")]
-    assert lines == [
-        "-l -1: resuming version_000, the latest version with a checkpoint (skipping"
-        " version_001: no checkpoint)"
-    ]
+    assert lines == ["-l -1: resuming version_000 (passing over version_001: never started)"]
+
+
+def test_resume_restarts_a_version_that_crashed_before_its_first_checkpoint(base_args: list[str]) -> None:
+    """Never continues an older, finished version in its place (with the newer run's config)."""
+    first = run_train(base_args + ["-e", "1"])
+    crashed = first.run_dir.parent / "version_001"
+    (crashed / "configs").mkdir(parents=True)
+    (crashed / "configs" / "args.json").write_text("{}")  # started, died in epoch 1
+    resumed = run_train(base_args + ["-l", "-1", "-e", "1"])
+    assert resumed.run_dir == crashed and [r["epoch"] for r in resumed.summary] == [1]
+    assert [r["epoch"] for r in run_train(base_args + ["-l", "-1", "-v", "0", "-e", "1"]).summary] == [1]

@@ -80,7 +80,7 @@ def _video_stream(container, path: str):
 def probe_video(path: str) -> tuple[int, int, int]:
     """Return ``(num_frames, width, height)`` from container metadata (the count may over-report, which
     read_frames clamps); the size is the upright picture's, as the decoders return it (a phone video's
-    rotation applied, which takes decoding its first frame)."""
+    rotation applied, read from an MP4/MOV file's headers: :mod:`vai_data.mov_display_matrix`)."""
     import av
 
     local = _check_file(path)

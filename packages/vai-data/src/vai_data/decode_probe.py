@@ -66,7 +66,7 @@ def seek_probe(local_path: str) -> Verdict:
     """What one PyAV open per path and process tells of a file (:class:`Verdict`): why decord's ``get_batch``
     (and torchcodec) may return other frames than those asked for on it, or None when seeking is exact there
     (also for a file PyAV cannot read: the decoders then report it); the upright picture's size where that
-    problem is None (a phone video's rotation read off its first frame) and the stored one otherwise (None
+    problem is None (a phone video's rotation read from its MP4/MOV headers) and the stored one otherwise (None
     where PyAV cannot read it); which video stream vai decodes, and whether there are several."""
     verdict = _verdicts.get(local_path, _UNSEEN)
     if verdict is _UNSEEN:

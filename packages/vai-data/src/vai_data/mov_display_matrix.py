@@ -64,7 +64,7 @@ def _read_moov(f) -> bytes | None:
                 return None
             size, skip = struct.unpack_from(">Q", head, 8)[0], 16
         if kind == b"moov":
-            if size and size - skip > _MAX_MOOV:
+            if size and (size < skip or size - skip > _MAX_MOOV):
                 return None
             f.seek(pos + skip)
             data = f.read(_MAX_MOOV + 1 if size == 0 else size - skip)  # size 0: to the end of the file
@@ -80,14 +80,17 @@ def _read_moov(f) -> bytes | None:
 def mov_rotation_degrees(path: str, stream_index: int) -> float | None:
     """The display rotation (degrees counter-clockwise, as PyAV's ``frame.rotation``) of stream
     ``stream_index`` of a QuickTime/MP4 file; None when the boxes cannot be read (not such a file, damaged,
-    or no such track)."""
+    or no such track): never an exception."""
     try:
         with open(path, "rb") as f:
             moov = _read_moov(f)
-    except OSError:
+        return _track_degrees(moov, stream_index) if moov else None
+    except (OSError, ValueError, IndexError, struct.error, OverflowError, MemoryError):
         return None
-    if not moov:
-        return None
+
+
+def _track_degrees(moov: bytes, stream_index: int) -> float | None:
+    """The rotation of the ``stream_index``-th ``trak`` of a ``moov`` payload (None: no such track)."""
     movie = 0.0
     mvhd = _child(moov, 0, len(moov), b"mvhd")
     if mvhd is not None:

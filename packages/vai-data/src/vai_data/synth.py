@@ -208,7 +208,12 @@ def _generation_lock(out_dir: str):
         yield
         return
     with open(os.path.join(out_dir, ".synth.lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except OSError as e:  # a file system without flock (e.g. Lustre mounted without -o flock)
+            logger.warning("cannot lock %s (%s): generating without a lock", f.name, e)
+            yield
+            return
         try:
             yield
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,8 +76,15 @@ class LoadSummary:
         return "; ".join(parts)
 
 
-def unwrap_state_dict(obj: object, path: str = "<checkpoint>") -> StateDict:
-    """Find the tensor dict inside ``obj`` (bare or under a wrapper key) and strip DDP/Lightning prefixes."""
+def unwrap_state_dict(
+    obj: object, path: str = "<checkpoint>", model_keys: Iterable[str] | None = None
+) -> StateDict:
+    """Find the tensor dict inside ``obj`` (bare or under a wrapper key) and strip DDP/Lightning prefixes.
+
+    A prefix is stripped when every key carries it, or, with the target model's ``model_keys`` known,
+    when 90% do (a Lightning file's network beside a few tensors of its own, such as a loss's class
+    weights, which keep their names and stay unused); never when the model's own keys carry it (a
+    model holding its network as ``self.model``)."""
     seen = 0
     while isinstance(obj, Mapping) and seen < 4:
         if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -96,11 +103,14 @@ def unwrap_state_dict(obj: object, path: str = "<checkpoint>") -> StateDict:
             f"{path}: no tensors found (top-level keys: {list(obj)[:8]}); "
             f"save model.state_dict() or wrap it under one of {list(WRAPPER_KEYS)}"
         )
+    own = None if model_keys is None else list(model_keys)
     for prefix in STRIP_PREFIXES:
-        # a wrapper's prefix on (nearly) every key: DDP's module., Lightning's model. beside a few
-        # tensors of its own (a loss's class weights), which keep their names and stay unused
         prefixed = sum(k.startswith(prefix) for k in state)
-        if prefixed and prefixed >= 0.9 * len(state):
+        if own is None:
+            strip = prefixed == len(state)
+        else:
+            strip = prefixed >= 0.9 * len(state) and not any(k.startswith(prefix) for k in own)
+        if prefixed and strip:
             state = {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
     return state
 
@@ -127,8 +137,9 @@ def _load_error_cause(exc: Exception) -> str:
     return lines[0][:300] if lines else ""
 
 
-def read_state_dict(path: str | Path) -> StateDict:
-    """Read a local checkpoint safely (``weights_only=True``) and return its state_dict on CPU."""
+def read_state_dict(path: str | Path, model_keys: Iterable[str] | None = None) -> StateDict:
+    """Read a local checkpoint safely (``weights_only=True``) and return its state_dict on CPU
+    (``model_keys``: the target model's, for :func:`unwrap_state_dict`'s prefix rule)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(
@@ -143,7 +154,7 @@ def read_state_dict(path: str | Path) -> StateDict:
             f"{p}: cannot be loaded with torch.load(weights_only=True) ({type(exc).__name__}: "
             f"{_load_error_cause(exc)}); re-save it as a plain state_dict"
         ) from exc
-    return unwrap_state_dict(obj, str(p))
+    return unwrap_state_dict(obj, str(p), model_keys)
 
 
 def load_state_dict_into(
@@ -306,7 +317,7 @@ def load_pretrained(
         )
     if converter == "caffe2" or (converter == "auto" and Path(path).suffix == ".pkl"):
         return _load_caffe2(model, path, strict)
-    state = read_state_dict(path)
+    state = read_state_dict(path, model.state_dict().keys())
     if converter == "inflate" or (converter == "auto" and _is_2d_into_3d(state, model)):
         return _load_inflated(model, state, strict, str(path))
     layout, extra = "vai", []

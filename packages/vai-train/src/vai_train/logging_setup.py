@@ -75,13 +75,41 @@ def _parse_level(level: str | int) -> int:
     return value
 
 
+class RecordBuffer(logging.Handler):
+    """Keeps what is logged before a run's log files exist (the configs' and datasets' warnings, which are
+    built before the run directory is chosen), so :func:`setup_logging` can write it there (``replay``)."""
+
+    def __init__(self, limit: int = 10000) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.limit = limit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.limit:
+            self.records.append(record)
+
+    def attach(self) -> RecordBuffer:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def detach(self) -> list[logging.LogRecord]:
+        """Stop buffering (idempotent); returns the records kept."""
+        logging.getLogger().removeHandler(self)
+        return self.records
+
+
 def setup_logging(
-    log_dir: Path | str | None, level: str = "INFO", rank: int = 0, prefix: str = "train"
+    log_dir: Path | str | None,
+    level: str = "INFO",
+    rank: int = 0,
+    prefix: str = "train",
+    replay: list[logging.LogRecord] | None = None,
 ) -> None:
     """Configure the root logger for a run (idempotent: replaces the handlers a previous call installed).
 
     Rank 0 logs at ``level`` to a colour console and, with ``log_dir``, to ``<prefix>_<LEVEL>.log`` files.
     Other ranks print only WARNING and above, and write ``<prefix>_rank<r>_WARNING.log`` when they do.
+    ``replay``: records logged (and shown) before the files existed, written to the files only.
     """
     console_level = _parse_level(level)
     root = logging.getLogger()
@@ -122,6 +150,10 @@ def setup_logging(
         handler.addFilter(redactor)
         handler._vai_logging = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    for record in replay or ():
+        for handler in handlers[1:]:  # (the console showed them already)
+            if record.levelno >= handler.level:
+                handler.handle(record)
 
 
 def remove_logging_handlers() -> None:

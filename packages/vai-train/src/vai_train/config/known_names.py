@@ -3,9 +3,11 @@
 A typo (``num_epoch = 2``, ``batch_szie = 4``, ``def optimizer(...)``) is not an error in a Python
 file, so after loading, every public top-level name of the exp config that vai-train does not read is
 looked at once. It is reported (one WARNING per name, with a "did you mean" when a known name is close)
-unless it is clearly the user's own: a module, a name starting with ``_``, or a name the config's own
-code uses (a helper, class or constant referenced by a hook). An unreferenced function or class is
-reported only when it is close to a known name (``optimizer`` -> ``optimiser``).
+unless it is clearly the user's own: an imported name (``from torch.optim import Optimizer``, ``*``
+imports, ``from __future__ import annotations``), a module, a name starting with ``_``, or a name the
+config's own code uses (a helper, class or constant referenced by a hook) that is not close to a setting
+the config lacks. An unreferenced function or class is reported only when it is close to a known name
+(``optimizer`` -> ``optimiser``).
 """
 
 from __future__ import annotations
@@ -109,14 +111,20 @@ def unknown_names(module: types.ModuleType) -> list[tuple[str, str | None, str]]
     """(name, closest known name or None, where) for each exp-config name vai-train would ignore."""
     files = list(getattr(module, "__vai_files__", []) or [Path(module.__file__)])
     used, defined = _used_and_defined(files)
+    names = vars(module)
     out = []
-    for name, value in vars(module).items():
+    for name, value in names.items():
         if name.startswith("_") or name in KNOWN_EXP_NAMES or name in INJECTED_NAMES:
             continue
-        if isinstance(value, types.ModuleType) or name in used:
-            continue
+        if name not in defined or isinstance(value, types.ModuleType):
+            continue  # imported (``from x import y``, ``*``, ``__future__`` features) or a module
         guess = close_match(name, KNOWN_EXP_NAMES)
-        if guess is None and _is_code(value):
+        if name in used:
+            # the config's own helper or constant, unless it looks like a misspelt setting that the config
+            # lacks (``num_epoch = 2`` also used by its scheduler: the run still takes num_epochs' default)
+            if guess is None or guess in names:
+                continue
+        elif guess is None and _is_code(value):
             continue  # an unused helper function/class of the user's own
         path, line = defined.get(name, (Path(module.__file__), None))
         out.append((name, guess, f"{path}:{line}" if line else str(path)))

@@ -142,10 +142,13 @@ def save_epoch_checkpoint(
     return path
 
 
-def droppable_epoch(ckpt: dict[str, Any] | None, ckpt_path: Path | None, weights_dir: Path) -> int | None:
+def droppable_epoch(
+    ckpt: dict[str, Any] | None, ckpt_path: Path | None, weights_dir: Path, recorded: str | None = None
+) -> int | None:
     """The resumed checkpoint's epoch if ``last_and_peaks`` may drop it later: only when that policy
-    wrote it and it lives in this run's ``weights_dir`` (a ``-l N`` source version is never touched)."""
-    if ckpt is None or ckpt_path is None or ckpt.get("save_policy") != "last_and_peaks":
+    wrote it (``recorded``, the version's policy, stands in for checkpoints written before they recorded
+    it) and it lives in this run's ``weights_dir`` (a ``-l N`` source version is never touched)."""
+    if ckpt is None or ckpt_path is None or ckpt.get("save_policy", recorded) != "last_and_peaks":
         return None
     if Path(ckpt_path).resolve().parent != Path(weights_dir).resolve():
         return None

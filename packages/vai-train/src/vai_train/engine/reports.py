@@ -19,9 +19,12 @@ from vai_train.rundir import RunDir
 logger = logging.getLogger(__name__)
 
 
-def setup_run_logging(log_dir: Path | None, level: str, rank: int, prefix: str) -> None:
-    """Colour console (+ per-level files in ``log_dir``) via vai_train.logging_setup."""
-    setup_logging(log_dir, level=level, rank=rank, prefix=prefix)
+def setup_run_logging(
+    log_dir: Path | None, level: str, rank: int, prefix: str, replay: list[logging.LogRecord] | None = None
+) -> None:
+    """Colour console (+ per-level files in ``log_dir``, ``replay`` written into them) via
+    vai_train.logging_setup."""
+    setup_logging(log_dir, level=level, rank=rank, prefix=prefix, replay=replay)
 
 
 def video_level(out: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -93,18 +93,32 @@ def carry_best_checkpoint(
     return adopt_checkpoint(path, dst.weights, "best.pth")
 
 
+def _never_started(rd: RunDir) -> bool:
+    """A version folder no run ever started in: no checkpoint, no summary.csv, no recorded arguments (a
+    start-up failure of a vai-train that did not yet remove its folder, or a folder made by hand)."""
+    return (
+        resolve_link(rd.weights, "last.pth") is None
+        and not rd.summary_csv.exists()
+        and not any(rd.configs.glob("args*.json"))
+    )
+
+
 def latest_resumable(exp_dir: Path) -> RunDir | None:
-    """For ``-l -1 -v auto``: the highest version with a ``last.pth``, else the highest version (None
-    if there is none). One INFO line names the version and the ones skipped for lack of a checkpoint."""
+    """For ``-l -1 -v auto``: the highest version, passing over the highest ones no run ever started in
+    (None if there is none). A version that started but has no checkpoint (a crash in epoch 1) is the
+    one resumed, from scratch: never an older, finished one in its place. One INFO line names any
+    versions passed over."""
     versions = existing_versions(exp_dir)
     if not versions:
         return None
     skipped = []
     for v in reversed(versions):
         rd = open_version(exp_dir, v)
-        if resolve_link(rd.weights, "last.pth") is not None:
-            note = f" (skipping {', '.join(skipped)}: no checkpoint)" if skipped else ""
-            logger.info("-l -1: resuming %s, the latest version with a checkpoint%s", rd.path.name, note)
+        if not _never_started(rd):
+            if skipped:
+                logger.info(
+                    "-l -1: resuming %s (passing over %s: never started)", rd.path.name, ", ".join(skipped)
+                )
             return rd
         skipped.append(rd.path.name)
     return last_version(exp_dir)

@@ -33,6 +33,7 @@ from vai_train.engine.restore import restore_state as _restore
 from vai_train.engine.result import RunResult
 from vai_train.engine.resume import StartPoint, choose_start
 from vai_train.engine.rng import seed_everything
+from vai_train.logging_setup import RecordBuffer
 from vai_train.rundir import args_history, experiment_dir, remove_version, save_configs
 from vai_train.summary import best_row, clip_rows, read_summary
 
@@ -80,6 +81,14 @@ def run_train(args: argparse.Namespace) -> RunResult:
 
 def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     setup_run_logging(None, args.log_level, info.rank, "train")
+    early = RecordBuffer().attach()  # what start-up logs goes into the run's log files too
+    try:
+        return _train_buffered(args, info, early)
+    finally:
+        early.detach()
+
+
+def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffer) -> RunResult:
     cfg = load_cfg(args)
     seed_everything(args.seed + info.rank)
     val_metrics = B.split_metrics(cfg, "val")
@@ -101,7 +110,7 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
     )
     start = broadcast_object(start, info)
     try:
-        state = _start_up(args, info, cfg, start, kit, best_field, higher, val_metrics)
+        state = _start_up(args, info, cfg, start, kit, best_field, higher, val_metrics, early)
     except BaseException:
         if info.is_main and start.created:  # never an existing version: only the one this run made
             setup_run_logging(None, args.log_level, info.rank, "train")  # close its log files first
@@ -137,6 +146,7 @@ def _start_up(
     best_field: str,
     higher: bool,
     val_metrics: list,
+    early: RecordBuffer,
 ) -> dict[str, Any]:
     """Everything between choosing the run directory and the first epoch; fills ``kit``."""
     rd = start.run
@@ -144,7 +154,7 @@ def _start_up(
         args.save_mode = resolve_save_mode(args, start)
         save_configs(rd, cfg.files, vars(args))
     args.save_mode = broadcast_object(args.save_mode, info)
-    setup_run_logging(rd.logs, args.log_level, info.rank, "train")
+    setup_run_logging(rd.logs, args.log_level, info.rank, "train", replay=early.detach())
     logger.info("run directory: %s (rank %d/%d, device %s)", rd.path, info.rank, info.world_size, info.device)
 
     model = B.build_model(cfg, info, pretrained=start.checkpoint is None)
@@ -175,7 +185,7 @@ def _start_up(
         start_epoch = int(ckpt["epoch"]) + 1
         logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
     # the checkpoint last_and_peaks may drop once the next epoch is saved (only one it wrote itself)
-    kit["previous_checkpoint"] = droppable_epoch(ckpt, start.checkpoint, rd.weights)
+    kit["previous_checkpoint"] = droppable_epoch(ckpt, start.checkpoint, rd.weights, args.save_mode)
     metric_info = {
         "best_metric_fieldname": best_field,
         "best_metric_higher_is_better": higher,
