@@ -23,8 +23,7 @@ from .arguments import positive_int
 from .decode_probe import note_rerouted, seek_probe
 from .errors import VideoDecodeError
 from .pathio import exists, is_native, local_path
-from .transforms.clip import short_side_size
-from .video_stream import display_steps, pick_video_stream, upright_size
+from .video_stream import display_steps, output_size, pick_video_stream, upright_size
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +53,6 @@ def _check_file(path: str) -> str:
     return local
 
 
-def output_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    """(width, height) after scaling so the shorter side equals ``short_side`` (aspect kept; the longer
-    side rounded down, :func:`vai_data.transforms.short_side_size`)."""
-    if short_side is None or short_side <= 0:
-        return width, height
-    h, w = short_side_size(height, width, short_side)
-    return w, h
-
-
 def _video_stream(container, path: str):
     """The video stream vai decodes (:func:`vai_data.video_stream.pick_video_stream`), or a VideoDecodeError
     saying why there is none we can decode."""
@@ -81,6 +71,12 @@ def probe_video(path: str) -> tuple[int, int, int]:
     """Return ``(num_frames, width, height)`` from container metadata (the count may over-report, which
     read_frames clamps); the size is the upright picture's, as the decoders return it (a phone video's
     rotation applied, read from an MP4/MOV file's headers: :mod:`vai_data.mov_display_matrix`)."""
+    return _probe_container(path, with_size=True)
+
+
+def _probe_container(path: str, with_size: bool) -> tuple[int, int, int]:
+    """:func:`probe_video`; without ``with_size`` the size is the stored picture's (no header read for
+    the rotation: :func:`probe_num_frames` needs only the count)."""
     import av
 
     local = _check_file(path)
@@ -98,7 +94,8 @@ def probe_video(path: str) -> tuple[int, int, int]:
             if not n:  # no metadata at all: count by demuxing packets (no decoding)
                 n = sum(1 for p in container.demux(stream) if p.size)
             width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-            width, height = upright_size(width, height, display_steps(container, stream, local))
+            if with_size:
+                width, height = upright_size(width, height, display_steps(container, stream, local))
             return int(n), width, height
     except VideoDecodeError:
         raise
@@ -108,7 +105,7 @@ def probe_video(path: str) -> tuple[int, int, int]:
 
 def probe_num_frames(path: str) -> int:
     """Frame count from container metadata (cheap; may over-report, which read_frames clamps)."""
-    return probe_video(path)[0]
+    return _probe_container(path, with_size=False)[0]
 
 
 def _decord_batch(vr, indices: list[int]) -> torch.Tensor:

@@ -192,10 +192,6 @@ def _stored_params(out_dir: str) -> dict | None:
     return params if isinstance(params, dict) else None
 
 
-def _is_complete(out_dir: str, params: dict) -> bool:
-    return _stored_params(out_dir) == params
-
-
 @contextlib.contextmanager
 def _generation_lock(out_dir: str):
     """Hold an exclusive lock on ``out_dir/.synth.lock`` (POSIX ``flock``): processes that generate the same
@@ -271,11 +267,11 @@ def make_synthetic_dataset(
         )
     info = SyntheticDataset(out_dir, num_videos, num_frames, (h, w), seed, fmt, splits=splits)
     with _generation_lock(out_dir):
-        if not overwrite and _is_complete(out_dir, params):
+        stored = None if overwrite else _stored_params(out_dir)
+        if stored == params:
             logger.info("synthetic dataset already complete in %s", out_dir)
             return info
-        stored = _stored_params(out_dir)
-        if stored is not None and not overwrite:
+        if stored is not None:
             changed = ", ".join(
                 f"{k} {stored.get(k)!r} -> {v!r}" for k, v in params.items() if stored.get(k) != v
             )

@@ -77,6 +77,15 @@ def display_steps(container, stream, local_path: str) -> int:
     return rotation_steps(mov_rotation_degrees(local_path, stream.index))
 
 
+def output_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(width, height) after scaling so the shorter side equals ``short_side`` (aspect kept; the longer
+    side rounded down, :func:`vai_data.transforms.short_side_size`; None or 0: unchanged)."""
+    if short_side is None or short_side <= 0:
+        return width, height
+    h, w = short_side_size(height, width, short_side)
+    return w, h
+
+
 def upright_size(width: int, height: int, steps: int) -> tuple[int, int]:
     """``(width, height)`` of a ``width`` x ``height`` coded picture shown after ``steps`` quarter turns."""
     return (height, width) if steps % 2 else (width, height)
@@ -102,9 +111,7 @@ class FrameConverter:
     def __call__(self, frame) -> np.ndarray:
         if self.coded_size is None:
             self.steps = frame_rotation_steps(frame)
-            w, h = upright_size(frame.width, frame.height, self.steps)
-            if self.short_side is not None and self.short_side > 0:
-                h, w = short_side_size(h, w, self.short_side)
+            w, h = output_size(*upright_size(frame.width, frame.height, self.steps), self.short_side)
             self.coded_size = upright_size(w, h, self.steps)
         w, h = self.coded_size
         rgb = self.reformatter.reformat(frame, format="rgb24", width=w, height=h).to_ndarray()

@@ -101,11 +101,21 @@ def _convert_relation(key: str, head_index: int) -> str | None:
     return "relation." + rest
 
 
+HEADS = ("verb", "noun")
+
+
+def check_head(head: str) -> None:
+    """Refuse a ``head`` other than ``"verb"``/``"noun"`` with one line."""
+    if head not in HEADS:
+        raise ValueError(
+            f"head={head!r}: choose 'verb' or 'noun' (the classifier of two-head EPIC-Kitchens files)"
+        )
+
+
 def convert_tsn_family(state: StateDict, model: nn.Module, head: str = "verb") -> StateDict:
     """TSM-repo / EPIC / TRN-repo layout (``base_model.*``, ``new_fc``, ``fc_verb``/``fc_noun``,
     ``consensus.*``) to vai names. ``head`` picks ``verb`` or ``noun`` from two-head checkpoints."""
-    if head not in ("verb", "noun"):
-        raise ValueError(f"head must be 'verb' or 'noun', got {head!r}")
+    check_head(head)
     head_index = 0 if head == "verb" else 1
     model_state = model.state_dict()
     out: StateDict = {}

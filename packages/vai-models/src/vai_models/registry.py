@@ -119,7 +119,8 @@ def create_model(
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     builder = get_model_builder(name)
     check_options(name, kwargs)
-    from .weights import check_head, check_strict
+    from .converters import check_head
+    from .weights import check_strict
 
     check_strict(strict)  # before building: a bad value should not cost a model construction
     check_head(head)

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .converters import check_head
+
 logger = logging.getLogger(__name__)
 
 StateDict = dict[str, torch.Tensor]
@@ -113,17 +115,6 @@ def unwrap_state_dict(
         if prefixed and strip:
             state = {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
     return state
-
-
-HEADS = ("verb", "noun")
-
-
-def check_head(head: str) -> None:
-    """Refuse a ``head`` other than ``"verb"``/``"noun"`` with one line (it was accepted silently)."""
-    if head not in HEADS:
-        raise ValueError(
-            f"head={head!r}: choose 'verb' or 'noun' (the classifier of two-head EPIC-Kitchens files)"
-        )
 
 
 def _load_error_cause(exc: Exception) -> str:
