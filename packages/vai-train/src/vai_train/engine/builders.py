@@ -101,6 +101,12 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
+def criterion_on_device(criterion: Any, device: torch.device) -> Any:
+    """A criterion that is an ``nn.Module`` moved to the training device (its buffers: class weights, a
+    stateful loss's time), so a config may build it on the CPU; other callables are returned as they are."""
+    return criterion.to(device) if isinstance(criterion, nn.Module) else criterion
+
+
 def build_model(cfg: ExpConfig, info: DistInfo, pretrained: bool) -> nn.Module:
     """``load_model()`` (+ ``load_pretrained`` when starting fresh) on this rank's device."""
     model = cfg.load_model()

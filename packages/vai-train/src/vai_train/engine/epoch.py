@@ -14,6 +14,7 @@ from vai_train.engine.checkpoint import save_epoch_checkpoint
 from vai_train.engine.distributed import DistInfo, all_gather_object, broadcast_object, broadcast_tensors
 from vai_train.engine.loop import NonFiniteLossError, run_inference, train_one_epoch
 from vai_train.engine.reports import save_split_predictions
+from vai_train.engine.restore import criterion_state
 from vai_train.engine.restore import step_plateau as _step_plateau
 from vai_train.engine.rng import get_rng_state
 from vai_train.schedulers import is_plateau_scheduler
@@ -99,6 +100,8 @@ def run_epoch(
             "scheduler_state": kit["scheduler"].state_dict() if kit["scheduler"] is not None else None,
             "amp_scaler_state": kit["scaler"].state_dict() if kit["scaler"].is_enabled() else None,
             "ema_state": kit["ema"].state_dict() if kit["ema"] is not None else None,
+            # every rank stepped its own criterion alike: rank 0's state stands for all
+            "criterion_state": criterion_state(kit["criterions"]["train"]),
             "rng_states": rng_states,
             "best_metric_field": best_field,
             "peak_epochs": peaks + ([epoch] if is_best else []),

@@ -117,7 +117,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             cfg.get_data_unpack_func(split),
             cfg.get_input_reshape_func(split),
             cfg.last_activation(),
-            cfg.get_criterion(split),
+            B.criterion_on_device(cfg.get_criterion(split), info.device),
             amp,
             desc=f"eval {split}",
             progress=not args.no_progress,
@@ -190,10 +190,12 @@ def feature_model(cfg: ExpConfig, model: nn.Module, name: str) -> nn.Module:
             f"{type(model).__name__} has no forward_features(); define feature_extract_model(model, name)"
             f" in {cfg.exp_cfg.__file__}"
         )
-    return _Features(model)
+    return ForwardFeatures(model)
 
 
-class _Features(nn.Module):
+class ForwardFeatures(nn.Module):
+    """``model.forward_features`` as a module, flattened to (N, D): what ``feature -f features`` extracts."""
+
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model

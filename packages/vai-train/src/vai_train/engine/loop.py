@@ -55,6 +55,25 @@ def resolve_amp(use_amp: bool, dtype_name: str | None, device: torch.device) -> 
     return AmpSettings(True, dtypes[name])
 
 
+#: when a training criterion with a ``step()`` method is advanced (its ``counter`` attribute)
+CRITERION_COUNTERS = ("iteration", "epoch")
+
+
+def criterion_step_counter(criterion: Any) -> str | None:
+    """How the engine advances a stateful training criterion: None when it has no callable ``step``,
+    else its ``counter`` ("iteration": after every optimiser step, the default; "epoch": after every
+    training epoch). Any other value is a one-line ValueError."""
+    if not callable(getattr(criterion, "step", None)):
+        return None
+    counter = getattr(criterion, "counter", "iteration")
+    if not (isinstance(counter, str) and counter in CRITERION_COUNTERS):
+        raise ValueError(
+            f"train criterion {type(criterion).__name__} has counter = {counter!r}; use 'iteration' (step()"
+            " after every optimiser step) or 'epoch' (step() after every training epoch)"
+        )
+    return counter
+
+
 def _labels_for_loss(labels: torch.Tensor, criterion: nn.Module) -> torch.Tensor:
     if isinstance(criterion, (nn.BCEWithLogitsLoss, nn.BCELoss, nn.MultiLabelSoftMarginLoss)):
         return labels.float()
@@ -88,11 +107,15 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
     ``opts``: amp (AmpSettings), clip_grad_max_norm, grad_accum_steps, refresh (iterations between
     progress/NaN checks), progress (bool), collect_outputs (bool), activation.
     The loss and outputs leave out the duplicates a DistributedSampler pads with (they still train).
+    A criterion with a ``step()`` method is stepped per ``criterion_step_counter``: once after every
+    optimiser step (GradScaler-skipped fp16 overflow steps included, like the per-iteration scheduler),
+    or once at the end of the epoch.
     """
     model: nn.Module = kit["model"]
     optimiser = kit["optimiser"]
     scheduler = kit.get("scheduler")
     criterion = kit["criterions"]["train"]
+    criterion_counter = criterion_step_counter(criterion)  # epoch_start_script may have swapped it
     unpack: Callable = kit["data_unpack_funcs"]["train"]
     loader = kit["train_loader"]
     # the dataset of the loader iterated now (epoch_start_script may have swapped it) brings its device_transform
@@ -161,6 +184,8 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
                 kept = criterion(logits[:keep], _labels_for_loss(labels[:keep], criterion))
             loss_sum.add_(kept.detach(), alpha=keep)
         n_seen += keep
+        if last_micro and criterion_counter == "iteration":  # after this batch's loss was counted
+            criterion.step()
         if collect and keep > 0:  # raw logits now, one activation call at the end of the epoch
             # metrics score the original labels when a collate mixed them into soft targets (mixup/CutMix)
             hard = extra.get("hard_label") if isinstance(extra, dict) else None
@@ -179,6 +204,8 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
             bar.set_postfix(loss=f"{running:.4f}", lr=f"{current_lr(optimiser):.3g}", refresh=False)
             bar.update((it + 1) - bar.n)
     bar.close()
+    if criterion_counter == "epoch":
+        criterion.step()
     total_loss, total_n = all_reduce_sum([loss_sum.item(), float(n_seen)], info)
     result: dict[str, Any] = {
         "loss": total_loss / max(1.0, total_n),

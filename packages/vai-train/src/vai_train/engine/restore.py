@@ -1,10 +1,13 @@
 """Restore a run's state from a checkpoint (``-l``): model, optimiser, scheduler (or its replay from
-summary.csv when the checkpoint has no scheduler state), AMP scaler, EMA and per-rank RNG states."""
+summary.csv when the checkpoint has no scheduler state), AMP scaler, EMA, the train criterion's buffers
+and per-rank RNG states."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from torch import nn
 
 from vai_train.engine import builders as B
 from vai_train.engine.distributed import DistInfo
@@ -57,6 +60,45 @@ def replay_plateau(
         target._last_lr = lrs
 
 
+def criterion_state(criterion: Any) -> dict[str, Any] | None:
+    """The train criterion's ``state_dict`` for the checkpoint (``criterion_state``): a stateful loss
+    such as ProSelfLC keeps its time in a buffer. None for a criterion without any state."""
+    if not isinstance(criterion, nn.Module):
+        return None
+    return criterion.state_dict() or None
+
+
+def restore_criterion(criterion: Any, state: dict[str, Any] | None, source: str) -> None:
+    """Load a checkpoint's ``criterion_state`` into the train criterion; checkpoints without one (saved
+    before the key existed, or by a stateless criterion) leave it as ``get_criterion('train')`` built it."""
+    name = type(criterion).__name__
+    has_state = criterion_state(criterion) is not None
+    if state is None:
+        if has_state and callable(getattr(criterion, "step", None)):  # a stepped one: its time restarts
+            logger.warning(
+                "%s holds no criterion_state: the train criterion %s starts from its initial state",
+                source,
+                name,
+            )
+        return
+    if not has_state:
+        logger.warning(
+            "%s holds a criterion_state (%s) but the train criterion %s has no state; not restored",
+            source,
+            ", ".join(state),
+            name,
+        )
+        return
+    try:
+        criterion.load_state_dict(state)
+    except (RuntimeError, ValueError) as e:
+        detail = " ".join(str(e).split())
+        raise RuntimeError(
+            f"{source}: its criterion_state does not fit the train criterion {name} (did get_criterion('train')"
+            f" change since it was saved?): {detail}"
+        ) from e
+
+
 def restore_state(
     kit: dict[str, Any],
     ckpt: dict[str, Any],
@@ -79,6 +121,9 @@ def restore_state(
         kit["scaler"].load_state_dict(ckpt["amp_scaler_state"])
     if kit["ema"] is not None and ckpt.get("ema_state") is not None:
         kit["ema"].load_state_dict(ckpt["ema_state"])
+    if "train" in kit.get("criterions", {}):
+        where = f"checkpoint of epoch {ckpt.get('epoch')}"
+        restore_criterion(kit["criterions"]["train"], ckpt.get("criterion_state"), where)
     states = ckpt.get("rng_states") or []
     if len(states) == info.world_size:
         set_rng_state(states[info.rank])

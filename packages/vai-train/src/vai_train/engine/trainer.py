@@ -27,7 +27,7 @@ from vai_train.engine.distributed import (
     init_distributed,
 )
 from vai_train.engine.epoch import run_epoch
-from vai_train.engine.loop import NonFiniteLossError, resolve_amp
+from vai_train.engine.loop import NonFiniteLossError, criterion_step_counter, resolve_amp
 from vai_train.engine.reports import Reporter, setup_run_logging
 from vai_train.engine.restore import restore_state as _restore
 from vai_train.engine.result import RunResult
@@ -96,6 +96,7 @@ def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffe
     num_epochs = args.num_epochs if args.num_epochs is not None else cfg.num_epochs
     # what can fail without a run directory is built first: a failure leaves no empty version behind
     kit, mc_period = build_data_kit(cfg, args, info, B.resolve_num_workers(args.num_workers, cfg))
+    criterion_step_counter(kit["criterions"]["train"])  # an unknown ``counter`` fails before any version
     if args.load_epoch is None and num_epochs < 1:
         logger.warning(
             "nothing trained: %d epochs asked for (-e or the exp config's num_epochs); no run directory"
