@@ -1,0 +1,335 @@
+"""``epoch_start_script`` of the end-to-end verb-ambiguity runs: fresh kNN pseudo-labels every few epochs.
+
+Every ``period`` epochs (and at the first epoch a process trains, fresh or resumed) the current model
+extracts features of the training videos in test mode (the ``traindata_testmode`` split), neighbours
+are recomputed and the train dataset gets the new ``video_id_to_label``. Extraction reuses vai-train's
+``run_inference`` (sharded over ranks, gathered to rank 0 in dataset order); rank 0 computes the
+pseudo-labels and broadcasts them. With ``save=True`` each refresh is written to
+``predictions/pseudo_labels/epoch_NNNN.npz``, and a resumed run reads the refresh it is due back from
+there instead of recomputing it from a later model (upstream recomputed, so its resumes differed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, RandomSampler, Subset
+
+from .losses import base_loss_type
+from .pseudo_labels import (
+    _check_threshold,
+    default_num_neighbours,
+    default_threshold,
+    pseudo_video_id_to_label,
+    to_video_id_to_label,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PseudoLabelRefresher", "clone_loader", "make_epoch_start_script"]
+
+
+class PseudoLabelRefresher:
+    """A callable ``epoch_start_script(epoch, exp, args, rank, world_size, kit)`` (see the module doc).
+
+    ``get_torch_dataset(split)``: the exp config's; ``feature_split`` is extracted (test mode, one view).
+    ``rebuild_train_dataset(video_id_to_label)``: optional; where given it makes the new train dataset
+    and the hook returns ``{"train_loader": ...}`` (a loader like the old one); otherwise the current
+    train dataset's ``video_id_to_label`` is set in place (vai_data datasets accept that).
+    ``feature_extract_model(model, "features")``: default the model's ``forward_features``.
+    ``data_unpack_func``/``input_reshape_func``/``batch_size``/``num_workers``: default the ``val``
+    split's (the kit's functions, its loader's batch size) and the train loader's workers.
+    ``neighbour_options`` go to :func:`~vai_papers.verb_ambiguity.nearest_neighbours` (``chunk_size``,
+    ``dtype``, ``cache_dir``); distances are computed on the model's device.
+    """
+
+    def __init__(
+        self,
+        get_torch_dataset: Callable[[str], Any],
+        *,
+        loss_type: str = "mask_binary_ce",
+        num_classes: int | None = None,
+        period: int = 5,
+        feature_split: str = "traindata_testmode",
+        k: int | None = None,
+        threshold: float | None = None,
+        rebuild_train_dataset: Callable[[Mapping[int, np.ndarray]], Any] | None = None,
+        feature_extract_model: Callable[[nn.Module, str], nn.Module] | None = None,
+        data_unpack_func: Callable | None = None,
+        input_reshape_func: Callable | None = None,
+        batch_size: int | None = None,
+        num_workers: int | None = None,
+        use_amp: bool = False,
+        save: bool = True,
+        save_features: bool = False,
+        neighbour_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        base_loss_type(loss_type)  # unknown names: one line now, not at the first refresh
+        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+            raise ValueError(f"period must be a positive number of epochs, got {period!r}")
+        self.get_torch_dataset = get_torch_dataset
+        self.loss_type = loss_type
+        self.num_classes = num_classes
+        self.period = period
+        self.feature_split = feature_split
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        self.k = default_num_neighbours() if k is None else k
+        self.threshold = default_threshold() if threshold is None else _check_threshold(threshold)
+        self.rebuild_train_dataset = rebuild_train_dataset
+        self.feature_extract_model = feature_extract_model
+        self.data_unpack_func = data_unpack_func
+        self.input_reshape_func = input_reshape_func
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.use_amp = use_amp
+        self.save = save
+        self.save_features = save_features
+        self.neighbour_options = dict(neighbour_options or {})
+        #: the latest pseudo-labels (an exp config's ``get_torch_dataset('train')`` may read them)
+        self.video_id_to_label: dict[int, np.ndarray] | None = None
+        self._loader: DataLoader | None = None
+
+    # ------------------------------------------------------------------ schedule
+    def refresh_epoch(self, epoch: int) -> int:
+        """The epoch whose refresh is in force at ``epoch`` (refreshes at 1, 1 + period, ...)."""
+        return epoch - (epoch - 1) % self.period
+
+    def due(self, epoch: int) -> bool:
+        """Whether ``epoch`` starts with new pseudo-labels (its refresh epoch, or none in force yet)."""
+        return self.video_id_to_label is None or self.refresh_epoch(epoch) == epoch
+
+    # ------------------------------------------------------------------ the hook
+    def __call__(
+        self, epoch: int, exp: Any, args: Any, rank: int, world_size: int, kit: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Refresh the pseudo-labels when due; a dict return replaces kit entries (``train_loader``)."""
+        if not self.due(epoch):
+            return None
+        from vai_train.engine.builders import unwrap
+        from vai_train.engine.distributed import DistInfo, broadcast_object
+
+        model = unwrap(kit["model"])
+        device = next(iter(model.parameters()), torch.zeros(0)).device
+        info = DistInfo(rank, world_size, device.index or 0, device)
+        ref = self.refresh_epoch(epoch)
+        path = self._save_path(exp, ref)
+        payload = self._load_saved(path) if info.is_main and path is not None else None
+        if broadcast_object(payload is not None, info):
+            logger.info("epoch %d: pseudo-labels of epoch %d read from %s", epoch, ref, path)
+        else:
+            payload = self._compute(epoch, model, device, info, args, kit, path)
+        ids, targets = broadcast_object(payload, info)
+        self.video_id_to_label = to_video_id_to_label(ids.tolist(), targets)
+        return self._apply(kit)
+
+    def _compute(
+        self,
+        epoch: int,
+        model: nn.Module,
+        device: torch.device,
+        info: Any,
+        args: Any,
+        kit: dict[str, Any],
+        path: Path | None,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Extract features on every rank; rank 0 builds the pseudo-labels (others get None)."""
+        from vai_train.engine.loop import AmpSettings, resolve_amp, run_inference
+
+        fmodel = self._feature_model(model)
+        amp = resolve_amp(True, None, device) if self.use_amp else AmpSettings(False)
+        out = run_inference(
+            fmodel,
+            self._feature_loader(info, args, kit),
+            info,
+            self.data_unpack_func or kit["data_unpack_funcs"]["val"],
+            self.input_reshape_func or kit["input_reshape_funcs"]["val"],
+            None,
+            None,
+            amp,
+            desc=f"features {epoch}",
+            progress=not getattr(args, "no_progress", False),
+        )
+        if not info.is_main:
+            return None
+        feats, labels, vids = out["probs"], out["labels"], out["video_ids"]
+        if labels.ndim != 1:
+            raise ValueError(
+                f"{self.feature_split}: pseudo-labels need single class-index labels, got label vectors of "
+                f"shape {tuple(labels.shape)} (is video_id_to_label set on this split?)"
+            )
+        options = {"device": device, **self.neighbour_options}
+        _, details = pseudo_video_id_to_label(
+            vids,
+            feats,
+            labels,
+            self.loss_type,
+            num_classes=self.num_classes,
+            k=self.k,
+            threshold=self.threshold,
+            **options,
+        )
+        extra = int((details["targets"] != 0).sum()) - len(details["video_ids"])
+        logger.info(
+            "epoch %d: pseudo-labels of %d videos (k=%d, threshold %g): %.2f pseudo-positives per video",
+            epoch,
+            len(details["video_ids"]),
+            self.k,
+            self.threshold,
+            extra / max(1, len(details["video_ids"])),
+        )
+        if path is not None:
+            self._save(path, details, feats, vids)
+        return details["video_ids"].numpy(), details["targets"].numpy()
+
+    def _feature_model(self, model: nn.Module) -> nn.Module:
+        if self.feature_extract_model is not None:
+            return self.feature_extract_model(model, "features")
+        if not hasattr(model, "forward_features"):
+            raise ValueError(
+                f"{type(model).__name__} has no forward_features(); pass feature_extract_model=fn(model, name)"
+            )
+        from vai_train.engine.evaluate import ForwardFeatures
+
+        return ForwardFeatures(model)
+
+    def _feature_loader(self, info: Any, args: Any, kit: dict[str, Any]) -> DataLoader:
+        """The test-mode loader of ``feature_split`` (built once per process)."""
+        if self._loader is None:
+            from vai_train.dataset_hooks import dataset_attr
+            from vai_train.engine.builders import make_eval_loader
+
+            ds = self.get_torch_dataset(self.feature_split)
+            if ds is None:
+                raise ValueError(f"get_torch_dataset({self.feature_split!r}) returned None")
+            val_loader = kit.get("val_loader")
+            batch_size = self.batch_size or getattr(val_loader, "batch_size", None) or 1
+            workers = self.num_workers if self.num_workers is not None else kit["train_loader"].num_workers
+            seed = int(getattr(args, "seed", 0) or 0)
+            collate = dataset_attr(ds, "collate_fn")
+            self._loader = make_eval_loader(ds, batch_size, info, seed, workers, collate)
+        return self._loader
+
+    # ------------------------------------------------------------------ saving / resuming
+    def _save_path(self, exp: Any, ref: int) -> Path | None:
+        run_dir = getattr(exp, "run_dir", None)
+        predictions = getattr(run_dir, "predictions", None)
+        if not self.save or predictions is None:
+            return None
+        return Path(predictions) / "pseudo_labels" / f"epoch_{ref:04d}.npz"
+
+    def _save(
+        self, path: Path, details: dict[str, torch.Tensor], feats: torch.Tensor, vids: torch.Tensor
+    ) -> None:
+        from vai_train.engine.evaluate import save_arrays
+
+        arrays: dict[str, Any] = {
+            **details,
+            "loss_type": np.asarray(self.loss_type),
+            "k": np.asarray(self.k),
+            "threshold": np.asarray(self.threshold),
+        }
+        if self.save_features:
+            arrays.update({"clip_features": feats, "clip_video_ids": vids})
+        save_arrays(path, arrays)
+        logger.info("pseudo-labels saved to %s", path)
+
+    def _load_saved(self, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        """(video ids, targets) of a refresh saved with the same settings, else None."""
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as d:
+                same = (
+                    str(d["loss_type"]) == self.loss_type
+                    and int(d["k"]) == self.k
+                    and float(d["threshold"]) == self.threshold
+                )
+                ids, targets = d["video_ids"], d["targets"]
+        except (OSError, KeyError, ValueError) as e:
+            logger.warning("%s is unreadable (%s); recomputing the pseudo-labels", path, e)
+            return None
+        if not same or targets.ndim != 2 or len(ids) != len(targets):
+            logger.info("%s was made with other settings; recomputing the pseudo-labels", path)
+            return None
+        return ids, targets
+
+    # ------------------------------------------------------------------ the train data
+    def _apply(self, kit: dict[str, Any]) -> dict[str, Any] | None:
+        """Give the train data the new labels: in place, or a rebuilt dataset in a new loader."""
+        loader: DataLoader = kit["train_loader"]
+        if self.rebuild_train_dataset is not None:
+            return {"train_loader": clone_loader(loader, self.rebuild_train_dataset(self.video_id_to_label))}
+        parts = [p for p in _parts(loader.dataset) if hasattr(p, "video_id_to_label")]
+        if not parts:
+            raise ValueError(
+                f"the train dataset ({type(loader.dataset).__name__}) has no video_id_to_label to set; pass "
+                "rebuild_train_dataset=fn(video_id_to_label) returning the relabelled dataset"
+            )
+        for part in parts:
+            part.video_id_to_label = self.video_id_to_label
+        if loader.num_workers > 0 and loader.persistent_workers:  # their copies would keep the old labels
+            return {"train_loader": clone_loader(loader, loader.dataset)}
+        return None
+
+
+def _parts(dataset: Any) -> list:
+    if isinstance(dataset, Subset):
+        return _parts(dataset.dataset)
+    if isinstance(dataset, ConcatDataset):
+        return [p for d in dataset.datasets for p in _parts(d)]
+    return [dataset]
+
+
+def clone_loader(old: DataLoader, dataset: Any) -> DataLoader:
+    """A DataLoader over ``dataset`` with ``old``'s settings (sampler kind, batching, workers, collate)."""
+    if len(dataset) != len(old.dataset):
+        logger.warning(
+            "the rebuilt train dataset has %d samples, the old one %d: schedules counted in iterations "
+            "keep the old count",
+            len(dataset),
+            len(old.dataset),
+        )
+    s = old.sampler
+    if old.batch_size is None:
+        raise ValueError("the train loader uses a batch_sampler, which cannot be rebuilt for a new dataset")
+    if isinstance(s, DistributedSampler):
+        sampler = DistributedSampler(
+            dataset,
+            num_replicas=s.num_replicas,
+            rank=s.rank,
+            shuffle=s.shuffle,
+            seed=s.seed,
+            drop_last=s.drop_last,
+        )
+    elif isinstance(s, RandomSampler):
+        sampler = RandomSampler(dataset, generator=s.generator)
+    else:
+        sampler = None
+    workers = old.num_workers
+    return DataLoader(
+        dataset,
+        batch_size=old.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=old.collate_fn,
+        pin_memory=old.pin_memory,
+        drop_last=old.drop_last,
+        timeout=old.timeout,
+        worker_init_fn=old.worker_init_fn,
+        generator=old.generator,
+        prefetch_factor=old.prefetch_factor if workers > 0 else None,
+        persistent_workers=old.persistent_workers and workers > 0,
+    )
+
+
+def make_epoch_start_script(get_torch_dataset: Callable[[str], Any], **options: Any) -> PseudoLabelRefresher:
+    """``epoch_start_script = make_epoch_start_script(get_torch_dataset, loss_type=..., num_classes=...)``
+    in an exp config (options: :class:`PseudoLabelRefresher`'s)."""
+    return PseudoLabelRefresher(get_torch_dataset, **options)
