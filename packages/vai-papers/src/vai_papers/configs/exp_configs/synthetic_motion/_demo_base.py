@@ -14,14 +14,12 @@ crop_size = 40
 num_workers = 0  # decoding 48px clips is cheap; a worker process would compete for the 2 cores
 
 
-def get_torch_dataset(split):
-    """Training clips with scale jitter + flip (labels swapped by the flip map); centre crop for val."""
+def clip_dataset(split, **overrides):
+    """Training clips with scale jitter + flip (labels swapped by the flip map); centre crop for val.
+    ``overrides`` replace VideoClipDataset arguments (configs that include this one change a few)."""
     root = dataset_cfg.ensure_data()
-    train = dataset_cfg.split2mode[split] == "train"
-    return VideoClipDataset(
-        root / "splits" / dataset_cfg.split_file_basename[split],
-        root,
-        train=train,
+    kwargs = dict(
+        train=dataset_cfg.split2mode[split] == "train",
         num_frames=input_frame_length,
         sampling="sparse",
         crop_size=crop_size,
@@ -39,6 +37,12 @@ def get_torch_dataset(split):
         normalise_on_device=True,
         seed=0,
     )
+    kwargs.update(overrides)
+    return VideoClipDataset(root / "splits" / dataset_cfg.split_file_basename[split], root, **kwargs)
+
+
+def get_torch_dataset(split):
+    return clip_dataset(split)
 
 
 def load_model():

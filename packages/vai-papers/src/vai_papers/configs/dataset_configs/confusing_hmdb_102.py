@@ -1,0 +1,37 @@
+# Confusing-HMDB-102, the verb-ambiguity benchmark built from HMDB-51: every class c has a twin c + 51;
+# each train clip is labelled with one of the two at random (seed 12), each test clip with both.
+# Prepared with `vai-data splits hmdb51 --confusion 2` (train<k>.csv with header 0, test<k>.csv multi-label
+# with header 102 and labels "c,c+51"; classes.txt: the 51 names, then <name>_2); data in
+# $VAI_CONFUSING_HMDB_102_ROOT, else $VAI_DATA_ROOT/confusing_hmdb_102: its media are HMDB-51's (make
+# frames/ a symlink to the hmdb folder's). $VAI_SPLITNUM (1, 2 or 3; default 1) picks the split.
+# task is single_label as upstream: training sees one positive per clip, and the verb-ambiguity exp configs
+# set their own criterion and metrics for the multi-label val rows.
+import os
+
+dataset_name = "confusing_hmdb_102"
+task = "single_label"
+num_classes = 102
+
+_splitnum = os.environ.get("VAI_SPLITNUM", "").strip() or "1"
+if _splitnum not in ("1", "2", "3"):
+    raise ValueError(f"VAI_SPLITNUM={_splitnum!r}: Confusing-HMDB-102 has splits 1, 2 and 3")
+split_num = int(_splitnum)
+split_file_basename = {
+    "train": f"train{split_num}.csv",
+    "val": f"test{split_num}.csv",
+    "multicropval": f"test{split_num}.csv",
+    "traindata_testmode": f"train{split_num}.csv",
+}
+split2mode = {"train": "train", "val": "test", "multicropval": "test", "traindata_testmode": "test"}
+horizontal_flip = True  # as upstream (hmdb)
+storages = ("frames", "video", "gulp", "packed", "lmdb")
+prepare_command = (
+    "vai-data splits hmdb51 testTrainMulti_7030_splits --confusion 2 -o {splits} --frames-root {root}/frames"
+)
+
+include("_prepared_dataset.py")
+
+
+def flip_label_map() -> dict:
+    """No class changes under a horizontal flip."""
+    return {}

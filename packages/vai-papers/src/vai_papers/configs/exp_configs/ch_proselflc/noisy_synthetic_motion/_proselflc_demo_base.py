@@ -1,0 +1,20 @@
+# ProSelfLC demo (CVPR 2021) on noisy synthetic motion (40 % symmetric label noise in the training split,
+# see its dataset config): the shipped synthetic demo recipe (../../synthetic_motion/_demo_base.py) with
+# the training loss set by `loss_type` ("ce" baseline or "proselflc"); validation labels are clean and
+# scored with cross-entropy. ProSelfLC's time runs over the whole run: Γ = optimiser steps of
+# `num_epochs` epochs (a run resumed past num_epochs with -e stops with ProSelfLC's time error).
+import torch
+from vai_papers.proselflc import ProSelfLC, total_time_for_run
+
+include("../../synthetic_motion/_demo_base.py")
+
+# B of the global trust g = sigmoid(B (t/Γ - 0.5)): with 8, g grows from 0.02 to 0.98 over the run,
+# so the model first learns from the given labels and trusts its own predictions late
+proselflc_exp_base = 8.0
+
+
+def get_criterion(split):
+    if split != "train" or loss_type == "ce":
+        return torch.nn.CrossEntropyLoss()
+    gamma = total_time_for_run(num_epochs, num_samples=len(get_torch_dataset("train")), batch_size=batch_size)
+    return ProSelfLC(gamma, exp_base=proselflc_exp_base)

@@ -1,0 +1,3 @@
+# Channel-sampling demo, GreyST, with the mtrn_resnet18 model config (see _channel_sampling_base.py).
+sampling_mode = "GreyST"
+include("_channel_sampling_base.py")

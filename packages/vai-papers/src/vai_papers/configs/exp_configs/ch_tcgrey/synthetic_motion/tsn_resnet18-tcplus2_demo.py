@@ -1,0 +1,3 @@
+# Channel-sampling demo, TC+2, with the tsn_resnet18 model config (see _channel_sampling_base.py).
+sampling_mode = "TCPlus2"
+include("_channel_sampling_base.py")

@@ -1,0 +1,3 @@
+# Verb-ambiguity demo (see _verbambig_demo_base.py) with the binary_labelsmooth loss.
+loss_type = "binary_labelsmooth"
+include("_verbambig_demo_base.py")
