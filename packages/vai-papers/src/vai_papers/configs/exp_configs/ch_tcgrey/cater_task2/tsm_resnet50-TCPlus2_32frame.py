@@ -1,0 +1,3 @@
+# Channel sampling on cater_task2, tsm_resnet50 with TCPlus2 sampling (see _cater_task2_base.py).
+sampling_mode = "TCPlus2"
+include("_cater_task2_base.py")

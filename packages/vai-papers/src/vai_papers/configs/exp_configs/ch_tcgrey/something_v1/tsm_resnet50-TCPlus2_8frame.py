@@ -1,0 +1,3 @@
+# Channel sampling on something_v1, tsm_resnet50 with TCPlus2 sampling (see _something_v1_base.py).
+sampling_mode = "TCPlus2"
+include("_something_v1_base.py")

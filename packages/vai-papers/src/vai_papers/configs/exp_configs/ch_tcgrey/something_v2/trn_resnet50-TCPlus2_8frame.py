@@ -1,0 +1,3 @@
+# Channel sampling on something_v2, trn_resnet50 with TCPlus2 sampling (see _something_v2_base.py).
+sampling_mode = "TCPlus2"
+include("_something_v2_base.py")

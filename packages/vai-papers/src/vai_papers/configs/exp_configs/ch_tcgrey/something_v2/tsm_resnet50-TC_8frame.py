@@ -1,0 +1,3 @@
+# Channel sampling on something_v2, tsm_resnet50 with TC sampling (see _something_v2_base.py).
+sampling_mode = "TC"
+include("_something_v2_base.py")

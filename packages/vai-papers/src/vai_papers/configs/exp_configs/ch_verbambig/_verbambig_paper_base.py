@@ -1,0 +1,151 @@
+# Verb ambiguity (BMVC 2022) at full scale, end-to-end runs: the recipe shared by
+# epic100_verb/_epic100_verb_base.py and confusing_hmdb_102/_confusing_hmdb_102_base.py, after upstream
+# PyVideoAI's ch_verbambig "sparsesample_..._crop224_8frame_largejit_plateau" and neighbour_multilabel configs.
+#
+# Set before including this file (the dataset base does, then defines `metrics` and `best_metric`):
+#   loss_type        the per-loss file's: ce, assume_negative, weak_assume_negative, binary_labelsmooth,
+#                    binary_negative_labelsmooth, binary_focal, entropy_maximise, mask_binary_ce,
+#                    pseudo_single_binary_ce, or (Confusing-HMDB-102) ideal_mask_binary_ce /
+#                    ideal_pseudo_single_binary_ce (vai_papers.verb_ambiguity)
+#   batch_size, num_epochs, model_kwargs (partial BN, dropout of the TSM-ResNet-50)
+#
+# Model: TSM-ResNet-50 (8 segments) from the weights in $VAI_PRETRAINED (EPIC-100 TSM for EPIC-Kitchens,
+# ImageNet or Kinetics for Confusing-HMDB-102), its classifier replaced by a freshly initialised one for
+# this dataset's classes, as upstream replaced new_fc.
+# Data: 8 frames per clip, sparse (TSN) sampling; train short side 224..336 ("largejit"), random 224 crop,
+# horizontal flip; val (and every other test split) short side 256, 1 centre crop; multicropval 10 crops
+# (5 and their mirrors). Loss (UPSTREAM.md section 3): `loss_type` on train; on the other splits the
+# pseudo-label losses are scored with assume_negative, the others with themselves
+# (vai_papers.verb_ambiguity.criterion_for_split). Sigmoid outputs for every loss, as upstream's
+# Confusing-HMDB configs: the ranking metrics (top-1/top-5, top-set, top-1 multi-label) are the same as
+# with softmax, and IoU, F1 and mAP are computed on sigmoid outputs as upstream's metrics did.
+# Pseudo-labels (mask_binary_ce, pseudo_single_binary_ce): every `pseudo_label_period` = 5 epochs (and at
+# the first epoch a process trains) the current model's features of the training videos in test mode
+# (traindata_testmode) give K = $VAI_NUM_NEIGHBOURS (15) nearest neighbours and the classes above
+# tau = $VAI_PSEUDOLABEL_THR (0.1) become pseudo-positives (make_epoch_start_script); each refresh is saved
+# to the run's predictions/pseudo_labels/. The ideal_* losses instead take the true twin class c +- 51
+# as the pseudo-positive (ideal_targets), fixed for the whole run.
+# Optimisation (upstream): SGD momentum 0.9, weight decay 5e-4, LR = min(5e-6 * batch_size * world_size,
+# 5e-6 * 256), ReduceLROnPlateau (factor 0.1, patience 10) on val_loss, early stopping when neither
+# val_loss nor the best metric improved for 20 epochs; TSN-style parameter groups
+# (vai_models.get_optim_policies, lr_mult/decay_mult not applied, as upstream). Upstream multiplied the LR
+# by world_size**2 (UPSTREAM.md section 6, a bug): here it scales linearly with the number of processes.
+# Mixed precision is off by default: add --amp to use it.
+import logging
+import os
+
+import torch
+import vai_models
+from vai_data import VideoClipDataset, read_split_file
+from vai_papers.verb_ambiguity import (
+    PSEUDO_LABEL_LOSSES,
+    base_loss_type,
+    criterion_for_split,
+    ideal_targets,
+    make_epoch_start_script,
+    to_video_id_to_label,
+)
+from vai_train.schedulers import ReduceLROnPlateau
+
+_logger = logging.getLogger(__name__)
+
+input_frame_length = 8
+crop_size = 224
+train_scale_jitter = (224, 336)  # upstream's "largejit"
+val_scale = 256
+test_scale = 256
+test_num_spatial_crops = 10 if dataset_cfg.horizontal_flip else 1
+val_batch_size = batch_size
+# loader processes per GPU: 8, half the cores of a 16-core one-GPU node, at most the CPU count (-w overrides)
+num_workers = min(8, os.cpu_count() or 1)
+early_stopping_patience = 20
+base_learning_rate = 5e-6  # per sample, capped at 256 samples
+pseudo_label_period = 5
+
+base_loss_type(loss_type)  # an unknown loss_type fails when the config loads, with the valid names
+_ideal = loss_type.startswith("ideal_")
+_pseudo = base_loss_type(loss_type) in PSEUDO_LABEL_LOSSES and not _ideal
+
+include("_verbambig_metrics.py")
+
+
+def _ideal_video_id_to_label(split_path):
+    """Confusing-HMDB's ideal pseudo-labels of the train rows: the true twin class as pseudo-positive."""
+    rows = read_split_file(split_path).rows
+    targets = ideal_targets(
+        [r.label for r in rows], loss_type, num_base_classes=dataset_cfg.num_classes // 2, copies=2
+    )
+    return to_video_id_to_label([r.video_id for r in rows], targets)
+
+
+def get_torch_dataset(split):
+    """8 RGB frames per clip from the prepared dataset (see the header)."""
+    train = dataset_cfg.split2mode[split] == "train"
+    path = dataset_cfg.split_file(split)
+    flip = dataset_cfg.horizontal_flip
+    return VideoClipDataset(
+        path,
+        dataset_cfg.media_root(split),
+        train=train,
+        num_frames=input_frame_length,
+        sampling="sparse",
+        storage=dataset_cfg.resolve_storage(split),
+        crop_size=crop_size,
+        scale_jitter=train_scale_jitter,
+        test_scale=test_scale if split == "multicropval" else val_scale,
+        num_spatial_crops=test_num_spatial_crops if split == "multicropval" else 1,
+        horizontal_flip=flip,
+        flip_label_map=dataset_cfg.flip_label_map() if flip else None,
+        mean=model_cfg.input_mean,
+        std=model_cfg.input_std,
+        normalise=model_cfg.input_normalise,
+        bgr=model_cfg.input_bgr,
+        video_id_to_label=_ideal_video_id_to_label(path) if _ideal and split == "train" else None,
+        normalise_on_device=True,
+    )
+
+
+def load_model():
+    if not os.environ.get("VAI_PRETRAINED"):
+        _logger.warning(
+            "VAI_PRETRAINED is not set: the TSM starts from random weights, not the paper's pretrained ones "
+            "(ignore this when evaluating a trained run)"
+        )
+    model = model_cfg.load_model(dataset_cfg.num_classes, input_frame_length, **model_kwargs)
+    model.reset_classifier(dataset_cfg.num_classes)  # a fresh classifier, as upstream's new_fc
+    return model
+
+
+def get_optim_policies(model):
+    return vai_models.get_optim_policies(model)
+
+
+def _world_size():
+    """Processes of this run: torch.distributed's when it is initialised, else torchrun's WORLD_SIZE."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def optimiser(params):
+    # linear in world_size: upstream's world_size**2 was a bug (UPSTREAM.md section 6)
+    lr = min(base_learning_rate * batch_size * _world_size(), base_learning_rate * 256)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
+
+
+def scheduler(optimiser, iters_per_epoch, last_epoch=-1):
+    return ReduceLROnPlateau(optimiser, mode="min", factor=0.1, patience=10)
+
+
+def get_criterion(split):
+    return criterion_for_split(loss_type, split, dataset_cfg.num_classes)
+
+
+if _pseudo:
+    epoch_start_script = make_epoch_start_script(
+        get_torch_dataset,
+        loss_type=loss_type,
+        num_classes=dataset_cfg.num_classes,
+        period=pseudo_label_period,
+    )

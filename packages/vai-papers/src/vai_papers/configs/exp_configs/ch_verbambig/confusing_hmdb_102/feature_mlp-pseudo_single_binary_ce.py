@@ -1,0 +1,3 @@
+# Verb ambiguity, feature run (MLP on the ce model's features) with the pseudo_single_binary_ce loss (see the base).
+loss_type = "pseudo_single_binary_ce"
+include("_confusing_hmdb_102_features_base.py")

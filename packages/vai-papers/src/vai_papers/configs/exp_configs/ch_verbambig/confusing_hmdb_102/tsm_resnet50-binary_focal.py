@@ -1,0 +1,3 @@
+# Verb ambiguity, end-to-end TSM-ResNet-50 run with the binary_focal loss (see the base).
+loss_type = "binary_focal"
+include("_confusing_hmdb_102_base.py")

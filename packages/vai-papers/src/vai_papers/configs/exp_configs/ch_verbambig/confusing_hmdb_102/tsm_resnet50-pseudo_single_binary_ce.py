@@ -1,0 +1,3 @@
+# Verb ambiguity, end-to-end TSM-ResNet-50 run with the pseudo_single_binary_ce loss (see the base).
+loss_type = "pseudo_single_binary_ce"
+include("_confusing_hmdb_102_base.py")

@@ -1,0 +1,3 @@
+# Verb ambiguity, feature run (MLP on the ce model's features) with the assume_negative loss (see the base).
+loss_type = "assume_negative"
+include("_epic100_verb_features_base.py")
