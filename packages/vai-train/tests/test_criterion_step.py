@@ -303,3 +303,115 @@ def test_criterion_modules_are_moved_to_the_run_device():
         return logits.sum()
 
     assert criterion_on_device(plain, torch.device("cpu")) is plain
+
+
+# ---- the run's length, criteria put in place by epoch_start_script, the -l N source ---------------------
+
+SWAP_EXP = """
+import json
+import os
+
+import torch
+from torch import nn
+
+grad_accum_steps = {accum}
+
+
+class Spanned(nn.CrossEntropyLoss):
+    '''Counts its steps and records the run length the engine tells it (or refuses it).'''
+
+    def __init__(self):
+        super().__init__()
+        self.counter = {counter!r}
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.total = None
+
+    def step(self):
+        self.steps += 1
+
+    def set_total_steps(self, n):
+        if n > {limit}:
+            raise ValueError(f"Spanned: the run has {{n}} steps, more than {limit}")
+        self.total = n
+
+
+def get_criterion(split):
+    return Spanned() if split == "train" and not {swap} else nn.CrossEntropyLoss()
+
+
+def epoch_start_script(epoch, exp, args, rank, world_size, train_kit):
+    crit = train_kit["criterions"]["train"]
+    out = None
+    if {swap} and epoch >= 2 and not isinstance(crit, Spanned):  # a stateful loss from epoch 2 on
+        out = {{"criterions": {{**train_kit["criterions"], "train": Spanned()}}}}
+    log = os.environ.get("VAI_TEST_HOOK_LOG")
+    if log:
+        source = exp.extra.get("source_run_dir")
+        with open(log, "a") as f:
+            f.write(json.dumps({{"epoch": epoch, "source": source.path.name if source else None,
+                                 "total": getattr(crit, "total", None)}}) + "\\n")
+    return out
+"""
+
+
+def _swap_args(
+    tmp_path: Path,
+    base_args: list[str],
+    *,
+    swap: bool,
+    counter: str = "iteration",
+    accum: int = 1,
+    limit: int = 10**6,
+) -> list[str]:
+    root = tmp_path / "override_swap"
+    (root / "exp_configs" / "tiny").mkdir(parents=True, exist_ok=True)
+    (root / "exp_configs" / "tiny" / "tinynet-swap.py").write_text(
+        f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n"
+        + SWAP_EXP.format(counter=counter, accum=accum, limit=limit, swap=swap)
+    )
+    return ["--config-root", str(root), *[a if a != "base" else "swap" for a in base_args]]
+
+
+@pytest.mark.parametrize(
+    ("counter", "accum", "total"), [("iteration", 1, 3 * ITERS), ("iteration", 3, 9), ("epoch", 1, 3)]
+)
+def test_criterion_is_told_the_whole_runs_steps(
+    tmp_path: Path,
+    base_args: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    counter: str,
+    accum: int,
+    total: int,
+) -> None:
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    run_train(_swap_args(tmp_path, base_args, swap=False, counter=counter, accum=accum) + ["-e", "3"])
+    assert {r["total"] for r in _log(log)} == {total}  # -e 3: steps of epochs 1..3
+
+
+def test_a_criterion_refusing_the_runs_length_stops_before_a_version(
+    tmp_path: Path, base_args: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    args = _swap_args(tmp_path, base_args, swap=False, limit=ITERS)
+    assert main(["train", *args, "-e", "2"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert len(err) == 1 and f"the run has {2 * ITERS} steps, more than {ITERS}" in err[0]
+    assert not (Path(base_args[base_args.index("-R") + 1]) / "tiny" / "tinynet" / "swap").exists()
+
+
+def test_criterion_put_in_place_by_the_hook_is_readied_and_resumed(
+    tmp_path: Path, base_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    args = _swap_args(tmp_path, base_args, swap=True)
+    first = run_train(args + ["-e", "3", "-s", "all"])
+    assert [_steps(first.run_dir, e) for e in (2, 3)] == [ITERS, 2 * ITERS]  # counted from epoch 2
+    assert _log(log)[-1]["total"] == 3 * ITERS  # the swapped-in criterion was told the run's length
+    resumed = run_train(args + ["-e", "4", "-l", "-1"])  # the hook puts a fresh one in place at epoch 4
+    assert _steps(resumed.run_dir, 4) == 3 * ITERS  # ... which got the checkpoint's count first
+    assert _log(log)[-1] == {"epoch": 4, "source": None, "total": None}  # (the hook ran before the swap)
+    branched = run_train(args + ["-e", "3", "-l", "2", "-v", "0"])
+    assert branched.run_dir.name == "version_001"
+    assert _steps(branched.run_dir, 3) == 2 * ITERS
+    assert _log(log)[-1]["source"] == "version_000"  # exp.extra["source_run_dir"] of a -l N run

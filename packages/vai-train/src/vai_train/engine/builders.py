@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from vai_train.config.experiment import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.dataset_hooks import set_dataset_epoch, total_bad_samples
+from vai_train.engine.criterion import criterion_on_device  # noqa: F401 - re-exported
 from vai_train.engine.distributed import DistInfo, ShardSampler, all_reduce_sum
 from vai_train.engine.rng import epoch_seed, worker_init_fn
 from vai_train.metrics import Metric, default_metrics
@@ -99,12 +100,6 @@ def bad_sample_count(loader: DataLoader, info: DistInfo) -> int | None:
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside a DDP wrapper (or the model itself)."""
     return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def criterion_on_device(criterion: Any, device: torch.device) -> Any:
-    """A criterion that is an ``nn.Module`` moved to the training device (its buffers: class weights, a
-    stateful loss's time), so a config may build it on the CPU; other callables are returned as they are."""
-    return criterion.to(device) if isinstance(criterion, nn.Module) else criterion
 
 
 def build_model(cfg: ExpConfig, info: DistInfo, pretrained: bool) -> nn.Module:

@@ -11,16 +11,35 @@ from vai_train.config import ExpConfig
 from vai_train.early_stopping import ExperimentView, best_epoch
 from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import save_epoch_checkpoint
+from vai_train.engine.criterion import (
+    criterion_on_device,
+    criterion_state,
+    prepare_train_criterion,
+    restore_criterion,
+)
 from vai_train.engine.distributed import DistInfo, all_gather_object, broadcast_object, broadcast_tensors
 from vai_train.engine.loop import NonFiniteLossError, run_inference, train_one_epoch
 from vai_train.engine.reports import save_split_predictions
-from vai_train.engine.restore import criterion_state
 from vai_train.engine.restore import step_plateau as _step_plateau
 from vai_train.engine.rng import get_rng_state
 from vai_train.schedulers import is_plateau_scheduler
 from vai_train.summary import update_row
 
 logger = logging.getLogger(__name__)
+
+
+def after_epoch_start_script(kit: dict[str, Any], before: Any, info: DistInfo) -> None:
+    """A train criterion the hook put in place is readied as the first one was (device, counter, the
+    run's length); on the first epoch of a resumed run the checkpoint's criterion_state is loaded into
+    the criterion in force after the hook (which may have put in a fresh one)."""
+    crits = kit["criterions"]
+    for split, crit in crits.items():
+        crits[split] = criterion_on_device(crit, info.device)
+    if crits["train"] is not before:
+        crits["train"] = prepare_train_criterion(crits["train"], info.device, *kit["criterion_run"])
+    pending = kit.pop("pending_criterion_state", None)  # (state, source): the first epoch of a resumed run
+    if pending is not None and (crits["train"] is not before or criterion_state(crits["train"]) is None):
+        restore_criterion(crits["train"], *pending)  # restore_state loaded it already into one with state
 
 
 def run_epoch(
@@ -38,11 +57,12 @@ def run_epoch(
 ) -> bool:
     """Train + validate one epoch, write its summary row and checkpoint; True if early stopping triggers."""
     if hasattr(cfg.exp_cfg, "epoch_start_script"):
-        ret = cfg.exp_cfg.epoch_start_script(
-            epoch, ExperimentView(kit["summary"], rd), args, info.rank, info.world_size, kit
-        )
+        before = kit["criterions"]["train"]
+        view = ExperimentView(kit["summary"], rd, {"source_run_dir": kit.get("source_run_dir")})
+        ret = cfg.exp_cfg.epoch_start_script(epoch, view, args, info.rank, info.world_size, kit)
         if isinstance(ret, dict):
             kit.update(ret)
+        after_epoch_start_script(kit, before, info)
     for name in ("train_loader", "val_loader", "multicropval_loader"):
         if name in kit:
             B.set_loader_epoch(kit[name], args.seed, epoch, info.rank)

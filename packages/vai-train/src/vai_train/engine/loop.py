@@ -16,6 +16,7 @@ from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
 from vai_train.dataset_hooks import device_input_func
+from vai_train.engine.criterion import criterion_step_counter
 from vai_train.engine.distributed import DistInfo, all_reduce_sum, gather_to_main, reorder_shards
 from vai_train.schedulers import steps_per_iteration
 
@@ -53,25 +54,6 @@ def resolve_amp(use_amp: bool, dtype_name: str | None, device: torch.device) -> 
     if name not in dtypes:
         raise ValueError(f"amp_dtype {name!r} unknown; use 'float16' or 'bfloat16'")
     return AmpSettings(True, dtypes[name])
-
-
-#: when a training criterion with a ``step()`` method is advanced (its ``counter`` attribute)
-CRITERION_COUNTERS = ("iteration", "epoch")
-
-
-def criterion_step_counter(criterion: Any) -> str | None:
-    """How the engine advances a stateful training criterion: None when it has no callable ``step``,
-    else its ``counter`` ("iteration": after every optimiser step, the default; "epoch": after every
-    training epoch). Any other value is a one-line ValueError."""
-    if not callable(getattr(criterion, "step", None)):
-        return None
-    counter = getattr(criterion, "counter", "iteration")
-    if not (isinstance(counter, str) and counter in CRITERION_COUNTERS):
-        raise ValueError(
-            f"train criterion {type(criterion).__name__} has counter = {counter!r}; use 'iteration' (step()"
-            " after every optimiser step) or 'epoch' (step() after every training epoch)"
-        )
-    return counter
 
 
 def _labels_for_loss(labels: torch.Tensor, criterion: nn.Module) -> torch.Tensor:

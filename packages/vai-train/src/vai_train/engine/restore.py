@@ -7,9 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from torch import nn
-
 from vai_train.engine import builders as B
+from vai_train.engine.criterion import criterion_state, restore_criterion
 from vai_train.engine.distributed import DistInfo
 from vai_train.engine.rng import set_rng_state
 from vai_train.schedulers import ReduceLROnPlateauMultiple, WarmupScheduler, is_plateau_scheduler
@@ -60,45 +59,6 @@ def replay_plateau(
         target._last_lr = lrs
 
 
-def criterion_state(criterion: Any) -> dict[str, Any] | None:
-    """The train criterion's ``state_dict`` for the checkpoint (``criterion_state``): a stateful loss
-    such as ProSelfLC keeps its time in a buffer. None for a criterion without any state."""
-    if not isinstance(criterion, nn.Module):
-        return None
-    return criterion.state_dict() or None
-
-
-def restore_criterion(criterion: Any, state: dict[str, Any] | None, source: str) -> None:
-    """Load a checkpoint's ``criterion_state`` into the train criterion; checkpoints without one (saved
-    before the key existed, or by a stateless criterion) leave it as ``get_criterion('train')`` built it."""
-    name = type(criterion).__name__
-    has_state = criterion_state(criterion) is not None
-    if state is None:
-        if has_state and callable(getattr(criterion, "step", None)):  # a stepped one: its time restarts
-            logger.warning(
-                "%s holds no criterion_state: the train criterion %s starts from its initial state",
-                source,
-                name,
-            )
-        return
-    if not has_state:
-        logger.warning(
-            "%s holds a criterion_state (%s) but the train criterion %s has no state; not restored",
-            source,
-            ", ".join(state),
-            name,
-        )
-        return
-    try:
-        criterion.load_state_dict(state)
-    except (RuntimeError, ValueError) as e:
-        detail = " ".join(str(e).split())
-        raise RuntimeError(
-            f"{source}: its criterion_state does not fit the train criterion {name} (did get_criterion('train')"
-            f" change since it was saved?): {detail}"
-        ) from e
-
-
 def restore_state(
     kit: dict[str, Any],
     ckpt: dict[str, Any],
@@ -123,7 +83,12 @@ def restore_state(
         kit["ema"].load_state_dict(ckpt["ema_state"])
     if "train" in kit.get("criterions", {}):
         where = f"checkpoint of epoch {ckpt.get('epoch')}"
-        restore_criterion(kit["criterions"]["train"], ckpt.get("criterion_state"), where)
+        state, crit = ckpt.get("criterion_state"), kit["criterions"]["train"]
+        hook = hasattr(getattr(cfg, "exp_cfg", None), "epoch_start_script")
+        if hook:  # it may put another criterion in place: that one gets the state after it runs
+            kit["pending_criterion_state"] = (state, where)
+        if not hook or state is None or criterion_state(crit) is not None:
+            restore_criterion(crit, state, where)
     states = ckpt.get("rng_states") or []
     if len(states) == info.world_size:
         set_rng_state(states[info.rank])

@@ -42,6 +42,7 @@ class StartPoint:
     checkpoint: Path | None
     resumed: bool
     created: bool = False
+    source: RunDir | None = None  # -l N: the version the new one continues
 
 
 def best_epoch_of(rd: RunDir, best_field: str, higher_is_better: bool) -> int:
@@ -161,4 +162,4 @@ def choose_start(
         remove_version(dst)
         raise
     logger.info("-l %d: new %s from %s epoch %d", load_epoch, dst.path.name, src.path.name, epoch)
-    return StartPoint(dst, ckpt, True, created=True)
+    return StartPoint(dst, ckpt, True, created=True, source=src)

@@ -18,6 +18,7 @@ from vai_train.engine.checkpoint import (
     load_checkpoint,
     resolve_link,
 )
+from vai_train.engine.criterion import prepare_train_criterion
 from vai_train.engine.data_kit import build_data_kit
 from vai_train.engine.distributed import (
     DistInfo,
@@ -27,7 +28,7 @@ from vai_train.engine.distributed import (
     init_distributed,
 )
 from vai_train.engine.epoch import run_epoch
-from vai_train.engine.loop import NonFiniteLossError, criterion_step_counter, resolve_amp
+from vai_train.engine.loop import NonFiniteLossError, resolve_amp
 from vai_train.engine.reports import Reporter, setup_run_logging
 from vai_train.engine.restore import restore_state as _restore
 from vai_train.engine.result import RunResult
@@ -96,7 +97,6 @@ def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffe
     num_epochs = args.num_epochs if args.num_epochs is not None else cfg.num_epochs
     # what can fail without a run directory is built first: a failure leaves no empty version behind
     kit, mc_period = build_data_kit(cfg, args, info, B.resolve_num_workers(args.num_workers, cfg))
-    criterion_step_counter(kit["criterions"]["train"])  # an unknown ``counter`` fails before any version
     if args.load_epoch is None and num_epochs < 1:
         logger.warning(
             "nothing trained: %d epochs asked for (-e or the exp config's num_epochs); no run directory"
@@ -104,6 +104,11 @@ def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffe
             num_epochs,
         )
         return RunResult(None, best_metric_field=best_field)
+    # an unknown ``counter`` or a criterion refusing the run's length fails before any version exists
+    kit["criterion_run"] = (B.iters_per_epoch(kit["train_loader"], cfg.grad_accum_steps), num_epochs)
+    kit["criterions"]["train"] = prepare_train_criterion(
+        kit["criterions"]["train"], info.device, *kit["criterion_run"]
+    )
     start = (
         choose_start(exp_dir_of(args), args.load_epoch, args.version, best_field, higher)
         if info.is_main
@@ -186,6 +191,7 @@ def _start_up(
         start_epoch = int(ckpt["epoch"]) + 1
         logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
     # the checkpoint last_and_peaks may drop once the next epoch is saved (only one it wrote itself)
+    kit["source_run_dir"] = start.source  # epoch_start_script sees it as exp.extra["source_run_dir"]
     kit["previous_checkpoint"] = droppable_epoch(ckpt, start.checkpoint, rd.weights, args.save_mode)
     metric_info = {
         "best_metric_fieldname": best_field,
