@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from vai_data import sparse_indices
@@ -163,6 +164,19 @@ def test_input_reshape_hook_serves_every_split_and_composes_then():
     plain = pickle.loads(pickle.dumps(cs.input_reshape_hook("GreyST", T)("val")))
     assert plain(grey_batch(24)).shape == (2, 3, T, H, W)
     assert "GreyST" in repr(plain)
+
+
+def test_numpy_integer_frame_counts_are_accepted_as_ints():
+    """As ProSelfLC and nearest_neighbours: numpy integers count as integers (bools do not)."""
+    fn = cs.input_reshape_hook("TC", np.int64(8))("train")
+    assert fn.num_frames == 8 and type(fn.num_frames) is int
+    x = rgb_batch(8)
+    assert torch.equal(fn(x), cs.reorder(x, "TC", 8))
+    assert cs.frames_to_sample("GreyST", np.int32(8)) == (24, True)
+    assert cs.channel_indices("TCShortLong", np.int64(8)) == cs.tcshortlong_indices(8)
+    assert torch.equal(cs.reorder(x, "TC", np.int64(8)), cs.reorder(x, "TC", 8))
+    with pytest.raises(TypeError, match="T must be an int, got bool"):
+        cs.input_reshape_hook("RGB", True)
 
 
 def test_rgb_is_the_identity_and_dtype_and_layout_do_not_matter():

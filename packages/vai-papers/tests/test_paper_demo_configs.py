@@ -90,11 +90,24 @@ def test_noisy_dataset_flips_the_given_fraction_to_other_classes(tiny_data):
     assert [r.path for r in written] == [r.path for r in clean]
 
 
-@pytest.mark.parametrize("value", ["x", "1.0", "-0.1"])
+@pytest.mark.parametrize("value", ["x", "1.0", "-0.1", "0.395", "0.0001"])
 def test_noisy_dataset_rejects_a_bad_rate_naming_the_variable(value, monkeypatch):
     monkeypatch.setenv("VAI_NOISE_RATE", value)
-    with pytest.raises(ConfigError, match="VAI_NOISE_RATE"):
+    with pytest.raises(ConfigError, match="VAI_NOISE_RATE") as e:
         _dataset_cfg("noisy_synthetic_motion")
+    assert "\n" not in str(e.value)
+
+
+def test_noisy_dataset_rate_is_a_whole_percentage_naming_its_split_file(monkeypatch):
+    """Rates that rounded to one percent (0.395, 0.4) shared a split file: only whole percentages load."""
+    monkeypatch.setenv("VAI_NOISE_RATE", "0.395")
+    with pytest.raises(ConfigError, match=r"VAI_NOISE_RATE='0\.395' is not a whole percentage"):
+        _dataset_cfg("noisy_synthetic_motion")
+    for value, percent in (("0.07", 7), ("0.29", 29), ("0.4", 40), ("0", 0), ("0.99", 99)):
+        monkeypatch.setenv("VAI_NOISE_RATE", value)
+        cfg = _dataset_cfg("noisy_synthetic_motion")
+        assert cfg.split_file_basename["train"] == f"noisy{percent}_train.csv"
+        assert cfg.noise_rate == percent / 100
 
 
 def test_every_paper_loss_has_a_demo_config():
@@ -143,9 +156,9 @@ def test_proselflc_config_spans_the_whole_run(exp, tiny_data):
     if exp == "ce_demo":
         assert isinstance(train, torch.nn.CrossEntropyLoss)
         return
-    assert isinstance(train, ProSelfLC)
-    n = len(cfg.get_torch_dataset("train"))
-    assert train.total_time == math.ceil(n / cfg.batch_size) * cfg.num_epochs
+    assert isinstance(train, ProSelfLC) and train.exp_base == 8.0
+    # Γ is left to vai-train, which sets it from the run's real length (num_epochs or -e)
+    assert train.total_time is None and train.given_total_time is None
 
 
 def test_pseudo_label_demo_trains_and_saves_its_pseudo_labels(demo_env):
@@ -172,11 +185,21 @@ def test_pseudo_label_demo_trains_and_saves_its_pseudo_labels(demo_env):
     assert len(saved) == 1
 
 
-def test_proselflc_demo_advances_its_time_once_per_iteration(demo_env):
+def test_proselflc_demo_advances_its_time_once_per_iteration(demo_env, monkeypatch):
+    gammas = []
+    original = ProSelfLC.set_total_steps
+
+    def record(self, n):
+        original(self, n)
+        gammas.append(self.total_time)
+
+    monkeypatch.setattr(ProSelfLC, "set_total_steps", record)
     root = demo_env / "exp"
     args = ["-D", "noisy_synthetic_motion", "-M", "tsm_resnet18", "-c:e", "proselflc"]
     args += ["-E", "proselflc_demo", "-R", str(root), "-e", "1", "-w", "0", "--config-root", str(CONFIGS)]
     result = run_train(args)
     ckpt = load_checkpoint(result.run_dir / "weights" / "epoch_0001.pth")
     n_train = len(read_split_file(demo_env / "data" / "synthetic_motion" / "splits" / "noisy40_train.csv"))
-    assert int(ckpt["criterion_state"]["cur_time"]) == math.ceil(n_train / 16)
+    steps = math.ceil(n_train / 16)
+    assert gammas == [steps]  # Γ from the run (-e 1), not from the config's num_epochs
+    assert int(ckpt["criterion_state"]["cur_time"]) == steps

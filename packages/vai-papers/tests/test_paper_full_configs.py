@@ -381,9 +381,11 @@ def _check_proselflc(cfg, dataset, model, exp, mp):
     assert type(cfg.get_criterion("val")) is nn.CrossEntropyLoss
     if exp == "ce":
         assert type(crit) is nn.CrossEntropyLoss
-    else:  # Γ = optimiser steps of the whole run, B = 1 (upstream's last use)
+    else:  # B = 1 (upstream's last use); Γ unset: vai-train sets it to the optimiser steps of the run
+        assert type(crit) is ProSelfLC and crit.total_time is None and crit.exp_base == 1.0
         steps = math.ceil(len(cfg.get_torch_dataset("train")) / 32)
-        assert type(crit) is ProSelfLC and crit.total_time == steps * 60 and crit.exp_base == 1.0
+        crit.set_total_steps(steps * 60)  # what vai-train passes for a run of num_epochs (60)
+        assert crit.total_time == steps * 60
     assert best_metric_info(cfg, split_metrics(cfg, "val")) == ("val_acc", True)
 
 

@@ -187,6 +187,34 @@ def test_num_classes_checks_logit_width_and_weak_needs_two_classes():
     assert float(make_loss("assume_negative", 4)(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("loss_type", "kwargs", "match"),
+    [
+        ("assume_negative", {"num_classes": 2.5}, "num_classes must be a positive integer, got 2.5"),
+        ("assume_negative", {"num_classes": 4.0}, "num_classes must be a positive integer, got 4.0"),
+        ("assume_negative", {"num_classes": "x"}, "num_classes must be a positive integer, got 'x'"),
+        ("assume_negative", {"num_classes": True}, "num_classes must be a positive integer, got True"),
+        ("assume_negative", {"num_classes": 0}, "num_classes must be a positive integer, got 0"),
+        ("binary_labelsmooth", {"smoothing": None}, "smoothing must be a finite number, got None"),
+        ("binary_labelsmooth", {"smoothing": "0.1"}, "smoothing must be a finite number, got '0.1'"),
+        ("binary_negative_labelsmooth", {"smoothing": float("nan")}, "smoothing must be a finite number"),
+        ("binary_focal", {"alpha": None}, "alpha must be a finite number, got None"),
+        ("binary_focal", {"gamma": "2"}, "gamma must be a finite number, got '2'"),
+        ("entropy_maximise", {"alpha": True}, "alpha must be a finite number, got True"),
+    ],
+)
+def test_bad_construction_names_the_argument_in_one_line(loss_type, kwargs, match):
+    with pytest.raises(ValueError, match=match) as e:
+        make_loss(loss_type, **kwargs)
+    assert "\n" not in str(e.value)
+
+
+def test_numpy_numbers_are_accepted():
+    loss = make_loss("binary_labelsmooth", np.int64(4), smoothing=np.float32(0.25))
+    assert loss.num_classes == 4 and type(loss.num_classes) is int and loss.smoothing == 0.25
+    assert make_loss("binary_focal", np.int32(4), alpha=np.float64(0.5), gamma=np.int64(1)).gamma == 1.0
+
+
 def test_make_loss_names_and_hyper_parameters():
     with pytest.raises(ValueError, match="unknown loss_type 'bce'; choose one of ce, assume_negative") as e:
         make_loss("bce")

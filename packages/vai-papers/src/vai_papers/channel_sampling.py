@@ -12,6 +12,7 @@ colour ``c`` (R 0, G 1, B 2) of frame ``f`` (1-based), as upstream PyVideoAI's `
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
@@ -67,9 +68,11 @@ def canonical_mode(mode: str) -> str:
 
 
 def _check_t(mode: str, t: int) -> int:
-    """Validate the model's frame count T for ``mode``: an int, >= the mode's minimum, 8 for TCShortLong."""
-    if isinstance(t, bool) or not isinstance(t, int):
+    """Validate the model's frame count T for ``mode``: an integer (numpy's too, not a bool), >= the mode's
+    minimum, 8 for TCShortLong; returned as an int."""
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral):
         raise TypeError(f"{mode}: the number of frames T must be an int, got {type(t).__name__}")
+    t = int(t)
     if mode == "TCShortLong" and t != 8:
         raise ValueError(f"TCShortLong is defined for T=8 frames only, got T={t}")
     if t < _MIN_T.get(mode, 1):
@@ -190,7 +193,7 @@ def reorder(x: torch.Tensor, mode: str, num_frames: int | None = None) -> torch.
     if c != want_c:
         what = "greyscale frames (C=1; a dataset built with greyscale=True)" if want_c == 1 else "RGB (C=3)"
         raise ValueError(f"{mode}: expected {what}, got C={c} in shape {tuple(x.shape)}")
-    t = _infer_t(mode, frames_in) if num_frames is None else num_frames
+    t = _infer_t(mode, frames_in) if num_frames is None else _check_t(mode, num_frames)
     want_frames = frames_to_sample(mode, t).num_frames
     if frames_in != want_frames:
         raise ValueError(

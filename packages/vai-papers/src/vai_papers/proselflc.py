@@ -4,14 +4,16 @@ The target is corrected towards the model's own prediction, the more so the late
 more confident the prediction:
 
 - ``p = softmax(z)`` (not detached: gradients also flow through the corrected target, as upstream);
-- global trust ``g = sigmoid(B · (t/Γ − 0.5))`` with ``t`` the criterion's time, ``Γ`` ``total_time``
-  and ``B`` ``exp_base``;
+- global trust ``g = sigmoid(B · (t/Γ − 0.5))`` with ``t`` the criterion's time, ``Γ`` the run's total
+  time and ``B`` ``exp_base``;
 - local trust ``l = 1 − H(p) / log C`` per sample, ``H(p) = −Σ_c p_c log(p_c + 1e-6)``;
 - ``ε = g · l``, ``q̃ = (1 − ε) q + ε p`` and the loss ``mean_i Σ_c −q̃_ic log(p_ic + 1e-6)``.
 
 The time ``t`` is a buffer (so it is in ``state_dict()`` and vai-train's checkpoints) advanced by
 ``step()``; vai-train calls it after every optimiser step (``counter="iteration"``) or after every
-training epoch (``counter="epoch"``). ``total_time_for_run`` gives ``Γ`` for a run.
+training epoch (``counter="epoch"``). ``Γ`` is not state: left unset (``total_time=None``), vai-train
+sets it from the run's real length before training (``set_total_steps``), so ``-e`` and resumed longer
+runs work; outside vai-train give ``total_time``, e.g. ``total_time_for_run(...)``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = ["COUNTERS", "MaskedProSelfLC", "ProSelfLC", "total_time_for_run"]
 
 COUNTERS = ("iteration", "epoch")
 _LOG_EPS = 1e-6  # upstream's log(p + 1e-6)
+_MASK_EPS = 1e-6  # upstream's MaskedProSelfLC keeps the classes whose target is >= -1e-6
+_SUM_TOL = 1e-3  # an (N, C) target row must sum to 1 within this
 
 
 def _check_counter(counter: Any) -> str:
@@ -51,14 +55,20 @@ def _float_logits(logits: torch.Tensor) -> torch.Tensor:
 class ProSelfLC(nn.Module):
     """ProSelfLC loss on logits ``(N, C)`` and targets: class indices ``(N,)`` or a distribution ``(N, C)``.
 
-    ``total_time`` (Γ): the time ``t`` at the end of training, e.g. ``total_time_for_run(...)``;
+    ``total_time`` (Γ): the time ``t`` at the end of training. Leave it None under vai-train, which
+    calls :meth:`set_total_steps` with the run's length (optimiser steps, or epochs) before training;
+    elsewhere give it, e.g. ``total_time_for_run(...)``. An explicit value must cover the run.
     ``exp_base`` (B > 0): how sharply the global trust rises around ``t = Γ/2`` (upstream's last use: 1);
     ``counter``: what one unit of time is, ``"iteration"`` (an optimiser step) or ``"epoch"``.
     """
 
-    def __init__(self, total_time: int, exp_base: float = 1.0, counter: str = "iteration") -> None:
+    def __init__(
+        self, total_time: int | None = None, exp_base: float = 1.0, counter: str = "iteration"
+    ) -> None:
         super().__init__()
-        self.total_time = _check_positive_int(total_time, "total_time")
+        #: the total_time given to the constructor (None: set by set_total_steps)
+        self.given_total_time = None if total_time is None else _check_positive_int(total_time, "total_time")
+        self._total_time = self.given_total_time
         if (
             isinstance(exp_base, bool)
             or not isinstance(exp_base, numbers.Real)
@@ -67,10 +77,42 @@ class ProSelfLC(nn.Module):
             raise ValueError(f"ProSelfLC exp_base = {exp_base!r}; it must be a finite number > 0")
         self.exp_base = float(exp_base)
         self.counter = _check_counter(counter)
+        # only the time is state: Γ belongs to the run (a resumed, longer run sets a larger one)
         self.register_buffer("cur_time", torch.zeros((), dtype=torch.long))
 
     def extra_repr(self) -> str:
         return f"total_time={self.total_time}, exp_base={self.exp_base}, counter={self.counter!r}"
+
+    @property
+    def total_time(self) -> int | None:
+        """Γ: the given ``total_time``, else the run length ``set_total_steps`` set; None while unknown."""
+        return self._total_time
+
+    def set_total_steps(self, n: int) -> None:
+        """Called by vai-train before training with the run's length ``n`` (its optimiser steps from
+        epoch 1 to the last epoch, or its epochs for ``counter="epoch"``): Γ = n unless ``total_time``
+        was given, which must then be at least n (else a one-line ValueError)."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"ProSelfLC set_total_steps({n!r}): the run's length must be an integer >= 0")
+        n = int(n)
+        given = self.given_total_time
+        if given is None:
+            self._total_time = n if n > 0 else None  # a run of no steps trains nothing
+        elif given < n:
+            unit = "optimiser steps" if self.counter == "iteration" else "epochs"
+            raise ValueError(
+                f"ProSelfLC total_time = {given} is less than this run's {n} {unit} (counter="
+                f"{self.counter!r}): its time would pass Γ mid-run; leave total_time unset so vai-train"
+                " sets Γ from the run's length"
+            )
+
+    def _gamma(self) -> int:
+        if self._total_time is None:
+            raise RuntimeError(
+                "ProSelfLC total_time (Γ) is unknown: give total_time (e.g. total_time_for_run(...)) or train"
+                " through vai-train, which sets it from the run's length"
+            )
+        return self._total_time
 
     @property
     def time(self) -> int:
@@ -78,31 +120,35 @@ class ProSelfLC(nn.Module):
         return int(self.cur_time)
 
     def step(self) -> None:
-        """Advance ``t`` by one; past ``total_time`` is an error (Γ did not cover the run)."""
+        """Advance ``t`` by one; past Γ is an error (Γ did not cover the run)."""
+        gamma = self._gamma()
         t = self.time + 1
-        if t > self.total_time:
+        if t > gamma:
             unit = (
                 "optimiser steps (iterations per epoch × epochs)" if self.counter == "iteration" else "epochs"
             )
             raise RuntimeError(
-                f"ProSelfLC time {t} would pass total_time = {self.total_time} (counter={self.counter!r}):"
-                f" total_time must cover the whole run, i.e. at least its {unit}"
-                " (vai_papers.proselflc.total_time_for_run computes it); raise it or train fewer epochs"
+                f"ProSelfLC time {t} would pass total_time = {gamma} (counter={self.counter!r}):"
+                f" total_time must cover the whole run, i.e. at least its {unit}; leave it unset under"
+                " vai-train (it sets Γ from the run's length), else compute it with"
+                " vai_papers.proselflc.total_time_for_run"
             )
         self.cur_time.fill_(t)
 
     def global_trust(self) -> torch.Tensor:
         """``g = sigmoid(B · (t/Γ − 0.5))`` as a float64 scalar tensor on the buffer's device."""
-        ratio = self.cur_time.to(torch.float64) / self.total_time
+        ratio = self.cur_time.to(torch.float64) / self._gamma()
         return torch.sigmoid(self.exp_base * (ratio - 0.5))
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
         t = state_dict.get(prefix + "cur_time")
-        if isinstance(t, torch.Tensor) and t.numel() == 1 and not 0 <= int(t) <= self.total_time:
-            raise ValueError(
-                f"ProSelfLC state has time {int(t)}, outside 0..total_time = {self.total_time}; build the loss"
-                " with the total_time of the run that saved it (or a larger one)"
-            )
+        gamma = self._total_time
+        if isinstance(t, torch.Tensor) and t.numel() == 1:
+            if int(t) < 0 or (gamma is not None and int(t) > gamma):
+                raise ValueError(
+                    f"ProSelfLC state has time {int(t)}, outside 0..total_time = {gamma}; the run must be at"
+                    " least as long as the one that saved it (leave total_time unset under vai-train)"
+                )
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
 
     # ---- the loss ------------------------------------------------------------------------------------
@@ -117,7 +163,7 @@ class ProSelfLC(nn.Module):
         return logits.shape[1]
 
     def _target_distribution(self, target: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        """q (N, C) from class indices (N,) or a distribution (N, C)."""
+        """q (N, C) from class indices (N,) or a distribution (N, C) (checked: >= 0, rows sum to 1)."""
         n, c = p.shape
         if not isinstance(target, torch.Tensor):
             raise ValueError(f"ProSelfLC: target must be a tensor, got {type(target).__name__}")
@@ -133,17 +179,39 @@ class ProSelfLC(nn.Module):
                 )
             return torch.zeros_like(p).scatter_(1, target.long().unsqueeze(1), 1.0)
         if target.shape == (n, c) and not target.is_complex():
-            return target.to(p.dtype)
+            q = target.to(p.dtype)
+            if n == 0:
+                return q
+            if not bool(torch.isfinite(q).all()):
+                raise ValueError("ProSelfLC: the (N, C) target holds NaN or inf values")
+            if bool((q < 0).any()):
+                raise ValueError(
+                    f"ProSelfLC: the (N, C) target holds negative entries (min {float(q.min())}), e.g. -1"
+                    " mask targets; use MaskedProSelfLC to drop those classes"
+                )
+            sums = q.sum(1)
+            bad = (sums - 1.0).abs() > _SUM_TOL
+            if bool(bad.any()):
+                i = int(bad.nonzero()[0])
+                raise ValueError(
+                    f"ProSelfLC: each (N, C) target row must be a distribution summing to 1 (±{_SUM_TOL}),"
+                    f" row {i} sums to {float(sums[i]):.6g} ({int(bad.sum())} such rows)"
+                )
+            return q
         raise ValueError(
             f"ProSelfLC: target must be class indices ({n},) or a distribution ({n}, {c}) for logits"
             f" ({n}, {c}), got {tuple(target.shape)}"
         )
 
     def _loss(
-        self, p: torch.Tensor, q: torch.Tensor, log_c: torch.Tensor, has_trust: Any = None
+        self,
+        p: torch.Tensor,
+        log_p: torch.Tensor,
+        q: torch.Tensor,
+        log_c: torch.Tensor,
+        has_trust: Any = None,
     ) -> torch.Tensor:
-        """The corrected cross-entropy, given p, q (N, C) and log C per sample (N,) or as a scalar."""
-        log_p = torch.log(p + _LOG_EPS)
+        """The corrected cross-entropy, given p, its log, q (N, C) and log C per sample (N,) or a scalar."""
         entropy = -(p * log_p).sum(1)
         local = 1.0 - entropy / log_c
         if has_trust is not None:  # samples whose local trust is undefined (fewer than 2 classes) get none
@@ -154,20 +222,24 @@ class ProSelfLC(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         c = self._check_logits(logits)
+        self._gamma()
         p = F.softmax(_float_logits(logits), dim=1)
         q = self._target_distribution(target, p)
-        return self._loss(p, q, torch.tensor(math.log(c), dtype=p.dtype, device=p.device))
+        log_c = torch.tensor(math.log(c), dtype=p.dtype, device=p.device)
+        return self._loss(p, torch.log(p + _LOG_EPS), q, log_c)
 
 
 class MaskedProSelfLC(ProSelfLC):
     """ProSelfLC over each sample's own class subset: target ``(N, C)`` entries < 0 mark classes to drop.
 
-    A dropped class is removed from the sample's softmax (its probability is 0 and the others sum to
-    1), from its local trust (``log C_i`` with ``C_i`` the sample's kept classes) and from its target;
-    the kept target entries are used as they are. Without negative entries this equals ``ProSelfLC``.
-    A sample with one kept class has no local trust (``l = 0``, plain cross-entropy: its one
-    probability is 1, so it adds ~0); a sample with none adds 0. The mean is over all N samples.
-    (Upstream's version could not run; it meant the same per-sample softmax over the kept classes.)
+    As upstream's ``MaskedProSelfLC``: a class whose target is below ``-1e-6`` is removed from the
+    sample's softmax (its probability is 0 and the others sum to 1), from its local trust (``log C_i``
+    with ``C_i`` the sample's kept classes) and from its target; the kept target entries are used as
+    they are. Unlike ``ProSelfLC`` (upstream's ``log(p + 1e-6)``), the entropy and the loss use the
+    exact ``log_softmax`` over the kept classes, so a confidently wrong sample's loss and gradient are
+    not capped (at ~13.8). A sample with one kept class has no local trust (``l = 0``: plain
+    cross-entropy, 0 when its one target is 1; upstream's 0/0 gave NaN there); a sample with none adds
+    0 (upstream's 1/0 raised ZeroDivisionError). The mean is over all N samples.
     """
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -179,15 +251,18 @@ class MaskedProSelfLC(ProSelfLC):
                 f"MaskedProSelfLC: target must be ({n}, {c}) like the logits, with entries < 0 for the classes"
                 f" to drop; got {shape}"
             )
+        self._gamma()
         z = _float_logits(logits)
-        keep = target >= 0
+        keep = target >= -_MASK_EPS
         kept = keep.sum(1)
-        # dropped classes get -inf before the softmax; a row with nothing kept gets 0s (then p = 0 there)
+        zero = torch.zeros((), dtype=z.dtype, device=z.device)
+        # dropped classes get -inf before the softmax; a row with nothing kept gets 0s (masked out below)
         z = z.masked_fill(~keep, float("-inf")).masked_fill((kept == 0).unsqueeze(1), 0.0)
-        p = torch.where(keep, F.softmax(z, dim=1), torch.zeros((), dtype=z.dtype, device=z.device))
-        q = torch.where(keep, target.to(p.dtype), torch.zeros((), dtype=p.dtype, device=p.device))
+        log_p = torch.where(keep, F.log_softmax(z, dim=1), zero)  # exact: no +1e-6, no -inf left
+        p = torch.where(keep, log_p.exp(), zero)
+        q = torch.where(keep, target.to(p.dtype), zero)
         log_c = kept.clamp(min=2).to(p.dtype).log()  # clamped: no 0/0 in the branch torch.where drops
-        return self._loss(p, q, log_c, has_trust=kept >= 2)
+        return self._loss(p, log_p, q, log_c, has_trust=kept >= 2)
 
 
 def total_time_for_run(

@@ -5,13 +5,22 @@ extracts features of the training videos in test mode (the ``traindata_testmode`
 are recomputed and the train dataset gets the new ``video_id_to_label``. Extraction reuses vai-train's
 ``run_inference`` (sharded over ranks, gathered to rank 0 in dataset order); rank 0 computes the
 pseudo-labels and broadcasts them. With ``save=True`` each refresh is written to
-``predictions/pseudo_labels/epoch_NNNN.npz``, and a resumed run reads the refresh it is due back from
-there instead of recomputing it from a later model (upstream recomputed, so its resumes differed).
+``predictions/pseudo_labels/epoch_NNNN.npz``, NNNN the epoch that computed it. On a due epoch the hook
+first looks for the latest such file from the refresh in force up to this epoch (``ref <= NNNN <=
+epoch``) in the run's own folder, then, at the epoch a ``-l N`` run starts, in the version it continues
+(``exp.extra["source_run_dir"]``, whose file N+1 was computed from the weights this run starts from; it
+is copied into the run's folder), and only computes when none is found (upstream recomputed from the
+later model, so its resumes differed). With ``$VAI_USE_NEIGHBOUR_CACHE`` on, neighbours are cached in
+``$VAI_NEIGHBOUR_CACHE_DIR``, else ``<experiment root>/neighbour_cache`` of the run (``-R``).
 """
 
 from __future__ import annotations
 
 import logging
+import numbers
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +31,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, RandomSampler, Subset
 
 from .losses import base_loss_type
+from .neighbour_cache import default_cache_dir
 from .pseudo_labels import (
     _check_threshold,
     default_num_neighbours,
@@ -46,7 +56,10 @@ class PseudoLabelRefresher:
     ``data_unpack_func``/``input_reshape_func``/``batch_size``/``num_workers``: default the ``val``
     split's (the kit's functions, its loader's batch size) and the train loader's workers.
     ``neighbour_options`` go to :func:`~vai_papers.verb_ambiguity.nearest_neighbours` (``chunk_size``,
-    ``dtype``, ``cache_dir``); distances are computed on the model's device.
+    ``dtype``, ``cache_dir``: default, with ``$VAI_USE_NEIGHBOUR_CACHE`` on, ``$VAI_NEIGHBOUR_CACHE_DIR``
+    else the run's ``<experiment root>/neighbour_cache``); distances are computed on the model's device.
+    ``save``: write each refresh under the run's ``predictions/pseudo_labels/`` and read saved ones back
+    when a process starts (False: neither).
     """
 
     def __init__(
@@ -71,16 +84,16 @@ class PseudoLabelRefresher:
         neighbour_options: Mapping[str, Any] | None = None,
     ) -> None:
         base_loss_type(loss_type)  # unknown names: one line now, not at the first refresh
-        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+        if isinstance(period, bool) or not isinstance(period, numbers.Integral) or period < 1:
             raise ValueError(f"period must be a positive number of epochs, got {period!r}")
         self.get_torch_dataset = get_torch_dataset
         self.loss_type = loss_type
         self.num_classes = num_classes
-        self.period = period
+        self.period = int(period)
         self.feature_split = feature_split
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        self.k = default_num_neighbours() if k is None else k
+        self.k = default_num_neighbours() if k is None else int(k)
         self.threshold = default_threshold() if threshold is None else _check_threshold(threshold)
         self.rebuild_train_dataset = rebuild_train_dataset
         self.feature_extract_model = feature_extract_model
@@ -95,6 +108,7 @@ class PseudoLabelRefresher:
         #: the latest pseudo-labels (an exp config's ``get_torch_dataset('train')`` may read them)
         self.video_id_to_label: dict[int, np.ndarray] | None = None
         self._loader: DataLoader | None = None
+        self._started = False  # whether this process has called the hook (its first epoch is the start)
 
     # ------------------------------------------------------------------ schedule
     def refresh_epoch(self, epoch: int) -> int:
@@ -110,6 +124,7 @@ class PseudoLabelRefresher:
         self, epoch: int, exp: Any, args: Any, rank: int, world_size: int, kit: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Refresh the pseudo-labels when due; a dict return replaces kit entries (``train_loader``)."""
+        first, self._started = not self._started, True
         if not self.due(epoch):
             return None
         from vai_train.engine.builders import unwrap
@@ -118,13 +133,11 @@ class PseudoLabelRefresher:
         model = unwrap(kit["model"])
         device = next(iter(model.parameters()), torch.zeros(0)).device
         info = DistInfo(rank, world_size, device.index or 0, device)
-        ref = self.refresh_epoch(epoch)
-        path = self._save_path(exp, ref)
-        payload = self._load_saved(path) if info.is_main and path is not None else None
-        if broadcast_object(payload is not None, info):
-            logger.info("epoch %d: pseudo-labels of epoch %d read from %s", epoch, ref, path)
-        else:
-            payload = self._compute(epoch, model, device, info, args, kit, path)
+        own = self._pseudo_dir(getattr(exp, "run_dir", None)) if self.save else None
+        payload = self._find_saved(epoch, own, exp, first) if info.is_main and own is not None else None
+        if not broadcast_object(payload is not None, info):
+            path = own / f"epoch_{epoch:04d}.npz" if own is not None else None
+            payload = self._compute(epoch, model, device, info, args, kit, path, self._cache_dir(exp, args))
         ids, targets = broadcast_object(payload, info)
         self.video_id_to_label = to_video_id_to_label(ids.tolist(), targets)
         return self._apply(kit)
@@ -138,6 +151,7 @@ class PseudoLabelRefresher:
         args: Any,
         kit: dict[str, Any],
         path: Path | None,
+        cache_dir: Path | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Extract features on every rank; rank 0 builds the pseudo-labels (others get None)."""
         from vai_train.engine.loop import AmpSettings, resolve_amp, run_inference
@@ -165,6 +179,8 @@ class PseudoLabelRefresher:
                 f"shape {tuple(labels.shape)} (is video_id_to_label set on this split?)"
             )
         options = {"device": device, **self.neighbour_options}
+        if "cache_dir" not in options and cache_dir is not None:
+            options["cache_dir"] = cache_dir
         _, details = pseudo_video_id_to_label(
             vids,
             feats,
@@ -217,12 +233,42 @@ class PseudoLabelRefresher:
         return self._loader
 
     # ------------------------------------------------------------------ saving / resuming
-    def _save_path(self, exp: Any, ref: int) -> Path | None:
-        run_dir = getattr(exp, "run_dir", None)
+    @staticmethod
+    def _pseudo_dir(run_dir: Any) -> Path | None:
+        """``<run>/predictions/pseudo_labels`` of a RunDir-like object (None without ``predictions``)."""
         predictions = getattr(run_dir, "predictions", None)
-        if not self.save or predictions is None:
-            return None
-        return Path(predictions) / "pseudo_labels" / f"epoch_{ref:04d}.npz"
+        return None if predictions is None else Path(predictions) / "pseudo_labels"
+
+    def _find_saved(
+        self, epoch: int, own: Path, exp: Any, first: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The latest saved refresh ``epoch_j.npz`` with ``refresh_epoch(epoch) <= j <= epoch`` made with
+        these settings: in the run's own folder, else, at the epoch a ``-l N`` run starts (``first``:
+        ``epoch`` is N+1, the source's weights are this run's), in its source version's (then copied)."""
+        ref = self.refresh_epoch(epoch)
+        extra = getattr(exp, "extra", None)
+        source = extra.get("source_run_dir") if first and isinstance(extra, Mapping) else None
+        source_dir = self._pseudo_dir(source)
+        folders = [own]
+        if source_dir is not None and source_dir.resolve() != own.resolve():
+            folders.append(source_dir)
+        for folder in folders:
+            for j in range(epoch, ref - 1, -1):
+                path = folder / f"epoch_{j:04d}.npz"
+                payload = self._load_saved(path)
+                if payload is None:
+                    continue
+                if folder is not own:
+                    _copy_atomic(path, own / path.name)
+                logger.info("epoch %d: pseudo-labels computed at epoch %d read from %s", epoch, j, path)
+                return payload
+        return None
+
+    @staticmethod
+    def _cache_dir(exp: Any, args: Any) -> Path | None:
+        """The neighbour cache folder (None: caching off): ``$VAI_NEIGHBOUR_CACHE_DIR``, else the run's
+        ``<experiment root>/neighbour_cache``."""
+        return default_cache_dir(_experiment_root(getattr(exp, "run_dir", None), args))
 
     def _save(
         self, path: Path, details: dict[str, torch.Tensor], feats: torch.Tensor, vids: torch.Tensor
@@ -277,6 +323,36 @@ class PseudoLabelRefresher:
         if loader.num_workers > 0 and loader.persistent_workers:  # their copies would keep the old labels
             return {"train_loader": clone_loader(loader, loader.dataset)}
         return None
+
+
+def _experiment_root(run_dir: Any, args: Any) -> Path | None:
+    """The experiment root (``-R``) of a run ``<root>/<dataset>/<model>/<exp>[/<subfolder>]/version_NNN``:
+    the RunDir's ``root`` when it has one, else that many levels above its ``path``; None if unknown."""
+    root = getattr(run_dir, "root", None)
+    if root is not None:
+        return Path(root)
+    path = getattr(run_dir, "path", None)
+    if path is None:
+        return None
+    levels = 4 if getattr(args, "subfolder", None) else 3
+    parents = Path(path).parents
+    return parents[levels] if len(parents) > levels else None
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary file in ``dst``'s folder (no half-written file)."""
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:  # the labels were read; only the run's own copy is missing
+        logger.warning("could not copy %s into %s: %s", src, dst.parent, e)
 
 
 def _parts(dataset: Any) -> list:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,13 @@ __all__ = [
 ]
 
 
+def _check_real(owner: str, name: str, value: object) -> float:
+    """``value`` as a float; anything but a finite real number (bools included) is a one-line ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 class SinglePositiveLoss(nn.Module):
     """Base class: checks logits and turns the target into a float ``(N, C)`` tensor before ``_loss``."""
 
@@ -46,9 +54,11 @@ class SinglePositiveLoss(nn.Module):
 
     def __init__(self, num_classes: int | None = None) -> None:
         super().__init__()
-        if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) < 1):
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1
+        ):
             raise ValueError(
-                f"{type(self).__name__}: num_classes must be a positive int, got {num_classes!r}"
+                f"{type(self).__name__}: num_classes must be a positive integer, got {num_classes!r}"
             )
         self.num_classes = None if num_classes is None else int(num_classes)
 
@@ -161,9 +171,10 @@ class BinaryLabelSmoothLoss(SinglePositiveLoss):
 
     def __init__(self, num_classes: int | None = None, smoothing: float = 0.1) -> None:
         super().__init__(num_classes)
-        if not 0.0 <= float(smoothing) < 1.0:
+        smoothing = _check_real(type(self).__name__, "smoothing", smoothing)
+        if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"{type(self).__name__}: smoothing must be in [0, 1), got {smoothing}")
-        self.smoothing = float(smoothing)
+        self.smoothing = smoothing
 
     def smooth(self, target: torch.Tensor) -> torch.Tensor:
         """The smoothed target (positives and negatives moved towards ``eps / C``)."""
@@ -192,13 +203,15 @@ class BinaryFocalLoss(SinglePositiveLoss):
 
     def __init__(self, num_classes: int | None = None, alpha: float = 0.25, gamma: float = 2.0) -> None:
         super().__init__(num_classes)
-        if not (float(alpha) < 0 or 0.0 <= float(alpha) <= 1.0):
+        alpha = _check_real(type(self).__name__, "alpha", alpha)
+        gamma = _check_real(type(self).__name__, "gamma", gamma)
+        if not (alpha < 0 or 0.0 <= alpha <= 1.0):
             raise ValueError(
                 f"{type(self).__name__}: alpha must be in [0, 1] (or negative: off), got {alpha}"
             )
-        if float(gamma) < 0:
+        if gamma < 0:
             raise ValueError(f"{type(self).__name__}: gamma must be >= 0, got {gamma}")
-        self.alpha, self.gamma = float(alpha), float(gamma)
+        self.alpha, self.gamma = alpha, gamma
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         from torchvision.ops import sigmoid_focal_loss
@@ -215,9 +228,10 @@ class EntropyMaximiseLoss(SinglePositiveLoss):
 
     def __init__(self, num_classes: int | None = None, alpha: float = 0.2) -> None:
         super().__init__(num_classes)
-        if not 0.0 <= float(alpha) <= 1.0:
+        alpha = _check_real(type(self).__name__, "alpha", alpha)
+        if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"{type(self).__name__}: alpha must be in [0, 1], got {alpha}")
-        self.alpha = float(alpha)
+        self.alpha = alpha
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         log_p, log_q = F.logsigmoid(logits), F.logsigmoid(-logits)

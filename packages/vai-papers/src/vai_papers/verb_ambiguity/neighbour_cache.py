@@ -28,16 +28,19 @@ def _cache_enabled() -> bool:
     raise ValueError(f"{CACHE_ENV}={raw!r}: expected true or false (1/0, yes/no)")
 
 
-def default_cache_dir() -> Path | None:
+def default_cache_dir(experiment_root: str | os.PathLike | None = None) -> Path | None:
     """Where neighbours are cached when ``$VAI_USE_NEIGHBOUR_CACHE`` is true: ``$VAI_NEIGHBOUR_CACHE_DIR``,
-    else ``<$VAI_EXPERIMENT_ROOT or ./experiments>/neighbour_cache`` (upstream's ``<root>/neighbour_cache``);
-    None when caching is off."""
+    else ``<experiment root>/neighbour_cache`` (upstream's ``<root>/neighbour_cache``), the root being
+    ``experiment_root`` (a run's ``-R``) or ``$VAI_EXPERIMENT_ROOT`` or ``./experiments``; None when
+    caching is off."""
     if not _cache_enabled():
         return None
     explicit = os.environ.get(CACHE_DIR_ENV, "").strip()
     if explicit:
         return Path(explicit)
-    return Path(os.environ.get("VAI_EXPERIMENT_ROOT", "experiments")) / "neighbour_cache"
+    if experiment_root is None:
+        experiment_root = os.environ.get("VAI_EXPERIMENT_ROOT", "experiments")
+    return Path(experiment_root) / "neighbour_cache"
 
 
 def cache_path(cache_dir: Path, x: torch.Tensor, k: int, dtype: torch.dtype) -> Path:

@@ -11,6 +11,7 @@ excluded, as sklearn's ``NearestNeighbors.kneighbors(X=None)``) vote with their 
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -114,7 +115,7 @@ def _class_labels(labels, n: int, num_classes: int | None) -> tuple[torch.Tensor
 
 def _check_k(k: int | None, n: int) -> int:
     k = default_num_neighbours() if k is None else k
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k >= n:
         raise ValueError(

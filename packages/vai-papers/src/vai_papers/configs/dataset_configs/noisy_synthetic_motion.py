@@ -2,7 +2,8 @@
 # for label-correction methods such as ProSelfLC (CVPR 2021). A fraction `noise_rate` of the training
 # videos (chosen with a fixed seed) gets a label drawn uniformly from the *other* classes; validation
 # labels stay clean. The videos are the synthetic dataset's; only split files are added, next to its own
-# (splits/noisy<percent>_train.csv). $VAI_NOISE_RATE changes the rate (default 0.4).
+# (splits/noisy<percent>_train.csv). $VAI_NOISE_RATE changes the rate (default 0.4): a whole percentage
+# (0.00, 0.01, ..., 0.99), so each rate has its own split file.
 import os
 import random
 
@@ -16,9 +17,16 @@ except ValueError:
     raise ValueError(f"VAI_NOISE_RATE={os.environ['VAI_NOISE_RATE']!r} is not a number in [0, 1)") from None
 if not 0.0 <= noise_rate < 1.0:
     raise ValueError(f"VAI_NOISE_RATE={noise_rate} must be in [0, 1)")
+_noise_percent = round(noise_rate * 100)
+if abs(noise_rate * 100 - _noise_percent) > 1e-9:
+    raise ValueError(
+        f"VAI_NOISE_RATE={os.environ['VAI_NOISE_RATE']!r} is not a whole percentage: use steps of 0.01 (e.g."
+        f" {_noise_percent / 100}), the split file noisy<percent>_train.csv is named by it"
+    )
+noise_rate = _noise_percent / 100  # exactly the rate the file name says
 noise_seed = 0
 
-_noisy_basename = f"noisy{round(noise_rate * 100)}_train.csv"
+_noisy_basename = f"noisy{_noise_percent}_train.csv"
 split_file_basename = {
     "train": _noisy_basename,
     "traindata_testmode": _noisy_basename,

@@ -12,10 +12,10 @@
 # world_size**2 was a bug, UPSTREAM.md section 6), ReduceLROnPlateau (factor 0.1, patience 10) on val_loss,
 # `num_epochs` = 60 epochs and no early stopping, so both losses train for the same, fixed time.
 # ProSelfLC (UPSTREAM.md section 4): train loss only (val and the other splits use cross-entropy); its
-# global trust g = sigmoid(B (t / Γ - 0.5)) runs over the whole run: Γ = optimiser steps of `num_epochs`
-# epochs (total_time_for_run; upstream's last use: Γ = (train size // batch size) x epochs) and B = 1 as
-# that last use (g then only moves from 0.38 to 0.62). Γ is fixed when the run starts: train longer by
-# raising num_epochs in a copy of this file, not with -e (a run past Γ stops with ProSelfLC's time error).
+# global trust g = sigmoid(B (t / Γ - 0.5)) runs over the whole run: total_time is left unset, so
+# vai-train sets Γ to the optimiser steps of the run it starts, from epoch 1 to `num_epochs` or -e
+# (upstream's last use: Γ = (train size // batch size) x epochs), and B = 1 as that last use (g then only
+# moves from 0.38 to 0.62). A run resumed with a larger -e gets the longer Γ and keeps its time.
 # Mixed precision is off by default: add --amp to use it.
 import logging
 import os
@@ -23,7 +23,7 @@ import os
 import torch
 import vai_models
 from vai_data import VideoClipDataset
-from vai_papers.proselflc import ProSelfLC, total_time_for_run
+from vai_papers.proselflc import ProSelfLC
 from vai_train.schedulers import ReduceLROnPlateau
 
 _logger = logging.getLogger(__name__)
@@ -106,5 +106,4 @@ def scheduler(optimiser, iters_per_epoch, last_epoch=-1):
 def get_criterion(split):
     if split != "train" or loss_type == "ce":
         return torch.nn.CrossEntropyLoss()
-    gamma = total_time_for_run(num_epochs, num_samples=len(get_torch_dataset("train")), batch_size=batch_size)
-    return ProSelfLC(gamma, exp_base=proselflc_exp_base)
+    return ProSelfLC(exp_base=proselflc_exp_base)  # Γ: set by vai-train from the run's length

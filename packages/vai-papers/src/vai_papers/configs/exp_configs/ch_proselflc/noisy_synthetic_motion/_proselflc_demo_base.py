@@ -1,10 +1,11 @@
 # ProSelfLC demo (CVPR 2021) on noisy synthetic motion (40 % symmetric label noise in the training split,
 # see its dataset config): the shipped synthetic demo recipe (../../synthetic_motion/_demo_base.py) with
 # the training loss set by `loss_type` ("ce" baseline or "proselflc"); validation labels are clean and
-# scored with cross-entropy. ProSelfLC's time runs over the whole run: Γ = optimiser steps of
-# `num_epochs` epochs (a run resumed past num_epochs with -e stops with ProSelfLC's time error).
+# scored with cross-entropy. ProSelfLC's time runs over the whole run: total_time is left unset, so
+# vai-train sets Γ to the optimiser steps of the run it starts (`num_epochs`, or -e; a run resumed with a
+# larger -e gets the longer Γ and keeps its time).
 import torch
-from vai_papers.proselflc import ProSelfLC, total_time_for_run
+from vai_papers.proselflc import ProSelfLC
 
 include("../../synthetic_motion/_demo_base.py")
 
@@ -16,5 +17,4 @@ proselflc_exp_base = 8.0
 def get_criterion(split):
     if split != "train" or loss_type == "ce":
         return torch.nn.CrossEntropyLoss()
-    gamma = total_time_for_run(num_epochs, num_samples=len(get_torch_dataset("train")), batch_size=batch_size)
-    return ProSelfLC(gamma, exp_base=proselflc_exp_base)
+    return ProSelfLC(exp_base=proselflc_exp_base)  # Γ: set by vai-train from the run's length
