@@ -17,7 +17,7 @@
 # side 256 with 10 crops (5 crops and their mirrors) when the dataset flips, else 1 crop, as upstream's
 # test_num_spatial_crops (Something-Something does not flip: its multi-crop evaluation is the 1-crop val).
 #
-# Optimisation, from UPSTREAM.md section 2:
+# Optimisation, from upstream's ch_tcgrey configs:
 #   models in partial_bn_models (TSN/TRN/MTRN; TSM/MVF on CATER): ImageNet weights, partial BN, SGD momentum
 #     0.9, weight decay 5e-4, LR = min(5e-5 * batch_size * world_size, 5e-5 * 256), ReduceLROnPlateau
 #     (factor 0.1, patience 10) stepped on val_loss (ReduceLROnPlateauMultiple, which also counts the best
@@ -28,7 +28,7 @@
 #   all: early stopping when neither val_loss nor the best metric improved for 20 epochs; at most 1000
 #     epochs (vai-train's default, as upstream); TSN-style parameter groups (vai_models.get_optim_policies;
 #     their lr_mult/decay_mult tags are not applied, as upstream's optimiser did not apply them either).
-# Upstream multiplied the LR by world_size**2 (UPSTREAM.md section 6, a bug): here it scales linearly with
+# Upstream multiplied the LR by world_size**2 (a bug not kept): here it scales linearly with
 # the number of processes (WORLD_SIZE of torchrun), i.e. with the total batch size.
 #
 # ImageNet weights: set $VAI_PRETRAINED to a local ImageNet ResNet-50 checkpoint (e.g. torchvision's

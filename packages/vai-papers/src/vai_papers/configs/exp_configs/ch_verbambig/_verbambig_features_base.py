@@ -1,4 +1,4 @@
-# Verb ambiguity (BMVC 2022) at full scale, feature runs (UPSTREAM.md section 3 "Feature runs"): an MLP
+# Verb ambiguity (BMVC 2022) at full scale, feature runs (upstream PyVideoAI "Feature runs"): an MLP
 # (the feature_mlp model config: 2 x [Linear(1024) -> ReLU -> BatchNorm1d] -> Linear) trained with one
 # single-positive loss per file on TSM features extracted once from the end-to-end `ce` model. Shared by
 # epic100_verb/_epic100_verb_features_base.py and confusing_hmdb_102/_confusing_hmdb_102_features_base.py,

@@ -14,7 +14,7 @@
 # this dataset's classes, as upstream replaced new_fc.
 # Data: 8 frames per clip, sparse (TSN) sampling; train short side 224..336 ("largejit"), random 224 crop,
 # horizontal flip; val (and every other test split) short side 256, 1 centre crop; multicropval 10 crops
-# (5 and their mirrors). Loss (UPSTREAM.md section 3): `loss_type` on train; on the other splits the
+# (5 and their mirrors). Loss (upstream's ch_verbambig): `loss_type` on train; on the other splits the
 # pseudo-label losses are scored with assume_negative, the others with themselves
 # (vai_papers.verb_ambiguity.criterion_for_split). Sigmoid outputs for every loss, as upstream's
 # Confusing-HMDB configs: the ranking metrics (top-1/top-5, top-set, top-1 multi-label) are the same as
@@ -29,7 +29,7 @@
 # 5e-6 * 256), ReduceLROnPlateau (factor 0.1, patience 10) on val_loss, early stopping when neither
 # val_loss nor the best metric improved for 20 epochs; TSN-style parameter groups
 # (vai_models.get_optim_policies, lr_mult/decay_mult not applied, as upstream). Upstream multiplied the LR
-# by world_size**2 (UPSTREAM.md section 6, a bug): here it scales linearly with the number of processes.
+# by world_size**2 (a bug not kept): here it scales linearly with the number of processes.
 # Mixed precision is off by default: add --amp to use it.
 import logging
 import os
@@ -129,7 +129,7 @@ def _world_size():
 
 
 def optimiser(params):
-    # linear in world_size: upstream's world_size**2 was a bug (UPSTREAM.md section 6)
+    # linear in world_size: upstream's world_size**2 was a bug (a bug not kept)
     lr = min(base_learning_rate * batch_size * _world_size(), base_learning_rate * 256)
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
 

@@ -9,9 +9,9 @@
 # 51-class classifier. Data ($VAI_HMDB_ROOT, split $VAI_SPLITNUM): train short side 224..336, random 224
 # crop, flip; val (test<k>.csv) short side 256, 1 crop; multicropval 10 crops. SGD momentum 0.9, weight
 # decay 5e-4, LR = min(5e-6 * batch_size * world_size, 5e-6 * 256) (linear in world_size: upstream's
-# world_size**2 was a bug, UPSTREAM.md section 6), ReduceLROnPlateau (factor 0.1, patience 10) on val_loss,
+# world_size**2 was a bug, not kept), ReduceLROnPlateau (factor 0.1, patience 10) on val_loss,
 # `num_epochs` = 60 epochs and no early stopping, so both losses train for the same, fixed time.
-# ProSelfLC (UPSTREAM.md section 4): train loss only (val and the other splits use cross-entropy); its
+# ProSelfLC (as upstream's utils/losses/proselflc): train loss only (val and the other splits use cross-entropy); its
 # global trust g = sigmoid(B (t / Γ - 0.5)) runs over the whole run: total_time is left unset, so
 # vai-train sets Γ to the optimiser steps of the run it starts, from epoch 1 to `num_epochs` or -e
 # (upstream's last use: Γ = (train size // batch size) x epochs), and B = 1 as that last use (g then only
@@ -94,7 +94,7 @@ def _world_size():
 
 
 def optimiser(params):
-    # linear in world_size: upstream's world_size**2 was a bug (UPSTREAM.md section 6)
+    # linear in world_size: upstream's world_size**2 was a bug (a bug not kept)
     lr = min(base_learning_rate * batch_size * _world_size(), base_learning_rate * 256)
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
 

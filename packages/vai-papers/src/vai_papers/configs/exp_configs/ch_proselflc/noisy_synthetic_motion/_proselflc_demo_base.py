@@ -9,6 +9,10 @@ from vai_papers.proselflc import ProSelfLC
 
 include("../../synthetic_motion/_demo_base.py")
 
+# twice the demo's epochs: label noise hurts once a model starts fitting the wrong labels, which the
+# 8-epoch demo recipe barely reaches; the cosine decay spans the 16 epochs
+num_epochs = 16
+
 # B of the global trust g = sigmoid(B (t/Γ - 0.5)): with 8, g grows from 0.02 to 0.98 over the run,
 # so the model first learns from the given labels and trusts its own predictions late
 proselflc_exp_base = 8.0
