@@ -541,7 +541,7 @@ def test_a_continued_run_reads_the_refresh_of_its_source_version(tmp_path, caplo
     assert t.computed == [1, 4, 6, 6, 4]
 
 
-@pytest.mark.parametrize("where", ["run", "subfolder", "root_attribute", "env_dir", "off"])
+@pytest.mark.parametrize("where", ["run", "subfolder", "args_root", "env_dir", "off"])
 def test_the_neighbour_cache_is_under_the_runs_experiment_root(tmp_path, monkeypatch, where):
     """With $VAI_USE_NEIGHBOUR_CACHE on, the hook caches in <the run's -R root>/neighbour_cache (not
     $VAI_EXPERIMENT_ROOT's), unless $VAI_NEIGHBOUR_CACHE_DIR names a folder."""
@@ -552,11 +552,12 @@ def test_the_neighbour_cache_is_under_the_runs_experiment_root(tmp_path, monkeyp
     monkeypatch.delenv("VAI_NEIGHBOUR_CACHE_DIR", raising=False)
     sub = "sub" if where == "subfolder" else None
     run_dir = _run_dir(root, 0, sub)
-    if where == "root_attribute":  # a RunDir that knows its root
-        run_dir = SimpleNamespace(path=tmp_path / "x" / "version_000", predictions=tmp_path / "x", root=root)
+    args = SimpleNamespace(seed=0, no_progress=True, subfolder=sub)
+    if where == "args_root":  # vai-train's -R, whatever the version folder's place
+        run_dir = SimpleNamespace(path=tmp_path / "x" / "version_000", predictions=tmp_path / "x")
+        args.experiment_root = str(root)
     if where == "env_dir":
         monkeypatch.setenv("VAI_NEIGHBOUR_CACHE_DIR", str(tmp_path / "cache"))
-    args = SimpleNamespace(seed=0, no_progress=True, subfolder=sub)
     t.make_hook(save=False)(1, SimpleNamespace(run_dir=run_dir, extra={}), args, 0, 1, t.kit)
     assert not (tmp_path / "elsewhere").exists()
     cached = list(tmp_path.rglob("neighbours_*.npy"))

@@ -20,9 +20,14 @@ from vai_train import run_train
 from vai_train.cli import main
 from vai_train.config.experiment import default_unpack
 from vai_train.engine.checkpoint import load_checkpoint
+from vai_train.engine.criterion import (
+    criterion_on_device,
+    criterion_state,
+    criterion_step_counter,
+    restore_criterion,
+)
 from vai_train.engine.distributed import DistInfo
-from vai_train.engine.loop import AmpSettings, criterion_step_counter, train_one_epoch
-from vai_train.engine.restore import criterion_state, restore_criterion
+from vai_train.engine.loop import AmpSettings, train_one_epoch
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CONFIG_ROOT = Path(__file__).parent / "configs_tiny"
@@ -248,9 +253,19 @@ def test_restore_criterion_rules(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="vai_train"):
         restore_criterion(nn.CrossEntropyLoss(), state, "ckpt")  # the config dropped the stateful loss
     assert "not restored" in caplog.text
-    weighted = nn.CrossEntropyLoss(weight=torch.ones(3))
+    # a loss's fixed tensors (class weights) are the config's: not checkpoint state
+    assert criterion_state(nn.CrossEntropyLoss(weight=torch.ones(3))) is None
+
+    class OtherStepped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("time", torch.zeros(()))
+
+        def step(self) -> None:
+            pass
+
     with pytest.raises(RuntimeError, match="criterion_state does not fit the train criterion") as e:
-        restore_criterion(weighted, state, "ckpt")
+        restore_criterion(OtherStepped(), state, "ckpt")
     assert "\n" not in str(e.value)
 
 
@@ -283,8 +298,6 @@ def test_ddp_ranks_step_alike_and_resume(tmp_path: Path, base_args: list[str]) -
 
 
 def test_criterion_modules_are_moved_to_the_run_device():
-    from vai_train.engine.builders import criterion_on_device
-
     class Recorder(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -415,3 +428,72 @@ def test_criterion_put_in_place_by_the_hook_is_readied_and_resumed(
     assert branched.run_dir.name == "version_001"
     assert _steps(branched.run_dir, 3) == 2 * ITERS
     assert _log(log)[-1]["source"] == "version_000"  # exp.extra["source_run_dir"] of a -l N run
+
+
+WEIGHTED_EXP = """
+import os
+
+import torch
+from torch import nn
+
+
+def get_criterion(split):
+    return nn.CrossEntropyLoss(weight=torch.full((4,), float(os.environ["VAI_TEST_WEIGHT"])))
+
+
+def epoch_start_script(epoch, exp, args, rank, world_size, train_kit):
+    with open(os.environ["VAI_TEST_HOOK_LOG"], "a") as f:
+        f.write(str(float(train_kit["criterions"]["train"].weight[0])) + "\\n")
+"""
+
+
+def test_class_weights_come_from_the_config_on_resume(
+    tmp_path: Path, base_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loss's fixed tensors are not checkpoint state: a resumed run uses the config's current weights."""
+    root = tmp_path / "override_weighted"
+    (root / "exp_configs" / "tiny").mkdir(parents=True)
+    (root / "exp_configs" / "tiny" / "tinynet-weighted.py").write_text(
+        f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n" + WEIGHTED_EXP
+    )
+    args = ["--config-root", str(root), *[a if a != "base" else "weighted" for a in base_args]]
+    log = tmp_path / "weights.txt"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    monkeypatch.setenv("VAI_TEST_WEIGHT", "1")
+    first = run_train(args + ["-e", "1"])
+    assert load_checkpoint(first.run_dir / "weights" / "last.pth")["criterion_state"] is None
+    monkeypatch.setenv("VAI_TEST_WEIGHT", "5")
+    run_train(args + ["-e", "2", "-l", "-1"])
+    assert log.read_text().split() == ["1.0", "5.0"]
+
+
+def test_resume_when_the_hook_swaps_one_stepped_loss_for_another(
+    tmp_path: Path, base_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """get_criterion builds a stepped loss of one kind and the hook swaps in another: the checkpoint's
+    state fits only the swapped-in one, which gets it after the hook runs (no error)."""
+    body = SWAP_EXP.format(counter="iteration", accum=1, limit=10**6, swap=True).replace(
+        'return Spanned() if split == "train" and not True else nn.CrossEntropyLoss()',
+        'return Early() if split == "train" else nn.CrossEntropyLoss()',
+    )
+    assert "return Early()" in body
+    body += """
+
+class Early(nn.CrossEntropyLoss):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("other", torch.zeros(3))
+
+    def step(self):
+        pass
+"""
+    root = tmp_path / "override_swap2"
+    (root / "exp_configs" / "tiny").mkdir(parents=True)
+    (root / "exp_configs" / "tiny" / "tinynet-swap.py").write_text(
+        f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n" + body
+    )
+    args = ["--config-root", str(root), *[a if a != "base" else "swap" for a in base_args]]
+    first = run_train(args + ["-e", "2", "-s", "all"])
+    assert _steps(first.run_dir, 2) == ITERS
+    resumed = run_train(args + ["-e", "3", "-l", "-1"])
+    assert _steps(resumed.run_dir, 3) == 2 * ITERS

@@ -326,10 +326,10 @@ class PseudoLabelRefresher:
 
 
 def _experiment_root(run_dir: Any, args: Any) -> Path | None:
-    """The experiment root (``-R``) of a run ``<root>/<dataset>/<model>/<exp>[/<subfolder>]/version_NNN``:
-    the RunDir's ``root`` when it has one, else that many levels above its ``path``; None if unknown."""
-    root = getattr(run_dir, "root", None)
-    if root is not None:
+    """The run's experiment root: vai-train's ``-R`` (``args.experiment_root``), else the folder
+    ``<root>/<dataset>/<model>/<exp>[/<subfolder>]/version_NNN`` lies in; None if unknown."""
+    root = getattr(args, "experiment_root", None)
+    if root:
         return Path(root)
     path = getattr(run_dir, "path", None)
     if path is None:

@@ -226,7 +226,6 @@ def _vote(neighbours: torch.Tensor, labels: torch.Tensor, num_classes: int) -> t
     return votes / neighbours.shape[1]
 
 
-# ----------------------------------------------------------------------------- cache
 # ----------------------------------------------------------------------------- targets
 def pseudo_multilabel(soft, labels, threshold: float | None = None) -> torch.Tensor:
     """(N, C) float32 multi-hot: ``soft > threshold`` (default ``$VAI_PSEUDOLABEL_THR``, 0.1), GT set to 1.

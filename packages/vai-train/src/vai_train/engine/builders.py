@@ -15,7 +15,6 @@ from torch.utils.data import DataLoader, DistributedSampler
 from vai_train.config.experiment import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.dataset_hooks import set_dataset_epoch, total_bad_samples
-from vai_train.engine.criterion import criterion_on_device  # noqa: F401 - re-exported
 from vai_train.engine.distributed import DistInfo, ShardSampler, all_reduce_sum
 from vai_train.engine.rng import epoch_seed, worker_init_fn
 from vai_train.metrics import Metric, default_metrics

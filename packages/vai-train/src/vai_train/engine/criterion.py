@@ -56,9 +56,10 @@ def prepare_train_criterion(
 
 
 def criterion_state(criterion: Any) -> dict[str, Any] | None:
-    """The train criterion's ``state_dict`` for the checkpoint (``criterion_state``): a stateful loss
-    such as ProSelfLC keeps its time in a buffer. None for a criterion without any state."""
-    if not isinstance(criterion, nn.Module):
+    """The train criterion's ``state_dict`` for the checkpoint (``criterion_state``) when it is a stepped
+    (``step()``) ``nn.Module`` with buffers: a stateful loss such as ProSelfLC keeps its time there. None
+    otherwise: a loss's fixed tensors (class weights) come from the config, not from a checkpoint."""
+    if not isinstance(criterion, nn.Module) or not callable(getattr(criterion, "step", None)):
         return None
     return criterion.state_dict() or None
 
@@ -69,7 +70,7 @@ def restore_criterion(criterion: Any, state: dict[str, Any] | None, source: str)
     name = type(criterion).__name__
     has_state = criterion_state(criterion) is not None
     if state is None:
-        if has_state and callable(getattr(criterion, "step", None)):  # a stepped one: its time restarts
+        if has_state:  # a stepped one: its time restarts
             logger.warning(
                 "%s holds no criterion_state: the train criterion %s starts from its initial state",
                 source,
@@ -78,7 +79,8 @@ def restore_criterion(criterion: Any, state: dict[str, Any] | None, source: str)
         return
     if not has_state:
         logger.warning(
-            "%s holds a criterion_state (%s) but the train criterion %s has no state; not restored",
+            "%s holds a criterion_state (%s) but the train criterion %s is not a stepped loss with state;"
+            " not restored",
             source,
             ", ".join(state),
             name,

@@ -11,6 +11,7 @@ from typing import Any
 
 from vai_train.config import ExpConfig
 from vai_train.engine import builders as B
+from vai_train.engine.criterion import criterion_on_device
 from vai_train.engine.distributed import DistInfo
 
 SPLITS = ("train", "val", "multicropval")
@@ -34,7 +35,7 @@ def build_data_kit(
         kit["multicropval_loader"] = B.make_eval_loader(
             mc_ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn("multicropval", mc_ds)
         )
-    kit["criterions"] = {s: B.criterion_on_device(cfg.get_criterion(s), info.device) for s in SPLITS}
+    kit["criterions"] = {s: criterion_on_device(cfg.get_criterion(s), info.device) for s in SPLITS}
     kit["data_unpack_funcs"] = {s: cfg.get_data_unpack_func(s) for s in SPLITS}
     kit["input_reshape_funcs"] = {s: cfg.get_input_reshape_func(s) for s in SPLITS}
     return kit, mc_period

@@ -37,9 +37,11 @@ def after_epoch_start_script(kit: dict[str, Any], before: Any, info: DistInfo) -
         crits[split] = criterion_on_device(crit, info.device)
     if crits["train"] is not before:
         crits["train"] = prepare_train_criterion(crits["train"], info.device, *kit["criterion_run"])
-    pending = kit.pop("pending_criterion_state", None)  # (state, source): the first epoch of a resumed run
-    if pending is not None and (crits["train"] is not before or criterion_state(crits["train"]) is None):
-        restore_criterion(crits["train"], *pending)  # restore_state loaded it already into one with state
+    pending = kit.pop("pending_criterion_state", None)  # the first epoch of a resumed run
+    if pending is not None:
+        state, source, restored = pending
+        if crits["train"] is not restored:  # restore_state could not load it into this one already
+            restore_criterion(crits["train"], state, source)
 
 
 def run_epoch(

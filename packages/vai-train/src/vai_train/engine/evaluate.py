@@ -17,6 +17,7 @@ from vai_train.config import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import load_checkpoint, resolve_link
+from vai_train.engine.criterion import criterion_on_device
 from vai_train.engine.distributed import DistInfo, cleanup_distributed, init_distributed
 from vai_train.engine.loop import resolve_amp, run_inference
 from vai_train.engine.reports import make_telegram, replot, save_split_predictions, setup_run_logging
@@ -117,7 +118,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             cfg.get_data_unpack_func(split),
             cfg.get_input_reshape_func(split),
             cfg.last_activation(),
-            B.criterion_on_device(cfg.get_criterion(split), info.device),
+            criterion_on_device(cfg.get_criterion(split), info.device),
             amp,
             desc=f"eval {split}",
             progress=not args.no_progress,

@@ -84,11 +84,17 @@ def restore_state(
     if "train" in kit.get("criterions", {}):
         where = f"checkpoint of epoch {ckpt.get('epoch')}"
         state, crit = ckpt.get("criterion_state"), kit["criterions"]["train"]
-        hook = hasattr(getattr(cfg, "exp_cfg", None), "epoch_start_script")
-        if hook:  # it may put another criterion in place: that one gets the state after it runs
-            kit["pending_criterion_state"] = (state, where)
-        if not hook or state is None or criterion_state(crit) is not None:
+        if not hasattr(getattr(cfg, "exp_cfg", None), "epoch_start_script"):
             restore_criterion(crit, state, where)
+        else:  # the hook may put another criterion in place: the one in force after it gets the state
+            restored = None
+            if state is not None and criterion_state(crit) is not None:
+                try:  # loaded now too, so the hook itself sees the resumed state
+                    restore_criterion(crit, state, where)
+                    restored = crit
+                except RuntimeError:  # it may belong to the criterion the hook puts in place
+                    logger.debug("%s: criterion_state left for the criterion epoch_start_script sets", where)
+            kit["pending_criterion_state"] = (state, where, restored)
     states = ckpt.get("rng_states") or []
     if len(states) == info.world_size:
         set_rng_state(states[info.rank])

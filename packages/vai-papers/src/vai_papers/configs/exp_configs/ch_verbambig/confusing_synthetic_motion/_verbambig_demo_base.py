@@ -3,7 +3,10 @@
 # multi-label loss, scored on the multi-label validation split as the paper scores Confusing-HMDB-102.
 # A per-loss file sets `loss_type` and includes this one; the pseudo-label losses (mask_binary_ce,
 # pseudo_single_binary_ce) get kNN pseudo-labels from the current model's features, refreshed every
-# `pseudo_label_period` epochs (vai_papers.verb_ambiguity.make_epoch_start_script).
+# `pseudo_label_period` epochs (vai_papers.verb_ambiguity.make_epoch_start_script). As in the paper's
+# end-to-end runs, start them from a model trained with cross-entropy: train `ce_demo` first, then the
+# others with VAI_PRETRAINED=<ce_demo run>/weights/best.pth (docs/papers.md, "Small CPU reproductions");
+# from scratch the first refreshes come from untrained features and mislead the pseudo-label losses.
 from vai_papers.verb_ambiguity import PSEUDO_LABEL_LOSSES, criterion_for_split, make_epoch_start_script
 from vai_train.metrics import (
     Clip_mAP,
@@ -15,7 +18,7 @@ from vai_train.metrics import (
 
 include("../../synthetic_motion/_demo_base.py")
 
-pseudo_label_period = 2  # from scratch the first features are poor: refresh often (upstream: 5, pretrained)
+pseudo_label_period = 2  # 8 short epochs: refresh often (upstream: every 5 of many epochs)
 
 # softmax for the single-label CE baseline, sigmoid for the binary (multi-label) losses
 last_activation = "softmax" if loss_type == "ce" else "sigmoid"
