@@ -744,3 +744,18 @@ def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypa
             {copied} | {f"epoch_{e:04d}.npz" for e in own_epochs}
         )
         assert (own / copied).read_bytes() == (src / copied).read_bytes()
+
+
+def test_clone_loader_keeps_the_sampler_kind_and_refuses_others():
+    from torch.utils.data import DataLoader, RandomSampler, TensorDataset, WeightedRandomSampler
+    from vai_papers.verb_ambiguity import clone_loader
+
+    old_ds, new_ds = TensorDataset(torch.arange(10)), TensorDataset(torch.arange(10) + 100)
+    old = DataLoader(old_ds, batch_size=4, sampler=RandomSampler(old_ds, replacement=True, num_samples=6))
+    new = clone_loader(old, new_ds)
+    assert isinstance(new.sampler, RandomSampler) and new.sampler.replacement and len(new.sampler) == 6
+    assert sum(len(b[0]) for b in new) == 6 and all(int(x) >= 100 for b in new for x in b[0])
+    weighted = DataLoader(old_ds, batch_size=4, sampler=WeightedRandomSampler([1.0] * 10, 10))
+    with pytest.raises(ValueError, match="WeightedRandomSampler cannot be rebuilt") as e:
+        clone_loader(weighted, new_ds)
+    assert "\n" not in str(e.value)

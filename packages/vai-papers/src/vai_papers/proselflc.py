@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .distributed import world_size as _world_size
 
 __all__ = ["COUNTERS", "MaskedProSelfLC", "ProSelfLC", "total_time_for_run"]
 
@@ -295,9 +296,7 @@ def total_time_for_run(
         samples = _check_positive_int(num_samples, "num_samples")
         bs = _check_positive_int(batch_size, "batch_size")
         if world_size is None:
-            dist = torch.distributed
-            ready = dist.is_available() and dist.is_initialized()
-            world_size = dist.get_world_size() if ready else int(os.environ.get("WORLD_SIZE", "1"))
+            world_size = _world_size()
         ws = _check_positive_int(world_size, "world_size")
         batches = math.ceil(math.ceil(samples / ws) / bs)
     else:

@@ -7,7 +7,8 @@ the targets of ``mask_binary_ce`` / ``pseudo_single_binary_ce`` and their ``vide
 
 from __future__ import annotations
 
-from .epoch_hook import PseudoLabelRefresher, clone_loader, make_epoch_start_script
+from .epoch_hook import PseudoLabelRefresher, make_epoch_start_script
+from .loaders import clone_loader
 from .losses import (
     LOSS_TYPES,
     PSEUDO_LABEL_LOSSES,

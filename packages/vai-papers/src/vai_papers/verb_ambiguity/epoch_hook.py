@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, RandomSampler, Subset
+from torch.utils.data import DataLoader
 
+from .loaders import clone_loader, dataset_parts
 from .losses import base_loss_type
 from .neighbour_cache import default_cache_dir
 from .pseudo_labels import (
@@ -312,7 +313,7 @@ class PseudoLabelRefresher:
         loader: DataLoader = kit["train_loader"]
         if self.rebuild_train_dataset is not None:
             return {"train_loader": clone_loader(loader, self.rebuild_train_dataset(self.video_id_to_label))}
-        parts = [p for p in _parts(loader.dataset) if hasattr(p, "video_id_to_label")]
+        parts = [p for p in dataset_parts(loader.dataset) if hasattr(p, "video_id_to_label")]
         if not parts:
             raise ValueError(
                 f"the train dataset ({type(loader.dataset).__name__}) has no video_id_to_label to set; pass "
@@ -353,56 +354,6 @@ def _copy_atomic(src: Path, dst: Path) -> None:
             raise
     except OSError as e:  # the labels were read; only the run's own copy is missing
         logger.warning("could not copy %s into %s: %s", src, dst.parent, e)
-
-
-def _parts(dataset: Any) -> list:
-    if isinstance(dataset, Subset):
-        return _parts(dataset.dataset)
-    if isinstance(dataset, ConcatDataset):
-        return [p for d in dataset.datasets for p in _parts(d)]
-    return [dataset]
-
-
-def clone_loader(old: DataLoader, dataset: Any) -> DataLoader:
-    """A DataLoader over ``dataset`` with ``old``'s settings (sampler kind, batching, workers, collate)."""
-    if len(dataset) != len(old.dataset):
-        logger.warning(
-            "the rebuilt train dataset has %d samples, the old one %d: schedules counted in iterations "
-            "keep the old count",
-            len(dataset),
-            len(old.dataset),
-        )
-    s = old.sampler
-    if old.batch_size is None:
-        raise ValueError("the train loader uses a batch_sampler, which cannot be rebuilt for a new dataset")
-    if isinstance(s, DistributedSampler):
-        sampler = DistributedSampler(
-            dataset,
-            num_replicas=s.num_replicas,
-            rank=s.rank,
-            shuffle=s.shuffle,
-            seed=s.seed,
-            drop_last=s.drop_last,
-        )
-    elif isinstance(s, RandomSampler):
-        sampler = RandomSampler(dataset, generator=s.generator)
-    else:
-        sampler = None
-    workers = old.num_workers
-    return DataLoader(
-        dataset,
-        batch_size=old.batch_size,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=old.collate_fn,
-        pin_memory=old.pin_memory,
-        drop_last=old.drop_last,
-        timeout=old.timeout,
-        worker_init_fn=old.worker_init_fn,
-        generator=old.generator,
-        prefetch_factor=old.prefetch_factor if workers > 0 else None,
-        persistent_workers=old.persistent_workers and workers > 0,
-    )
 
 
 def make_epoch_start_script(get_torch_dataset: Callable[[str], Any], **options: Any) -> PseudoLabelRefresher:

@@ -41,6 +41,7 @@ import torch
 import vai_models
 from vai_data import VideoClipDataset
 from vai_papers import channel_sampling
+from vai_papers.distributed import world_size
 from vai_train.schedulers import ReduceLROnPlateau, ReduceLROnPlateauMultiple, multistep_lr
 
 _logger = logging.getLogger(__name__)
@@ -79,19 +80,11 @@ clip_grad_max_norm = nopartialbn_clip_grad if _recipe == "nopartialbn" else None
 channel_frames = channel_sampling.frames_to_sample(sampling_mode, input_frame_length)
 
 
-def _world_size():
-    """Processes of this run: torch.distributed's when it is initialised, else torchrun's WORLD_SIZE."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def learning_rate():
     """The paper's LR rule for this model; linear in world_size (upstream's world_size**2 was a bug)."""
     if _recipe == "nopartialbn":
-        return nopartialbn_base_lr * batch_size * _world_size()
-    return min(plateau_base_lr * batch_size * _world_size(), plateau_base_lr * 256)
+        return nopartialbn_base_lr * batch_size * world_size()
+    return min(plateau_base_lr * batch_size * world_size(), plateau_base_lr * 256)
 
 
 def get_torch_dataset(split):

@@ -37,6 +37,7 @@ import os
 import torch
 import vai_models
 from vai_data import VideoClipDataset, read_split_file
+from vai_papers.distributed import world_size
 from vai_papers.verb_ambiguity import (
     PSEUDO_LABEL_LOSSES,
     base_loss_type,
@@ -120,17 +121,9 @@ def get_optim_policies(model):
     return vai_models.get_optim_policies(model)
 
 
-def _world_size():
-    """Processes of this run: torch.distributed's when it is initialised, else torchrun's WORLD_SIZE."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def optimiser(params):
     # linear in world_size: upstream's world_size**2 was a bug (a bug not kept)
-    lr = min(base_learning_rate * batch_size * _world_size(), base_learning_rate * 256)
+    lr = min(base_learning_rate * batch_size * world_size(), base_learning_rate * 256)
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
 
 
