@@ -203,3 +203,36 @@ def test_proselflc_demo_advances_its_time_once_per_iteration(demo_env, monkeypat
     steps = math.ceil(n_train / 16)
     assert gammas == [steps]  # Γ from the run (-e 1), not from the config's num_epochs
     assert int(ckpt["criterion_state"]["cur_time"]) == steps
+
+
+def test_pseudo_label_demo_under_two_gloo_processes(demo_env):
+    """torchrun with 2 processes: features are extracted on both ranks, rank 0 builds the pseudo-labels
+    and saves them once, both ranks train with them, and the epoch's metrics are written."""
+    import os
+    import subprocess
+    import sys
+
+    root = demo_env / "exp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    args = ["-D", "confusing_synthetic_motion", "-M", "tsm_resnet18", "-c:e", "verbambig"]
+    args += ["-E", "mask_binary_ce_demo", "-R", str(root), "-e", "1", "-w", "0", "--no-progress"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+        + ["-m", "vai_train.cli", "train", *args, "--config-root", str(CONFIGS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = (
+        root
+        / "confusing_synthetic_motion"
+        / "tsm_resnet18"
+        / "ch_verbambig_mask_binary_ce_demo"
+        / "version_000"
+    )
+    assert [p.name for p in (run_dir / "predictions" / "pseudo_labels").iterdir()] == ["epoch_0001.npz"]
+    with (run_dir / "logs" / "summary.csv").open() as f:
+        row = list(csv.DictReader(f))[0]
+    assert 0.0 <= float(row["val_iou_accuracy"]) <= 1.0
