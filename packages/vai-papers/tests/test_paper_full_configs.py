@@ -1,22 +1,19 @@
 """The papers' full-scale exp configs (channel sampling, verb ambiguity, ProSelfLC) on the real datasets'
 configs: every shipped file loads against a tiny fake prepared dataset without unknown names, and its key
 settings are the paper's (frames sampled per mode, optimiser, scheduler, criteria, metrics, best metric);
-one channel-sampling config and one feature-run config train an epoch through vai-train."""
+one channel-sampling config and one feature-run config train an epoch through vai-train
+(test_paper_full_training.py)."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 
 import numpy as np
 import pytest
 import torch
-import vai_papers
-from test_dataset_configs import BUILDERS  # the fake-dataset builders (plain functions)
 from torch import nn
 from vai_data import read_split_file
-from vai_models.registry import check_options
 from vai_papers.channel_sampling import InputReshape, frames_to_sample
 from vai_papers.proselflc import ProSelfLC
 from vai_papers.verb_ambiguity import (
@@ -25,13 +22,12 @@ from vai_papers.verb_ambiguity import (
     base_loss_type,
     make_loss,
 )
-from vai_train import run_train
-from vai_train.config import discover_roots, exec_config, load_exp_config
+from vai_papers_test_paper_configs import FEATURE_DIM, MULTILABEL_FIELDS, ROOT, _loaded_model_call
+from vai_train.config import discover_roots, load_exp_config
 from vai_train.config.known_names import unknown_names
 from vai_train.engine.builders import best_metric_info, split_metrics
 from vai_train.schedulers import ReduceLROnPlateau, ReduceLROnPlateauMultiple
 
-ROOT = vai_papers.config_root()
 EXP_DIR = ROOT / "exp_configs"
 DATASETS = {
     "tcgrey": ("something_v1", "something_v2", "cater_task2"),
@@ -59,132 +55,11 @@ VERB_LOSSES = (
     "pseudo_single_binary_ce",
 )
 IDEAL_LOSSES = ("ideal_mask_binary_ce", "ideal_pseudo_single_binary_ce")
-MULTILABEL_FIELDS = (
-    "topset_multilabel_accuracy",
-    "top1_multilabel_accuracy",
-    "iou_accuracy",
-    "f1_measure",
-    "mAP",
-)
-ENV_CLEARED = (
-    "VAI_PRETRAINED",
-    "VAI_SPLITNUM",
-    "VAI_FEATURES_DIR",
-    "VAI_FLOW_FEATURES_DIR",
-    "VAI_FEATURES_EPOCH",
-    "VAI_NUM_NEIGHBOURS",
-    "VAI_PSEUDOLABEL_THR",
-    "VAI_USE_NEIGHBOUR_CACHE",
-    "VAI_EPIC100_MULTIVERB_CSV",
-    "WORLD_SIZE",
-)
-FEATURE_DIM = 16
-
-
-def _write_features(path, video_ids, labels, dim=FEATURE_DIM, seed=0):
-    """A features file in the layout `vai-train feature` writes (per-video features, one clip each)."""
-    g = np.random.default_rng(seed)
-    ids = np.asarray(video_ids, dtype=np.int64)
-    feats = g.normal(size=(len(ids), dim)).astype(np.float32)
-    labels = np.asarray(labels)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        path,
-        video_ids=ids,
-        features=feats,
-        labels=labels,
-        clip_features=feats,
-        clip_video_ids=ids,
-        clip_labels=labels,
-        spatial_idx=np.zeros(len(ids), np.int64),
-        temporal_idx=np.zeros(len(ids), np.int64),
-    )
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    """Tiny fake copies of the datasets the configs use, prepared by vai-data's generators, plus fake
-    `vai-train feature` outputs of the `ce` runs; their variables set for the module."""
-    base = tmp_path_factory.mktemp("paper_data")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ENV_CLEARED:
-            mp.delenv(name, raising=False)
-        mp.setenv("VAI_DATA_ROOT", str(base / "unused"))
-        for name in (
-            "something_v1",
-            "something_v2",
-            "cater_task2",
-            "epic100_verb",
-            "confusing_hmdb_102",
-            "hmdb",
-        ):
-            root, ann = base / name, base / f"{name}_annotations"
-            ann.mkdir()
-            BUILDERS[name](root, ann)
-            mp.setenv(f"VAI_{name.upper()}_ROOT", str(root))
-        # EK-100-SPMV: one multi-verb clip of val, written by the dataset config as the docs say
-        ek = exec_config(ROOT / "dataset_configs" / "epic100_verb.py", "test_full_cfg_epic100_verb")
-        (base / "epic100_verb" / ek.multiverb_csv_name).write_text(
-            'narration_id,verb_labels\nP01_11_1,"[1, 0]"\n'
-        )
-        ek.write_spmv_splits()
-        # features of the ce runs: EK ids from its split files; Confusing-HMDB: enough videos for 15 neighbours
-        feats = {"epic100_verb": base / "features_ek", "confusing_hmdb_102": base / "features_hmdb"}
-        for split in ("traindata_testmode", "val"):
-            rows = read_split_file(ek.split_file(split)).rows
-            _write_features(
-                feats["epic100_verb"] / f"features_epoch_0003_{split}_oneclip.npz",
-                [r.video_id for r in rows],
-                [r.label for r in rows],
-            )
-        g = np.random.default_rng(1)
-        train_labels = g.integers(0, 102, size=24)
-        _write_features(
-            feats["confusing_hmdb_102"] / "features_epoch_0007_traindata_testmode_oneclip.npz",
-            np.arange(100, 124),
-            train_labels,
-        )
-        val = np.zeros((8, 102), np.float32)
-        for i, c in enumerate(g.integers(0, 51, size=8)):
-            val[i, [c, c + 51]] = 1.0
-        _write_features(
-            feats["confusing_hmdb_102"] / "features_epoch_0007_val_oneclip.npz", np.arange(200, 208), val
-        )
-        yield {"base": base, "features": feats}
 
 
 def _load(channel, dataset, model, exp):
     roots = discover_roots([ROOT], use_entry_points=False)
     return load_exp_config(roots, dataset, model, exp, exp_channel=channel)
-
-
-class _Recorder:
-    """Stands in for a model config's load_model: records its arguments, returns a tiny model."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, *args, **kwargs):
-        self.calls.append((args, kwargs))
-        model = nn.Linear(2, 2)
-        model.reset_classifier = lambda n: self.calls.append((("reset_classifier", n), {}))
-        return model
-
-
-def _loaded_model_call(cfg):
-    """The calls the exp config's load_model makes, checked against the model config and the builder."""
-    recorder = _Recorder()
-    real = cfg.model_cfg.load_model
-    cfg.model_cfg.load_model = recorder
-    try:
-        cfg.load_model()
-    finally:
-        cfg.model_cfg.load_model = real
-    args, kwargs = recorder.calls[0]
-    bound = inspect.signature(real).bind(*args, **kwargs)  # arguments the model config's load_model takes
-    if cfg.model_cfg.MODEL_NAME != "feature_mlp":  # ... and options the vai_models builder accepts
-        check_options(cfg.model_cfg.MODEL_NAME, {k: v for k, v in bound.kwargs.items()})
-    return recorder.calls
 
 
 def _sgd(cfg):
@@ -404,53 +279,3 @@ def test_feature_runs_without_features_name_the_command_that_writes_them(fake, m
     cfg = _load("verbambig", "confusing_hmdb_102", "feature_mlp", "ce")
     with pytest.raises(FileNotFoundError, match=r"no features_epoch_NNNN_traindata_testmode_oneclip\.npz"):
         cfg.get_torch_dataset("train")
-
-
-# ------------------------------------------------------------------------------------------------ training
-
-
-def test_channel_sampling_config_trains_an_epoch_on_the_fake_dataset(fake, tmp_path):
-    seen = []
-
-    def record(module, args):
-        if args and isinstance(args[0], torch.Tensor) and args[0].ndim == 5:
-            seen.append(tuple(args[0].shape))
-
-    handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
-    try:
-        args = ["-D", "something_v1", "-M", "tsn_resnet50", "-c:e", "tcgrey", "-E", "TCPlus2_8frame"]
-        args += ["-R", str(tmp_path), "-e", "1", "-w", "0", "--no-progress", "--config-root", str(ROOT)]
-        result = run_train(args)
-    finally:
-        handle.remove()
-    row = result.summary[-1]
-    assert row["epoch"] == 1 and math.isfinite(float(row["val_loss"])) and "val_acc" in row
-    assert float(row["lr"]) == pytest.approx(5e-5 * 32)
-    assert (2, 3, 8, 224, 224) in seen  # 10 sampled frames reordered into the model's 8 segments
-
-
-@pytest.mark.parametrize(
-    "dataset,loss,best",
-    [
-        ("confusing_hmdb_102", "mask_binary_ce", "val_iou_accuracy"),
-        ("epic100_verb", "pseudo_single_binary_ce", "holdoutval_acc"),
-    ],
-)
-def test_feature_run_trains_an_epoch_on_fake_features_with_pseudo_labels(
-    dataset, loss, best, fake, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("VAI_FEATURES_DIR", str(fake["features"][dataset]))
-    if dataset == "epic100_verb":
-        monkeypatch.setenv("VAI_NUM_NEIGHBOURS", "1")  # the fake EK training split has 2 videos
-    args = ["-D", dataset, "-M", "feature_mlp", "-c:e", "verbambig", "-E", loss]
-    args += ["-R", str(tmp_path), "-e", "1", "-w", "0", "--no-progress", "--config-root", str(ROOT)]
-    result = run_train(args)
-    row = result.summary[-1]
-    assert result.best_metric_field == best and math.isfinite(float(row["val_loss"]))
-    if dataset == "epic100_verb":  # EK-100-SPMV: val predictions scored on the hold-out and multi-verb clips
-        fields = ["holdoutval_acc", "holdoutval_acc_top5"] + [
-            f"multilabeltest_{f}" for f in MULTILABEL_FIELDS
-        ]
-    else:
-        fields = [f"val_{f}" for f in MULTILABEL_FIELDS]
-    assert all(row[f] != "" and 0.0 <= float(row[f]) <= 1.0 for f in fields), row

@@ -1,0 +1,125 @@
+"""The pseudo-label epoch_start_script through vai-train: a continued (-l N) run copies the refresh in force
+from the version it continues instead of extracting features again."""
+
+from __future__ import annotations
+
+from vai_papers.verb_ambiguity import PseudoLabelRefresher
+
+# ----------------------------------------------------------------------------- through vai-train
+POINTS_DATASET = """
+import numpy as np
+
+num_classes = 4
+task = "single_label"
+
+
+def points():
+    rng = np.random.default_rng(0)
+    labels = np.arange(24) % num_classes
+    centres = rng.normal(size=(2, 6)) * 4  # classes 0/2 and 1/3 look alike
+    return np.arange(100, 124), labels, (centres[labels % 2] + rng.normal(size=(24, 6))).astype("float32")
+"""
+POINTS_MODEL = """
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.body = nn.Linear(6, 6)
+        self.head = nn.Linear(6, num_classes)
+
+    def forward_features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def load_model(num_classes, input_frame_length, **kw):
+    return Net(num_classes)
+"""
+POINTS_EXP = """
+import torch
+from vai_data import FeatureDataset
+from vai_papers.verb_ambiguity import criterion_for_split, labels_for, make_epoch_start_script
+
+batch_size = 8
+num_epochs = 3
+num_workers = 0
+metrics = {"train": []}
+_vids, _labels, _feats = dataset_cfg.points()
+
+
+def get_torch_dataset(split):
+    return FeatureDataset(_vids, _labels, _feats)
+
+
+def optimiser(params):
+    return torch.optim.SGD(params, lr=0.1)
+
+
+def get_criterion(split):
+    return criterion_for_split("mask_binary_ce", split, 4)
+
+
+def _rebuild(mapping):
+    return FeatureDataset(_vids, labels_for(_vids, mapping), _feats)
+
+
+epoch_start_script = make_epoch_start_script(
+    get_torch_dataset, loss_type="mask_binary_ce", num_classes=4, k=3, period=2, rebuild_train_dataset=_rebuild
+)
+"""
+
+
+def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypatch):
+    """-l N through vai-train (CONTRACT B): the new version reads the refresh in force from the version it
+    continues (file N+1 or the refresh epoch before it) instead of extracting features again."""
+    from vai_train import run_train
+
+    root = tmp_path / "configs"
+    for rel, text in (
+        ("dataset_configs/points.py", POINTS_DATASET),
+        ("model_configs/net.py", POINTS_MODEL),
+        ("exp_configs/points/net-pseudo.py", POINTS_EXP),
+    ):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    args = [
+        "-D",
+        "points",
+        "-M",
+        "net",
+        "-E",
+        "pseudo",
+        "-R",
+        str(tmp_path / "exp"),
+        "--config-root",
+        str(root),
+    ]
+    args += ["-w", "0", "--no-progress", "--plot-period", "-1", "--device", "cpu"]
+    first = run_train(args + ["-s", "all"])
+    src = first.run_dir / "predictions" / "pseudo_labels"
+    assert sorted(p.name for p in src.iterdir()) == ["epoch_0001.npz", "epoch_0003.npz"]
+
+    computed = []
+    original = PseudoLabelRefresher._compute
+
+    def compute(self, epoch, *rest):
+        computed.append(epoch)
+        return original(self, epoch, *rest)
+
+    monkeypatch.setattr(PseudoLabelRefresher, "_compute", compute)
+    # -l 2: starts at epoch 3, a refresh epoch: the source's epoch_0003 came from the same epoch-2 weights
+    # -l 1: starts at epoch 2 with epoch 1's refresh; at epoch 3 it computes its own (its epoch-2 weights)
+    for load, copied, own_epochs in (("2", "epoch_0003.npz", []), ("1", "epoch_0001.npz", [3])):
+        computed.clear()
+        branch = run_train(args + ["-l", load, "-v", "0", "-e", "3"])  # both from version_000
+        assert branch.run_dir != first.run_dir and branch.last_epoch == 3
+        assert computed == own_epochs
+        own = branch.run_dir / "predictions" / "pseudo_labels"
+        assert sorted(p.name for p in own.iterdir()) == sorted(
+            {copied} | {f"epoch_{e:04d}.npz" for e in own_epochs}
+        )
+        assert (own / copied).read_bytes() == (src / copied).read_bytes()
