@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import logging
 import numbers
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from vai_data.pathio import write_local_atomic
 
 from .loaders import clone_loader, dataset_parts
 from .losses import base_loss_type
@@ -341,17 +339,9 @@ def _experiment_root(run_dir: Any, args: Any) -> Path | None:
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` through a temporary file in ``dst``'s folder (no half-written file)."""
+    """Copy ``src`` to ``dst`` through a new file renamed over it (no half-written file)."""
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-        os.close(fd)
-        try:
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_local_atomic(str(dst), [src.read_bytes()], prefix=f".{dst.name}.")
     except OSError as e:  # the labels were read; only the run's own copy is missing
         logger.warning("could not copy %s into %s: %s", src, dst.parent, e)
 

@@ -4,13 +4,14 @@ features, k and the distance dtype; files are written atomically, so a crash nev
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from vai_data.pathio import write_local_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +69,11 @@ def load_cached(path: Path, n: int, k: int) -> torch.Tensor | None:
 
 
 def save_cached(path: Path, idx: torch.Tensor) -> None:
-    """Atomic write (temporary file in the same folder, fsync, rename): readers never see half a file."""
+    """Atomic write (vai-data's write_local_atomic: a new file renamed over ``path``): readers never see
+    half a file."""
+    buf = io.BytesIO()
+    np.save(buf, idx.numpy())
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, idx.numpy())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_local_atomic(str(path), [buf.getvalue()], prefix=f".{path.name}.")
     except OSError as e:  # a cache that cannot be written only costs time
         logger.warning("could not write the neighbour cache %s: %s", path, e)

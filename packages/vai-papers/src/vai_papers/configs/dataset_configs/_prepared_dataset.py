@@ -157,6 +157,12 @@ def read_class_keys() -> list[str]:
     return names
 
 
+def flip_label_map() -> dict:
+    """No class changes under a horizontal flip (a dataset config with direction classes defines its own
+    after including this file)."""
+    return {}
+
+
 def __getattr__(name: str):
     # class_keys is read on first use, so the config loads (and `vai-train list` works) before any data
     # is prepared, and an unprepared dataset fails with one line naming the command that prepares it

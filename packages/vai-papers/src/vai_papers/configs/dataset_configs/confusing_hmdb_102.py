@@ -6,23 +6,12 @@
 # frames/ a symlink to the hmdb folder's). $VAI_SPLITNUM (1, 2 or 3; default 1) picks the split.
 # task is single_label as upstream: training sees one positive per clip, and the verb-ambiguity exp configs
 # set their own criterion and metrics for the multi-label val rows.
-import os
-
 dataset_name = "confusing_hmdb_102"
 task = "single_label"
 num_classes = 102
 
-_splitnum = os.environ.get("VAI_SPLITNUM", "").strip() or "1"
-if _splitnum not in ("1", "2", "3"):
-    raise ValueError(f"VAI_SPLITNUM={_splitnum!r}: Confusing-HMDB-102 has splits 1, 2 and 3")
-split_num = int(_splitnum)
-split_file_basename = {
-    "train": f"train{split_num}.csv",
-    "val": f"test{split_num}.csv",
-    "multicropval": f"test{split_num}.csv",
-    "traindata_testmode": f"train{split_num}.csv",
-}
-split2mode = {"train": "train", "val": "test", "multicropval": "test", "traindata_testmode": "test"}
+dataset_title = "Confusing-HMDB-102"
+include("_three_split_lists.py")
 horizontal_flip = True  # as upstream (hmdb)
 storages = ("frames", "video", "gulp", "packed", "lmdb")
 prepare_command = (
@@ -30,8 +19,3 @@ prepare_command = (
 )
 
 include("_prepared_dataset.py")
-
-
-def flip_label_map() -> dict:
-    """No class changes under a horizontal flip."""
-    return {}

@@ -49,11 +49,6 @@ multiverb_csv_name = "ek100-val-multiple-verbs-halfagree-halfconfident-include_o
 include("_prepared_dataset.py")
 
 
-def flip_label_map() -> dict:
-    """No class changes under a horizontal flip."""
-    return {}
-
-
 def multiverb_csv() -> Path:
     """EK-100-SPMV's multi-verb labels: $VAI_EPIC100_MULTIVERB_CSV, else <dataset folder>/<its official name>."""
     explicit = os.environ.get("VAI_EPIC100_MULTIVERB_CSV", "").strip()

@@ -25,8 +25,3 @@ prepare_command = "vai-data splits kinetics400 k400/annotations -o {splits} --vi
 prepare_note = "k400/annotations: the official train.csv, validate.csv (or val.csv), test.csv"
 
 include("_prepared_dataset.py")
-
-
-def flip_label_map() -> dict:
-    """No class changes under a horizontal flip."""
-    return {}

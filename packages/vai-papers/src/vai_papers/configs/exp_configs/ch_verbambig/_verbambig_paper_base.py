@@ -30,14 +30,9 @@
 # val_loss nor the best metric improved for 20 epochs; TSN-style parameter groups
 # (vai_models.get_optim_policies, lr_mult/decay_mult not applied, as upstream). Upstream multiplied the LR
 # by world_size**2 (a bug not kept): here it scales linearly with the number of processes.
-# Mixed precision is off by default: add --amp to use it.
-import logging
-import os
-
-import torch
-import vai_models
-from vai_data import VideoClipDataset, read_split_file
-from vai_papers.distributed import world_size
+# Mixed precision is off by default: add --amp to use it. The data, model and optimiser parts live in
+# _tsm_e2e_recipe.py (shared with the ProSelfLC example).
+from vai_data import read_split_file
 from vai_papers.verb_ambiguity import (
     PSEUDO_LABEL_LOSSES,
     base_loss_type,
@@ -46,21 +41,10 @@ from vai_papers.verb_ambiguity import (
     make_epoch_start_script,
     to_video_id_to_label,
 )
-from vai_train.schedulers import ReduceLROnPlateau
 
-_logger = logging.getLogger(__name__)
+include("_tsm_e2e_recipe.py")
 
-input_frame_length = 8
-crop_size = 224
-train_scale_jitter = (224, 336)  # upstream's "largejit"
-val_scale = 256
-test_scale = 256
-test_num_spatial_crops = 10 if dataset_cfg.horizontal_flip else 1
-val_batch_size = batch_size
-# loader processes per GPU: 8, half the cores of a 16-core one-GPU node, at most the CPU count (-w overrides)
-num_workers = min(8, os.cpu_count() or 1)
 early_stopping_patience = 20
-base_learning_rate = 5e-6  # per sample, capped at 256 samples
 pseudo_label_period = 5
 
 base_loss_type(loss_type)  # an unknown loss_type fails when the config loads, with the valid names
@@ -70,65 +54,15 @@ _pseudo = base_loss_type(loss_type) in PSEUDO_LABEL_LOSSES and not _ideal
 include("_verbambig_metrics.py")
 
 
-def _ideal_video_id_to_label(split_path):
+def train_video_id_to_label(split_path):
     """Confusing-HMDB's ideal pseudo-labels of the train rows: the true twin class as pseudo-positive."""
+    if not _ideal:
+        return None
     rows = read_split_file(split_path).rows
     targets = ideal_targets(
         [r.label for r in rows], loss_type, num_base_classes=dataset_cfg.num_classes // 2, copies=2
     )
     return to_video_id_to_label([r.video_id for r in rows], targets)
-
-
-def get_torch_dataset(split):
-    """8 RGB frames per clip from the prepared dataset (see the header)."""
-    train = dataset_cfg.split2mode[split] == "train"
-    path = dataset_cfg.split_file(split)
-    flip = dataset_cfg.horizontal_flip
-    return VideoClipDataset(
-        path,
-        dataset_cfg.media_root(split),
-        train=train,
-        num_frames=input_frame_length,
-        sampling="sparse",
-        storage=dataset_cfg.resolve_storage(split),
-        crop_size=crop_size,
-        scale_jitter=train_scale_jitter,
-        test_scale=test_scale if split == "multicropval" else val_scale,
-        num_spatial_crops=test_num_spatial_crops if split == "multicropval" else 1,
-        horizontal_flip=flip,
-        flip_label_map=dataset_cfg.flip_label_map() if flip else None,
-        mean=model_cfg.input_mean,
-        std=model_cfg.input_std,
-        normalise=model_cfg.input_normalise,
-        bgr=model_cfg.input_bgr,
-        video_id_to_label=_ideal_video_id_to_label(path) if _ideal and split == "train" else None,
-        normalise_on_device=True,
-    )
-
-
-def load_model():
-    if not os.environ.get("VAI_PRETRAINED"):
-        _logger.warning(
-            "VAI_PRETRAINED is not set: the TSM starts from random weights, not the paper's pretrained ones "
-            "(ignore this when evaluating a trained run)"
-        )
-    model = model_cfg.load_model(dataset_cfg.num_classes, input_frame_length, **model_kwargs)
-    model.reset_classifier(dataset_cfg.num_classes)  # a fresh classifier, as upstream's new_fc
-    return model
-
-
-def get_optim_policies(model):
-    return vai_models.get_optim_policies(model)
-
-
-def optimiser(params):
-    # linear in world_size: upstream's world_size**2 was a bug (a bug not kept)
-    lr = min(base_learning_rate * batch_size * world_size(), base_learning_rate * 256)
-    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
-
-
-def scheduler(optimiser, iters_per_epoch, last_epoch=-1):
-    return ReduceLROnPlateau(optimiser, mode="min", factor=0.1, patience=10)
 
 
 def get_criterion(split):

@@ -8,15 +8,9 @@
 # others with VAI_PRETRAINED=<ce_demo run>/weights/best.pth (docs/papers.md, "Small CPU reproductions");
 # from scratch the first refreshes come from untrained features and mislead the pseudo-label losses.
 from vai_papers.verb_ambiguity import PSEUDO_LABEL_LOSSES, criterion_for_split, make_epoch_start_script
-from vai_train.metrics import (
-    Clip_mAP,
-    ClipF1Measure,
-    ClipIOUAccuracy,
-    ClipTop1MultilabelAccuracy,
-    ClipTopSetMultilabelAccuracy,
-)
 
 include("../../synthetic_motion/_demo_base.py")
+include("../_verbambig_metrics.py")  # multilabel_metrics (the full-scale configs' list)
 
 pseudo_label_period = 2  # 8 short epochs: refresh often (upstream: every 5 of many epochs)
 
@@ -28,18 +22,8 @@ def get_criterion(split):
     return criterion_for_split(loss_type, split, dataset_cfg.num_classes)
 
 
-def _val_metrics(split):
-    return [
-        ClipTopSetMultilabelAccuracy(split),
-        ClipTop1MultilabelAccuracy(split),
-        ClipIOUAccuracy(split),
-        ClipF1Measure(split),
-        Clip_mAP(split),
-    ]
-
-
 # training labels are single positives (or pseudo-label vectors): only validation is scored
-metrics = {"train": [], "val": _val_metrics("val"), "multicropval": _val_metrics("multicropval")}
+metrics = {"train": [], "val": multilabel_metrics("val"), "multicropval": multilabel_metrics("multicropval")}
 best_metric = metrics["val"][0]  # top-set accuracy, the paper's headline for end-to-end runs
 
 if loss_type in PSEUDO_LABEL_LOSSES:
