@@ -38,6 +38,21 @@ def run_feature(args: Sequence[str] | argparse.Namespace) -> RunResult:
     return _run(_parse("feature", args))
 
 
+def run_confusion(args: Sequence[str] | argparse.Namespace) -> RunResult:
+    """Confusion matrices as ``vai-train confusion ARGS`` draws them; ``.metrics`` holds top-1, the mean
+    class accuracy and the files written."""
+    from vai_train.tools.confusion import run_confusion as _run
+
+    return _run(_parse("confusion", args))
+
+
+def run_visualise(args: Sequence[str] | argparse.Namespace) -> RunResult:
+    """GIFs and contact sheets as ``vai-train visualise ARGS`` writes them; ``.metrics["files"]`` lists them."""
+    from vai_train.tools.visualise import run_visualise as _run
+
+    return _run(_parse("visualise", args))
+
+
 def list_configs_text(args: Sequence[str] | argparse.Namespace = ()) -> str:
     """What ``vai-train list`` prints: datasets, models and experiments with the root each comes from."""
     from vai_train.config import discover_roots, list_configs
@@ -60,6 +75,10 @@ def dispatch(args: argparse.Namespace) -> Any:
         return run_eval(args)
     if args.command == "feature":
         return run_feature(args)
+    if args.command == "confusion":
+        return run_confusion(args)
+    if args.command in ("visualise", "visualize"):
+        return run_visualise(args)
     if args.command == "list":
         print(list_configs_text(args))  # noqa: T201 - CLI output
         return None

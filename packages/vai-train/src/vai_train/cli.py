@@ -1,4 +1,4 @@
-"""``vai-train train|eval|feature|list`` — upstream PyVideoAI's flags on one console script.
+"""``vai-train train|eval|feature|confusion|visualise|list`` — upstream PyVideoAI's flags on one console script.
 
 Single process: ``vai-train train -D D -M M -E E``. Multi-GPU / multi-node: launch the same command
 with ``torchrun ... -m vai_train.cli train ...`` (see docs/train.md "Multi-node").
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from vai_train.engine.checkpoint import SAVE_POLICIES
+from vai_train.metrics.confusion import SORT_KEYS
 from vai_train.rundir import default_experiment_root
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,66 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "feature":
             e.add_argument("-f", "--feature_name", default="features", choices=("features", "logits"))
 
+    c = sub.add_parser("confusion", help="confusion matrices and per-class accuracy of saved predictions")
+    _common(c)
+    c.add_argument(
+        "-l",
+        "--load_epoch",
+        type=int,
+        default=None,
+        help="-1: last epoch, -2: best epoch, N: epoch N, none: the newest saved predictions",
+    )
+    c.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
+    c.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
+    c.add_argument(
+        "--sort",
+        default="all",
+        choices=("all", *SORT_KEYS),
+        help="class order of the plots and CSV (default all: one folder per order)",
+    )
+    c.add_argument(
+        "--predictions", default=None, metavar="FILE", help="a predictions .npz to use instead of -l/-s/-m"
+    )
+    c.add_argument(
+        "--no-train-counts",
+        dest="no_train_counts",
+        action="store_true",
+        help="do not build the train dataset to count its classes (no train_freq order, no n_train column)",
+    )
+    c.add_argument(
+        "--no-tensorboard", dest="no_tensorboard", action="store_true", help="no TensorBoard figure"
+    )
+
+    v = sub.add_parser(
+        "visualise", aliases=["visualize"], help="GIFs and contact sheets of the model's input"
+    )
+    _common(v)
+    v.add_argument("-s", "--split", default="train", help="dataset split (default train)")
+    v.add_argument("-n", "--num_samples", type=int, default=8, help="samples to draw (default 8)")
+    v.add_argument(
+        "-i", "--video_ids", type=int, nargs="+", default=None, metavar="ID", help="draw every view of these"
+    )
+    v.add_argument(
+        "-o", "--output", default=None, help="folder (default <experiment>/visualisations/<split>)"
+    )
+    v.add_argument("--fps", type=float, default=4.0, help="GIF frames per second (default 4)")
+    v.add_argument(
+        "--denormalise",
+        default="auto",
+        choices=("auto", "minmax"),
+        help="auto: undo the model config's input_mean/input_std; minmax: scale each clip to its range",
+    )
+    v.add_argument(
+        "--before-reshape",
+        dest="before_reshape",
+        action="store_true",
+        help="draw the clips before the exp config's input reshape (e.g. channel sampling's reordering)",
+    )
+    v.add_argument("--tensorboard", action="store_true", help="also write the sheets to <output>/tensorboard")
+    v.add_argument(
+        "--graph", action="store_true", help="also write the model's graph to <output>/tensorboard"
+    )
+
     ls = sub.add_parser("list", help="list datasets, models and experiments in the config roots")
     _common(ls, need_dme=False)
     return parser
@@ -173,7 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.debug("vai-train %s failed", args.command, exc_info=True)
         print(f"vai-train {args.command}: error: {e}", file=sys.stderr)
         return 1
-    if args.command in ("train", "eval", "feature") and result is not None and _is_main():
+    if args.command == "visualize":
+        args.command = "visualise"
+    if args.command != "list" and result is not None and _is_main():
         print(result.summary_line() if hasattr(result, "summary_line") else result)
     return 0
 

@@ -122,3 +122,32 @@ def device_input_func(loader: DataLoader, reshape: Callable) -> Callable:
         return reshape(device_transform(inputs, **pending))
 
     return apply
+
+
+def _label_list(labels: Any) -> list:
+    """A ``labels`` attribute as a list of ints (single-label) or tuples of class indices (multi-label)."""
+    if isinstance(labels, torch.Tensor):
+        if labels.ndim == 2:  # multi-hot rows
+            return [tuple(int(c) for c in row.nonzero().flatten()) for row in labels]
+        return [int(x) for x in labels.flatten()]
+    return [tuple(int(c) for c in x) if isinstance(x, (list, tuple)) else int(x) for x in labels]
+
+
+def dataset_labels(dataset: Any) -> list | None:
+    """The labels a dataset exposes as ``labels`` (vai_data's split datasets: one per split row), one per
+    sample, through ``Subset`` (indexed; only where the inner dataset has one label per sample) and
+    ``ConcatDataset`` (joined) wrappers; None when the dataset, or a part, exposes none."""
+    own = getattr(dataset, "labels", None)
+    if own is not None:
+        return _label_list(own)
+    if isinstance(dataset, Subset):
+        inner = dataset_labels(dataset.dataset)
+        if inner is None or len(inner) != len(dataset.dataset):
+            return None
+        return [inner[int(i)] for i in dataset.indices]
+    if isinstance(dataset, ConcatDataset):
+        parts = [dataset_labels(d) for d in dataset.datasets]
+        if any(p is None for p in parts):
+            return None
+        return [label for part in parts for label in part]
+    return None
