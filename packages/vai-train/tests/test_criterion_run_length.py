@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vai_train import run_train
+from vai_train import run_eval, run_train
 from vai_train.cli import main
-from vai_train_test_criteria import ITERS, _log, _swap_args
+from vai_train_test_criteria import CONFIG_ROOT, ITERS, _log, _swap_args
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,61 @@ def test_a_criterion_refusing_the_runs_length_stops_before_a_version(
     err = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
     assert len(err) == 1 and f"the run has {2 * ITERS} steps, more than {ITERS}" in err[0]
     assert not (Path(base_args[base_args.index("-R") + 1]) / "tiny" / "tinynet" / "swap").exists()
+
+
+TIMED_EXP = """
+import json
+import torch
+import os
+
+from torch import nn
+
+
+class Timed(nn.CrossEntropyLoss):
+    '''Needs the run's length and logs the (time, length) each forward sees, as ProSelfLC would use them.'''
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.total = None
+
+    def step(self):
+        self.steps += 1
+
+    def set_total_steps(self, n):
+        self.total = n
+
+    def forward(self, logits, labels):
+        if self.total is None:
+            raise RuntimeError("Timed: the run's length is unknown")
+        with open(os.environ["VAI_TEST_HOOK_LOG"], "a") as f:
+            f.write(json.dumps({"steps": int(self.steps), "total": self.total}) + "\\n")
+        return super().forward(logits, labels)
+
+
+def get_criterion(split):
+    return Timed() if split == "train" else nn.CrossEntropyLoss()
+"""
+
+
+def test_eval_tells_a_stepped_criterion_the_checkpoints_run(
+    tmp_path: Path, base_args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    root = tmp_path / "timed"
+    (root / "exp_configs" / "tiny").mkdir(parents=True)
+    (root / "exp_configs" / "tiny" / "tinynet-timed.py").write_text(
+        f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n" + TIMED_EXP
+    )
+    args = ["--config-root", str(root), *[a if a != "base" else "timed" for a in base_args]]
+    run_train(args + ["-e", "2", "-s", "all"])
+    log.write_text("")
+    res = run_eval(args + ["-l", "1", "-s", "train"])
+    # the loss of epoch 1's checkpoint: its time (ITERS steps) within the run's length (2 epochs)
+    assert {(r["steps"], r["total"]) for r in _log(log)} == {(ITERS, 2 * ITERS)}
+    assert res.metrics["train_loss"] > 0
+    assert main(["eval", *args, "-s", "train"]) == 1  # load_pretrained() weights: no run to tell it
+    err = capsys.readouterr().err
+    assert "depends on the training run's length and time, which load_pretrained() weights do not" in err
+    assert main(["eval", *args, "-l", "2"]) == 0  # val: a plain loss, as before

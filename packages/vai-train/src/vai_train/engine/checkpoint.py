@@ -3,7 +3,8 @@
 A checkpoint is ``weights/epoch_NNNN.pth``: a dict of tensors and plain values (``weights_only`` safe)
 with ``epoch``, ``model_state``, ``optimiser_state``, ``scheduler_state``, ``amp_scaler_state``,
 ``ema_state``, ``criterion_state`` (the train criterion's buffers, None when it has none; absent from
-older checkpoints), ``rng_states`` (one per rank), ``best_metric_field``, ``peak_epochs``,
+older checkpoints), ``criterion_run`` (optimiser steps per epoch and epochs: the run's length the train
+criterion was told, which ``eval`` tells it again; absent from older checkpoints), ``rng_states`` (one per rank), ``best_metric_field``, ``peak_epochs``,
 ``early_stopping_state`` and ``save_policy`` (the ``-s`` policy that wrote it).
 """
 

@@ -94,3 +94,25 @@ def restore_criterion(criterion: Any, state: dict[str, Any] | None, source: str)
             f"{source}: its criterion_state does not fit the train criterion {name} (did get_criterion('train')"
             f" change since it was saved?): {detail}"
         ) from e
+
+
+def prepare_eval_criterion(
+    criterion: Any, device: torch.device, ckpt: dict[str, Any] | None, source: str
+) -> Any:
+    """The criterion ``eval`` scores a split with. A stepped one that must know the run's length (e.g.
+    ProSelfLC on ``-s train``) is told the length the checkpoint's run had and given its state, so the
+    loss is the one training computed at that checkpoint; without such a checkpoint it is a one-line
+    ValueError. Other criteria are only moved to the device."""
+    criterion = criterion_on_device(criterion, device)
+    if criterion_step_counter(criterion) is None or not callable(getattr(criterion, "set_total_steps", None)):
+        return criterion
+    run = (ckpt or {}).get("criterion_run")
+    if run is None:
+        where = source if ckpt is not None else "load_pretrained() weights"
+        raise ValueError(
+            f"the criterion {type(criterion).__name__} depends on the training run's length and time, which"
+            f" {where} do not record: evaluate a checkpoint this version of vai-train saved (-l -1, -2 or N)"
+        )
+    criterion = prepare_train_criterion(criterion, device, int(run[0]), int(run[1]))
+    restore_criterion(criterion, ckpt.get("criterion_state"), source)
+    return criterion

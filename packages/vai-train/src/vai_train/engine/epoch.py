@@ -124,6 +124,8 @@ def run_epoch(
             "ema_state": kit["ema"].state_dict() if kit["ema"] is not None else None,
             # every rank stepped its own criterion alike: rank 0's state stands for all
             "criterion_state": criterion_state(kit["criterions"]["train"]),
+            # (optimiser steps per epoch, epochs): the run's length the criterion was told, for eval
+            "criterion_run": list(kit["criterion_run"]),
             "rng_states": rng_states,
             "best_metric_field": best_field,
             "peak_epochs": peaks + ([epoch] if is_best else []),

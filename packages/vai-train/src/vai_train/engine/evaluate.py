@@ -17,7 +17,7 @@ from vai_train.config import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import load_checkpoint, resolve_link
-from vai_train.engine.criterion import criterion_on_device
+from vai_train.engine.criterion import prepare_eval_criterion
 from vai_train.engine.distributed import DistInfo, cleanup_distributed, init_distributed
 from vai_train.engine.loop import resolve_amp, run_inference
 from vai_train.engine.reports import make_telegram, replot, save_split_predictions, setup_run_logging
@@ -62,23 +62,29 @@ def output_dir(rd: RunDir | None, args: argparse.Namespace) -> RunDir:
     return (rd or new_version(exp_dir_of(args))).create()
 
 
-def _load_model(cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None) -> tuple[nn.Module, int | None]:
-    """Model with checkpoint weights (EMA weights when the run kept them), or load_pretrained."""
+def _load_model(
+    cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None
+) -> tuple[nn.Module, int | None, dict[str, Any] | None]:
+    """Model with checkpoint weights (EMA weights when the run kept them), or load_pretrained; plus the
+    checkpoint's criterion entries (``criterion_state``, ``criterion_run``), None without a checkpoint."""
     model = B.build_model(cfg, info, pretrained=ckpt_path is None)
     if ckpt_path is None:
-        return model, None
+        return model, None, None
     ckpt = load_checkpoint(ckpt_path, "cpu")
     state = ckpt["model_state"]
     if ckpt.get("ema_state"):
         state = {k[len("module.") :]: v for k, v in ckpt["ema_state"].items() if k.startswith("module.")}
         logger.info("using the EMA weights stored in %s", ckpt_path)
     model.load_state_dict(state)
-    return model, int(ckpt["epoch"])
+    crit = {k: ckpt[k] for k in ("criterion_state", "criterion_run") if k in ckpt}
+    return model, int(ckpt["epoch"]), crit
 
 
 def _prepare(
     args: argparse.Namespace, prefix: str
-) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str]:
+) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str, tuple]:
+    """Process group, configs, version, model with its weights, epoch, split, and (the checkpoint's
+    criterion entries, its path) for :func:`prepare_eval_criterion`."""
     info = init_distributed(args.device)
     setup_run_logging(None, args.log_level, info.rank, prefix)
     cfg = load_cfg(args)
@@ -87,11 +93,11 @@ def _prepare(
     rd, ckpt, _ = _pick(args, cfg, best_field, higher, info)
     if rd is not None and rd.path.is_dir():
         setup_run_logging(rd.logs, args.log_level, info.rank, prefix)
-    model, epoch = _load_model(cfg, info, ckpt)
+    model, epoch, crit = _load_model(cfg, info, ckpt)
     logger.info(
         "%s: %s, weights %s", prefix, rd.path if rd else "(no version yet)", ckpt or "load_pretrained()"
     )
-    return info, cfg, rd, model, epoch, _split(args)
+    return info, cfg, rd, model, epoch, _split(args), (crit, str(ckpt))
 
 
 def _loader(
@@ -107,7 +113,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
     """Evaluate and write ``{split}_loss``, ``{split}_runtime_sec`` and metrics into the epoch's summary row."""
     info = None
     try:
-        info, cfg, rd, model, epoch, split = _prepare(args, "eval")
+        info, cfg, rd, model, epoch, split, crit_ckpt = _prepare(args, "eval")
         loader = _loader(cfg, split, info, args)
         metrics = B.split_metrics(cfg, split, multicrop=args.mode == "multicrop")
         amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
@@ -118,7 +124,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             cfg.get_data_unpack_func(split),
             cfg.get_input_reshape_func(split),
             cfg.last_activation(),
-            criterion_on_device(cfg.get_criterion(split), info.device),
+            prepare_eval_criterion(cfg.get_criterion(split), info.device, *crit_ckpt),
             amp,
             desc=f"eval {split}",
             progress=not args.no_progress,
@@ -235,7 +241,7 @@ def run_feature(args: argparse.Namespace) -> RunResult:
             "-p: feature always saves its features to predictions/*.npz; -p (save predictions) is for eval"
         )
     try:
-        info, cfg, rd, model, epoch, split = _prepare(args, "feature")
+        info, cfg, rd, model, epoch, split, _ = _prepare(args, "feature")
         name = args.feature_name
         fmodel = feature_model(cfg, model, name)
         amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
