@@ -7,49 +7,9 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
-from vai_data import FeatureDataset
-from vai_papers.verb_ambiguity import PseudoLabelRefresher, labels_for
-from vai_papers_test_pseudo_labels import _kit, _separated_features, _TinyModel
-
-
-def _refresh_setup(period=3):
-    """A model, its kit and a hook factory over 16 feature rows (classes 0/2 and 1/3 look alike)."""
-    labels = [0, 1, 2, 3] * 4
-    vids = list(range(100, 116))
-    feats = _separated_features([lab % 2 for lab in labels])
-    model = _TinyModel(feats.shape[1], 4)
-    kit = _kit(model, FeatureDataset(vids, labels, feats))
-    computed = []  # the epochs at which pseudo-labels were computed (not read back)
-
-    class Counting(PseudoLabelRefresher):
-        def _compute(self, epoch, *rest):
-            computed.append(epoch)
-            return super()._compute(epoch, *rest)
-
-    def rebuild(mapping):
-        return FeatureDataset(vids, labels_for(vids, mapping), feats)
-
-    def make_hook(**options):
-        settings = {"num_classes": 4, "k": 4, "threshold": 0.2, "period": period} | options
-        return Counting(
-            lambda split: FeatureDataset(vids, labels, feats), rebuild_train_dataset=rebuild, **settings
-        )
-
-    return SimpleNamespace(model=model, kit=kit, computed=computed, make_hook=make_hook)
-
-
-def _run_dir(root, version, sub=None):
-    from vai_train.rundir import RunDir
-
-    exp_dir = root / "ds" / "model" / "exp"
-    return RunDir((exp_dir / sub if sub else exp_dir) / f"version_{version:03d}", version)
-
-
-def _mapping_equal(a, b):
-    return sorted(a) == sorted(b) and all(np.array_equal(a[v], b[v]) for v in a)
+from vai_papers_test_pseudo_labels import _mapping_equal, _refresh_setup, _run_dir
 
 
 def test_a_refresh_is_saved_under_the_epoch_that_computed_it(tmp_path):
@@ -61,7 +21,7 @@ def test_a_refresh_is_saved_under_the_epoch_that_computed_it(tmp_path):
     folder = exp.run_dir.predictions / "pseudo_labels"
     hook = t.make_hook()
     hook(5, exp, args, 0, 1, t.kit)
-    assert sorted(p.name for p in folder.iterdir()) == ["epoch_0005.npz"]
+    assert sorted(p.name for p in folder.glob("*.npz")) == ["epoch_0005.npz"]
     computed = hook.video_id_to_label
     # a process resumed at epoch 6 reads epoch 5's file (4 <= 5 <= 6) instead of computing again
     with torch.no_grad():
@@ -73,7 +33,7 @@ def test_a_refresh_is_saved_under_the_epoch_that_computed_it(tmp_path):
     later = t.make_hook()
     later(7, exp, args, 0, 1, t.kit)
     assert t.computed == [5, 7]
-    assert sorted(p.name for p in folder.iterdir()) == ["epoch_0005.npz", "epoch_0007.npz"]
+    assert sorted(p.name for p in folder.glob("*.npz")) == ["epoch_0005.npz", "epoch_0007.npz"]
     assert not _mapping_equal(later.video_id_to_label, computed)
 
 
@@ -95,7 +55,7 @@ def test_a_continued_run_reads_the_refresh_of_its_source_version(tmp_path, caplo
         t.model.proj.weight.mul_(0.0)
     assert t.computed == [1, 4]
     src_dir = source.run_dir.predictions / "pseudo_labels"
-    assert sorted(p.name for p in src_dir.iterdir()) == ["epoch_0001.npz", "epoch_0004.npz"]
+    assert sorted(p.name for p in src_dir.glob("*.npz")) == ["epoch_0001.npz", "epoch_0004.npz"]
 
     # -l 5: version 1 starts at epoch 6, epoch 4's refresh (the source's) is in force
     branch = SimpleNamespace(run_dir=_run_dir(tmp_path, 1), extra={"source_run_dir": source.run_dir})
@@ -113,7 +73,7 @@ def test_a_continued_run_reads_the_refresh_of_its_source_version(tmp_path, caplo
     hook = t.make_hook()
     hook(6, other, args, 0, 1, t.kit)
     assert _mapping_equal(hook.video_id_to_label, at4)
-    assert [p.name for p in (other.run_dir.predictions / "pseudo_labels").iterdir()] == ["epoch_0006.npz"]
+    assert [p.name for p in (other.run_dir.predictions / "pseudo_labels").glob("*.npz")] == ["epoch_0006.npz"]
     # the run's own folder comes first; files past the epoch or before the refresh are not in force
     own_first = t.make_hook()
     caplog.clear()
@@ -125,7 +85,7 @@ def test_a_continued_run_reads_the_refresh_of_its_source_version(tmp_path, caplo
     fresh = SimpleNamespace(run_dir=_run_dir(tmp_path, 3), extra={"source_run_dir": source.run_dir})
     t.make_hook()(6, fresh, args, 0, 1, t.kit)  # nothing in 4..6: computed and saved as epoch 6
     assert t.computed == [1, 4, 6]
-    assert [p.name for p in (fresh.run_dir.predictions / "pseudo_labels").iterdir()] == ["epoch_0006.npz"]
+    assert [p.name for p in (fresh.run_dir.predictions / "pseudo_labels").glob("*.npz")] == ["epoch_0006.npz"]
     # a source refresh made with other settings is not used
     (src_dir / "epoch_0009.npz").rename(src_dir / "epoch_0005.npz")
     other_k = SimpleNamespace(run_dir=_run_dir(tmp_path, 4), extra={"source_run_dir": source.run_dir})

@@ -4,6 +4,7 @@ from the version it continues instead of extracting features again."""
 from __future__ import annotations
 
 from vai_papers.verb_ambiguity import PseudoLabelRefresher
+from vai_papers.verb_ambiguity.lineage import read_source
 
 # ----------------------------------------------------------------------------- through vai-train
 POINTS_DATASET = """
@@ -101,7 +102,7 @@ def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypa
     args += ["-w", "0", "--no-progress", "--plot-period", "-1", "--device", "cpu"]
     first = run_train(args + ["-s", "all"])
     src = first.run_dir / "predictions" / "pseudo_labels"
-    assert sorted(p.name for p in src.iterdir()) == ["epoch_0001.npz", "epoch_0003.npz"]
+    assert sorted(p.name for p in src.glob("*.npz")) == ["epoch_0001.npz", "epoch_0003.npz"]
 
     computed = []
     original = PseudoLabelRefresher._compute
@@ -119,7 +120,15 @@ def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypa
         assert branch.run_dir != first.run_dir and branch.last_epoch == 3
         assert computed == own_epochs
         own = branch.run_dir / "predictions" / "pseudo_labels"
-        assert sorted(p.name for p in own.iterdir()) == sorted(
+        assert sorted(p.name for p in own.glob("*.npz")) == sorted(
             {copied} | {f"epoch_{e:04d}.npz" for e in own_epochs}
         )
         assert (own / copied).read_bytes() == (src / copied).read_bytes()
+        # the hook recorded where this version came from, for continuations of it to walk back; vai-train's
+        # recorded arguments tell the same (the fallback for versions made without that record)
+        assert (own / "source.json").is_file()
+        folder, start = read_source(branch.run_dir)
+        assert folder.resolve() == src.resolve() and start == int(load) + 1
+        (own / "source.json").unlink()
+        folder, start = read_source(branch.run_dir)
+        assert folder.resolve() == src.resolve() and start == int(load) + 1

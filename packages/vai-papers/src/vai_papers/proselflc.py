@@ -14,6 +14,12 @@ The time ``t`` is a buffer (so it is in ``state_dict()`` and vai-train's checkpo
 training epoch (``counter="epoch"``). ``Γ`` is not state: left unset (``total_time=None``), vai-train
 sets it from the run's real length before training (``set_total_steps``), so ``-e`` and resumed longer
 runs work; outside vai-train give ``total_time``, e.g. ``total_time_for_run(...)``.
+
+A misconfigured target is one clear ValueError: its shape and dtype are checked on every call, its values
+(index range; finite, non-negative rows summing to 1) on every call on CPU but, on a GPU (any non-CPU
+device), only on each loss instance's first call, and ``step()`` reads ``t`` back only at its first
+step there: each such read waits for the device, so later steps never sync (see
+:mod:`vai_papers.value_checks`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distributed import world_size as _world_size
+from .value_checks import reads_sync, run_value_checks
 
 __all__ = ["COUNTERS", "MaskedProSelfLC", "ProSelfLC", "total_time_for_run"]
 
@@ -80,6 +87,8 @@ class ProSelfLC(nn.Module):
         self.counter = _check_counter(counter)
         # only the time is state: Γ belongs to the run (a resumed, longer run sets a larger one)
         self.register_buffer("cur_time", torch.zeros((), dtype=torch.long))
+        # (buffer, its version counter, t) after step()'s write: step() on a GPU need not read t back
+        self._time_written: tuple[torch.Tensor, int, int] | None = None
 
     def extra_repr(self) -> str:
         return f"total_time={self.total_time}, exp_base={self.exp_base}, counter={self.counter!r}"
@@ -120,10 +129,23 @@ class ProSelfLC(nn.Module):
         """The current time ``t`` (0 before the first ``step()``)."""
         return int(self.cur_time)
 
+    def _step_time(self) -> int:
+        """``t`` for :meth:`step`: on a non-CPU device the value its last ``step()`` wrote while the buffer is
+        that very tensor, unmodified since (no read, so no wait for the device); else read from it."""
+        buf, seen = self.cur_time, getattr(self, "_time_written", None)  # None: a module pickled before it
+        if seen is not None and seen[0] is buf and reads_sync(buf):
+            try:
+                if seen[1] == buf._version:
+                    return seen[2]
+            except RuntimeError:  # an inference tensor keeps no version counter
+                pass
+        return self.time
+
     def step(self) -> None:
-        """Advance ``t`` by one; past Γ is an error (Γ did not cover the run)."""
+        """Advance ``t`` by one; past Γ is an error (Γ did not cover the run). On a GPU the time is read
+        from the buffer only at the first step (and after it was loaded or written), not every step."""
         gamma = self._gamma()
-        t = self.time + 1
+        t = self._step_time() + 1
         if t > gamma:
             unit = (
                 "optimiser steps (iterations per epoch × epochs)" if self.counter == "iteration" else "epochs"
@@ -135,6 +157,10 @@ class ProSelfLC(nn.Module):
                 " vai_papers.proselflc.total_time_for_run"
             )
         self.cur_time.fill_(t)
+        try:
+            self._time_written = (self.cur_time, self.cur_time._version, t)
+        except RuntimeError:
+            self._time_written = None
 
     def global_trust(self) -> torch.Tensor:
         """``g = sigmoid(B · (t/Γ − 0.5))`` as a float64 scalar tensor on the buffer's device."""
@@ -164,7 +190,8 @@ class ProSelfLC(nn.Module):
         return logits.shape[1]
 
     def _target_distribution(self, target: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        """q (N, C) from class indices (N,) or a distribution (N, C) (checked: >= 0, rows sum to 1)."""
+        """q (N, C) from class indices (N,) or a distribution (N, C) (checked: shape and dtype on every call;
+        index range, >= 0 and rows summing to 1 on every CPU call, on another device on the first call only)."""
         n, c = p.shape
         if not isinstance(target, torch.Tensor):
             raise ValueError(f"ProSelfLC: target must be a tensor, got {type(target).__name__}")
@@ -173,36 +200,45 @@ class ProSelfLC(nn.Module):
                 raise ValueError(
                     f"ProSelfLC: a (N,) target holds class indices and must be an integer tensor, got {target.dtype}"
                 )
-            if target.numel() and bool(((target < 0) | (target >= c)).any()):
-                raise ValueError(
-                    f"ProSelfLC: class indices must be in 0..{c - 1}, got"
-                    f" {int(target.min())}..{int(target.max())}"
-                )
+            if target.numel():
+                run_value_checks(self, target, lambda t: self._check_indices(t, c))
             return torch.zeros_like(p).scatter_(1, target.long().unsqueeze(1), 1.0)
         if target.shape == (n, c) and not target.is_complex():
             q = target.to(p.dtype)
-            if n == 0:
-                return q
-            if not bool(torch.isfinite(q).all()):
-                raise ValueError("ProSelfLC: the (N, C) target holds NaN or inf values")
-            if bool((q < 0).any()):
-                raise ValueError(
-                    f"ProSelfLC: the (N, C) target holds negative entries (min {float(q.min())}), e.g. -1"
-                    " mask targets; use MaskedProSelfLC to drop those classes"
-                )
-            sums = q.sum(1)
-            bad = (sums - 1.0).abs() > _SUM_TOL
-            if bool(bad.any()):
-                i = int(bad.nonzero()[0])
-                raise ValueError(
-                    f"ProSelfLC: each (N, C) target row must be a distribution summing to 1 (±{_SUM_TOL}),"
-                    f" row {i} sums to {float(sums[i]):.6g} ({int(bad.sum())} such rows)"
-                )
+            if n:
+                run_value_checks(self, q, self._check_distribution)
             return q
         raise ValueError(
             f"ProSelfLC: target must be class indices ({n},) or a distribution ({n}, {c}) for logits"
             f" ({n}, {c}), got {tuple(target.shape)}"
         )
+
+    @staticmethod
+    def _check_indices(target: torch.Tensor, c: int) -> None:
+        """Class indices within ``0..c-1`` (reads values: see :func:`~vai_papers.value_checks.run_value_checks`)."""
+        if bool(((target < 0) | (target >= c)).any()):
+            raise ValueError(
+                f"ProSelfLC: class indices must be in 0..{c - 1}, got {int(target.min())}..{int(target.max())}"
+            )
+
+    @staticmethod
+    def _check_distribution(q: torch.Tensor) -> None:
+        """(N, C) rows finite, non-negative and summing to 1 (reads values)."""
+        if not bool(torch.isfinite(q).all()):
+            raise ValueError("ProSelfLC: the (N, C) target holds NaN or inf values")
+        if bool((q < 0).any()):
+            raise ValueError(
+                f"ProSelfLC: the (N, C) target holds negative entries (min {float(q.min())}), e.g. -1"
+                " mask targets; use MaskedProSelfLC to drop those classes"
+            )
+        sums = q.sum(1)
+        bad = (sums - 1.0).abs() > _SUM_TOL
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0])
+            raise ValueError(
+                f"ProSelfLC: each (N, C) target row must be a distribution summing to 1 (±{_SUM_TOL}),"
+                f" row {i} sums to {float(sums[i]):.6g} ({int(bad.sum())} such rows)"
+            )
 
     def _loss(
         self,
@@ -226,7 +262,8 @@ class ProSelfLC(nn.Module):
         self._gamma()
         p = F.softmax(_float_logits(logits), dim=1)
         q = self._target_distribution(target, p)
-        log_c = torch.tensor(math.log(c), dtype=p.dtype, device=p.device)
+        # filled on the device: torch.tensor(..., device=) copies from the host, which waits for the device
+        log_c = torch.full((), math.log(c), dtype=p.dtype, device=p.device)
         return self._loss(p, torch.log(p + _LOG_EPS), q, log_c)
 
 

@@ -2,7 +2,8 @@
 
 ``losses``: every ``loss_type`` of the paper (``make_loss``); ``pseudo_labels``: neighbours, soft labels,
 the targets of ``mask_binary_ce`` / ``pseudo_single_binary_ce`` and their ``video_id_to_label``;
-``epoch_hook``: the end-to-end runs' ``epoch_start_script`` (imports vai-train lazily).
+``epoch_hook``: the end-to-end runs' ``epoch_start_script`` (imports vai-train lazily); ``lineage``: the
+chain of ``-l N`` continuations it reads saved refreshes along.
 """
 
 from __future__ import annotations

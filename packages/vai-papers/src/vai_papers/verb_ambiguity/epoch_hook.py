@@ -8,17 +8,20 @@ pseudo-labels and broadcasts them. With ``save=True`` each refresh is written to
 ``predictions/pseudo_labels/epoch_NNNN.npz``, NNNN the epoch that computed it. On a due epoch the hook
 first looks for the latest such file from the refresh in force up to this epoch (``ref <= NNNN <=
 epoch``) in the run's own folder, then, at the epoch a ``-l N`` run starts, in the version it continues
-(``exp.extra["source_run_dir"]``, whose file N+1 was computed from the weights this run starts from; it
-is copied into the run's folder), and only computes when none is found (upstream recomputed from the
+(``exp.extra["source_run_dir"]``, whose file N+1 was computed from the weights this run starts from) and,
+when that version was itself continued from another, further back along the chain (see
+:mod:`.lineage`; the hook records each link in ``pseudo_labels/source.json``); a file found there is
+copied into the run's folder. Only when none is found does it compute (upstream recomputed from the
 later model, so its resumes differed). With ``$VAI_USE_NEIGHBOUR_CACHE`` on, neighbours are cached in
 ``$VAI_NEIGHBOUR_CACHE_DIR``, else ``<experiment root>/neighbour_cache`` of the run (``-R``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from vai_data.pathio import write_local_atomic
 
+from .lineage import lineage, record_source
 from .loaders import clone_loader, dataset_parts
 from .losses import base_loss_type
 from .neighbour_cache import default_cache_dir
@@ -243,16 +247,19 @@ class PseudoLabelRefresher:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The latest saved refresh ``epoch_j.npz`` with ``refresh_epoch(epoch) <= j <= epoch`` made with
         these settings: in the run's own folder, else, at the epoch a ``-l N`` run starts (``first``:
-        ``epoch`` is N+1, the source's weights are this run's), in its source version's (then copied)."""
+        ``epoch`` is N+1, the source's weights are this run's), in its source version's, then along the
+        source's own ``-l`` chain with ``j`` at most each version's start epoch (then copied). A ``-l N``
+        run records its source in ``source.json`` here, so later continuations can walk back through it."""
         ref = self.refresh_epoch(epoch)
         extra = getattr(exp, "extra", None)
         source = extra.get("source_run_dir") if first and isinstance(extra, Mapping) else None
         source_dir = self._pseudo_dir(source)
-        folders = [own]
-        if source_dir is not None and source_dir.resolve() != own.resolve():
-            folders.append(source_dir)
-        for folder in folders:
-            for j in range(epoch, ref - 1, -1):
+        folders: Iterable[tuple[Path, int]] = [(own, epoch)]
+        if source_dir is not None:
+            record_source(own, source_dir, epoch)
+            folders = itertools.chain(folders, lineage(own, source_dir, epoch, ref))
+        for folder, last in folders:
+            for j in range(last, ref - 1, -1):
                 path = folder / f"epoch_{j:04d}.npz"
                 payload = self._load_saved(path)
                 if payload is None:

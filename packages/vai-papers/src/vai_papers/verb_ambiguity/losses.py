@@ -7,6 +7,11 @@ out); for any other loss a negative target is an error. Losses are summed over c
 the batch, except :class:`BinaryFocalLoss` (torchvision's mean over all ``N * C`` entries). They are
 computed in float32 (or float64) from ``logsigmoid`` / ``log_softmax``, so logits of any size keep finite
 values and gradients (upstream added ``1e-6`` inside ``log(sigmoid(z))``; this does not).
+
+A misconfigured target is one clear ValueError. Its shape and dtype are checked on every call; its values
+(class range, finiteness, at most 1, no -1 unless masking) on every call on CPU, but on a GPU (any non-CPU
+device) only on each loss instance's first call: each value read waits for the device, so later steps
+skip them and never sync (see :mod:`vai_papers.value_checks`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import numbers
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..value_checks import run_value_checks
 
 __all__ = [
     "LOSS_TYPES",
@@ -83,7 +90,8 @@ class SinglePositiveLoss(nn.Module):
         return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
 
     def _target(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The target as a float (N, C) tensor in logits' dtype (checked: shape, class range, values)."""
+        """The target as a float (N, C) tensor in logits' dtype (checked: shape and dtype on every call; class
+        range and values on every CPU call, on another device on the first call only)."""
         name = type(self).__name__
         target = torch.as_tensor(target, device=logits.device)
         n, c = logits.shape
@@ -95,9 +103,8 @@ class SinglePositiveLoss(nn.Module):
                 )
             if target.shape[0] != n:
                 raise ValueError(f"{name}: {target.shape[0]} class indices for {n} samples of logits")
-            if n and (int(target.min()) < 0 or int(target.max()) >= c):
-                bad = int(target[(target < 0) | (target >= c)][0])
-                raise ValueError(f"{name}: class index {bad} is outside the {c} classes of the logits")
+            if n:
+                run_value_checks(self, target, lambda t: self._check_indices(t, c))
             return F.one_hot(target.long(), c).to(logits.dtype)
         if target.ndim != 2 or tuple(target.shape) != (n, c):
             raise ValueError(
@@ -105,8 +112,21 @@ class SinglePositiveLoss(nn.Module):
                 f"got shape {tuple(target.shape)}"
             )
         target = target.to(logits.dtype)
-        if n == 0:
-            return target
+        if n:
+            run_value_checks(self, target, self._check_values)
+        return target
+
+    def _check_indices(self, target: torch.Tensor, c: int) -> None:
+        """Class indices within ``0..c-1`` (reads values: see :func:`~vai_papers.value_checks.run_value_checks`)."""
+        if int(target.min()) < 0 or int(target.max()) >= c:
+            bad = int(target[(target < 0) | (target >= c)][0])
+            raise ValueError(
+                f"{type(self).__name__}: class index {bad} is outside the {c} classes of the logits"
+            )
+
+    def _check_values(self, target: torch.Tensor) -> None:
+        """(N, C) values finite, at most 1, and negative (-1 mask) only for a masking loss (reads values)."""
+        name = type(self).__name__
         low, high = float(target.min()), float(target.max())
         if not (math.isfinite(low) and math.isfinite(high)) or high > 1.0:
             raise ValueError(f"{name}: target values must be finite and at most 1, got range [{low}, {high}]")
@@ -115,7 +135,6 @@ class SinglePositiveLoss(nn.Module):
                 f"{name} ({self.loss_type}) cannot mask classes but the target holds negative (-1 mask) "
                 "entries; use loss_type 'mask_binary_ce' for masked pseudo-labels"
             )
-        return target
 
 
 def _binary_ce(logits: torch.Tensor, target: torch.Tensor, neg_weight: float = 1.0) -> torch.Tensor:
