@@ -50,10 +50,10 @@ from torch import nn
 class Timed(nn.CrossEntropyLoss):
     '''Needs the run's length and logs the (time, length) each forward sees, as ProSelfLC would use them.'''
 
-    def __init__(self):
+    def __init__(self, total=None):
         super().__init__()
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        self.total = None
+        self.total = total
 
     def step(self):
         self.steps += 1
@@ -70,8 +70,18 @@ class Timed(nn.CrossEntropyLoss):
 
 
 def get_criterion(split):
-    return Timed() if split == "train" else nn.CrossEntropyLoss()
+    return Timed(FIXED_TOTAL) if split == "train" else nn.CrossEntropyLoss()
 """
+
+
+def _timed_args(tmp_path: Path, base_args: list[str], fixed_total: int | None) -> list[str]:
+    root = tmp_path / f"timed{fixed_total}"
+    (root / "exp_configs" / "tiny").mkdir(parents=True)
+    (root / "exp_configs" / "tiny" / "tinynet-timed.py").write_text(
+        f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n"
+        f"FIXED_TOTAL = {fixed_total!r}\n" + TIMED_EXP
+    )
+    return ["--config-root", str(root), *[a if a != "base" else "timed" for a in base_args]]
 
 
 def test_eval_tells_a_stepped_criterion_the_checkpoints_run(
@@ -79,19 +89,26 @@ def test_eval_tells_a_stepped_criterion_the_checkpoints_run(
 ) -> None:
     log = tmp_path / "hooks.jsonl"
     monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
-    root = tmp_path / "timed"
-    (root / "exp_configs" / "tiny").mkdir(parents=True)
-    (root / "exp_configs" / "tiny" / "tinynet-timed.py").write_text(
-        f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n" + TIMED_EXP
-    )
-    args = ["--config-root", str(root), *[a if a != "base" else "timed" for a in base_args]]
+    args = _timed_args(tmp_path, base_args, None)
     run_train(args + ["-e", "2", "-s", "all"])
     log.write_text("")
     res = run_eval(args + ["-l", "1", "-s", "train"])
     # the loss of epoch 1's checkpoint: its time (ITERS steps) within the run's length (2 epochs)
     assert {(r["steps"], r["total"]) for r in _log(log)} == {(ITERS, 2 * ITERS)}
     assert res.metrics["train_loss"] > 0
-    assert main(["eval", *args, "-s", "train"]) == 1  # load_pretrained() weights: no run to tell it
-    err = capsys.readouterr().err
-    assert "depends on the training run's length and time, which load_pretrained() weights do not" in err
+    # load_pretrained() weights record no run: the criterion is left as built and its own error speaks
+    assert main(["eval", *args, "-s", "train"]) == 1
+    assert "Timed: the run's length is unknown" in capsys.readouterr().err
     assert main(["eval", *args, "-l", "2"]) == 0  # val: a plain loss, as before
+
+
+def test_eval_keeps_a_criterions_own_length_without_a_recorded_run(
+    tmp_path: Path, base_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A criterion given its length in the config (e.g. ProSelfLC(total_time=...)) scores load_pretrained()
+    weights at time 0 and a checkpoint at its recorded time."""
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    args = _timed_args(tmp_path, base_args, 100)
+    run_eval(args + ["-s", "train"])
+    assert {(r["steps"], r["total"]) for r in _log(log)} == {(0, 100)}

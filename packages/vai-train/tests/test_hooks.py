@@ -228,10 +228,10 @@ def test_parts_of_a_concat_dataset_that_disagree_are_refused():
     from vai_train.dataset_hooks import dataset_attr
 
     mixed = ConcatDataset([_Normalising(3.0), _Normalising(2.0)])
-    with pytest.raises(ValueError, match="different device_transforms .*part 1"):
+    with pytest.raises(ValueError, match="different values of device_transform .*part 1"):
         dataset_attr(mixed, "device_transform")
     half = ConcatDataset([_Normalising(3.0), torch.utils.data.TensorDataset(torch.zeros(1))])
-    with pytest.raises(ValueError, match="different collate_fns"):  # one part would go uncollated
+    with pytest.raises(ValueError, match="different values of collate_fn"):  # one part would go uncollated
         dataset_attr(half, "collate_fn")
     loader = DataLoader(mixed, batch_size=2)
     with pytest.raises(ValueError, match="set the concatenation's own device_transform"):
@@ -239,5 +239,5 @@ def test_parts_of_a_concat_dataset_that_disagree_are_refused():
     # values whose == is not a bool (tensors) are compared as unlike, not crashed on
     t1, t2 = _Normalising(1.0), _Normalising(1.0)
     t1.device_transform, t2.device_transform = torch.ones(2), torch.ones(2)
-    with pytest.raises(ValueError, match="different device_transforms"):
+    with pytest.raises(ValueError, match="different values of device_transform"):
         dataset_attr(ConcatDataset([t1, t2]), "device_transform")

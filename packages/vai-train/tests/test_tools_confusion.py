@@ -85,6 +85,22 @@ def test_missing_predictions_say_how_to_make_them(
     assert "no multicropval multicrop predictions" in err and "-m multicrop -s multicropval -p" in err
 
 
+def test_multicrop_splits_default_to_multicrop_files_and_hints(
+    base_args: list[str], trained: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_train(base_args + ["-e", "3", "-l", "-1", "-p", "-t", "1"])  # epoch 3 adds multicropval -p files
+    res = run_confusion(base_args + ["-s", "multicropval"])  # no -m: the split's own mode
+    assert res.metrics["predictions"].endswith("epoch_0003_multicropval_multicrop.npz")
+    assert main(["confusion", *base_args, "-s", "multicropval", "-m", "oneclip", "-l", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "multicropval multicrop predictions exist for epochs 3 (-m multicrop)" in err
+    assert main(["confusion", *base_args, "-l", "0"]) == 1  # epoch 0: load_pretrained(), eval without -l
+    assert "save them with `vai-train eval ... -s val -p`" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["confusion", *base_args]) == 1
+    assert "confusion runs as one process: start it without torchrun" in capsys.readouterr().err
+
+
 def test_no_version_is_one_line(base_args: list[str], capsys: pytest.CaptureFixture) -> None:
     assert main(["confusion", *base_args]) == 1
     assert "no version_NNN under" in capsys.readouterr().err
@@ -98,7 +114,10 @@ def test_no_train_counts_and_train_freq_refusal(
     assert "sort_train_freq" not in {p.name for p in out.iterdir()}
     assert "n_train" not in _csv(out / "sort_class_id" / "per_class_accuracy.csv")[0]
     assert main(["confusion", *base_args, "--no-train-counts", "--sort", "train_freq"]) == 1
-    assert "--sort train_freq needs the train split's labels" in capsys.readouterr().err
+    assert (
+        "--sort train_freq needs the train counts that --no-train-counts leaves out"
+        in capsys.readouterr().err
+    )
 
 
 def test_predictions_file_outside_a_version(base_args: list[str], trained: Path, tmp_path: Path) -> None:
@@ -127,6 +146,8 @@ def test_class_names_of() -> None:
     assert class_names_of(SimpleNamespace(class_keys=["x", "y"]), 2) == ["x", "y"]
     assert class_names_of(SimpleNamespace(class_keys=["x"]), 2) is None  # does not name every class
     assert class_names_of(SimpleNamespace(), 2) is None
+    assert class_names_of(SimpleNamespace(class_keys={1: "y", 0: "x"}), 2) == ["x", "y"]
+    assert class_names_of(SimpleNamespace(class_keys={0: "x"}), 2) is None
 
     class Unprepared:
         @property
@@ -148,6 +169,8 @@ def test_train_class_counts_and_sort_keys() -> None:
     assert sort_keys("all", True) == ["class_id", "val_freq", "train_freq", "accuracy"]
     assert sort_keys("all", False) == ["class_id", "val_freq", "accuracy"]
     assert sort_keys("accuracy", False) == ["accuracy"]
+    with pytest.raises(ValueError, match="could not be read"):
+        sort_keys("train_freq", False)
 
 
 def test_dataset_labels_through_wrappers() -> None:

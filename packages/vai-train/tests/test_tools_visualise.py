@@ -9,22 +9,20 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.utils.data import ConcatDataset, Subset
 from vai_train import run_visualise
 from vai_train.cli import main
 from vai_train.tools.visualise import (
+    Normalisation,
     choose_indices,
     contact_sheet,
     denormalise_stats,
     label_text,
+    normalisation_of,
     to_uint8_frames,
 )
 
 CONFIG_ROOT = Path(__file__).parent / "configs_tiny"
-
-
-class _Cfg(SimpleNamespace):
-    def get(self, name, default=None):
-        return getattr(self, name, default)
 
 
 def _sample_files(res) -> list[str]:
@@ -57,6 +55,26 @@ def test_video_ids_views_and_label_names(base_args: list[str], tmp_path: Path) -
         "002_video2_c.jpg",
         "003_video2_c.jpg",
     ]
+
+
+def test_tuple_samples_ids_and_torchrun_refusal(
+    base_args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    args = [a if a != "base" else "tuple" for a in base_args]
+    res = run_visualise(args + ["-s", "val", "-i", "3", "1", "-o", str(tmp_path / "t")])
+    assert [n for n in _sample_files(res) if n.endswith(".jpg")][0].startswith("000_video3_")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["visualise", *base_args]) == 1
+    assert "visualise runs as one process: start it without torchrun" in capsys.readouterr().err
+
+
+def test_an_earlier_calls_samples_are_replaced(base_args: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "v"
+    (out / "keep.txt").parent.mkdir(parents=True)
+    (out / "keep.txt").write_text("mine")
+    run_visualise(base_args + ["-n", "3", "-o", str(out)])
+    run_visualise(base_args + ["-n", "1", "-o", str(out)])
+    assert len(list(out.glob("*.gif"))) == 1 and (out / "keep.txt").read_text() == "mine"
 
 
 def test_bad_requests_are_one_line(base_args: list[str], capsys: pytest.CaptureFixture) -> None:
@@ -98,27 +116,44 @@ def test_non_clip_model_input_falls_back(base_args: list[str], tmp_path: Path) -
     assert list((Path(res.metrics["out_dir"]) / "tensorboard").glob("events.out.tfevents.*"))
 
 
-def test_denormalise_inverts_the_model_configs_normalisation() -> None:
+def _norm(mean, std, scale_255=True, bgr=False) -> Normalisation:
+    return Normalisation(mean, std, scale_255, bgr, "test")
+
+
+def test_denormalise_inverts_the_normalisation() -> None:
     frames = torch.randint(0, 256, (3, 4, 5, 6), dtype=torch.uint8)  # (C, T, H, W) RGB
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
-    cfg = _Cfg(input_mean=mean.tolist(), input_std=std.tolist(), input_normalise=True, input_bgr=False)
     clip = (frames.float() / 255 - mean.view(3, 1, 1, 1)) / std.view(3, 1, 1, 1)
-    out = to_uint8_frames(clip, denormalise_stats(cfg, 3))
+    out = to_uint8_frames(clip, denormalise_stats(_norm(mean.tolist(), std.tolist()), 3))
     assert out.shape == (4, 5, 6, 3) and np.array_equal(out, frames.permute(1, 2, 3, 0).numpy())
     # BGR clips without /255 (I3D's Caffe statistics) come back as RGB
-    cfg = _Cfg(input_mean=[114.75] * 3, input_std=[57.375] * 3, input_normalise=False, input_bgr=True)
     bgr = (frames.flip(0).float() - 114.75) / 57.375
-    assert np.array_equal(to_uint8_frames(bgr, denormalise_stats(cfg, 3)), frames.permute(1, 2, 3, 0).numpy())
+    stats = denormalise_stats(_norm([114.75] * 3, [57.375] * 3, scale_255=False, bgr=True), 3)
+    assert np.array_equal(to_uint8_frames(bgr, stats), frames.permute(1, 2, 3, 0).numpy())
 
 
 def test_denormalise_stats_shapes() -> None:
-    rgb = _Cfg(input_mean=[0.5, 0.4, 0.3], input_std=[0.2, 0.2, 0.2])
+    rgb = _norm([0.5, 0.4, 0.3], [0.2, 0.2, 0.2])
     mean, std, scale, bgr = denormalise_stats(rgb, 1)  # grey clip: the statistics' luma
     assert mean.item() == pytest.approx(0.2989 * 0.5 + 0.5870 * 0.4 + 0.1140 * 0.3) and scale == 255.0
-    assert denormalise_stats(_Cfg(input_mean=[0.5], input_std=[0.25]), 3)[0].tolist() == [0.5] * 3
+    assert denormalise_stats(_norm([0.5], [0.25]), 3)[0].tolist() == [0.5] * 3
     assert denormalise_stats(rgb, 2) is None  # flow: no fitting statistics
-    assert denormalise_stats(_Cfg(), 3) is None
-    assert denormalise_stats(_Cfg(input_mean=[0.5, 0.5], input_std=[0.2]), 2) is None
+    assert denormalise_stats(None, 3) is None
+    assert denormalise_stats(_norm([0.5, 0.5], [0.2]), 2) is None
+
+
+def test_the_datasets_normalize_comes_before_the_model_config() -> None:
+    cfg = SimpleNamespace(model_cfg=SimpleNamespace(input_mean=[0.4] * 3, input_std=[0.2] * 3))
+    own = SimpleNamespace(
+        normalize=SimpleNamespace(
+            mean=torch.tensor([0.485]), std=torch.tensor([0.229]), scale_255=True, bgr=False
+        )
+    )
+    norm = normalisation_of(own, cfg)
+    assert norm.mean == pytest.approx([0.485]) and norm.source == "the dataset's normalize"
+    norm = normalisation_of(SimpleNamespace(), cfg)
+    assert norm.mean == pytest.approx([0.4] * 3) and norm.scale_255 and not norm.bgr
+    assert normalisation_of(SimpleNamespace(), SimpleNamespace(model_cfg=SimpleNamespace())) is None
 
 
 def test_min_max_flow_and_bad_channels() -> None:
@@ -143,6 +178,21 @@ def test_label_text() -> None:
     assert label_text(torch.tensor([1.0, 0.0, 1.0]), names) == "run+swim"
     assert label_text(torch.tensor([0.5, 0.5, 0.0]), names) == "mixed"
     assert label_text(torch.zeros(3), None) == "none"
+
+
+def test_choose_indices_through_wrappers_and_tuples() -> None:
+    class WithIds(list):
+        video_ids = [10, 10, 11, 12]
+
+    base = WithIds([None] * 4)
+    sub = Subset(base, [2, 3])  # videos 11, 12
+    assert choose_indices(sub, 1, [12], False, 0) == [1]
+    with pytest.raises(ValueError, match=r"\[10\] are not in this split"):
+        choose_indices(sub, 1, [10], False, 0)
+    joined = ConcatDataset([base, sub])
+    assert choose_indices(joined, 1, [12, 10], False, 0) == [3, 5, 0, 1]
+    tuples = [(None, 7, 0), (None, 8, 0)]  # samples without a video_id key: read through video_id_of
+    assert choose_indices(tuples, 1, [8], False, 0, video_id_of=lambda i: tuples[i][1]) == [1]
 
 
 def test_choose_indices_without_video_ids_attribute() -> None:

@@ -1,6 +1,6 @@
 """vai-train: Python-config training engine for video models (torchrun DDP, AMP, resume, metrics, reporting).
 
-``run_train``/``run_eval``/``run_feature``/``run_confusion``/``run_visualise`` take the CLI's argument list and return a ``RunResult``.
+``run_train``/``run_eval``/``run_feature``/``run_predict``/``run_confusion``/``run_visualise`` take the CLI's argument list and return a ``RunResult``.
 Names are imported lazily so ``import vai_train.metrics`` stays light.
 """
 
@@ -14,6 +14,7 @@ _LAZY = {
     "run_train": "vai_train.api",
     "run_eval": "vai_train.api",
     "run_feature": "vai_train.api",
+    "run_predict": "vai_train.api",
     "run_confusion": "vai_train.api",
     "run_visualise": "vai_train.api",
     "list_configs_text": "vai_train.api",

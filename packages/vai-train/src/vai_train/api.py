@@ -38,6 +38,14 @@ def run_feature(args: Sequence[str] | argparse.Namespace) -> RunResult:
     return _run(_parse("feature", args))
 
 
+def run_predict(args: Sequence[str] | argparse.Namespace) -> RunResult:
+    """Top classes of video files as ``vai-train predict ARGS`` prints them; ``.metrics["top"]`` holds
+    them per video, ``.metrics["probs"]`` the video-level probabilities."""
+    from vai_train.tools.predict import run_predict as _run
+
+    return _run(_parse("predict", args))
+
+
 def run_confusion(args: Sequence[str] | argparse.Namespace) -> RunResult:
     """Confusion matrices as ``vai-train confusion ARGS`` draws them; ``.metrics`` holds top-1, the mean
     class accuracy and the files written."""
@@ -75,6 +83,8 @@ def dispatch(args: argparse.Namespace) -> Any:
         return run_eval(args)
     if args.command == "feature":
         return run_feature(args)
+    if args.command == "predict":
+        return run_predict(args)
     if args.command == "confusion":
         return run_confusion(args)
     if args.command in ("visualise", "visualize"):

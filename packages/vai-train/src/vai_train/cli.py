@@ -1,4 +1,4 @@
-"""``vai-train train|eval|feature|confusion|visualise|list`` — upstream PyVideoAI's flags on one console script.
+"""``vai-train train|eval|feature|predict|confusion|visualise|list`` — upstream PyVideoAI's flags on one console script.
 
 Single process: ``vai-train train -D D -M M -E E``. Multi-GPU / multi-node: launch the same command
 with ``torchrun ... -m vai_train.cli train ...`` (see docs/train.md "Multi-node").
@@ -150,6 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "feature":
             e.add_argument("-f", "--feature_name", default="features", choices=("features", "logits"))
 
+    pr = sub.add_parser("predict", help="top classes of video files with a trained model")
+    _common(pr)
+    pr.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to classify")
+    pr.add_argument(
+        "-l",
+        "--load_epoch",
+        type=int,
+        default=None,
+        help="-1: last, -2: best, N: epoch N, none: the exp config's load_pretrained",
+    )
+    pr.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
+    pr.add_argument(
+        "-s", "--split", default=None, help="the split whose test pipeline reads the videos (default val)"
+    )
+    pr.add_argument("--top", type=int, default=5, help="classes shown per video (default 5)")
+    pr.add_argument(
+        "-o", "--output", default=None, metavar="FILE", help="also write the table (.csv or .json)"
+    )
+
     c = sub.add_parser("confusion", help="confusion matrices and per-class accuracy of saved predictions")
     _common(c)
     c.add_argument(
@@ -159,7 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="-1: last epoch, -2: best epoch, N: epoch N, none: the newest saved predictions",
     )
-    c.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
+    c.add_argument(
+        "-m",
+        "--mode",
+        default=None,
+        choices=("oneclip", "multicrop"),
+        help="the predictions' mode (default multicrop for multicrop* splits, else oneclip)",
+    )
     c.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
     c.add_argument(
         "--sort",

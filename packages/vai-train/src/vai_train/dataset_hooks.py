@@ -83,11 +83,16 @@ def dataset_attr(dataset: Any, name: str, default: Any = None) -> Any:
     for i, value in enumerate(values[1:], 1):
         if not _alike(value, first):
             raise ValueError(
-                f"the parts of this ConcatDataset have different {name}s (part 0: {first!r}, part {i}: "
-                f"{value!r}) but share its batches: build them with the same options, or set the "
-                f"concatenation's own {name}"
+                f"the parts of this ConcatDataset have different values of {name} (part 0: {_short(first)},"
+                f" part {i}: {_short(value)}) but share its batches: build them with the same options, or set"
+                f" the concatenation's own {name}"
             )
     return first
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 FLIP_PENDING = "flip_pending"
@@ -133,21 +138,33 @@ def _label_list(labels: Any) -> list:
     return [tuple(int(c) for c in x) if isinstance(x, (list, tuple)) else int(x) for x in labels]
 
 
-def dataset_labels(dataset: Any) -> list | None:
-    """The labels a dataset exposes as ``labels`` (vai_data's split datasets: one per split row), one per
-    sample, through ``Subset`` (indexed; only where the inner dataset has one label per sample) and
-    ``ConcatDataset`` (joined) wrappers; None when the dataset, or a part, exposes none."""
-    own = getattr(dataset, "labels", None)
+def _per_sample(dataset: Any, name: str, convert: Callable[[Any], list]) -> list | None:
+    """A per-sample list attribute through ``Subset`` (indexed; only where the inner dataset has one entry
+    per sample) and ``ConcatDataset`` (joined) wrappers; None when the dataset, or a part, has none."""
+    own = getattr(dataset, name, None)
     if own is not None:
-        return _label_list(own)
+        return convert(own)
     if isinstance(dataset, Subset):
-        inner = dataset_labels(dataset.dataset)
+        inner = _per_sample(dataset.dataset, name, convert)
         if inner is None or len(inner) != len(dataset.dataset):
             return None
         return [inner[int(i)] for i in dataset.indices]
     if isinstance(dataset, ConcatDataset):
-        parts = [dataset_labels(d) for d in dataset.datasets]
+        parts = [_per_sample(d, name, convert) for d in dataset.datasets]
         if any(p is None for p in parts):
             return None
-        return [label for part in parts for label in part]
+        return [x for part in parts for x in part]
     return None
+
+
+def dataset_video_ids(dataset: Any) -> list[int] | None:
+    """One video id per sample from the dataset's ``video_ids`` (vai_data's datasets have it), through
+    ``Subset`` and ``ConcatDataset`` wrappers; None when it, or a part, has none."""
+    return _per_sample(dataset, "video_ids", lambda ids: [int(v) for v in ids])
+
+
+def dataset_labels(dataset: Any) -> list | None:
+    """The labels a dataset exposes as ``labels`` (vai_data's split datasets: one per split row), one per
+    sample, through ``Subset`` (indexed; only where the inner dataset has one label per sample) and
+    ``ConcatDataset`` (joined) wrappers; None when the dataset, or a part, exposes none."""
+    return _per_sample(dataset, "labels", _label_list)

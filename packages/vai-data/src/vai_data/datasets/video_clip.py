@@ -40,6 +40,7 @@ from ..transforms.pending_resize import RESIZE_PENDING
 from .device_options import resolve_flip_on_device, resolve_resize_on_device
 from .flow import FlowSource, check_flow_dataset, check_flow_mode, invert_u, stack_neighbours
 from .label_override import LabelOverride, target_from_indices
+from .other_videos import dataset_on_videos
 from .resilience import BadSampleTracker, sample_seed
 from .split_dataset import SplitDataset, checked_crop_scales
 from .storage import STORAGES, detect_storage, make_frame_source
@@ -199,6 +200,12 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
         # test mode: the spatial views of one (video, temporal view) are consecutive samples reading the
         # same frames at the same scale; keep the last decoded clip so they decode once, not once per crop
         self._test_clip_cache: tuple | None = None
+
+    def with_videos(self, paths: Sequence[str | os.PathLike]) -> VideoClipDataset:
+        """This test-mode dataset's pipeline (sampling, views, crops, normalisation, backend) on the video
+        files ``paths`` instead of its split: video ids ``0..n-1``, placeholder labels (see
+        :func:`~vai_data.datasets.other_videos.dataset_on_videos`); ``vai-train predict`` uses it."""
+        return dataset_on_videos(self, paths)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

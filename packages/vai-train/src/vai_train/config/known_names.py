@@ -62,11 +62,6 @@ KNOWN_EXP_NAMES = frozenset(
         "metric_plotter",
         "telegram_reporter",
         "feature_extract_model",
-        # the model config's normalisation, which an exp config may override (read by `vai-train visualise`)
-        "input_mean",
-        "input_std",
-        "input_normalise",
-        "input_bgr",
     }
 )
 #: names the loader puts into every exp config

@@ -99,20 +99,18 @@ def restore_criterion(criterion: Any, state: dict[str, Any] | None, source: str)
 def prepare_eval_criterion(
     criterion: Any, device: torch.device, ckpt: dict[str, Any] | None, source: str
 ) -> Any:
-    """The criterion ``eval`` scores a split with. A stepped one that must know the run's length (e.g.
-    ProSelfLC on ``-s train``) is told the length the checkpoint's run had and given its state, so the
-    loss is the one training computed at that checkpoint; without such a checkpoint it is a one-line
-    ValueError. Other criteria are only moved to the device."""
+    """The criterion ``eval`` scores a split with, on the device. A stepped one (``step()``) with a
+    ``set_total_steps`` is told the run's length the checkpoint records (``criterion_run``), and a stepped
+    one gets the checkpoint's ``criterion_state`` (e.g. ProSelfLC's time), so the loss is the one training
+    computed at that checkpoint. Where the checkpoint records no length (``load_pretrained()`` weights, a
+    checkpoint from before the key existed) the criterion is left as the config built it: one that needs
+    the length raises its own error when scoring (ProSelfLC without ``total_time``)."""
     criterion = criterion_on_device(criterion, device)
-    if criterion_step_counter(criterion) is None or not callable(getattr(criterion, "set_total_steps", None)):
+    if criterion_step_counter(criterion) is None or not ckpt:
         return criterion
-    run = (ckpt or {}).get("criterion_run")
-    if run is None:
-        where = source if ckpt is not None else "load_pretrained() weights"
-        raise ValueError(
-            f"the criterion {type(criterion).__name__} depends on the training run's length and time, which"
-            f" {where} do not record: evaluate a checkpoint this version of vai-train saved (-l -1, -2 or N)"
-        )
-    criterion = prepare_train_criterion(criterion, device, int(run[0]), int(run[1]))
-    restore_criterion(criterion, ckpt.get("criterion_state"), source)
+    run = ckpt.get("criterion_run")
+    if run is not None and callable(getattr(criterion, "set_total_steps", None)):
+        criterion = prepare_train_criterion(criterion, device, int(run[0]), int(run[1]))
+    if ckpt.get("criterion_state") is not None:
+        restore_criterion(criterion, ckpt["criterion_state"], source)
     return criterion

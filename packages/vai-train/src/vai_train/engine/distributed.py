@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -78,9 +79,21 @@ def init_distributed(device: str | None = None) -> DistInfo:
 
 
 def cleanup_distributed() -> None:
-    """Destroy the process group if one was created."""
+    """Destroy the process group if one was created. Unreachable objects that still hold it (a DDP
+    model's reducer, finished gloo work, often in reference cycles) are collected first, while the
+    interpreter is whole: freed during interpreter shutdown instead, gloo's threads can abort the process
+    (SIGABRT, "terminate called without an active exception") after the run has finished."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
+
+
+def refuse_under_torchrun(command: str) -> None:
+    """One line when started by torchrun with several processes: every rank would write the same files."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError(
+            f"{command} runs as one process: start it without torchrun (WORLD_SIZE is {os.environ['WORLD_SIZE']})"
+        )
 
 
 def barrier(info: DistInfo) -> None:

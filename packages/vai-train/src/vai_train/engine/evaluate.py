@@ -80,7 +80,7 @@ def _load_model(
     return model, int(ckpt["epoch"]), crit
 
 
-def _prepare(
+def prepare_model(
     args: argparse.Namespace, prefix: str
 ) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str, tuple]:
     """Process group, configs, version, model with its weights, epoch, split, and (the checkpoint's
@@ -100,34 +100,61 @@ def _prepare(
     return info, cfg, rd, model, epoch, _split(args), (crit, str(ckpt))
 
 
-def _loader(
-    cfg: ExpConfig, split: str, info: DistInfo, args: argparse.Namespace
+def eval_loader(
+    cfg: ExpConfig, split: str, info: DistInfo, args: argparse.Namespace, dataset: Any = None
 ) -> torch.utils.data.DataLoader:
-    ds = cfg.get_torch_dataset(split)
+    """The non-shuffling, sharded loader of the split's dataset (or of ``dataset``, read as that split)."""
+    ds = cfg.get_torch_dataset(split) if dataset is None else dataset
     workers = B.resolve_num_workers(args.num_workers, cfg)
     collate = cfg.get_collate_fn(split, ds, training=False)
     return B.make_eval_loader(ds, cfg.val_batch_size, info, args.seed, workers, collate)
+
+
+def infer(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    cfg: ExpConfig,
+    split: str,
+    info: DistInfo,
+    args: argparse.Namespace,
+    criterion: Any = None,
+    activation: bool = True,
+    desc: str | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """``run_inference`` with the split's unpack and input reshape, the config's last activation (unless
+    ``activation=False``) and AMP as ``--amp``/``use_amp`` ask."""
+    return run_inference(
+        model,
+        loader,
+        info,
+        cfg.get_data_unpack_func(split),
+        cfg.get_input_reshape_func(split),
+        cfg.last_activation() if activation else None,
+        criterion,
+        resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device),
+        desc=desc or split,
+        progress=not args.no_progress,
+        **kwargs,
+    )
 
 
 def run_eval(args: argparse.Namespace) -> RunResult:
     """Evaluate and write ``{split}_loss``, ``{split}_runtime_sec`` and metrics into the epoch's summary row."""
     info = None
     try:
-        info, cfg, rd, model, epoch, split, crit_ckpt = _prepare(args, "eval")
-        loader = _loader(cfg, split, info, args)
+        info, cfg, rd, model, epoch, split, crit_ckpt = prepare_model(args, "eval")
         metrics = B.split_metrics(cfg, split, multicrop=args.mode == "multicrop")
-        amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
-        out = run_inference(
+        criterion = prepare_eval_criterion(cfg.get_criterion(split), info.device, *crit_ckpt)
+        out = infer(
             model,
-            loader,
+            eval_loader(cfg, split, info, args),
+            cfg,
+            split,
             info,
-            cfg.get_data_unpack_func(split),
-            cfg.get_input_reshape_func(split),
-            cfg.last_activation(),
-            prepare_eval_criterion(cfg.get_criterion(split), info.device, *crit_ckpt),
-            amp,
+            args,
+            criterion,
             desc=f"eval {split}",
-            progress=not args.no_progress,
         )
         row: dict[str, Any] = {f"{split}_runtime_sec": out["runtime_sec"], f"{split}_loss": out["loss"]}
         rows: list[dict[str, Any]] = []
@@ -241,21 +268,18 @@ def run_feature(args: argparse.Namespace) -> RunResult:
             "-p: feature always saves its features to predictions/*.npz; -p (save predictions) is for eval"
         )
     try:
-        info, cfg, rd, model, epoch, split, _ = _prepare(args, "feature")
+        info, cfg, rd, model, epoch, split, _ = prepare_model(args, "feature")
         name = args.feature_name
         fmodel = feature_model(cfg, model, name)
-        amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
-        out = run_inference(
+        out = infer(
             fmodel,
-            _loader(cfg, split, info, args),
+            eval_loader(cfg, split, info, args),
+            cfg,
+            split,
             info,
-            cfg.get_data_unpack_func(split),
-            cfg.get_input_reshape_func(split),
-            None,
-            None,
-            amp,
+            args,
+            activation=False,
             desc=f"{name} {split}",
-            progress=not args.no_progress,
             extra_keys=("spatial_idx", "temporal_idx"),
         )
         result = RunResult(rd.path if rd else None, [], None, None, epoch, epoch, command="feature")

@@ -28,7 +28,7 @@ class RunResult:
     def summary_line(self) -> str:
         """One line for the console: the main metric and where the results are."""
         where = f" — results in {self.run_dir}" if self.run_dir is not None else ""
-        if self.command in ("confusion", "visualise"):
+        if self.command in ("predict", "confusion", "visualise"):
             return str(self.metrics.get("summary", self.command))
         if self.command == "feature":
             return f"{self.metrics.get('path', 'features')} — {self.metrics.get('num_videos')} videos"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +74,16 @@ def predictions_path(rd: RunDir, epoch: int, split: str, mode: str) -> Path:
     if path.is_file():
         return path
     have = ", ".join(str(e) for e in saved_prediction_epochs(rd, split, mode)) or "none"
+    other = "oneclip" if mode == "multicrop" else "multicrop"
+    also = (
+        f"; {split} {other} predictions exist for epochs {', '.join(map(str, saved))} (-m {other})"
+        if (saved := saved_prediction_epochs(rd, split, other))
+        else ""
+    )
+    load = f" -l {epoch}" if epoch > 0 else ""  # epoch 0: the load_pretrained() weights, eval without -l
     raise FileNotFoundError(
-        f"{path} does not exist (epochs with {split} {mode} predictions: {have}); save them with "
-        f"`vai-train eval ... -l {epoch}{' -m multicrop' if mode == 'multicrop' else ''} -s {split} -p`"
+        f"{path} does not exist (epochs with {split} {mode} predictions: {have}{also}); save them with "
+        f"`vai-train eval ...{load}{' -m multicrop' if mode == 'multicrop' else ''} -s {split} -p`"
     )
 
 
@@ -103,6 +110,13 @@ def class_names_of(dataset_cfg: Any, num_classes: int) -> list[str] | None:
         return None
     if keys is None:
         return None
+    if isinstance(keys, Mapping):  # {class index: name}
+        if not all(i in keys for i in range(num_classes)):
+            logger.warning(
+                "class_keys does not name every class index 0..%d; showing class ids", num_classes - 1
+            )
+            return None
+        keys = [keys[i] for i in range(num_classes)]
     keys = [str(k) for k in keys]
     if len(keys) != num_classes:
         logger.warning(
@@ -131,14 +145,18 @@ def train_class_counts(get_dataset: Any, num_classes: int) -> list[int] | None:
     return counts
 
 
-def sort_keys(requested: str, have_train_counts: bool) -> list[str]:
-    """The sort orders to draw: one, or ``all`` (``train_freq`` only with train counts)."""
+def sort_keys(requested: str, have_train_counts: bool, skipped: bool = False) -> list[str]:
+    """The sort orders to draw: one, or ``all`` (``train_freq`` only with train counts; ``skipped``: they
+    were not asked for, ``--no-train-counts``)."""
     if requested == "all":
         return [k for k in SORT_KEYS if k != "train_freq" or have_train_counts]
     if requested == "train_freq" and not have_train_counts:
+        if skipped:
+            raise ValueError("--sort train_freq needs the train counts that --no-train-counts leaves out")
         raise ValueError(
-            "--sort train_freq needs the train split's labels, and the train dataset does not expose them "
-            "(a `labels` attribute, as vai_data's datasets have); use --sort class_id, val_freq or accuracy"
+            "--sort train_freq needs the train split's labels, and they could not be read (the train dataset"
+            " has no `labels` attribute, as vai_data's datasets have, or could not be built: see the INFO"
+            " line); use --sort class_id, val_freq or accuracy"
         )
     return [requested]
 
@@ -146,10 +164,14 @@ def sort_keys(requested: str, have_train_counts: bool) -> list[str]:
 def run_confusion(args: argparse.Namespace) -> RunResult:
     """Draw the confusion matrices of one predictions file of a version; see the module docstring."""
     from vai_train.engine import builders as B
+    from vai_train.engine.distributed import refuse_under_torchrun
     from vai_train.engine.trainer import exp_dir_of, load_cfg
     from vai_train.reporting.plots import confusion_matrix_figure, plot_confusion_matrix
 
+    refuse_under_torchrun("confusion")
     split = args.split or ("multicropval" if args.mode == "multicrop" else "val")
+    # -m left out: the mode training's -p files of the split have (multicrop for multicrop* splits)
+    mode = args.mode or ("multicrop" if split.startswith("multicrop") else "oneclip")
     cfg = load_cfg(args)
     if args.predictions is not None:
         path = Path(args.predictions)
@@ -157,8 +179,8 @@ def run_confusion(args: argparse.Namespace) -> RunResult:
     else:
         rd = resolve_version(exp_dir_of(args), args.version)
         best_field, higher = B.best_metric_info(cfg, B.split_metrics(cfg, "val"))
-        epoch = _epoch_for(rd, args.load_epoch, best_field, higher, split, args.mode)
-        path = predictions_path(rd, epoch, split, args.mode)
+        epoch = _epoch_for(rd, args.load_epoch, best_field, higher, split, mode)
+        path = predictions_path(rd, epoch, split, mode)
     probs, labels = single_label_arrays(load_predictions(path), path)
     num_classes = probs.shape[1]
     if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
@@ -170,7 +192,7 @@ def run_confusion(args: argparse.Namespace) -> RunResult:
     counts = None if args.no_train_counts else train_class_counts(cfg.get_torch_dataset, num_classes)
     out_dir = (rd.plots if rd is not None else path.parent) / "per_class_accuracy" / path.stem
     written: list[Path] = []
-    for key in sort_keys(args.sort, counts is not None):
+    for key in sort_keys(args.sort, counts is not None, args.no_train_counts):
         written += plot_confusion_matrix(cm, out_dir, names, key, counts)
     if rd is not None and epoch is not None and not args.no_tensorboard:
         from vai_train.reporting.tensorboard import TensorBoardLogger

@@ -14,16 +14,16 @@ import argparse
 import logging
 import random
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Subset, default_collate
 
-from vai_train.dataset_hooks import dataset_attr, device_input_func, set_dataset_epoch
+from vai_train.dataset_hooks import dataset_attr, dataset_video_ids, device_input_func, set_dataset_epoch
 from vai_train.engine.result import RunResult
 
 logger = logging.getLogger(__name__)
@@ -33,29 +33,35 @@ SHEET_COLUMNS = 8
 
 
 def choose_indices(
-    dataset: Any, n: int, video_ids: Sequence[int] | None, shuffle: bool, seed: int
+    dataset: Any,
+    n: int,
+    video_ids: Sequence[int] | None,
+    shuffle: bool,
+    seed: int,
+    video_id_of: Callable[[int], int] | None = None,
 ) -> list[int]:
-    """Sample indices: every view of the given video ids (in their order; a dataset without a ``video_ids``
-    attribute is read in order, its views of one video one after another), else ``n`` samples (a seeded random
-    pick when ``shuffle``, as a training loader draws them; else the first ``n``)."""
+    """Sample indices: every view of the given video ids (in their order), else ``n`` samples (a seeded random
+    pick when ``shuffle``, else the first ``n``). The ids come from the dataset's ``video_ids`` (through
+    ``Subset``/``ConcatDataset``); a dataset without one is read in order with ``video_id_of(index)``
+    (default ``dataset[index]["video_id"]``), its views of one video one after another."""
     size = len(dataset)
     if size == 0:
         raise ValueError("the split's dataset is empty; nothing to visualise")
     if video_ids:
-        ids = dataset_attr(dataset, "video_ids")
+        wanted = [int(v) for v in video_ids]
+        ids = dataset_video_ids(dataset)
         if ids is None:  # read samples until every id and the views that follow it were found
-            wanted, ids = {int(v) for v in video_ids}, []
+            read = video_id_of or (lambda i: int(dataset[i]["video_id"]))
+            ids = []
             for i in range(size):
-                vid = int(dataset[i]["video_id"])
-                if vid not in wanted and wanted <= set(ids):
+                vid = read(i)
+                if vid not in wanted and set(wanted) <= set(ids):
                     break
                 ids.append(vid)
-        ids = [int(v) for v in ids]
-        picked = [i for v in video_ids for i, vid in enumerate(ids) if vid == int(v)]
-        missing = [v for v in video_ids if int(v) not in ids]
+        missing = [v for v in wanted if v not in ids]
         if missing:
             raise ValueError(f"-i: video ids {missing} are not in this split ({size} samples)")
-        return picked
+        return [i for v in wanted for i, vid in enumerate(ids) if vid == v]
     if n < 1:
         raise ValueError(f"-n {n}: visualise at least one sample")
     if shuffle:
@@ -63,25 +69,71 @@ def choose_indices(
     return list(range(min(n, size)))
 
 
-def denormalise_stats(cfg: Any, channels: int) -> tuple[torch.Tensor, torch.Tensor, float, bool] | None:
-    """(mean, std, scale, bgr) undoing the model config's normalisation for ``channels`` channels, or None
-    when the config has no ``input_mean``/``input_std`` that fit (then clips are min-max scaled)."""
-    mean, std = cfg.get("input_mean"), cfg.get("input_std")
+class Normalisation(NamedTuple):
+    """How clips were normalised: ``(x [/ 255] - mean) / std``, channels reversed first when ``bgr``."""
+
+    mean: Sequence[float]
+    std: Sequence[float]
+    scale_255: bool
+    bgr: bool
+    source: str
+
+
+def normalisation_of(dataset: Any, cfg: Any) -> Normalisation | None:
+    """The dataset's own ``normalize`` (vai_data's datasets: ``mean``, ``std``, ``scale_255``, ``bgr``), else the
+    model config's ``input_mean``/``input_std``/``input_normalise``/``input_bgr``; None when neither is there."""
+    try:
+        norm = dataset_attr(dataset, "normalize")
+    except ValueError:  # the parts of a ConcatDataset normalise differently
+        norm = None
+    if (
+        norm is not None
+        and getattr(norm, "mean", None) is not None
+        and getattr(norm, "std", None) is not None
+    ):
+        return Normalisation(
+            _floats(norm.mean),
+            _floats(norm.std),
+            bool(getattr(norm, "scale_255", True)),
+            bool(getattr(norm, "bgr", False)),
+            "the dataset's normalize",
+        )
+    model_cfg = cfg.model_cfg
+    mean, std = getattr(model_cfg, "input_mean", None), getattr(model_cfg, "input_std", None)
     if mean is None or std is None:
         return None
-    mean = torch.as_tensor(mean, dtype=torch.float32).flatten()
-    std = torch.as_tensor(std, dtype=torch.float32).flatten()
-    if mean.shape != std.shape:
+    return Normalisation(
+        _floats(mean),
+        _floats(std),
+        bool(getattr(model_cfg, "input_normalise", True)),
+        bool(getattr(model_cfg, "input_bgr", False)),
+        "the model config's input_mean/input_std",
+    )
+
+
+def _floats(values: Any) -> list[float]:
+    return [float(v) for v in torch.as_tensor(values, dtype=torch.float32).flatten()]
+
+
+def denormalise_stats(
+    norm: Normalisation | None, channels: int
+) -> tuple[torch.Tensor, torch.Tensor, float, bool] | None:
+    """(mean, std, scale, bgr) undoing ``norm`` for ``channels`` channels, or None when it does not fit
+    them (then clips are min-max scaled). A grey clip with 3-value statistics uses their luma, as vai_data
+    normalises grey clips; 1-value statistics serve every channel."""
+    if norm is None:
         return None
-    if channels == 1 and mean.numel() == 3:  # grey clips normalised with RGB statistics' luma
+    mean, std = torch.tensor(norm.mean), torch.tensor(norm.std)
+    if mean.shape != std.shape or mean.numel() == 0:
+        return None
+    if channels == 1 and mean.numel() == 3:
         w = torch.tensor(GREY_COEFFS)
         mean, std = (mean * w).sum().view(1), (std * w).sum().view(1)
     elif mean.numel() == 1:
         mean, std = mean.expand(channels), std.expand(channels)
     elif mean.numel() != channels:
         return None
-    scale = 255.0 if cfg.get("input_normalise", True) else 1.0
-    return mean, std, scale, bool(cfg.get("input_bgr", False)) and channels == 3
+    return mean, std, 255.0 if norm.scale_255 else 1.0, norm.bgr and channels == 3
 
 
 def to_uint8_frames(clip: torch.Tensor, stats: tuple | None) -> np.ndarray:
@@ -158,13 +210,18 @@ def run_visualise(args: argparse.Namespace) -> RunResult:
 
     if args.fps <= 0:
         raise ValueError(f"--fps {args.fps}: frames per second must be positive")
+    from vai_train.engine.distributed import refuse_under_torchrun
+
+    refuse_under_torchrun("visualise")
     cfg = load_cfg(args)
     seed_everything(args.seed)
     split = args.split
     dataset = cfg.get_torch_dataset(split)
-    set_dataset_epoch(dataset, 0)  # epoch 0's augmentation, as the first training epoch draws it
+    set_dataset_epoch(dataset, 1)  # the first training epoch's augmentation (epochs count from 1)
     training = split == "train"
-    indices = choose_indices(dataset, args.num_samples, args.video_ids, training, args.seed)
+    indices = choose_indices(
+        dataset, args.num_samples, args.video_ids, training, args.seed, _video_id_reader(cfg, split, dataset)
+    )
     clips, model_input, uids, labels = model_inputs(cfg, split, indices, dataset, training)
     shown, what = clips, "the clips before the input reshape"
     if not args.before_reshape:
@@ -183,15 +240,22 @@ def run_visualise(args: argparse.Namespace) -> RunResult:
             f"visualise draws (N, C, T, H, W) clip batches; the split gives {type(shown).__name__}"
             f"{tuple(shown.shape) if isinstance(shown, torch.Tensor) else ''}"
         )
-    stats = None if args.denormalise == "minmax" else denormalise_stats(cfg, shown.shape[1])
-    if stats is None and args.denormalise == "auto":
-        logger.info(
-            "no input_mean/input_std fitting %d channels in the configs: min-max scaling each clip",
-            shown.shape[1],
-        )
+    norm = normalisation_of(dataset, cfg)
+    stats = None if args.denormalise == "minmax" else denormalise_stats(norm, shown.shape[1])
+    if args.denormalise == "auto":
+        if stats is None:
+            logger.info(
+                "no normalisation statistics fitting %d channels (dataset normalize or model config): "
+                "min-max scaling each clip",
+                shown.shape[1],
+            )
+        else:
+            logger.info("de-normalising with %s", norm.source)
     names = class_names_of(cfg.dataset_cfg, cfg.num_classes)
     out = Path(args.output) if args.output else exp_dir_of(args) / "visualisations" / split
     out.mkdir(parents=True, exist_ok=True)
+    for old in [*out.glob("[0-9][0-9][0-9]_video*.gif"), *out.glob("[0-9][0-9][0-9]_video*.jpg")]:
+        old.unlink()  # an earlier call's samples: the folder shows this call's batch only
     files, sheets = [], []
     for i in range(shown.shape[0]):
         frames = to_uint8_frames(shown[i], stats)
@@ -216,6 +280,18 @@ def run_visualise(args: argparse.Namespace) -> RunResult:
         },
         command="visualise",
     )
+
+
+def _video_id_reader(cfg: Any, split: str, dataset: Any) -> Callable[[int], int]:
+    """``index -> video id`` through the split's collate and data unpack (samples may be dicts or tuples)."""
+    collate = cfg.get_collate_fn(split, dataset, training=False) or default_collate
+    unpack = cfg.get_data_unpack_func(split)
+
+    def read(index: int) -> int:
+        _, uids, _, _ = unpack(collate([dataset[index]]))
+        return int(torch.as_tensor(uids).flatten()[0])
+
+    return read
 
 
 def _tensorboard(cfg: Any, log_dir: Path, sheets: list, graph_input: Any) -> None:
