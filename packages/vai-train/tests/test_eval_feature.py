@@ -104,3 +104,25 @@ def test_inference_without_index_keys_records_zeros() -> None:
             extra_keys=("spatial_idx", "temporal_idx"),
         )
         assert out["spatial_idx"].tolist() == [0] * 5 and out["temporal_idx"].tolist() == [0] * 5
+
+
+def test_eval_p_without_a_version_gives_the_new_one_logs_and_configs(
+    base_args: list[str], tmp_path: Path
+) -> None:
+    res = run_eval(base_args + ["-p"])  # load_pretrained() weights, no version yet: -p creates one
+    version = res.run_dir
+    assert (version / "predictions" / "epoch_0000_val_oneclip.npz").is_file()
+    assert "predictions saved to" in (version / "logs" / "eval_INFO.log").read_text()
+    assert (version / "configs" / "eval_args.json").is_file() and not (
+        version / "configs" / "args.json"
+    ).exists()
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "feature", "predict"])
+def test_load_epoch_below_minus_two_is_one_line(
+    base_args: list[str], command: str, capsys: pytest.CaptureFixture
+) -> None:
+    extra = ["x.mp4"] if command == "predict" else []
+    assert main([command, *base_args, *extra, "-l", "-3"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert len(err) == 1 and "-l -3: use -1 (" in err[0] and "or an epoch number N >= 0" in err[0]

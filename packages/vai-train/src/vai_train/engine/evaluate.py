@@ -22,11 +22,12 @@ from vai_train.engine.distributed import DistInfo, cleanup_distributed, init_dis
 from vai_train.engine.loop import resolve_amp, run_inference
 from vai_train.engine.reports import make_telegram, replot, save_split_predictions, setup_run_logging
 from vai_train.engine.result import RunResult
-from vai_train.engine.resume import best_epoch_of, epoch_checkpoint
+from vai_train.engine.resume import best_epoch_of, check_load_epoch, epoch_checkpoint
 from vai_train.engine.rng import seed_everything
 from vai_train.engine.trainer import exp_dir_of, load_cfg
+from vai_train.logging_setup import RecordBuffer
 from vai_train.metrics import average_per_video
-from vai_train.rundir import RunDir, last_version, new_version, resolve_version
+from vai_train.rundir import RunDir, last_version, new_version, resolve_version, save_configs
 from vai_train.summary import read_summary, update_row
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,19 @@ def _pick(
     return rd, epoch_checkpoint(rd, epoch, "the best epoch" if args.load_epoch == -2 else ""), epoch
 
 
-def output_dir(rd: RunDir | None, args: argparse.Namespace) -> RunDir:
+def output_dir(
+    rd: RunDir | None, args: argparse.Namespace, cfg: ExpConfig, early: RecordBuffer, prefix: str
+) -> RunDir:
     """The run dir to write files into; a new version only when there is none (and only now, when a
-    file is about to be written)."""
-    return (rd or new_version(exp_dir_of(args))).create()
+    file is about to be written). A new one gets this command's log files (``<prefix>_*.log``, with what
+    was logged so far) and its configs and ``<prefix>_args.json``, as a trained version has."""
+    if rd is not None:
+        return rd.create()
+    rd = new_version(exp_dir_of(args)).create()
+    setup_run_logging(rd.logs, args.log_level, 0, prefix, replay=early.detach())
+    save_configs(rd, cfg.files, vars(args), prefix=f"{prefix}_")
+    logger.info("%s: new version %s for its output", prefix, rd.path)
+    return rd
 
 
 def _load_model(
@@ -85,6 +95,7 @@ def prepare_model(
 ) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str, tuple]:
     """Process group, configs, version, model with its weights, epoch, split, and (the checkpoint's
     criterion entries, its path) for :func:`prepare_eval_criterion`."""
+    check_load_epoch(args.load_epoch, "-1 (the last checkpoint), -2 (the best epoch)")
     info = init_distributed(args.device)
     setup_run_logging(None, args.log_level, info.rank, prefix)
     cfg = load_cfg(args)
@@ -142,6 +153,7 @@ def infer(
 def run_eval(args: argparse.Namespace) -> RunResult:
     """Evaluate and write ``{split}_loss``, ``{split}_runtime_sec`` and metrics into the epoch's summary row."""
     info = None
+    early = RecordBuffer().attach()  # replayed into the log files of a version eval creates
     try:
         info, cfg, rd, model, epoch, split, crit_ckpt = prepare_model(args, "eval")
         metrics = B.split_metrics(cfg, split, multicrop=args.mode == "multicrop")
@@ -167,7 +179,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             elif rd is not None:
                 rows = read_summary(rd.summary_csv)
             if args.save_predictions:
-                rd = output_dir(rd, args)
+                rd = output_dir(rd, args, cfg, early, "eval")
                 save_split_predictions(
                     rd,
                     epoch if epoch is not None else 0,
@@ -186,6 +198,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
             )
         return _result(rd, rows, split, metrics, row, epoch, args.mode)
     finally:
+        early.detach()
         cleanup_distributed()
 
 
@@ -267,6 +280,7 @@ def run_feature(args: argparse.Namespace) -> RunResult:
         raise ValueError(
             "-p: feature always saves its features to predictions/*.npz; -p (save predictions) is for eval"
         )
+    early = RecordBuffer().attach()  # replayed into the log files of a version feature creates
     try:
         info, cfg, rd, model, epoch, split, _ = prepare_model(args, "feature")
         name = args.feature_name
@@ -284,7 +298,7 @@ def run_feature(args: argparse.Namespace) -> RunResult:
         )
         result = RunResult(rd.path if rd else None, [], None, None, epoch, epoch, command="feature")
         if info.is_main:
-            rd = output_dir(rd, args)
+            rd = output_dir(rd, args, cfg, early, "feature")
             result.run_dir = rd.path
             clip = out["probs"]
             video_feats, video_labels = average_per_video(clip, out["labels"], out["video_ids"])
@@ -317,4 +331,5 @@ def run_feature(args: argparse.Namespace) -> RunResult:
             }
         return result
     finally:
+        early.detach()
         cleanup_distributed()

@@ -45,6 +45,12 @@ class StartPoint:
     source: RunDir | None = None  # -l N: the version the new one continues
 
 
+def check_load_epoch(load_epoch: int | None, meaning: str) -> None:
+    """One line for a ``-l`` below -2 (``meaning``: what -1 and -2 mean for this command)."""
+    if load_epoch is not None and load_epoch < -2:
+        raise ValueError(f"-l {load_epoch}: use {meaning} or an epoch number N >= 0")
+
+
 def best_epoch_of(rd: RunDir, best_field: str, higher_is_better: bool) -> int:
     """Epoch of the best summary row; one clear line if there is none."""
     row = best_row(read_summary(rd.summary_csv), best_field, higher_is_better)

@@ -32,7 +32,7 @@ from vai_train.engine.loop import NonFiniteLossError, resolve_amp
 from vai_train.engine.reports import Reporter, setup_run_logging
 from vai_train.engine.restore import restore_state as _restore
 from vai_train.engine.result import RunResult
-from vai_train.engine.resume import StartPoint, choose_start
+from vai_train.engine.resume import StartPoint, check_load_epoch, choose_start
 from vai_train.engine.rng import seed_everything
 from vai_train.logging_setup import RecordBuffer
 from vai_train.rundir import args_history, experiment_dir, remove_version, save_configs
@@ -73,6 +73,7 @@ def run_train(args: argparse.Namespace) -> RunResult:
         raise ValueError(f"save policy -s {save_mode!r} unknown; use one of {', '.join(SAVE_POLICIES)}")
     if args.num_epochs is not None and args.num_epochs < 0:
         raise ValueError(f"-e {args.num_epochs}: the number of epochs cannot be negative")
+    check_load_epoch(args.load_epoch, "-1 (resume the last version), -2 (a new version from its best epoch)")
     info = init_distributed(args.device)
     try:
         return _train(args, info)

@@ -19,7 +19,9 @@ from typing import Any
 import torch
 
 from vai_train.dataset_hooks import dataset_labels
+from vai_train.engine.reports import setup_run_logging
 from vai_train.engine.result import RunResult
+from vai_train.logging_setup import RecordBuffer
 from vai_train.metrics.confusion import SORT_KEYS, confusion_matrix, per_class_accuracy
 from vai_train.reporting.predictions import load_predictions, predictions_filename
 from vai_train.rundir import RunDir, resolve_version
@@ -163,12 +165,22 @@ def sort_keys(requested: str, have_train_counts: bool, skipped: bool = False) ->
 
 def run_confusion(args: argparse.Namespace) -> RunResult:
     """Draw the confusion matrices of one predictions file of a version; see the module docstring."""
-    from vai_train.engine import builders as B
     from vai_train.engine.distributed import refuse_under_torchrun
+
+    refuse_under_torchrun("confusion")
+    setup_run_logging(None, args.log_level, 0, "confusion")
+    early = RecordBuffer().attach()
+    try:
+        return _confusion(args, early)
+    finally:
+        early.detach()
+
+
+def _confusion(args: argparse.Namespace, early: RecordBuffer) -> RunResult:
+    from vai_train.engine import builders as B
     from vai_train.engine.trainer import exp_dir_of, load_cfg
     from vai_train.reporting.plots import confusion_matrix_figure, plot_confusion_matrix
 
-    refuse_under_torchrun("confusion")
     split = args.split or ("multicropval" if args.mode == "multicrop" else "val")
     # -m left out: the mode training's -p files of the split have (multicrop for multicrop* splits)
     mode = args.mode or ("multicrop" if split.startswith("multicrop") else "oneclip")
@@ -181,6 +193,8 @@ def run_confusion(args: argparse.Namespace) -> RunResult:
         best_field, higher = B.best_metric_info(cfg, B.split_metrics(cfg, "val"))
         epoch = _epoch_for(rd, args.load_epoch, best_field, higher, split, mode)
         path = predictions_path(rd, epoch, split, mode)
+    if rd is not None:  # its log files: logs/confusion_*.log of the version
+        setup_run_logging(rd.logs, args.log_level, 0, "confusion", replay=early.detach())
     probs, labels = single_label_arrays(load_predictions(path), path)
     num_classes = probs.shape[1]
     if int(labels.min()) < 0 or int(labels.max()) >= num_classes:

@@ -211,8 +211,10 @@ def run_visualise(args: argparse.Namespace) -> RunResult:
     if args.fps <= 0:
         raise ValueError(f"--fps {args.fps}: frames per second must be positive")
     from vai_train.engine.distributed import refuse_under_torchrun
+    from vai_train.engine.reports import setup_run_logging
 
     refuse_under_torchrun("visualise")
+    setup_run_logging(None, args.log_level, 0, "visualise")  # console only: no version is involved
     cfg = load_cfg(args)
     seed_everything(args.seed)
     split = args.split
