@@ -104,7 +104,10 @@ def test_a_version_without_source_json_is_linked_by_its_recorded_arguments(chain
     version below) and N (start N + 1). -l -2 does not record the epoch it picked: the walk stops there."""
     v1 = chain.rd(1)
     v1.configs.mkdir(parents=True)
-    (v1.configs / "args.json").write_text(json.dumps({"load_epoch": None, "version": "auto", "seed": 0}))
+    first = json.dumps({"load_epoch": None, "version": "auto", "seed": 0})
+    chain.v0.configs.mkdir(parents=True, exist_ok=True)
+    (chain.v0.configs / "args.json").write_text(first)  # the source's own invocation, copied into v1
+    (v1.configs / "args.json").write_text(first)
     (v1.configs / "args_1.json").write_text(json.dumps({"load_epoch": load_epoch, "version": version}))
     (v1.configs / "args_2.json").write_text(json.dumps({"load_epoch": -1, "version": "1"}))  # a resume
     _pseudo(v1).mkdir(parents=True)
@@ -139,3 +142,21 @@ def test_the_walk_back_stops_at_the_depth_limit(chain, caplog, monkeypatch):
         chain.run(7, 6, chain.rd(5))
     assert chain.t.computed == [1, 4, 7, 6]
     assert "more than 3 versions long" in caplog.text
+
+
+def test_a_version_in_the_sources_place_is_not_taken_for_it(chain):
+    """The args fallback names a version by number (-v, or auto: the highest below): if the source was
+    deleted, or another run made a version in between, the folder there has another history and is not
+    followed (its files came from other weights)."""
+    v1 = chain.rd(1)
+    v1.configs.mkdir(parents=True)
+    (v1.configs / "args.json").write_text(json.dumps({"load_epoch": None, "version": "auto", "seed": 0}))
+    (v1.configs / "args_1.json").write_text(json.dumps({"load_epoch": 6, "version": "auto"}))
+    _pseudo(v1).mkdir(parents=True)
+    chain.v0.configs.mkdir(parents=True, exist_ok=True)
+    (chain.v0.configs / "args.json").write_text(
+        json.dumps({"load_epoch": None, "version": "auto", "seed": 5})
+    )
+    assert read_source(v1.path) is None
+    chain.run(2, 6, v1)
+    assert chain.t.computed == [1, 4, 7, 6]  # not read from version_000: computed

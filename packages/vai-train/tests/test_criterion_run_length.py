@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from vai_train import run_eval, run_train
 from vai_train.cli import main
+from vai_train.summary import read_summary
 from vai_train_test_criteria import CONFIG_ROOT, ITERS, _log, _swap_args
 
 
@@ -70,16 +71,20 @@ class Timed(nn.CrossEntropyLoss):
 
 
 def get_criterion(split):
-    return Timed(FIXED_TOTAL) if split == "train" else nn.CrossEntropyLoss()
+    if split == "train":
+        return Timed(FIXED_TOTAL)
+    return nn.CrossEntropyLoss() if VAL_TOTAL is None else Timed(VAL_TOTAL)
 """
 
 
-def _timed_args(tmp_path: Path, base_args: list[str], fixed_total: int | None) -> list[str]:
-    root = tmp_path / f"timed{fixed_total}"
+def _timed_args(
+    tmp_path: Path, base_args: list[str], fixed_total: int | None, val_total: int | None = None
+) -> list[str]:
+    root = tmp_path / f"timed{fixed_total}_{val_total}"
     (root / "exp_configs" / "tiny").mkdir(parents=True)
     (root / "exp_configs" / "tiny" / "tinynet-timed.py").write_text(
         f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n"
-        f"FIXED_TOTAL = {fixed_total!r}\n" + TIMED_EXP
+        f"FIXED_TOTAL = {fixed_total!r}\nVAL_TOTAL = {val_total!r}\n" + TIMED_EXP
     )
     return ["--config-root", str(root), *[a if a != "base" else "timed" for a in base_args]]
 
@@ -112,3 +117,21 @@ def test_eval_keeps_a_criterions_own_length_without_a_recorded_run(
     args = _timed_args(tmp_path, base_args, 100)
     run_eval(args + ["-s", "train"])
     assert {(r["steps"], r["total"]) for r in _log(log)} == {(0, 100)}
+
+
+def test_eval_of_another_split_leaves_its_criterion_as_training_did(
+    tmp_path: Path, base_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint's run length and state are the train criterion's: a stepped val criterion is not
+    given them (training only moved it to the device), so eval's val loss is training's."""
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    args = _timed_args(tmp_path, base_args, None, val_total=5)
+    run_train(args + ["-e", "2", "-s", "all"])
+    rows = read_summary(
+        tmp_path / "exp" / "tiny" / "tinynet" / "timed" / "version_000" / "logs" / "summary.csv"
+    )
+    log.write_text("")
+    res = run_eval(args + ["-l", "2"])
+    assert {(r["steps"], r["total"]) for r in _log(log)} == {(0, 5)}
+    assert res.metrics["val_loss"] == pytest.approx(rows[1]["val_loss"], rel=1e-5)

@@ -81,3 +81,19 @@ def test_refusals_are_one_line(
     assert main(["predict", *base_args, "-l", "-1", "1.vid"]) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
     assert len(errors) == 1 and "the val dataset (TinyDataset) has no with_videos(paths)" in errors[0]
+
+
+def test_a_concatenated_split_is_refused_in_one_line(
+    tmp_path: Path, pick_args: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    root = Path(pick_args[1])
+    exp = root / "exp_configs" / "tiny" / "tinynet-pick.py"
+    exp.write_text(
+        exp.read_text()
+        + "\n\ndef get_torch_dataset(split):\n"
+        + "    from torch.utils.data import ConcatDataset\n"
+        + "    return ConcatDataset([Pickable(split), Pickable(split)])\n"
+    )
+    assert main(["predict", *pick_args, "-l", "1", "1.vid"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "concatenates several datasets; predict reads videos through one" in errors[0]

@@ -106,11 +106,16 @@ def _source_from_args(version: Path) -> tuple[Path, int] | None:
     if own is None or not (version / "configs").is_dir():
         return None
     # -l N copied the source's args files in, then added its own: the latest -l N (or -2) made this version
-    made = [a for a in args_history(RunDir(version, int(own.group(1)))) if isinstance(a, dict)]
-    made = [a for a in made if a.get("load_epoch") is not None and a.get("load_epoch") != -1]
+    history = args_history(RunDir(version, int(own.group(1))))
+    made = [
+        i
+        for i, a in enumerate(history)
+        if isinstance(a, dict) and a.get("load_epoch") is not None and a.get("load_epoch") != -1
+    ]
     if not made:
         return None
-    epoch, wanted = made[-1].get("load_epoch"), str(made[-1].get("version", "auto"))
+    copied = history[: made[-1]]  # the source's invocations, as they were when this version was made
+    epoch, wanted = history[made[-1]].get("load_epoch"), str(history[made[-1]].get("version", "auto"))
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         return None  # -l -2: the best epoch of the source at the time is not recorded
     if wanted == "auto":
@@ -123,7 +128,19 @@ def _source_from_args(version: Path) -> tuple[Path, int] | None:
     else:
         return None
     source = version.parent / f"version_{number:03d}"
-    return (_pseudo_dir_of(source), epoch + 1) if source.is_dir() else None
+    if not source.is_dir():
+        return None
+    # the candidate must be the version those invocations came from (not one made after the source was
+    # deleted, or by another run in between): its history starts with the copied one
+    theirs = args_history(RunDir(source, number))
+    if not copied or theirs[: len(copied)] != copied:
+        logger.info(
+            "%s: its recorded source %s is not the version it was continued from; not followed",
+            version,
+            source,
+        )
+        return None
+    return _pseudo_dir_of(source), epoch + 1
 
 
 def _key(path: Path) -> str:

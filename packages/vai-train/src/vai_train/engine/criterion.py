@@ -97,16 +97,18 @@ def restore_criterion(criterion: Any, state: dict[str, Any] | None, source: str)
 
 
 def prepare_eval_criterion(
-    criterion: Any, device: torch.device, ckpt: dict[str, Any] | None, source: str
+    criterion: Any, device: torch.device, ckpt: dict[str, Any] | None, source: str, split: str = "train"
 ) -> Any:
-    """The criterion ``eval`` scores a split with, on the device. A stepped one (``step()``) with a
+    """The criterion ``eval`` scores a split with, on the device. Only the ``train`` split's is the train
+    criterion the checkpoint's entries belong to; another split's is moved to the device only, as in
+    training. On ``train``, a stepped one (``step()``) with a
     ``set_total_steps`` is told the run's length the checkpoint records (``criterion_run``), and a stepped
     one gets the checkpoint's ``criterion_state`` (e.g. ProSelfLC's time), so the loss is the one training
     computed at that checkpoint. Where the checkpoint records no length (``load_pretrained()`` weights, a
     checkpoint from before the key existed) the criterion is left as the config built it: one that needs
     the length raises its own error when scoring (ProSelfLC without ``total_time``)."""
     criterion = criterion_on_device(criterion, device)
-    if criterion_step_counter(criterion) is None or not ckpt:
+    if split != "train" or criterion_step_counter(criterion) is None or not ckpt:
         return criterion
     run = ckpt.get("criterion_run")
     if run is not None and callable(getattr(criterion, "set_total_steps", None)):

@@ -157,7 +157,7 @@ def run_eval(args: argparse.Namespace) -> RunResult:
     try:
         info, cfg, rd, model, epoch, split, crit_ckpt = prepare_model(args, "eval")
         metrics = B.split_metrics(cfg, split, multicrop=args.mode == "multicrop")
-        criterion = prepare_eval_criterion(cfg.get_criterion(split), info.device, *crit_ckpt)
+        criterion = prepare_eval_criterion(cfg.get_criterion(split), info.device, *crit_ckpt, split)
         out = infer(
             model,
             eval_loader(cfg, split, info, args),

@@ -37,7 +37,13 @@ def check_request(args: argparse.Namespace) -> None:
 
 def videos_dataset(dataset: Any, split: str, paths: list[str]) -> Any:
     """The split's test pipeline on ``paths`` (``dataset.with_videos``), or one line saying what is missing."""
-    make = dataset_attr(dataset, "with_videos")
+    try:
+        make = dataset_attr(dataset, "with_videos")
+    except ValueError:  # a ConcatDataset: its parts' methods differ
+        raise ValueError(
+            f"the {split} dataset concatenates several datasets; predict reads videos through one: use -s with"
+            " a split whose dataset is a single one"
+        ) from None
     if not callable(make):
         raise ValueError(
             f"the {split} dataset ({type(dataset).__name__}) has no with_videos(paths) to read other videos;"
