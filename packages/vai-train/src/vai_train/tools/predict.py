@@ -107,7 +107,7 @@ def run_predict(args: argparse.Namespace) -> RunResult:
             for video, top in zip(args.videos, tops, strict=True)
         ]
         written = write_table(Path(args.output), list(args.videos), tops) if args.output else None
-        tail = f"predict: {len(lines)} videos ({weights}, {split} pipeline)"
+        tail = f"predict: {len(lines)} video{'' if len(lines) == 1 else 's'} ({weights}, {split} pipeline)"
         result.metrics = {
             "videos": list(args.videos),
             "top": tops,
