@@ -1,10 +1,13 @@
-"""``VideoClipDataset.with_videos``: a test-mode dataset's pipeline on video files outside its split."""
+"""``VideoClipDataset.with_videos``: a test-mode dataset's pipeline on video files or JPEG frame folders
+outside its split."""
 
 import os
 
 import pytest
 import torch
+from PIL import Image
 from vai_data import VideoClipDataset
+from vai_data.datasets.other_videos import frame_folder_row
 
 SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
 
@@ -48,7 +51,62 @@ def test_refusals_are_one_line(synth_root: str, tmp_path) -> None:
     ds = _val(synth_root)
     with pytest.raises(ValueError, match=r"1 path\(s\) do not exist, e.g. .*nope.mp4"):
         ds.with_videos([str(tmp_path / "nope.mp4")])
-    with pytest.raises(ValueError, match="is a folder; give video files"):
+    with pytest.raises(ValueError, match="holds no numbered JPEG frames"):
         ds.with_videos([str(tmp_path)])
     with pytest.raises(ValueError, match="no video paths given"):
         ds.with_videos([])
+
+
+def test_frame_folders_read_as_the_splits_frames_rows(synth_root: str) -> None:
+    ds = _val(synth_root, "val_frames.csv", num_spatial_crops=3)
+    rows = ds.split.rows[:2]
+    folders = [os.path.dirname(os.path.join(synth_root, r.path)) for r in rows]
+    other = ds.with_videos(folders)
+    assert other.storage == "frames" and [(r.start, r.end) for r in other.split.rows] == [
+        (r.start, r.end) for r in rows
+    ]
+    for i in range(len(other)):
+        assert torch.equal(ds[i]["video"], other[i]["video"])
+
+
+def _folder(tmp_path, names) -> str:
+    folder = tmp_path / "clip{1}"  # braces in a folder name must not reach the format pattern
+    folder.mkdir()
+    for name in names:
+        Image.new("RGB", (8, 8)).save(folder / name)
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("names", "pattern", "start", "end"),
+    [
+        ([f"{i:05d}.jpg" for i in range(1, 5)], "{:05d}.jpg", 1, 4),
+        ([f"img_{i:05d}.jpg" for i in range(0, 3)], "img_{:05d}.jpg", 0, 2),
+        ([f"frame_{i}.jpeg" for i in range(8, 12)], "frame_{:d}.jpeg", 8, 11),
+    ],
+)
+def test_frame_folder_patterns(tmp_path, names, pattern, start, end) -> None:
+    folder = _folder(tmp_path, names)
+    row = frame_folder_row(folder, 3)
+    assert row.path.format(start) == os.path.join(folder, names[0]) and row.path.endswith(pattern)
+    assert (row.start, row.end, row.video_id) == (start, end, 3)
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["a.png"], "holds no numbered JPEG frames"),
+        (["00001.jpg", "00003.jpg"], "skips frame 2"),
+        (["img_1.jpg", "frame_2.jpg"], "names its frames in several ways"),
+        (["1.jpg", "02.jpg", "003.jpg"], "pads its frame numbers to several widths"),
+    ],
+)
+def test_frame_folder_refusals(tmp_path, names, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        frame_folder_row(_folder(tmp_path, names), 0)
+
+
+def test_files_and_folders_are_not_mixed(synth_root: str, video_file: str, tmp_path) -> None:
+    folder = _folder(tmp_path, ["00000.jpg"])
+    with pytest.raises(ValueError, match="either video files or JPEG frame folders, not both"):
+        _val(synth_root).with_videos([video_file, folder])

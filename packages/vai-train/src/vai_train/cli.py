@@ -150,9 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "feature":
             e.add_argument("-f", "--feature_name", default="features", choices=("features", "logits"))
 
-    pr = sub.add_parser("predict", help="top classes of video files with a trained model")
+    pr = sub.add_parser(
+        "predict", help="top classes of video files (or JPEG frame folders) with a trained model"
+    )
     _common(pr)
-    pr.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to classify")
+    pr.add_argument(
+        "videos",
+        nargs="+",
+        metavar="VIDEO",
+        help="video files, or folders of numbered JPEG frames, to classify",
+    )
     pr.add_argument(
         "-l",
         "--load_epoch",
