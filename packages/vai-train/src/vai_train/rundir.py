@@ -44,13 +44,17 @@ def experiment_dir(
     return d / subfolder if subfolder else d
 
 
+def version_number(name: str) -> int | None:
+    """N of a ``version_NNN`` folder name; None for any other name."""
+    m = _VERSION_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
 def existing_versions(exp_dir: Path) -> list[int]:
     """Sorted version numbers present under ``exp_dir``."""
     if not exp_dir.is_dir():
         return []
-    return sorted(
-        int(m.group(1)) for p in exp_dir.iterdir() if p.is_dir() and (m := _VERSION_RE.match(p.name))
-    )
+    return sorted(n for p in exp_dir.iterdir() if p.is_dir() and (n := version_number(p.name)) is not None)
 
 
 @dataclass

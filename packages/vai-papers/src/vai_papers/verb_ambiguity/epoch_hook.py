@@ -30,9 +30,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from vai_data.pathio import write_local_atomic
+from vai_train.dataset_hooks import dataset_parts
 
 from .lineage import lineage, record_source
-from .loaders import clone_loader, dataset_parts
+from .loaders import clone_loader
 from .losses import base_loss_type
 from .neighbour_cache import default_cache_dir
 from .pseudo_labels import (

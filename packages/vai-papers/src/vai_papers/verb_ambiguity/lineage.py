@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +33,6 @@ __all__ = ["LINK_FILE", "MAX_DEPTH", "lineage", "read_source", "record_source", 
 LINK_FILE = "source.json"
 #: the most versions followed back (a longer chain is cut with a warning)
 MAX_DEPTH = 32
-_VERSION_RE = re.compile(r"version_(\d+)")
 
 
 def version_of(pseudo_dir: Path) -> Path:
@@ -100,13 +98,13 @@ def _read_link_file(version: Path) -> tuple[Path, int] | None:
 
 def _source_from_args(version: Path) -> tuple[Path, int] | None:
     """The source vai-train chose for ``version`` from its recorded invocations (see the module doc)."""
-    from vai_train.rundir import RunDir, args_history, existing_versions
+    from vai_train.rundir import RunDir, args_history, existing_versions, version_number
 
-    own = _VERSION_RE.fullmatch(version.name)
+    own = version_number(version.name)
     if own is None or not (version / "configs").is_dir():
         return None
     # -l N copied the source's args files in, then added its own: the latest -l N (or -2) made this version
-    history = args_history(RunDir(version, int(own.group(1))))
+    history = args_history(RunDir(version, own))
     made = [
         i
         for i, a in enumerate(history)
@@ -119,7 +117,7 @@ def _source_from_args(version: Path) -> tuple[Path, int] | None:
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         return None  # -l -2: the best epoch of the source at the time is not recorded
     if wanted == "auto":
-        below = [v for v in existing_versions(version.parent) if v < int(own.group(1))]
+        below = [v for v in existing_versions(version.parent) if v < own]
         if not below:
             return None
         number = below[-1]

@@ -1,31 +1,15 @@
-"""Loaders over relabelled train data: the datasets inside wrappers, and a DataLoader like another."""
+"""Loaders over relabelled train data: a DataLoader like another over a new dataset."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from torch.utils.data import (
-    ConcatDataset,
-    DataLoader,
-    DistributedSampler,
-    RandomSampler,
-    SequentialSampler,
-    Subset,
-)
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["clone_loader", "dataset_parts"]
-
-
-def dataset_parts(dataset: Any) -> list:
-    """The datasets inside ``Subset``/``ConcatDataset`` wrappers (the ones that hold the labels)."""
-    if isinstance(dataset, Subset):
-        return dataset_parts(dataset.dataset)
-    if isinstance(dataset, ConcatDataset):
-        return [p for d in dataset.datasets for p in dataset_parts(d)]
-    return [dataset]
+__all__ = ["clone_loader"]
 
 
 def clone_loader(old: DataLoader, dataset: Any) -> DataLoader:

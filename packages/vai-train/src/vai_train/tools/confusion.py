@@ -24,7 +24,7 @@ from vai_train.engine.result import RunResult
 from vai_train.logging_setup import RecordBuffer
 from vai_train.metrics.confusion import SORT_KEYS, confusion_matrix, per_class_accuracy
 from vai_train.reporting.predictions import load_predictions, predictions_filename
-from vai_train.rundir import RunDir, resolve_version
+from vai_train.rundir import RunDir, resolve_version, version_number
 from vai_train.summary import read_summary
 
 logger = logging.getLogger(__name__)
@@ -253,10 +253,10 @@ def _owner_of(path: Path) -> tuple[RunDir | None, int | None]:
         raise FileNotFoundError(f"predictions file not found: {path}")
     m = _PREDICTIONS_RE.match(path.name)
     version_dir = path.resolve().parent.parent
-    vm = re.match(r"^version_(\d+)$", version_dir.name)
-    if path.resolve().parent.name != "predictions" or vm is None:
+    number = version_number(version_dir.name)
+    if path.resolve().parent.name != "predictions" or number is None:
         return None, None
-    return RunDir(version_dir, int(vm.group(1))), int(m.group(1)) if m else None
+    return RunDir(version_dir, number), int(m.group(1)) if m else None
 
 
 def _worst_classes(stats: Any, names: Sequence[str] | None, n: int = 5) -> str:

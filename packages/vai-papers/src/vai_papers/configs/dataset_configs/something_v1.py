@@ -1,8 +1,6 @@
 # Something-Something v1: 174 object-interaction classes, 1-based JPEG frame folders (the official
 # download). Prepared with `vai-data splits something-v1` (train.csv, val.csv, classes.txt in the labels
 # file's order); data in $VAI_SOMETHING_V1_ROOT, else $VAI_DATA_ROOT/something_v1 (see _prepared_dataset.py).
-from vai_data.transforms.augment import flip_label_map_from_names
-
 dataset_name = "something_v1"
 task = "single_label"
 num_classes = 174
@@ -14,16 +12,9 @@ split_file_basename = {
     "traindata_testmode": "train.csv",
 }
 split2mode = {"train": "train", "val": "test", "multicropval": "test", "traindata_testmode": "test"}
-# upstream trains Something-Something without flipping: a mirrored "left to right" is "right to left"
-horizontal_flip = False
 storages = ("frames", "video", "gulp", "packed", "lmdb")
 prepare_command = "vai-data splits something-v1 ANNOTATIONS_DIR -o {splits} --frames-root {root}/frames"
 prepare_note = "ANNOTATIONS_DIR: something-something-v1-{labels,train,validation}.csv"
 
 include("_prepared_dataset.py")
-
-
-def flip_label_map() -> dict:
-    """Mirror classes for a horizontal flip ("... left to right" <-> "... right to left"), from the class
-    names; used only by exp configs that turn horizontal_flip on."""
-    return flip_label_map_from_names(read_class_keys())
+include("_something_something.py")  # horizontal_flip = False, flip_label_map()
