@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from vai_train.atomic import atomic_open
 
 Row = dict[str, Any]
 
@@ -41,16 +42,11 @@ def write_summary(path: Path, rows: list[Row]) -> None:
             if k not in fields:
                 fields.append(k)
     rows = sorted(rows, key=lambda r: r["epoch"])
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for row in rows:
             w.writerow({k: _fmt(row.get(k)) for k in fields})
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _fmt(v: Any) -> Any:

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from vai_train.atomic import atomic_open
+
 logger = logging.getLogger(__name__)
 
 SAVE_POLICIES = ("all", "higher", "last_and_peaks")
@@ -41,16 +43,8 @@ def _fsync_dir(d: Path) -> None:
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save to a temp file in the same folder, fsync, then os.replace — never a half-written file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
     _fsync_dir(path.parent)
 
 

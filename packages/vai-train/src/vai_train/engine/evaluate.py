@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vai_train.atomic import atomic_open
 from vai_train.config import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.engine import builders as B
@@ -254,9 +254,7 @@ class ForwardFeatures(nn.Module):
 
 def save_arrays(path: Path, arrays: dict[str, Any]) -> Path:
     """Atomic ``.npz`` of numeric arrays (no pickles): load with ``np.load(path, allow_pickle=False)``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         np.savez(
             f,
             **{
@@ -268,9 +266,6 @@ def save_arrays(path: Path, arrays: dict[str, Any]) -> Path:
                 for k, v in arrays.items()
             },
         )
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..atomic import atomic_open
+
 SORT_KEYS = ("class_id", "val_freq", "train_freq", "accuracy")
 
 
@@ -106,10 +108,8 @@ def write_per_class_accuracy_csv(
     path = Path(path)
     if path.suffix != ".csv":
         path = path / "per_class_accuracy.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = ["class", "acc", "correct", "n_val"] + (["n_train"] if train_counts is not None else [])
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for c in class_order(cm, sort_by, train_counts):
@@ -123,5 +123,4 @@ def write_per_class_accuracy_csv(
             if train_counts is not None:
                 row.append(int(train_counts[c]))
             writer.writerow(row)
-    os.replace(tmp, path)
     return path

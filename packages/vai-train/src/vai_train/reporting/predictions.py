@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_open
+
 REQUIRED_KEYS = ("video_ids", "probs", "labels")
 
 
@@ -50,13 +52,8 @@ def save_predictions(path: str | os.PathLike, video_ids, probs, labels, **extra_
             raise ValueError(
                 f"save_predictions: video_ids, probs and labels need the same length N, got {shapes}"
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path
 
 

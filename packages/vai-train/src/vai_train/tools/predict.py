@@ -14,12 +14,12 @@ import argparse
 import csv
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vai_train.atomic import atomic_open
 from vai_train.dataset_hooks import dataset_attr
 from vai_train.engine.result import RunResult
 
@@ -67,9 +67,7 @@ def top_classes(probs: torch.Tensor, k: int, names: list[str] | None) -> list[li
 
 def write_table(path: Path, videos: list[str], tops: list[list[dict[str, Any]]]) -> Path:
     """``path`` as CSV (``video,rank,class_id,class,prob``, one row per shown class) or JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         if path.suffix.lower() == ".json":
             json.dump([{"video": v, "top": t} for v, t in zip(videos, tops, strict=True)], f, indent=2)
             f.write("\n")
@@ -79,7 +77,6 @@ def write_table(path: Path, videos: list[str], tops: list[list[dict[str, Any]]])
             for video, top in zip(videos, tops, strict=True):
                 for rank, entry in enumerate(top, 1):
                     writer.writerow([video, rank, entry["class_id"], entry["class"], f"{entry['prob']:.6f}"])
-    os.replace(tmp, path)
     return path
 
 
