@@ -78,18 +78,22 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
     )
 
 
+WEIGHTS_HELP = "-1: last, -2: best, N: epoch N, none: the exp config's load_pretrained"
+
+
+def _load_epoch(p: argparse.ArgumentParser, help_: str) -> None:
+    """``-l/--load_epoch``: which checkpoint (its meaning per command in ``help_``)."""
+    p.add_argument("-l", "--load_epoch", type=int, default=None, help=help_)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vai-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and validate")
     _common(t)
-    t.add_argument(
-        "-l",
-        "--load_epoch",
-        type=int,
-        default=None,
-        help="-1: resume the last version; -2: new version from its best epoch; N: new version from epoch N",
+    _load_epoch(
+        t, "-1: resume the last version; -2: new version from its best epoch; N: new version from epoch N"
     )
     t.add_argument(  # checked by run_train: a bad policy is a one-line error with exit status 1
         "-s",
@@ -132,13 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         e = sub.add_parser(name, help=help_)
         _common(e)
-        e.add_argument(
-            "-l",
-            "--load_epoch",
-            type=int,
-            default=None,
-            help="-1: last, -2: best, N: epoch N, none: the exp config's load_pretrained",
-        )
+        _load_epoch(e, WEIGHTS_HELP)
         e.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
         e.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
         e.add_argument(
@@ -160,13 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VIDEO",
         help="video files, or folders of numbered JPEG frames, to classify",
     )
-    pr.add_argument(
-        "-l",
-        "--load_epoch",
-        type=int,
-        default=None,
-        help="-1: last, -2: best, N: epoch N, none: the exp config's load_pretrained",
-    )
+    _load_epoch(pr, WEIGHTS_HELP)
     pr.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
     pr.add_argument(
         "-s", "--split", default=None, help="the split whose test pipeline reads the videos (default val)"
@@ -178,13 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("confusion", help="confusion matrices and per-class accuracy of saved predictions")
     _common(c)
-    c.add_argument(
-        "-l",
-        "--load_epoch",
-        type=int,
-        default=None,
-        help="-1: last epoch, -2: best epoch, N: epoch N, none: the newest saved predictions",
-    )
+    _load_epoch(c, "-1: last epoch, -2: best epoch, N: epoch N, none: the newest saved predictions")
     c.add_argument(
         "-m",
         "--mode",
