@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU checks for a machine with an NVIDIA GPU: the CUDA tests of each package (vai-data's live in
-# test_device_normalise.py, test_flip_on_device.py and test_resize_on_device.py), the model benchmark
+# test_device_normalise.py, test_flip_on_device.py and test_resize_on_device.py; vai-papers' check the
+# losses are sync-free and train the full-scale paper configs with --amp), the model benchmark
 # (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, the device's share
 # of a train batch (bench_device_transform.py), and the demo
 # trained on the GPU with AMP. Run from the repository root with the four packages importable
@@ -22,15 +23,15 @@ step() {  # step NAME COMMAND...: run, tee the log, remember a failure, go on
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0), 'NCCL', torch.cuda.nccl.version())"
 step tests-data-cuda python3 -m pytest -q -ra -p no:cacheprovider packages/vai-data/tests/test_device_normalise.py packages/vai-data/tests/test_flip_on_device.py packages/vai-data/tests/test_resize_on_device.py -k cuda
-for pkg in models train; do
+for pkg in models train papers; do
     step "tests-$pkg-cuda" python3 -m pytest -q -ra -p no:cacheprovider "packages/vai-$pkg/tests/test_cuda.py"
 done
-step bench-models python3 benchmarks/bench_models.py --device cuda --train
-step bench-train python3 benchmarks/bench_train.py --device cuda
-step bench-device-transform python3 benchmarks/bench_device_transform.py --device cuda
 demo_root=$(mktemp -d)
 step demo-cuda-amp env VAI_DATA_ROOT="$demo_root/data" python3 -m vai_train.cli train \
     -D synthetic_motion -M tsm_resnet18 -E demo -R "$demo_root/exp" \
     --config-root packages/vai-papers/src/vai_papers/configs --device cuda --amp -w 4 --no-progress
 cp "$demo_root"/exp/synthetic_motion/tsm_resnet18/demo/version_000/logs/summary.csv "$OUT_DIR/demo-summary.csv" 2>/dev/null
+step bench-train python3 benchmarks/bench_train.py --device cuda
+step bench-models python3 benchmarks/bench_models.py --device cuda --train
+step bench-device-transform python3 benchmarks/bench_device_transform.py --device cuda
 exit $status

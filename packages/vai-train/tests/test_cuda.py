@@ -1,5 +1,6 @@
 """The engine on a CUDA GPU: fp16 AMP with a GradScaler (saved and resumed), NCCL collectives and
-DDP, and with two or more GPUs torchrun over NCCL matching one process. Skipped where CUDA is not
+DDP, ``predict`` and ``confusion`` on a run trained on CUDA, and with two or more GPUs torchrun over NCCL
+matching one process. Skipped where CUDA is not
 available (CI); on a GPU machine: ``pytest packages/vai-train/tests/test_cuda.py``."""
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-from vai_train import run_eval, run_train
+from test_tools_predict import PICKABLE_EXP
+from vai_train import run_confusion, run_eval, run_predict, run_train
 from vai_train.engine.checkpoint import load_checkpoint
 from vai_train.engine.distributed import (
     DistInfo,
@@ -22,6 +25,7 @@ from vai_train.engine.distributed import (
     broadcast_tensors,
     gather_to_main,
 )
+from vai_train.reporting import load_predictions
 from vai_train.summary import read_summary
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -50,6 +54,28 @@ def test_amp_fp16_train_and_resume_on_cuda(base_args: list[str]) -> None:
     assert [r["epoch"] for r in resumed.summary] == [1, 2, 3]
     evaluated = run_eval(_cuda_args(base_args) + ["-l", "-1"])
     assert evaluated.metrics["val_acc"] == pytest.approx(resumed.summary[-1]["val_acc"], abs=1e-9)
+
+
+def test_predict_and_confusion_of_a_run_trained_on_cuda(base_args: list[str], tmp_path: Path) -> None:
+    """predict on CUDA scores videos as eval -p on CUDA does, and as predict on the CPU within fp32
+    rounding; confusion reads the predictions the CUDA run saved."""
+    root = tmp_path / "cfg" / "exp_configs" / "tiny"
+    root.mkdir(parents=True)
+    base = str(Path(__file__).parent / "configs_tiny" / "exp_configs" / "tiny" / "tinynet-base.py")
+    (root / "tinynet-pick.py").write_text(PICKABLE_EXP.format(base=base))
+    args = ["--config-root", str(tmp_path / "cfg"), *[a if a != "base" else "pick" for a in base_args]]
+    args = _cuda_args(args)
+    run_dir = run_train(args + ["-e", "2", "--amp"]).run_dir
+    run_eval(args + ["-l", "-1", "-p"])
+    saved = load_predictions(run_dir / "predictions" / "epoch_0002_val_oneclip.npz")
+    on_cuda = run_predict(args + ["-l", "-1", "6.vid", "2.vid"]).metrics["probs"].numpy()
+    assert np.allclose(on_cuda, saved["probs"][[6, 2]], atol=1e-6)
+    cpu_args = [a if a != "cuda" else "cpu" for a in args]
+    on_cpu = run_predict(cpu_args + ["-l", "-1", "6.vid", "2.vid"])
+    assert np.allclose(on_cpu.metrics["probs"].numpy(), on_cuda, atol=1e-4)
+    res = run_confusion(args + ["-l", "-1"])
+    assert "top-1" in res.summary_line()
+    assert (run_dir / "plots" / "per_class_accuracy").is_dir()
 
 
 class _OneRankDDP(DistInfo):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from vai_train.schedulers import (
     is_plateau_scheduler,
     multistep_lr,
     step_lr,
+    step_per_iteration_scheduler,
 )
 
 
@@ -156,6 +158,24 @@ def test_early_stop_in_training_and_before_resume(base_args: list[str]) -> None:
     again = run_train(args + ["-l", "-1"])  # condition already met: resumes nothing
     assert again.stopped_early and len(again.summary) == len(rows)
     assert all(math.isfinite(r["lr"]) for r in rows)
+
+
+def test_a_step_the_grad_scaler_skipped_does_not_warn() -> None:
+    """A scheduler stepped after an optimiser step fp16 AMP skipped: no PyTorch ordering warning, and the
+    schedule still counts the iteration; other warnings still pass."""
+    opt = _opt()
+    sched = step_lr(opt, iters_per_epoch=1, step_epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        step_per_iteration_scheduler(sched)  # opt.step() never called: as a GradScaler skip
+    assert caught == [] and sched.last_epoch == 1 and opt.param_groups[0]["lr"] == pytest.approx(0.1)
+
+    class Noisy:
+        def step(self) -> None:
+            warnings.warn("something else", UserWarning, stacklevel=2)
+
+    with pytest.warns(UserWarning, match="something else"):
+        step_per_iteration_scheduler(Noisy())
 
 
 def test_cpu_bf16_amp_trains(base_args: list[str]) -> None:

@@ -10,6 +10,7 @@ metric for ReduceLROnPlateauMultiple); a WarmupScheduler around one gets both ca
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from torch.optim import Optimizer
@@ -33,6 +34,16 @@ def steps_per_iteration(s: Any) -> bool:
     """True if ``s.step()`` is called after every optimiser step: every scheduler but a bare plateau one
     (a WarmupScheduler around a plateau scheduler warms up per iteration, then waits for validations)."""
     return isinstance(s, WarmupScheduler) or not isinstance(s, ReduceLROnPlateau)
+
+
+def step_per_iteration_scheduler(s: Any) -> None:
+    """``s.step()`` after an optimiser step, as the engine calls it. Under fp16 AMP the GradScaler skips
+    the optimiser steps whose gradients overflowed (the first few, while it finds its scale), which makes
+    PyTorch warn that the scheduler stepped before the optimiser; the schedule counts iterations
+    (upstream's too), so that warning is expected there and left out."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+        s.step()
 
 
 def step_lr(
@@ -187,5 +198,6 @@ __all__ = [
     "is_plateau_scheduler",
     "multistep_lr",
     "step_lr",
+    "step_per_iteration_scheduler",
     "steps_per_iteration",
 ]

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from vai_train.dataset_hooks import device_input_func
 from vai_train.engine.criterion import criterion_step_counter
 from vai_train.engine.distributed import DistInfo, all_reduce_sum, gather_to_main, reorder_shards
-from vai_train.schedulers import steps_per_iteration
+from vai_train.schedulers import step_per_iteration_scheduler, steps_per_iteration
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
             if ema is not None:
                 ema.update_parameters(model.module if hasattr(model, "module") else model)
             if step_per_iter:
-                scheduler.step()
+                step_per_iteration_scheduler(scheduler)
         bs = labels.shape[0]
         keep = bs if n_real is None else max(0, min(bs, n_real - n_rows))
         n_rows += bs
