@@ -17,7 +17,8 @@ AVI without codec delay). It returns other frames, silently, on
 those files to vai's PyAV decoder, which numbers frames by counting where timestamps cannot be trusted.
 torchcodec 0.17, which maps a frame index to a timestamp from the average frame rate, is off on the same
 files (MPEG-4 with B-frames in AVI, H.264 open GOPs, MPEG-TS, H.264 in AVI) and goes the same way.
-The verdict is cached per path (bounded, per process) with the upright picture's size (a phone video's
+The verdict is cached per path (bounded, per process, and in a dataset's table shared by its DataLoader
+workers across epochs: :mod:`vai_data.shared_verdicts`) with the upright picture's size (a phone video's
 rotation applied, as decord and torchcodec apply it), which their decode-time resizes need, the stream vai
 decodes and whether there are several (decord cannot be told which: such files go to PyAV too), so a
 file costs one PyAV open, a demux of at most ``_MAX_PACKETS`` packets and, for MP4/MOV, a walk over its
@@ -27,7 +28,9 @@ positions and ``get_frame_timestamp`` the pts-sorted times, but not a keyframe's
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from .video_stream import display_steps, pick_video_stream, upright_size, video_streams
@@ -59,7 +62,25 @@ class Verdict(NamedTuple):
 _UNSEEN = object()
 _NOTHING = Verdict(None, None)
 _verdicts: dict[str, Verdict] = {}
+_shared = None  # the SharedVerdicts table of the dataset being read (verdicts_shared_in)
 _logged = False
+
+
+@contextlib.contextmanager
+def verdicts_shared_in(table) -> Iterator[None]:
+    """Within the block, look verdicts up in (and add them to) ``table``, a
+    :class:`vai_data.shared_verdicts.SharedVerdicts` in shared memory, after this process's own cache: what
+    one DataLoader worker probed, the next epoch's workers reuse. ``None``: no change. A dataset's video
+    sources read their frames inside this."""
+    global _shared
+    if table is None:
+        yield
+        return
+    before, _shared = _shared, table
+    try:
+        yield
+    finally:
+        _shared = before
 
 
 def seek_probe(local_path: str) -> Verdict:
@@ -70,7 +91,12 @@ def seek_probe(local_path: str) -> Verdict:
     where PyAV cannot read it); which video stream vai decodes, and whether there are several."""
     verdict = _verdicts.get(local_path, _UNSEEN)
     if verdict is _UNSEEN:
-        verdict = _probe(local_path)
+        shared = _shared
+        verdict = shared.get(local_path) if shared is not None else None
+        if verdict is None:
+            verdict = _probe(local_path)
+            if shared is not None:
+                shared.put(local_path, verdict)
         if len(_verdicts) >= MAX_CACHED:
             try:
                 del _verdicts[next(iter(_verdicts))]
@@ -97,8 +123,10 @@ def note_rerouted(path: str, problem: str, backend: str = "decord") -> None:
 
 
 def clear_cache() -> None:
-    """Forget every verdict (e.g. after files were re-encoded in place)."""
+    """Forget every verdict (e.g. after files were re-encoded in place), the installed shared table's too."""
     _verdicts.clear()
+    if _shared is not None:
+        _shared.clear()
 
 
 def _probe(local_path: str) -> Verdict:

@@ -16,6 +16,7 @@ from torchvision.transforms.v2 import functional as F
 
 from . import jpeg
 from .decode import read_frames
+from .decode_probe import verdicts_shared_in
 from .errors import VideoDecodeError
 from .jpeg import dct_scale_dims, decode_jpeg
 from .pathio import read_bytes
@@ -173,8 +174,10 @@ class VideoFileSource(FrameSource):
         end: int | None = None,
         backend: str = "decord",
         size_hint: tuple[int, int] | None = None,
+        verdicts=None,
     ):
         self.path, self.start, self.backend, self.size_hint = path, int(start), backend, size_hint
+        self.verdicts = verdicts  # a dataset's SharedVerdicts (vai_data.shared_verdicts), or None
         if end is None:
             from .decode import probe_num_frames
 
@@ -184,7 +187,10 @@ class VideoFileSource(FrameSource):
     def read(
         self, indices: torch.Tensor | Sequence[int], short_side: int | None = None, exact: bool = True
     ) -> torch.Tensor:
-        frames = read_frames(self.path, self.frame_list(indices), self.backend, short_side, self.size_hint)
+        with verdicts_shared_in(self.verdicts):
+            frames = read_frames(
+                self.path, self.frame_list(indices), self.backend, short_side, self.size_hint
+            )
         return resize_short_side_thwc(frames, short_side)
 
 

@@ -36,14 +36,17 @@ def make_frame_source(
     row: SplitRow,
     backend: str = "decord",
     flow_direction: str | None = None,
+    verdicts=None,
 ):
     """The frame source of split row ``row`` under ``storage`` (not ``auto``): ``backend`` decodes videos,
-    ``flow_direction`` fills a frame pattern's ``{flow_direction}``."""
+    ``flow_direction`` fills a frame pattern's ``{flow_direction}``, ``verdicts`` (a
+    :class:`~vai_data.shared_verdicts.SharedVerdicts`) keeps video files' seek-probe verdicts for every
+    DataLoader worker."""
     if storage in ("packed", "lmdb"):
         return open_packed_source(data_root, row.path, row.start or 0, row.end, storage)
     if storage == "video":
         hint = (row.width, row.height) if row.width and row.height else None
-        return VideoFileSource(join(data_root, row.path), row.start or 0, row.end, backend, hint)
+        return VideoFileSource(join(data_root, row.path), row.start or 0, row.end, backend, hint, verdicts)
     if storage == "frames":
         return FrameFolderSource(join(data_root, row.path), row.start or 0, row.end, flow_direction)
     if storage == "gulp":

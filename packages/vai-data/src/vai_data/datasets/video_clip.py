@@ -27,6 +27,7 @@ from ..sampling import (
     sparse_test_indices,
     sparse_train_frames,
 )
+from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
@@ -141,6 +142,8 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
         self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
         if backend == "torchcodec" and self.storage == "video":
             _torchcodec_decoder()  # without torchcodec or FFmpeg: one ImportError line now, not at the first sample
+        # which files decord/torchcodec seek in exactly, probed once per file for all workers and epochs
+        self._probe_verdicts = SharedVerdicts(len(self.split.rows)) if self.storage == "video" else None
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
             train,
             num_frames,
@@ -251,7 +254,12 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
         """The frame source for one split row under this dataset's storage (``flow_direction`` fills
         the pattern's ``{flow_direction}`` instead of the dataset's)."""
         return make_frame_source(
-            self.storage, self.data_root, row, self.backend, flow_direction or self.flow_direction
+            self.storage,
+            self.data_root,
+            row,
+            self.backend,
+            flow_direction or self.flow_direction,
+            self._probe_verdicts,
         )
 
     def sample_rng(self, index: int, attempt: int = 0) -> random.Random:
