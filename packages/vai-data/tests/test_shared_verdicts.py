@@ -8,7 +8,9 @@ import copy
 import multiprocessing
 import os
 import pickle
+import threading
 
+import av
 import pytest
 from torch.utils.data import DataLoader
 from vai_data import VideoClipDataset
@@ -33,8 +35,8 @@ def shared(monkeypatch):
     """A table installed for this process, with an empty process cache (as a fresh DataLoader worker has)."""
     table = SharedVerdicts(16)
     monkeypatch.setattr(probe, "_verdicts", {})
-    monkeypatch.setattr(probe, "_shared", table)
-    return table
+    with probe.verdicts_shared_in(table):
+        yield table
 
 
 def test_verdicts_round_trip():
@@ -78,7 +80,7 @@ def test_the_first_verdict_stays_and_a_full_neighbourhood_stores_no_more():
     assert table.put("/a.mp4", VERDICTS[0]) and table.put("/a.mp4", VERDICTS[2])
     assert table.get("/a.mp4") == VERDICTS[0]  # another worker's verdict for the same file is the same
     stored = [p for p in (f"/x/{i}.mp4" for i in range(200)) if table.put(p, VERDICTS[3])]
-    assert 63 <= len(stored) < 200 and len(table) == 64  # every slot used, the rest refused
+    assert len(stored) == 63 and len(table) == 64  # every slot used, the rest refused
     assert all(table.get(p) == VERDICTS[3] for p in stored)
     missing = [f"/x/{i}.mp4" for i in range(200) if f"/x/{i}.mp4" not in stored]
     assert all(table.get(p) is None for p in missing)
@@ -118,7 +120,7 @@ def test_a_verdict_stored_in_a_worker_process_reaches_its_parent(method):
     ctx = multiprocessing.get_context(method)
     child = ctx.Process(target=_put_in_child, args=(table, "/from/child.mp4"))
     child.start()
-    child.join(60)
+    child.join(120)
     assert child.exitcode == 0 and table.get("/from/child.mp4") == VERDICTS[2]
 
 
@@ -136,22 +138,68 @@ def test_seek_probe_reuses_a_shared_verdict_instead_of_probing(shared, video_fil
     assert calls == [video_file, video_file]
 
 
-def test_a_table_is_installed_only_for_the_block(monkeypatch):
-    monkeypatch.setattr(probe, "_shared", None)
+def test_a_table_is_installed_only_for_the_block_and_thread():
     table, other = SharedVerdicts(1), SharedVerdicts(1)
     with probe.verdicts_shared_in(table):
-        assert probe._shared is table
+        assert probe._shared.get() is table
         with probe.verdicts_shared_in(None):  # a source without a table changes nothing
-            assert probe._shared is table
+            assert probe._shared.get() is table
         with pytest.raises(KeyError), probe.verdicts_shared_in(other):
             raise KeyError("a failed read")
-        assert probe._shared is table
-    assert probe._shared is None
+        assert probe._shared.get() is table
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(probe._shared.get()))
+        thread.start()
+        thread.join()
+        assert seen == [None]  # another thread reading another dataset is not given this one's table
+    assert probe._shared.get() is None
+
+
+def test_a_failed_probe_is_not_shared(shared, tmp_path, monkeypatch):
+    """A probe that raised (an I/O error for a moment) judges nothing: later workers must try again."""
+    path = str(tmp_path / "v.mp4")
+
+    def broken(local_path):
+        raise OSError("Too many open files")
+
+    monkeypatch.setattr(av, "open", broken)  # the probe imports av when it runs
+    assert probe.seek_probe(path) == Verdict(None, None) and shared.get(path) is None
+
+
+def test_clear_cache_empties_every_table_of_the_process(video_file, monkeypatch):
+    monkeypatch.setattr(probe, "_verdicts", {})
+    kept = SharedVerdicts(4)  # held by a dataset, not installed at this moment
+    kept.put(video_file, VERDICTS[0])
+    probe.clear_cache()
+    assert kept.get(video_file) is None and len(kept) == 0
+
+
+def test_a_full_neighbourhood_refuses_while_other_slots_are_free(monkeypatch):
+    import vai_data.shared_verdicts as sv
+
+    monkeypatch.setattr(sv, "path_key", lambda path: 256 * int(path.split("/")[-1]) + 5)  # one home slot
+    table = SharedVerdicts(100)
+    assert table.slots == 256
+    stored = [i for i in range(1, 80) if table.put(f"/k/{i}", VERDICTS[1])]
+    assert stored == list(range(1, 65)) and len(table) == 64  # 192 slots still free
+    assert table.get("/k/64") == VERDICTS[1] and table.get("/k/65") is None
+
+
+def test_a_lock_left_held_by_a_dead_worker_does_not_hang_writers(monkeypatch):
+    import vai_data.shared_verdicts as sv
+
+    monkeypatch.setattr(sv, "_LOCK_WAIT_S", 0.05)
+    table = SharedVerdicts(4)
+    table._lock.acquire()  # as a worker killed inside put would leave it
+    try:
+        assert table.put("/a.mp4", VERDICTS[0]) is False and table.get("/a.mp4") is None
+    finally:
+        table._lock.release()
+    assert table.put("/a.mp4", VERDICTS[0]) and table.get("/a.mp4") == VERDICTS[0]
 
 
 def test_without_a_shared_table_each_process_probes(video_file, monkeypatch):
     monkeypatch.setattr(probe, "_verdicts", {})
-    monkeypatch.setattr(probe, "_shared", None)
     calls = []
     real = probe._probe
     monkeypatch.setattr(probe, "_probe", lambda p: calls.append(p) or real(p))
@@ -170,7 +218,6 @@ def test_a_later_epochs_workers_probe_no_video_again(synth_root, monkeypatch):
     """Epoch 0's workers probe each video once and share the verdicts; epoch 1's fresh workers (not
     persistent, as vai-train's) look every one up: probing would raise there."""
     monkeypatch.setattr(probe, "_verdicts", {})
-    monkeypatch.setattr(probe, "_shared", None)
     split = os.path.join(synth_root, "splits", "train.csv")
     ds = VideoClipDataset(split, synth_root, train=True, seed=1, bad_sample_policy="raise", **SMALL)
     loader = DataLoader(
@@ -185,9 +232,11 @@ def test_a_later_epochs_workers_probe_no_video_again(synth_root, monkeypatch):
             monkeypatch.setattr(probe, "_probe", _never_probe)
 
 
-def test_frame_folder_datasets_have_no_table(synth_root):
+def test_frame_folder_and_pyav_datasets_have_no_table(synth_root):
     split = os.path.join(synth_root, "splits", "train_frames.csv")
     assert VideoClipDataset(split, synth_root, train=True, **SMALL)._probe_verdicts is None
+    split = os.path.join(synth_root, "splits", "train.csv")
+    assert VideoClipDataset(split, synth_root, train=True, backend="pyav", **SMALL)._probe_verdicts is None
 
 
 def test_without_semaphores_the_table_works_unlocked(monkeypatch):

@@ -69,7 +69,7 @@ def test_predict_and_confusion_of_a_run_trained_on_cuda(base_args: list[str], tm
     run_eval(args + ["-l", "-1", "-p"])
     saved = load_predictions(run_dir / "predictions" / "epoch_0002_val_oneclip.npz")
     on_cuda = run_predict(args + ["-l", "-1", "6.vid", "2.vid"]).metrics["probs"].numpy()
-    assert np.allclose(on_cuda, saved["probs"][[6, 2]], atol=1e-6)
+    assert np.allclose(on_cuda, saved["probs"][[6, 2]], atol=1e-5)  # other batches: other cuDNN kernels
     cpu_args = [a if a != "cuda" else "cpu" for a in args]
     on_cpu = run_predict(cpu_args + ["-l", "-1", "6.vid", "2.vid"])
     assert np.allclose(on_cpu.metrics["probs"].numpy(), on_cuda, atol=1e-4)

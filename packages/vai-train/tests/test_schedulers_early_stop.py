@@ -171,11 +171,27 @@ def test_a_step_the_grad_scaler_skipped_does_not_warn() -> None:
     assert caught == [] and sched.last_epoch == 1 and opt.param_groups[0]["lr"] == pytest.approx(0.1)
 
     class Noisy:
+        optimizer = opt
+
         def step(self) -> None:
             warnings.warn("something else", UserWarning, stacklevel=2)
 
     with pytest.warns(UserWarning, match="something else"):
         step_per_iteration_scheduler(Noisy())
+    # once the optimiser has stepped, schedulers are stepped as they are: no warnings filter is entered
+    opt.step()
+    entered = []
+    real = warnings.catch_warnings.__enter__
+
+    def spy(self):
+        entered.append(1)
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(warnings.catch_warnings, "__enter__", spy)
+        for _ in range(3):
+            step_per_iteration_scheduler(sched)
+    assert entered == [] and sched.last_epoch == 4
 
 
 def test_cpu_bf16_amp_trains(base_args: list[str]) -> None:

@@ -29,6 +29,7 @@ positions and ``get_frame_timestamp`` the pts-sorted times, but not a keyframe's
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -61,26 +62,27 @@ class Verdict(NamedTuple):
 
 _UNSEEN = object()
 _NOTHING = Verdict(None, None)
+_UNJUDGED = Verdict(None, None)  # the probe itself failed (maybe for a moment): never shared, see seek_probe
 _verdicts: dict[str, Verdict] = {}
-_shared = None  # the SharedVerdicts table of the dataset being read (verdicts_shared_in)
+# the SharedVerdicts table of the dataset whose source is reading, in this thread (verdicts_shared_in)
+_shared: contextvars.ContextVar = contextvars.ContextVar("vai_data_shared_verdicts", default=None)
 _logged = False
 
 
 @contextlib.contextmanager
 def verdicts_shared_in(table) -> Iterator[None]:
-    """Within the block, look verdicts up in (and add them to) ``table``, a
+    """Within the block (in this thread), look verdicts up in (and add them to) ``table``, a
     :class:`vai_data.shared_verdicts.SharedVerdicts` in shared memory, after this process's own cache: what
     one DataLoader worker probed, the next epoch's workers reuse. ``None``: no change. A dataset's video
     sources read their frames inside this."""
-    global _shared
     if table is None:
         yield
         return
-    before, _shared = _shared, table
+    token = _shared.set(table)
     try:
         yield
     finally:
-        _shared = before
+        _shared.reset(token)
 
 
 def seek_probe(local_path: str) -> Verdict:
@@ -91,11 +93,11 @@ def seek_probe(local_path: str) -> Verdict:
     where PyAV cannot read it); which video stream vai decodes, and whether there are several."""
     verdict = _verdicts.get(local_path, _UNSEEN)
     if verdict is _UNSEEN:
-        shared = _shared
+        shared = _shared.get()
         verdict = shared.get(local_path) if shared is not None else None
         if verdict is None:
             verdict = _probe(local_path)
-            if shared is not None:
+            if shared is not None and verdict is not _UNJUDGED:  # a failed probe is retried elsewhere
                 shared.put(local_path, verdict)
         if len(_verdicts) >= MAX_CACHED:
             try:
@@ -123,10 +125,12 @@ def note_rerouted(path: str, problem: str, backend: str = "decord") -> None:
 
 
 def clear_cache() -> None:
-    """Forget every verdict (e.g. after files were re-encoded in place), the installed shared table's too."""
+    """Forget every verdict (e.g. after files were re-encoded in place): this process's and those in every
+    dataset's shared table (:mod:`vai_data.shared_verdicts`) this process holds, so its workers probe again."""
+    from .shared_verdicts import clear_every_table
+
     _verdicts.clear()
-    if _shared is not None:
-        _shared.clear()
+    clear_every_table()
 
 
 def _probe(local_path: str) -> Verdict:
@@ -154,7 +158,7 @@ def _probe(local_path: str) -> Verdict:
             return Verdict(problem, size, index, several)
     except Exception as e:  # unreadable or odd: decord's own errors and fallbacks apply, as before
         logger.debug("cannot probe %s for decord's seeking (%s: %s)", local_path, type(e).__name__, e)
-        return _NOTHING
+        return _UNJUDGED
 
 
 def _timestamp_problem(container, stream) -> str | None:

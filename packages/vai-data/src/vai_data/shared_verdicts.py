@@ -12,14 +12,20 @@ on video files; only decord and torchcodec reads consult it) and installs it wit
 An open-addressing hash table of fixed capacity keyed by a 64-bit BLAKE2b hash of the file's local path;
 each slot holds the verdict's kind of problem (the problem's text without its numbers: which packet, which
 pts), the upright size, the stream index and whether there are several. Slots are written once, under a lock,
-the key last; reads take no lock. A full table stores no more (those files are probed per process, as before).
+the key last; reads take no lock (the fields are written before the key, which x86's store order keeps
+visible in that order; a weaker memory order could at worst pair a key with a stale field for an instant).
+A full table stores no more (those files are probed per process, as before). A probe that failed (an I/O
+error, say) is not stored: the next worker tries again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import multiprocessing
+import weakref
+from collections.abc import Iterator
 
 from .decode_probe import _OPEN_GOP_CODECS, _UNINDEXED, Verdict
 
@@ -65,6 +71,16 @@ def path_key(path: str) -> int:
     return int.from_bytes(digest, "little") or 1
 
 
+_TABLES: weakref.WeakSet = weakref.WeakSet()  # every table alive in this process (clear_every_table)
+_LOCK_WAIT_S = 5.0  # a writer that died holding the lock must not hang the others: they skip storing
+
+
+def clear_every_table() -> None:
+    """Forget the verdicts of every table alive in this process (``decode_probe.clear_cache`` calls it)."""
+    for table in list(_TABLES):
+        table.clear()
+
+
 def _process_lock():
     """A lock shared with DataLoader workers however they start (one made in the spawn context is inherited
     by forked workers too; a fork-context one refuses to travel to spawned ones); without sem_open on this
@@ -72,7 +88,21 @@ def _process_lock():
     try:
         return multiprocessing.get_context("spawn").Lock()
     except (ImportError, OSError):
-        return contextlib.nullcontext()
+        return None
+
+
+@contextlib.contextmanager
+def _holding(lock) -> Iterator[bool]:
+    """Hold ``lock`` (True), or give up after ``_LOCK_WAIT_S`` (False: a worker killed while it held it)."""
+    if lock is None:
+        yield True
+        return
+    got = lock.acquire(timeout=_LOCK_WAIT_S)
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()
 
 
 class SharedVerdicts:
@@ -95,6 +125,7 @@ class SharedVerdicts:
         self._sizes = multiprocessing.RawArray("i", 2 * slots)  # width, height; -1: unknown
         self._streams = multiprocessing.RawArray("i", slots)  # -1: none; -2 - i: stream i with others
         self._lock = _process_lock()
+        _TABLES.add(self)
 
     def get(self, path: str) -> Verdict | None:
         """The verdict stored for ``path``, or None."""
@@ -113,7 +144,9 @@ class SharedVerdicts:
         """Store ``verdict`` for ``path`` (kept as it is when another process stored one first); False when
         the neighbourhood of its slot is full."""
         key, mask = path_key(path), self.slots - 1
-        with self._lock:
+        with _holding(self._lock) as held:
+            if not held:
+                return False
             slot = key & mask
             for _ in range(min(_PROBE_LIMIT, self.slots)):
                 found = self._keys[slot]
@@ -143,8 +176,8 @@ class SharedVerdicts:
 
     def clear(self) -> None:
         """Forget every verdict (in every process sharing the table)."""
-        with self._lock:
-            self._keys[:] = [0] * self.slots
+        with _holding(self._lock):  # (cleared even without it: nothing else to do)
+            ctypes.memset(self._keys, 0, ctypes.sizeof(self._keys))
 
     def __getstate__(self) -> dict:
         # the shared memory travels to a process being started; a plain pickle or deepcopy gets an empty
@@ -162,5 +195,6 @@ class SharedVerdicts:
         if "arrays" in state:
             self.slots = state["slots"]
             self._keys, self._kinds, self._sizes, self._streams, self._lock = state["arrays"]
+            _TABLES.add(self)
         else:
             self._make(state["slots"])

@@ -40,7 +40,13 @@ def step_per_iteration_scheduler(s: Any) -> None:
     """``s.step()`` after an optimiser step, as the engine calls it. Under fp16 AMP the GradScaler skips
     the optimiser steps whose gradients overflowed (the first few, while it finds its scale), which makes
     PyTorch warn that the scheduler stepped before the optimiser; the schedule counts iterations
-    (upstream's too), so that warning is expected there and left out."""
+    (upstream's too), so that warning is expected there and left out. Only until the optimiser has taken a
+    step: entering ``warnings.catch_warnings`` resets the warnings each module has shown once, so doing it
+    on every iteration would repeat any other once-only warning every iteration."""
+    optimiser = getattr(s, "optimizer", None)
+    if optimiser is None or getattr(optimiser, "_opt_called", False):  # PyTorch's mark of a stepped optimiser
+        s.step()
+        return
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
         s.step()

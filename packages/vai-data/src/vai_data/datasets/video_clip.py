@@ -143,7 +143,8 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
         if backend == "torchcodec" and self.storage == "video":
             _torchcodec_decoder()  # without torchcodec or FFmpeg: one ImportError line now, not at the first sample
         # which files decord/torchcodec seek in exactly, probed once per file for all workers and epochs
-        self._probe_verdicts = SharedVerdicts(len(self.split.rows)) if self.storage == "video" else None
+        seeks = self.storage == "video" and backend != "pyav"  # (vai's PyAV decoder needs no probe)
+        self._probe_verdicts = SharedVerdicts(len(self.split.rows)) if seeks else None
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
             train,
             num_frames,
