@@ -1,12 +1,12 @@
-"""``VideoClipDataset.with_videos``: a test-mode dataset's pipeline on video files or JPEG frame folders
-outside its split."""
+"""``VideoClipDataset.with_videos``: a test-mode dataset's pipeline on video files, JPEG frame folders or
+packed .vpk files outside its split."""
 
 import os
 
 import pytest
 import torch
 from PIL import Image
-from vai_data import VideoClipDataset
+from vai_data import VideoClipDataset, pack_split
 from vai_data.datasets.other_videos import frame_folder_row
 
 SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=4)
@@ -106,7 +106,37 @@ def test_frame_folder_refusals(tmp_path, names, message) -> None:
         frame_folder_row(_folder(tmp_path, names), 0)
 
 
-def test_files_and_folders_are_not_mixed(synth_root: str, video_file: str, tmp_path) -> None:
+def test_kinds_are_not_mixed(synth_root: str, video_file: str, tmp_path) -> None:
     folder = _folder(tmp_path, ["00000.jpg"])
-    with pytest.raises(ValueError, match="either video files or JPEG frame folders, not both"):
+    with pytest.raises(ValueError, match="one kind of input per call.*got frames, video"):
         _val(synth_root).with_videos([video_file, folder])
+    vpk = tmp_path / "a.vpk"
+    vpk.write_bytes(b"")
+    with pytest.raises(ValueError, match="got packed, video"):
+        _val(synth_root).with_videos([video_file, str(vpk)])
+
+
+def test_packed_files_read_as_the_packed_splits_rows(synth_root: str, tmp_path) -> None:
+    """.vpk files from vai-data pack: every frame of each, the same clips as the packed split's rows."""
+    store = tmp_path / "packed"
+    packed = VideoClipDataset(
+        pack_split(os.path.join(synth_root, "splits", "val.csv"), synth_root, store),
+        store,
+        train=False,
+        **{**SMALL, "num_spatial_crops": 3},
+    )
+    rows = packed.split.rows[1:3]
+    other = packed.with_videos([str(store / r.path) for r in rows])
+    assert other.storage == "packed" and other._probe_verdicts is None and len(other) == 2 * 3
+    for i in range(len(other)):
+        a, b = packed[3 + i], other[i]  # rows 1 and 2 of the split, 3 crops each
+        assert torch.equal(a["video"], b["video"]) and b["video_id"] == i // 3 and b["label"] == 0
+    # a video dataset reads packed files too, with its options
+    from_video = _val(synth_root).with_videos([str(store / rows[0].path)])
+    assert from_video.storage == "packed" and from_video[0]["video"].shape == packed[0]["video"].shape
+
+
+def test_a_video_copy_has_its_own_probe_table(synth_root: str) -> None:
+    ds = _val(synth_root)
+    other = ds.with_videos([os.path.join(synth_root, r.path) for r in ds.split.rows[:2]])
+    assert other._probe_verdicts is not ds._probe_verdicts and other._probe_verdicts.slots == 64

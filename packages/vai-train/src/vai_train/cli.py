@@ -149,14 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
             e.add_argument("-f", "--feature_name", default="features", choices=("features", "logits"))
 
     pr = sub.add_parser(
-        "predict", help="top classes of video files (or JPEG frame folders) with a trained model"
+        "predict", help="top classes of video files (or JPEG frame folders, .vpk files) with a trained model"
     )
     _common(pr)
     pr.add_argument(
         "videos",
         nargs="+",
         metavar="VIDEO",
-        help="video files, or folders of numbered JPEG frames, to classify",
+        help="video files, folders of numbered JPEG frames, or packed .vpk files (one kind per call) to classify",
     )
     _load_epoch(pr, WEIGHTS_HELP)
     pr.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))

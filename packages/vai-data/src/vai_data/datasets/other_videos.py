@@ -1,6 +1,6 @@
 """A test-mode dataset's pipeline on other videos: what ``VideoClipDataset.with_videos`` builds, so a
-trained model can be run on video files or JPEG frame folders outside any split file (``vai-train
-predict``)."""
+trained model can be run on video files, JPEG frame folders or packed ``.vpk`` files outside any split
+file (``vai-train predict``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..packed import PACKED_SUFFIX
 from ..pathio import exists
+from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow
 from .resilience import BadSampleTracker
 
@@ -51,12 +53,20 @@ def frame_folder_row(folder: str, video_id: int) -> SplitRow:
     )
 
 
+def _kind(path: str) -> str:
+    """The storage ``path`` is read as: a folder of JPEG frames, a packed ``.vpk`` file, or a video file."""
+    if os.path.isdir(path):
+        return "frames"
+    return "packed" if path.endswith(PACKED_SUFFIX) else "video"
+
+
 def dataset_on_videos(dataset: Any, paths: Sequence[str | os.PathLike]) -> Any:
     """A copy of the test-mode ``dataset`` (a ``VideoClipDataset``) that reads ``paths``, either all video
-    files (decoded with its ``backend``) or all JPEG frame folders (see :func:`frame_folder_row`), video
+    files (decoded with its ``backend``), all JPEG frame folders (see :func:`frame_folder_row`) or all
+    packed ``.vpk`` files (``vai-data pack``; every frame of each), video
     ids ``0..n-1`` in their order, with every option it has: sampling, views, scale, crops,
     normalisation. Labels are placeholders (class 0): the videos have none. Unreadable videos raise
-    (policy ``raise``); a path that does not exist, or a mix of files and folders, is one ValueError."""
+    (policy ``raise``); a path that does not exist, or a mix of kinds, is one ValueError."""
     if dataset.train:
         raise ValueError(
             "with_videos: this dataset is in train mode (random clips); call it on a test-mode dataset, e.g. "
@@ -72,20 +82,27 @@ def dataset_on_videos(dataset: Any, paths: Sequence[str | os.PathLike]) -> Any:
     missing = [p for p in paths if not exists(p)]
     if missing:
         raise ValueError(f"with_videos: {len(missing)} path(s) do not exist, e.g. {missing[0]}")
-    folders = [os.path.isdir(p) for p in paths]
-    if any(folders) and not all(folders):
+    kinds = {_kind(p) for p in paths}
+    if len(kinds) > 1:
         raise ValueError(
-            "with_videos: give either video files or JPEG frame folders, not both (one storage per dataset)"
+            "with_videos: give one kind of input per call, video files, JPEG frame folders or packed .vpk "
+            f"files (one storage per dataset); got {', '.join(sorted(kinds))}"
         )
-    if all(folders):
+    storage = kinds.pop()
+    if storage == "frames":
         rows, fmt = [frame_folder_row(p, i) for i, p in enumerate(paths)], "frames"
-    else:
-        rows, fmt = [SplitRow(path=p, video_id=i, label=0) for i, p in enumerate(paths)], "video"
+    else:  # a packed file's rows read all its frames (start 0, end from its index)
+        rows = [SplitRow(path=p, video_id=i, label=0) for i, p in enumerate(paths)]
+        fmt = "video" if storage == "video" else "gulp"
     out = copy.copy(dataset)
     out.__dict__.pop("_epoch", None)  # fresh shared counters, not the original's
     out.epoch = 0
     out.split = SplitFile(num_classes=0, fmt=fmt, rows=rows)
-    out.data_root, out.storage = None, "video" if fmt == "video" else "frames"
+    out.data_root, out.storage = None, storage
+    if storage == "video" and out.backend != "pyav":  # seek-probe verdicts of its own files
+        out._probe_verdicts = SharedVerdicts(len(rows))
+    else:
+        out._probe_verdicts = None
     out.tracker = BadSampleTracker("raise")
     out._test_clip_cache = None
     out.video_id_to_label = None

@@ -1,5 +1,5 @@
 """``vai-train predict``: a trained model's top classes for videos outside any split (video files, or
-JPEG frame folders where the split's dataset reads them: vai_data's does).
+JPEG frame folders and packed .vpk files where the split's dataset reads them: vai_data's does).
 
 The videos go through the test pipeline of a split's dataset (``-s``, default ``val``, or ``multicropval``
 with ``-m multicrop``): its sampling, views, scale, crops and normalisation, through the dataset's
