@@ -140,3 +140,18 @@ def test_a_video_copy_has_its_own_probe_table(synth_root: str) -> None:
     ds = _val(synth_root)
     other = ds.with_videos([os.path.join(synth_root, r.path) for r in ds.split.rows[:2]])
     assert other._probe_verdicts is not ds._probe_verdicts and other._probe_verdicts.slots == 64
+
+
+def test_a_torchcodec_frames_dataset_checks_torchcodec_when_given_videos(
+    synth_root: str, video_file: str, monkeypatch
+) -> None:
+    from vai_data import decode
+
+    ds = _val(synth_root, "val_frames.csv", backend="torchcodec")  # frames: torchcodec not needed yet
+
+    def missing():
+        raise ImportError("torchcodec is not installed: pip install 'vai-data[torchcodec]'")
+
+    monkeypatch.setattr(decode, "_torchcodec_decoder", missing)
+    with pytest.raises(ImportError, match="pip install"):
+        ds.with_videos([video_file])

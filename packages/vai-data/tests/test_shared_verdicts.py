@@ -190,12 +190,37 @@ def test_a_lock_left_held_by_a_dead_worker_does_not_hang_writers(monkeypatch):
 
     monkeypatch.setattr(sv, "_LOCK_WAIT_S", 0.05)
     table = SharedVerdicts(4)
+    table.put("/kept.mp4", VERDICTS[2])
     table._lock.acquire()  # as a worker killed inside put would leave it
     try:
         assert table.put("/a.mp4", VERDICTS[0]) is False and table.get("/a.mp4") is None
+        monkeypatch.setattr(sv, "_LOCK_WAIT_S", 60.0)
+        assert table.put("/b.mp4", VERDICTS[0]) is False  # at once: no process waits for that lock again
     finally:
         table._lock.release()
-    assert table.put("/a.mp4", VERDICTS[0]) and table.get("/a.mp4") == VERDICTS[0]
+    assert table.put("/c.mp4", VERDICTS[0]) is False  # the table stores no more (its verdicts still serve)
+    assert table.get("/kept.mp4") == VERDICTS[2]
+
+
+def _take_lock_and_die(table):
+    table._lock.acquire()
+    os._exit(0)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_a_worker_killed_holding_the_lock_stops_every_process_waiting(monkeypatch):
+    import time
+
+    import vai_data.shared_verdicts as sv
+
+    monkeypatch.setattr(sv, "_LOCK_WAIT_S", 0.2)
+    table = SharedVerdicts(4)
+    child = multiprocessing.get_context("fork").Process(target=_take_lock_and_die, args=(table,))
+    child.start()
+    child.join(60)
+    start = time.perf_counter()
+    assert [table.put(f"/{i}.mp4", VERDICTS[0]) for i in range(10)] == [False] * 10
+    assert time.perf_counter() - start < 2.0  # one wait, not ten
 
 
 def test_without_a_shared_table_each_process_probes(video_file, monkeypatch):

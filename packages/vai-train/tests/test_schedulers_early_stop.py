@@ -170,16 +170,14 @@ def test_a_step_the_grad_scaler_skipped_does_not_warn() -> None:
         step_per_iteration_scheduler(sched)  # opt.step() never called: as a GradScaler skip
     assert caught == [] and sched.last_epoch == 1 and opt.param_groups[0]["lr"] == pytest.approx(0.1)
 
-    class Noisy:
-        optimizer = opt
-
-        def step(self) -> None:
-            warnings.warn("something else", UserWarning, stacklevel=2)
-
+    # other warnings still pass where the filter is entered (a torch scheduler's first step)
+    noisy = step_lr(_opt(), iters_per_epoch=1, step_epochs=1)
+    noisy.get_lr = lambda: warnings.warn("something else", UserWarning, stacklevel=2) or [0.1]
     with pytest.warns(UserWarning, match="something else"):
-        step_per_iteration_scheduler(Noisy())
-    # once the optimiser has stepped, schedulers are stepped as they are: no warnings filter is entered
-    opt.step()
+        step_per_iteration_scheduler(noisy)
+
+
+def _filters_entered(steps) -> int:
     entered = []
     real = warnings.catch_warnings.__enter__
 
@@ -189,9 +187,30 @@ def test_a_step_the_grad_scaler_skipped_does_not_warn() -> None:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(warnings.catch_warnings, "__enter__", spy)
-        for _ in range(3):
+        steps()
+    return len(entered)
+
+
+@pytest.mark.parametrize("after", ["step_lr", "plateau", "none"])
+def test_the_order_warning_filter_is_entered_only_where_pytorch_would_warn(after) -> None:
+    """Entering catch_warnings resets once-only warnings: only a torch scheduler's first step before any
+    optimiser step may enter it, never every iteration (a warmup around a plateau scheduler, or none)."""
+    opt = _opt()
+    inner = {
+        "step_lr": lambda: step_lr(opt, iters_per_epoch=1, step_epochs=10),
+        "plateau": lambda: ReduceLROnPlateau(opt),
+        "none": lambda: None,
+    }[after]()
+    sched = WarmupScheduler(opt, warmup_iters=3, after_scheduler=inner)
+
+    def train(n):
+        for _ in range(n):
+            opt.step()
             step_per_iteration_scheduler(sched)
-    assert entered == [] and sched.last_epoch == 4
+
+    assert _filters_entered(lambda: train(10)) == 0
+    plain = step_lr(_opt(), iters_per_epoch=1, step_epochs=1)
+    assert _filters_entered(lambda: [step_per_iteration_scheduler(plain) for _ in range(5)]) == 1
 
 
 def test_cpu_bf16_amp_trains(base_args: list[str]) -> None:

@@ -14,8 +14,9 @@ each slot holds the verdict's kind of problem (the problem's text without its nu
 pts), the upright size, the stream index and whether there are several. Slots are written once, under a lock,
 the key last; reads take no lock (the fields are written before the key, which x86's store order keeps
 visible in that order; a weaker memory order could at worst pair a key with a stale field for an instant).
-A full table stores no more (those files are probed per process, as before). A probe that failed (an I/O
-error, say) is not stored: the next worker tries again.
+A full table stores no more (those files are probed per process, as before), nor does one whose lock a writer
+waited for in vain (its holder was killed mid-write): every process then stops waiting for it. A probe that
+failed (an I/O error, say) is not stored: the next worker process tries again.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def path_key(path: str) -> int:
 
 
 _TABLES: weakref.WeakSet = weakref.WeakSet()  # every table alive in this process (clear_every_table)
-_LOCK_WAIT_S = 5.0  # a writer that died holding the lock must not hang the others: they skip storing
+_LOCK_WAIT_S = 5.0  # a writer that died holding the lock must not hang the others: the table stops storing
 
 
 def clear_every_table() -> None:
@@ -125,6 +126,7 @@ class SharedVerdicts:
         self._sizes = multiprocessing.RawArray("i", 2 * slots)  # width, height; -1: unknown
         self._streams = multiprocessing.RawArray("i", slots)  # -1: none; -2 - i: stream i with others
         self._lock = _process_lock()
+        self._lock_lost = multiprocessing.RawValue("b", 0)  # set once a writer timed out: stores no more
         _TABLES.add(self)
 
     def get(self, path: str) -> Verdict | None:
@@ -144,8 +146,11 @@ class SharedVerdicts:
         """Store ``verdict`` for ``path`` (kept as it is when another process stored one first); False when
         the neighbourhood of its slot is full."""
         key, mask = path_key(path), self.slots - 1
+        if self._lock_lost.value:
+            return False
         with _holding(self._lock) as held:
-            if not held:
+            if not held:  # its holder died with it (killed mid-put): every process stops waiting for it
+                self._lock_lost.value = 1
                 return False
             slot = key & mask
             for _ in range(min(_PROBE_LIMIT, self.slots)):
@@ -187,14 +192,14 @@ class SharedVerdicts:
         if _spawning():
             return {
                 "slots": self.slots,
-                "arrays": (self._keys, self._kinds, self._sizes, self._streams, self._lock),
+                "arrays": (self._keys, self._kinds, self._sizes, self._streams, self._lock, self._lock_lost),
             }
         return {"slots": self.slots}
 
     def __setstate__(self, state: dict) -> None:
         if "arrays" in state:
             self.slots = state["slots"]
-            self._keys, self._kinds, self._sizes, self._streams, self._lock = state["arrays"]
+            self._keys, self._kinds, self._sizes, self._streams, self._lock, self._lock_lost = state["arrays"]
             _TABLES.add(self)
         else:
             self._make(state["slots"])

@@ -40,11 +40,17 @@ def step_per_iteration_scheduler(s: Any) -> None:
     """``s.step()`` after an optimiser step, as the engine calls it. Under fp16 AMP the GradScaler skips
     the optimiser steps whose gradients overflowed (the first few, while it finds its scale), which makes
     PyTorch warn that the scheduler stepped before the optimiser; the schedule counts iterations
-    (upstream's too), so that warning is expected there and left out. Only until the optimiser has taken a
-    step: entering ``warnings.catch_warnings`` resets the warnings each module has shown once, so doing it
-    on every iteration would repeat any other once-only warning every iteration."""
-    optimiser = getattr(s, "optimizer", None)
-    if optimiser is None or getattr(optimiser, "_opt_called", False):  # PyTorch's mark of a stepped optimiser
+    (upstream's too), so that warning is expected there and left out. Only where PyTorch would give it (a
+    torch scheduler's first step, its optimiser not yet stepped): entering ``warnings.catch_warnings``
+    resets the warnings each module has shown once, so doing it on every iteration would repeat any other
+    once-only warning every iteration."""
+    inner = s.after_scheduler if isinstance(s, WarmupScheduler) else s
+    may_warn = (  # PyTorch's condition: the scheduler's first step, its optimiser never stepped
+        isinstance(inner, LRScheduler)
+        and getattr(inner, "_step_count", 0) == 1
+        and not getattr(inner.optimizer, "_opt_called", False)
+    )
+    if not may_warn:
         s.step()
         return
     with warnings.catch_warnings():

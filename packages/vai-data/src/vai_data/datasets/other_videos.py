@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .. import decode
 from ..packed import PACKED_SUFFIX
 from ..pathio import exists
 from ..shared_verdicts import SharedVerdicts
@@ -98,6 +99,8 @@ def dataset_on_videos(dataset: Any, paths: Sequence[str | os.PathLike]) -> Any:
     out.__dict__.pop("_epoch", None)  # fresh shared counters, not the original's
     out.epoch = 0
     out.split = SplitFile(num_classes=0, fmt=fmt, rows=rows)
+    if storage == "video" and dataset.backend == "torchcodec":
+        decode._torchcodec_decoder()  # without it: one ImportError line now (a frames dataset never checked)
     out.data_root, out.storage = None, storage
     if storage == "video" and out.backend != "pyav":  # seek-probe verdicts of its own files
         out._probe_verdicts = SharedVerdicts(len(rows))
