@@ -1,8 +1,12 @@
 """The pseudo-label epoch_start_script through vai-train: a continued (-l N) run copies the refresh in force
-from the version it continues instead of extracting features again."""
+from the version it continues instead of extracting features again; with persistent workers the refreshed
+labels reach training."""
 
 from __future__ import annotations
 
+import multiprocessing
+
+import pytest
 from vai_papers.verb_ambiguity import PseudoLabelRefresher
 from vai_papers.verb_ambiguity.lineage import read_source
 
@@ -132,3 +136,37 @@ def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypa
         (own / "source.json").unlink()
         folder, start = read_source(branch.run_dir)
         assert folder.resolve() == src.resolve() and start == int(load) + 1
+
+
+def test_persistent_workers_get_the_refreshed_labels(tmp_path):
+    """With --persistent-workers the refresh's new train loader replaces the old one (whose workers end
+    at once): the run trains as the one without workers does, and leaves no worker behind."""
+    from vai_train import run_train
+
+    root = tmp_path / "configs"
+    for rel, text in (
+        ("dataset_configs/points.py", POINTS_DATASET),
+        ("model_configs/net.py", POINTS_MODEL),
+        ("exp_configs/points/net-pseudo.py", POINTS_EXP),
+    ):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    args = [
+        "-D",
+        "points",
+        "-M",
+        "net",
+        "-E",
+        "pseudo",
+        "-R",
+        str(tmp_path / "exp"),
+        "--config-root",
+        str(root),
+    ]
+    args += ["--no-progress", "--plot-period", "-1", "--device", "cpu"]
+    plain = run_train(args + ["-w", "0", "-v", "0"]).summary
+    kept = run_train(args + ["-w", "2", "--persistent-workers", "-v", "1"]).summary
+    assert len(plain) == len(kept) >= 3  # refreshes at epochs 1 and 3
+    for a, b in zip(plain, kept, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6) and a["val_loss"] == b["val_loss"]
+    assert multiprocessing.active_children() == []

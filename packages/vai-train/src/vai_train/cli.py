@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with -WP: upload best.pth and last.pth as W&B artifacts at the end (upstream default)",
     )
     t.add_argument(
+        "--persistent-workers",
+        dest="persistent_workers",
+        action="store_true",
+        default=None,
+        help="keep the DataLoader workers between epochs (faster epochs; see the docs for what it changes)",
+    )
+    t.add_argument(
         "--training_speed",
         default="standard",
         choices=("standard", "faster"),

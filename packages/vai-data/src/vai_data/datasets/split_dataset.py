@@ -53,6 +53,9 @@ class SplitDataset(Dataset):
 
     split: SplitFile
     tracker: BadSampleTracker
+    #: ``set_epoch`` reaches DataLoader workers that are already running (the epoch is in shared memory),
+    #: so persistent workers are safe: vai-train checks this before keeping workers between epochs
+    epoch_reaches_workers = True
     _views: int
     normalize: Normalize
     normalise_on_device: bool = False

@@ -166,6 +166,14 @@ class ExpConfig:
         """``num_workers``; default None: the CLI's ``-w``, else min(4, CPU count)."""
         return getattr(self.exp_cfg, "num_workers", None)
 
+    @property
+    def persistent_workers(self) -> bool:
+        """``persistent_workers``: keep training's DataLoader workers between epochs (default False)."""
+        value = getattr(self.exp_cfg, "persistent_workers", False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.exp_cfg.__file__}: persistent_workers = {value!r}; use True or False")
+        return value
+
     # ---- model / optimisation ------------------------------------------------------------------
     def load_model(self) -> nn.Module:
         """``load_model()``; default ``model_cfg.load_model(num_classes, input_frame_length)``."""

@@ -33,6 +33,7 @@ KNOWN_EXP_NAMES = frozenset(
         "num_epochs",
         "input_frame_length",
         "num_workers",
+        "persistent_workers",
         "get_data_unpack_func",
         "get_collate_fn",
         "get_input_reshape_func",

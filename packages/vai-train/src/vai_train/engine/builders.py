@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from vai_train.config.experiment import ExpConfig
 from vai_train.config.loader import ConfigError
-from vai_train.dataset_hooks import set_dataset_epoch, total_bad_samples
+from vai_train.dataset_hooks import dataset_parts, set_dataset_epoch, total_bad_samples
 from vai_train.engine.distributed import DistInfo, ShardSampler, all_reduce_sum
-from vai_train.engine.rng import epoch_seed, worker_init_fn
+from vai_train.engine.rng import EpochSeededCollate, epoch_seed, worker_init_fn
 from vai_train.metrics import Metric, default_metrics
 
 logger = logging.getLogger(__name__)
@@ -37,11 +37,19 @@ def resolve_num_workers(cli_workers: int | None, cfg: ExpConfig) -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def make_train_loader(ds: Any, cfg: ExpConfig, info: DistInfo, seed: int, workers: int) -> DataLoader:
-    """Shuffling loader (a DistributedSampler for any world size, re-seeded per epoch by ``set_epoch``)."""
+def make_train_loader(
+    ds: Any, cfg: ExpConfig, info: DistInfo, seed: int, workers: int, persistent: bool = False
+) -> DataLoader:
+    """Shuffling loader (a DistributedSampler for any world size, re-seeded per epoch by ``set_epoch``);
+    ``persistent`` keeps its workers between epochs (see :func:`check_persistent_dataset`)."""
     if len(ds) == 0:
         raise ConfigError(f"{cfg.exp_cfg.__file__}: get_torch_dataset('train') returned an empty dataset")
     sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed)
+    persistent = persistent and workers > 0
+    collate = cfg.get_collate_fn("train", ds)
+    if persistent:
+        check_persistent_dataset(ds)
+        collate = EpochSeededCollate(collate, seed, info.rank)
     return DataLoader(
         ds,
         batch_size=cfg.batch_size,
@@ -51,15 +59,37 @@ def make_train_loader(ds: Any, cfg: ExpConfig, info: DistInfo, seed: int, worker
         drop_last=False,
         worker_init_fn=worker_init_fn if workers > 0 else None,
         generator=torch.Generator().manual_seed(seed),
-        persistent_workers=False,
-        collate_fn=cfg.get_collate_fn("train", ds),
+        persistent_workers=persistent,
+        collate_fn=collate,
     )
 
 
+def check_persistent_dataset(ds: Any) -> None:
+    """Warn when persistent workers would keep a dataset's epoch at its first value: a dataset (or part)
+    whose ``set_epoch`` changes only the main process's copy. vai_data's datasets keep the epoch in shared
+    memory and say so with ``epoch_reaches_workers = True``."""
+    for part in [ds, *dataset_parts(ds)]:
+        if callable(getattr(part, "set_epoch", None)) and not getattr(part, "epoch_reaches_workers", False):
+            logger.warning(
+                "persistent workers: %s.set_epoch may not reach workers that are already running (it does not"
+                " declare epoch_reaches_workers = True), so its per-epoch randomness could repeat every"
+                " epoch; keep the epoch in shared memory, or train without persistent workers",
+                type(part).__name__,
+            )
+            return
+
+
 def make_eval_loader(
-    ds: Any, batch_size: int, info: DistInfo, seed: int, workers: int, collate_fn: Any = None
+    ds: Any,
+    batch_size: int,
+    info: DistInfo,
+    seed: int,
+    workers: int,
+    collate_fn: Any = None,
+    persistent: bool = False,
 ) -> DataLoader:
-    """Non-shuffling loader whose ShardSampler neither pads nor duplicates (exact gathered metrics)."""
+    """Non-shuffling loader whose ShardSampler neither pads nor duplicates (exact gathered metrics);
+    ``persistent`` keeps its workers between the epochs' validations."""
     return DataLoader(
         ds,
         batch_size=batch_size,
@@ -69,7 +99,30 @@ def make_eval_loader(
         pin_memory=info.device.type == "cuda",
         worker_init_fn=worker_init_fn if workers > 0 else None,
         generator=torch.Generator().manual_seed(seed),
+        persistent_workers=persistent and workers > 0,
     )
+
+
+LOADER_KEYS = ("train_loader", "val_loader", "multicropval_loader")
+
+
+def stop_workers(loader: Any) -> None:
+    """Shut down a loader's persistent workers now (at the end of a run, or when a hook replaced the
+    loader): left to garbage collection they linger, and a late shutdown can wait seconds per worker."""
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is None or not getattr(loader, "persistent_workers", False):
+        return
+    shutdown = getattr(iterator, "_shutdown_workers", None)  # torch's (private) iterator API
+    if callable(shutdown):
+        shutdown()
+    loader._iterator = None
+
+
+def stop_replaced_workers(before: dict[str, Any], kit: dict[str, Any]) -> None:
+    """Stop the workers of the loaders in ``before`` (name -> loader) that ``kit`` no longer holds."""
+    for name, loader in before.items():
+        if kit.get(name) is not loader:
+            stop_workers(loader)
 
 
 def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> None:
@@ -82,6 +135,8 @@ def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> No
     )  # e.g. vai_data datasets seed each sample from (seed, epoch, index)
     if loader.generator is not None:
         loader.generator.manual_seed(epoch_seed(seed, epoch, rank))
+    if isinstance(loader.collate_fn, EpochSeededCollate):  # persistent workers reseed from it
+        loader.collate_fn.epoch.value = epoch
 
 
 def bad_sample_count(loader: DataLoader, info: DistInfo) -> int | None:

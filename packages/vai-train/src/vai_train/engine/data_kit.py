@@ -23,17 +23,19 @@ def build_data_kit(
     """(train_kit entries for the data, multi-crop validation period); ``multicropval`` only with ``-t``."""
     train_ds = cfg.get_torch_dataset("train")
     val_ds = cfg.get_torch_dataset("val")
+    keep = bool(getattr(args, "persistent_workers", None) or cfg.persistent_workers)  # --persistent-workers
     kit: dict[str, Any] = {
-        "train_loader": B.make_train_loader(train_ds, cfg, info, args.seed, workers),
+        "train_loader": B.make_train_loader(train_ds, cfg, info, args.seed, workers, keep),
         "val_loader": B.make_eval_loader(
-            val_ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn("val", val_ds)
+            val_ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn("val", val_ds), keep
         ),
     }
     mc_period = args.multicropval_period or 0
     if mc_period > 0:
         mc_ds = cfg.get_torch_dataset("multicropval")
+        mc_collate = cfg.get_collate_fn("multicropval", mc_ds)
         kit["multicropval_loader"] = B.make_eval_loader(
-            mc_ds, cfg.val_batch_size, info, args.seed, workers, cfg.get_collate_fn("multicropval", mc_ds)
+            mc_ds, cfg.val_batch_size, info, args.seed, workers, mc_collate, keep
         )
     kit["criterions"] = {s: criterion_on_device(cfg.get_criterion(s), info.device) for s in SPLITS}
     kit["data_unpack_funcs"] = {s: cfg.get_data_unpack_func(s) for s in SPLITS}

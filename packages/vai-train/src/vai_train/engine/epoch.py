@@ -61,11 +61,13 @@ def run_epoch(
     if hasattr(cfg.exp_cfg, "epoch_start_script"):
         before = kit["criterions"]["train"]
         view = ExperimentView(kit["summary"], rd, {"source_run_dir": kit.get("source_run_dir")})
+        loaders = {name: kit[name] for name in B.LOADER_KEYS if name in kit}
         ret = cfg.exp_cfg.epoch_start_script(epoch, view, args, info.rank, info.world_size, kit)
         if isinstance(ret, dict):
             kit.update(ret)
+        B.stop_replaced_workers(loaders, kit)  # a replaced loader's persistent workers end now
         after_epoch_start_script(kit, before, info)
-    for name in ("train_loader", "val_loader", "multicropval_loader"):
+    for name in B.LOADER_KEYS:
         if name in kit:
             B.set_loader_epoch(kit[name], args.seed, epoch, info.rank)
     tr = train_one_epoch(kit, epoch, info, opts)

@@ -91,6 +91,19 @@ def _train(args: argparse.Namespace, info: DistInfo) -> RunResult:
 
 
 def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffer) -> RunResult:
+    kits: list[dict[str, Any]] = []
+    try:
+        return _train_with(args, info, early, kits)
+    finally:  # persistent DataLoader workers end with the run, not whenever garbage collection finds them
+        for kit in kits:
+            for name in B.LOADER_KEYS:
+                if name in kit:
+                    B.stop_workers(kit[name])
+
+
+def _train_with(
+    args: argparse.Namespace, info: DistInfo, early: RecordBuffer, kits: list[dict[str, Any]]
+) -> RunResult:
     cfg = load_cfg(args)
     seed_everything(args.seed + info.rank)
     val_metrics = B.split_metrics(cfg, "val")
@@ -98,6 +111,7 @@ def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffe
     num_epochs = args.num_epochs if args.num_epochs is not None else cfg.num_epochs
     # what can fail without a run directory is built first: a failure leaves no empty version behind
     kit, mc_period = build_data_kit(cfg, args, info, B.resolve_num_workers(args.num_workers, cfg))
+    kits.append(kit)
     if args.load_epoch is None and num_epochs < 1:
         logger.warning(
             "nothing trained: %d epochs asked for (-e or the exp config's num_epochs); no run directory"
