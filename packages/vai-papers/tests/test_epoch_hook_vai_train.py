@@ -78,11 +78,8 @@ epoch_start_script = make_epoch_start_script(
 """
 
 
-def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypatch):
-    """-l N through vai-train (CONTRACT B): the new version reads the refresh in force from the version it
-    continues (file N+1 or the refresh epoch before it) instead of extracting features again."""
-    from vai_train import run_train
-
+def _points_args(tmp_path) -> list[str]:
+    """The points configs written under tmp_path, and vai-train's arguments for them (no -w)."""
     root = tmp_path / "configs"
     for rel, text in (
         ("dataset_configs/points.py", POINTS_DATASET),
@@ -103,7 +100,15 @@ def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypa
         "--config-root",
         str(root),
     ]
-    args += ["-w", "0", "--no-progress", "--plot-period", "-1", "--device", "cpu"]
+    return args + ["--no-progress", "--plot-period", "-1", "--device", "cpu"]
+
+
+def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypatch):
+    """-l N through vai-train (CONTRACT B): the new version reads the refresh in force from the version it
+    continues (file N+1 or the refresh epoch before it) instead of extracting features again."""
+    from vai_train import run_train
+
+    args = _points_args(tmp_path) + ["-w", "0"]
     first = run_train(args + ["-s", "all"])
     src = first.run_dir / "predictions" / "pseudo_labels"
     assert sorted(p.name for p in src.glob("*.npz")) == ["epoch_0001.npz", "epoch_0003.npz"]
@@ -143,27 +148,7 @@ def test_persistent_workers_get_the_refreshed_labels(tmp_path):
     at once): the run trains as the one without workers does, and leaves no worker behind."""
     from vai_train import run_train
 
-    root = tmp_path / "configs"
-    for rel, text in (
-        ("dataset_configs/points.py", POINTS_DATASET),
-        ("model_configs/net.py", POINTS_MODEL),
-        ("exp_configs/points/net-pseudo.py", POINTS_EXP),
-    ):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    args = [
-        "-D",
-        "points",
-        "-M",
-        "net",
-        "-E",
-        "pseudo",
-        "-R",
-        str(tmp_path / "exp"),
-        "--config-root",
-        str(root),
-    ]
-    args += ["--no-progress", "--plot-period", "-1", "--device", "cpu"]
+    args = _points_args(tmp_path)
     plain = run_train(args + ["-w", "0", "-v", "0"]).summary
     kept = run_train(args + ["-w", "2", "--persistent-workers", "-v", "1"]).summary
     assert len(plain) == len(kept) >= 3  # refreshes at epochs 1 and 3
