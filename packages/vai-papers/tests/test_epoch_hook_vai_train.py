@@ -144,14 +144,15 @@ def test_a_continued_vai_train_run_copies_its_sources_refresh(tmp_path, monkeypa
 
 
 def test_persistent_workers_get_the_refreshed_labels(tmp_path):
-    """With --persistent-workers the refresh's new train loader replaces the old one (whose workers end
-    at once): the run trains as the one without workers does, and leaves no worker behind."""
+    """With --persistent-workers the refresh's rebuilt train loader replaces the old one: the run trains
+    as the one without workers does, and leaves no worker behind."""
     from vai_train import run_train
 
     args = _points_args(tmp_path)
+    before = set(multiprocessing.active_children())
     plain = run_train(args + ["-w", "0", "-v", "0"]).summary
     kept = run_train(args + ["-w", "2", "--persistent-workers", "-v", "1"]).summary
     assert len(plain) == len(kept) >= 3  # refreshes at epochs 1 and 3
     for a, b in zip(plain, kept, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6) and a["val_loss"] == b["val_loss"]
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) <= before

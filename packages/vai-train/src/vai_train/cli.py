@@ -126,9 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--persistent-workers",
         dest="persistent_workers",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="keep the DataLoader workers between epochs (faster epochs; see the docs for what it changes)",
+        help="keep the DataLoader workers between epochs (faster epochs; see the docs for what it changes);"
+        " default: the exp config's persistent_workers (False)",
     )
     t.add_argument(
         "--training_speed",

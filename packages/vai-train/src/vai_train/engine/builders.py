@@ -136,6 +136,8 @@ def set_loader_epoch(loader: DataLoader, seed: int, epoch: int, rank: int) -> No
     if loader.generator is not None:
         loader.generator.manual_seed(epoch_seed(seed, epoch, rank))
     if isinstance(loader.collate_fn, EpochSeededCollate):  # persistent workers reseed from it
+        if getattr(getattr(loader, "_iterator", None), "_tasks_outstanding", 0):
+            stop_workers(loader)  # an epoch left unfinished: its queued batches must not take the reseed
         loader.collate_fn.epoch.value = epoch
 
 

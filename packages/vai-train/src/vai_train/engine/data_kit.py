@@ -23,7 +23,9 @@ def build_data_kit(
     """(train_kit entries for the data, multi-crop validation period); ``multicropval`` only with ``-t``."""
     train_ds = cfg.get_torch_dataset("train")
     val_ds = cfg.get_torch_dataset("val")
-    keep = bool(getattr(args, "persistent_workers", None) or cfg.persistent_workers)  # --persistent-workers
+    keep = cfg.persistent_workers  # (checked even when the flag decides)
+    flag = getattr(args, "persistent_workers", None)  # --persistent-workers / --no-persistent-workers
+    keep = keep if flag is None else flag
     kit: dict[str, Any] = {
         "train_loader": B.make_train_loader(train_ds, cfg, info, args.seed, workers, keep),
         "val_loader": B.make_eval_loader(

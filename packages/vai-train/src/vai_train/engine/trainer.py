@@ -98,7 +98,10 @@ def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffe
         for kit in kits:
             for name in B.LOADER_KEYS:
                 if name in kit:
-                    B.stop_workers(kit[name])
+                    try:
+                        B.stop_workers(kit[name])
+                    except Exception as e:  # never hide the run's own error, nor skip the other loaders
+                        logger.warning("could not stop the %s's workers: %s: %s", name, type(e).__name__, e)
 
 
 def _train_with(
