@@ -10,13 +10,14 @@ import pytest
 import torch
 import vai_papers
 from vai_papers.cli import demo_summary_line, latest_run_dir
+from vai_papers_test_paper_configs import demo_args
 from vai_train import list_configs_text, run_eval, run_train
 from vai_train.config import discover_roots
 
 
 def _train(model: str, tmp_path, epochs: int = 1):
     root = str(tmp_path / "exp")
-    args = ["-D", "synthetic_motion", "-M", model, "-E", "demo", "-R", root, "-e", str(epochs), "-w", "0"]
+    args = demo_args(root, model) + ["-e", str(epochs)]
     return run_train(args + ["--config-root", str(vai_papers.config_root())])
 
 
@@ -60,10 +61,7 @@ def test_demo_experiment_trains_and_writes_run_directory(demo_env, model):
 def test_eval_of_trained_demo_reproduces_val_accuracy(demo_env):
     result = _train("tsn_resnet18", demo_env)
     root = str(demo_env / "exp")
-    ev = run_eval(
-        ["-D", "synthetic_motion", "-M", "tsn_resnet18", "-E", "demo", "-R", root, "-l", "-1", "-w", "0"]
-        + ["--config-root", str(vai_papers.config_root())]
-    )
+    ev = run_eval(demo_args(root) + ["-l", "-1", "--config-root", str(vai_papers.config_root())])
     with (result.run_dir / "logs" / "summary.csv").open() as f:
         row = list(csv.DictReader(f))[-1]
     assert ev.metrics["val_acc"] == pytest.approx(float(row["val_acc"]), abs=1e-6)

@@ -12,6 +12,7 @@ import vai_models
 import vai_papers
 from PIL import Image
 from vai_data import SplitRow, write_split_file
+from vai_papers_test_paper_configs import demo_args
 from vai_train import run_feature, run_train
 from vai_train.config.loader import exec_config
 
@@ -57,20 +58,7 @@ def test_model_config_matches_model_default_cfg(name):
     ],
 )
 def test_model_family_trains_through_vai_train(demo_env, model):
-    args = [
-        "-D",
-        "synthetic_motion",
-        "-M",
-        model,
-        "-E",
-        "demo",
-        "-R",
-        str(demo_env / "exp"),
-        "-e",
-        "1",
-        "-w",
-        "0",
-    ]
+    args = demo_args(demo_env / "exp", model) + ["-e", "1"]
     result = run_train(args + ["--no-progress", "--plot-period", "-1"] + ROOTS)
     with (result.run_dir / "logs" / "summary.csv").open() as f:
         row = next(csv.DictReader(f))
@@ -79,19 +67,7 @@ def test_model_family_trains_through_vai_train(demo_env, model):
 
 def test_feature_mlp_trains_on_features_extracted_by_vai_train(demo_env, monkeypatch):
     exp = str(demo_env / "exp")
-    base = [
-        "-D",
-        "synthetic_motion",
-        "-M",
-        "tsn_resnet18",
-        "-E",
-        "demo",
-        "-R",
-        exp,
-        "-w",
-        "0",
-        "--no-progress",
-    ]
+    base = demo_args(exp) + ["--no-progress"]
     run_train(base + ["-e", "1", "--plot-period", "-1"] + ROOTS)
     feat = run_feature(base + ["-l", "-1", "-s", "train"] + ROOTS)
     monkeypatch.setenv("VAI_TEST_FEATURES", feat.metrics["path"])

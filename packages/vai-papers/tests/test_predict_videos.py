@@ -7,23 +7,13 @@ import numpy as np
 import vai_papers
 from vai_data import read_split_file
 from vai_data.synth import SYNTH_CLASSES
+from vai_papers_test_paper_configs import demo_args
 from vai_train import run_eval, run_predict, run_train
 from vai_train.reporting import load_predictions
 
 
 def test_predict_scores_match_eval_for_split_videos(demo_env):
-    args = [
-        "-D",
-        "synthetic_motion",
-        "-M",
-        "tsn_resnet18",
-        "-E",
-        "demo",
-        "-R",
-        str(demo_env / "exp"),
-        "-w",
-        "0",
-    ]
+    args = demo_args(demo_env / "exp")
     args += ["--config-root", str(vai_papers.config_root())]
     run_dir = run_train(args + ["-e", "1"]).run_dir
     run_eval(args + ["-l", "1", "-m", "multicrop", "-p"])

@@ -15,6 +15,13 @@ from torch import nn
 from vai_models.registry import check_options
 
 ROOT = vai_papers.config_root()
+
+
+def demo_args(exp_root, model: str = "tsn_resnet18", exp: str = "demo") -> list[str]:
+    """vai-train arguments for a synthetic_motion run of ``model`` under ``exp_root``, in-process loading."""
+    return ["-D", "synthetic_motion", "-M", model, "-E", exp, "-R", str(exp_root), "-w", "0"]
+
+
 MULTILABEL_FIELDS = (
     "topset_multilabel_accuracy",
     "top1_multilabel_accuracy",
