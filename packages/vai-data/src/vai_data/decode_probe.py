@@ -44,6 +44,14 @@ _UNINDEXED = {"mpegts": "MPEG-TS", "mpeg": "MPEG-PS", "mpegvideo": "raw MPEG vid
 _OPEN_GOP_CODECS = {"mpeg4", "mpeg1video", "mpeg2video"}
 # how far to look: the first keyframe and this many more (each with its reordering window), or this many
 # packets, whichever comes first (encoders structure every GOP alike)
+# the problems the probe reports (format strings; shared_verdicts keeps each one's kind by its prefix)
+UNINDEXED_PROBLEM = "{} container: seeks land near, not on, a keyframe"
+OPEN_GOP_CODEC_PROBLEM = "{} with B-frames, whose GOPs are open unless the encoder closed them"
+NO_PTS_PROBLEM = "packets without timestamps"
+DUPLICATE_PTS_PROBLEM = "two packets with pts {}"
+SHOWN_AFTER_KEY_PROBLEM = "open GOP: a frame decoded before the keyframe at packet {} is shown after it"
+SHOWN_BEFORE_KEY_PROBLEM = "open GOP: packet {}, decoded after a keyframe, is shown before it"
+FIRST_PTS_PROBLEM = "the first frame's pts {} is not the stream's start {}"
 _KEYFRAMES_CHECKED = 2
 _MAX_PACKETS = 1024
 _REORDER_WINDOW = 32  # packets after a keyframe among which a leading picture would be (H.264: at most 16)
@@ -148,9 +156,9 @@ def _probe(local_path: str) -> Verdict:
             size = (int(cc.width), int(cc.height)) if cc.width > 0 and cc.height > 0 else None
             fmt = container.format.name
             if fmt in _UNINDEXED:
-                problem = f"{_UNINDEXED[fmt]} container: seeks land near, not on, a keyframe"
+                problem = UNINDEXED_PROBLEM.format(_UNINDEXED[fmt])
             elif cc.name in _OPEN_GOP_CODECS and cc.has_b_frames:
-                problem = f"{cc.name} with B-frames, whose GOPs are open unless the encoder closed them"
+                problem = OPEN_GOP_CODEC_PROBLEM.format(cc.name)
             else:
                 problem = _timestamp_problem(container, stream)
             if problem is None and size is not None:  # decord and torchcodec rotate phone videos upright
@@ -176,19 +184,19 @@ def _timestamp_problem(container, stream) -> str | None:
                 continue
             pts = packet.pts
             if pts is None:
-                return "packets without timestamps"
+                return NO_PTS_PROBLEM
             if pts in seen:
-                return f"two packets with pts {pts}"
+                return DUPLICATE_PTS_PROBLEM.format(pts)
             seen.add(pts)
             if n <= _REORDER_WINDOW:
                 first_pts = pts if first_pts is None else min(first_pts, pts)
             if packet.is_keyframe:
                 if max_pts is not None and pts < max_pts:
-                    return f"open GOP: a frame decoded before the keyframe at packet {n} is shown after it"
+                    return SHOWN_AFTER_KEY_PROBLEM.format(n)
                 key_pts, since_key = pts, 0
                 keys += n > 0
             elif key_pts is not None and pts < key_pts:
-                return f"open GOP: packet {n}, decoded after a keyframe, is shown before it"
+                return SHOWN_BEFORE_KEY_PROBLEM.format(n)
             max_pts = pts if max_pts is None else max(max_pts, pts)
             n += 1
             since_key += 1
@@ -198,5 +206,5 @@ def _timestamp_problem(container, stream) -> str | None:
         pass
     start = stream.start_time
     if first_pts is not None and start is not None and first_pts != start:
-        return f"the first frame's pts {first_pts} is not the stream's start {start}"
+        return FIRST_PTS_PROBLEM.format(first_pts, start)
     return None

@@ -28,23 +28,28 @@ import multiprocessing
 import weakref
 from collections.abc import Iterator
 
-from .decode_probe import _OPEN_GOP_CODECS, _UNINDEXED, Verdict
+from . import decode_probe as _p
+from .decode_probe import Verdict
 
-# the kinds of problem a verdict can hold: index 0 is "no problem" (decord's seeking is exact on the file)
+
+def _prefix(template: str) -> str:
+    return template.split("{", 1)[0]
+
+
+# the kinds of problem a verdict can hold: index 0 is "no problem" (decord's seeking is exact on the file);
+# a timestamp problem is kept by the prefix of decode_probe's message, as a text without its numbers
 _TIMESTAMP_KINDS = (
-    ("packets without timestamps", "packets without timestamps"),
-    ("two packets with pts", "two packets with the same pts"),
-    ("open GOP", "open GOP: frames are shown across a keyframe"),
-    ("the first frame's pts", "the first frame's pts is not the stream's start"),
+    (_prefix(_p.NO_PTS_PROBLEM), "packets without timestamps"),
+    (_prefix(_p.DUPLICATE_PTS_PROBLEM), "two packets with the same pts"),
+    (_prefix(_p.SHOWN_AFTER_KEY_PROBLEM), "open GOP: frames are shown across a keyframe"),
+    (_prefix(_p.SHOWN_BEFORE_KEY_PROBLEM), "open GOP: frames are shown across a keyframe"),
+    (_prefix(_p.FIRST_PTS_PROBLEM), "the first frame's pts is not the stream's start"),
 )
 PROBLEM_TEXTS: tuple[str | None, ...] = (
     None,
-    *(f"{name} container: seeks land near, not on, a keyframe" for name in _UNINDEXED.values()),
-    *(
-        f"{codec} with B-frames, whose GOPs are open unless the encoder closed them"
-        for codec in sorted(_OPEN_GOP_CODECS)
-    ),
-    *(text for _, text in _TIMESTAMP_KINDS),
+    *(_p.UNINDEXED_PROBLEM.format(name) for name in _p._UNINDEXED.values()),
+    *(_p.OPEN_GOP_CODEC_PROBLEM.format(codec) for codec in sorted(_p._OPEN_GOP_CODECS)),
+    *dict.fromkeys(text for _, text in _TIMESTAMP_KINDS),
     "a seeking problem found when the file was first probed",
 )
 _OTHER = len(PROBLEM_TEXTS) - 1

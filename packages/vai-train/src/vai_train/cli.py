@@ -260,8 +260,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.debug("vai-train %s failed", args.command, exc_info=True)
         print(f"vai-train {args.command}: error: {e}", file=sys.stderr)
         return 1
-    if args.command == "visualize":
-        args.command = "visualise"
     if args.command != "list" and result is not None and _is_main():
         print(result.summary_line() if hasattr(result, "summary_line") else result)
     return 0

@@ -68,7 +68,9 @@ def check_persistent_dataset(ds: Any) -> None:
     """Warn when persistent workers would keep a dataset's epoch at its first value: a dataset (or part)
     whose ``set_epoch`` changes only the main process's copy. vai_data's datasets keep the epoch in shared
     memory and say so with ``epoch_reaches_workers = True``."""
-    for part in [ds, *dataset_parts(ds)]:
+    # the datasets set_dataset_epoch calls: the dataset's own set_epoch, else its parts'
+    parts = [ds] if callable(getattr(ds, "set_epoch", None)) else dataset_parts(ds)
+    for part in parts:
         if callable(getattr(part, "set_epoch", None)) and not getattr(part, "epoch_reaches_workers", False):
             logger.warning(
                 "persistent workers: %s.set_epoch may not reach workers that are already running (it does not"
@@ -116,6 +118,17 @@ def stop_workers(loader: Any) -> None:
     if callable(shutdown):
         shutdown()
     loader._iterator = None
+
+
+def stop_kit_workers(kit: dict[str, Any]) -> None:
+    """Stop the persistent workers of every loader in a train kit (the run ended); a failure is logged, so
+    it never hides the run's own error nor skips the other loaders."""
+    for name in LOADER_KEYS:
+        if name in kit:
+            try:
+                stop_workers(kit[name])
+            except Exception as e:
+                logger.warning("could not stop the %s's workers: %s: %s", name, type(e).__name__, e)
 
 
 def stop_replaced_workers(before: dict[str, Any], kit: dict[str, Any]) -> None:

@@ -43,9 +43,9 @@ def save_split_predictions(
     An exp config's ``predictions_gatherers[split]`` (a function (video_ids, probs, labels) ->
     (video_ids, probs, labels)) replaces the default per-video averaging.
     """
-    from vai_train.reporting.predictions import predictions_filename, save_predictions
+    from vai_train.reporting.predictions import default_mode, predictions_filename, save_predictions
 
-    mode = mode or ("multicrop" if split.startswith("multicrop") else "oneclip")
+    mode = mode or default_mode(split)
     if isinstance(gatherers, dict) and split in gatherers:
         vids, probs, labels = gatherers[split](out["video_ids"], out["probs"], out["labels"])
     else:

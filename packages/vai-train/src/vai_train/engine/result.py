@@ -28,8 +28,8 @@ class RunResult:
     def summary_line(self) -> str:
         """One line for the console: the main metric and where the results are."""
         where = f" — results in {self.run_dir}" if self.run_dir is not None else ""
-        if self.command in ("predict", "confusion", "visualise"):
-            return str(self.metrics.get("summary", self.command))
+        if "summary" in self.metrics:  # tools (predict, confusion, visualise) compose their own line
+            return str(self.metrics["summary"])
         if self.command == "feature":
             return f"{self.metrics.get('path', 'features')} — {self.metrics.get('num_videos')} videos"
         if self.command == "train" and self.run_dir is None:

@@ -96,12 +96,7 @@ def _train_buffered(args: argparse.Namespace, info: DistInfo, early: RecordBuffe
         return _train_with(args, info, early, kits)
     finally:  # persistent DataLoader workers end with the run, not whenever garbage collection finds them
         for kit in kits:
-            for name in B.LOADER_KEYS:
-                if name in kit:
-                    try:
-                        B.stop_workers(kit[name])
-                    except Exception as e:  # never hide the run's own error, nor skip the other loaders
-                        logger.warning("could not stop the %s's workers: %s: %s", name, type(e).__name__, e)
+            B.stop_kit_workers(kit)
 
 
 def _train_with(

@@ -13,6 +13,11 @@ from ..atomic import atomic_open
 REQUIRED_KEYS = ("video_ids", "probs", "labels")
 
 
+def default_mode(split: str) -> str:
+    """The mode of a split's predictions when none is named: ``multicrop`` for ``multicrop*`` splits."""
+    return "multicrop" if split.startswith("multicrop") else "oneclip"
+
+
 def predictions_filename(epoch: int, split: str, mode: str = "oneclip", prefix: str = "") -> str:
     """Upstream-style name, e.g. ``epoch_0012_val_oneclip.npz`` (``prefix`` for feature dumps)."""
     return f"{prefix + '_' if prefix else ''}epoch_{epoch:04d}_{split}_{mode}.npz"
