@@ -10,12 +10,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .. import decode
 from ..packed import PACKED_SUFFIX
 from ..pathio import exists
-from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow
 from .resilience import BadSampleTracker
+from .storage import prepare_video_reading
 
 _FRAME_NAME = re.compile(r"^(.*?)(\d+)(\.jpe?g)$", re.IGNORECASE)
 
@@ -99,13 +98,8 @@ def dataset_on_videos(dataset: Any, paths: Sequence[str | os.PathLike]) -> Any:
     out.__dict__.pop("_epoch", None)  # fresh shared counters, not the original's
     out.epoch = 0
     out.split = SplitFile(num_classes=0, fmt=fmt, rows=rows)
-    if storage == "video" and dataset.backend == "torchcodec":
-        decode._torchcodec_decoder()  # without it: one ImportError line now (a frames dataset never checked)
-    out.data_root, out.storage = None, storage
-    if storage == "video" and out.backend != "pyav":  # seek-probe verdicts of its own files
-        out._probe_verdicts = SharedVerdicts(len(rows))
-    else:
-        out._probe_verdicts = None
+    out._probe_verdicts = prepare_video_reading(storage, out.backend, len(rows))  # (a frames dataset never
+    out.data_root, out.storage = None, storage  # checked torchcodec; the table covers its own files)
     out.tracker = BadSampleTracker("raise")
     out._test_clip_cache = None
     out.video_id_to_label = None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 
+from .. import decode
 from ..frame_sources import FrameFolderSource, VideoFileSource
 from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import is_native, join
+from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow
 
 STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
@@ -28,6 +30,18 @@ def detect_storage(split: SplitFile, data_root: str | None) -> str:
     if data_root is not None and is_native(data_root) and os.path.isfile(os.path.join(data_root, "data.mdb")):
         return "lmdb"
     return "gulp"
+
+
+def prepare_video_reading(storage: str, backend: str, num_rows: int) -> SharedVerdicts | None:
+    """What a dataset of ``num_rows`` rows under ``storage`` needs before reading videos with ``backend``:
+    torchcodec is checked now (one ImportError line, not at the first sample), and decord/torchcodec get
+    a seek-probe table shared by the DataLoader workers (vai's PyAV decoder needs no probe). None for
+    storages that hold no video files."""
+    if storage != "video":
+        return None
+    if backend == "torchcodec":
+        decode._torchcodec_decoder()
+    return None if backend == "pyav" else SharedVerdicts(num_rows)
 
 
 def make_frame_source(

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..arguments import nonnegative_int, positive_int
-from ..decode import BACKENDS, _torchcodec_decoder
+from ..decode import BACKENDS
 from ..frame_sources import JpegFrameSource
 from ..sampling import (
     add_neighbour_frames,
@@ -27,7 +27,6 @@ from ..sampling import (
     sparse_test_indices,
     sparse_train_frames,
 )
-from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow, read_split_file
 from ..transforms.clip import (
     ShortSideScale,
@@ -44,7 +43,7 @@ from .label_override import LabelOverride, target_from_indices
 from .other_videos import dataset_on_videos
 from .resilience import BadSampleTracker, sample_seed
 from .split_dataset import SplitDataset, checked_crop_scales
-from .storage import STORAGES, detect_storage, make_frame_source
+from .storage import STORAGES, detect_storage, make_frame_source, prepare_video_reading
 from .train_loading import DEVICE_RESIZE_MAX_SCALE, TrainClipLoading
 
 logger = logging.getLogger(__name__)
@@ -140,11 +139,8 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             sampling_rate = positive_int("sampling_rate", sampling_rate)
         self.data_root = None if data_root is None else os.fspath(data_root)
         self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
-        if backend == "torchcodec" and self.storage == "video":
-            _torchcodec_decoder()  # without torchcodec or FFmpeg: one ImportError line now, not at the first sample
-        # which files decord/torchcodec seek in exactly, probed once per file for all workers and epochs
-        seeks = self.storage == "video" and backend != "pyav"  # (vai's PyAV decoder needs no probe)
-        self._probe_verdicts = SharedVerdicts(len(self.split.rows)) if seeks else None
+        # a torchcodec check now; which files decord/torchcodec seek in exactly, probed once per file
+        self._probe_verdicts = prepare_video_reading(self.storage, backend, len(self.split.rows))
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
             train,
             num_frames,

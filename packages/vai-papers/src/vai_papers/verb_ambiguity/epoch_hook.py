@@ -30,7 +30,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from vai_data.pathio import write_local_atomic
-from vai_train.dataset_hooks import dataset_parts
 
 from .lineage import lineage, record_source
 from .loaders import clone_loader
@@ -319,6 +318,8 @@ class PseudoLabelRefresher:
         loader: DataLoader = kit["train_loader"]
         if self.rebuild_train_dataset is not None:
             return {"train_loader": clone_loader(loader, self.rebuild_train_dataset(self.video_id_to_label))}
+        from vai_train.dataset_hooks import dataset_parts
+
         parts = [p for p in dataset_parts(loader.dataset) if hasattr(p, "video_id_to_label")]
         if not parts:
             raise ValueError(
