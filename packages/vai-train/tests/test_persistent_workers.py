@@ -130,7 +130,12 @@ def test_an_unfinished_epoch_does_not_take_the_next_epochs_reseed() -> None:
     next(iter(left))  # epoch 1 abandoned after one batch, others queued
     builders.set_loader_epoch(left, 5, 2, 0)
     builders.set_loader_epoch(fresh, 5, 2, 0)
-    assert torch.equal(torch.cat(list(left)), torch.cat(list(fresh)))
+    epoch2 = torch.cat(list(fresh))
+    assert torch.equal(torch.cat(list(left)), epoch2)
+    builders.set_loader_epoch(fresh, 5, 3, 0)
+    assert not torch.equal(torch.cat(list(fresh)), epoch2)  # each epoch reseeds to its own draws
+    builders.set_loader_epoch(fresh, 5, 2, 0)
+    assert torch.equal(torch.cat(list(fresh)), epoch2)  # ... a function of the epoch alone
     builders.stop_workers(left)
     builders.stop_workers(fresh)
 

@@ -199,6 +199,8 @@ def test_choose_indices_without_video_ids_attribute() -> None:
     ds = [{"video_id": v} for v in (3, 3, 1, 2)]
     assert choose_indices(ds, 8, [3, 2], False, 0) == [0, 1, 3]
     assert choose_indices(ds, 2, None, False, 0) == [0, 1]
-    assert choose_indices(ds, 2, None, True, 0) == choose_indices(ds, 2, None, True, 0)
+    assert choose_indices(ds, 2, None, True, 0) == choose_indices(ds, 2, None, True, 0)  # seeded
+    picks = {tuple(choose_indices(ds, 2, None, True, seed)) for seed in range(8)}
+    assert len(picks) > 1 and all(len(set(p)) == 2 and set(p) <= {0, 1, 2, 3} for p in picks)  # shuffled
     with pytest.raises(ValueError, match="empty"):
         choose_indices([], 1, None, False, 0)
