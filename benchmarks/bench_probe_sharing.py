@@ -2,7 +2,7 @@
 ``SharedVerdicts``, see vai_data/shared_verdicts.py) against each worker generation probing every video
 again (the table switched off), in the same run.
 
-vai-train's DataLoader workers are not persistent: every epoch starts fresh ones. decord reads first ask
+vai-train's DataLoader workers are not persistent by default: every epoch starts fresh ones. decord reads first ask
 ``vai_data.decode_probe.seek_probe`` whether the file seeks exactly (a PyAV open and a short demux); the
 probe's own cache is per process, so before the shared table every epoch paid it for every video. Each
 setting runs in its own process (2 workers, batch 8, TSN 8 segments, 112 crops from mp4 via decord),
