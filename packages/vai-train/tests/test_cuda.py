@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-from test_tools_predict import PICKABLE_EXP
 from vai_train import run_confusion, run_eval, run_predict, run_train
 from vai_train.engine.checkpoint import load_checkpoint
 from vai_train.engine.distributed import (
@@ -27,6 +26,7 @@ from vai_train.engine.distributed import (
 )
 from vai_train.reporting import load_predictions
 from vai_train.summary import read_summary
+from vai_train_test_configs import PICKABLE_EXP, exp_variant
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -59,12 +59,7 @@ def test_amp_fp16_train_and_resume_on_cuda(base_args: list[str]) -> None:
 def test_predict_and_confusion_of_a_run_trained_on_cuda(base_args: list[str], tmp_path: Path) -> None:
     """predict on CUDA scores videos as eval -p on CUDA does, and as predict on the CPU within fp32
     rounding; confusion reads the predictions the CUDA run saved."""
-    root = tmp_path / "cfg" / "exp_configs" / "tiny"
-    root.mkdir(parents=True)
-    base = str(Path(__file__).parent / "configs_tiny" / "exp_configs" / "tiny" / "tinynet-base.py")
-    (root / "tinynet-pick.py").write_text(PICKABLE_EXP.format(base=base))
-    args = ["--config-root", str(tmp_path / "cfg"), *[a if a != "base" else "pick" for a in base_args]]
-    args = _cuda_args(args)
+    args = _cuda_args(exp_variant(tmp_path, base_args, "pick", PICKABLE_EXP))
     run_dir = run_train(args + ["-e", "2", "--amp"]).run_dir
     run_eval(args + ["-l", "-1", "-p"])
     saved = load_predictions(run_dir / "predictions" / "epoch_0002_val_oneclip.npz")

@@ -16,9 +16,7 @@ from vai_train import run_train
 from vai_train.cli import main
 from vai_train.engine import builders
 from vai_train.engine.rng import EpochSeededCollate
-
-CONFIG_ROOT = Path(__file__).parent / "configs_tiny"
-BASE = str(CONFIG_ROOT / "exp_configs" / "tiny" / "tinynet-base.py")
+from vai_train_test_configs import exp_variant
 
 # the collate draws from the worker's global RNG (as mixup/CutMix do); the dataset itself draws nothing
 NOISY_COLLATE_EXP = """# ruff: noqa: F821
@@ -44,11 +42,8 @@ def get_collate_fn(split):
 
 
 def _exp(tmp_path: Path, base_args: list[str], name: str, persistent: bool) -> list[str]:
-    root = tmp_path / "cfg" / "exp_configs" / "tiny"
-    root.mkdir(parents=True, exist_ok=True)
-    (root / f"tinynet-{name}.py").write_text(NOISY_COLLATE_EXP.format(base=BASE, persistent=persistent))
-    args = [a if a != "base" else name for a in base_args]
-    return ["--config-root", str(tmp_path / "cfg"), *args, "-w", "2"]
+    body = NOISY_COLLATE_EXP.replace("{persistent}", str(persistent))
+    return exp_variant(tmp_path, base_args, name, body) + ["-w", "2"]
 
 
 @pytest.fixture
@@ -210,10 +205,7 @@ def test_the_epoch_reaches_a_started_worker(method) -> None:
 
 
 def test_a_setting_that_is_not_a_bool_is_one_line(tmp_path, base_args, capsys) -> None:
-    root = tmp_path / "cfg" / "exp_configs" / "tiny"
-    root.mkdir(parents=True)
-    (root / "tinynet-bad.py").write_text(f"include({BASE!r})\npersistent_workers = 'yes'\n")
-    args = ["--config-root", str(tmp_path / "cfg"), *[a if a != "base" else "bad" for a in base_args]]
+    args = exp_variant(tmp_path, base_args, "bad", "include({base!r})\npersistent_workers = 'yes'\n")
     assert main(["train", *args, "-w", "1", "-e", "1"]) == 1
     err = capsys.readouterr().err
     assert "persistent_workers = 'yes'; use True or False" in err

@@ -11,34 +11,12 @@ import pytest
 from vai_train import run_eval, run_predict, run_train
 from vai_train.cli import main
 from vai_train.reporting import load_predictions
-
-CONFIG_ROOT = Path(__file__).parent / "configs_tiny"
-
-# the tiny val videos, addressed as "<index>.vid": with_videos picks them (vai_data's reads real files)
-PICKABLE_EXP = """# ruff: noqa: F821
-include({base!r})
-
-
-class Pickable(dataset_cfg.TinyDataset):
-    def with_videos(self, paths):
-        picked = [int(str(p).rsplit("/", 1)[-1].split(".")[0]) for p in paths]
-        ds = dataset_cfg.TinyDataset(self.split, num_crops=self.num_crops)
-        ds.videos, ds.labels = ds.videos[picked], torch.zeros(len(picked), dtype=torch.long)
-        return ds
-
-
-def get_torch_dataset(split):
-    return Pickable(split, num_crops=2 if split == "multicropval" else 1)
-"""
+from vai_train_test_configs import PICKABLE_EXP, exp_variant
 
 
 @pytest.fixture
 def pick_args(tmp_path: Path, base_args: list[str]) -> list[str]:
-    root = tmp_path / "cfg"
-    (root / "exp_configs" / "tiny").mkdir(parents=True)
-    base = str(CONFIG_ROOT / "exp_configs" / "tiny" / "tinynet-base.py")
-    (root / "exp_configs" / "tiny" / "tinynet-pick.py").write_text(PICKABLE_EXP.format(base=base))
-    args = ["--config-root", str(root), *[a if a != "base" else "pick" for a in base_args]]
+    args = exp_variant(tmp_path, base_args, "pick", PICKABLE_EXP)
     run_train(args + ["-e", "2", "-s", "all"])
     return args
 

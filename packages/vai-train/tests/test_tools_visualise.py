@@ -21,8 +21,7 @@ from vai_train.tools.visualise import (
     normalisation_of,
     to_uint8_frames,
 )
-
-CONFIG_ROOT = Path(__file__).parent / "configs_tiny"
+from vai_train_test_configs import exp_variant
 
 
 def _sample_files(res) -> list[str]:
@@ -101,15 +100,8 @@ def test_mixing_collate_device_transform_and_reshape_run(
 
 
 def test_non_clip_model_input_falls_back(base_args: list[str], tmp_path: Path) -> None:
-    root = tmp_path / "cfg"
-    (root / "exp_configs" / "tiny").mkdir(parents=True)
-    (root / "exp_configs" / "tiny" / "tinynet-flat.py").write_text(
-        "# ruff: noqa: F821\n"
-        f"include({str(CONFIG_ROOT / 'exp_configs' / 'tiny' / 'tinynet-base.py')!r})\n"
-        "def get_input_reshape_func(split):\n"
-        "    return lambda x: x.flatten(1)\n"
-    )
-    args = [a if a != "base" else "flat" for a in base_args] + ["--config-root", str(root)]
+    body = "include({base!r})\ndef get_input_reshape_func(split):\n    return lambda x: x.flatten(1)\n"
+    args = exp_variant(tmp_path, base_args, "flat", body)
     res = run_visualise(args + ["-n", "1", "--tensorboard", "--graph"])
     assert res.metrics["shape"] == (1, 3, 2, 8, 8)  # the clips before the reshape
     assert "before the input reshape" in res.summary_line()
