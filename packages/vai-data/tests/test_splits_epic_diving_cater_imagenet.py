@@ -169,8 +169,13 @@ def test_cater_multilabel_task_lists(tmp_path):
     )
     assert "classes" not in cater_splits(d, tmp_path / "out3", task=1, num_classes=20)  # names would not fit
     (d / "val.txt").write_text("CATER_new_000009.avi 1,14\n")
-    with pytest.raises(AnnotationError, match=r"val\.txt:1: labels '1,14' must be in 0\.\.13"):
-        cater_splits(d, tmp_path / "out", task=1)
+    with pytest.raises(
+        AnnotationError, match=r"val\.txt:1: labels '1,14' must be in 0\.\.13 \(task 1 has 14 cl"
+    ):
+        cater_splits(d, tmp_path / "out", task=1)  # a task 2 list read as task 1: the hint says --task 2
+    (d / "val.txt").write_text("CATER_new_000009.avi 1,400\n")
+    with pytest.raises(AnnotationError, match=r"labels '1,400' must be in 0\.\.13$"):
+        cater_splits(d, tmp_path / "out", task=1)  # out of range for task 2 too: no hint
 
 
 # ---------------------------------------------------------------- ImageNet

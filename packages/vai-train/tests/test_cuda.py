@@ -1,10 +1,10 @@
 """The engine on a CUDA GPU: fp16 AMP with a GradScaler (saved and resumed), NCCL collectives and
-DDP, ``predict`` and ``confusion`` on a run trained on CUDA, and with two or more GPUs torchrun over NCCL
-matching one process. Skipped where CUDA is not
-available (CI); on a GPU machine: ``pytest packages/vai-train/tests/test_cuda.py``."""
+DDP, ``predict`` and ``confusion`` on a run trained on CUDA, ``--channels-last``, and with two or more
+GPUs torchrun over NCCL matching one process. Skipped where CUDA is not available (CI); on a GPU machine: ``pytest packages/vai-train/tests/test_cuda.py``."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -71,6 +71,19 @@ def test_predict_and_confusion_of_a_run_trained_on_cuda(base_args: list[str], tm
     res = run_confusion(args + ["-l", "-1"])
     assert "top-1" in res.summary_line()
     assert (run_dir / "plots" / "per_class_accuracy").is_dir()
+
+
+def test_channels_last_on_cuda_trains_as_the_default_format(base_args: list[str], caplog) -> None:
+    """--channels-last (cuDNN's NDHWC kernels for the tiny 3D net) with and without --amp: the epoch's
+    losses equal the default format's within cuDNN's (TF32) rounding."""
+    caplog.set_level(logging.INFO, logger="vai_train")
+    args = _cuda_args(base_args) + ["-e", "1"]
+    for amp in ([], ["--amp"]):
+        plain = run_train(args + amp + ["-v", "auto"]).summary[0]
+        fast = run_train(args + amp + ["-v", "auto", "--channels-last"]).summary[0]
+        for key in ("train_loss", "val_loss"):
+            assert fast[key] == pytest.approx(plain[key], rel=1e-2), (amp, key)
+    assert caplog.text.count("5-D weight tensors as channels_last_3d") == 2
 
 
 class _OneRankDDP(DistInfo):

@@ -37,6 +37,16 @@ def test_eval_multicrop_other_split_and_best(base_args: list[str], trained: Path
     assert rows[-1]["test_acc"] == pytest.approx(res.metrics["test_acc"])
 
 
+def test_a_multicrop_split_without_m_is_evaluated_per_video(base_args: list[str], trained: Path) -> None:
+    """-s multicropval alone scores videos as -m multicrop does (it scored each crop as a clip), and
+    names its predictions file as train -p -t and confusion do; -m oneclip still asks for per-clip."""
+    res = run_eval(base_args + ["-l", "-1", "-s", "multicropval", "-p"])
+    assert "multicropval_vid_acc" in res.metrics
+    assert (trained / "predictions" / "epoch_0002_multicropval_multicrop.npz").is_file()
+    clips = run_eval(base_args + ["-l", "-1", "-s", "multicropval", "-m", "oneclip"])
+    assert "multicropval_vid_acc" not in clips.metrics and "multicropval_acc" in clips.metrics
+
+
 def test_eval_missing_epoch_is_clear(
     base_args: list[str], trained: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -125,4 +135,20 @@ def test_load_epoch_below_minus_two_is_one_line(
     extra = ["x.mp4"] if command == "predict" else []
     assert main([command, *base_args, *extra, "-l", "-3"]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
-    assert len(err) == 1 and "-l -3: use -1 (" in err[0] and "or an epoch number N >= 0" in err[0]
+    assert len(err) == 1 and "-l -3: use -1 (" in err[0] and "or an epoch number N >= 1" in err[0]
+    assert main([command, *base_args, *extra, "-l", "0"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert len(err) == 1 and "-l 0: epochs are numbered from 1; leave -l out to " in err[0]
+
+
+def test_eval_of_the_train_split_leaves_trainings_record(base_args: list[str], trained: Path, caplog) -> None:
+    """eval -s train reports the train split in eval mode but does not overwrite the epoch's train_*
+    columns, which hold what training measured (plots and early stopping read them)."""
+    caplog.set_level("INFO", logger="vai_train")
+    summary = trained / "logs" / "summary.csv"
+    before = summary.read_text()
+    res = run_eval(base_args + ["-l", "1", "-s", "train", "-p"])
+    assert res.metrics["train_loss"] > 0 and "train_acc" in res.metrics
+    assert summary.read_text() == before
+    assert "summary.csv left as training wrote it" in caplog.text
+    assert (trained / "predictions" / "epoch_0001_train_oneclip.npz").is_file()

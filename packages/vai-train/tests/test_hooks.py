@@ -38,6 +38,23 @@ def test_optional_hooks_are_called(base_args, tmp_path, monkeypatch):
     assert res.summary[-1]["epoch"] in (3, "3")
 
 
+def test_load_pretrained_post_ddp_runs_on_fresh_starts_in_one_process_too(base_args, tmp_path, monkeypatch):
+    """A config's load_pretrained_postDDP runs once per fresh start, after load_pretrained, also without
+    DDP (it ran only under DDP, so a 1-GPU run silently skipped the weights it loads); never on -l -1, and
+    eval without -l (load_pretrained() weights) applies it as training's start does."""
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("VAI_TEST_HOOK_LOG", str(log))
+    args = [a if a != "base" else "hooks" for a in base_args]
+    run_train(args + ["-e", "1"])
+    loads = [c for c in _calls(log) if c["hook"].startswith("load_pretrained")]
+    assert loads == [{"hook": "load_pretrained"}, {"hook": "load_pretrained_postDDP", "wrapped": "TinyNet"}]
+    run_train(args + ["-e", "2", "-l", "-1"])
+    run_eval(args + ["-l", "-1"])
+    assert [c["hook"] for c in _calls(log)].count("load_pretrained_postDDP") == 1
+    run_eval(args)
+    assert [c["hook"] for c in _calls(log)].count("load_pretrained_postDDP") == 2
+
+
 def test_dataset_collate_and_device_transform_are_used(base_args, tmp_path, monkeypatch):
     """A dataset's ``collate_fn`` batches it and its ``device_transform`` runs on the device before the
     reshape hook, in training, validation, eval and feature extraction."""

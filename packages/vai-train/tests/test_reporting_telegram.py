@@ -209,9 +209,10 @@ def test_key_ini_errors(tmp_path):
         TelegramReporter.from_key_ini(tmp_path / "key.ini")
     ini = tmp_path / "key.ini"
     ini.write_text("[Telegram0]\ntoken = abc12345\n")
-    with pytest.raises(KeyError, match=r"no \[Telegram2\] section"):
+    with pytest.raises(ValueError, match=r"no \[Telegram2\] section") as err:
         TelegramReporter.from_key_ini(ini, bot_index=2)
-    with pytest.raises(KeyError, match=r"missing \['chat_id'\]") as err:
+    assert str(err.value).startswith(str(ini))  # the message itself, not a KeyError's quoted repr
+    with pytest.raises(ValueError, match=r"missing \['chat_id'\]") as err:
         TelegramReporter.from_key_ini(ini)
     assert "abc12345" not in str(err.value)
     with pytest.raises(ValueError, match="api_base must start with http"):

@@ -160,6 +160,21 @@ def test_early_stop_in_training_and_before_resume(base_args: list[str]) -> None:
     assert all(math.isfinite(r["lr"]) for r in rows)
 
 
+def test_a_run_that_stopped_early_under_save_policy_higher_is_not_trained_again(base_args: list[str]) -> None:
+    """With -s higher, last.pth is the last improving epoch, before the epochs that stopped the run: -l -1
+    keeps summary.csv whole and stops at once (it clipped the rows and trained them again, every time)."""
+    args = [a if a != "base" else "worse" for a in base_args] + ["-e", "30", "-s", "higher"]
+    first = run_train(args)
+    assert first.stopped_early
+    summary_csv = first.run_dir / "logs" / "summary.csv"
+    before = summary_csv.read_text()
+    last = int(torch.load(first.run_dir / "weights" / "last.pth", weights_only=False)["epoch"])
+    assert last < first.last_epoch  # the premise: rows after last.pth's epoch
+    again = run_train(args + ["-l", "-1"])
+    assert again.stopped_early and again.last_epoch == first.last_epoch
+    assert summary_csv.read_text() == before  # nothing clipped, nothing trained
+
+
 def test_a_step_the_grad_scaler_skipped_does_not_warn() -> None:
     """A scheduler stepped after an optimiser step fp16 AMP skipped: no PyTorch ordering warning, and the
     schedule still counts the iteration; other warnings still pass."""

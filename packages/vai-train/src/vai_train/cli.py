@@ -67,6 +67,15 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
     )
     p.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument(
+        "--channels-last",
+        dest="channels_last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep 4-D weights channels_last and 5-D channels_last_3d (faster convolutions, above all with"
+        " --amp on a GPU); default: the exp/model config's channels_last (False)",
+    )
+
     p.add_argument("-r", "--refresh_period", type=int, default=10, help="iterations between progress updates")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument(
@@ -78,6 +87,7 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
     )
 
 
+MODE_HELP = "oneclip or multicrop (default: multicrop for a multicrop* split given with -s, else oneclip)"
 WEIGHTS_HELP = "-1: last, -2: best, N: epoch N, none: the exp config's load_pretrained"
 
 
@@ -145,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         e = sub.add_parser(name, help=help_)
         _common(e)
         _load_epoch(e, WEIGHTS_HELP)
-        e.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
+        e.add_argument("-m", "--mode", default=None, choices=("oneclip", "multicrop"), help=MODE_HELP)
         e.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
         e.add_argument(
             "-p",
@@ -167,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="video files, folders of numbered JPEG frames, or packed .vpk files (one kind per call) to classify",
     )
     _load_epoch(pr, WEIGHTS_HELP)
-    pr.add_argument("-m", "--mode", default="oneclip", choices=("oneclip", "multicrop"))
+    pr.add_argument("-m", "--mode", default=None, choices=("oneclip", "multicrop"), help=MODE_HELP)
     pr.add_argument(
         "-s", "--split", default=None, help="the split whose test pipeline reads the videos (default val)"
     )

@@ -32,6 +32,34 @@ def detect_storage(split: SplitFile, data_root: str | None) -> str:
     return "gulp"
 
 
+def _holds_lmdb(data_root: str | None) -> bool:
+    """``data_root`` is (or holds, as ``frames.lmdb``) an LMDB environment on a local disk."""
+    if data_root is None or not is_native(data_root):
+        return False
+    return any(os.path.isfile(os.path.join(data_root, *sub, "data.mdb")) for sub in ((), ("frames.lmdb",)))
+
+
+def check_storage_fits(storage: str, split: SplitFile, data_root: str | None) -> None:
+    """One line when a forced ``packed``/``lmdb`` storage cannot read the split's rows, which would
+    otherwise fail sample by sample as unreadable (e.g. ``$VAI_<NAME>_STORAGE=packed`` on an LMDB pack)."""
+    if storage not in ("packed", "lmdb") or not split.rows:
+        return
+    first = split.rows[0].path
+    where = f"the rows of {split.path}" if split.path else "the split's rows"
+    if storage == "packed" and not first.endswith(PACKED_SUFFIX):
+        fix = (
+            "an LMDB is there: use storage 'lmdb' (or 'auto')"
+            if _holds_lmdb(data_root)
+            else "use the storage they were written for ('auto' picks it)"
+        )
+        raise ValueError(f"storage 'packed' reads {PACKED_SUFFIX} files, but {where} name {first!r}: {fix}")
+    if storage == "lmdb" and first.endswith(PACKED_SUFFIX):
+        raise ValueError(
+            f"storage 'lmdb' reads LMDB keys, but {where} name {PACKED_SUFFIX} files ({first!r}): use storage"
+            " 'packed' (or 'auto')"
+        )
+
+
 def prepare_video_reading(storage: str, backend: str, num_rows: int) -> SharedVerdicts | None:
     """What a dataset of ``num_rows`` rows under ``storage`` needs before reading videos with ``backend``:
     torchcodec is checked now (one ImportError line, not at the first sample), and decord/torchcodec get

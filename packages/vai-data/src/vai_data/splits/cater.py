@@ -84,7 +84,12 @@ def read_cater_list(path: str | os.PathLike, num_classes: int) -> list[tuple[str
             raise annotation_error(path, lineno, f"expected '<video>.avi <label>,<label>,...', got {line!r}")
         labels = tuple(sorted({parse_int(x, path, lineno, "label") for x in parts[1].split(",") if x}))
         if not labels or any(not 0 <= v < num_classes for v in labels):
-            raise annotation_error(path, lineno, f"labels {parts[1]!r} must be in 0..{num_classes - 1}")
+            hint = (
+                f" (task 1 has {num_classes} classes: is this a task 2 list? pass --task 2)"
+                if num_classes == TASK_CLASSES[1] and labels and max(labels) < TASK_CLASSES[2]
+                else ""
+            )
+            raise annotation_error(path, lineno, f"labels {parts[1]!r} must be in 0..{num_classes - 1}{hint}")
         out.append((parts[0], cater_video_id(path, lineno, parts[0]), labels))
     return out
 
@@ -227,7 +232,9 @@ def add_cli(sub) -> None:
     """Register ``vai-data splits cater``."""
     p = sub.add_parser("cater", help="CATER task 1/2 multi-label splits from the official list files")
     p.add_argument("list_dir", help="lists/actions_present (task 1) or lists/actions_order_uniq (task 2)")
-    p.add_argument("--task", type=int, choices=[1, 2], default=1, help="1: 14 classes, 2: 301 classes")
+    p.add_argument(
+        "--task", type=int, choices=[1, 2], default=1, help="1: 14 classes (default), 2: 301 classes"
+    )
     add_media_arguments(p, ("frames", "video", "gulp"), "frames")
     p.add_argument("--num-frames", type=int, default=301, help="frames per clip when no media root is given")
     p.add_argument("--num-classes", type=int, default=None, help="override the task's class count")

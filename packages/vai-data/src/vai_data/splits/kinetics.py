@@ -105,7 +105,7 @@ def kinetics400_splits(
                 raise FileNotFoundError(
                     f"Kinetics train.csv not found in {d}; pass the folder of the official csvs"
                 )
-            logger.warning("no %s csv in %s; %s split not written", "/".join(names), d, split)
+            logger.warning("no %s in %s; %s split not written", " or ".join(names), d, split)
             continue
         if split == "test" and "label" not in read_csv_header(path):
             logger.warning("%s has no label column (unlabelled test set); test split not written", path)

@@ -235,6 +235,14 @@ class ExpConfig:
         return bool(self.get("use_amp", False))
 
     @property
+    def channels_last(self) -> bool:
+        """Exp then model config ``channels_last``: channels-last weights (default False; ``--channels-last``)."""
+        value = self.get("channels_last", False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.exp_cfg.__file__}: channels_last = {value!r}; use True or False")
+        return value
+
+    @property
     def amp_dtype(self) -> str | None:
         """``amp_dtype`` "float16"|"bfloat16"; default float16 on CUDA, bfloat16 on CPU."""
         return getattr(self.exp_cfg, "amp_dtype", None)

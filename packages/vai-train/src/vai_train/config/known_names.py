@@ -49,6 +49,7 @@ KNOWN_EXP_NAMES = frozenset(
         "grad_accum_steps",
         "use_amp",
         "amp_dtype",
+        "channels_last",
         "ema_decay",
         "ddp_find_unused_parameters",
         "load_optimiser_state",

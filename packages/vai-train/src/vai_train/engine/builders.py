@@ -16,6 +16,7 @@ from vai_train.config.experiment import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.dataset_hooks import dataset_parts, set_dataset_epoch, total_bad_samples
 from vai_train.engine.distributed import DistInfo, ShardSampler, all_reduce_sum
+from vai_train.engine.memory_format import to_channels_last
 from vai_train.engine.rng import EpochSeededCollate, epoch_seed, worker_init_fn
 from vai_train.metrics import Metric, default_metrics
 
@@ -171,8 +172,11 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-def build_model(cfg: ExpConfig, info: DistInfo, pretrained: bool) -> nn.Module:
-    """``load_model()`` (+ ``load_pretrained`` when starting fresh) on this rank's device."""
+def build_model(
+    cfg: ExpConfig, info: DistInfo, pretrained: bool, channels_last: bool | None = None
+) -> nn.Module:
+    """``load_model()`` (+ ``load_pretrained`` when starting fresh) on this rank's device, its weights
+    channels-last when ``channels_last`` (None: the config's ``channels_last``) asks."""
     model = cfg.load_model()
     if not isinstance(model, nn.Module):
         raise ConfigError(
@@ -180,19 +184,25 @@ def build_model(cfg: ExpConfig, info: DistInfo, pretrained: bool) -> nn.Module:
         )
     if pretrained:
         cfg.load_pretrained(model)
-    return model.to(info.device)
+    model = model.to(info.device)
+    if cfg.channels_last if channels_last is None else channels_last:
+        done = to_channels_last(model)
+        (logger.warning if done.mixed else logger.info)(done.describe())
+    return model
 
 
-def wrap_ddp(model: nn.Module, cfg: ExpConfig, info: DistInfo) -> nn.Module:
-    """Wrap in DistributedDataParallel when world size > 1 (then ``load_pretrained_postDDP``)."""
-    if not info.distributed:
-        return model
-    ids = [info.device.index] if info.device.type == "cuda" else None
-    ddp = DistributedDataParallel(
-        model, device_ids=ids, find_unused_parameters=cfg.ddp_find_unused_parameters
-    )
-    cfg.load_pretrained_post_ddp(ddp)
-    return ddp
+def wrap_ddp(model: nn.Module, cfg: ExpConfig, info: DistInfo, pretrained: bool = False) -> nn.Module:
+    """Wrap in DistributedDataParallel when world size > 1; then, when starting fresh (``pretrained``),
+    ``load_pretrained_postDDP`` on what was returned (the unwrapped model in a 1-process run), so a
+    config behaves alike on one GPU and many."""
+    if info.distributed:
+        ids = [info.device.index] if info.device.type == "cuda" else None
+        model = DistributedDataParallel(
+            model, device_ids=ids, find_unused_parameters=cfg.ddp_find_unused_parameters
+        )
+    if pretrained:
+        cfg.load_pretrained_post_ddp(model)
+    return model
 
 
 def iters_per_epoch(loader: DataLoader, accum: int) -> int:

@@ -27,6 +27,7 @@ from vai_train.engine.rng import seed_everything
 from vai_train.engine.trainer import exp_dir_of, load_cfg
 from vai_train.logging_setup import RecordBuffer
 from vai_train.metrics import average_per_video
+from vai_train.reporting.predictions import default_mode
 from vai_train.rundir import RunDir, last_version, new_version, resolve_version, save_configs
 from vai_train.summary import read_summary, update_row
 
@@ -35,6 +36,15 @@ logger = logging.getLogger(__name__)
 
 def _split(args: argparse.Namespace) -> str:
     return args.split or ("multicropval" if args.mode == "multicrop" else "val")
+
+
+def _split_and_mode(args: argparse.Namespace) -> str:
+    """The split (``-s``, else ``val`` / ``multicropval`` by ``-m``); ``args.mode`` left out becomes the
+    split's own (``multicrop`` for ``multicrop*`` splits, as confusion and ``train -p -t`` name them)."""
+    split = _split(args)
+    if getattr(args, "mode", None) is None:
+        args.mode = default_mode(split)
+    return split
 
 
 def _pick(
@@ -73,12 +83,13 @@ def output_dir(
 
 
 def _load_model(
-    cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None
+    cfg: ExpConfig, info: DistInfo, ckpt_path: Path | None, channels_last: bool | None = None
 ) -> tuple[nn.Module, int | None, dict[str, Any] | None]:
     """Model with checkpoint weights (EMA weights when the run kept them), or load_pretrained; plus the
     checkpoint's criterion entries (``criterion_state``, ``criterion_run``), None without a checkpoint."""
-    model = B.build_model(cfg, info, pretrained=ckpt_path is None)
-    if ckpt_path is None:
+    model = B.build_model(cfg, info, ckpt_path is None, channels_last)
+    if ckpt_path is None:  # the weights a fresh training run starts from (inference needs no DDP wrapper)
+        cfg.load_pretrained_post_ddp(model)
         return model, None, None
     ckpt = load_checkpoint(ckpt_path, "cpu")
     state = ckpt["model_state"]
@@ -95,7 +106,11 @@ def prepare_model(
 ) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str, tuple]:
     """Process group, configs, version, model with its weights, epoch, split, and (the checkpoint's
     criterion entries, its path) for :func:`prepare_eval_criterion`."""
-    check_load_epoch(args.load_epoch, "-1 (the last checkpoint), -2 (the best epoch)")
+    check_load_epoch(
+        args.load_epoch,
+        "-1 (the last checkpoint), -2 (the best epoch)",
+        "use the config's load_pretrained() weights",
+    )
     info = init_distributed(args.device)
     setup_run_logging(None, args.log_level, info.rank, prefix)
     cfg = load_cfg(args)
@@ -104,11 +119,11 @@ def prepare_model(
     rd, ckpt, _ = _pick(args, cfg, best_field, higher, info)
     if rd is not None and rd.path.is_dir():
         setup_run_logging(rd.logs, args.log_level, info.rank, prefix)
-    model, epoch, crit = _load_model(cfg, info, ckpt)
+    model, epoch, crit = _load_model(cfg, info, ckpt, getattr(args, "channels_last", None))
     logger.info(
         "%s: %s, weights %s", prefix, rd.path if rd else "(no version yet)", ckpt or "load_pretrained()"
     )
-    return info, cfg, rd, model, epoch, _split(args), (crit, str(ckpt))
+    return info, cfg, rd, model, epoch, _split_and_mode(args), (crit, str(ckpt))
 
 
 def eval_loader(
@@ -151,7 +166,8 @@ def infer(
 
 
 def run_eval(args: argparse.Namespace) -> RunResult:
-    """Evaluate and write ``{split}_loss``, ``{split}_runtime_sec`` and metrics into the epoch's summary row."""
+    """Evaluate and write ``{split}_loss``, ``{split}_runtime_sec`` and metrics into the epoch's summary row
+    (not for the ``train`` split, whose columns hold what training measured during the epoch)."""
     info = None
     early = RecordBuffer().attach()  # replayed into the log files of a version eval creates
     try:
@@ -172,12 +188,14 @@ def run_eval(args: argparse.Namespace) -> RunResult:
         rows: list[dict[str, Any]] = []
         if info.is_main:
             row.update(B.compute_metrics(metrics, out))
-            if epoch is not None:
+            if epoch is not None and split != "train":
                 rows = update_row(rd.summary_csv, epoch, row)
                 if args.plot_period >= 0:
                     replot(rd, cfg)
             elif rd is not None:
                 rows = read_summary(rd.summary_csv)
+                if epoch is not None:  # split "train": its columns are training's record of the epoch
+                    logger.info("eval train: summary.csv left as training wrote it (its train_* columns)")
             if args.save_predictions:
                 rd = output_dir(rd, args, cfg, early, "eval")
                 save_split_predictions(

@@ -45,10 +45,13 @@ class StartPoint:
     source: RunDir | None = None  # -l N: the version the new one continues
 
 
-def check_load_epoch(load_epoch: int | None, meaning: str) -> None:
-    """One line for a ``-l`` below -2 (``meaning``: what -1 and -2 mean for this command)."""
+def check_load_epoch(load_epoch: int | None, meaning: str, without_l: str) -> None:
+    """One line for a ``-l`` below -2 or of 0 (``meaning``: what -1 and -2 mean for this command;
+    ``without_l``: what leaving ``-l`` out does)."""
     if load_epoch is not None and load_epoch < -2:
-        raise ValueError(f"-l {load_epoch}: use {meaning} or an epoch number N >= 0")
+        raise ValueError(f"-l {load_epoch}: use {meaning} or an epoch number N >= 1")
+    if load_epoch == 0:
+        raise ValueError(f"-l 0: epochs are numbered from 1; leave -l out to {without_l}")
 
 
 def best_epoch_of(rd: RunDir, best_field: str, higher_is_better: bool) -> int:

@@ -73,7 +73,11 @@ def run_train(args: argparse.Namespace) -> RunResult:
         raise ValueError(f"save policy -s {save_mode!r} unknown; use one of {', '.join(SAVE_POLICIES)}")
     if args.num_epochs is not None and args.num_epochs < 0:
         raise ValueError(f"-e {args.num_epochs}: the number of epochs cannot be negative")
-    check_load_epoch(args.load_epoch, "-1 (resume the last version), -2 (a new version from its best epoch)")
+    check_load_epoch(
+        args.load_epoch,
+        "-1 (resume the last version), -2 (a new version from its best epoch)",
+        "start a new version",
+    )
     info = init_distributed(args.device)
     try:
         return _train(args, info)
@@ -176,8 +180,9 @@ def _start_up(
     setup_run_logging(rd.logs, args.log_level, info.rank, "train", replay=early.detach())
     logger.info("run directory: %s (rank %d/%d, device %s)", rd.path, info.rank, info.world_size, info.device)
 
-    model = B.build_model(cfg, info, pretrained=start.checkpoint is None)
-    kit["model"] = B.wrap_ddp(model, cfg, info)
+    fresh = start.checkpoint is None
+    model = B.build_model(cfg, info, fresh, getattr(args, "channels_last", None))
+    kit["model"] = B.wrap_ddp(model, cfg, info, pretrained=fresh)
     kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(model))  # the unwrapped module
     accum = cfg.grad_accum_steps
     steps_per_epoch = B.iters_per_epoch(kit["train_loader"], accum)
@@ -193,19 +198,6 @@ def _start_up(
         "multicropval": B.split_metrics(cfg, "multicropval", multicrop=True),
     }
     start_epoch = 1
-    # on CPU: the RNG states must stay there
-    ckpt = load_checkpoint(start.checkpoint, "cpu") if start.checkpoint is not None else None
-    if ckpt is not None and info.is_main:  # rows after the checkpoint's epoch are discarded (redone)
-        kit["summary"] = clip_rows(rd.summary_csv, int(ckpt["epoch"]))
-    # every rank holds rank 0's summary rows: hooks (epoch_start_script) and the replay decide alike
-    kit["summary"] = broadcast_object(kit["summary"], info)
-    if ckpt is not None:
-        _restore(kit, ckpt, cfg, info, steps_per_epoch)
-        start_epoch = int(ckpt["epoch"]) + 1
-        logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
-    # the checkpoint last_and_peaks may drop once the next epoch is saved (only one it wrote itself)
-    kit["source_run_dir"] = start.source  # epoch_start_script sees it as exp.extra["source_run_dir"]
-    kit["previous_checkpoint"] = droppable_epoch(ckpt, start.checkpoint, rd.weights, args.save_mode)
     metric_info = {
         "best_metric_fieldname": best_field,
         "best_metric_higher_is_better": higher,
@@ -216,6 +208,22 @@ def _start_up(
         getattr(cfg.exp_cfg, "early_stopping_condition", None),
         getattr(cfg.exp_cfg, "early_stopping_patience", None),
     )
+    # on CPU: the RNG states must stay there
+    ckpt = load_checkpoint(start.checkpoint, "cpu") if start.checkpoint is not None else None
+    if ckpt is not None and info.is_main:  # rows after the checkpoint's epoch are discarded (redone)
+        kit["summary"] = _rows_to_resume(rd, int(ckpt["epoch"]), start.source is None, condition, metric_info)
+    # every rank holds rank 0's summary rows: hooks (epoch_start_script) and the replay decide alike
+    kit["summary"] = broadcast_object(kit["summary"], info)
+    if ckpt is not None:
+        _restore(kit, ckpt, cfg, info, steps_per_epoch)
+        start_epoch = int(ckpt["epoch"]) + 1
+        if kit["summary"] and int(kit["summary"][-1]["epoch"]) >= start_epoch:  # kept whole: stopped early
+            start_epoch = int(kit["summary"][-1]["epoch"]) + 1
+        else:
+            logger.info("resumed from %s (epoch %d)", start.checkpoint, ckpt["epoch"])
+    # the checkpoint last_and_peaks may drop once the next epoch is saved (only one it wrote itself)
+    kit["source_run_dir"] = start.source  # epoch_start_script sees it as exp.extra["source_run_dir"]
+    kit["previous_checkpoint"] = droppable_epoch(ckpt, start.checkpoint, rd.weights, args.save_mode)
     # TensorBoard drops the steps >= start_epoch a previous run (or a -l N source) logged
     reporter = Reporter(rd, args, cfg, info, best_field, purge_step=start_epoch) if info.is_main else None
     if reporter:
@@ -248,6 +256,25 @@ def _start_up(
         "best_field": best_field,
         "higher": higher,
     }
+
+
+def _rows_to_resume(
+    rd: Any, epoch: int, same_version: bool, condition: Any, metric_info: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """summary.csv clipped to the checkpoint's ``epoch`` (the later epochs are trained again), except when
+    ``-l -1`` continues a version whose whole summary already met the early-stopping condition: then it is
+    left whole, so the run stops at once instead of training those epochs again (with ``-s higher``,
+    ``last.pth`` is the last improving epoch, before the epochs that stopped the run)."""
+    rows = read_summary(rd.summary_csv)
+    if (
+        same_version
+        and condition is not None
+        and rows
+        and int(rows[-1]["epoch"]) > epoch
+        and condition(ExperimentView(rows, rd), metric_info)
+    ):
+        return rows
+    return clip_rows(rd.summary_csv, epoch)
 
 
 def _epochs(

@@ -198,12 +198,12 @@ class TelegramReporter:
         parser.read(path)
         section = f"Telegram{bot_index}"
         if not parser.has_section(section):
-            raise KeyError(
+            raise ValueError(  # not KeyError: its message would print inside quotes
                 f"{path}: no [{section}] section (found {parser.sections()}); check the -B bot index"
             )
         missing = [k for k in ("token", "chat_id") if not parser.get(section, k, fallback="").strip()]
         if missing:
-            raise KeyError(f"{path}: [{section}] is missing {missing}")
+            raise ValueError(f"{path}: [{section}] is missing {missing}")
         base = api_base or parser.get(section, "api_base", fallback=DEFAULT_API_BASE)
         token, chat_id = parser.get(section, "token").strip(), parser.get(section, "chat_id").strip()
         return cls(token, chat_id, run, base, timeout, title=title)

@@ -60,6 +60,10 @@ def load_pretrained(model):
     _record("load_pretrained")
 
 
+def load_pretrained_postDDP(model):
+    _record("load_pretrained_postDDP", wrapped=type(model).__name__)
+
+
 def get_optim_policies(model):
     _record("get_optim_policies")
     return [{"params": list(model.parameters()), "lr": 0.05}]

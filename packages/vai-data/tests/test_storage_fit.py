@@ -1,0 +1,41 @@
+"""A forced packed/lmdb storage that cannot read the split's rows is one line when the dataset is built,
+not a warning per sample and a run of substitutes that fail too."""
+
+from __future__ import annotations
+
+import pytest
+from vai_data.datasets.storage import check_storage_fits
+from vai_data.split_file import SplitFile, SplitRow
+
+
+def _split(path: str) -> SplitFile:
+    return SplitFile(0, "gulp", [SplitRow(path, 0, 1, 0, 7)], "splits/train.csv")
+
+
+def test_packed_storage_on_lmdb_keys_points_at_the_lmdb(tmp_path) -> None:
+    (tmp_path / "frames.lmdb").mkdir()
+    (tmp_path / "frames.lmdb" / "data.mdb").write_bytes(b"")
+    with pytest.raises(ValueError) as err:
+        check_storage_fits("packed", _split("100218"), str(tmp_path))
+    assert str(err.value) == (
+        "storage 'packed' reads .vpk files, but the rows of splits/train.csv name '100218': an LMDB is"
+        " there: use storage 'lmdb' (or 'auto')"
+    )
+    with pytest.raises(ValueError, match="name '100218': use the storage they were written for"):
+        check_storage_fits("packed", _split("100218"), str(tmp_path / "elsewhere"))
+
+
+def test_lmdb_storage_on_vpk_rows_says_packed() -> None:
+    with pytest.raises(
+        ValueError, match=r"name \.vpk files \('a\.vpk'\): use storage 'packed' \(or 'auto'\)"
+    ):
+        check_storage_fits("lmdb", _split("a.vpk"), None)
+
+
+@pytest.mark.parametrize(
+    ("storage", "path"),
+    [("packed", "a.vpk"), ("lmdb", "100218"), ("gulp", "100218"), ("frames", "a/{:05d}.jpg")],
+)
+def test_fitting_storages_pass(storage, path) -> None:
+    check_storage_fits(storage, _split(path), None)
+    check_storage_fits(storage, SplitFile(0, "gulp", [], None), None)  # nothing to read: nothing to say
