@@ -117,3 +117,69 @@ def test_table_normalisation_labels():
     assert _norm({"mean": (114.75,) * 3, "std": (57.375,) * 3}) == "114.75 / 57.375"
     assert _norm({"mean": (0.1, 0.2), "std": (1.0, 2.0)}) == "0.1, 0.2 / 1, 2"
     assert _norm({}) == "-"
+
+
+def test_flops_takes_an_example_tensor_and_refuses_non_shapes():
+    m = create_model("tsn_resnet18", num_classes=4, num_frames=2)
+    shape = (1, 3, 2, 32, 32)
+    assert flops(m, torch.zeros(shape)) == pytest.approx(flops(m, shape))
+    assert flops(m, torch.Size(shape)) == pytest.approx(flops(m, shape))
+    with pytest.raises(
+        TypeError,
+        match=r"^input_shape must be a sequence of positive ints such as \(1, 3, 8, 224, 224\) "
+        r"\(or an example input tensor\), got 224$",
+    ):
+        flops(m, 224)
+    with pytest.raises(TypeError, match="input_shape must be a sequence of positive ints.*got '1x3'"):
+        flops(m, "1x3")
+    with pytest.raises(ValueError, match=r"input_shape must be .*got \(1, 3, 0, 32, 32\)"):
+        flops(m, (1, 3, 0, 32, 32))
+    # a 4-d shape reaches the model's own check, whose message prints plain ints even while traced
+    with pytest.raises(
+        ValueError, match=r"tsn_resnet18 expects input of shape \(N, 3, T, H, W\), got \(1, 3, 2, 32\);"
+    ):
+        flops(m, (1, 3, 2, 32))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--crop", "0"], "argument --crop: expected a positive int, got 0"),
+        (["--crop", "-5"], "argument --crop: expected a positive int, got -5"),
+        (["--in-channels", "0"], "argument --in-channels: expected a positive int, got 0"),
+        (["--frames", "two"], "argument --frames: expected a positive int, got 'two'"),
+        (["--num-classes", "0"], "argument --num-classes: expected a positive int, got 0"),
+    ],
+)
+def test_cli_refuses_bad_numbers_as_usage_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["flops", "-M", "tsn_resnet18", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_log_level_is_a_choice_and_case_insensitive(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["-L", "bogus", "list"])
+    assert exc.value.code == 2
+    assert "argument -L/--log-level: invalid choice: 'BOGUS' (choose from" in capsys.readouterr().err
+    assert main(["-L", "debug", "list", "tsn_resnet18"]) == 0
+
+
+def test_cli_any_other_error_is_one_line_with_status_1(capsys, monkeypatch, caplog):
+    import vai_models.cli as cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Calculated padded input size per channel: (1 x 1). Kernel size: (7 x 7).\nmore")
+
+    monkeypatch.setattr(cli, "flops", broken)
+    with caplog.at_level("DEBUG", logger="vai_models.cli"):
+        assert main(["flops", "-M", "tsn_resnet18", "--frames", "2", "--crop", "32"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert (
+        err.startswith("vai-models flops: error: RuntimeError: Calculated padded input size")
+        and "more" not in err
+    )
+    assert any(r.exc_info for r in caplog.records)  # the traceback goes to DEBUG

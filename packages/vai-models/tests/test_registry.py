@@ -125,7 +125,7 @@ def test_in_channels_and_wrong_input():
     assert m(torch.randn(1, 2, 2, 32, 32)).shape == (1, 4)
     with pytest.raises(ValueError, match="num_frames=3"):
         m(torch.randn(1, 2, 3, 32, 32))
-    with pytest.raises(ValueError, match=r"\(N, C, T, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(N, 2, T, H, W\), got \(2, 2, 32, 32\); add a time axis"):
         m(torch.randn(2, 2, 32, 32))
     # TSN's average consensus accepts any number of frames
     tsn = create_model("tsn_resnet18", num_classes=4, num_frames=2).eval()
@@ -141,3 +141,41 @@ def test_docs_model_table_lists_every_registered_model():
         pytest.skip("docs/models.md is not shipped with the installed package")
     rows = {line.split("`")[1] for line in doc.read_text().splitlines() if line.startswith("| `")}
     assert [n for n in list_models() if n not in rows] == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"num_classes": 2.0}, TypeError, r"^num_classes must be an int >= 1, got 2.0 \(float\)$"),
+        ({"num_frames": 4.0}, TypeError, r"^num_frames must be an int >= 1, got 4.0 \(float\)$"),
+        ({"num_frames": True}, TypeError, r"^num_frames must be an int >= 1, got True \(bool\)$"),
+        ({"in_channels": 0}, ValueError, r"^in_channels must be an int >= 1, got 0$"),
+        ({"shift_div": 0}, ValueError, r"^shift_div must be an int >= 1, got 0$"),
+        ({"shift_div": 8.0}, TypeError, r"^shift_div must be an int >= 1, got 8.0 \(float\)$"),
+        ({"crop_size": 0}, ValueError, r"^crop_size must be an int >= 1, got 0$"),
+        ({"dropout": -0.1}, ValueError, r"^dropout must be in \[0, 1\) \(0 disables it\), got -0.1$"),
+        ({"dropout": 1.0}, ValueError, r"^dropout must be in \[0, 1\)"),
+        ({"dropout": "0.5"}, TypeError, r"^dropout must be a number in \[0, 1\), got '0.5' \(str\)$"),
+    ],
+)
+def test_create_model_refuses_bad_argument_values_in_one_line(kwargs, error, message):
+    args = {"num_classes": 2, "num_frames": 4, **kwargs}
+    with pytest.raises(error, match=message):
+        create_model("tsm_resnet18", **args)
+
+
+def test_create_model_name_must_be_a_str():
+    with pytest.raises(
+        TypeError, match=r"^model name must be a str such as 'tsm_resnet50', got None \(NoneType\)"
+    ):
+        create_model(None, 2, 4)
+    with pytest.raises(TypeError, match="model name must be a str"):
+        vai_models.get_model_builder(["tsm_resnet18"])
+
+
+def test_numpy_ints_are_accepted_as_ints():
+    np = pytest.importorskip("numpy")
+    m = create_model("tsn_resnet18", np.int64(3), np.int64(2))
+    assert m.num_classes == 3 and type(m.num_frames) is int
+    with pytest.raises(TypeError, match="num_classes must be an int"):
+        m.reset_classifier(2.0)

@@ -336,3 +336,38 @@ def test_imagenet_rgb_stem_adapted_to_flow_channels(tmp_path):
     w = m.backbone.conv1.weight
     assert w.shape[1] == 10
     torch.testing.assert_close(w[:, 7], tv.conv1.weight.mean(dim=1))
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize(("name", "kw"), [("tsn_resnet18", {}), ("i3d_resnet50", {"width": 8})])
+def test_torch_save_file_with_pkl_suffix_loads_like_pth(tmp_path, name, kw, legacy):
+    src = create_model(name, 5, 4, **kw)
+    path = tmp_path / "w.pkl"
+    torch.save(src.state_dict(), path, _use_new_zipfile_serialization=not legacy)
+    dst = create_model(name, 5, 4, pretrained=path, strict=True, **kw)
+    assert dst.pretrained_summary.ok and dst.pretrained_summary.layout == "vai"
+    _same_outputs(src, dst, t=4)
+
+
+def test_unreadable_pkl_is_one_line_naming_path_and_cause(tmp_path):
+    import pickle
+
+    blobs = tmp_path / "I3D_8x8_R50.pkl"
+    blobs.write_bytes(pickle.dumps({"blobs": {"conv1_w": torch.zeros(2, 2).numpy()}}, protocol=2)[:-20])
+    with pytest.raises(
+        CheckpointError,
+        match=r"I3D_8x8_R50.pkl: cannot be read as a caffe2 blob pickle "
+        r"\(UnpicklingError: pickle data was truncated\); the file is truncated or corrupt",
+    ):
+        create_model("i3d_resnet50", 5, 4, width=8, pretrained=blobs)
+    zipped = tmp_path / "w.pkl"
+    torch.save(create_model("tsn_resnet18", 5, 4).state_dict(), zipped)
+    zipped.write_bytes(zipped.read_bytes()[:5000])
+    for name in ("tsn_resnet18", "i3d_resnet50"):
+        with pytest.raises(
+            CheckpointError,
+            match=r"w.pkl: truncated or corrupt torch.save zip archive \(.*\); download or save",
+        ):
+            create_model(name, 5, 4, pretrained=zipped)
+    with pytest.raises(FileNotFoundError, match="missing.pkl' does not exist"):
+        create_model("i3d_resnet50", 5, 4, width=8, pretrained=tmp_path / "missing.pkl")

@@ -111,10 +111,31 @@ def _cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1 (so ``--crop 0`` is a usage error, not a traceback from torch)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vai-models``."""
     parser = argparse.ArgumentParser(prog="vai-models", description=__doc__)
-    parser.add_argument("-L", "--log-level", default="WARNING", help="logging level (default WARNING)")
+    parser.add_argument(
+        "-L",
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="logging level, case-insensitive (default WARNING)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="print registered model names")
@@ -123,16 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("flops", help="GFLOPs (1 multiply-add = 1 FLOP) and params of one model")
     p.add_argument("-M", "--model", required=True, help="registered model name (see `vai-models list`)")
-    p.add_argument("--frames", type=int, default=8, help="number of frames / segments (default 8)")
-    p.add_argument("--crop", type=int, default=224, help="crop size (default 224)")
-    p.add_argument("--num-classes", type=int, default=400, help="classifier outputs (default 400)")
-    p.add_argument("--in-channels", type=int, default=3, help="input channels (default 3)")
+    p.add_argument("--frames", type=positive_int, default=8, help="number of frames / segments (default 8)")
+    p.add_argument("--crop", type=positive_int, default=224, help="crop size (default 224)")
+    p.add_argument("--num-classes", type=positive_int, default=400, help="classifier outputs (default 400)")
+    p.add_argument("--in-channels", type=positive_int, default=3, help="input channels (default 3)")
     p.add_argument("--by-module", action="store_true", help="also print GFLOPs per top-level module")
     p.set_defaults(func=_cmd_flops)
 
     p = sub.add_parser("table", help="markdown table of every model: params, GFLOPs, input spec")
     p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'tsm_*'")
-    p.add_argument("--num-classes", type=int, default=400, help="classifier outputs (default 400)")
+    p.add_argument("--num-classes", type=positive_int, default=400, help="classifier outputs (default 400)")
     p.set_defaults(func=_cmd_table)
     return parser
 
@@ -140,13 +161,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vai-models`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     try:
         with torch.no_grad():
             return args.func(args)
     except (KeyError, ValueError, TypeError) as exc:  # user errors: unknown name, bad sizes or options
-        print(f"vai-models {args.command}: error: {exc}", file=sys.stderr)
+        logger.debug("traceback", exc_info=True)
+        print(f"vai-models {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:  # anything else from building or counting: one line, traceback at DEBUG
+        logger.debug("traceback", exc_info=True)
+        print(
+            f"vai-models {args.command}: error: {type(exc).__name__}: {_one_line(exc)} "
+            "(run with -L DEBUG for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first non-empty line of ``exc``'s message (torch errors can span many lines)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .checks import check_input_dtype, check_int
 from .registry import register_model
 from .segment import new_linear_like, reject_unknown_kwargs
 
@@ -52,6 +53,7 @@ class FeatureMLP(nn.Module):
                 f"feature_mlp expects (N, {self.feature_dim}) features, got {tuple(x.shape)}; "
                 "build it with feature_dim=<your feature width>"
             )
+        check_input_dtype(x, self, what="feature batch")
         return self.layers(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,8 +64,7 @@ class FeatureMLP(nn.Module):
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the final Linear for ``num_classes`` outputs (same device and dtype as the old one)."""
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        num_classes = check_int("num_classes", num_classes)
         self.num_classes = num_classes
         self.fc = new_linear_like(self.fc, self.num_features, num_classes)
 

@@ -8,6 +8,7 @@ import logging
 import torch
 
 from .backbones import build_resnet, imagenet_cfg
+from .checks import check_clip
 from .registry import register_model
 from .segment import Segment2DModel, reject_unknown_kwargs
 
@@ -20,9 +21,11 @@ class ImageResNet(Segment2DModel):
     """A torchvision ResNet with the uniform vai interface; state_dict keys are ``backbone.*`` + ``fc.*``."""
 
     frames_from_num_frames = False
+    accepts_images = True
 
     def forward_frame_features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:  # plain image batch
+        if x.dim() == 4:  # plain image batch: checked here, where its own layout is still visible
+            check_clip(x, self, self.in_channels, images=True)
             x = x.unsqueeze(2)
         return super().forward_frame_features(x)
 

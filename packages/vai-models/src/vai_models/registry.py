@@ -16,6 +16,8 @@ from typing import Any
 
 from torch import nn
 
+from .checks import check_int, check_probability
+
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -67,6 +69,21 @@ def check_options(name: str, kwargs: dict[str, Any]) -> None:
         )
 
 
+#: checks of the numeric builder options several model families share (run when the option is given)
+_OPTION_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "dropout": check_probability,
+    "shift_div": check_int,
+    "crop_size": check_int,
+}
+
+
+def check_option_values(kwargs: dict[str, Any]) -> None:
+    """Raise one line for a shared builder option with a value outside its range (see ``_OPTION_CHECKS``)."""
+    for key, check in _OPTION_CHECKS.items():
+        if key in kwargs:
+            check(key, kwargs[key])
+
+
 def list_models(pattern: str | None = None) -> list[str]:
     """Sorted registered model names, optionally filtered by a shell-style ``pattern``."""
     names = sorted(_REGISTRY)
@@ -82,6 +99,11 @@ def is_model(name: str) -> bool:
 
 def get_model_builder(name: str) -> Callable[..., nn.Module]:
     """The builder registered as ``name``; unknown names raise with the closest suggestions."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"model name must be a str such as 'tsm_resnet50', got {name!r} ({type(name).__name__}); "
+            "see vai_models.list_models()"
+        )
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -113,12 +135,12 @@ def create_model(
     not fit outside the classifier (``strict=False`` loads whatever fits). Other keyword arguments go
     to the model builder; one it does not accept raises a one-line ``TypeError`` listing those it does.
     """
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     builder = get_model_builder(name)
+    num_classes = check_int("num_classes", num_classes)
+    num_frames = check_int("num_frames", num_frames)
+    in_channels = check_int("in_channels", in_channels)
     check_options(name, kwargs)
+    check_option_values(kwargs)
     from .converters import check_head
     from .weights import check_strict
 

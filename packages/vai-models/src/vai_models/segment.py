@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .checks import check_clip, check_int, model_name
+
 
 class Segment2DModel(nn.Module):
     """A 2D backbone applied per frame plus a temporal head; subclasses override :meth:`forward_head`.
@@ -23,6 +25,8 @@ class Segment2DModel(nn.Module):
     fixed_num_frames: bool = True
     #: whether ``num_frames`` sets that count (image models take T = 1 whatever it says)
     frames_from_num_frames: bool = True
+    #: whether (N, C, H, W) image batches are accepted besides clips (image models)
+    accepts_images: bool = False
 
     def __init__(
         self,
@@ -40,6 +44,7 @@ class Segment2DModel(nn.Module):
         self.num_features = num_features
         self.num_classes = num_classes
         self.num_frames = num_frames
+        self.in_channels = int(default_cfg.get("in_channels", 3))
         self.drop_rate = dropout
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         if classifier:  # relation heads (TRN) bring their own classifiers
@@ -49,21 +54,20 @@ class Segment2DModel(nn.Module):
 
     # ---- input handling -------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 5:
-            raise ValueError(
-                f"{type(self).__name__} expects (N, C, T, H, W) input, got shape {tuple(x.shape)}; "
-                "add a time axis with x.unsqueeze(2) for single images"
-            )
+        """One line for a wrong layout, channel count, dtype or (fixed-length models) frame count."""
+        check_clip(x, self, self.in_channels, self.accepts_images)
         if self.fixed_num_frames and x.shape[2] != self.input_frames:
-            remedy = (
-                f"create it with num_frames={x.shape[2]} or sample {self.input_frames} frames"
-                if self.frames_from_num_frames
-                else "it classifies single images: give it T=1 clips (a video model takes frames)"
-            )
+            t = int(x.shape[2])
             raise ValueError(
-                f"{type(self).__name__} was built for {self.input_frames} input frames but got "
-                f"T={x.shape[2]}; {remedy}"
+                f"{model_name(self)} was built for {self.input_frames} input frames but got T={t}; "
+                f"{self._frames_remedy(t)}"
             )
+
+    def _frames_remedy(self, t: int) -> str:
+        """How to fix an input of ``t`` frames (the end of the wrong-frame-count message)."""
+        if not self.frames_from_num_frames:
+            return "it classifies single images: give it T=1 clips (a video model takes frames)"
+        return f"create it with num_frames={t} or sample {self.input_frames} frames"
 
     @property
     def input_frames(self) -> int:
@@ -96,8 +100,7 @@ class Segment2DModel(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a freshly initialised one for ``num_classes`` outputs, on the old
         classifier's device and dtype."""
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        num_classes = check_int("num_classes", num_classes)
         self.num_classes = num_classes
         self.fc = new_linear_like(self.fc, self.num_features, num_classes)
 

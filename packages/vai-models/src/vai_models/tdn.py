@@ -154,6 +154,14 @@ class TDN(Segment2DModel):
     def input_frames(self) -> int:
         return self.num_frames * FRAMES_PER_SEGMENT
 
+    def _frames_remedy(self, t: int) -> str:
+        k = FRAMES_PER_SEGMENT
+        rebuild = f"create it with num_frames={t // k} or " if t > 0 and t % k == 0 else ""
+        return (
+            f"num_frames={self.num_frames} counts segments of {k} frames each, so T must be "
+            f"{k}*num_frames: {rebuild}sample {self.input_frames} frames"
+        )
+
     def forward_frame_features(self, x: torch.Tensor) -> torch.Tensor:
         """Per-segment features, shape (N, S, num_features)."""
         self._check_input(x)

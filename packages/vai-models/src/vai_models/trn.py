@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .backbones import build_resnet, imagenet_cfg
+from .checks import check_int
 from .registry import register_model
 from .segment import Segment2DModel, new_linear_like, reject_unknown_kwargs
 
@@ -207,8 +208,7 @@ class TRN(Segment2DModel):
         return rel.classifier if isinstance(rel, RelationHead) else rel.classifiers
 
     def reset_classifier(self, num_classes: int) -> None:
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        num_classes = check_int("num_classes", num_classes)
         self.num_classes = num_classes
         self.relation.reset_classifier(num_classes)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,23 @@ def _load_error_cause(exc: Exception) -> str:
     return lines[0][:300] if lines else ""
 
 
+#: how a ``torch.save`` file starts: a zip archive (torch >= 1.6), or (legacy format) a pickle whose
+#: first object is torch's magic number 0x1950A86A20F9469CFC6C (pickle LONG1 opcode, 10 bytes)
+_ZIP_MAGIC = b"PK\x03\x04"
+_LEGACY_TORCH_MAGIC = b"\x8a\n" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def is_torch_save_file(path: str | Path) -> bool:
+    """True when ``path`` starts like a ``torch.save`` file (zip or legacy pickle), whatever its suffix:
+    a ``.pkl`` named torch checkpoint then loads like a ``.pth`` instead of as a caffe2 blob pickle."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+    except OSError:
+        return False
+    return head.startswith(_ZIP_MAGIC) or _LEGACY_TORCH_MAGIC in head
+
+
 def read_state_dict(path: str | Path, model_keys: Iterable[str] | None = None) -> StateDict:
     """Read a local checkpoint safely (``weights_only=True``) and return its state_dict on CPU
     (``model_keys``: the target model's, for :func:`unwrap_state_dict`'s prefix rule)."""
@@ -141,6 +159,13 @@ def read_state_dict(path: str | Path, model_keys: Iterable[str] | None = None) -
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors and unsafe globals come in many types
+        with open(p, "rb") as f:
+            zip_head = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+        if zip_head and not zipfile.is_zipfile(p):  # e.g. an interrupted download or copy
+            raise CheckpointError(
+                f"{p}: truncated or corrupt torch.save zip archive ({type(exc).__name__}: "
+                f"{_load_error_cause(exc)}); download or save it again"
+            ) from exc
         raise CheckpointError(
             f"{p}: cannot be loaded with torch.load(weights_only=True) ({type(exc).__name__}: "
             f"{_load_error_cause(exc)}); re-save it as a plain state_dict"
@@ -279,7 +304,8 @@ def load_pretrained(
     ``converter``:
 
     - ``"auto"`` (default): a ``.pkl`` file is read as a caffe2 blob pickle (PySlowFast model zoo,
-      safe unpickler); other files with ``torch.load(weights_only=True)``, then TSM-repo /
+      safe unpickler) unless it is a ``torch.save`` file (zip or legacy, detected by its first bytes);
+      those and other files with ``torch.load(weights_only=True)``, then TSM-repo /
       EPIC-Kitchens / TRN-repo / torchvision-ImageNet layouts are detected
       (:mod:`vai_models.converters`), the model's own ``checkpoint_filter_fn`` is applied when it has
       one (PySlowFast ``.pyth`` keys, torchvision video classifiers), and a 2D ImageNet ResNet file
@@ -306,7 +332,9 @@ def load_pretrained(
             f"unknown converter {converter!r}; choose one of {', '.join(LAYOUTS + SPECIAL_CONVERTERS)}, "
             "a callable (state, model) -> state, or None"
         )
-    if converter == "caffe2" or (converter == "auto" and Path(path).suffix == ".pkl"):
+    if converter == "caffe2" or (
+        converter == "auto" and Path(path).suffix == ".pkl" and not is_torch_save_file(path)
+    ):
         return _load_caffe2(model, path, strict)
     state = read_state_dict(path, model.state_dict().keys())
     if converter == "inflate" or (converter == "auto" and _is_2d_into_3d(state, model)):
@@ -373,10 +401,14 @@ def _load_caffe2(model: nn.Module, path: str | Path, strict: Strict) -> LoadSumm
     from .video3d.caffe2 import load_caffe2_blobs
     from .video3d.pyslowfast import _skip_optimiser_blobs, convert_caffe2_blobs, model_family
 
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist; pass the path of a local file")
     try:  # fail before reading the file when the model cannot take PySlowFast weights
         model_family(model)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc} (a .pkl file is read as a caffe2 blob pickle)") from None
+        raise ValueError(
+            f"{path}: {exc} (a .pkl file that is not a torch.save checkpoint is read as a caffe2 blob pickle)"
+        ) from None
     converted, unmapped = convert_caffe2_blobs(load_caffe2_blobs(path), model)
     return load_state_dict_into(
         model,

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..weights import CheckpointError
+
 # The only globals a numpy-array pickle needs (numpy 1.x and 2.x module paths).
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -56,6 +58,12 @@ def load_caffe2_blobs(path: str | Path) -> dict[str, np.ndarray]:
             data = NumpyOnlyUnpickler(f, encoding="latin1").load()
         except UnsafePickleError as e:
             raise UnsafePickleError(f"{path}: {e}") from None
+        except Exception as e:  # truncated or not a pickle: pickle raises many types
+            cause = (str(e).splitlines() or [""])[0][:200]
+            raise CheckpointError(
+                f"{path}: cannot be read as a caffe2 blob pickle ({type(e).__name__}: {cause}); the file is "
+                "truncated or corrupt (download it again) or not a PySlowFast model-zoo .pkl"
+            ) from e
     blobs = data.get("blobs", data) if isinstance(data, dict) else None
     if not isinstance(blobs, dict):
         raise ValueError(

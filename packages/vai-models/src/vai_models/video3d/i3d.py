@@ -75,7 +75,7 @@ class I3DResNet(ClassifierMixin, PySlowFastCheckpointMixin, ResNet3dTrunk):
 
     def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The res5 output ``(N, num_features, T', H', W')`` before pooling (T' = T/2 with the temporal pool)."""
-        check_video_input(x, self.in_channels, type(self).__name__)
+        check_video_input(x, self.in_channels, type(self).__name__, self)
         x = self.layer1(self.stem(x))
         x = self.pool2(x)
         return self.layer4(self.layer3(self.layer2(x)))

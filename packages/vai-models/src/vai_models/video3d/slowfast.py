@@ -113,7 +113,7 @@ class SlowFast(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated pooled Slow and Fast res5 features ``(N, num_features)``."""
-        check_video_input(x, self.in_channels, "SlowFast")
+        check_video_input(x, self.in_channels, "SlowFast", self)
         slow, fast = self.split_pathways(x)
         slow, fast = self.slow.stem(slow), self.fast.stem(fast)
         fusions = (self.fuse_stem, self.fuse_layer1, self.fuse_layer2, self.fuse_layer3)
