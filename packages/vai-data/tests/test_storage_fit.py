@@ -39,3 +39,24 @@ def test_lmdb_storage_on_vpk_rows_says_packed() -> None:
 def test_fitting_storages_pass(storage, path) -> None:
     check_storage_fits(storage, _split(path), None)
     check_storage_fits(storage, SplitFile(0, "gulp", [], None), None)  # nothing to read: nothing to say
+
+
+def test_a_dataset_with_the_wrong_packed_storage_fails_when_built(tmp_path, synth_root) -> None:
+    """What a dataset config with $VAI_<NAME>_STORAGE=packed did on an LMDB pack: one line at once (it
+    warned per sample and ended the run with 'substitute samples failed too')."""
+    import os
+
+    from vai_data import VideoClipDataset, pack_split
+
+    pytest.importorskip("lmdb")
+    split = pack_split(
+        os.path.join(synth_root, "splits", "val_frames.csv"), synth_root, tmp_path, store="lmdb"
+    )
+    with pytest.raises(
+        ValueError, match=r"^storage 'packed' reads \.vpk files, .*an LMDB is there: use storage 'lmdb'"
+    ):
+        VideoClipDataset(split, tmp_path, train=False, num_frames=2, crop_size=16, storage="packed")
+    ds = VideoClipDataset(
+        split, tmp_path / "frames.lmdb", train=False, num_frames=2, crop_size=16, storage="lmdb"
+    )
+    assert ds[0]["video"].shape[1] == 2

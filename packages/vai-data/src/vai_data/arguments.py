@@ -32,3 +32,17 @@ def positive_int(name: str, value, hint: str = "") -> int:
 def nonnegative_int(name: str, value, hint: str = "") -> int:
     """``value`` as an int >= 0 (Python, numpy or 0-d torch integers), or one ValueError naming ``name``."""
     return _int_at_least(name, value, 0, "an int >= 0", hint)
+
+
+# the largest short side vai resizes to: 16K video's short side is 8640, and FFmpeg's scaler refuses pictures
+# of about 2^28 bytes a plane (e.g. 133333x100000), whose failure would otherwise blame the video
+MAX_SHORT_SIDE = 16384
+
+
+def check_short_side_limit(name: str, value) -> None:
+    """One ``ValueError`` naming ``name`` when a (checked, integer) short side exceeds :data:`MAX_SHORT_SIDE`."""
+    if value is not None and value > MAX_SHORT_SIDE:
+        raise ValueError(
+            f"{name}={value} is larger than {MAX_SHORT_SIDE} pixels, the largest short side vai resizes to "
+            "(the decoders' scalers refuse such pictures)"
+        )

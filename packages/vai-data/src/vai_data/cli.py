@@ -20,9 +20,29 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    """``-L``'s value in upper case (any case is accepted); argparse refuses other names with one line."""
+    level = text.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"unknown logging level {text!r}; choose one of {', '.join(LOG_LEVELS)} (any case)"
+        )
+    return level
+
+
 def _top_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vai-data", description="vai-data tools")
-    parser.add_argument("-L", "--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "-L",
+        "--log-level",
+        type=_log_level,
+        choices=LOG_LEVELS,
+        default="INFO",
+        help="logging level, any case (default INFO)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in SUBCOMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -42,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"vai-data {known.command}", description=help_text)
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    logging.basicConfig(level=known.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=known.log_level, format="%(levelname)s %(name)s: %(message)s")
     return int(module.run(args) or 0)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .arguments import positive_int
+from .arguments import check_short_side_limit, positive_int
 from .decode_probe import note_rerouted, seek_probe
 from .errors import VideoDecodeError
 from .pathio import exists, is_native, local_path
@@ -67,7 +67,7 @@ def _video_stream(container, path: str):
     return stream
 
 
-def probe_video(path: str) -> tuple[int, int, int]:
+def probe_video(path: str | os.PathLike) -> tuple[int, int, int]:
     """Return ``(num_frames, width, height)`` from container metadata (the count may over-report, which
     read_frames clamps); the size is the upright picture's, as the decoders return it (a phone video's
     rotation applied, read from an MP4/MOV file's headers: :mod:`vai_data.mov_display_matrix`)."""
@@ -79,6 +79,7 @@ def _probe_container(path: str, with_size: bool) -> tuple[int, int, int]:
     the rotation: :func:`probe_num_frames` needs only the count)."""
     import av
 
+    path = os.fspath(path)  # (a pathlib.Path)
     local = _check_file(path)
     try:
         with av.open(local) as container:
@@ -103,7 +104,7 @@ def _probe_container(path: str, with_size: bool) -> tuple[int, int, int]:
         raise VideoDecodeError(path, f"not a readable video ({type(e).__name__}: {e})") from None
 
 
-def probe_num_frames(path: str) -> int:
+def probe_num_frames(path: str | os.PathLike) -> int:
     """Frame count from container metadata (cheap; may over-report, which read_frames clamps)."""
     return _probe_container(path, with_size=False)[0]
 
@@ -289,13 +290,15 @@ def read_frames(
     """Decode frames ``indices`` (0-based, any order, repeats allowed) of a video as uint8 ``(T, H, W, 3)``.
 
     ``short_side`` resizes inside the decoder (decord width/height, PyAV's swscale) keeping the aspect
-    ratio; ``size_hint=(width, height)`` of the source saves a probe when known (e.g. from a split file).
+    ratio (at most :data:`vai_data.arguments.MAX_SHORT_SIDE`); ``size_hint=(width, height)`` of the source
+    saves a probe when known (e.g. from a split file).
     """
     path = os.fspath(path)
     if backend not in _READERS:
         raise ValueError(f"unknown video backend {backend!r}; choose one of {list(BACKENDS)}")
     if short_side is not None:
         short_side = positive_int("short_side", short_side, " (or None: the stored size)")
+        check_short_side_limit("short_side", short_side)
     idx = frame_index_array(indices)
     if (idx < 0).any():
         raise ValueError(f"negative frame index in {idx.tolist()} for {path}")

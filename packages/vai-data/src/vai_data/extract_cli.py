@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from .arguments import MAX_SHORT_SIDE
 from .frame_extraction import VIDEO_EXTENSIONS, extract_frames_tree
 from .jpeg import JPEG_QUALITY_RANGE
 
@@ -30,6 +31,10 @@ def _bad_option(args: argparse.Namespace) -> str | None:
     low, high = JPEG_QUALITY_RANGE
     if args.short_side < 0:
         return f"--short-side must be a number of pixels >= 0 (0 keeps the size), got {args.short_side}"
+    if args.short_side > MAX_SHORT_SIDE:
+        return (
+            f"--short-side must be at most {MAX_SHORT_SIDE} pixels (0 keeps the size), got {args.short_side}"
+        )
     if not low <= args.quality <= high:
         return f"--quality must be in {low}..{high}, got {args.quality}"
     if args.workers < 1:
@@ -39,7 +44,7 @@ def _bad_option(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Extract all videos; returns 1 when any failed (they are listed), an option is out of range, the
-    input folder is missing, a folder is not local (served by an iopath handler) or two videos would be
+    input folder is missing or a file, a folder is not local (served by an iopath handler) or two videos would be
     extracted into the same or nested frame folders (one ERROR line each)."""
     bad = _bad_option(args)
     if bad is not None:
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         report = extract_frames_tree(
             args.video_dir, args.out_dir, args.short_side or None, args.quality, args.workers, args.ext
         )
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:  # (a missing folder, or a file given as one)
         logger.error("%s", e)
         return 1
     for rel, error in report.failed.items():

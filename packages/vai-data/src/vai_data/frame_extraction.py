@@ -34,6 +34,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .arguments import check_short_side_limit
 from .jpeg import check_jpeg_quality, encode_jpeg
 from .partial_folders import (  # noqa: F401 (host_tag, remove_stale_partials: public here too)
     _remove_stale_partials_in,
@@ -62,14 +63,15 @@ class FrameExtractionError(RuntimeError):
 
 
 def check_options(short_side: int | None, quality: int) -> None:
-    """Raise ``ValueError`` naming the value unless ``short_side`` is None or >= 0 pixels (0 and None keep
-    the size) and ``quality`` is a JPEG quality in 1..100."""
+    """Raise ``ValueError`` naming the value unless ``short_side`` is None or 0..``MAX_SHORT_SIDE`` pixels
+    (0 and None keep the size) and ``quality`` is a JPEG quality in 1..100."""
     if short_side is not None and (
         isinstance(short_side, bool) or not isinstance(short_side, numbers.Integral) or short_side < 0
     ):
         raise ValueError(
             f"short_side must be a number of pixels >= 0 (0 or None keeps the size), got {short_side!r}"
         )
+    check_short_side_limit("short_side", short_side)
     check_jpeg_quality(quality)
 
 
@@ -251,12 +253,36 @@ class ExtractionReport:
         )
 
 
-def find_videos(video_dir: str | os.PathLike, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> list[str]:
-    """Video files under ``video_dir`` (recursive), as sorted paths relative to it."""
+def _extension_set(extensions: str | Sequence[str]) -> set[str]:
+    """Lower-case extensions with their dot; one string is one extension (``"mp4"`` or ``".mp4"``)."""
+    if isinstance(extensions, (str, os.PathLike)):
+        extensions = [os.fspath(extensions)]
+    try:
+        exts = list(extensions)
+    except TypeError:
+        exts = None
+    if not exts or not all(isinstance(e, str) and e.strip(".") for e in exts):
+        raise ValueError(
+            f"extensions={extensions!r} must be a non-empty list of file extensions such as ['.mp4', '.avi'] "
+            "(or one, as a string)"
+        )
+    return {e.lower() if e.startswith(".") else "." + e.lower() for e in exts}
+
+
+def find_videos(
+    video_dir: str | os.PathLike, extensions: str | Sequence[str] = VIDEO_EXTENSIONS
+) -> list[str]:
+    """Video files under ``video_dir`` (recursive), as sorted paths relative to it; ``extensions`` is a
+    list of extensions (``".mp4"`` or ``"mp4"``) or one as a string."""
+    exts = _extension_set(extensions)
     root = Path(video_dir)
     if not root.is_dir():
+        if root.exists():
+            raise NotADirectoryError(
+                f"video folder {root} is a file, not a folder; give the folder holding the videos "
+                "(extract_frames extracts a single video)"
+            )
         raise FileNotFoundError(f"video folder {root} not found")
-    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     return sorted(
         p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts
     )
@@ -326,16 +352,18 @@ def extract_frames_tree(
     short_side: int | None = 256,
     quality: int = 90,
     workers: int = 1,
-    extensions: Sequence[str] = VIDEO_EXTENSIONS,
+    extensions: str | Sequence[str] = VIDEO_EXTENSIONS,
 ) -> ExtractionReport:
     """Extract every video under ``video_dir`` into ``out_dir/<relative path without extension>/``.
 
     Finished folders are skipped; a failing video is logged at WARNING and listed in the report while
     the others go on. ``workers > 1`` uses that many spawned processes; a worker that dies fails the video
     it was extracting (its leftover ``.partial-<host>-<pid>`` folder tells which) and the unfinished videos go on
-    in a fresh pool. Bad options (``short_side < 0``, ``quality`` outside 1..100, ``workers < 1``), folders
-    that are not local, and videos whose frame folders would coincide or nest
-    (:func:`_check_collisions`) raise ``ValueError`` before any video is touched.
+    in a fresh pool. Bad options (``short_side`` outside 0..``MAX_SHORT_SIDE``, ``quality`` outside 1..100,
+    ``workers < 1``, no ``extensions``; one string is one extension), folders that are not local, and videos
+    whose frame folders would coincide or nest (:func:`_check_collisions`) raise ``ValueError`` before any
+    video is touched; a ``video_dir`` that is missing or a file raises ``FileNotFoundError`` or
+    ``NotADirectoryError``.
     """
     check_options(short_side, quality)
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:

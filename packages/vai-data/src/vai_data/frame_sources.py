@@ -8,6 +8,7 @@ DCT scaling) so the caller can fuse the last resize with its crop.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,8 +19,9 @@ from . import jpeg
 from .decode import read_frames
 from .decode_probe import verdicts_shared_in
 from .errors import VideoDecodeError
-from .jpeg import dct_scale_dims, decode_jpeg
+from .jpeg import JpegDecodeError, dct_scale_dims, decode_jpeg
 from .pathio import read_bytes
+from .split_file import frame_pattern_problem
 from .transforms.clip import short_side_size
 
 
@@ -105,6 +107,8 @@ class UnreadableFrameError(VideoDecodeError):
 def _unreadable_cause(blob: bytes, error: Exception) -> str:
     """A readable reason for an undecodable frame (built only on error: Pillow's messages name an
     in-memory ``BytesIO`` rather than the data)."""
+    if isinstance(error, JpegDecodeError):  # decode_jpeg's own one line (not a JPEG, truncated data)
+        return str(error)
     if type(error).__name__ == "UnidentifiedImageError":
         return f"not a readable JPEG: unrecognised image data ({len(blob)} bytes starting {blob[:8]!r})"
     return f"not a readable JPEG ({type(error).__name__}: {error})"
@@ -176,6 +180,8 @@ class VideoFileSource(FrameSource):
         size_hint: tuple[int, int] | None = None,
         verdicts=None,
     ):
+        if type(path) is not str:
+            path = os.fspath(path)  # (a pathlib.Path)
         self.path, self.start, self.backend, self.size_hint = path, int(start), backend, size_hint
         self.verdicts = verdicts  # a dataset's SharedVerdicts (vai_data.shared_verdicts), or None
         if end is None:
@@ -263,8 +269,18 @@ class FrameFolderSource(JpegFrameSource):
     """A folder of JPEG frames named by a pattern; frame ``i`` is file ``start + i``."""
 
     def __init__(self, pattern: str, start: int, end: int, flow_direction: str | None = None):
+        if type(pattern) is not str:
+            pattern = os.fspath(pattern)  # (a pathlib.Path)
+        problem = frame_pattern_problem(pattern)  # (as the split reader refuses it)
+        if problem is not None:
+            raise ValueError(f"FrameFolderSource: {problem}")
         self.path, self.start, self.flow_direction = pattern, int(start), flow_direction
         self.num_frames = int(end) - self.start + 1
+        if self.start < 0 or self.num_frames < 1:
+            raise ValueError(
+                f"FrameFolderSource {pattern}: frame range start={start}, end={end} is empty or negative; "
+                "expected 0 <= start <= end"
+            )
 
     def _read_file(self, number: int) -> bytes:
         fp = format_frame_path(self.path, number, self.flow_direction)

@@ -11,6 +11,7 @@ stores written before tags).
 
 from __future__ import annotations
 
+import numbers
 import operator
 import os
 import struct
@@ -28,17 +29,32 @@ _HEADER = struct.Struct("<8sII")
 _SPAN = struct.Struct("<QQ")  # offsets[i], offsets[i + 1]
 
 
-def write_packed(path: str, jpegs: Sequence[bytes], tag: int = 0) -> None:
+def write_packed(path: str | os.PathLike, jpegs: Sequence[bytes], tag: int = 0) -> None:
     """Write JPEG byte strings as one ``.vpk`` file (atomically, creating parent directories); ``tag``
-    (a ``uint32``) is kept in the header for :func:`packed_tag`."""
+    (a ``uint32``) is kept in the header for :func:`packed_tag`. Frames that are not bytes (e.g. decoded
+    arrays: encode them with :func:`vai_data.encode_jpeg` first) are refused before anything is written."""
+    path = os.fspath(path)
+    if isinstance(jpegs, (bytes, bytearray)):
+        raise ValueError(
+            f"{path}: jpegs must be a list of JPEG byte strings (one per frame), not one bytes object"
+        )
+    jpegs = list(jpegs)
     if not jpegs:
         raise ValueError(f"{path}: refusing to pack a video with no frames")
-    if not 0 <= tag < 1 << 32:
-        raise ValueError(f"{path}: tag {tag} does not fit the header's uint32")
+    for i, j in enumerate(jpegs):
+        if not isinstance(j, (bytes, bytearray)) and not (isinstance(j, memoryview) and j.itemsize == 1):
+            raise ValueError(
+                f"{path}: frame {i} is a {type(j).__name__}, not JPEG bytes; encode frames with "
+                "vai_data.encode_jpeg(image) before packing"
+            )
+    if isinstance(tag, bool) or not isinstance(tag, numbers.Integral) or not 0 <= tag < 1 << 32:
+        raise ValueError(f"{path}: tag {tag!r} does not fit the header's uint32")
     n = len(jpegs)
     start = _HEADER.size + 8 * (n + 1)
     offsets = np.concatenate([[0], np.cumsum([len(j) for j in jpegs])]).astype("<u8") + start
-    write_local_atomic(path, [_HEADER.pack(MAGIC, n, tag), offsets.tobytes(), *jpegs], prefix=".pack-")
+    write_local_atomic(
+        path, [_HEADER.pack(MAGIC, n, tag), offsets.tobytes(), *jpegs], prefix=".pack-", what="packed file"
+    )
 
 
 def packed_tag(path: str) -> int | None:
@@ -179,9 +195,9 @@ class PackedFile:
 class PackedFileSource(JpegFrameSource):
     """A ``.vpk`` file as a frame source."""
 
-    def __init__(self, path: str, start: int = 0, end: int | None = None):
-        self.path = path
+    def __init__(self, path: str | os.PathLike, start: int = 0, end: int | None = None):
         self.pack = PackedFile(path)
+        self.path = self.pack.path
         self._init_range(self.pack.num_frames, start, end)
 
     def _blobs(self, numbers: list[int]) -> list[bytes]:
@@ -203,7 +219,7 @@ def _lmdb_module():
     return lmdb
 
 
-def open_lmdb(root: str):
+def open_lmdb(root: str | os.PathLike):
     """A read-only LMDB environment, opened once per process and store (however ``root`` is spelt).
 
     py-lmdb refuses to open a store twice in one process, and an environment must not be used across a
@@ -211,6 +227,8 @@ def open_lmdb(root: str):
     first) closes its copy, which leaves the parent's open, and opens its own. A store whose ``data.mdb``
     is shorter than its pages need (an interrupted copy) raises ``OSError`` here: reading it would kill the
     process with SIGBUS."""
+    if type(root) is not str:
+        root = os.fspath(root)  # (a pathlib.Path)
     real = _REAL_PATHS.get(root)
     if real is None:  # one realpath per spelling, not one per sample (relative ones follow the cwd)
         real = os.path.realpath(root)
@@ -260,8 +278,8 @@ def close_lmdb(root: str) -> None:
 class LmdbSource(JpegFrameSource):
     """One video's frames in an LMDB store."""
 
-    def __init__(self, root: str, key: str, start: int = 0, end: int | None = None):
-        self.env, self.key, self.path = open_lmdb(root), key, f"{root}[{key}]"
+    def __init__(self, root: str | os.PathLike, key: str, start: int = 0, end: int | None = None):
+        self.env, self.key, self.path = open_lmdb(root), key, f"{os.fspath(root)}[{key}]"
         with self.env.begin(buffers=False) as txn:
             n = txn.get(f"{key}/n".encode())
         if n is None:

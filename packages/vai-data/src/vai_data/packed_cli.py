@@ -6,8 +6,10 @@ import argparse
 import logging
 import os
 
+from .arguments import MAX_SHORT_SIDE
 from .jpeg import JPEG_QUALITY_RANGE
 from .packing import LMDB_DIRNAME, STORES, pack_split_report
+from .pathio import check_folder_target
 from .split_file import SplitFormatError
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ def _bad_option(args: argparse.Namespace) -> str | None:
     low, high = JPEG_QUALITY_RANGE
     if args.short_side is not None and args.short_side <= 0:
         return f"--short-side must be a positive number of pixels (leave it out to keep the size), got {args.short_side}"
+    if args.short_side is not None and args.short_side > MAX_SHORT_SIDE:
+        return f"--short-side must be at most {MAX_SHORT_SIDE} pixels (leave it out to keep the size), got {args.short_side}"
     if not low <= args.quality <= high:
         return f"--quality must be in {low}..{high}, got {args.quality}"
     return None
@@ -48,13 +52,15 @@ def _bad_option(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Pack and print where the new split file is and which data_root to use with it; returns 1 (one
-    ERROR line) for a bad option or split file, and 1 after packing when rows were skipped (each was
+    ERROR line) for a bad option, ``--out`` or split file (and when no row can be packed: a folder it created
+    for ``--out`` is removed again), and 1 after packing when rows were skipped (each was
     logged with its reason; the new split leaves them out)."""
     bad = _bad_option(args)
     if bad is not None:
         logger.error("%s", bad)
         return 1
     try:
+        check_folder_target(args.out, "--out")
         report = pack_split_report(
             args.split,
             args.data_root,

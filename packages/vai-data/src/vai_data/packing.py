@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .arguments import check_short_side_limit
 from .datasets.flow import check_flow_mode
 from .decode import _video_stream
 from .decode_pyav import SEEK_MIN_FRAMES, _SeekFailed, _walk_frames, pts_count_frames
 from .errors import VideoDecodeError
 from .frame_sources import format_frame_path, resize_short_side_thwc
-from .jpeg import check_jpeg_quality, decode_jpeg, encode_jpeg
+from .jpeg import JpegDecodeError, check_jpeg_quality, decode_jpeg, encode_jpeg
 from .packed import PACKED_SUFFIX, _lmdb_module, close_lmdb, packed_tag, write_packed
-from .pathio import exists, is_native, join, local_path, read_bytes
+from .pathio import check_folder_target, exists, is_native, join, local_path, read_bytes
 from .split_file import SplitFile, SplitRow, read_split_file, write_split_file
 from .video_stream import FrameConverter
 
@@ -47,11 +48,15 @@ _LMDB_MAP_SIZE = 1 << (40 if os.name == "nt" else 44)
 
 
 def video_to_jpegs(
-    path: str, start: int = 0, end: int | None = None, short_side: int | None = None, quality: int = 90
+    path: str | os.PathLike,
+    start: int = 0,
+    end: int | None = None,
+    short_side: int | None = None,
+    quality: int = 90,
 ) -> list[bytes]:
     """Decode frames ``start..end`` (inclusive; to the real end when None) of a video to JPEG bytes,
     scaling inside the decoder when ``short_side`` is given."""
-    return _decode_video(path, start, end, short_side, quality)[0]
+    return _decode_video(os.fspath(path), start, end, short_side, quality)[0]
 
 
 def _decode_video(
@@ -102,9 +107,10 @@ def _encode_frames(container, stream, path, start, end, short_side, quality, see
 
 
 def frames_to_jpegs(
-    pattern: str, start: int, end: int, short_side: int | None = None, quality: int = 90
+    pattern: str | os.PathLike, start: int, end: int, short_side: int | None = None, quality: int = 90
 ) -> list[bytes]:
     """Read a JPEG frame folder's files ``start..end``; re-encode only when resizing."""
+    pattern = os.fspath(pattern)  # (a pathlib.Path)
     out = []
     for n in range(start, end + 1):
         fp = format_frame_path(pattern, n)
@@ -117,6 +123,8 @@ def frames_to_jpegs(
         if short_side is not None:
             try:
                 img = torch.from_numpy(decode_jpeg(data, short_side))[None]
+            except JpegDecodeError as e:  # (one line already: not a JPEG, or truncated data)
+                raise VideoDecodeError(fp, str(e)) from None
             except Exception as e:  # Pillow and simplejpeg raise several types for bad data
                 raise VideoDecodeError(fp, f"not a readable JPEG ({type(e).__name__}: {e})") from None
             data = encode_jpeg(np.asarray(resize_short_side_thwc(img, short_side)[0]), quality)
@@ -214,6 +222,7 @@ def _check_options(store: str, short_side: int | None, quality: int) -> None:
         raise ValueError(
             f"short_side must be a positive number of pixels (None keeps the size), got {short_side!r}"
         )
+    check_short_side_limit("short_side", short_side)
     check_jpeg_quality(quality)
 
 
@@ -298,6 +307,33 @@ class _LmdbStore:
         )
 
 
+def _missing_folders(path: str) -> list[str]:
+    """The folders ``os.makedirs(path)`` would create, deepest first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _remove_created(folders: list[str]) -> None:
+    """Remove the folders this run created (deepest first) while they hold nothing of anyone else's: an
+    LMDB store no row was written to (its ``data.mdb`` and ``lock.mdb``) and empty folders."""
+    for folder in folders:
+        try:
+            if os.path.basename(folder) == LMDB_DIRNAME:
+                for name in ("data.mdb", "lock.mdb"):
+                    if os.path.isfile(os.path.join(folder, name)):
+                        os.remove(os.path.join(folder, name))
+            os.rmdir(folder)
+        except OSError:
+            return  # not empty (someone else's files) or gone: stop here
+
+
 def pack_split(
     split: str | os.PathLike | SplitFile,
     data_root: str | None,
@@ -330,8 +366,10 @@ def pack_split_report(
     flow: str | None = None,
 ) -> PackReport:
     """:func:`pack_split`, returning a :class:`PackReport`. Options and the split file are checked before
-    anything is written (``ValueError``, ``FileNotFoundError``, ``SplitFormatError``); a row that cannot
-    be read is skipped, and when every row fails no split file is written and ``ValueError`` says why."""
+    anything is written (``ValueError``, ``FileNotFoundError``, ``SplitFormatError``; an ``out_root``
+    that is a file: ``NotADirectoryError``); a row that cannot be read is skipped, and when every row
+    fails no split file is written, the folders this call created are removed again and ``ValueError``
+    says why."""
     _check_options(store, short_side, quality)
     sf = split if isinstance(split, SplitFile) else read_split_file(split)
     if sf.fmt not in ("video", "frames"):
@@ -356,8 +394,17 @@ def pack_split_report(
             "choose another out_root (e.g. a folder beside the data)"
         )
     lmdb = _lmdb_module() if store == "lmdb" else None  # (before anything is written)
+    check_folder_target(out_root, "out_root")
+    created = _missing_folders(out_root)  # removed again when no row can be packed
     os.makedirs(out_root, exist_ok=True)
-    writer = _LmdbStore(lmdb, os.path.join(out_root, LMDB_DIRNAME)) if lmdb else _FileStore(out_root)
+    lmdb_root = os.path.join(out_root, LMDB_DIRNAME)
+    if lmdb and not os.path.lexists(lmdb_root):
+        created.insert(0, lmdb_root)
+    try:
+        writer = _LmdbStore(lmdb, lmdb_root) if lmdb else _FileStore(out_root)
+    except BaseException:
+        _remove_created(created)
+        raise
     rows_out = []
     rows = sf.rows
     if progress:
@@ -382,6 +429,8 @@ def pack_split_report(
         ok = True
     finally:
         writer.close(ok)
+        if not rows_out and (report.skipped or not ok):  # nothing packed: leave no empty store behind
+            _remove_created(created)
     if report.skipped and not rows_out:
         path, reason = report.skipped[0]
         raise ValueError(

@@ -38,7 +38,10 @@ def _handler_prefixes() -> tuple[str, ...]:
 def is_native(path: str) -> bool:
     """True when ``path`` is a plain local path: no ``scheme://`` and no registered handler's prefix (a
     handler may claim any prefix, 'mem:' or 'data/' as well as 's3://'). vai's fast paths (``open``,
-    ``os.pread``) serve native paths only; every other path goes through the PathManager."""
+    ``os.pread``) serve native paths only; every other path goes through the PathManager. Any
+    ``os.PathLike`` (a ``pathlib.Path``) is taken as its string."""
+    if type(path) is not str:
+        path = os.fspath(path)
     return "://" not in path and not path.startswith(_handler_prefixes())
 
 
@@ -58,9 +61,11 @@ def join(root: str | os.PathLike | None, rel: str) -> str:
     return os.path.join(root, rel)
 
 
-def read_bytes(path: str) -> bytes:
+def read_bytes(path: str | os.PathLike) -> bytes:
     """Read a whole file through the PathManager; native paths (no ``scheme://``) directly, as iopath's
     native handler would, without its per-call overhead (about 15 us a file: 8-frame clips read 8 files)."""
+    if type(path) is not str:
+        path = os.fspath(path)
     if is_native(path):
         with open(path, "rb") as f:
             return f.read()
@@ -68,25 +73,71 @@ def read_bytes(path: str) -> bytes:
         return f.read()
 
 
-def exists(path: str) -> bool:
+def exists(path: str | os.PathLike) -> bool:
     """True when the path exists for its handler."""
-    return path_manager.exists(path)
+    return path_manager.exists(os.fspath(path))
 
 
-def local_path(path: str) -> str:
+def local_path(path: str | os.PathLike) -> str:
     """A local filename for ``path`` (handlers may download/cache); native paths are returned unchanged."""
+    path = os.fspath(path)
     if is_native(path):
         return path
     return path_manager.get_local_path(path)
 
 
-def write_local_atomic(path: str, parts: Iterable[bytes], prefix: str = ".tmp-") -> None:
+def _file_ancestor(path: str) -> str | None:
+    """The nearest existing ancestor folder of ``path`` that is not a folder (a file where a folder is
+    needed), or None."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.lexists(parent):
+        up = os.path.dirname(parent)
+        if up == parent:
+            return None
+        parent = up
+    return parent if parent and not os.path.isdir(parent) else None
+
+
+def check_folder_target(path: str | os.PathLike, what: str = "output folder") -> None:
+    """Raise a one-line ``NotADirectoryError`` when the local folder ``path`` cannot be created or used:
+    it is a file, or one of its parents is (called before writing, or to explain a failed ``makedirs``)."""
+    path = os.fspath(path)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"{what} {path} is a file, not a folder; give a folder path")
+    blocker = _file_ancestor(path)
+    if blocker is not None:
+        raise NotADirectoryError(f"{what} {path}: its parent {blocker} is not a folder")
+
+
+def makedirs_checked(path: str | os.PathLike, what: str = "output folder") -> None:
+    """``os.makedirs(path, exist_ok=True)``, failing with one line naming ``path`` (and ``what`` it is)
+    when it or a parent is a file."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        check_folder_target(path, what)
+        raise
+
+
+def write_local_atomic(path: str, parts: Iterable[bytes], prefix: str = ".tmp-", what: str = "file") -> None:
     """Write ``parts`` to the local file ``path`` atomically: into a new file beside it, renamed over
     ``path`` when complete (parent folders are created; on any error the temporary file is removed).
     The file gets the permissions of a plain ``open`` (0666 less the umask), not ``mkstemp``'s 0600, so
-    stores and split files shared by a group stay readable."""
+    stores and split files shared by a group stay readable. A ``path`` that is a folder, or whose parent is
+    a file, raises one line naming ``path`` as ``what`` (``IsADirectoryError``, ``NotADirectoryError``)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {what} {path}: it is a folder; give a file path")
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = _file_ancestor(path)
+        if blocker is not None:
+            raise NotADirectoryError(
+                f"cannot write {what} {path}: its parent {blocker} is not a folder"
+            ) from None
+        raise
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = os.path.join(parent, f"{prefix}{os.getpid()}-{secrets.token_hex(4)}.tmp")

@@ -38,6 +38,17 @@ def _check(num_video_frames: int, name: str, value: int) -> None:
         raise ValueError(f"{name}={value} must be at least 1")
 
 
+def _check_generator(generator) -> None:
+    """Refuse a seed (or numpy generator) passed as ``generator``: torch's own error says neither which
+    argument nor what to pass."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        seed = generator if is_int(generator) else "seed"
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__} "
+            f"(use torch.Generator().manual_seed({seed}))"
+        )
+
+
 def sparse_indices(
     num_video_frames: int,
     num_segments: int,
@@ -51,6 +62,7 @@ def sparse_indices(
     is sampled as upstream does: each frame repeated ``r = ceil(T/N)`` times (``[0, 0, 1, 1, ...]``), the
     segments taken over those ``N*r`` entries."""
     _check(num_video_frames, "num_segments", num_segments)  # (before torch.rand sees a bad count)
+    _check_generator(generator)
     if not train:
         starts, _, r = _segments(int(num_video_frames), int(num_segments))
         return long_tensor([start // r for start in starts])
@@ -132,6 +144,7 @@ def dense_indices(
     so clips spread over both ends. A video shorter than the clip's span ``(clip_len-1)*stride+1`` is
     sampled as upstream does: over its frames each repeated ``ceil(span/N)`` times, so its clips still
     cover the whole video (and train starts still vary)."""
+    _check_generator(generator)
     if train and uniform is None:
         uniform = float(torch.rand(1, generator=generator))
     return long_tensor(dense_frames(num_video_frames, clip_len, stride, train, num_clips, clip_idx, uniform))
@@ -159,7 +172,19 @@ def dense_frames(
     if train:
         if uniform is None:
             raise ValueError("train=True needs the uniform [0, 1) number that places the clip's start")
-        u = float(uniform)
+        try:
+            u = float(uniform)
+        except (
+            TypeError,
+            ValueError,
+            RuntimeError,
+        ):  # (e.g. several numbers: torch's error names no argument)
+            got = (
+                f"a tensor of shape {tuple(uniform.shape)}"
+                if isinstance(uniform, torch.Tensor)
+                else repr(uniform)
+            )
+            raise ValueError(f"uniform must be one number in [0, 1) (the clip's start), got {got}") from None
         if not 0.0 <= u < 1.0:
             raise ValueError(f"uniform={uniform} must be in [0, 1)")
         start = int(u * n_starts)
@@ -170,10 +195,46 @@ def dense_frames(
     return [(start + k * stride) // r for k in range(clip_len)]
 
 
-def add_neighbours(indices: torch.Tensor, num_neighbours: int, num_video_frames: int) -> torch.Tensor:
+def add_neighbours(
+    indices: torch.Tensor | np.ndarray | Sequence[int], num_neighbours: int, num_video_frames: int
+) -> torch.Tensor:
     """Follow each index by ``num_neighbours`` consecutive frames (optical-flow stacks), clamped to the
-    video; returns ``(len(indices) * (1 + num_neighbours),)`` in segment-major order."""
-    return long_tensor(add_neighbour_frames(indices.tolist(), num_neighbours, num_video_frames))
+    video; returns ``(len(indices) * (1 + num_neighbours),)`` in segment-major order. ``indices``: a 1-D
+    integer tensor, array or sequence of frames of the video (``0 <= i < num_video_frames``)."""
+    frames = _frame_list(indices)
+    add_neighbour_frames([], num_neighbours, num_video_frames)  # (its argument checks first)
+    bad = next((i for i in frames if not 0 <= i < num_video_frames), None)
+    if bad is not None:
+        raise ValueError(
+            f"indices must be frames of the video, 0 <= i < num_video_frames={num_video_frames}; got {bad}"
+        )
+    return long_tensor(add_neighbour_frames(frames, num_neighbours, num_video_frames))
+
+
+def _frame_list(indices) -> list[int]:
+    """``indices`` (1-D integer tensor, array or sequence) as a list of ints; floats (which would be
+    truncated), bools and other dimensions are refused in one line."""
+    if isinstance(indices, (torch.Tensor, np.ndarray)):
+        integer = (
+            indices.dtype.kind in "iu"
+            if isinstance(indices, np.ndarray)
+            else not (indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool)
+        )
+        if not integer:
+            raise TypeError(f"indices must be integer frame indices, got {indices.dtype} values")
+        if indices.ndim != 1:
+            raise ValueError(f"indices must be 1-D, got shape {tuple(indices.shape)}")
+        return indices.tolist()
+    try:
+        frames = list(indices)
+    except TypeError:
+        raise TypeError(
+            f"indices must be a sequence of frame indices, got {type(indices).__name__}"
+        ) from None
+    bad = next((i for i in frames if not is_int(i)), None)
+    if bad is not None:
+        raise TypeError(f"indices must be integer frame indices, got {bad!r}")
+    return [int(i) for i in frames]
 
 
 def add_neighbour_frames(frames: Sequence[int], num_neighbours: int, num_video_frames: int) -> list[int]:

@@ -111,20 +111,27 @@ def _parse_label(
     return values
 
 
-def _check_frame_pattern(pattern: str, where: str) -> None:
-    """A frames row's pattern must name the frame number (``{:05d}``, ``{frame:05d}``, ``{:d}``, ``{}``):
-    without it every frame would read the same file."""
+def frame_pattern_problem(pattern: str) -> str | None:
+    """Why a frames pattern cannot name each frame's file (no frame-number placeholder such as ``{:05d}``,
+    ``{frame:05d}``, ``{:d}`` or ``{}``: every frame would read the same file; or not a format string), or
+    None when it can."""
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
     except ValueError as e:
-        raise SplitFormatError(
-            f"{where}: frames pattern {pattern!r} is not a valid format string ({e})"
-        ) from None
+        return f"frames pattern {pattern!r} is not a valid format string ({e})"
     if not any(f != "flow_direction" for f in fields):
-        raise SplitFormatError(
-            f"{where}: frames pattern {pattern!r} has no frame-number placeholder such as {{:05d}}; every "
-            "frame would read the same file"
+        return (
+            f"frames pattern {pattern!r} has no frame-number placeholder such as {{:05d}}; every frame would "
+            "read the same file"
         )
+    return None
+
+
+def _check_frame_pattern(pattern: str, where: str) -> None:
+    """A frames row's pattern must name the frame number (:func:`frame_pattern_problem`)."""
+    problem = frame_pattern_problem(pattern)
+    if problem is not None:
+        raise SplitFormatError(f"{where}: {problem}")
 
 
 def _parse_row(cols: list[str], fmt: str, num_classes: int, where: str) -> SplitRow:
@@ -197,8 +204,13 @@ def read_split_file(path: str | os.PathLike, fmt: str | None = None) -> SplitFil
         raise FileNotFoundError(
             f"split file {path} does not exist; generate it with `vai-data splits` or `vai-data synth`"
         )
-    with pm.open(path, "rb") as f:
-        data = f.read()
+    try:
+        with pm.open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        raise IsADirectoryError(
+            f"split file {path} is a folder, not a split CSV; give the CSV's path (e.g. {path}/train.csv)"
+        ) from None
     try:
         text = data.decode("utf-8-sig")  # editors on Windows may save a BOM before the header
     except UnicodeDecodeError as e:
@@ -227,13 +239,18 @@ def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
     can be read back; ``where`` names the row in errors."""
     if not isinstance(row, SplitRow):
         raise SplitFormatError(f"{where}: expected a SplitRow, got {type(row).__name__}")
-    if not row.path or any(c.isspace() for c in row.path):
+    path = row.path
+    if type(path) is not str:
+        if not isinstance(path, (str, os.PathLike)):
+            raise SplitFormatError(f"{where}: path {path!r} must be a str or os.PathLike")
+        path = str(os.fspath(path))  # (a pathlib.Path)
+    if not path or any(c.isspace() for c in path):
         raise SplitFormatError(
-            f"{where}: path {row.path!r} is empty or contains whitespace, which the space-separated format "
+            f"{where}: path {path!r} is empty or contains whitespace, which the space-separated format "
             "cannot hold"
         )
     label = _label_text(row.label, where)
-    cols = [row.path, str(row.video_id), label]
+    cols = [path, str(row.video_id), label]
     if fmt in ("video", "frames", "gulp"):
         if row.start is None or row.end is None:
             raise SplitFormatError(f"{where}: {fmt} format needs start and end frames")
@@ -255,7 +272,9 @@ def write_split_file(
     """Write a split CSV atomically (temp file + rename), creating parent directories. The file is UTF-8
     with ``\\n`` line ends whatever the locale, as :func:`read_split_file` reads it. Every row is first
     checked against the rules :func:`read_split_file` enforces; a bad one raises :class:`SplitFormatError`
-    (a ``ValueError``) naming it as ``rows[i]`` and nothing is written."""
+    (a ``ValueError``) naming it as ``rows[i]`` and nothing is written. A row's path may be an
+    ``os.PathLike`` (written as its string); a ``path`` that is a folder, or whose parent is a file, raises
+    one line naming it (``IsADirectoryError``, ``NotADirectoryError``)."""
     if fmt not in FORMAT_COLUMNS:
         raise ValueError(f"unknown split format {fmt!r}; choose one of {sorted(FORMAT_COLUMNS)}")
     path = os.fspath(path)
@@ -269,4 +288,4 @@ def write_split_file(
         with get_path_manager().open(path, "wb") as f:
             f.write(data)
         return
-    write_local_atomic(path, [data], prefix=".split-")
+    write_local_atomic(path, [data], prefix=".split-", what="split file")

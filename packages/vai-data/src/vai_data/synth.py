@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .arguments import nonnegative_int
+from .pathio import check_folder_target
 from .split_file import SplitRow, write_split_file
 
 logger = logging.getLogger(__name__)
@@ -148,11 +150,16 @@ def render_video(label: int, num_frames: int, size: tuple[int, int], rng: np.ran
 
 
 def write_mp4(
-    path: str, frames: np.ndarray, fps: int = 12, container_format: str = "mp4", faststart: bool = False
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    fps: int = 12,
+    container_format: str = "mp4",
+    faststart: bool = False,
 ) -> None:
     """Encode uint8 ``(T, H, W, 3)`` frames as H.264 (yuv420p) with PyAV; H and W must be even."""
     import av
 
+    path = os.fspath(path)  # (a pathlib.Path)
     tmp = path + ".part"
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(tmp, mode="w", format=container_format, options=options) as container:
@@ -232,6 +239,8 @@ def make_synthetic_dataset(
     Layout: ``videos/<id>.mp4``, ``frames/<id>/{:05d}.jpg`` (0-based), ``splits/{train,val}.csv`` (video
     format), ``splits/{train,val}_frames.csv`` (frames format), ``classes.json``; paths in the CSVs are
     relative to ``out_dir``. A marker written last makes a half-written dataset get regenerated.
+    Bad arguments (odd or small size, fewer than 2 videos or frames, ``val_fraction`` outside (0, 1), a
+    negative seed, an ``out_dir`` that is a file or inside one) raise one line before anything is written.
     """
     out_dir = os.fspath(out_dir)
     if fmt not in _FORMATS:
@@ -247,6 +256,8 @@ def make_synthetic_dataset(
         raise ValueError(f"num_videos={num_videos} is too small; use at least 2")
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction={val_fraction} must be in (0, 1)")
+    seed = nonnegative_int("seed", seed, " (numpy's generators take seeds >= 0)")
+    check_folder_target(out_dir, "out_dir")  # (a file there, or as a parent: one line, before writing)
     params = {
         "num_videos": num_videos,
         "num_frames": num_frames,

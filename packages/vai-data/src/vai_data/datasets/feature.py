@@ -98,6 +98,14 @@ def _labels_array(labels, num_classes: int | None) -> tuple[np.ndarray, int]:
     if arr.ndim not in (1, 2) or arr.dtype.kind not in "biuf":
         raise ValueError(f"labels are {arr.dtype} of shape {arr.shape}; expected {_LABEL_FORMS}")
     if arr.ndim == 1:
+        if arr.dtype.kind == "f" and len(arr):  # integral floats (e.g. saved as float64) are class indices
+            fractional = ~np.isfinite(arr) | (arr != np.round(arr))
+            if fractional.any():
+                i = int(np.argmax(fractional))
+                raise ValueError(
+                    f"labels[{i}] = {arr[i]} is not a class index: single-label features take integer class "
+                    f"indices (N,) (soft or multi-hot labels are rows (N, num_classes))"
+                )
         if len(arr) and (arr.min() < 0 or (num_classes is not None and arr.max() >= num_classes)):
             i = int(np.argmax((arr < 0) | (arr >= (num_classes or np.inf))))
             raise ValueError(

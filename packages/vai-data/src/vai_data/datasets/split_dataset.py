@@ -22,9 +22,14 @@ def checked_crop_scales(train: bool, crop_size, scale_jitter, test_scale: int, c
     """``scale_jitter`` as ``(min, max)`` ints (train; as given in test, which never uses it), after refusing
     a bad jitter and a square crop larger than the scale - ``scale_jitter``'s min in train, ``test_scale``
     in test - which would be zero-padded (black borders in every clip). ``crops_itself``: a train transform
-    crops instead, so ``crop_size`` is unused in train."""
+    crops instead, so ``crop_size`` is unused in train (but still has to be a size)."""
+    crop_hw = pair(crop_size, "crop_size")  # (0, -16, 224.0, "16": one TypeError/ValueError line)
     if train:
-        if len(scale_jitter) != 2 or not 1 <= int(scale_jitter[0]) <= int(scale_jitter[1]):
+        try:
+            ok = len(scale_jitter) == 2 and 1 <= int(scale_jitter[0]) <= int(scale_jitter[1])
+        except (TypeError, ValueError, IndexError):  # (a single number, not a pair: one line too)
+            ok = False
+        if not ok:
             raise ValueError(
                 f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
             )
@@ -32,7 +37,7 @@ def checked_crop_scales(train: bool, crop_size, scale_jitter, test_scale: int, c
     scale, what = (
         (scale_jitter[0], "the smallest short side of scale_jitter") if train else (test_scale, "test_scale")
     )
-    if min(pair(crop_size)) > scale and not (train and crops_itself):
+    if min(crop_hw) > scale and not (train and crops_itself):
         raise ValueError(
             f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded; "
             "lower crop_size or raise the scale"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..arguments import nonnegative_int, positive_int
+from ..arguments import is_int, nonnegative_int, positive_int
 from ..decode import BACKENDS
 from ..frame_sources import JpegFrameSource
 from ..sampling import (
@@ -43,7 +43,13 @@ from .label_override import LabelOverride, target_from_indices
 from .other_videos import dataset_on_videos
 from .resilience import BadSampleTracker, sample_seed
 from .split_dataset import SplitDataset, checked_crop_scales
-from .storage import STORAGES, detect_storage, make_frame_source, prepare_video_reading
+from .storage import (
+    STORAGES,
+    check_storage_fits,
+    detect_storage,
+    make_frame_source,
+    prepare_video_reading,
+)
 from .train_loading import DEVICE_RESIZE_MAX_SCALE, TrainClipLoading
 
 logger = logging.getLogger(__name__)
@@ -139,6 +145,7 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             sampling_rate = positive_int("sampling_rate", sampling_rate)
         self.data_root = None if data_root is None else os.fspath(data_root)
         self.storage = detect_storage(self.split, self.data_root) if storage == "auto" else storage
+        check_storage_fits(self.storage, self.split, self.data_root)  # else every sample fails alone
         # a torchcodec check now; which files decord/torchcodec seek in exactly, probed once per file
         self._probe_verdicts = prepare_video_reading(self.storage, backend, len(self.split.rows))
         self.train, self.num_frames, self.sampling, self.sampling_rate = (
@@ -223,7 +230,35 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
     def video_id_to_label(self, mapping: Mapping | None) -> None:
         self._override = None if mapping is None else LabelOverride.for_split(mapping, self.split)
         self._video_id_to_label = mapping
+        self._check_flip_label_map()
         self._flip_perm = self._override.flip_permutation(self.flip_label_map) if self._override else None
+
+    def _check_flip_label_map(self) -> None:
+        """Refuse a ``flip_label_map`` entry that is not a pair of class ids ``0 <= id < num_classes``: a
+        wrong map gives every flipped clip the label of a class that does not exist. Where the class count
+        is only counted from a single-label split's labels (which need not hold the last classes), a
+        train dataset refuses a target beyond them that has no entry of its own (a mirror map pairs
+        classes: ``{2: 4, 4: 2}`` may name classes this split lacks, ``{0: 7}`` on a 2-class split is a
+        mistake); a test dataset never emits mirrored labels, so only the ids themselves are checked."""
+        known = self.split.num_classes > 0 or (self._override is not None and self._override.vectors)
+        limit = self.num_classes if known or self.train else None
+        for key, value in self.flip_label_map.items():
+            entry = f"flip_label_map entry {key!r}: {value!r}"
+            if not (is_int(key) and is_int(value) and key >= 0 and value >= 0):
+                raise ValueError(f"{entry} is not a pair of class ids (ints >= 0)")
+            if limit is None:
+                continue
+            if known and (key >= limit or value >= limit):
+                raise ValueError(
+                    f"{entry} names a class outside the dataset's classes: ids must be 0 <= id < "
+                    f"num_classes={limit}"
+                )
+            if not known and value >= limit and value not in self.flip_label_map:
+                raise ValueError(
+                    f"{entry} gives flipped clips class {value}, beyond the split's labels (num_classes={limit}) "
+                    f"and without an entry of its own: map to class ids 0 <= id < {limit} (or pair {value} "
+                    "with its mirror class)"
+                )
 
     @property
     def num_classes(self) -> int:

@@ -18,8 +18,9 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from .clip import check_tchw
+from .clip import check_tchw, pair
 from .normalize import GREY_COEFFS
+from .validate import check_clip_type, resizable
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +32,8 @@ DIRECTION_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _size2(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    h, w = size
-    return int(h), int(w)
-
-
 def _check_clip(clip: torch.Tensor, name: str) -> None:
+    check_clip_type(clip, name)
     if clip.ndim != 4:
         raise ValueError(f"{name} expects a clip of shape (T, C, H, W), got {tuple(clip.shape)}")
     check_tchw(clip, name)
@@ -92,7 +87,7 @@ class MultiScaleCrop:
         more_fix_crop: bool = True,
         generator: torch.Generator | None = None,
     ):
-        self.size = _size2(size)
+        self.size = pair(size, "MultiScaleCrop size")
         self.scales = tuple(float(s) for s in scales)
         if not self.scales or any(not 0 < s <= 1 for s in self.scales):
             raise ValueError(f"MultiScaleCrop scales must be in (0, 1], got {scales}")
@@ -142,7 +137,7 @@ class MultiScaleCrop:
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         _check_clip(clip, "MultiScaleCrop")
         top, left, h, w = self.get_params(*clip.shape[-2:])
-        return F.resized_crop(clip, top, left, h, w, list(self.size), antialias=True)
+        return F.resized_crop(resizable(clip, *self.size), top, left, h, w, list(self.size), antialias=True)
 
     def __repr__(self) -> str:
         return (
@@ -182,9 +177,14 @@ class RandomResizedCrop(_SeededV2):
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         generator: torch.Generator | None = None,
     ):
-        super().__init__(
-            v2.RandomResizedCrop(_size2(size), scale=scale, ratio=ratio, antialias=True), generator
-        )
+        self.size = pair(size, "RandomResizedCrop size")
+        super().__init__(v2.RandomResizedCrop(self.size, scale=scale, ratio=ratio, antialias=True), generator)
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        size = getattr(self, "size", None)  # (absent from instances pickled before it was kept)
+        if size is not None and isinstance(clip, torch.Tensor):
+            clip = resizable(clip, *size)
+        return super().__call__(clip)
 
 
 class ColorJitter(_SeededV2):

@@ -13,6 +13,7 @@ import torch
 from torchvision.transforms.v2 import functional as F
 
 from ..arguments import is_int
+from .validate import check_clip_type, positive_size, resizable, size_pair
 
 ClipTransform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -29,7 +30,9 @@ def looks_channels_last(shape: Sequence[int]) -> bool:
 
 
 def check_tchw(clip: torch.Tensor, name: str) -> None:
-    """Refuse a clip given to ``name`` in the decoder layout ``(T, H, W, C)`` (shape only: no data read)."""
+    """Refuse a clip given to ``name`` that is no tensor (numpy: ``torch.from_numpy``), or one in the decoder
+    layout ``(T, H, W, C)`` (shape only: no data read)."""
+    check_clip_type(clip, name)
     if looks_channels_last(clip.shape):
         raise ValueError(
             f"{name} expects a (T, C, H, W) clip; got shape {tuple(clip.shape)}, which looks like "
@@ -39,6 +42,7 @@ def check_tchw(clip: torch.Tensor, name: str) -> None:
 
 def to_tchw(clip: torch.Tensor) -> torch.Tensor:
     """Decoder layout ``(T, H, W, C)`` -> transform layout ``(T, C, H, W)``."""
+    check_clip_type(clip, "to_tchw")
     if clip.ndim != 4:
         raise ValueError(f"expected a clip of shape (T, H, W, C), got {tuple(clip.shape)}")
     if clip.shape[-1] > _MAX_PLAIN_CHANNELS >= clip.shape[1]:  # the mirror image of looks_channels_last
@@ -51,15 +55,21 @@ def to_tchw(clip: torch.Tensor) -> torch.Tensor:
 
 def to_thwc(clip: torch.Tensor) -> torch.Tensor:
     """Transform layout ``(T, C, H, W)`` -> decoder layout ``(T, H, W, C)``."""
+    check_clip_type(clip, "to_thwc")
+    if clip.ndim != 4:
+        raise ValueError(f"expected a clip of shape (T, C, H, W), got {tuple(clip.shape)}")
+    if looks_channels_last(clip.shape):  # the mirror image of to_tchw's check
+        raise ValueError(
+            f"to_thwc expects a (T, C, H, W) clip; got shape {tuple(clip.shape)}, which looks like "
+            "(T, H, W, C) already: pass it on without to_thwc"
+        )
     return clip.permute(0, 2, 3, 1)
 
 
-def pair(size: int | Sequence[int]) -> tuple[int, int]:
-    """``size`` as ``(height, width)``: an int means a square."""
-    if isinstance(size, int):
-        return size, size
-    h, w = size
-    return int(h), int(w)
+def pair(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:
+    """``size`` as ``(height, width)``: an int means a square; anything but a positive int or two is one
+    TypeError/ValueError naming ``name`` (:func:`~vai_data.transforms.validate.size_pair`)."""
+    return size_pair(size, name)
 
 
 def short_side_size(h: int, w: int, short: int) -> tuple[int, int]:
@@ -97,14 +107,15 @@ class ShortSideScale:
     """Resize so the shorter side equals ``size`` (antialiased bilinear); no-op if it already does."""
 
     def __init__(self, size: int):
-        self.size = int(size)
+        self.size = positive_size(size, "ShortSideScale size")
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         check_tchw(clip, "ShortSideScale")
         h, w = clip.shape[-2:]
         if min(h, w) == self.size:
             return clip
-        return F.resize(clip, list(short_side_size(h, w, self.size)), antialias=True)
+        out = short_side_size(h, w, self.size)
+        return F.resize(resizable(clip, *out), list(out), antialias=True)
 
     def __repr__(self) -> str:
         return f"ShortSideScale({self.size})"
@@ -114,11 +125,14 @@ class RandomShortSideScale:
     """Short-side scale jitter: shorter side drawn uniformly from ``[min_size, max_size]`` (inclusive)."""
 
     def __init__(self, min_size: int, max_size: int):
+        min_size = positive_size(min_size, "RandomShortSideScale min_size")
+        max_size = positive_size(max_size, "RandomShortSideScale max_size")
         if min_size > max_size:
             raise ValueError(f"scale jitter min {min_size} > max {max_size}")
-        self.min_size, self.max_size = int(min_size), int(max_size)
+        self.min_size, self.max_size = min_size, max_size
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        check_clip_type(clip, "RandomShortSideScale")  # before the draw, as the other random transforms
         size = int(torch.randint(self.min_size, self.max_size + 1, (1,)))
         return ShortSideScale(size)(clip)
 
@@ -147,6 +161,7 @@ def scaled_random_crop(
     ``resize=False`` returns that source region uncopied (a view) where it still needs resizing to ``size``,
     for the caller to resize later (``F.resize(region, size, antialias=True)`` then gives the same pixels);
     crops that need padding are still made here, so the result is either ``size`` or such a region."""
+    check_tchw(clip, "scaled_random_crop")
     ch, cw = pair(size)
     h, w = clip.shape[-2:]
     box = scaled_crop_box(h, w, short_side, (ch, cw), position)
@@ -159,7 +174,7 @@ def scaled_random_crop(
         return clip.as_strided((*clip.shape[:-2], ch, cw), st, offset)
     if not resize:
         return clip[..., y0 : y0 + sh, x0 : x0 + sw]
-    return F.resized_crop(clip, y0, x0, sh, sw, [ch, cw], antialias=True)
+    return F.resized_crop(resizable(clip, ch, cw), y0, x0, sh, sw, [ch, cw], antialias=True)
 
 
 def scaled_crop_box(
@@ -169,7 +184,9 @@ def scaled_crop_box(
     :func:`scaled_random_crop` resizes to ``size`` (the region itself when the frame already has the
     short side); ``None`` when the crop is larger than the scaled frame (it is then padded, not cropped).
     ``position`` as in :func:`scaled_random_crop`; without it the origin is drawn from torch's RNG."""
-    ch, cw = pair(size)
+    ch, cw = pair(size, "size")
+    if type(short_side) is not int or short_side < 1:  # (a plain positive int passes at once: per sample)
+        short_side = positive_size(short_side, "short_side")
     th, tw = short_side_size(h, w, short_side)
     if th < ch or tw < cw:
         return None
@@ -217,7 +234,7 @@ class RandomCrop:
     """Crop a random ``size`` window (same window for every frame); pads clips smaller than the crop."""
 
     def __init__(self, size: int | Sequence[int]):
-        self.size = pair(size)
+        self.size = pair(size, "RandomCrop size")
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         check_tchw(clip, "RandomCrop")
@@ -231,7 +248,7 @@ class CenterCrop:
     """Crop the central ``size`` window."""
 
     def __init__(self, size: int | Sequence[int]):
-        self.size = pair(size)
+        self.size = pair(size, "CenterCrop size")
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         check_tchw(clip, "CenterCrop")
@@ -282,7 +299,7 @@ def spatial_crop(clip: torch.Tensor, size: int | Sequence[int], num_crops: int, 
     if not 0 <= index < num_crops:
         raise ValueError(f"crop index {index} is outside [0, {num_crops})")
     check_tchw(clip, "spatial_crop")
-    ch, cw = pair(size)
+    ch, cw = pair(size, "spatial_crop size")
     clip = _pad_to(clip, ch, cw)
     h, w = clip.shape[-2:]
     if num_crops == 1 or index == 0:
@@ -308,8 +325,9 @@ class SpatialCrop:
     """Deterministic multi-view crop as a transform (see :func:`spatial_crop`)."""
 
     def __init__(self, size: int | Sequence[int], num_crops: int = 1, index: int = 0):
+        size = pair(size, "SpatialCrop size")
         spatial_crop(torch.zeros(1, 1, 1, 1), 1, num_crops, index)  # validate arguments early
-        self.size, self.num_crops, self.index = pair(size), num_crops, index
+        self.size, self.num_crops, self.index = size, num_crops, index
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         return spatial_crop(clip, self.size, self.num_crops, self.index)

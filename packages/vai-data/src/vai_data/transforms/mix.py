@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..arguments import is_int
 from .collate import collate_clips
 from .normalize import FLIP_PENDING, hflip_flagged
 from .pending_resize import RESIZE_PENDING, apply_pending_resize
@@ -21,7 +22,12 @@ from .pending_resize import RESIZE_PENDING, apply_pending_resize
 
 def soft_targets(label: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
     """Integer labels ``(N,)`` or multi-hot ``(N, K)`` -> float targets ``(N, K)`` with label smoothing."""
-    if label.ndim == 1 and not label.is_floating_point():
+    if label.ndim == 1 and label.is_floating_point():  # (not a shape problem: say what is wrong)
+        raise TypeError(
+            f"class-index labels must be an integer tensor, got {label.dtype} labels of shape "
+            f"{tuple(label.shape)} (multi-hot labels are (N, {num_classes}))"
+        )
+    if label.ndim == 1:
         if label.numel() and (int(label.min()) < 0 or int(label.max()) >= num_classes):
             raise ValueError(f"labels must be in [0, {num_classes}), got {label.tolist()}")
         target = torch.nn.functional.one_hot(label.long(), num_classes).float()
@@ -67,6 +73,9 @@ class MixupCutmix:
         label_smoothing: float = 0.1,
         generator: torch.Generator | None = None,
     ):
+        if not is_int(num_classes):
+            hint = f" (use int({num_classes!r}))" if isinstance(num_classes, float) else ""
+            raise TypeError(f"num_classes must be a positive int, got {num_classes!r}{hint}")
         if num_classes <= 0:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
         if mixup_alpha < 0 or cutmix_alpha < 0:

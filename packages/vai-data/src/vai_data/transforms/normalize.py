@@ -8,15 +8,40 @@ preprocessor and timm's prefetcher do).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from .clip import check_tchw
 from .pending_resize import RESIZE_PENDING, apply_pending_resize
+from .validate import check_clip_type
+
+# with scale_255 the pixels are in [0, 1]: a mean or std above this is a 0-255 statistic given by mistake
+_UNIT_STATS_MAX = 1.5
 
 # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY (upstream had a 0.1440 typo for the blue weight)
 GREY_COEFFS = (0.2989, 0.5870, 0.1140)
+
+
+def _channel_stats(name: str, values) -> torch.Tensor:
+    """``mean``/``std`` as a float32 vector: one number (the same for every channel) or one per channel."""
+    if (isinstance(values, numbers.Real) and not isinstance(values, (bool, np.bool_))) or (
+        isinstance(values, (torch.Tensor, np.ndarray)) and values.ndim == 0
+    ):
+        return torch.tensor([values], dtype=torch.float32)
+    try:
+        if not isinstance(values, (str, bytes)):
+            return torch.tensor(list(values), dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        pass
+    raise TypeError(f"Normalize {name} must be a number or one number per channel, got {values!r}")
+
+
+def _shown(values: torch.Tensor, scale: float = 1.0, digits: int = 6) -> list[float]:
+    """Statistics as an error message lists them: 123.675, not float32's 123.67500305175781."""
+    return [float(f"{v * scale:.{digits}g}") for v in values.tolist()]
 
 
 def rgb_to_grey(clip: torch.Tensor) -> torch.Tensor:
@@ -34,25 +59,32 @@ class Normalize:
     ``scale_255=True``; I3D's 114.75/57.375 with ``scale_255=False``) and in the output channel order.
     With ``greyscale=True``, 3-value (RGB) statistics become their luma-weighted mean and std (the
     ``GREY_COEFFS`` weights); upstream's 1-channel grey frames want 1-value statistics (3 values broadcast
-    them to 3 channels).
+    them to 3 channels). A single number (``Normalize(0.5, 0.25)``) is used for every channel. With
+    ``scale_255=True`` a mean or std above 1.5 (0-255 statistics such as 123.675) is refused.
     """
 
     def __init__(
         self,
-        mean: Sequence[float],
-        std: Sequence[float],
+        mean: Sequence[float] | float,
+        std: Sequence[float] | float,
         scale_255: bool = True,
         bgr: bool = False,
         greyscale: bool = False,
     ):
         if bgr and greyscale:
             raise ValueError("choose bgr or greyscale, not both")
-        self.mean = torch.tensor(list(mean), dtype=torch.float32)
-        self.std = torch.tensor(list(std), dtype=torch.float32)
+        self.mean, self.std = _channel_stats("mean", mean), _channel_stats("std", std)
         if self.mean.shape != self.std.shape:
-            raise ValueError(f"mean {list(mean)} and std {list(std)} need the same length")
+            raise ValueError(f"mean {_shown(self.mean)} and std {_shown(self.std)} need the same length")
         if (self.std == 0).any():
-            raise ValueError(f"std {list(std)} contains 0")
+            raise ValueError(f"std {_shown(self.std)} contains 0")
+        if scale_255 and ((self.mean > _UNIT_STATS_MAX).any() or (self.std > _UNIT_STATS_MAX).any()):
+            raise ValueError(
+                f"mean {_shown(self.mean)} / std {_shown(self.std)} look like 0-255 pixel statistics, but with "
+                "scale_255=True (the datasets' normalise=True) pixels are divided by 255 first and mean/std are "
+                f"in the [0, 1] pixel range: pass mean={_shown(self.mean, 1 / 255, 4)}, "
+                f"std={_shown(self.std, 1 / 255, 4)}, or keep them with scale_255=False (normalise=False)"
+            )
         self.scale_255, self.bgr, self.greyscale = scale_255, bgr, greyscale
         self._affine: dict[tuple, tuple] = {}  # see _affine_on
 
@@ -122,6 +154,7 @@ class Normalize:
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         """``(T, C, H, W)`` -> normalised ``(C, T, H, W)`` (channels converted before the transpose: faster)."""
+        check_clip_type(clip, "Normalize")
         if clip.ndim != 4:
             raise ValueError(f"expected a clip (T, C, H, W), got shape {tuple(clip.shape)}")
         check_tchw(clip, "Normalize")  # (channels_first, for (C, T, H, W) clips and batches, has no check)

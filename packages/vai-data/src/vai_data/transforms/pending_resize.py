@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.v2 import functional as F
 
+from .validate import resizable
+
 RESIZE_PENDING = "resize_pending"  # sample/batch key: (h, w, out_h, out_w) per clip, see the module doc
 
 
@@ -93,4 +95,6 @@ def _resize_clips(clips: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
     if (h, w) == (oh, ow):
         return clips
     frames = clips.transpose(1, 2).reshape(n * t, c, h, w)  # a view of the padded channels-last batch
-    return F.resize(frames, [oh, ow], antialias=True).reshape(n, t, c, oh, ow).transpose(1, 2)
+    return (
+        F.resize(resizable(frames, oh, ow), [oh, ow], antialias=True).reshape(n, t, c, oh, ow).transpose(1, 2)
+    )
