@@ -4,7 +4,8 @@
 
 Both train the same small 3D conv net on the same in-memory clips with SGD, batch size and DataLoader
 settings; the engine's ``train_runtime_sec`` (from summary.csv) is compared with the hand loop's
-epoch time. The first epoch of each is a warm-up and is not counted. Prints one table and the ratio.
+epoch time. The first epoch of each is a warm-up and is not counted. Prints one table and the ratio,
+and the engine with ``--channels-last`` against the engine without (run before and after it).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def hand_loop(root: Path, p: dict[str, int], epochs: int, device: torch.device, 
     return times
 
 
-def engine(root: Path, exp_root: Path, epochs: int, device: torch.device) -> list[float]:
+def engine(root: Path, exp_root: Path, epochs: int, device: torch.device, extra: tuple = ()) -> list[float]:
     res = run_train(
         [
             "-D",
@@ -150,6 +151,7 @@ def engine(root: Path, exp_root: Path, epochs: int, device: torch.device) -> lis
             str(device),
             "-L",
             "WARNING",
+            *extra,
         ]
     )
     return [float(r["train_runtime_sec"]) for r in read_summary(res.run_dir / "logs" / "summary.csv")]
@@ -186,9 +188,17 @@ def main() -> None:
         hand = hand_loop(root, p, epochs, device, clock)[1:]
         eng = engine(root, Path(tmp) / "exp", epochs, device)[1:]
         hand2 = hand_loop(root, p, epochs, device, clock)[1:]  # again, to bracket drift on a shared machine
+        # the engine with --channels-last (channels_last_3d weights for this 3D net), between two plain runs
+        eng_cl = engine(root, Path(tmp) / "exp", epochs, device, ("--channels-last",))[1:]
+        eng2 = engine(root, Path(tmp) / "exp", epochs, device)[1:]
     h = statistics.median(hand + hand2)
     e = statistics.median(eng)
     rows = [("hand-written PyTorch loop", h, hand + hand2), ("vai-train engine", e, eng)]
+    e_cl, e_both = statistics.median(eng_cl), statistics.median(eng + eng2)
+    rows += [
+        ("vai-train engine, --channels-last", e_cl, eng_cl),
+        ("vai-train engine (both plain runs)", e_both, eng + eng2),
+    ]
     print(
         f"### vai-train epoch time ({'CPU' if use_cpu_clock else 'wall'} clock, device {device}, "
         f"{torch.get_num_threads()} thread(s), {p['n_train']} clips 3x{p['frames']}x{p['size']}x{p['size']}, "
@@ -199,6 +209,7 @@ def main() -> None:
     for name, med, ts in rows:
         print(f"| {name} | {med:.3f} | {', '.join(f'{t:.3f}' for t in ts)} |")
     print(f"\nratio engine / hand-written: **{e / h:.3f}x** (target <= 1.03x)")
+    print(f"ratio engine --channels-last / engine: **{e_cl / e_both:.3f}x** (informational: no target)")
 
 
 if __name__ == "__main__":

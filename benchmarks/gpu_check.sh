@@ -4,7 +4,7 @@
 # losses are sync-free and train the full-scale paper configs with --amp), the model benchmark
 # (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, the device's share
 # of a train batch (bench_device_transform.py), and the demo
-# trained on the GPU with AMP. Run from the repository root with the four packages importable
+# trained on the GPU with AMP (then again with --channels-last --persistent-workers). Run from the repository root with the four packages importable
 # (installed, or on PYTHONPATH):  bash benchmarks/gpu_check.sh [OUTPUT_DIR]
 # Each step's output goes to OUTPUT_DIR (default ./gpu-check) as well as to the terminal.
 set -uo pipefail
@@ -31,6 +31,13 @@ step demo-cuda-amp env VAI_DATA_ROOT="$demo_root/data" python3 -m vai_train.cli 
     -D synthetic_motion -M tsm_resnet18 -E demo -R "$demo_root/exp" \
     --config-root packages/vai-papers/src/vai_papers/configs --device cuda --amp -w 4 --no-progress
 cp "$demo_root"/exp/synthetic_motion/tsm_resnet18/demo/version_000/logs/summary.csv "$OUT_DIR/demo-summary.csv" 2>/dev/null
+# the same demo with channels-last weights and persistent workers: compare its train_runtime_sec per epoch
+step demo-cuda-amp-cl-persistent env VAI_DATA_ROOT="$demo_root/data" python3 -m vai_train.cli train \
+    -D synthetic_motion -M tsm_resnet18 -E demo -R "$demo_root/exp" -v 1 \
+    --config-root packages/vai-papers/src/vai_papers/configs --device cuda --amp -w 4 --no-progress \
+    --channels-last --persistent-workers
+cp "$demo_root"/exp/synthetic_motion/tsm_resnet18/demo/version_001/logs/summary.csv \
+    "$OUT_DIR/demo-summary-cl-persistent.csv" 2>/dev/null
 step bench-train python3 benchmarks/bench_train.py --device cuda
 step bench-models python3 benchmarks/bench_models.py --device cuda --train
 step bench-device-transform python3 benchmarks/bench_device_transform.py --device cuda
