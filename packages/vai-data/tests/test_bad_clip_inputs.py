@@ -115,6 +115,10 @@ def test_one_pixel_outputs_are_resized_not_an_internal_assert():
     region = c.permute(1, 0, 2, 3)  # (C, T, H, W), resized on the device to 1x1
     assert apply_pending_resize(region, (24, 32, 1, 1)).shape == (3, 4, 1, 1)
     assert ShortSideScale(1)(c[:, :, :12]).shape == (4, 3, 1, 2)  # 1 x 2 always worked
+    # leading dims act as a batch: a batch of clips and a single frame too (both hit the assert before)
+    batch = torch.stack([c, c.flip(0)])
+    assert torch.equal(ShortSideScale(1)(batch), torch.stack([ShortSideScale(1)(x) for x in batch]))
+    assert torch.equal(ShortSideScale(1)(c[0]), ShortSideScale(1)(c)[0])
 
 
 def test_to_thwc_refuses_clips_already_channels_last():
@@ -299,6 +303,16 @@ def _escaped(value) -> str:
 
 
 SMALL = dict(crop_size=16, scale_jitter=(20, 24), test_scale=20, num_frames=2)
+
+
+def test_video_dataset_refuses_short_sides_the_decoders_cannot_give_when_built(synth_root):
+    """test_scale / scale_jitter above MAX_SHORT_SIDE fail when the dataset is built (they failed at the
+    first sample, as docs/data.md says they do not)."""
+    split = os.path.join(synth_root, "splits", "train.csv")
+    with pytest.raises(ValueError, match=r"^test_scale=20000 is larger than 16384 pixels"):
+        VideoClipDataset(split, synth_root, train=False, **{**SMALL, "test_scale": 20000})
+    with pytest.raises(ValueError, match=r"^scale_jitter's largest short side=20000 is larger than 16384"):
+        VideoClipDataset(split, synth_root, train=True, **{**SMALL, "scale_jitter": (16, 20000)})
 
 
 @pytest.mark.parametrize("train", [True, False])

@@ -8,7 +8,7 @@ from vai_data.datasets.storage import check_storage_fits
 from vai_data.split_file import SplitFile, SplitRow
 
 
-def _split(path: str) -> SplitFile:
+def _split(path) -> SplitFile:
     return SplitFile(0, "gulp", [SplitRow(path, 0, 1, 0, 7)], "splits/train.csv")
 
 
@@ -23,6 +23,14 @@ def test_packed_storage_on_lmdb_keys_points_at_the_lmdb(tmp_path) -> None:
     )
     with pytest.raises(ValueError, match="name '100218': use the storage they were written for"):
         check_storage_fits("packed", _split("100218"), str(tmp_path / "elsewhere"))
+
+
+def test_rows_with_pathlib_paths_are_read_as_their_strings() -> None:
+    from pathlib import Path
+
+    with pytest.raises(ValueError, match=r"name '100218': use the storage"):
+        check_storage_fits("packed", _split(Path("100218")), None)
+    check_storage_fits("packed", _split(Path("a.vpk")), None)
 
 
 def test_lmdb_storage_on_vpk_rows_says_packed() -> None:

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from vai_models import create_model, flops, params
@@ -124,6 +125,7 @@ def test_flops_takes_an_example_tensor_and_refuses_non_shapes():
     shape = (1, 3, 2, 32, 32)
     assert flops(m, torch.zeros(shape)) == pytest.approx(flops(m, shape))
     assert flops(m, torch.Size(shape)) == pytest.approx(flops(m, shape))
+    assert flops(m, np.array(shape)) == pytest.approx(flops(m, shape))  # numpy dims, as before the checks
     with pytest.raises(
         TypeError,
         match=r"^input_shape must be a sequence of positive ints such as \(1, 3, 8, 224, 224\) "

@@ -101,6 +101,10 @@ def test_register_model_decorator_and_duplicate():
     try:
         assert "_tmp_test_model" in list_models()
         assert isinstance(create_model("_tmp_test_model", 4, 1), nn.Linear)
+        # no declared options: its keywords are its own, not checked as the shipped families' are
+        assert isinstance(
+            create_model("_tmp_test_model", 4, 1, crop_size=(256, 320), dropout=[0.5]), nn.Linear
+        )
         with pytest.raises(ValueError, match="already registered"):
             register_model(lambda **kw: None, name="_tmp_test_model")
     finally:

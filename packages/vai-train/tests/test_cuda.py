@@ -26,7 +26,7 @@ from vai_train.engine.distributed import (
 )
 from vai_train.reporting import load_predictions
 from vai_train.summary import read_summary
-from vai_train_test_configs import PICKABLE_EXP, exp_variant
+from vai_train_test_configs import CONV_EXP, PICKABLE_EXP, exp_variant, last_conv_layouts
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -73,14 +73,17 @@ def test_predict_and_confusion_of_a_run_trained_on_cuda(base_args: list[str], tm
     assert (run_dir / "plots" / "per_class_accuracy").is_dir()
 
 
-def test_channels_last_on_cuda_trains_as_the_default_format(base_args: list[str], caplog) -> None:
-    """--channels-last (cuDNN's NDHWC kernels for the tiny 3D net) with and without --amp: the epoch's
+def test_channels_last_on_cuda_trains_as_the_default_format(
+    base_args: list[str], tmp_path: Path, caplog
+) -> None:
+    """--channels-last (cuDNN's NDHWC kernels for a 3x3x3 conv net) with and without --amp: the epoch's
     losses equal the default format's within cuDNN's (TF32) rounding."""
     caplog.set_level(logging.INFO, logger="vai_train")
-    args = _cuda_args(base_args) + ["-e", "1"]
+    args = _cuda_args(exp_variant(tmp_path, base_args, "conv", CONV_EXP)) + ["-e", "1"]
     for amp in ([], ["--amp"]):
         plain = run_train(args + amp + ["-v", "auto"]).summary[0]
         fast = run_train(args + amp + ["-v", "auto", "--channels-last"]).summary[0]
+        assert all(last_conv_layouts()), amp  # the activations too, not only the weights
         for key in ("train_loss", "val_loss"):
             assert fast[key] == pytest.approx(plain[key], rel=1e-2), (amp, key)
     assert caplog.text.count("5-D weight tensors as channels_last_3d") == 2

@@ -11,7 +11,7 @@ from torch import nn
 from vai_train import run_eval, run_train
 from vai_train.cli import main
 from vai_train.engine.memory_format import to_channels_last
-from vai_train_test_configs import exp_variant
+from vai_train_test_configs import CONV_EXP, exp_variant, last_conv_layouts
 
 
 class Frames2D(nn.Module):
@@ -71,7 +71,7 @@ def test_a_2d_cnn_gets_channels_last_weights_with_their_values() -> None:
     assert all(params[k] is p for k, p in model.named_parameters())  # optimisers keep their parameters
     for k, v in plain.state_dict().items():
         assert torch.equal(model.state_dict()[k], v), k
-    assert to_channels_last(model) == done  # converting again changes nothing
+    assert to_channels_last(model) == type(done)(0, 0)  # converting again changes (and counts) nothing
     # its state dict (what checkpoints hold) loads into a default-format model, which keeps its format
     plain.load_state_dict(model.state_dict())
     assert plain.conv2.weight.is_contiguous() and torch.equal(plain.conv2.weight, model.conv2.weight)
@@ -122,7 +122,10 @@ def test_a_model_without_conv_weights_is_left_alone_and_says_so() -> None:
     model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4))
     done = to_channels_last(model)
     assert (done.four_d, done.five_d, done.mixed) == (0, 0, False)
-    assert "no conv weights; nothing to convert (no effect)" in done.describe()
+    assert "no weight changed layout (no conv weights" in done.describe()
+    # a 1x1x1 kernel on 3 channels has the same strides in both layouts: nothing changes, nothing counted
+    ones = nn.Conv3d(3, 8, kernel_size=1)
+    assert to_channels_last(ones) == type(done)(0, 0)
 
 
 def test_not_a_module_is_one_line() -> None:
@@ -130,29 +133,66 @@ def test_not_a_module_is_one_line() -> None:
         to_channels_last({"weight": torch.zeros(1, 1, 1, 1)})
 
 
+def _conv_args(tmp_path, base_args, optimiser: str = "") -> list[str]:
+    return exp_variant(tmp_path, base_args, "conv", CONV_EXP + optimiser)
+
+
 @pytest.mark.slow
 def test_training_and_eval_with_the_flag_match_the_default(base_args, tmp_path, caplog) -> None:
     caplog.set_level(logging.INFO, logger="vai_train")
-    plain = run_train(base_args + ["-e", "1", "-v", "0"])
+    args = _conv_args(tmp_path, base_args)
+    plain = run_train(args + ["-e", "1", "-v", "0"])
     assert "channels_last:" not in caplog.text
-    fast = run_train(base_args + ["-e", "1", "-v", "1", "--channels-last"])
+    fast = run_train(args + ["-e", "1", "-v", "1", "--channels-last"])
     assert "channels_last: 1 5-D weight tensors as channels_last_3d" in caplog.text
     for key in ("train_loss", "val_loss", "val_acc"):
         assert fast.summary[0][key] == pytest.approx(plain.summary[0][key], rel=1e-4, abs=1e-6), key
     caplog.clear()
-    both = [run_eval(base_args + ["-v", "1", "-l", "-1", *flag]) for flag in ([], ["--channels-last"])]
+    both = [run_eval(args + ["-v", "1", "-l", "-1", *flag]) for flag in ([], ["--channels-last"])]
     assert caplog.text.count("channels_last: ") == 1
     assert both[0].metrics["val_loss"] == pytest.approx(both[1].metrics["val_loss"], rel=1e-5)
 
 
-@pytest.mark.slow
-def test_the_config_setting_and_the_flag_that_overrides_it(base_args, tmp_path, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="vai_train")
-    args = exp_variant(tmp_path, base_args, "cl", "include({base!r})\nchannels_last = True\n")
+def test_the_model_runs_channels_last_activations(base_args, tmp_path) -> None:
+    """Not only the weights: the activations after the first conv are channels_last_3d with the flag."""
+    args = _conv_args(tmp_path, base_args)
     run_train(args + ["-e", "1", "-v", "0"])
-    assert caplog.text.count("channels_last: ") == 1
-    run_train(args + ["-e", "1", "-v", "1", "--no-channels-last"])  # the flag beats the config
-    assert caplog.text.count("channels_last: ") == 1
+    plain = last_conv_layouts()
+    run_train(args + ["-e", "1", "-v", "1", "--channels-last"])
+    flagged = last_conv_layouts()
+    assert plain and flagged and not any(plain) and all(flagged)
+
+
+@pytest.mark.slow
+def test_a_resume_that_switches_the_flag_keeps_a_fused_optimiser_exact(base_args, tmp_path) -> None:
+    """A loaded optimiser state keeps the checkpoint's strides; the fused Adam indexes it as its parameter
+    and updated the wrong elements after a resume that switched --channels-last (train_loss 0.838 against
+    0.815 in review). The states now take their parameters' layout."""
+    adam = "\n\ndef optimiser(params):\n    return torch.optim.Adam(params, lr=0.01, fused=True)\n"
+    args = _conv_args(tmp_path, base_args, adam)
+    whole = run_train(args + ["-e", "3", "-v", "0", "--channels-last"])
+    run_train(args + ["-e", "1", "-v", "1"])
+    resumed = run_train(args + ["-e", "3", "-v", "1", "-l", "-1", "--channels-last"])
+    for want, got in zip(whole.summary, resumed.summary, strict=True):
+        assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-4), got["epoch"]
+
+
+def test_match_state_layouts_moves_only_mismatched_states() -> None:
+    from vai_train.engine.restore import match_state_layouts
+
+    model = Frames2D()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    model(torch.randn(2, 3, 4, 8, 8)).sum().backward()
+    opt.step()
+    assert match_state_layouts(opt) == 0  # same layout: nothing to do
+    state = opt.state_dict()
+    to_channels_last(model)
+    fresh = torch.optim.Adam(model.parameters(), lr=0.01)
+    fresh.load_state_dict(state)
+    # conv1/conv2 weights: exp_avg and exp_avg_sq each (the bias/bn/fc states match already)
+    assert match_state_layouts(fresh) == 4
+    for p in (model.conv1.weight, model.conv2.weight):
+        assert fresh.state[p]["exp_avg"].stride() == p.stride()
 
 
 def test_a_setting_that_is_not_a_bool_is_one_line(tmp_path, base_args, capsys) -> None:

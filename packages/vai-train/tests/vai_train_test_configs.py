@@ -4,6 +4,7 @@ several packages share one sys.path in a combined pytest run)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 BASE_EXP = Path(__file__).parent / "configs_tiny" / "exp_configs" / "tiny" / "tinynet-base.py"
@@ -24,6 +25,41 @@ class Pickable(dataset_cfg.TinyDataset):
 def get_torch_dataset(split):
     return Pickable(split, num_crops=2 if split == "multicropval" else 1)
 """
+
+
+# the tiny clips (3 x 2 x 8 x 8) through a 3x3x3 conv, whose weight really changes layout, and a record of
+# the activations' layout (the 1x1x1 conv of the base net has the same strides in both layouts)
+CONV_EXP = """include({base!r})
+from torch import nn
+
+LAYOUTS = []
+
+
+class _Conv3d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 8, kernel_size=3, padding=1)
+        self.bn = nn.BatchNorm3d(8)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = self.bn(self.conv(x)).relu()
+        LAYOUTS.append(y.is_contiguous(memory_format=torch.channels_last_3d) and not y.is_contiguous())
+        return self.fc(y.mean(dim=(2, 3, 4)))
+
+
+def load_model():
+    return _Conv3d()
+"""
+
+
+def last_conv_layouts() -> list[bool]:
+    """CONV_EXP's record of the last run (each run executes its config afresh): per forward, whether the
+    activations after the conv were channels_last_3d."""
+    cfgs = [
+        m for m in list(sys.modules.values()) if str(getattr(m, "__file__", "")).endswith("tinynet-conv.py")
+    ]
+    return cfgs[-1].LAYOUTS
 
 
 def exp_variant(tmp_path: Path, base_args: list[str], name: str, body: str) -> list[str]:

@@ -29,6 +29,24 @@ _HEADER = struct.Struct("<8sII")
 _SPAN = struct.Struct("<QQ")  # offsets[i], offsets[i + 1]
 
 
+def _jpeg_buffer(path: str, i: int, frame) -> memoryview:
+    """Frame ``i``'s encoded bytes as a flat byte view: bytes, bytearray, or any buffer of bytes (a uint8
+    array from ``cv2.imencode``/``np.frombuffer``, a memoryview); a decoded image (an ``(H, W, C)`` or
+    non-uint8 array) or anything without a buffer is refused in one line."""
+    dtype = getattr(frame, "dtype", None)
+    decoded = getattr(frame, "ndim", 1) >= 3 or (dtype is not None and np.dtype(dtype) != np.uint8)
+    try:
+        view = None if decoded or isinstance(frame, str) else memoryview(frame)
+    except TypeError:
+        view = None
+    if view is None or not view.c_contiguous:
+        raise ValueError(
+            f"{path}: frame {i} is a {type(frame).__name__}, not JPEG bytes; encode frames with "
+            "vai_data.encode_jpeg(image) before packing"
+        )
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
 def write_packed(path: str | os.PathLike, jpegs: Sequence[bytes], tag: int = 0) -> None:
     """Write JPEG byte strings as one ``.vpk`` file (atomically, creating parent directories); ``tag``
     (a ``uint32``) is kept in the header for :func:`packed_tag`. Frames that are not bytes (e.g. decoded
@@ -38,20 +56,14 @@ def write_packed(path: str | os.PathLike, jpegs: Sequence[bytes], tag: int = 0) 
         raise ValueError(
             f"{path}: jpegs must be a list of JPEG byte strings (one per frame), not one bytes object"
         )
-    jpegs = list(jpegs)
+    jpegs = [_jpeg_buffer(path, i, j) for i, j in enumerate(jpegs)]
     if not jpegs:
         raise ValueError(f"{path}: refusing to pack a video with no frames")
-    for i, j in enumerate(jpegs):
-        if not isinstance(j, (bytes, bytearray)) and not (isinstance(j, memoryview) and j.itemsize == 1):
-            raise ValueError(
-                f"{path}: frame {i} is a {type(j).__name__}, not JPEG bytes; encode frames with "
-                "vai_data.encode_jpeg(image) before packing"
-            )
     if isinstance(tag, bool) or not isinstance(tag, numbers.Integral) or not 0 <= tag < 1 << 32:
         raise ValueError(f"{path}: tag {tag!r} does not fit the header's uint32")
     n = len(jpegs)
     start = _HEADER.size + 8 * (n + 1)
-    offsets = np.concatenate([[0], np.cumsum([len(j) for j in jpegs])]).astype("<u8") + start
+    offsets = np.concatenate([[0], np.cumsum([j.nbytes for j in jpegs])]).astype("<u8") + start
     write_local_atomic(
         path, [_HEADER.pack(MAGIC, n, tag), offsets.tobytes(), *jpegs], prefix=".pack-", what="packed file"
     )

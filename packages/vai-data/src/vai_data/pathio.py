@@ -109,16 +109,6 @@ def check_folder_target(path: str | os.PathLike, what: str = "output folder") ->
         raise NotADirectoryError(f"{what} {path}: its parent {blocker} is not a folder")
 
 
-def makedirs_checked(path: str | os.PathLike, what: str = "output folder") -> None:
-    """``os.makedirs(path, exist_ok=True)``, failing with one line naming ``path`` (and ``what`` it is)
-    when it or a parent is a file."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        check_folder_target(path, what)
-        raise
-
-
 def write_local_atomic(path: str, parts: Iterable[bytes], prefix: str = ".tmp-", what: str = "file") -> None:
     """Write ``parts`` to the local file ``path`` atomically: into a new file beside it, renamed over
     ``path`` when complete (parent folders are created; on any error the temporary file is removed).

@@ -37,6 +37,8 @@ def default_input_shape(model: nn.Module, batch: int = 1) -> tuple[int, ...]:
 def check_input_shape(input_shape: object) -> tuple[int, ...]:
     """``input_shape`` as a tuple of ints >= 1, or one line saying what a shape looks like."""
     example = "a sequence of positive ints such as (1, 3, 8, 224, 224) (or an example input tensor)"
+    if hasattr(input_shape, "tolist") and not isinstance(input_shape, torch.Tensor):
+        input_shape = input_shape.tolist()  # a numpy array of dims
     ok = isinstance(input_shape, Sequence) and not isinstance(input_shape, str)
     dims = tuple(input_shape) if ok else ()
     if not dims or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):

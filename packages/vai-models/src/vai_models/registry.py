@@ -77,10 +77,13 @@ _OPTION_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-def check_option_values(kwargs: dict[str, Any]) -> None:
-    """Raise one line for a shared builder option with a value outside its range (see ``_OPTION_CHECKS``)."""
+def check_option_values(name: str, kwargs: dict[str, Any]) -> None:
+    """Raise one line for a shared builder option with a value outside its range (see ``_OPTION_CHECKS``),
+    for the builders that declare the option (a builder registered without ``options`` gets its keywords
+    unchecked: a user's ``crop_size=(256, 320)`` means what that builder makes of it)."""
+    declared = model_options(name) or ()
     for key, check in _OPTION_CHECKS.items():
-        if key in kwargs:
+        if key in kwargs and key in declared:
             check(key, kwargs[key])
 
 
@@ -140,7 +143,7 @@ def create_model(
     num_frames = check_int("num_frames", num_frames)
     in_channels = check_int("in_channels", in_channels)
     check_options(name, kwargs)
-    check_option_values(kwargs)
+    check_option_values(name, kwargs)
     from .converters import check_head
     from .weights import check_strict
 

@@ -67,14 +67,6 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
     )
     p.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument(
-        "--channels-last",
-        dest="channels_last",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep 4-D weights channels_last and 5-D channels_last_3d (faster convolutions, above all with"
-        " --amp on a GPU); default: the exp/model config's channels_last (False)",
-    )
 
     p.add_argument("-r", "--refresh_period", type=int, default=10, help="iterations between progress updates")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -84,6 +76,18 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
         type=int,
         default=1,
         help="train: redraw plots every N epochs (0: only at the end); eval: redraw if >= 0; -1: never",
+    )
+
+
+def _channels_last(p: argparse.ArgumentParser) -> None:
+    """``--channels-last`` / ``--no-channels-last`` for the commands that load a model."""
+    p.add_argument(
+        "--channels-last",
+        dest="channels_last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep 4-D weights channels_last and 5-D channels_last_3d (faster convolutions, above all with"
+        " --amp on a GPU); default: the exp/model config's channels_last (False)",
     )
 
 
@@ -102,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train and validate")
     _common(t)
+    _channels_last(t)
     _load_epoch(
         t, "-1: resume the last version; -2: new version from its best epoch; N: new version from epoch N"
     )
@@ -154,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         e = sub.add_parser(name, help=help_)
         _common(e)
+        _channels_last(e)
         _load_epoch(e, WEIGHTS_HELP)
         e.add_argument("-m", "--mode", default=None, choices=("oneclip", "multicrop"), help=MODE_HELP)
         e.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
@@ -170,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", help="top classes of video files (or JPEG frame folders, .vpk files) with a trained model"
     )
     _common(pr)
+    _channels_last(pr)
     pr.add_argument(
         "videos",
         nargs="+",

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..arguments import check_short_side_limit
 from ..memory import keep_freed_memory_once
 from ..split_file import SplitFile, SplitRow
 from ..transforms.clip import pair
@@ -34,6 +35,10 @@ def checked_crop_scales(train: bool, crop_size, scale_jitter, test_scale: int, c
                 f"scale_jitter={scale_jitter} must be (min, max) short sides with 1 <= min <= max"
             )
         scale_jitter = (int(scale_jitter[0]), int(scale_jitter[1]))
+    # the decoders' limit, checked here rather than at the first sample
+    check_short_side_limit(
+        *(("scale_jitter's largest short side", scale_jitter[1]) if train else ("test_scale", test_scale))
+    )
     scale, what = (
         (scale_jitter[0], "the smallest short side of scale_jitter") if train else (test_scale, "test_scale")
     )

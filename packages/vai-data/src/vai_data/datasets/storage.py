@@ -44,7 +44,7 @@ def check_storage_fits(storage: str, split: SplitFile, data_root: str | None) ->
     otherwise fail sample by sample as unreadable (e.g. ``$VAI_<NAME>_STORAGE=packed`` on an LMDB pack)."""
     if storage not in ("packed", "lmdb") or not split.rows:
         return
-    first = split.rows[0].path
+    first = os.fspath(split.rows[0].path)
     where = f"the rows of {split.path}" if split.path else "the split's rows"
     if storage == "packed" and not first.endswith(PACKED_SUFFIX):
         fix = (

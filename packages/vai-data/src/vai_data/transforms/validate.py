@@ -79,6 +79,8 @@ def resizable(clip: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
     """``clip`` in a layout torch's uint8 antialiased resize takes to ``out_h`` x ``out_w``: its CPU kernel
     fails with an INTERNAL ASSERT on a 1 x 1 output of 3-channel frames in the default layout (torch 2.x),
     not on channels-last frames, which give the same pixels. Every other clip is returned as it is."""
-    if out_h == 1 and out_w == 1 and clip.dtype == torch.uint8 and clip.ndim == 4:
-        return clip.contiguous(memory_format=torch.channels_last)
+    if out_h == 1 and out_w == 1 and clip.dtype == torch.uint8 and clip.ndim >= 3:
+        # leading dims act as a batch: as (B, C, H, W) frames, channels-last, then back to their shape
+        frames = clip.reshape(-1, *clip.shape[-3:]).contiguous(memory_format=torch.channels_last)
+        return frames if clip.ndim == 4 else frames.view(*clip.shape[:-3], *frames.shape[1:])
     return clip

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..checks import check_clip, check_clip_shape
-
 KINETICS_MEAN = (0.45, 0.45, 0.45)  # PySlowFast's Kinetics statistics for [0, 1] input
 KINETICS_STD = (0.225, 0.225, 0.225)
 CAFFE2_MEAN = (114.75, 114.75, 114.75)  # the same statistics for raw [0, 255] input (caffe2 I3D weights)
@@ -59,15 +57,6 @@ def init_options(cls: type, *extra: str) -> tuple[str, ...]:
     params = inspect.signature(cls.__init__).parameters.values()
     names = [p.name for p in params if p.name not in skip and p.kind is not p.VAR_KEYWORD]
     return (*extra, *(n for n in names if n not in extra))
-
-
-def check_video_input(x: torch.Tensor, in_channels: int, name: str, model: nn.Module | None = None) -> None:
-    """Raise one clear line when ``x`` is not an ``(N, C, T, H, W)`` batch with ``in_channels`` channels
-    or, given the ``model``, not a float tensor of its dtype (named by its registry name then)."""
-    if model is None:
-        check_clip_shape(x, in_channels, name)
-    else:
-        check_clip(x, model, in_channels)
 
 
 def make_classifier(num_features: int, num_classes: int) -> nn.Module:

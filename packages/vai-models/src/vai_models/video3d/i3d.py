@@ -14,12 +14,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..checks import check_clip
 from ..registry import register_model
 from ._common import (
     CAFFE2_MEAN,
     CAFFE2_STD,
     ClassifierMixin,
-    check_video_input,
     init_conv_bn,
     init_options,
     make_classifier,
@@ -75,7 +75,7 @@ class I3DResNet(ClassifierMixin, PySlowFastCheckpointMixin, ResNet3dTrunk):
 
     def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The res5 output ``(N, num_features, T', H', W')`` before pooling (T' = T/2 with the temporal pool)."""
-        check_video_input(x, self.in_channels, type(self).__name__, self)
+        check_clip(x, self, self.in_channels)
         x = self.layer1(self.stem(x))
         x = self.pool2(x)
         return self.layer4(self.layer3(self.layer2(x)))

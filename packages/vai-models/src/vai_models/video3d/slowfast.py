@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..checks import check_clip
 from ..registry import register_model
 from ._common import (
     ClassifierMixin,
-    check_video_input,
     init_conv_bn,
     init_options,
     make_classifier,
@@ -113,7 +113,7 @@ class SlowFast(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated pooled Slow and Fast res5 features ``(N, num_features)``."""
-        check_video_input(x, self.in_channels, "SlowFast", self)
+        check_clip(x, self, self.in_channels)
         slow, fast = self.split_pathways(x)
         slow, fast = self.slow.stem(slow), self.fast.stem(fast)
         fusions = (self.fuse_stem, self.fuse_layer1, self.fuse_layer2, self.fuse_layer3)

@@ -17,12 +17,12 @@ import torch
 from torch import nn
 from torchvision.models import video as tvv
 
+from ..checks import check_clip
 from ..registry import register_model
 from ._common import (
     KINETICS_MEAN,
     KINETICS_STD,
     ClassifierMixin,
-    check_video_input,
     make_classifier,
     video_cfg,
 )
@@ -94,7 +94,7 @@ class VideoResNetWrapper(TorchvisionVideo):
         super().__init__(tv_model, tv_model.fc.in_features, num_classes, in_channels, dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        check_video_input(x, self.in_channels, type(self).__name__, self)
+        check_clip(x, self, self.in_channels)
         x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
         return self.avgpool(x).flatten(1)
 
@@ -116,7 +116,7 @@ class S3DWrapper(TorchvisionVideo):
         self.avgpool = nn.AdaptiveAvgPool3d(1)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        check_video_input(x, self.in_channels, "S3D", self)
+        check_clip(x, self, self.in_channels)
         return self.avgpool(self.features(x)).flatten(1)
 
 
@@ -135,7 +135,7 @@ class MViTWrapper(TorchvisionVideo):
         super().__init__(tv_model, tv_model.head[1].in_features, num_classes, in_channels, dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        check_video_input(x, self.in_channels, "MViT", self)
+        check_clip(x, self, self.in_channels)
         x = self.conv_proj(x)
         thw = tuple(x.shape[2:])
         x = self.pos_encoding(x.flatten(2).transpose(1, 2))
@@ -155,7 +155,7 @@ class Swin3DWrapper(TorchvisionVideo):
         super().__init__(tv_model, tv_model.head.in_features, num_classes, in_channels, dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        check_video_input(x, self.in_channels, "Swin3D", self)
+        check_clip(x, self, self.in_channels)
         x = self.norm(self.features(self.pos_drop(self.patch_embed(x))))
         return self.avgpool(x.permute(0, 4, 1, 2, 3)).flatten(1)
 

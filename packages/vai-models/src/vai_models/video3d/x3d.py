@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..checks import check_clip
 from ..registry import register_model
 from ._common import (
     ClassifierMixin,
-    check_video_input,
     init_conv_bn,
     init_options,
     make_classifier,
@@ -152,7 +152,7 @@ class X3D(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """conv5 features pooled over space-time, then the 2048-d lin5 projection ``(N, 2048)``."""
-        check_video_input(x, self.in_channels, "X3D", self)
+        check_clip(x, self, self.in_channels)
         x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
         x = self.avgpool(self.relu(self.bn5(self.conv5(x))))
         return self.relu(self.lin5(x)).flatten(1)

@@ -25,7 +25,7 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Converted:
-    """What :func:`to_channels_last` did: tensors given each format, or why it left the model alone."""
+    """What :func:`to_channels_last` did: the tensors whose layout it changed, or why it left the model alone."""
 
     four_d: int
     five_d: int
@@ -39,7 +39,10 @@ class Converted:
                 " the default memory format (PyTorch's CPU batch-norm backward mishandles mixed layouts)"
             )
         if not self.four_d and not self.five_d:
-            return "channels_last: the model has no conv weights; nothing to convert (no effect)"
+            return (
+                "channels_last: no weight changed layout (no conv weights, or only ones whose size-1"
+                " dimensions make both layouts the same); no effect"
+            )
         if self.four_d:
             return f"channels_last: {self.four_d} 4-D weight tensors as channels_last"
         return f"channels_last: {self.five_d} 5-D weight tensors as channels_last_3d"
@@ -66,15 +69,20 @@ def to_channels_last(model: nn.Module) -> Converted:
         return Converted(0, 0)
     rank = ranks.pop()
     fmt = torch.channels_last if rank == 4 else torch.channels_last_3d
-    count = 0
+    count = 0  # tensors whose strides changed (contiguous() returns a tensor already in the layout itself)
     with torch.no_grad():
         for module in model.modules():
             for param in module.parameters(recurse=False):
-                if param.dim() == rank:
+                data = param.data  # one wrapper: each .data access makes a new one
+                if param.dim() == rank and (new := data.contiguous(memory_format=fmt)) is not data:
+                    param.data = new
                     count += 1
-                    param.data = param.data.contiguous(memory_format=fmt)
             for name, buf in module.named_buffers(recurse=False):
-                if buf is not None and buf.dim() == rank:
+                if (
+                    buf is not None
+                    and buf.dim() == rank
+                    and (new := buf.contiguous(memory_format=fmt)) is not buf
+                ):
+                    setattr(module, name, new)
                     count += 1
-                    setattr(module, name, buf.contiguous(memory_format=fmt))
     return Converted(count if rank == 4 else 0, count if rank == 5 else 0)

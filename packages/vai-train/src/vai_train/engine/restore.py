@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import torch
+
 from vai_train.engine import builders as B
 from vai_train.engine.criterion import criterion_state, restore_criterion
 from vai_train.engine.distributed import DistInfo
@@ -59,6 +61,26 @@ def replay_plateau(
         target._last_lr = lrs
 
 
+def match_state_layouts(optimiser: torch.optim.Optimizer) -> int:
+    """Give every per-parameter optimiser state tensor (momentum, Adam's moments) its parameter's memory
+    layout; returns how many moved. A loaded state keeps the checkpoint's strides, so a run resumed with
+    ``--channels-last`` switched on or off would hold states in the other layout: the foreach and
+    single-tensor optimisers cope, but the fused ones (``fused=True``) update the wrong elements, silently."""
+    moved = 0
+    for group in optimiser.param_groups:
+        for p in group["params"]:
+            state = optimiser.state.get(p, {})
+            for key, value in state.items():
+                if (
+                    isinstance(value, torch.Tensor)
+                    and value.shape == p.shape
+                    and value.stride() != p.stride()
+                ):
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+                    moved += 1
+    return moved
+
+
 def restore_state(
     kit: dict[str, Any],
     ckpt: dict[str, Any],
@@ -71,6 +93,7 @@ def restore_state(
     optimiser_restored = cfg.load_optimiser_state and ckpt.get("optimiser_state") is not None
     if optimiser_restored:
         kit["optimiser"].load_state_dict(ckpt["optimiser_state"])
+        match_state_layouts(kit["optimiser"])
     # load_scheduler_state=False keeps the scheduler as the config built it (fresh, no replay)
     if kit["scheduler"] is not None and cfg.load_scheduler_state:
         if ckpt.get("scheduler_state") is not None:
