@@ -194,6 +194,24 @@ def test_normalize_refuses_0_255_statistics_on_0_1_pixels():
     assert torch.allclose(raw, Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(_clip()), atol=1e-3)
 
 
+def test_normalize_suggests_dividing_only_the_0_255_statistic():
+    """A 0-255 mean with the default (already [0, 1]) std: divide the mean only, not the std again."""
+    with pytest.raises(
+        ValueError,
+        match=r"^mean values \[123\.0, 116\.0, 103\.0\] look like 0-255 pixel statistics but std \[0\.229, "
+        r"0\.224, 0\.225\] does not.* pass mean=\[0\.4824, 0\.4549, 0\.4039\] with std as it is, or keep mean "
+        r"with scale_255=False \(normalise=False\) and std on the 0-255 scale too \(std=\[58\.395, 57\.12, "
+        r"57\.375\]\)$",
+    ) as info:
+        Normalize((123.0, 116.0, 103.0), (0.229, 0.224, 0.225))
+    assert "0.000898" not in str(info.value)
+    with pytest.raises(
+        ValueError,
+        match=r"^std values .* but mean \[0\.5\] does not.* pass std=\[0\.2235\] with mean as it is",
+    ):
+        Normalize(0.5, 57.0)
+
+
 def test_normalize_takes_one_number_for_every_channel():
     c = _clip()
     assert torch.equal(Normalize(0.5, 0.2)(c), Normalize([0.5], [0.2])(c))

@@ -65,3 +65,18 @@ def test_a_failure_goes_to_stderr_so_eval_runs_nothing(tmp_path, capsys, monkeyp
     assert main(["link-ffmpeg", str(tmp_path / "l")]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "no av.libs here" in err
+
+
+def test_a_file_as_the_folder_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    import vai_data.ffmpeg_libs as fl
+
+    src = _fake_av_libs(str(tmp_path / "av.libs"))
+    monkeypatch.setattr(fl, "pyav_library_dir", lambda: src)
+    (tmp_path / "afile").write_text("")
+    for target in (tmp_path / "afile", tmp_path / "afile" / "sub"):
+        assert main(["link-ffmpeg", str(target)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert err.startswith(f"vai-data link-ffmpeg: link folder {target}")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        link_pyav_ffmpeg(tmp_path / "afile", src)

@@ -206,6 +206,21 @@ def test_feature_dataset_single_label_indices_are_checked():
     assert FeatureDataset([1, 2], [0, 5], feats).num_classes == 6
 
 
+def test_feature_dataset_negative_labels_say_labels_must_be_nonnegative():
+    """Not 'outside the classes 0..-1' (no class count inferred) nor 'raise num_classes' (num_classes given)."""
+    feats = np.zeros((2, 4), np.float32)
+    for kw in ({}, {"num_classes": 3}):
+        with pytest.raises(
+            ValueError, match=r"^labels\[0\] = -1 is negative: labels must be >= 0 \("
+        ) as info:
+            FeatureDataset([1, 2], [-1, 0], feats, **kw)
+        assert "0..-1" not in str(info.value) and "raise num_classes" not in str(info.value)
+        with pytest.raises(
+            ValueError, match=r"^labels\[1\] = \(0, -2\) holds a negative class: labels must be >= 0"
+        ):
+            FeatureDataset([1, 2], [(1,), (0, -2)], feats, **kw)
+
+
 def test_image_dataset_refuses_a_bad_crop_count_in_both_modes(tmp_path):
     from PIL import Image
     from vai_data import ImageDataset, SplitRow, write_split_file

@@ -339,3 +339,59 @@ def test_pack_cli_grey_flow_and_flow_errors(tmp_path, caplog):
     ):
         pack_split(video_split, tmp_path, tmp_path / "g", flow="grey")
     assert not (tmp_path / "rr").exists() and not (tmp_path / "g").exists()
+
+
+def _split_with_a_junk_video(tmp_path, synth_root):
+    from vai_data import read_split_file
+    from vai_data.split_file import SplitRow as Row
+
+    sf = read_split_file(os.path.join(synth_root, "splits", "val.csv"))
+    (tmp_path / "junk.mp4").write_bytes(b"not a video at all" * 64)
+    rows = [Row(os.path.join(synth_root, sf.rows[0].path), 1, 0, 0, 7, 32, 32)]
+    rows.append(Row(str(tmp_path / "junk.mp4"), 900, 1, 0, 3, 32, 32))
+    write_split_file(tmp_path / "videos.csv", rows, "video")
+    return tmp_path / "videos.csv"
+
+
+def test_pack_progress_keeps_warnings_off_the_bar_and_says_cannot_decode_once(tmp_path, synth_root, capsys):
+    """With the bar on, a skipped row's WARNING starts a line of its own (through tqdm.write), and its
+    reason reads 'cannot decode <path>: <error>', not 'cannot decode <path>: cannot decode for packing'."""
+    import logging
+    import sys
+
+    from vai_data.packing import pack_split_report
+
+    handler = logging.StreamHandler(sys.stderr)  # (what the CLI's logging.basicConfig installs)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        report = pack_split_report(
+            _split_with_a_junk_video(tmp_path, synth_root), None, tmp_path / "p", progress=True
+        )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert (report.packed, len(report.skipped)) == (1, 1)
+    reason = report.skipped[0][1]
+    assert (
+        reason.startswith(f"cannot decode {tmp_path / 'junk.mp4'}: ") and reason.count("cannot decode") == 1
+    )
+    err = capsys.readouterr().err
+    warned = [line for line in err.split("\n") if "skipped" in line]
+    assert len(warned) == 1 and warned[0].split("\r")[-1].startswith("WARNING vai_data.packing: skipped ")
+
+
+def test_pack_cli_names_out_when_it_would_overwrite_the_input_split(tmp_path, synth_root, caplog):
+    import shutil
+
+    from vai_data.cli import main
+    from vai_data.packing import pack_split
+
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)
+    split = root / "splits" / "val.csv"
+    assert main(["pack", "--split", str(split), "--data-root", str(root), "--out", str(root)]) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].endswith("choose another --out (e.g. a folder beside the data)")
+    with pytest.raises(ValueError, match=r"choose another out_root \(e\.g\. a folder beside the data\)$"):
+        pack_split(split, root, root)  # (the function names its own argument)
+    assert not list(root.glob("**/*.vpk"))

@@ -119,9 +119,10 @@ def test_device_resizes_give_the_clips_of_worker_resizes(synth_root, tmp_path, s
 
 
 def test_padded_crops_stay_in_the_worker(synth_root):
-    """A crop wider than the frames (a (h, w) crop_size; a square one larger than the scale is refused) pads in
-    the worker (as RandomCrop): such clips arrive at the crop size."""
-    worker, device = _pair(_frames_split(synth_root), synth_root, crop_size=(16, 40), scale_jitter=(16, 16))
+    """A crop wider than the frames pads in the worker (as RandomCrop): such clips arrive at the crop size.
+    The constructor refuses such a crop_size (a side larger than the scale), so it is set afterwards here."""
+    worker, device = _pair(_frames_split(synth_root), synth_root, crop_size=16, scale_jitter=(16, 16))
+    worker.crop_size = device.crop_size = (16, 40)
     for i in range(3):
         s, r = device[i], worker[i]
         assert s[RESIZE_PENDING] == (16, 40, 16, 40) and s[FLIP_PENDING] == r[FLIP_PENDING]

@@ -153,3 +153,51 @@ def test_writer_writes_utf8_whatever_the_locale(tmp_path, monkeypatch):
     write_split_file(p, rows, "frames")
     assert p.read_bytes() == "0\ncafé/{:05d}.jpg 0 1 0 3\nÜnïcødé/{:05d}.jpg 1 0 0 2\n".encode()
     assert read_split_file(p).rows == rows
+
+
+def test_packed_rows_are_written_as_gulp_and_the_frames_refusal_says_so(tmp_path):
+    from vai_data.packed import PACKED_SUFFIX
+    from vai_data.split_file import _PACKED_SUFFIX
+
+    assert _PACKED_SUFFIX == PACKED_SUFFIX
+    p = tmp_path / "packed.csv"
+    with pytest.raises(
+        SplitFormatError,
+        match=r"rows\[0\]: frames pattern 'a\.vpk' has no frame-number placeholder.* fmt 'gulp'",
+    ):
+        write_split_file(p, [SplitRow("a.vpk", 1, 0, 0, 12)], "frames")
+    write_split_file(p, [SplitRow("a.vpk", 1, 0, 0, 12), SplitRow("b", 2, 1, 0, 3)], "gulp")  # .vpk, LMDB key
+    sf = read_split_file(p)
+    assert sf.fmt == "gulp" and sf.rows[0] == SplitRow("a.vpk", 1, 0, 0, 12)
+
+
+def test_a_handler_path_without_its_folder_is_one_line(tmp_path):
+    import os
+
+    from iopath.common.file_io import PathHandler
+    from vai_data import path_manager
+
+    class _Prefix(PathHandler):
+        def _get_supported_prefixes(self):
+            return ["vaisplit://"]
+
+        def _local(self, path):
+            return os.path.join(str(tmp_path), path[len("vaisplit://") :])
+
+        def _open(self, path, mode="r", buffering=-1, **kwargs):
+            return open(self._local(path), mode)
+
+        def _exists(self, path, **kwargs):
+            return os.path.exists(self._local(path))
+
+    path_manager.register_handler(_Prefix(), allow_override=True)
+    rows = [SplitRow("a.mp4", 1, 0, 0, 3, 8, 8)]
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"^cannot write split file vaisplit://new/s\.csv through its iopath handler .*"
+        r"create its folder first$",
+    ):
+        write_split_file("vaisplit://new/s.csv", rows, "video")
+    (tmp_path / "new").mkdir()
+    write_split_file("vaisplit://new/s.csv", rows, "video")
+    assert read_split_file("vaisplit://new/s.csv").rows == rows

@@ -68,3 +68,42 @@ def test_a_dataset_with_the_wrong_packed_storage_fails_when_built(tmp_path, synt
         split, tmp_path / "frames.lmdb", train=False, num_frames=2, crop_size=16, storage="lmdb"
     )
     assert ds[0]["video"].shape[1] == 2
+
+
+def test_keyed_rows_read_from_the_folder_above_an_lmdb_name_the_lmdb(tmp_path) -> None:
+    """data_root=<out> instead of <out>/frames.lmdb: auto picked gulp and every sample failed with 'no
+    meta_*.gmeta files'; now one line when the dataset is built (data_root is never changed silently)."""
+    from vai_data.datasets.storage import LMDB_DIRNAME, detect_storage
+    from vai_data.packing import LMDB_DIRNAME as PACKING_LMDB_DIRNAME
+
+    assert LMDB_DIRNAME == PACKING_LMDB_DIRNAME
+    (tmp_path / "frames.lmdb").mkdir()
+    (tmp_path / "frames.lmdb" / "data.mdb").write_bytes(b"")
+    split = _split("100218")
+    assert detect_storage(split, str(tmp_path)) == "gulp"
+    for storage in ("gulp", "lmdb"):
+        with pytest.raises(ValueError) as err:
+            check_storage_fits(storage, split, str(tmp_path))
+        assert str(err.value) == (
+            f"{tmp_path} holds an LMDB in frames.lmdb: pass data_root={tmp_path / 'frames.lmdb'}"
+        )
+    check_storage_fits("lmdb", split, str(tmp_path / "frames.lmdb"))  # the LMDB itself
+    (tmp_path / "meta_0.gmeta").write_text("{}")  # a gulp directory that also holds an LMDB: read as gulp
+    check_storage_fits("gulp", split, str(tmp_path))
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("lmdb") is None, reason="lmdb is not installed")
+def test_a_dataset_on_the_lmdb_pack_folder_fails_when_built(tmp_path, synth_root) -> None:
+    import os
+
+    from vai_data import VideoClipDataset, pack_split
+
+    split = pack_split(
+        os.path.join(synth_root, "splits", "val_frames.csv"), synth_root, tmp_path, store="lmdb"
+    )
+    with pytest.raises(ValueError, match=r"holds an LMDB in frames\.lmdb: pass data_root=.*frames\.lmdb$"):
+        VideoClipDataset(split, tmp_path, train=False, num_frames=2, crop_size=16, test_scale=16)
+    ds = VideoClipDataset(
+        split, tmp_path / "frames.lmdb", train=False, num_frames=2, crop_size=16, test_scale=16
+    )
+    assert ds.storage == "lmdb" and ds[0]["video"].shape[1] == 2

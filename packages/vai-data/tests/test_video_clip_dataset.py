@@ -149,6 +149,25 @@ def test_bad_samples_raise(tmp_path, video_file):
     assert ds[1]["video_id"] == 1
 
 
+def test_a_crop_side_longer_than_the_scale_is_refused(synth_root):
+    """Frames are resized to short side = scale (32 here, square videos): a (28, 40) crop would have 8 zero
+    columns in every clip, so it is refused whichever side is the longer; crops within the scale are kept."""
+    split = os.path.join(synth_root, "splits", "val.csv")
+    for crop in ((28, 40), (40, 28)):
+        with pytest.raises(
+            ValueError, match=r"is larger than test_scale \(32\): crops would be zero-padded \("
+        ):
+            VideoClipDataset(split, synth_root, train=False, crop_size=crop, test_scale=32, num_frames=2)
+        with pytest.raises(
+            ValueError, match=r"is larger than the smallest short side of scale_jitter \(32\)"
+        ):
+            VideoClipDataset(
+                split, synth_root, train=True, crop_size=crop, scale_jitter=(32, 34), num_frames=2
+            )
+    ds = VideoClipDataset(split, synth_root, train=False, crop_size=(24, 32), test_scale=32, num_frames=2)
+    assert ds[0]["video"].shape[-2:] == (24, 32)
+
+
 def test_bad_arguments(synth_root):
     split = os.path.join(synth_root, "splits", "train.csv")
     with pytest.raises(ValueError, match="storage='tape'"):
@@ -180,6 +199,8 @@ def test_bad_arguments(synth_root):
         (dict(num_neighbours=1.5), "num_neighbours=1.5 must be an int >= 0"),
         (dict(flow="RG", flow_neighbours=2.0), "flow_neighbours=2.0 must be a positive int"),
         (dict(flow="RG", flow_neighbours="5"), "flow_neighbours='5' must be a positive int"),
+        (dict(flow_neighbours=0), "flow_neighbours=0 must be a positive int"),  # without flow too
+        (dict(flow_neighbours="5"), "flow_neighbours='5' must be a positive int"),
     ]:
         with pytest.raises(ValueError, match=message):
             VideoClipDataset(split, synth_root, train=False, **kwargs)
@@ -192,8 +213,11 @@ def test_bad_arguments(synth_root):
     with pytest.raises(ValueError, match=r"crop_size=\(112, 160\) is larger than test_scale \(100\)"):
         VideoClipDataset(split, synth_root, train=False, crop_size=(112, 160), test_scale=100)
     VideoClipDataset(split, synth_root, train=True, crop_size=224, scale_jitter=(224, 224))  # equal is fine
+    # an (h, w) crop is checked by its longer side: the frames' short side is the scale in either orientation
+    with pytest.raises(ValueError, match=r"crop_size=\(100, 300\) is larger than the smallest short side"):
+        VideoClipDataset(split, synth_root, train=True, crop_size=(100, 300), scale_jitter=(128, 128))
     VideoClipDataset(
-        split, synth_root, train=True, crop_size=(100, 300), scale_jitter=(128, 128)
+        split, synth_root, train=True, crop_size=(100, 128), scale_jitter=(128, 128)
     )  # wide crop
     # a train_spatial_transform crops train clips itself: crop_size is not used
     VideoClipDataset(split, synth_root, train=True, test_scale=20, train_spatial_transform=lambda c: c)

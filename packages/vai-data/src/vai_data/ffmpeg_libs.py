@@ -55,9 +55,13 @@ def pyav_library_dir() -> str:
 def link_pyav_ffmpeg(target: str | os.PathLike, source: str | None = None) -> str:
     """Link FFmpeg's libraries in ``source`` (default :func:`pyav_library_dir`) into ``target`` under their
     plain names; returns the ``LD_LIBRARY_PATH`` value to use (``target:source``: the links, then the folder
-    that holds their dependencies under the mangled names they ask for). Re-running refreshes the links."""
+    that holds their dependencies under the mangled names they ask for). Re-running refreshes the links.
+    A ``target`` that is a file (or inside one) raises one ``NotADirectoryError`` line."""
+    from .pathio import check_folder_target
+
     source = os.path.abspath(source or pyav_library_dir())
     target = os.path.abspath(os.fspath(target))
+    check_folder_target(target, "link folder")
     os.makedirs(target, exist_ok=True)
     for name in sorted(os.listdir(source)):
         m = _MANGLED.match(name)
@@ -84,11 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         path = link_pyav_ffmpeg(args.folder)
-    except (
-        FileNotFoundError,
-        ImportError,
-    ) as e:  # (stderr: `eval "$(vai-data link-ffmpeg ...)"` must not run it)
-        print(f"vai-data link-ffmpeg: {e}", file=sys.stderr)
+    except (OSError, ImportError) as e:  # (stderr: `eval "$(vai-data link-ffmpeg ...)"` must not run it)
+        print(f"vai-data link-ffmpeg: {' '.join(str(e).splitlines())}", file=sys.stderr)
         return 1
     if args.print_path:
         print(path)

@@ -8,7 +8,7 @@ import os
 
 from .arguments import MAX_SHORT_SIDE
 from .jpeg import JPEG_QUALITY_RANGE
-from .packing import LMDB_DIRNAME, STORES, pack_split_report
+from .packing import LMDB_DIRNAME, STORES, check_packed_split_path, pack_split_report
 from .pathio import check_folder_target
 from .split_file import SplitFormatError
 
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         check_folder_target(args.out, "--out")
+        check_packed_split_path(args.split, args.out, "--out")  # (pack_split_report would say out_root)
         report = pack_split_report(
             args.split,
             args.data_root,

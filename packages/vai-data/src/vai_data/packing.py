@@ -16,6 +16,7 @@ Packing the same split again writes the same keys.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import numbers
 import os
@@ -79,7 +80,7 @@ def _decode_video(
                     container.seek(0)
             return _encode_frames(container, stream, path, start, end, short_side, quality, 0)
     except (av.error.FFmpegError, IndexError, ValueError, OSError) as e:
-        raise VideoDecodeError(path, f"cannot decode for packing ({type(e).__name__}: {e})") from None
+        raise VideoDecodeError(path, f"{type(e).__name__}: {e}") from None
 
 
 def _encode_frames(container, stream, path, start, end, short_side, quality, seek_frame):
@@ -98,7 +99,7 @@ def _encode_frames(container, stream, path, start, end, short_side, quality, see
             continue
         out.append(encode_jpeg(convert(frame), quality))
     if errors:
-        raise VideoDecodeError(path, f"cannot decode for packing ({errors[0]})")
+        raise VideoDecodeError(path, errors[0])
     if seek_frame and not out:
         raise _SeekFailed()  # e.g. MPEG-TS sought past its end: decode from the start instead
     if not out:
@@ -334,6 +335,40 @@ def _remove_created(folders: list[str]) -> None:
             return  # not empty (someone else's files) or gone: stop here
 
 
+def check_packed_split_path(split_path: str | None, out_root: str, what: str = "out_root") -> str:
+    """The packed split's path for input split ``split_path`` in ``out_root`` (``out_root/splits/<name>``),
+    after refusing one that is the input split itself, in one line naming the output folder as ``what``
+    (``vai-data pack`` says ``--out``)."""
+    out_root = os.fspath(out_root)
+    path = os.path.join(out_root, "splits", os.path.basename(split_path or "split.csv"))
+    same = split_path and is_native(split_path) and os.path.exists(split_path) and os.path.exists(path)
+    if same and os.path.samefile(split_path, path):
+        raise ValueError(
+            f"packing into {out_root} would overwrite the input split {split_path} with the packed one: "
+            f"choose another {what} (e.g. a folder beside the data)"
+        )
+    return path
+
+
+def _pack_rows(rows, fmt: str, data_root, short_side, quality, grey: bool, writer, report, rows_out) -> None:
+    """Pack ``rows`` (a split's rows, or tqdm over them) of a ``fmt`` split into ``writer``: each packed row's
+    new split row goes to ``rows_out``; a row that cannot be read is logged, added to ``report.skipped``
+    and left out."""
+    for row in rows:
+        try:
+            seg = _read_segment(fmt, join(data_root, row.path), row, short_side, quality, grey)
+            tag = _segment_tag(row, seg)
+            key = _free_key(_base_key(row, fmt), seg, tag, writer.tag)
+        except (VideoDecodeError, ValueError) as e:  # (ValueError: a frame pattern that cannot be filled)
+            report.skipped.append((row.path, str(e)))
+            logger.warning("skipped %s (video_id %d): %s", row.path, row.video_id, e)
+            continue
+        key = writer.put(key, seg.jpegs, tag)
+        count = len(seg.jpegs) // 2 if grey else len(seg.jpegs)  # (grey: two images per flow frame)
+        rows_out.append(SplitRow(key, row.video_id, row.label, 0, count - 1))
+        report.frames += len(seg.jpegs)
+
+
 def pack_split(
     split: str | os.PathLike | SplitFile,
     data_root: str | None,
@@ -381,18 +416,7 @@ def pack_split_report(
             f"out_root {out_root} is served by an iopath handler: the packed store is written to a local "
             "folder; pack there and copy the folder to its destination"
         )
-    name = os.path.basename(sf.path or "split.csv")
-    report = PackReport(os.path.join(out_root, "splits", name))
-    if (
-        sf.path
-        and is_native(sf.path)
-        and os.path.exists(report.split_path)
-        and os.path.samefile(sf.path, report.split_path)
-    ):
-        raise ValueError(
-            f"packing into {out_root} would overwrite the input split {sf.path} with the packed one: "
-            "choose another out_root (e.g. a folder beside the data)"
-        )
+    report = PackReport(check_packed_split_path(sf.path, out_root))
     lmdb = _lmdb_module() if store == "lmdb" else None  # (before anything is written)
     check_folder_target(out_root, "out_root")
     created = _missing_folders(out_root)  # removed again when no row can be packed
@@ -407,25 +431,17 @@ def pack_split_report(
         raise
     rows_out = []
     rows = sf.rows
+    # a row's WARNING goes through tqdm.write while the bar shows, on a line of its own (not after the bar)
+    redirect: contextlib.AbstractContextManager = contextlib.nullcontext()
     if progress:
         from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
 
-        rows = tqdm(rows, desc="pack", unit="video")
+        rows, redirect = tqdm(rows, desc="pack", unit="video"), logging_redirect_tqdm()
     ok = False
     try:
-        for row in rows:
-            try:
-                seg = _read_segment(sf.fmt, join(data_root, row.path), row, short_side, quality, grey)
-                tag = _segment_tag(row, seg)
-                key = _free_key(_base_key(row, sf.fmt), seg, tag, writer.tag)
-            except (VideoDecodeError, ValueError) as e:  # (ValueError: a frame pattern that cannot be filled)
-                report.skipped.append((row.path, str(e)))
-                logger.warning("skipped %s (video_id %d): %s", row.path, row.video_id, e)
-                continue
-            key = writer.put(key, seg.jpegs, tag)
-            count = len(seg.jpegs) // 2 if grey else len(seg.jpegs)  # (grey: two images per flow frame)
-            rows_out.append(SplitRow(key, row.video_id, row.label, 0, count - 1))
-            report.frames += len(seg.jpegs)
+        with redirect:
+            _pack_rows(rows, sf.fmt, data_root, short_side, quality, grey, writer, report, rows_out)
         ok = True
     finally:
         writer.close(ok)

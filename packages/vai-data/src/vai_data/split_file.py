@@ -22,6 +22,9 @@ FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+_PACKED_SUFFIX = ".vpk"  # = vai_data.packed.PACKED_SUFFIX (not imported: packed -> frame_sources -> here)
+
+
 class SplitFormatError(ValueError):
     """A split CSV line that does not match its format; the message names file, line and columns."""
 
@@ -262,6 +265,11 @@ def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
     bad = next((c for c in cols[1:] if any(ch.isspace() for ch in c)), None)
     if bad is not None:
         raise SplitFormatError(f"{where}: value {bad!r} contains whitespace; expected {_expected(fmt)}")
+    if fmt == "frames" and path.endswith(_PACKED_SUFFIX) and frame_pattern_problem(path) is not None:
+        raise SplitFormatError(
+            f"{where}: {frame_pattern_problem(path)}; rows of packed .vpk files (and of an LMDB, bare keys) "
+            "are 5-column keyed rows: write them with fmt 'gulp', as pack_split does"
+        )
     _parse_row(cols, fmt, num_classes, where)
     return " ".join(cols)
 
@@ -269,7 +277,9 @@ def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
 def write_split_file(
     path: str | os.PathLike, rows: Iterable[SplitRow], fmt: str, num_classes: int = 0
 ) -> None:
-    """Write a split CSV atomically (temp file + rename), creating parent directories. The file is UTF-8
+    """Write a split CSV; a local one atomically (temp file + rename), creating parent directories, one behind
+    a registered iopath handler in one write through the handler (not atomic; its folder must exist, else
+    one ``FileNotFoundError`` line). The file is UTF-8
     with ``\\n`` line ends whatever the locale, as :func:`read_split_file` reads it. Every row is first
     checked against the rules :func:`read_split_file` enforces; a bad one raises :class:`SplitFormatError`
     (a ``ValueError``) naming it as ``rows[i]`` and nothing is written. A row's path may be an
@@ -285,7 +295,13 @@ def write_split_file(
         lines.append(_format_row(row, fmt, int(num_classes), f"{path}: rows[{i}]"))
     data = ("\n".join(lines) + "\n").encode("utf-8")  # UTF-8 and \n whatever the locale, as the reader wants
     if not is_native(path):  # a registered iopath handler: no rename available, write through it
-        with get_path_manager().open(path, "wb") as f:
-            f.write(data)
+        try:
+            with get_path_manager().open(path, "wb") as f:
+                f.write(data)
+        except FileNotFoundError as e:  # (iopath names the handler's local or remote path, if any)
+            raise FileNotFoundError(
+                f"cannot write split file {path} through its iopath handler ({e}): paths behind a handler get "
+                "no parent folders created; create its folder first"
+            ) from None
         return
     write_local_atomic(path, [data], prefix=".split-", what="split file")

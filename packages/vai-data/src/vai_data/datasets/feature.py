@@ -82,6 +82,10 @@ _LABEL_FORMS = (
 )
 
 
+# why a negative class index is refused (-1 is a masked class only as a value of a multi-hot row)
+_NEGATIVE = " (class indices must be >= 0; -1 masks a class only in multi-hot rows (N, num_classes))"
+
+
 def _labels_array(labels, num_classes: int | None) -> tuple[np.ndarray, int]:
     """``labels`` as class indices ``(N,)`` or float rows ``(N, num_classes)``, and the class count.
 
@@ -108,9 +112,10 @@ def _labels_array(labels, num_classes: int | None) -> tuple[np.ndarray, int]:
                 )
         if len(arr) and (arr.min() < 0 or (num_classes is not None and arr.max() >= num_classes)):
             i = int(np.argmax((arr < 0) | (arr >= (num_classes or np.inf))))
+            if arr[i] < 0:
+                raise ValueError(f"labels[{i}] = {arr[i]} is negative: labels must be >= 0{_NEGATIVE}")
             raise ValueError(
-                f"labels[{i}] = {arr[i]} is outside the classes 0..{(num_classes or 0) - 1}; "
-                + ("raise num_classes" if num_classes else "class indices must be >= 0")
+                f"labels[{i}] = {arr[i]} is outside the classes 0..{num_classes - 1}; raise num_classes"
             )
         return arr, num_classes or (int(arr.max()) + 1 if len(arr) else 0)
     bad = np.argwhere(~(((arr >= 0) & (arr <= 1)) | (arr == -1)))
@@ -139,11 +144,10 @@ def _multi_hot(indices: list[tuple[int, ...]], num_classes: int | None) -> np.nd
     width = num_classes or 1 + max(max(r, default=-1) for r in indices)
     rows = np.zeros((len(indices), width), np.float32)
     for i, row in enumerate(indices):
-        if any(not 0 <= c < width for c in row):
-            raise ValueError(
-                f"labels[{i}] = {row} names a class outside 0..{width - 1}; "
-                + ("raise num_classes" if num_classes else "class indices must be >= 0")
-            )
+        if any(c < 0 for c in row):
+            raise ValueError(f"labels[{i}] = {row} holds a negative class: labels must be >= 0{_NEGATIVE}")
+        if any(c >= width for c in row):
+            raise ValueError(f"labels[{i}] = {row} names a class outside 0..{width - 1}; raise num_classes")
         rows[i, list(row)] = 1.0
     return rows
 

@@ -207,9 +207,10 @@ class BadSampleTracker:
     ) -> Any:
         """Call ``load(index, attempt)``; under ``skip``, on VideoDecodeError retry deterministically with
         other indices until one loads: try ``k`` loads ``index + m * substitute_stride(length)`` with
-        ``m = 1 + (epoch + k - 1) mod (length - 1)``, so each epoch starts one step further along and a bad
-        sample's stand-in changes from epoch to epoch (in epoch 0, ``m = k``) instead of one sample standing
-        in for it every time. Each sample that needed a substitute counts once, however many of its
+        ``m = 1 + (epoch + k - 1) mod (length - 1)``, so each epoch starts one step further along (in epoch 0,
+        ``m = k``; epoch e + 1's first try is epoch e's second) and a bad sample's stand-in usually changes
+        from epoch to epoch instead of one sample standing in for it every time (not where epoch e's first
+        try was unreadable too: epoch e + 1 then gets epoch e's stand-in). Each sample that needed a substitute counts once, however many of its
         substitutes were unreadable too. ``views`` samples share a split row (test views), which is what
         the warning is logged once for."""
         try:

@@ -21,9 +21,11 @@ logger = logging.getLogger(__name__)
 
 def checked_crop_scales(train: bool, crop_size, scale_jitter, test_scale: int, crops_itself: bool = False):
     """``scale_jitter`` as ``(min, max)`` ints (train; as given in test, which never uses it), after refusing
-    a bad jitter and a square crop larger than the scale - ``scale_jitter``'s min in train, ``test_scale``
-    in test - which would be zero-padded (black borders in every clip). ``crops_itself``: a train transform
-    crops instead, so ``crop_size`` is unused in train (but still has to be a size)."""
+    a bad jitter and a crop with a side larger than the scale - ``scale_jitter``'s min in train,
+    ``test_scale`` in test - which would be zero-padded (black borders in every clip): frames are resized
+    so that their short side is the scale, and a video may be portrait or landscape, so an ``(h, w)`` crop
+    fits every frame only when both sides do. ``crops_itself``: a train transform crops instead, so
+    ``crop_size`` is unused in train (but still has to be a size)."""
     crop_hw = pair(crop_size, "crop_size")  # (0, -16, 224.0, "16": one TypeError/ValueError line)
     if train:
         try:
@@ -42,9 +44,14 @@ def checked_crop_scales(train: bool, crop_size, scale_jitter, test_scale: int, c
     scale, what = (
         (scale_jitter[0], "the smallest short side of scale_jitter") if train else (test_scale, "test_scale")
     )
-    if min(crop_hw) > scale and not (train and crops_itself):
+    if max(crop_hw) > scale and not (train and crops_itself):
+        either = (
+            ""
+            if crop_hw[0] == crop_hw[1]
+            else " (either side of the crop may lie along a frame's short side)"
+        )
         raise ValueError(
-            f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded; "
+            f"crop_size={crop_size} is larger than {what} ({scale}): crops would be zero-padded{either}; "
             "lower crop_size or raise the scale"
         )
     return scale_jitter

@@ -16,6 +16,8 @@ from ..pathio import is_native, join
 from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow
 
+LMDB_DIRNAME = "frames.lmdb"  # where `vai-data pack --store lmdb` puts the LMDB (vai_data.packing's name)
+
 STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
 JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side
 
@@ -36,13 +38,36 @@ def _holds_lmdb(data_root: str | None) -> bool:
     """``data_root`` is (or holds, as ``frames.lmdb``) an LMDB environment on a local disk."""
     if data_root is None or not is_native(data_root):
         return False
-    return any(os.path.isfile(os.path.join(data_root, *sub, "data.mdb")) for sub in ((), ("frames.lmdb",)))
+    return any(os.path.isfile(os.path.join(data_root, *sub, "data.mdb")) for sub in ((), (LMDB_DIRNAME,)))
+
+
+def _lmdb_inside(data_root: str | None) -> str | None:
+    """The LMDB ``data_root/frames.lmdb`` (where ``vai-data pack --store lmdb`` writes it) when ``data_root``
+    is that pack's folder rather than the LMDB itself (and no gulp directory either), else None."""
+    if data_root is None or not is_native(data_root) or os.path.isfile(os.path.join(data_root, "data.mdb")):
+        return None
+    inner = os.path.join(data_root, LMDB_DIRNAME)
+    if not os.path.isfile(os.path.join(inner, "data.mdb")):
+        return None
+    from ..gulp import _META_RE  # (a gulp directory's meta files)
+
+    if any(_META_RE.match(n) for n in os.listdir(data_root)):
+        return None
+    return inner
 
 
 def check_storage_fits(storage: str, split: SplitFile, data_root: str | None) -> None:
     """One line when a forced ``packed``/``lmdb`` storage cannot read the split's rows, which would
-    otherwise fail sample by sample as unreadable (e.g. ``$VAI_<NAME>_STORAGE=packed`` on an LMDB pack)."""
-    if storage not in ("packed", "lmdb") or not split.rows:
+    otherwise fail sample by sample as unreadable (e.g. ``$VAI_<NAME>_STORAGE=packed`` on an LMDB pack), or
+    when keyed rows are read (as LMDB keys or a gulp's, what ``auto`` picks there) from a pack's folder
+    whose LMDB is in ``frames.lmdb`` (``data_root`` must be the LMDB itself; it is not changed silently)."""
+    if not split.rows:
+        return
+    if storage in ("lmdb", "gulp"):
+        inner = _lmdb_inside(data_root)
+        if inner is not None:
+            raise ValueError(f"{data_root} holds an LMDB in {LMDB_DIRNAME}: pass data_root={inner}")
+    if storage not in ("packed", "lmdb"):
         return
     first = os.fspath(split.rows[0].path)
     where = f"the rows of {split.path}" if split.path else "the split's rows"

@@ -139,8 +139,8 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
             check_num_spatial_crops(num_spatial_crops),  # (checked in train mode too, where it is unused)
         )
         num_neighbours = nonnegative_int("num_neighbours", num_neighbours)
-        if flow is not None:
-            flow_neighbours = positive_int("flow_neighbours", flow_neighbours, " (frames per flow sample)")
+        # (checked with or without flow: a bad value is a mistake either way)
+        flow_neighbours = positive_int("flow_neighbours", flow_neighbours, " (frames per flow sample)")
         if sampling == "dense":  # (sparse sampling does not use it)
             sampling_rate = positive_int("sampling_rate", sampling_rate)
         self.data_root = None if data_root is None else os.fspath(data_root)

@@ -44,6 +44,32 @@ def _shown(values: torch.Tensor, scale: float = 1.0, digits: int = 6) -> list[fl
     return [float(f"{v * scale:.{digits}g}") for v in values.tolist()]
 
 
+def _check_unit_stats(mean: torch.Tensor, std: torch.Tensor) -> None:
+    """Refuse 0-255 statistics for [0, 1] pixels (``scale_255=True``) in one line that suggests dividing by
+    255 only the statistics that are on the 0-255 scale (a 0-255 mean with an ImageNet std keeps the std)."""
+    high_mean, high_std = bool((mean > _UNIT_STATS_MAX).any()), bool((std > _UNIT_STATS_MAX).any())
+    if not (high_mean or high_std):
+        return
+    why = (
+        "with scale_255=True (the datasets' normalise=True) pixels are divided by 255 first and mean/std are "
+        "in the [0, 1] pixel range"
+    )
+    if high_mean and high_std:
+        raise ValueError(
+            f"mean {_shown(mean)} / std {_shown(std)} look like 0-255 pixel statistics, but {why}: pass "
+            f"mean={_shown(mean, 1 / 255, 4)}, std={_shown(std, 1 / 255, 4)}, or keep them with "
+            "scale_255=False (normalise=False)"
+        )
+    high, low = ("mean", "std") if high_mean else ("std", "mean")
+    stats = {"mean": mean, "std": std}
+    raise ValueError(
+        f"{high} values {_shown(stats[high])} look like 0-255 pixel statistics but {low} {_shown(stats[low])} "
+        f"does not, and {why}: pass {high}={_shown(stats[high], 1 / 255, 4)} with {low} as it is, or keep "
+        f"{high} with scale_255=False (normalise=False) and {low} on the 0-255 scale too "
+        f"({low}={_shown(stats[low], 255)})"
+    )
+
+
 def rgb_to_grey(clip: torch.Tensor) -> torch.Tensor:
     """``(T, 3, H, W)`` (or ``(N, 3, T, H, W)``) RGB -> one luma channel (dim 1) with the cv2 coefficients,
     as float32."""
@@ -78,13 +104,8 @@ class Normalize:
             raise ValueError(f"mean {_shown(self.mean)} and std {_shown(self.std)} need the same length")
         if (self.std == 0).any():
             raise ValueError(f"std {_shown(self.std)} contains 0")
-        if scale_255 and ((self.mean > _UNIT_STATS_MAX).any() or (self.std > _UNIT_STATS_MAX).any()):
-            raise ValueError(
-                f"mean {_shown(self.mean)} / std {_shown(self.std)} look like 0-255 pixel statistics, but with "
-                "scale_255=True (the datasets' normalise=True) pixels are divided by 255 first and mean/std are "
-                f"in the [0, 1] pixel range: pass mean={_shown(self.mean, 1 / 255, 4)}, "
-                f"std={_shown(self.std, 1 / 255, 4)}, or keep them with scale_255=False (normalise=False)"
-            )
+        if scale_255:
+            _check_unit_stats(self.mean, self.std)
         self.scale_255, self.bgr, self.greyscale = scale_255, bgr, greyscale
         self._affine: dict[tuple, tuple] = {}  # see _affine_on
 
