@@ -263,3 +263,14 @@ def test_reset_classifier_keeps_dtype(name):
     with torch.no_grad():
         out = m(x.to(torch.bfloat16))
     assert out.shape[-1] == 3 and out.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("name", ["tsn_resnet18", "mtrn_resnet18", "feature_mlp", "x3d_xs"])
+def test_reset_classifier_after_zero_keeps_dtype_and_refuses_negatives(name):
+    m = create_model(name, num_classes=4, num_frames=3).to(torch.bfloat16).eval()
+    m.reset_classifier(0)
+    m.reset_classifier(3)  # the Identity has no dtype: the new head takes the model's
+    heads = m.get_classifier()
+    assert all(p.dtype == torch.bfloat16 for p in heads.parameters()) and list(heads.parameters())
+    with pytest.raises(ValueError, match=r"^num_classes must be an int >= 0, got -1$"):
+        m.reset_classifier(-1)

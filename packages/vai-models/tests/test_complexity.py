@@ -185,3 +185,28 @@ def test_cli_any_other_error_is_one_line_with_status_1(capsys, monkeypatch, capl
         and "more" not in err
     )
     assert any(r.exc_info for r in caplog.records)  # the traceback goes to DEBUG
+
+
+def test_cli_flops_defaults_to_the_model_recipe_clip(capsys):
+    """docs/models.md: without --frames/--crop the CLI counts the model's default input, as flops(model)
+    and the model table do (x3d_xs: 4 x 160^2 = 0.63 GFLOPs, not 8 x 224^2), and prints that shape."""
+    assert main(["flops", "-M", "x3d_xs"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("x3d_xs: 0.63 GFLOPs, 3.79 M params (input 1x3x4x160x160, 400 classes)")
+    assert main(["flops", "-M", "x3d_xs", "--crop", "32"]) == 0
+    assert "(input 1x3x4x32x32, 400 classes)" in capsys.readouterr().out
+
+
+def test_cli_flops_prints_small_values_and_the_summary_first(capsys):
+    assert main(["flops", "-M", "feature_mlp"]) == 0
+    assert capsys.readouterr().out.startswith("feature_mlp: 0.0003 GFLOPs")  # as the table, not 0.00
+    assert main(["flops", "-M", "tsn_resnet18", "--frames", "2", "--crop", "32", "--by-module"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("tsn_resnet18: ") and "(input 1x3x2x32x32, 400 classes)" in lines[0]
+    modules = [line.split()[0] for line in lines[1:]]
+    assert "backbone" in modules and "backbone.layer1" in modules and "fc" in modules
+    assert all(m.count(".") < 2 for m in modules)
+    with pytest.raises(SystemExit):
+        main(["flops", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "per module down to two name levels (e.g. backbone and backbone.layer1)" in help_text

@@ -58,7 +58,7 @@ def test_autocast_and_converted_models_keep_working(name):
     x = torch.randn(1, 3, 4, 32, 32)
     with torch.no_grad():
         ref = model(x)
-        with torch.autocast("cpu", dtype=torch.bfloat16):  # any float dtype under autocast
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # float16/bfloat16/float32 under autocast
             assert model(x.bfloat16()).shape == (1, 2) and model(x).shape == (1, 2)
             with pytest.raises(TypeError, match="got torch.uint8: normalise it first"):
                 model(x.to(torch.uint8))  # integers never
@@ -69,3 +69,34 @@ def test_autocast_and_converted_models_keep_working(name):
             r"x.to\(torch.float64\)",
         ):
             model(x)
+
+
+@pytest.mark.parametrize("name", ["tsm_resnet18", "x3d_xs"])
+def test_autocast_refuses_float64_unless_the_model_is_float64(name):
+    """docs/models.md: autocast casts float16/bfloat16/float32 clips, not float64 (torch would fail inside
+    with "expected scalar type Double but found BFloat16")."""
+    model = create_model(name, 2, 4).eval()
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(x.half()).shape == (1, 2)
+        with pytest.raises(
+            TypeError,
+            match=rf"^{name} under torch.autocast expects a float16, bfloat16 or float32 clip \(or one of "
+            r"the model's dtype, torch.float32\), got torch.float64: convert it with x.float\(\)$",
+        ):
+            model(x.double())
+        assert model.double()(x.double()).dtype == torch.float64  # a float64 model takes its own dtype
+
+
+def test_s3d_names_its_minimum_clip_size():
+    """docs/models-3d.md: s3d pools T 3 times and H, W 5 times, so it needs T >= 5 and H, W >= 17."""
+    model = create_model("s3d", 2, 5).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 5, 17, 17)).shape == (1, 2)
+        for shape in ((1, 3, 4, 64, 64), (1, 3, 8, 16, 32), (1, 3, 8, 32, 16)):
+            with pytest.raises(
+                ValueError,
+                match=r"^s3d needs clips of at least 5 frames and 17x17 pixels .*got T=\d+, H=\d+, W=\d+; "
+                "sample more frames or use a larger crop$",
+            ):
+                model(torch.zeros(shape))

@@ -129,3 +129,23 @@ def test_integer_or_other_float_input_is_one_clear_line(name):
         TypeError, match=rf"^{name} expects .*got torch.float64: convert it with x.to\(torch.float32\)"
     ):
         model(x.double())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_reset_classifier_zero_gives_pooled_features(name):
+    """docs/models.md: reset_classifier(0) leaves an Identity head on every model (2D and 3D), so the
+    model outputs forward_features' (N, num_features); a later reset_classifier(n) gives logits again."""
+    model = _build(name).eval()
+    x = tiny_input(model)
+    try:
+        model.reset_classifier(0)
+        head = model.get_classifier()
+        assert isinstance(head, torch.nn.Identity) and not list(head.parameters())
+        with torch.no_grad():
+            out, feats = model(x), model.forward_features(x)
+        assert out.shape == (BATCH, model.num_features)
+        torch.testing.assert_close(out, feats)
+    finally:
+        model.reset_classifier(NUM_CLASSES)
+    with torch.no_grad():
+        assert model(x).shape == (BATCH, NUM_CLASSES)

@@ -5,6 +5,7 @@ Each test writes a small synthetic checkpoint with the foreign key layout and lo
 """
 
 import argparse
+import re
 
 import pytest
 import torch
@@ -240,3 +241,37 @@ def test_a_prefix_the_model_itself_has_is_kept(tmp_path):
     summary = load_pretrained(dst, tmp_path / "wrap.pth")
     assert summary.ok and not summary.missing and not summary.unexpected, str(summary)
     _assert_state_equal(dst, src.state_dict())
+
+
+def test_refused_global_message_is_the_refusal_sentence_not_cut_mid_word(tmp_path):
+    torch.save(
+        {"state_dict": create_model("tsn_resnet18", 5, 2).state_dict(), "hp": _HyperParameters()},
+        tmp_path / "l.ckpt",
+    )
+    with pytest.raises(CheckpointError) as info:
+        create_model("tsn_resnet18", 5, 2, pretrained=tmp_path / "l.ckpt")
+    assert re.search(
+        r"\(UnpicklingError: Unsupported global: GLOBAL \S+\._HyperParameters was not an allowed global by "
+        r"default\.\); re-save it as a plain state_dict$",
+        str(info.value),
+    ), str(info.value)
+
+
+def test_long_load_errors_are_cut_at_a_word_boundary():
+    from vai_models.weights import _load_error_cause
+
+    cause = _load_error_cause(RuntimeError("x" * 10 + " word" * 100))
+    assert len(cause) <= 300 and cause.endswith(" word…")
+    assert _load_error_cause(RuntimeError("short\nsecond line")) == "short"
+
+
+def test_torch_floor_covers_the_apis_used():
+    """weights.py uses torch.serialization.safe_globals, new in torch 2.5 (torchvision 0.20)."""
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    if not pyproject.is_file():
+        pytest.skip("pyproject.toml is not shipped with the installed package")
+    text = pyproject.read_text()
+    assert '"torch>=2.5"' in text and '"torchvision>=0.20"' in text
+    assert hasattr(torch.serialization, "safe_globals")

@@ -183,3 +183,92 @@ def test_numpy_ints_are_accepted_as_ints():
     assert m.num_classes == 3 and type(m.num_frames) is int
     with pytest.raises(TypeError, match="num_classes must be an int"):
         m.reset_classifier(2.0)
+
+
+def test_every_builder_declares_its_default_num_frames():
+    """docs/models.md: T of a model's recipe is get_model_builder(name).default_num_frames, for every name."""
+    frames = {name: vai_models.get_model_builder(name).default_num_frames for name in list_models()}
+    assert all(isinstance(t, int) and t >= 1 for t in frames.values()), frames
+    assert frames["i3d_resnet50"] == frames["i3d_nonlocal_resnet50"] == frames["i3d_nopool_resnet50"] == 8
+    assert (frames["x3d_xs"], frames["slowfast_resnet50"], frames["tsm_resnet50"], frames["resnet50"]) == (
+        4,
+        32,
+        8,
+        1,
+    )
+
+    @register_model(name="_tmp_frames_model")
+    def _tmp(num_classes, num_frames, in_channels=3, **kw):
+        return nn.Linear(in_channels, num_classes)
+
+    try:
+        assert _tmp.default_num_frames == 8  # a builder that declares none gets the default
+    finally:
+        _REGISTRY.pop("_tmp_frames_model")
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "error", "message"),
+    [
+        (
+            "mvf_resnet18",
+            {"mvf_alpha": 2.0},
+            ValueError,
+            r"^mvf_alpha must be a number in \[0, 1\], got 2.0$",
+        ),
+        (
+            "mvf_resnet18",
+            {"mvf_alpha": -0.5},
+            ValueError,
+            r"^mvf_alpha must be a number in \[0, 1\], got -0.5$",
+        ),
+        (
+            "mvf_resnet18",
+            {"mvf_alpha": "0.5"},
+            TypeError,
+            r"^mvf_alpha must be a number in \[0, 1\], got '0.5'",
+        ),
+        ("trn_resnet18", {"img_feature_dim": 0}, ValueError, r"^img_feature_dim must be an int >= 1, got 0$"),
+        ("mtrn_resnet18", {"img_feature_dim": 2.5}, TypeError, r"^img_feature_dim must be an int >= 1"),
+        ("x3d_m", {"width_factor": -1}, ValueError, r"^width_factor must be a number > 0, got -1$"),
+        ("x3d_xs", {"depth_factor": 0}, ValueError, r"^depth_factor must be a number > 0, got 0$"),
+        (
+            "tsm_resnet18",
+            {"pretrained": True},
+            TypeError,
+            r"^pretrained must be the path of a local checkpoint \(str or os.PathLike\) or None, got True "
+            r"\(bool\): vai loads weights only from a local file: pass its path$",
+        ),
+        ("i3d_resnet50", {"pretrained": 1}, TypeError, r"^pretrained must be the path of a local checkpoint"),
+    ],
+)
+def test_options_and_pretrained_are_checked_before_building(monkeypatch, name, kwargs, error, message):
+    builder = _REGISTRY[name]
+
+    def not_built(*args, **kw):
+        raise AssertionError("the model was built before its arguments were checked")
+
+    not_built.options = builder.options
+    monkeypatch.setitem(_REGISTRY, name, not_built)
+    with pytest.raises(error, match=message):
+        create_model(name, 2, 4, **kwargs)
+
+
+@pytest.mark.parametrize("alpha", [0, 0.25, 1.0])
+def test_mvf_alpha_range_ends_still_build_and_run(alpha):
+    model = create_model("mvf_resnet18", 2, 2, mvf_alpha=alpha).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 2, 32, 32)).shape == (1, 2)
+
+
+def test_pretrained_false_means_no_weights():
+    """timm's spelling of "no weights" builds the model as pretrained=None does (True, which would download
+    there, is refused above)."""
+    torch.manual_seed(0)
+    a = create_model("tsn_resnet18", 2, 2, pretrained=False)
+    torch.manual_seed(0)
+    b = create_model("tsn_resnet18", 2, 2)
+    assert not hasattr(a, "pretrained_summary") or a.pretrained_summary is None
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )

@@ -8,6 +8,7 @@ torch. Input checks look at dtype and shape only: no GPU synchronisation, no dat
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any
 
 import torch
@@ -35,6 +36,34 @@ def check_probability(name: str, value: Any) -> float:
     return value
 
 
+def check_unit_interval(name: str, value: Any) -> float:
+    """``value`` when it is a real number in [0, 1] (a fraction of channels); else one line."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1], got {value!r} ({type(value).__name__})")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value}")
+    return value
+
+
+def check_positive(name: str, value: Any) -> float:
+    """``value`` when it is a real number > 0 (a width or depth multiplier); else one line."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number > 0, got {value!r} ({type(value).__name__})")
+    if not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value}")
+    return value
+
+
+def check_pretrained(value: Any) -> None:
+    """Refuse a ``pretrained`` that is neither None (or ``False``: no weights, as timm spells it) nor a path
+    (e.g. timm's ``pretrained=True``, which would download)."""
+    if value is not None and value is not False and not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            f"pretrained must be the path of a local checkpoint (str or os.PathLike) or None, got {value!r} "
+            f"({type(value).__name__}): vai loads weights only from a local file: pass its path"
+        )
+
+
 def shape_of(x: torch.Tensor) -> tuple[int, ...]:
     """``x.shape`` as plain ints (under fvcore/jit tracing the sizes can be 0-d tensors)."""
     return tuple(int(d) for d in x.shape)
@@ -60,15 +89,27 @@ def _autocast_on(device_type: str) -> bool:
         return False
 
 
+#: floating input dtypes autocast casts for the model (float64 is not cast: it reaches the weights as is)
+AUTOCAST_INPUT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
 def check_input_dtype(x: torch.Tensor, model: nn.Module, what: str = "clip") -> None:
-    """Refuse integer/bool input (un-normalised frames) and, outside autocast, floating input of
-    another dtype than the model's parameters, with one line saying how to convert it."""
+    """Refuse integer/bool input (un-normalised frames) and floating input of another dtype than the
+    model's parameters (under autocast: other than float16/bfloat16/float32), with one line saying
+    how to convert it."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{model_name(model)} expects a torch.Tensor {what}, got {type(x).__name__}")
     ref = _param_dtype(model)
     if x.is_floating_point():
-        if ref is None or x.dtype == ref or _autocast_on(x.device.type):
+        if ref is None or x.dtype == ref:
             return
+        if _autocast_on(x.device.type):
+            if x.dtype in AUTOCAST_INPUT_DTYPES:
+                return
+            raise TypeError(
+                f"{model_name(model)} under torch.autocast expects a float16, bfloat16 or float32 {what} "
+                f"(or one of the model's dtype, {ref}), got {x.dtype}: convert it with x.float()"
+            )
         fix = f"convert it with x.to({ref}) (or the model with .to({x.dtype}), or run under torch.autocast)"
     else:
         fix = NORMALISE_HINT if what == "clip" else "convert it with x.float()"

@@ -67,24 +67,29 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_gflops(gflops: float) -> str:
+    """GFLOPs with 2 decimals, 4 below 0.1 (so ``feature_mlp``'s 0.0003 does not print as 0.00)."""
+    return f"{gflops:.4f}" if gflops < 0.1 else f"{gflops:.2f}"
+
+
 def _cmd_flops(args: argparse.Namespace) -> int:
+    # without --frames/--crop: the model's own recipe clip, as flops(model) and `vai-models table` use
+    frames = args.frames or getattr(get_model_builder(args.model), "default_num_frames", DEFAULT_TABLE_FRAMES)
     model = create_model(
-        args.model, num_classes=args.num_classes, num_frames=args.frames, in_channels=args.in_channels
+        args.model, num_classes=args.num_classes, num_frames=frames, in_channels=args.in_channels
     )
-    cfg = model.default_cfg
-    if cfg.get("input_size"):
-        shape = (1, *cfg["input_size"])
-    else:
-        shape = (1, args.in_channels, cfg["num_frames"], args.crop, args.crop)
+    shape = default_input_shape(model)
+    if args.crop is not None and len(shape) == 5:
+        shape = (*shape[:3], args.crop, args.crop)
     total, per_module = flops(model, shape, by_module=True)
+    print(
+        f"{args.model}: {format_gflops(total)} GFLOPs, {params(model) / 1e6:.2f} M params "
+        f"(input {'x'.join(map(str, shape))}, {args.num_classes} classes)"
+    )
     if args.by_module:
         for mod, g in per_module.items():
             if mod and mod.count(".") < 2:
                 print(f"  {mod:<40s} {g:10.3f} GFLOPs")
-    print(
-        f"{args.model}: {total:.2f} GFLOPs, {params(model) / 1e6:.2f} M params "
-        f"(input {'x'.join(map(str, shape))}, {args.num_classes} classes)"
-    )
     return 0
 
 
@@ -106,7 +111,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
     print(f"| model | params (M) | GFLOPs | input ({args.num_classes} classes) | mean / std |")
     print("|---|---:|---:|---|---|")
     for r in rows:
-        g = f"{r['gflops']:.4f}" if r["gflops"] < 0.1 else f"{r['gflops']:.2f}"
+        g = format_gflops(r["gflops"])
         print(f"| `{r['name']}` | {r['params_m']:.2f} | {g} | {r['input']} | {r.get('norm', '-')} |")
     return 0
 
@@ -144,11 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("flops", help="GFLOPs (1 multiply-add = 1 FLOP) and params of one model")
     p.add_argument("-M", "--model", required=True, help="registered model name (see `vai-models list`)")
-    p.add_argument("--frames", type=positive_int, default=8, help="number of frames / segments (default 8)")
-    p.add_argument("--crop", type=positive_int, default=224, help="crop size (default 224)")
+    p.add_argument(
+        "--frames",
+        type=positive_int,
+        default=None,
+        help="number of frames / segments (default: the model's recipe, get_model_builder(name).default_num_frames)",
+    )
+    p.add_argument(
+        "--crop",
+        type=positive_int,
+        default=None,
+        help="crop size (default: the model's default_cfg crop_size)",
+    )
     p.add_argument("--num-classes", type=positive_int, default=400, help="classifier outputs (default 400)")
     p.add_argument("--in-channels", type=positive_int, default=3, help="input channels (default 3)")
-    p.add_argument("--by-module", action="store_true", help="also print GFLOPs per top-level module")
+    p.add_argument(
+        "--by-module",
+        action="store_true",
+        help="after the summary line, also print GFLOPs per module down to two name levels "
+        "(e.g. backbone and backbone.layer1)",
+    )
     p.set_defaults(func=_cmd_flops)
 
     p = sub.add_parser("table", help="markdown table of every model: params, GFLOPs, input spec")

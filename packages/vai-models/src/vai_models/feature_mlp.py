@@ -60,16 +60,18 @@ class FeatureMLP(nn.Module):
         return self.fc(self.forward_features(x))
 
     def get_classifier(self) -> nn.Module:
+        """The final Linear (an Identity after ``reset_classifier(0)``)."""
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the final Linear for ``num_classes`` outputs (same device and dtype as the old one)."""
-        num_classes = check_int("num_classes", num_classes)
+        """Replace the final Linear for ``num_classes`` outputs (same device and dtype as the old one);
+        ``0`` gives an Identity, so the model outputs its ``(N, num_features)`` hidden features."""
+        num_classes = check_int("num_classes", num_classes, minimum=0)
         self.num_classes = num_classes
-        self.fc = new_linear_like(self.fc, self.num_features, num_classes)
+        self.fc = new_linear_like(self.fc, self.num_features, num_classes, model=self)
 
 
-@register_model(options=FEATURE_MLP_OPTIONS)
+@register_model(options=FEATURE_MLP_OPTIONS, default_num_frames=1)
 def feature_mlp(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> FeatureMLP:
     """MLP on features: ``feature_dim`` (default 2048), ``num_layers`` (2), ``num_units`` (128)."""
     if in_channels != 3:  # 3 is create_model's default, so only an explicit other value gets here

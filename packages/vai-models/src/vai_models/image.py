@@ -41,25 +41,25 @@ def _image(depth: int, num_classes: int, num_frames: int = 1, in_channels: int =
     return ImageResNet(backbone, nf, num_classes, 1, dropout, cfg)
 
 
-@register_model(options=IMAGE_OPTIONS)
+@register_model(options=IMAGE_OPTIONS, default_num_frames=1)
 def resnet18(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-18 image classifier (T = 1)."""
     return _image(18, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model(options=IMAGE_OPTIONS)
+@register_model(options=IMAGE_OPTIONS, default_num_frames=1)
 def resnet34(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-34 image classifier (T = 1)."""
     return _image(34, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model(options=IMAGE_OPTIONS)
+@register_model(options=IMAGE_OPTIONS, default_num_frames=1)
 def resnet50(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-50 image classifier (T = 1)."""
     return _image(50, num_classes, num_frames, in_channels, **kw)
 
 
-@register_model(options=IMAGE_OPTIONS)
+@register_model(options=IMAGE_OPTIONS, default_num_frames=1)
 def resnet101(num_classes: int, num_frames: int = 1, in_channels: int = 3, **kw) -> ImageResNet:
     """ResNet-101 image classifier (T = 1)."""
     return _image(101, num_classes, num_frames, in_channels, **kw)

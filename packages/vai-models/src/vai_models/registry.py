@@ -16,9 +16,11 @@ from typing import Any
 
 from torch import nn
 
-from .checks import check_int, check_probability
+from .checks import check_int, check_positive, check_pretrained, check_probability, check_unit_interval
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+#: ``builder.default_num_frames`` of a builder that declares no clip length of its own
+DEFAULT_NUM_FRAMES = 8
 
 
 class UnknownModelError(KeyError):
@@ -33,12 +35,14 @@ def register_model(
     *,
     name: str | None = None,
     options: tuple[str, ...] | None = None,
+    default_num_frames: int | None = None,
 ):
     """Decorator registering ``fn`` under ``name`` (default: the function's name).
 
     ``options`` names the builder keywords :func:`create_model` accepts besides ``num_classes``,
     ``num_frames`` and ``in_channels`` (stored as ``builder.options``); without it, keywords are passed
-    through unchecked.
+    through unchecked. ``default_num_frames`` (stored as ``builder.default_num_frames``) is the clip
+    length of the model's recipe, :data:`DEFAULT_NUM_FRAMES` when neither given nor already set.
     """
 
     def _register(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -47,6 +51,8 @@ def register_model(
             raise ValueError(f"model {key!r} is already registered by {_REGISTRY[key].__module__}")
         if options is not None:
             builder.options = tuple(options)  # type: ignore[attr-defined]
+        if default_num_frames is not None or not hasattr(builder, "default_num_frames"):
+            builder.default_num_frames = default_num_frames or DEFAULT_NUM_FRAMES  # type: ignore[attr-defined]
         _REGISTRY[key] = builder
         return builder
 
@@ -74,6 +80,11 @@ _OPTION_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "dropout": check_probability,
     "shift_div": check_int,
     "crop_size": check_int,
+    "img_feature_dim": check_int,
+    "mvf_alpha": check_unit_interval,
+    "width_factor": check_positive,
+    "depth_factor": check_positive,
+    "bottleneck_factor": check_positive,
 }
 
 
@@ -147,10 +158,11 @@ def create_model(
     from .converters import check_head
     from .weights import check_strict
 
+    check_pretrained(pretrained)
     check_strict(strict)  # before building: a bad value should not cost a model construction
     check_head(head)
     model = builder(num_classes=num_classes, num_frames=num_frames, in_channels=in_channels, **kwargs)
-    if pretrained is not None:
+    if pretrained is not None and pretrained is not False:
         from .weights import load_pretrained
 
         model.pretrained_summary = load_pretrained(

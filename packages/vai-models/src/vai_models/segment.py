@@ -94,15 +94,16 @@ class Segment2DModel(nn.Module):
 
     # ---- classifier -----------------------------------------------------------------------------
     def get_classifier(self) -> nn.Module:
-        """The final classification layer."""
+        """The final classification layer (an Identity after ``reset_classifier(0)``)."""
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a freshly initialised one for ``num_classes`` outputs, on the old
-        classifier's device and dtype."""
-        num_classes = check_int("num_classes", num_classes)
+        classifier's device and dtype; ``0`` gives an Identity, so the model outputs pooled
+        ``(N, num_features)`` features (as the 3D models do)."""
+        num_classes = check_int("num_classes", num_classes, minimum=0)
         self.num_classes = num_classes
-        self.fc = new_linear_like(self.fc, self.num_features, num_classes)
+        self.fc = new_linear_like(self.fc, self.num_features, num_classes, model=self)
 
     # ---- partial BN -----------------------------------------------------------------------------
     def partial_bn_layers(self) -> list[nn.BatchNorm2d]:
@@ -132,9 +133,16 @@ class Segment2DModel(nn.Module):
         return self
 
 
-def new_linear_like(old: nn.Module, in_features: int, out_features: int) -> nn.Linear:
-    """A fresh ``Linear(in_features, out_features)`` on ``old``'s device and dtype (for classifier resets)."""
+def new_linear_like(
+    old: nn.Module, in_features: int, out_features: int, model: nn.Module | None = None
+) -> nn.Module:
+    """A fresh ``Linear(in_features, out_features)`` on ``old``'s device and dtype (for classifier resets;
+    ``model``'s when ``old`` has no parameters, e.g. an Identity), or an Identity for 0 outputs."""
+    if out_features == 0:
+        return nn.Identity()
     ref = next(old.parameters(), None)
+    if ref is None and model is not None:
+        ref = next((p for p in model.parameters() if p.is_floating_point()), None)
     if ref is None:
         return nn.Linear(in_features, out_features)
     return nn.Linear(in_features, out_features, device=ref.device, dtype=ref.dtype)

@@ -196,21 +196,43 @@ class TRN(Segment2DModel):
             partial_bn,
             classifier=False,
         )
-        self.img_fc = nn.Linear(num_features, img_feature_dim)
-        head = MultiScaleRelationHead if multiscale else RelationHead
-        self.relation = head(img_feature_dim, num_frames, num_classes)
+        self.img_feature_dim = img_feature_dim
+        self.multiscale = multiscale
+        self._build_relation(num_classes)
+
+    def _build_relation(self, num_classes: int) -> None:
+        """A fresh projection (``img_fc``) and relation head for ``num_classes``."""
+        self.img_fc = nn.Linear(self.num_features, self.img_feature_dim)
+        head = MultiScaleRelationHead if self.multiscale else RelationHead
+        self.relation = head(self.img_feature_dim, self.num_frames, num_classes)
 
     def forward_head(self, frame_features: torch.Tensor) -> torch.Tensor:
+        if self.num_classes == 0:  # reset_classifier(0): pooled features, as every vai model gives
+            return self.dropout(frame_features).mean(dim=1)
         return self.relation(self.img_fc(self.dropout(frame_features)))
 
     def get_classifier(self) -> nn.Module:
+        """The final Linear (TRN), the per-scale Linears (MTRN), or an Identity after ``reset_classifier(0)``."""
         rel = self.relation
-        return rel.classifier if isinstance(rel, RelationHead) else rel.classifiers
+        if isinstance(rel, RelationHead):
+            return rel.classifier
+        return rel.classifiers if isinstance(rel, MultiScaleRelationHead) else rel
 
     def reset_classifier(self, num_classes: int) -> None:
-        num_classes = check_int("num_classes", num_classes)
+        """New classifier(s) for ``num_classes``; ``0`` removes the relation head (``img_fc`` and
+        ``relation`` become Identity) so the model outputs pooled ``(N, num_features)`` features, and a
+        later ``reset_classifier(n)`` builds a freshly initialised relation head."""
+        num_classes = check_int("num_classes", num_classes, minimum=0)
+        if num_classes == 0:
+            self.img_fc, self.relation = nn.Identity(), nn.Identity()
+        elif isinstance(self.relation, nn.Identity):
+            ref = next(p for p in self.parameters() if p.is_floating_point())
+            self._build_relation(num_classes)
+            self.img_fc.to(device=ref.device, dtype=ref.dtype)
+            self.relation.to(device=ref.device, dtype=ref.dtype)
+        else:
+            self.relation.reset_classifier(num_classes)
         self.num_classes = num_classes
-        self.relation.reset_classifier(num_classes)
 
 
 def _trn(prefix: str, depth: int, num_classes: int, num_frames: int, in_channels: int = 3, **kw) -> TRN:

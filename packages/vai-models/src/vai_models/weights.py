@@ -118,15 +118,30 @@ def unwrap_state_dict(
     return state
 
 
+def _clip_words(text: str, limit: int = 300) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with "…" when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def _load_error_cause(exc: Exception) -> str:
-    """The telling line of a ``torch.load`` error: the global it refused where it names one (torch's
-    message opens with generic advice), without terminal escape codes."""
+    """The telling part of a ``torch.load`` error: the sentence naming the global it refused where there
+    is one (torch's message opens with generic advice), without terminal escape codes, at most 300
+    characters cut at a word boundary."""
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
     lines = [line for line in lines if line]
     for line in lines:
-        if "Unsupported global" in line or "Unsupported operand" in line:
-            return line[:300]
-    return lines[0][:300] if lines else ""
+        for marker in ("Unsupported global", "Unsupported operand"):
+            if marker in line:
+                sentence = line[line.index(marker) :]
+                end = sentence.find(". ")  # the refusal itself, not torch's allowlisting advice after it
+                return _clip_words(sentence[: end + 1] if end > 0 else sentence)
+    return _clip_words(lines[0]) if lines else ""
 
 
 #: how a ``torch.save`` file starts: a zip archive (torch >= 1.6), or (legacy format) a pickle whose

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..checks import check_int
+
 KINETICS_MEAN = (0.45, 0.45, 0.45)  # PySlowFast's Kinetics statistics for [0, 1] input
 KINETICS_STD = (0.225, 0.225, 0.225)
 CAFFE2_MEAN = (114.75, 114.75, 114.75)  # the same statistics for raw [0, 255] input (caffe2 I3D weights)
@@ -90,6 +92,7 @@ class ClassifierMixin:
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a fresh one for ``num_classes`` (0 gives pooled features)."""
+        num_classes = check_int("num_classes", num_classes, minimum=0)
         ref = next(self.parameters())  # type: ignore[attr-defined]
         self.fc = make_classifier(self.num_features, num_classes).to(device=ref.device, dtype=ref.dtype)
 

@@ -102,7 +102,7 @@ def _i3d_cfg(name: str, num_frames: int, in_channels: int, crop_size: int) -> di
     )
 
 
-@register_model(options=I3D_OPTIONS)
+@register_model(options=I3D_OPTIONS, default_num_frames=8)
 def i3d_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> I3DResNet:
     """I3D ResNet-50, PySlowFast ``I3D_8x8_R50`` (8 frames, stride 8, 224² crop)."""
     crop_size = kwargs.pop("crop_size", 224)
@@ -111,7 +111,7 @@ def i3d_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwar
     return model
 
 
-@register_model(options=I3D_OPTIONS)
+@register_model(options=I3D_OPTIONS, default_num_frames=8)
 def i3d_nopool_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> I3DResNet:
     """I3D ResNet-50 without the temporal max-pool after res2 (upstream's ``i3dnopool_resnet50``): T kept to res5."""
     crop_size = kwargs.pop("crop_size", 224)
@@ -121,7 +121,7 @@ def i3d_nopool_resnet50(num_classes: int, num_frames: int, in_channels: int = 3,
     return model
 
 
-@register_model(options=I3D_OPTIONS)
+@register_model(options=I3D_OPTIONS, default_num_frames=8)
 def i3d_nonlocal_resnet50(
     num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any
 ) -> I3DResNet:

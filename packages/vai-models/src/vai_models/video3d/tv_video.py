@@ -103,7 +103,8 @@ class S3DWrapper(TorchvisionVideo):
     """S3D: separable-conv Inception trunk; features are the global average of the 1024-d map.
 
     torchvision averages 2×7×7 windows before its 1×1×1 classifier; a global average accepts any
-    input size and equals it up to border weighting.
+    input of at least 5 frames and 17×17 pixels (smaller clips pool to nothing and are refused with
+    one line) and equals it up to border weighting.
     """
 
     classifier_name = "classifier"
@@ -115,8 +116,19 @@ class S3DWrapper(TorchvisionVideo):
         super().__init__(tv_model, tv_model.classifier[1].in_channels, num_classes, in_channels, dropout)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
 
+    #: the smallest clip the trunk's strided convs and pools leave non-empty: T is halved 3 times
+    #: (the last 2×2×2 pool floors, so T >= 5) and H, W 5 times (H, W >= 17)
+    min_frames, min_size = 5, 17
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         check_clip(x, self, self.in_channels)
+        t, h, w = x.shape[2:]
+        if t < self.min_frames or h < self.min_size or w < self.min_size:
+            raise ValueError(
+                f"s3d needs clips of at least {self.min_frames} frames and {self.min_size}x{self.min_size} "
+                f"pixels (its pooling halves T 3 times and H, W 5 times), got T={int(t)}, H={int(h)}, "
+                f"W={int(w)}; sample more frames or use a larger crop"
+            )
         return self.avgpool(self.features(x)).flatten(1)
 
 
