@@ -227,30 +227,38 @@ def test_decode_jpeg_refuses_unknown_backends():
 
 def test_write_packed_refuses_frames_that_are_not_bytes(tmp_path):
     path = tmp_path / "v.vpk"
-    with pytest.raises(ValueError, match=r"frame 0 is a ndarray, not JPEG bytes; encode frames"):
+    with pytest.raises(
+        ValueError, match=r"frame 0 is not JPEG bytes \(a ndarray of shape \(8, 8, 3\)\); encode frames"
+    ):
         write_packed(path, [np.zeros((8, 8, 3), np.uint8)])
     with pytest.raises(ValueError, match="list of JPEG byte strings"):
         write_packed(path, encode_jpeg(np.zeros((8, 8, 3), np.uint8)))
-    with pytest.raises(ValueError, match=r"frame 1 is a ndarray, not JPEG bytes"):
+    with pytest.raises(ValueError, match=r"frame 1 is not JPEG bytes \(a ndarray of shape \(4,\)\)"):
         write_packed(path, [b"\xff\xd8", np.zeros(4, np.float32)])
-    with pytest.raises(ValueError, match=r"frame 0 is a str, not JPEG bytes"):
+    with pytest.raises(ValueError, match=r"frame 0 is not JPEG bytes \(a str\)"):
         write_packed(path, ["a.jpg"])
+    with pytest.raises(ValueError, match=r"frame 0 is not JPEG bytes \(a ndarray of shape \(8, 8\)\)"):
+        write_packed(path, [np.zeros((8, 8), np.uint8)])  # a decoded grey frame, not bytes
+    with pytest.raises(ValueError, match=r"frame 0 is not JPEG bytes \(a Tensor of shape \(8, 8, 3\)\)"):
+        write_packed(path, [torch.zeros(8, 8, 3, dtype=torch.uint8)])
     assert not os.listdir(tmp_path)
 
 
 def test_write_packed_takes_any_buffer_of_jpeg_bytes(tmp_path):
-    """Encoded frames held as uint8 arrays (cv2.imencode, np.frombuffer) or memoryviews of any shape pack
-    byte for byte (a 2-D memoryview was sized by its first dimension)."""
+    """Encoded frames held as uint8 buffers pack byte for byte: an (N, 1) array (cv2.imencode), a 1-D
+    memoryview (np.frombuffer), a uint8 tensor (torchvision.io.encode_jpeg); they were refused or, as 2-D
+    memoryviews, sized by their first dimension."""
     from vai_data.packed import PackedFile
 
     a = encode_jpeg(np.full((8, 8, 3), 40, np.uint8))
-    b = next(j for v in range(100, 256) if len(j := encode_jpeg(np.full((8, 8, 3), v, np.uint8))) % 2 == 0)
+    b = encode_jpeg(np.full((8, 8, 3), 200, np.uint8))
     frames = [
         np.frombuffer(a, np.uint8).reshape(-1, 1),
-        memoryview(np.frombuffer(b, np.uint8).reshape(-1, 2)),
+        memoryview(np.frombuffer(b, np.uint8)),
+        torch.frombuffer(bytearray(a), dtype=torch.uint8),
     ]
     write_packed(tmp_path / "v.vpk", frames)
-    assert PackedFile(tmp_path / "v.vpk").read_jpeg_bytes([0, 1]) == [a, b]
+    assert PackedFile(tmp_path / "v.vpk").read_jpeg_bytes([0, 1, 2]) == [a, b, a]
 
 
 def test_frame_folder_source_refuses_a_pattern_without_placeholder_and_empty_ranges(tmp_path):

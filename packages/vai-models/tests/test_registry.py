@@ -230,8 +230,9 @@ def test_every_builder_declares_its_default_num_frames():
         ),
         ("trn_resnet18", {"img_feature_dim": 0}, ValueError, r"^img_feature_dim must be an int >= 1, got 0$"),
         ("mtrn_resnet18", {"img_feature_dim": 2.5}, TypeError, r"^img_feature_dim must be an int >= 1"),
-        ("x3d_m", {"width_factor": -1}, ValueError, r"^width_factor must be a number > 0, got -1$"),
-        ("x3d_xs", {"depth_factor": 0}, ValueError, r"^depth_factor must be a number > 0, got 0$"),
+        ("x3d_m", {"width_factor": -1}, ValueError, r"^width_factor must be a finite number > 0, got -1$"),
+        ("x3d_xs", {"depth_factor": 0}, ValueError, r"^depth_factor must be a finite number > 0, got 0$"),
+        ("x3d_xs", {"width_factor": float("inf")}, ValueError, r"^width_factor must be a finite number > 0"),
         (
             "tsm_resnet18",
             {"pretrained": True},
@@ -272,3 +273,22 @@ def test_pretrained_false_means_no_weights():
     assert all(
         torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
     )
+
+
+def test_x3d_bottleneck_too_small_for_a_channel_is_one_line():
+    with pytest.raises(
+        ValueError, match=r"^bottleneck_factor=0\.01 gives stage 1's 24 channels a bottleneck of 0"
+    ):
+        create_model("x3d_xs", 3, 4, bottleneck_factor=0.01)
+
+
+def test_mtrn_heads_rebuilt_after_zero_follow_the_models_mode():
+    """reset_classifier(0) then (n) on a model in eval mode: the new relation head is in eval mode too
+    (MTRN drew random relations per forward: two calls on one input differed)."""
+    model = create_model("mtrn_resnet18", 5, 4).eval()
+    model.reset_classifier(0)
+    model.reset_classifier(5)
+    assert not model.relation.training and not model.img_fc.training
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))

@@ -195,6 +195,16 @@ def test_match_state_layouts_moves_only_mismatched_states() -> None:
         assert fresh.state[p]["exp_avg"].stride() == p.stride()
 
 
+def test_the_config_setting_and_the_flag_that_overrides_it(base_args, tmp_path, caplog) -> None:
+    """channels_last = True in the exp config converts the model; --no-channels-last overrides it."""
+    caplog.set_level(logging.INFO, logger="vai_train")
+    args = exp_variant(tmp_path, base_args, "conv", CONV_EXP + "\nchannels_last = True\n")
+    run_train(args + ["-e", "1", "-v", "0"])
+    assert caplog.text.count("channels_last: 1 5-D weight tensors") == 1 and all(last_conv_layouts())
+    run_train(args + ["-e", "1", "-v", "1", "--no-channels-last"])
+    assert caplog.text.count("channels_last: ") == 1 and not any(last_conv_layouts())
+
+
 def test_a_setting_that_is_not_a_bool_is_one_line(tmp_path, base_args, capsys) -> None:
     args = exp_variant(tmp_path, base_args, "bad", "include({base!r})\nchannels_last = 1\n")
     assert main(["train", *args, "-e", "1"]) == 1

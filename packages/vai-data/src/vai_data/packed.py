@@ -30,18 +30,23 @@ _SPAN = struct.Struct("<QQ")  # offsets[i], offsets[i + 1]
 
 
 def _jpeg_buffer(path: str, i: int, frame) -> memoryview:
-    """Frame ``i``'s encoded bytes as a flat byte view: bytes, bytearray, or any buffer of bytes (a uint8
-    array from ``cv2.imencode``/``np.frombuffer``, a memoryview); a decoded image (an ``(H, W, C)`` or
-    non-uint8 array) or anything without a buffer is refused in one line."""
-    dtype = getattr(frame, "dtype", None)
-    decoded = getattr(frame, "ndim", 1) >= 3 or (dtype is not None and np.dtype(dtype) != np.uint8)
+    """Frame ``i``'s encoded bytes as a flat byte view: bytes, bytearray, or a 1-D (or ``(N, 1)``, as
+    ``cv2.imencode`` returns) uint8 buffer such as ``np.frombuffer`` or ``torchvision.io.encode_jpeg`` give;
+    a decoded image (2-D or more, or not uint8) or anything without a buffer is refused in one line."""
+    given, shape = frame, getattr(frame, "shape", None)
+    if hasattr(frame, "numpy") and hasattr(frame, "detach"):  # a torch tensor: its bytes on the host
+        frame = frame.detach().cpu().numpy()
+    encoded = shape is None or len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
+    if encoded and getattr(frame, "dtype", None) is not None:
+        encoded = np.dtype(frame.dtype) == np.uint8
     try:
-        view = None if decoded or isinstance(frame, str) else memoryview(frame)
+        view = memoryview(frame) if encoded and not isinstance(frame, str) else None
     except TypeError:
         view = None
     if view is None or not view.c_contiguous:
         raise ValueError(
-            f"{path}: frame {i} is a {type(frame).__name__}, not JPEG bytes; encode frames with "
+            f"{path}: frame {i} is not JPEG bytes (a {type(given).__name__}"
+            f"{'' if shape is None else f' of shape {tuple(shape)}'}); encode frames with "
             "vai_data.encode_jpeg(image) before packing"
         )
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view

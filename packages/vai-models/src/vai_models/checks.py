@@ -7,6 +7,7 @@ torch. Input checks look at dtype and shape only: no GPU synchronisation, no dat
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from typing import Any
@@ -48,9 +49,9 @@ def check_unit_interval(name: str, value: Any) -> float:
 def check_positive(name: str, value: Any) -> float:
     """``value`` when it is a real number > 0 (a width or depth multiplier); else one line."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number > 0, got {value!r} ({type(value).__name__})")
-    if not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value}")
+        raise TypeError(f"{name} must be a finite number > 0, got {value!r} ({type(value).__name__})")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
 
 

@@ -228,8 +228,8 @@ class TRN(Segment2DModel):
         elif isinstance(self.relation, nn.Identity):
             ref = next(p for p in self.parameters() if p.is_floating_point())
             self._build_relation(num_classes)
-            self.img_fc.to(device=ref.device, dtype=ref.dtype)
-            self.relation.to(device=ref.device, dtype=ref.dtype)
+            for part in (self.img_fc, self.relation):  # the model's device, dtype and train/eval mode
+                part.to(device=ref.device, dtype=ref.dtype).train(self.training)
         else:
             self.relation.reset_classifier(num_classes)
         self.num_classes = num_classes

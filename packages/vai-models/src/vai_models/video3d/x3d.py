@@ -129,6 +129,11 @@ class X3D(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
             base = base if i == 0 else round_width(base, 2.0)
             out = round_width(base, width_factor)
             inner = int(bottleneck_factor * out)
+            if inner < 1:
+                raise ValueError(
+                    f"bottleneck_factor={bottleneck_factor} gives stage {i + 1}'s {out} channels a bottleneck of"
+                    f" 0 channels: use bottleneck_factor >= {1 / out:.3g}"
+                )
             blocks = [
                 X3DBlock(
                     channels if j == 0 else out, out, inner, 2 if j == 0 else 1, se_ratio > 0 and j % 2 == 0
