@@ -70,7 +70,7 @@ def test_tree_layout_skip_and_failures(tmp_path, caplog):
 
 
 def test_workers_pool(tmp_path, monkeypatch):
-    import vai_data.frame_extraction as fe
+    import vai_data.frame_extraction_tree as fe
 
     videos = tmp_path / "videos"
     for i in range(3):

@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 import pytest
 import vai_data.frame_extraction as fe
+import vai_data.frame_extraction_tree as fet
 from iopath.common.file_io import PathHandler
 from PIL import Image, JpegImagePlugin
 from vai_data import path_manager
@@ -186,7 +187,7 @@ def _job_with_faults(args):
     """The tree's job, run in a spawned worker with :func:`_write_frame_with_faults` (a monkeypatch in
     the test process would not reach the workers)."""
     fe._write_frame = _write_frame_with_faults
-    return fe._job(args)
+    return fet._job(args)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
@@ -194,7 +195,7 @@ def test_a_dying_worker_fails_its_video_and_the_others_go_on(tmp_path, monkeypat
     videos, frames = tmp_path / "videos", tmp_path / "frames"
     for i, name in enumerate(("crash", "ok", "slow")):
         make_video(videos / f"{name}.mp4", frames=3, seed=i)
-    monkeypatch.setattr(fe, "_job", _job_with_faults)
+    monkeypatch.setattr(fet, "_job", _job_with_faults)
     with caplog.at_level(logging.WARNING):
         report = extract_frames_tree(videos, frames, short_side=None, workers=2)
     # slow.mp4's worker was terminated when the pool broke: it is not to blame, and went on in a new pool
@@ -225,7 +226,7 @@ class _BrokenPool:
 def test_pools_that_keep_breaking_without_a_culprit_end_the_run_cleanly(tmp_path, monkeypatch):
     for i in range(3):
         make_video(tmp_path / "videos" / f"v{i}.mp4", frames=2, seed=i)
-    monkeypatch.setattr(fe, "ProcessPoolExecutor", _BrokenPool)
+    monkeypatch.setattr(fet, "ProcessPoolExecutor", _BrokenPool)
     _BrokenPool.created = 0
     report = extract_frames_tree(tmp_path / "videos", tmp_path / "frames", workers=2)
     assert _BrokenPool.created == 2  # a second try, then the rest is given up

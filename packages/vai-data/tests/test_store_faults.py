@@ -119,9 +119,9 @@ def test_a_split_served_by_a_handler_packs_twice_into_one_out(tmp_path, synth_ro
 
 def test_a_full_lmdb_is_one_clear_error(tmp_path, synth_root, monkeypatch):
     pytest.importorskip("lmdb")
-    import vai_data.packing as packing
+    import vai_data.pack_stores as pack_stores
 
-    monkeypatch.setattr(packing, "_LMDB_MAP_SIZE", 16 * 1024)
+    monkeypatch.setattr(pack_stores, "_LMDB_MAP_SIZE", 16 * 1024)
     with pytest.raises(OSError, match="reached its map size"):
         pack_split(os.path.join(synth_root, "splits", "val_frames.csv"), synth_root, tmp_path, store="lmdb")
     assert not (tmp_path / "splits").exists()

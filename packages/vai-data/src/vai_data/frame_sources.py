@@ -19,7 +19,7 @@ from . import jpeg
 from .decode import read_frames
 from .decode_probe import verdicts_shared_in
 from .errors import VideoDecodeError
-from .jpeg import JpegDecodeError, dct_scale_dims, decode_jpeg
+from .jpeg import JpegDecodeError, dct_scale_dims, decode_jpeg, undecodable
 from .pathio import read_bytes
 from .split_file import frame_pattern_problem
 from .transforms.clip import short_side_size
@@ -109,9 +109,7 @@ def _unreadable_cause(blob: bytes, error: Exception) -> str:
     in-memory ``BytesIO`` rather than the data)."""
     if isinstance(error, JpegDecodeError):  # decode_jpeg's own one line (not a JPEG, truncated data)
         return str(error)
-    if type(error).__name__ == "UnidentifiedImageError":
-        return f"not a readable JPEG: unrecognised image data ({len(blob)} bytes starting {blob[:8]!r})"
-    return f"not a readable JPEG ({type(error).__name__}: {error})"
+    return str(undecodable(blob, error))  # another decoder's error, worded as decode_jpeg words its own
 
 
 def decode_jpeg_frames(

@@ -32,7 +32,7 @@ class JpegDecodeError(OSError, ValueError):
     line. An ``OSError`` as Pillow's errors were, and a ``ValueError`` (bad data)."""
 
 
-def _undecodable(data, error: Exception) -> JpegDecodeError:
+def undecodable(data, error: Exception) -> JpegDecodeError:
     """One line saying why ``data`` is not a readable JPEG (built only on error: Pillow's messages name an
     in-memory ``BytesIO`` rather than the data)."""
     if type(error).__name__ == "UnidentifiedImageError":
@@ -62,7 +62,7 @@ def _decode_pillow(data: bytes, short_side: int | None) -> np.ndarray:
         IndexError,
         struct.error,
     ) as e:  # what Pillow raises for bad data
-        raise _undecodable(data, e) from None
+        raise undecodable(data, e) from None
 
 
 DCT_FACTORS = (8, 4, 2)  # power-of-two DCT-domain reductions, largest first

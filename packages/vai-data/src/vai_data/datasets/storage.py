@@ -11,12 +11,11 @@ import os
 
 from .. import decode
 from ..frame_sources import FrameFolderSource, VideoFileSource
+from ..pack_stores import LMDB_DIRNAME  # where `vai-data pack --store lmdb` puts the LMDB
 from ..packed import PACKED_SUFFIX, open_packed_source
 from ..pathio import is_native, join
 from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow
-
-LMDB_DIRNAME = "frames.lmdb"  # where `vai-data pack --store lmdb` puts the LMDB (vai_data.packing's name)
 
 STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
 JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side

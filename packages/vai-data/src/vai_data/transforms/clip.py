@@ -66,10 +66,9 @@ def to_thwc(clip: torch.Tensor) -> torch.Tensor:
     return clip.permute(0, 2, 3, 1)
 
 
-def pair(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:
-    """``size`` as ``(height, width)``: an int means a square; anything but a positive int or two is one
-    TypeError/ValueError naming ``name`` (:func:`~vai_data.transforms.validate.size_pair`)."""
-    return size_pair(size, name)
+#: ``size`` as ``(height, width)``: an int means a square; anything but a positive int or two is one
+#: TypeError/ValueError naming ``name`` (the transforms' name for :func:`~.validate.size_pair`)
+pair = size_pair
 
 
 def short_side_size(h: int, w: int, short: int) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from vai_train.engine.reports import setup_run_logging
 from vai_train.engine.result import RunResult
 from vai_train.logging_setup import RecordBuffer
 from vai_train.metrics.confusion import SORT_KEYS, confusion_matrix, per_class_accuracy
-from vai_train.reporting.predictions import default_mode, load_predictions, predictions_filename
+from vai_train.reporting.predictions import load_predictions, predictions_filename
 from vai_train.rundir import RunDir, resolve_version, version_number
 from vai_train.summary import read_summary
 
@@ -178,13 +178,12 @@ def run_confusion(args: argparse.Namespace) -> RunResult:
 
 def _confusion(args: argparse.Namespace, early: RecordBuffer) -> RunResult:
     from vai_train.engine import builders as B
-    from vai_train.engine.evaluate import _split
+    from vai_train.engine.evaluate import _split_and_mode
     from vai_train.engine.trainer import exp_dir_of, load_cfg
     from vai_train.reporting.plots import confusion_matrix_figure, plot_confusion_matrix
 
-    split = _split(args)
-    # -m left out: the mode training's -p files of the split have (multicrop for multicrop* splits)
-    mode = args.mode or default_mode(split)
+    split = _split_and_mode(args)  # -m left out: the split's own mode, as training's -p files name it
+    mode = args.mode
     cfg = load_cfg(args)
     if args.predictions is not None:
         path = Path(args.predictions)
