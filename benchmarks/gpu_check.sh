@@ -5,15 +5,29 @@
 # (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, the device's share
 # of a train batch (bench_device_transform.py), and the demo
 # trained on the GPU with AMP (then again with --channels-last --persistent-workers). Run from the repository root with the four packages importable
-# (installed, or on PYTHONPATH):  bash benchmarks/gpu_check.sh [OUTPUT_DIR]
-# Each step's output goes to OUTPUT_DIR (default ./gpu-check) as well as to the terminal.
+# (installed, or on PYTHONPATH):  bash benchmarks/gpu_check.sh [OUTPUT_DIR [STEP...]]
+# Each step's output goes to OUTPUT_DIR (default ./gpu-check) as well as to the terminal. Naming steps
+# (tests-data-cuda, tests-models-cuda, tests-train-cuda, tests-papers-cuda, demo-cuda-amp,
+# demo-cuda-amp-cl-persistent, bench-train, bench-models, bench-device-transform) runs only those, in
+# this order: for a short GPU lease. An unknown name is refused before anything runs.
 set -uo pipefail
 OUT_DIR=${1:-gpu-check}
+shift $(( $# > 0 ? 1 : 0 ))
+ALL_STEPS="tests-data-cuda tests-models-cuda tests-train-cuda tests-papers-cuda demo-cuda-amp
+demo-cuda-amp-cl-persistent bench-train bench-models bench-device-transform"
+for wanted in "$@"; do
+    case " $(echo $ALL_STEPS) " in
+        *" $wanted "*) ;;
+        *) echo "gpu_check.sh: unknown step '$wanted'; steps: $(echo $ALL_STEPS)" >&2; exit 2 ;;
+    esac
+done
+SELECTED=" $* "
 mkdir -p "$OUT_DIR"
 export PYTHONUNBUFFERED=1
 status=0
 step() {  # step NAME COMMAND...: run, tee the log, remember a failure, go on
     local name=$1; shift
+    if [ "$SELECTED" != "  " ] && [[ "$SELECTED" != *" $name "* ]]; then return 0; fi
     echo "=== $name: $*"
     "$@" 2>&1 | tee "$OUT_DIR/$name.log"
     local rc=${PIPESTATUS[0]}
