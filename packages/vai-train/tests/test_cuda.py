@@ -1,6 +1,6 @@
 """The engine on a CUDA GPU: fp16 AMP with a GradScaler (saved and resumed), NCCL collectives and
 DDP, ``predict`` and ``confusion`` on a run trained on CUDA, ``--channels-last``, and with two or more
-GPUs torchrun over NCCL matching one process. Skipped where CUDA is not available (CI); on a GPU machine: ``pytest packages/vai-train/tests/test_cuda.py``."""
+GPUs torchrun over NCCL matching one process and ``--sync-bn`` giving every rank the same BatchNorm statistics. Skipped where CUDA is not available (CI); on a GPU machine: ``pytest packages/vai-train/tests/test_cuda.py``."""
 
 from __future__ import annotations
 
@@ -149,3 +149,40 @@ def test_two_nccl_processes_match_one(base_args: list[str]) -> None:
     one = run_eval(args + ["-l", "-1"])
     assert one.metrics["val_acc"] == pytest.approx(rows[-1]["val_acc"], abs=1e-9)
     assert one.metrics["val_loss"] == pytest.approx(rows[-1]["val_loss"], rel=1e-4)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_sync_bn_gives_every_rank_the_same_batchnorm_statistics(tmp_path: Path, config_root: Path) -> None:
+    """Two NCCL processes with --sync-bn: each rank's running mean after an epoch is the same (without it
+    they differ: test_distributed.py), the run log says how many layers were converted."""
+    import json
+
+    log = tmp_path / "hooks.jsonl"
+    args = [
+        *(
+            "-D",
+            "tiny",
+            "-M",
+            "bnnet",
+            "-E",
+            "ddp",
+            "-R",
+            str(tmp_path / "exp"),
+            "--config-root",
+            str(config_root),
+        ),
+        *("-w", "0", "--no-progress", "--plot-period", "-1", "--device", "cuda", "--sync-bn"),
+    ]
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env["VAI_TEST_HOOK_LOG"] = str(log)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    proc = subprocess.run(
+        [*cmd, "-m", "vai_train.cli", "train", *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sync_bn: 1 BatchNorm layers synchronise their statistics across 2 processes" in proc.stderr
+    means = {
+        c["rank"]: c["bn_mean"] for c in map(json.loads, log.read_text().splitlines()) if c["epoch"] == 2
+    }
+    assert set(means) == {0, 1}
+    assert means[0] == pytest.approx(means[1], rel=1e-5, abs=1e-7)

@@ -216,6 +216,19 @@ def test_epoch_start_script_sees_the_same_summary_on_every_rank(
 
 
 @pytest.mark.slow
+def test_without_sync_bn_each_rank_keeps_its_own_batchnorm_statistics(
+    bn_ddp_run: tuple[list[str], Path, Path],
+) -> None:
+    """What ``--sync-bn`` changes (on GPUs: test_cuda.py): here the ranks' running means differ after an
+    epoch, each updated from its own shard."""
+    _, _, log = bn_ddp_run
+    means = {
+        c["rank"]: c["bn_mean"] for c in map(json.loads, log.read_text().splitlines()) if c["epoch"] == 2
+    }
+    assert set(means) == {0, 1} and means[0] != means[1]
+
+
+@pytest.mark.slow
 def test_ddp_validation_uses_rank0s_ema_copy(tmp_path: Path) -> None:
     """With EMA (buffers averaged too) every rank validates rank 0's EMA copy, the one checkpointed."""
     args = _bn_args(tmp_path / "exp", "ema")

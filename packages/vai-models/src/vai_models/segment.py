@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from .checks import check_clip, check_int, model_name
 
@@ -18,7 +19,9 @@ class Segment2DModel(nn.Module):
     the option is set, at construction, so an optimiser or DistributedDataParallel built before the
     first ``train()`` call already sees the final set of trainable parameters; ``train()`` puts those
     layers in eval mode. Like upstream, only 2D BatchNorms count: MVF's ``BatchNorm3d`` fusion layers
-    stay in train mode and trainable.
+    stay in train mode and trainable. The layers are remembered by name when the option is set, so the
+    same ones count after ``nn.SyncBatchNorm.convert_sync_batchnorm`` (multi-GPU training) has replaced
+    them by SyncBatchNorms, which do not say how many dimensions they had.
     """
 
     #: whether the input must have exactly ``num_frames`` frames (True for shift/relation models)
@@ -106,9 +109,15 @@ class Segment2DModel(nn.Module):
         self.fc = new_linear_like(self.fc, self.num_features, num_classes, model=self)
 
     # ---- partial BN -----------------------------------------------------------------------------
-    def partial_bn_layers(self) -> list[nn.BatchNorm2d]:
-        """The BatchNorms partial BN freezes: every ``BatchNorm2d`` of the backbone but the first."""
-        return [m for m in self.backbone.modules() if isinstance(m, nn.BatchNorm2d)][1:]
+    def partial_bn_layers(self) -> list[nn.Module]:
+        """The BatchNorms partial BN freezes: every ``BatchNorm2d`` of the backbone but the first, also once
+        converted to SyncBatchNorms (any BatchNorm now where a ``BatchNorm2d`` was when the option was set)."""
+        was_2d = getattr(self, "_bn2d_names", frozenset())  # absent from models pickled before it existed
+        return [
+            m
+            for name, m in self.backbone.named_modules()
+            if isinstance(m, nn.BatchNorm2d) or (name in was_2d and isinstance(m, _BatchNorm))
+        ][1:]
 
     @property
     def partial_bn(self) -> bool:
@@ -118,6 +127,9 @@ class Segment2DModel(nn.Module):
     @partial_bn.setter
     def partial_bn(self, enable: bool) -> None:
         self._partial_bn = bool(enable)
+        # remembered by name: nn.SyncBatchNorm.convert_sync_batchnorm replaces them by SyncBatchNorms later
+        names = {n for n, m in self.backbone.named_modules() if isinstance(m, nn.BatchNorm2d)}
+        self._bn2d_names = getattr(self, "_bn2d_names", frozenset()) | names
         for m in self.partial_bn_layers():
             for p in (m.weight, m.bias):
                 if p is not None:

@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         " default: the exp config's persistent_workers (False)",
     )
     t.add_argument(
+        "--sync-bn",
+        dest="sync_bn",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="synchronise BatchNorm statistics across the processes of a multi-GPU run (SyncBatchNorm);"
+        " default: the exp/model config's sync_bn (False)",
+    )
+    t.add_argument(
         "--training_speed",
         default="standard",
         choices=("standard", "faster"),

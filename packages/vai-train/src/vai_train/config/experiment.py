@@ -80,6 +80,12 @@ class ExpConfig:
     def has(self, name: str) -> bool:
         return hasattr(self.exp_cfg, name)
 
+    def _switch(self, name: str, value: Any) -> bool:
+        """``value`` of the True/False setting ``name``; anything else is refused in one line."""
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.exp_cfg.__file__}: {name} = {value!r}; use True or False")
+        return value
+
     def get(self, name: str, default: Any = None) -> Any:
         """Exp-config attribute, else model-config attribute, else ``default``."""
         if hasattr(self.exp_cfg, name):
@@ -169,10 +175,7 @@ class ExpConfig:
     @property
     def persistent_workers(self) -> bool:
         """``persistent_workers``: keep training's DataLoader workers between epochs (default False)."""
-        value = getattr(self.exp_cfg, "persistent_workers", False)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self.exp_cfg.__file__}: persistent_workers = {value!r}; use True or False")
-        return value
+        return self._switch("persistent_workers", getattr(self.exp_cfg, "persistent_workers", False))
 
     # ---- model / optimisation ------------------------------------------------------------------
     def load_model(self) -> nn.Module:
@@ -237,10 +240,12 @@ class ExpConfig:
     @property
     def channels_last(self) -> bool:
         """Exp then model config ``channels_last``: channels-last weights (default False; ``--channels-last``)."""
-        value = self.get("channels_last", False)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self.exp_cfg.__file__}: channels_last = {value!r}; use True or False")
-        return value
+        return self._switch("channels_last", self.get("channels_last", False))
+
+    @property
+    def sync_bn(self) -> bool:
+        """Exp then model config ``sync_bn``: SyncBatchNorm across a multi-GPU run (default False; ``--sync-bn``)."""
+        return self._switch("sync_bn", self.get("sync_bn", False))
 
     @property
     def amp_dtype(self) -> str | None:

@@ -50,6 +50,7 @@ KNOWN_EXP_NAMES = frozenset(
         "use_amp",
         "amp_dtype",
         "channels_last",
+        "sync_bn",
         "ema_decay",
         "ddp_find_unused_parameters",
         "load_optimiser_state",

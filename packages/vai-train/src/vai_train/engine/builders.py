@@ -191,6 +191,33 @@ def build_model(
     return model
 
 
+def sync_batchnorms(model: nn.Module, cfg: ExpConfig, info: DistInfo, flag: bool | None = None) -> None:
+    """Make the model's BatchNorms SyncBatchNorms when ``flag`` (None: the config's ``sync_bn``) asks and
+    the run has several processes on GPUs; before DDP wraps it. PyTorch synchronises on GPUs only, so a
+    multi-process CPU run asking for it is refused; a 1-process run has nothing to synchronise."""
+    if not (cfg.sync_bn if flag is None else flag):
+        return
+    if not info.distributed:
+        logger.info("sync_bn: one process, so nothing to synchronise: the BatchNorms are left as they are")
+        return
+    if info.device.type != "cuda":
+        raise ConfigError(
+            f"sync_bn: PyTorch's SyncBatchNorm synchronises on GPUs only, and this run's {info.world_size}"
+            f" processes are on {info.device.type}; train without it (--no-sync-bn overrides a config's True)"
+        )
+    already = sum(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+    nn.SyncBatchNorm.convert_sync_batchnorm(model)  # in place below the root; the same Parameters and buffers
+    converted = sum(isinstance(m, nn.SyncBatchNorm) for m in model.modules()) - already
+    if converted:
+        logger.info(
+            "sync_bn: %d BatchNorm layers synchronise their statistics across %d processes",
+            converted,
+            info.world_size,
+        )
+    else:
+        logger.warning("sync_bn: the model has no BatchNorm layers to synchronise, so it has no effect")
+
+
 def wrap_ddp(model: nn.Module, cfg: ExpConfig, info: DistInfo, pretrained: bool = False) -> nn.Module:
     """Wrap in DistributedDataParallel when world size > 1; then, when starting fresh (``pretrained``),
     ``load_pretrained_postDDP`` on what was returned (the unwrapped model in a 1-process run), so a

@@ -182,6 +182,7 @@ def _start_up(
 
     fresh = start.checkpoint is None
     model = B.build_model(cfg, info, fresh, getattr(args, "channels_last", None))
+    B.sync_batchnorms(model, cfg, info, getattr(args, "sync_bn", None))
     kit["model"] = B.wrap_ddp(model, cfg, info, pretrained=fresh)
     kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(model))  # the unwrapped module
     accum = cfg.grad_accum_steps

@@ -1,4 +1,6 @@
-"""Tiny conv -> BatchNorm3d -> fc net for tests: its running statistics differ per DDP rank after training."""
+"""Tiny conv -> BatchNorm3d -> fc net for tests: its running statistics differ per DDP rank after training
+(unless synchronised); ``trained_mean`` keeps the running mean after the last training step, before the
+engine gives every rank rank 0's buffers for validation."""
 
 from torch import nn
 
@@ -12,7 +14,10 @@ class BNNet(nn.Module):
         self.num_features = width
 
     def forward_features(self, x):
-        return self.bn(self.conv(x)).relu().mean(dim=(2, 3, 4))
+        out = self.bn(self.conv(x)).relu().mean(dim=(2, 3, 4))
+        if self.training:
+            self.trained_mean = self.bn.running_mean.detach().clone()
+        return out
 
     def forward(self, x):
         return self.fc(self.forward_features(x))
