@@ -20,6 +20,8 @@ ISSUE_NAMES = [
     "s3d",
     "mvit_v2_s",
     "swin3d_t",
+    "swin3d_s",
+    "swin3d_b",
     "resnet18",
     "resnet34",
     "resnet50",

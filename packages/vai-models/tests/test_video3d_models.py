@@ -21,6 +21,8 @@ MODELS_3D = [
     "s3d",
     "mvit_v2_s",
     "swin3d_t",
+    "swin3d_s",
+    "swin3d_b",
 ]
 CFG_KEYS = {"mean", "std", "input_range", "bgr", "crop_size", "num_frames", "architecture", "test_input_size"}
 
@@ -141,7 +143,8 @@ def test_bad_input_names_the_expected_shape(name):
 def test_torchvision_checkpoint_classifier_keys_are_renamed():
     import torchvision
 
-    for name, tv in (("s3d", torchvision.models.video.s3d), ("swin3d_t", torchvision.models.video.swin3d_t)):
+    for name in ("s3d", "swin3d_t", "swin3d_s", "swin3d_b"):
+        tv = getattr(torchvision.models.video, name)
         model = vai_models.create_model(name, 400, 8)
         sd = model.checkpoint_filter_fn(tv(weights=None).state_dict())
         result = model.load_state_dict(sd, strict=True)

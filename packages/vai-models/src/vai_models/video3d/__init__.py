@@ -2,7 +2,7 @@
 
 Importing this package registers ``i3d_resnet50``, ``i3d_nopool_resnet50``, ``i3d_nonlocal_resnet50``,
 ``slowfast_resnet50``, ``x3d_xs``, ``x3d_s``, ``x3d_m``, ``x3d_l``, ``r3d_18``, ``r2plus1d_18``, ``s3d``,
-``mvit_v2_s`` and ``swin3d_t``.
+``mvit_v2_s``, ``swin3d_t``, ``swin3d_s`` and ``swin3d_b``.
 """
 
 from ._report import LoadReport
@@ -17,7 +17,7 @@ from .pyslowfast import (
     load_pyslowfast_checkpoint,
 )
 from .slowfast import SlowFast, slowfast_resnet50
-from .tv_video import TorchvisionVideo, mvit_v2_s, r2plus1d_18, r3d_18, s3d, swin3d_t
+from .tv_video import TorchvisionVideo, mvit_v2_s, r2plus1d_18, r3d_18, s3d, swin3d_b, swin3d_s, swin3d_t
 from .x3d import X3D, x3d_l, x3d_m, x3d_s, x3d_xs
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "r3d_18",
     "s3d",
     "slowfast_resnet50",
+    "swin3d_b",
+    "swin3d_s",
     "swin3d_t",
     "x3d_l",
     "x3d_m",

@@ -1,4 +1,4 @@
-"""Wrappers giving torchvision's video models (r3d_18, r2plus1d_18, s3d, mvit_v2_s, swin3d_t) the vai interface.
+"""Wrappers giving torchvision's video models (r3d_18, r2plus1d_18, s3d, mvit_v2_s, swin3d_t/s/b) the vai interface.
 
 Each wrapper adopts the torchvision model's sub-modules under their torchvision names and replaces
 only the classifier with vai's ``dropout`` + ``fc``, so a torchvision Kinetics checkpoint loads
@@ -157,7 +157,8 @@ class MViTWrapper(TorchvisionVideo):
 
 
 class Swin3DWrapper(TorchvisionVideo):
-    """Video Swin-T: patch embedding (2×4×4), four shifted-window stages, norm, global pool (768-d)."""
+    """Video Swin-T/S/B: patch embedding (2×4×4), four shifted-window stages, norm, global pool (768-d for
+    T and S, 1024-d for B)."""
 
     classifier_name = "head"
     classifier_keys = {"head.weight": "fc.weight", "head.bias": "fc.bias"}
@@ -285,22 +286,35 @@ def mvit_v2_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs:
     )
 
 
-@register_model(options=_SWIN_OPTIONS)
-def swin3d_t(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
-    """torchvision Video Swin-T (patch 2×4×4, window 8×7×7), ImageNet statistics, 224² crop."""
-    return _build(
-        "swin3d_t",
-        Swin3DWrapper,
-        tvv.swin3d_t,
-        num_classes,
-        num_frames,
-        in_channels,
-        kwargs,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
+def _swin_builder(name: str, doc: str) -> Callable[..., TorchvisionVideo]:
+    """Register torchvision's Video Swin ``name`` (ImageNet statistics, 224² crop, 32 frames) as a builder."""
+    factory = getattr(tvv, name)
+
+    def builder(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
+        return _build(
+            name,
+            Swin3DWrapper,
+            factory,
+            num_classes,
+            num_frames,
+            in_channels,
+            kwargs,
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+        )
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    return register_model(builder, options=_SWIN_OPTIONS, default_num_frames=32)
 
 
-# clip lengths of torchvision's Kinetics recipes, used by `vai-models table` for the default input
-for _builder, _frames in ((r3d_18, 16), (r2plus1d_18, 16), (s3d, 16), (mvit_v2_s, 16), (swin3d_t, 32)):
+swin3d_t = _swin_builder(
+    "swin3d_t", "torchvision Video Swin-T (patch 2×4×4, window 8×7×7), ImageNet statistics."
+)
+swin3d_s = _swin_builder("swin3d_s", "torchvision Video Swin-S (Swin-T's widths, 18 blocks in stage 3).")
+swin3d_b = _swin_builder("swin3d_b", "torchvision Video Swin-B (embedding 128, 1024-d features).")
+
+
+# clip lengths of torchvision's Kinetics recipes (the Swin builders set theirs), used by `vai-models table`
+for _builder, _frames in ((r3d_18, 16), (r2plus1d_18, 16), (s3d, 16), (mvit_v2_s, 16)):
     _builder.default_num_frames = _frames  # type: ignore[attr-defined]
