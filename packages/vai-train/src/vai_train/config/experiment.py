@@ -80,10 +80,13 @@ class ExpConfig:
     def has(self, name: str) -> bool:
         return hasattr(self.exp_cfg, name)
 
-    def _switch(self, name: str, value: Any) -> bool:
-        """``value`` of the True/False setting ``name``; anything else is refused in one line."""
+    def _switch(self, name: str, model_too: bool = True) -> bool:
+        """The True/False setting ``name`` of the exp config (then, ``model_too``, the model config),
+        default False; anything else is refused in one line naming the file that holds it."""
+        holder = self.exp_cfg if hasattr(self.exp_cfg, name) or not model_too else self.model_cfg
+        value = getattr(holder, name, False)
         if not isinstance(value, bool):
-            raise ConfigError(f"{self.exp_cfg.__file__}: {name} = {value!r}; use True or False")
+            raise ConfigError(f"{holder.__file__}: {name} = {value!r}; use True or False")
         return value
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -175,7 +178,7 @@ class ExpConfig:
     @property
     def persistent_workers(self) -> bool:
         """``persistent_workers``: keep training's DataLoader workers between epochs (default False)."""
-        return self._switch("persistent_workers", getattr(self.exp_cfg, "persistent_workers", False))
+        return self._switch("persistent_workers", model_too=False)
 
     # ---- model / optimisation ------------------------------------------------------------------
     def load_model(self) -> nn.Module:
@@ -240,12 +243,12 @@ class ExpConfig:
     @property
     def channels_last(self) -> bool:
         """Exp then model config ``channels_last``: channels-last weights (default False; ``--channels-last``)."""
-        return self._switch("channels_last", self.get("channels_last", False))
+        return self._switch("channels_last")
 
     @property
     def sync_bn(self) -> bool:
         """Exp then model config ``sync_bn``: SyncBatchNorm across a multi-GPU run (default False; ``--sync-bn``)."""
-        return self._switch("sync_bn", self.get("sync_bn", False))
+        return self._switch("sync_bn")
 
     @property
     def amp_dtype(self) -> str | None:

@@ -191,30 +191,59 @@ def build_model(
     return model
 
 
-def sync_batchnorms(model: nn.Module, cfg: ExpConfig, info: DistInfo, flag: bool | None = None) -> None:
-    """Make the model's BatchNorms SyncBatchNorms when ``flag`` (None: the config's ``sync_bn``) asks and
-    the run has several processes on GPUs; before DDP wraps it. PyTorch synchronises on GPUs only, so a
-    multi-process CPU run asking for it is refused; a 1-process run has nothing to synchronise."""
+#: the BatchNorms --sync-bn converts: PyTorch's own (a subclass may override train() or forward)
+PLAIN_BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def sync_bn_wanted(cfg: ExpConfig, info: DistInfo, flag: bool | None = None) -> bool:
+    """Whether ``flag`` (None: the config's ``sync_bn``) asks for SyncBatchNorm; refused in one line for a
+    run of several processes that are not on GPUs (PyTorch synchronises on GPUs only). Resolved before
+    any run directory is touched."""
     if not (cfg.sync_bn if flag is None else flag):
-        return
-    if not info.distributed:
-        logger.info("sync_bn: one process, so nothing to synchronise: the BatchNorms are left as they are")
-        return
-    if info.device.type != "cuda":
+        return False
+    if info.distributed and info.device.type != "cuda":
         raise ConfigError(
             f"sync_bn: PyTorch's SyncBatchNorm synchronises on GPUs only, and this run's {info.world_size}"
             f" processes are on {info.device.type}; train without it (--no-sync-bn overrides a config's True)"
         )
-    already = sum(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
-    nn.SyncBatchNorm.convert_sync_batchnorm(model)  # in place below the root; the same Parameters and buffers
-    converted = sum(isinstance(m, nn.SyncBatchNorm) for m in model.modules()) - already
-    if converted:
-        logger.info(
-            "sync_bn: %d BatchNorm layers synchronise their statistics across %d processes",
-            converted,
-            info.world_size,
+    return True
+
+
+def sync_batchnorms(model: nn.Module, info: DistInfo) -> None:
+    """Replace the model's ``BatchNorm1d/2d/3d`` layers by SyncBatchNorms holding the same parameters and
+    buffers, before DDP wraps it (see :func:`sync_bn_wanted`). Subclasses and layers with hooks are kept
+    (converting would drop their behaviour) and named in a WARNING; existing SyncBatchNorms stay as they
+    are (with their process group). In one process there is nothing to synchronise."""
+    if not info.distributed:
+        logger.info("sync_bn: one process, so nothing to synchronise: the BatchNorms are left as they are")
+        return
+    converted, kept = 0, []
+    for parent_name, parent in list(model.named_modules()):
+        for name, child in list(parent.named_children()):
+            path = f"{parent_name}.{name}" if parent_name else name
+            if isinstance(child, nn.modules.batchnorm._BatchNorm) and not isinstance(child, nn.SyncBatchNorm):
+                hooked = child._forward_hooks or child._forward_pre_hooks or child._backward_hooks
+                if type(child) not in PLAIN_BATCHNORMS or hooked:
+                    kept.append(f"{path} ({type(child).__name__}{', hooked' if hooked else ''})")
+                    continue
+                setattr(parent, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+                converted += 1
+    if kept:
+        logger.warning(
+            "sync_bn: %d BatchNorm layers left unsynchronised (a subclass or a layer with hooks would lose"
+            " its behaviour as a SyncBatchNorm): %s",
+            len(kept),
+            ", ".join(kept[:5]) + (", ..." if len(kept) > 5 else ""),
         )
-    else:
+    synced = sum(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+    if synced:
+        logger.info(
+            "sync_bn: %d BatchNorm layers synchronise their statistics across %d processes (%d converted)",
+            synced,
+            info.world_size,
+            converted,
+        )
+    elif not kept:
         logger.warning("sync_bn: the model has no BatchNorm layers to synchronise, so it has no effect")
 
 

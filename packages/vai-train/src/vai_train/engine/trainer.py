@@ -126,6 +126,10 @@ def _train_with(
     kit["criterions"]["train"] = prepare_train_criterion(
         kit["criterions"]["train"], info.device, *kit["criterion_run"]
     )
+    # settings a config can get wrong are refused before any version is created or written to
+    kit["sync_bn"] = B.sync_bn_wanted(cfg, info, getattr(args, "sync_bn", None))
+    flag = getattr(args, "channels_last", None)
+    kit["channels_last"] = cfg.channels_last if flag is None else flag
     start = (
         choose_start(exp_dir_of(args), args.load_epoch, args.version, best_field, higher)
         if info.is_main
@@ -181,8 +185,9 @@ def _start_up(
     logger.info("run directory: %s (rank %d/%d, device %s)", rd.path, info.rank, info.world_size, info.device)
 
     fresh = start.checkpoint is None
-    model = B.build_model(cfg, info, fresh, getattr(args, "channels_last", None))
-    B.sync_batchnorms(model, cfg, info, getattr(args, "sync_bn", None))
+    model = B.build_model(cfg, info, fresh, kit["channels_last"])
+    if kit["sync_bn"]:
+        B.sync_batchnorms(model, info)
     kit["model"] = B.wrap_ddp(model, cfg, info, pretrained=fresh)
     kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(model))  # the unwrapped module
     accum = cfg.grad_accum_steps
