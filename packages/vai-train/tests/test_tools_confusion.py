@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -61,6 +62,22 @@ def test_newest_predictions_every_order_and_figures(base_args: list[str], traine
     assert res.metrics["top1"] == pytest.approx(read_summary(trained / "logs" / "summary.csv")[1]["val_acc"])
     assert list((trained / "tensorboard" / "figures").glob("events.out.tfevents.*"))
     assert "top-1" in res.summary_line() and str(out) in res.summary_line()
+
+
+def test_without_matplotlib_the_csvs_are_written(
+    base_args: list[str], trained: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    res = run_confusion(base_args)
+    out = Path(res.metrics["out_dir"])
+    for folder in out.iterdir():
+        assert [p.name for p in folder.iterdir()] == ["per_class_accuracy.csv"]
+    assert len(_csv(out / "sort_class_id" / "per_class_accuracy.csv")) == 4
+    assert "matplotlib is not installed, so only the per-class accuracy CSVs are written" in caplog.text
+    assert "per-class accuracy CSVs in" in res.summary_line()
+    assert not list((trained / "tensorboard" / "figures").glob("events.out.tfevents.*"))
 
 
 def test_load_epoch_picks_last_best_and_n(base_args: list[str], trained: Path) -> None:

@@ -22,6 +22,15 @@ logger = logging.getLogger(__name__)
 FORMATS = ("png", "pdf")
 
 
+def have_matplotlib() -> bool:
+    """Whether matplotlib (the ``plots`` extra) can be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _figure(**kwargs: Any) -> Any:
     """A new ``matplotlib.figure.Figure`` bound to the Agg canvas; clear error if matplotlib is missing."""
     try:
@@ -140,8 +149,10 @@ def plot_confusion_matrix(
     train_counts: Sequence[int] | None = None,
     shrink_top: int = 20,
     shrink_min_samples: int = 20,
+    figures: bool = True,
 ) -> list[Path]:
-    """Write ``<out_dir>/sort_<key>/confusion.{png,pdf}`` and ``per_class_accuracy.csv`` (upstream layout).
+    """Write ``<out_dir>/sort_<key>/confusion.{png,pdf}`` and ``per_class_accuracy.csv`` (upstream layout);
+    with ``figures=False`` (no matplotlib) the CSV only.
 
     When more than ``shrink_top`` classes exist, ``confusion_shrinked.{png,pdf}`` also shows only the first
     ``shrink_top`` classes (in ``sort_by`` order) that have at least ``shrink_min_samples`` val samples.
@@ -151,9 +162,11 @@ def plot_confusion_matrix(
     cm = torch.as_tensor(cm)
     folder = Path(out_dir) / f"sort_{sort_by}"
     order = class_order(cm, sort_by, train_counts)
-    fig = confusion_matrix_figure(cm, class_names, order, title=f"confusion (sorted by {sort_by})")
-    paths = save_figure(fig, folder / "confusion")
-    if cm.shape[0] > shrink_top:
+    paths: list[Path] = []
+    if figures:
+        fig = confusion_matrix_figure(cm, class_names, order, title=f"confusion (sorted by {sort_by})")
+        paths += save_figure(fig, folder / "confusion")
+    if figures and cm.shape[0] > shrink_top:
         counts = cm.sum(1)
         kept = [c for c in order if int(counts[c]) >= shrink_min_samples][:shrink_top]
         if kept:

@@ -180,7 +180,7 @@ def _confusion(args: argparse.Namespace, early: RecordBuffer) -> RunResult:
     from vai_train.engine import builders as B
     from vai_train.engine.evaluate import _split_and_mode
     from vai_train.engine.trainer import exp_dir_of, load_cfg
-    from vai_train.reporting.plots import confusion_matrix_figure, plot_confusion_matrix
+    from vai_train.reporting.plots import confusion_matrix_figure, have_matplotlib, plot_confusion_matrix
 
     split = _split_and_mode(args)  # -m left out: the split's own mode, as training's -p files name it
     mode = args.mode
@@ -206,9 +206,15 @@ def _confusion(args: argparse.Namespace, early: RecordBuffer) -> RunResult:
     counts = None if args.no_train_counts else train_class_counts(cfg.get_torch_dataset, num_classes)
     out_dir = (rd.plots if rd is not None else path.parent) / "per_class_accuracy" / path.stem
     written: list[Path] = []
+    figures = have_matplotlib()
+    if not figures:
+        logger.warning(
+            "matplotlib is not installed, so only the per-class accuracy CSVs are written (no figures, nothing"
+            " for TensorBoard): pip install matplotlib, or install vai-train with its [plots] extra"
+        )
     for key in sort_keys(args.sort, counts is not None, args.no_train_counts):
-        written += plot_confusion_matrix(cm, out_dir, names, key, counts)
-    if rd is not None and epoch is not None and not args.no_tensorboard:
+        written += plot_confusion_matrix(cm, out_dir, names, key, counts, figures=figures)
+    if figures and rd is not None and epoch is not None and not args.no_tensorboard:
         from vai_train.reporting.tensorboard import TensorBoardLogger
 
         with TensorBoardLogger(rd.tensorboard) as tb:
@@ -229,7 +235,8 @@ def _confusion(args: argparse.Namespace, early: RecordBuffer) -> RunResult:
         worst,
     )
     summary = (
-        f"confusion {path.name}: top-1 {top1:.4f}, mean class accuracy {mean_class:.4f} — plots in {out_dir}"
+        f"confusion {path.name}: top-1 {top1:.4f}, mean class accuracy {mean_class:.4f} —"
+        f" {'plots' if figures else 'per-class accuracy CSVs'} in {out_dir}"
     )
     return RunResult(
         rd.path if rd is not None else None,
