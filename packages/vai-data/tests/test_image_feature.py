@@ -106,6 +106,10 @@ def test_feature_dataset_from_npz_as_written_by_vai_train(tmp_path):
     assert FeatureDataset.from_file(path, num_classes=5).num_classes == 5
     with pytest.raises(ValueError, match="num_classes=0 must be a positive int"):
         FeatureDataset.from_file(path, num_classes=0)
+    empty = tmp_path / "features_epoch_0002_val_oneclip.npz"
+    empty.write_bytes(b"")  # an interrupted copy
+    with pytest.raises(ValueError, match=rf"^{empty}: not a readable .npz features file"):
+        FeatureDataset.from_file(empty)
 
 
 def test_feature_pickle_with_foreign_class_is_refused(tmp_path):

@@ -117,6 +117,11 @@ def test_epoch_start_script_sets_video_id_to_label_in_place(tmp_path):
 def test_epoch_start_script_bad_settings():
     with pytest.raises(ValueError, match="unknown loss_type 'nope'"):
         PseudoLabelRefresher(lambda s: None, loss_type="nope")
+    # losses that do not train on kNN pseudo-labels: refused before any feature pass
+    for other in ("assume_negative", "ideal_mask_binary_ce", "ideal_pseudo_single_binary_ce"):
+        with pytest.raises(ValueError, match=rf"loss_type '{other}' does not train on kNN pseudo-labels"):
+            PseudoLabelRefresher(lambda s: None, loss_type=other)
+    assert PseudoLabelRefresher(lambda s: None, loss_type="pseudo_single_binary_ce").loss_type
     with pytest.raises(ValueError, match="period must be a positive number of epochs"):
         PseudoLabelRefresher(lambda s: None, period=0)
     for bad in (True, 2.0, "3"):

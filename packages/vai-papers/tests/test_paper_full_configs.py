@@ -279,3 +279,29 @@ def test_feature_runs_without_features_name_the_command_that_writes_them(fake, m
     cfg = _load("verbambig", "confusing_hmdb_102", "feature_mlp", "ce")
     with pytest.raises(FileNotFoundError, match=r"no features_epoch_NNNN_traindata_testmode_oneclip\.npz"):
         cfg.get_torch_dataset("train")
+
+
+def test_feature_runs_name_a_bad_epoch_a_broken_file_and_the_flow_source(fake, monkeypatch, tmp_path):
+    folder = tmp_path / "features"
+    folder.mkdir()
+    monkeypatch.setenv("VAI_FEATURES_DIR", str(folder))
+    broken = folder / "features_epoch_0003_traindata_testmode_oneclip.npz"
+    broken.write_bytes(b"")  # an interrupted copy
+    monkeypatch.setenv("VAI_FEATURES_EPOCH", "best")
+    cfg = _load("verbambig", "confusing_hmdb_102", "feature_mlp", "ce")
+    with pytest.raises(ValueError, match=r"^VAI_FEATURES_EPOCH='best': give the epoch number"):
+        cfg.get_torch_dataset("train")
+    monkeypatch.setenv("VAI_FEATURES_EPOCH", "3")
+    cfg = _load("verbambig", "confusing_hmdb_102", "feature_mlp", "ce")
+    with pytest.raises(ValueError, match=rf"^{broken}: not a readable features file"):
+        cfg.get_torch_dataset("train")
+    np.savez(broken, video_ids=np.arange(3), labels=np.zeros(3, dtype=np.int64))  # no features array
+    with pytest.raises(ValueError, match=r"missing arrays \['features'\]"):
+        cfg.get_torch_dataset("train")
+    np.savez(broken, video_ids=np.arange(3), labels=np.zeros(3, dtype=np.int64), features=np.ones((3, 4)))
+    monkeypatch.setenv("VAI_FLOW_FEATURES_DIR", str(tmp_path / "no_flow"))
+    cfg = _load("verbambig", "confusing_hmdb_102", "feature_mlp", "ce")
+    with pytest.raises(FileNotFoundError) as info:
+        cfg.get_torch_dataset("train")
+    assert "your own optical-flow model's `ce` run (vai ships no flow config)" in str(info.value)
+    assert "-M tsm_resnet50" not in str(info.value)  # not the RGB command

@@ -53,3 +53,7 @@ def test_load_refuses_pickles_and_foreign_files(tmp_path):
         load_predictions(other)
     with pytest.raises(FileNotFoundError, match="predictions file not found"):
         load_predictions(tmp_path / "none.npz")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(other.read_bytes()[:40])
+    with pytest.raises(ValueError, match=rf"^{truncated}: not a readable predictions file"):
+        load_predictions(truncated)

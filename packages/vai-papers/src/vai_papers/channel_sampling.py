@@ -56,7 +56,7 @@ class FrameSampling(NamedTuple):
 
 
 def canonical_mode(mode: str) -> str:
-    """Upstream's spelling of ``mode`` (case-insensitive; "TC+2"/"GrayST" accepted) or one ValueError."""
+    """Upstream's spelling of ``mode`` (case-insensitive; "TC+2"/"GrayST"/"GrayOnly" accepted) or one ValueError."""
     if not isinstance(mode, str):
         raise TypeError(f"channel-sampling mode must be a string, got {type(mode).__name__}")
     try:

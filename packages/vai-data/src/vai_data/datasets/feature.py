@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -220,9 +221,11 @@ class FeatureDataset(Dataset):
         _require_file(
             path, f"a .npz with video_ids, labels and {feature_key} (as `vai-train feature` writes)"
         )
-        with path_manager.open(path, "rb") as f:
-            with np.load(f, allow_pickle=False) as data:
+        try:
+            with path_manager.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 d = {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{path}: not a readable .npz features file: {e}") from None
         return cls._from_mapping(d, feature_key, path, num_classes)
 
     @classmethod

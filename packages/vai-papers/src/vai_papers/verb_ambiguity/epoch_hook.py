@@ -33,7 +33,7 @@ from vai_data.pathio import write_local_atomic
 
 from .lineage import lineage, record_source
 from .loaders import clone_loader
-from .losses import base_loss_type
+from .losses import PSEUDO_LABEL_LOSSES, base_loss_type
 from .neighbour_cache import default_cache_dir
 from .pseudo_labels import (
     _check_threshold,
@@ -86,7 +86,12 @@ class PseudoLabelRefresher:
         save_features: bool = False,
         neighbour_options: Mapping[str, Any] | None = None,
     ) -> None:
-        base_loss_type(loss_type)  # unknown names: one line now, not at the first refresh
+        # one line now, not after the first refresh's feature pass: only kNN pseudo-label losses train on them
+        if base_loss_type(loss_type) not in PSEUDO_LABEL_LOSSES or loss_type.startswith("ideal_"):
+            raise ValueError(
+                f"loss_type {loss_type!r} does not train on kNN pseudo-labels, so it needs no refresh hook;"
+                f" the hook serves {', '.join(PSEUDO_LABEL_LOSSES)} (ideal_* losses read their labels from the data)"
+            )
         if isinstance(period, bool) or not isinstance(period, numbers.Integral) or period < 1:
             raise ValueError(f"period must be a positive number of epochs, got {period!r}")
         self.get_torch_dataset = get_torch_dataset

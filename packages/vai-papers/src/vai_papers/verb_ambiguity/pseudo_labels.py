@@ -119,7 +119,8 @@ def _check_k(k: int | None, n: int) -> int:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k >= n:
         raise ValueError(
-            f"k={k} neighbours (each sample excluding itself) need at least {k + 1} samples, got {n}"
+            f"k={k} neighbours (each sample excluding itself) need at least {k + 1} samples, got {n}; use a"
+            f" smaller k (${NUM_NEIGHBOURS_ENV} sets it where none is given) or more samples"
         )
     return int(k)
 

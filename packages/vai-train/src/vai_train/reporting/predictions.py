@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,11 @@ def load_predictions(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"predictions file not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        out = {k: data[k] for k in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            out = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable predictions file: {e}") from None
     missing = [k for k in REQUIRED_KEYS if k not in out]
     if missing:
         raise ValueError(f"{path}: not a predictions file, missing arrays {missing}")

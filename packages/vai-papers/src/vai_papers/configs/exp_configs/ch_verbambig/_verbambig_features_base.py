@@ -11,8 +11,8 @@
 # for the splits traindata_testmode (the training videos in test mode: 1 clip, 1 centre crop) and val;
 # point $VAI_FEATURES_DIR at that predictions folder. When it holds several epochs, $VAI_FEATURES_EPOCH
 # picks one. Upstream concatenated RGB and optical-flow features (4096-d): set $VAI_FLOW_FEATURES_DIR to the
-# predictions folder of a flow model's `ce` run to append its features (matched by video id); without it
-# the runs use the RGB features alone. Split `train` reads traindata_testmode's features, `val` reads
+# predictions folder of a flow model's `ce` run to append its features (matched by video id; vai ships no
+# flow model or dataset config, so that run is your own); without it the runs use the RGB features alone. Split `train` reads traindata_testmode's features, `val` reads
 # val's, any other split (`vai-train eval -s holdoutval`) its own file.
 # Training labels: the single labels; for mask_binary_ce / pseudo_single_binary_ce the kNN pseudo-labels of
 # the training features, computed once when the run starts (K = $VAI_NUM_NEIGHBOURS, 15; threshold
@@ -22,6 +22,7 @@
 # the best metric improved for 20 epochs. Loss per split as the end-to-end runs (criterion_for_split).
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +66,16 @@ def _feature_command(split):
 def _feature_file(env, split):
     """The features_epoch_NNNN_<split>_oneclip.npz in $<env>; one error line naming what writes it."""
     folder = os.environ.get(env, "").strip()
-    what = "RGB" if env == "VAI_FEATURES_DIR" else "flow"
-    hint = (
-        f"write them with `{_feature_command(split)}` (the {what} `ce` run) and set {env} to that run's "
-        "predictions folder"
-    )
+    if env == "VAI_FEATURES_DIR":
+        hint = (
+            f"write them with `{_feature_command(split)}` (the RGB `ce` run) and set {env} to that run's "
+            "predictions folder"
+        )
+    else:  # vai ships no flow model config: the user's own flow `ce` run writes these
+        hint = (
+            f"write them with `vai-train feature ... -s {split}` of your own optical-flow model's `ce` run (vai"
+            f" ships no flow config) and set {env} to that run's predictions folder, or unset {env}"
+        )
     if not folder:
         raise FileNotFoundError(
             f"{env} is not set: the feature runs read the {split} features from it; {hint}"
@@ -82,6 +88,8 @@ def _feature_file(env, split):
             if match:
                 found[int(match.group(1))] = path
     epoch = os.environ.get("VAI_FEATURES_EPOCH", "").strip()
+    if epoch and not epoch.isdigit():
+        raise ValueError(f"VAI_FEATURES_EPOCH={epoch!r}: give the epoch number of the features file, e.g. 3")
     if epoch:
         found = {e: p for e, p in found.items() if e == int(epoch)}
     if not found:
@@ -98,8 +106,15 @@ def _feature_file(env, split):
 
 def _read(env, split):
     """(video_ids, labels, features) of one features file, in video-id order."""
-    with np.load(_feature_file(env, split), allow_pickle=False) as d:
-        ids, labels, feats = d["video_ids"], d["labels"], d["features"].astype(np.float32)
+    path = _feature_file(env, split)
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            missing = [k for k in ("video_ids", "labels", "features") if k not in d.files]
+            if missing:
+                raise ValueError(f"missing arrays {missing} (`vai-train feature` writes them)")
+            ids, labels, feats = d["video_ids"], d["labels"], d["features"].astype(np.float32)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable features file: {e}") from None
     order = np.argsort(ids, kind="stable")
     return ids[order], labels[order], feats[order]
 
