@@ -110,6 +110,10 @@ def test_feature_dataset_from_npz_as_written_by_vai_train(tmp_path):
     empty.write_bytes(b"")  # an interrupted copy
     with pytest.raises(ValueError, match=rf"^{empty}: not a readable .npz features file"):
         FeatureDataset.from_file(empty)
+    with open(empty, "wb") as f:
+        np.save(f, feats)  # an .npy under an .npz name
+    with pytest.raises(ValueError, match=rf"^{empty}: not a readable .npz features file: one .npy array"):
+        FeatureDataset.from_file(empty)
 
 
 def test_feature_pickle_with_foreign_class_is_refused(tmp_path):

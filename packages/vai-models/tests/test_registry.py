@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 import vai_models
@@ -187,9 +189,27 @@ def test_numpy_ints_are_accepted_as_ints():
         m.reset_classifier(2.0)
 
 
+def test_the_docs_count_the_registered_models():
+    import re
+
+    root = Path(__file__).resolve().parents[3] / "docs"
+    if not (root / "models.md").is_file():
+        pytest.skip("docs/ is not shipped with the installed package")
+    models, models_3d = (root / "models.md").read_text(), (root / "models-3d.md").read_text()
+    n_3d = sum(
+        vai_models.get_model_builder(n).__module__.startswith("vai_models.video3d") for n in list_models()
+    )
+    assert re.search(r"Every registered model \((\d+)\)", models).group(1) == str(len(list_models()))
+    assert re.search(r"`vai_models.video3d` registers (\d+) ", models).group(1) == str(n_3d)
+    words = ("Thirteen", "Fourteen", "Fifteen", "Sixteen", "Seventeen", "Eighteen", "Nineteen", "Twenty")
+    assert f"{words[n_3d - 13]} 3D/transformer video models are registered" in models_3d
+
+
 def test_every_builder_declares_its_default_num_frames():
     """docs/models.md: T of a model's recipe is get_model_builder(name).default_num_frames, for every name."""
     frames = {name: vai_models.get_model_builder(name).default_num_frames for name in list_models()}
+    assert frames["swin3d_t"] == frames["swin3d_s"] == frames["swin3d_b"] == 32
+    assert create_model("swin3d_b", 4, 2).num_features == 1024  # Swin-B's width, not T/S's 768
     assert all(isinstance(t, int) and t >= 1 for t in frames.values()), frames
     assert frames["i3d_resnet50"] == frames["i3d_nonlocal_resnet50"] == frames["i3d_nopool_resnet50"] == 8
     assert (frames["x3d_xs"], frames["slowfast_resnet50"], frames["tsm_resnet50"], frames["resnet50"]) == (

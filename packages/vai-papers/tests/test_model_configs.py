@@ -29,6 +29,14 @@ def _config_path(name: str) -> Path:
     )
 
 
+def test_every_video_model_has_a_synthetic_motion_demo():
+    """docs/papers.md: `-D synthetic_motion -M <model> -E demo` for every video model (not the image
+    ResNets or the feature MLP, which take no clips)."""
+    demos = vai_papers.config_root() / "exp_configs" / "synthetic_motion"
+    video = [n for n in vai_models.list_models() if not n.startswith("resnet") and n != "feature_mlp"]
+    assert [n for n in video if not (demos / f"{n}-demo.py").is_file()] == []
+
+
 @pytest.mark.parametrize("name", vai_models.list_models())
 def test_model_config_matches_model_default_cfg(name):
     path = _config_path(name)

@@ -57,3 +57,8 @@ def test_load_refuses_pickles_and_foreign_files(tmp_path):
     truncated.write_bytes(other.read_bytes()[:40])
     with pytest.raises(ValueError, match=rf"^{truncated}: not a readable predictions file"):
         load_predictions(truncated)
+    single = tmp_path / "single.npz"
+    with open(single, "wb") as f:
+        np.save(f, np.zeros(3))  # an .npy under an .npz name
+    with pytest.raises(ValueError, match=rf"^{single}: not a readable predictions file: one .npy array"):
+        load_predictions(single)

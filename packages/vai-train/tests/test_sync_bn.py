@@ -94,14 +94,21 @@ def test_subclasses_hooked_layers_and_existing_syncbatchnorms_are_kept(caplog) -
     caplog.set_level(logging.INFO, logger="vai_train")
     group = object()  # stands for a process group: only kept, never used here
     model = nn.Sequential(
-        nn.BatchNorm2d(2), _FrozenBN(2), nn.BatchNorm2d(2), nn.SyncBatchNorm(2, process_group=group)
+        nn.BatchNorm2d(2),
+        _FrozenBN(2),
+        nn.BatchNorm2d(2),
+        nn.SyncBatchNorm(2, process_group=group),
+        nn.BatchNorm2d(2),
     )
     model[2].register_forward_hook(lambda *_: None)
+    model[4].register_full_backward_pre_hook(lambda *_: None)
     sync_batchnorms(model, _two_gpus())
-    assert type(model[1]) is _FrozenBN and type(model[2]) is nn.BatchNorm2d
+    assert (
+        type(model[1]) is _FrozenBN and type(model[2]) is nn.BatchNorm2d and type(model[4]) is nn.BatchNorm2d
+    )
     assert _synced(model) == ["0", "3"] and model[3].process_group is group
-    assert "2 BatchNorm layers left unsynchronised" in caplog.text
-    assert "1 (_FrozenBN), 2 (BatchNorm2d, hooked)" in caplog.text
+    assert "3 BatchNorm layers left unsynchronised" in caplog.text
+    assert "1 (_FrozenBN), 2 (BatchNorm2d, hooked), 4 (BatchNorm2d, hooked)" in caplog.text
     assert "2 BatchNorm layers synchronise their statistics across 2 processes (1 converted)" in caplog.text
 
 

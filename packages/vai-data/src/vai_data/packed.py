@@ -231,7 +231,7 @@ def _lmdb_module():
         import lmdb
     except ImportError:
         raise ImportError(
-            "the LMDB frame store needs the lmdb package: pip install 'vai-data[lmdb]'"
+            "the LMDB frame store needs the lmdb package: pip install lmdb (vai-data's [lmdb] extra)"
         ) from None
     return lmdb
 

@@ -222,8 +222,12 @@ class FeatureDataset(Dataset):
             path, f"a .npz with video_ids, labels and {feature_key} (as `vai-train feature` writes)"
         )
         try:
-            with path_manager.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-                d = {k: data[k] for k in data.files}
+            with path_manager.open(path, "rb") as f:
+                data = np.load(f, allow_pickle=False)
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise ValueError("one .npy array, not an .npz of named arrays")
+                with data:
+                    d = {k: data[k] for k in data.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"{path}: not a readable .npz features file: {e}") from None
         return cls._from_mapping(d, feature_key, path, num_classes)

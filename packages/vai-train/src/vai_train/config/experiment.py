@@ -86,7 +86,8 @@ class ExpConfig:
         holder = self.exp_cfg if hasattr(self.exp_cfg, name) or not model_too else self.model_cfg
         value = getattr(holder, name, False)
         if not isinstance(value, bool):
-            raise ConfigError(f"{holder.__file__}: {name} = {value!r}; use True or False")
+            where = getattr(holder, "__file__", getattr(holder, "__name__", "config"))
+            raise ConfigError(f"{where}: {name} = {value!r}; use True or False")
         return value
 
     def get(self, name: str, default: Any = None) -> Any:

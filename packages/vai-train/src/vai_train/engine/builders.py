@@ -222,7 +222,12 @@ def sync_batchnorms(model: nn.Module, info: DistInfo) -> None:
         for name, child in list(parent.named_children()):
             path = f"{parent_name}.{name}" if parent_name else name
             if isinstance(child, nn.modules.batchnorm._BatchNorm) and not isinstance(child, nn.SyncBatchNorm):
-                hooked = child._forward_hooks or child._forward_pre_hooks or child._backward_hooks
+                hooked = (
+                    child._forward_hooks
+                    or child._forward_pre_hooks
+                    or child._backward_hooks
+                    or child._backward_pre_hooks
+                )
                 if type(child) not in PLAIN_BATCHNORMS or hooked:
                     kept.append(f"{path} ({type(child).__name__}{', hooked' if hooked else ''})")
                     continue

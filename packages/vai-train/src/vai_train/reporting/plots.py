@@ -38,7 +38,7 @@ def _figure(**kwargs: Any) -> Any:
         from matplotlib.figure import Figure
     except ImportError as e:
         raise ImportError(
-            "plotting needs matplotlib: pip install 'vai-train[plots]' (or pip install matplotlib)"
+            "plotting needs matplotlib: pip install matplotlib (vai-train's [plots] extra)"
         ) from e
     fig = Figure(**kwargs)
     FigureCanvasAgg(fig)

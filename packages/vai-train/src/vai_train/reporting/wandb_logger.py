@@ -14,7 +14,7 @@ def _import_wandb() -> Any:
         import wandb
     except ImportError as e:
         raise ImportError(
-            "W&B logging needs wandb: pip install 'vai-train[wandb]' (or pip install wandb)"
+            "W&B logging needs wandb: pip install wandb (vai-train's [wandb] extra)"
         ) from e
     return wandb
 

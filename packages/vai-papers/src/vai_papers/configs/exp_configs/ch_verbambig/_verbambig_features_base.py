@@ -108,7 +108,10 @@ def _read(env, split):
     """(video_ids, labels, features) of one features file, in video-id order."""
     path = _feature_file(env, split)
     try:
-        with np.load(path, allow_pickle=False) as d:
+        d = np.load(path, allow_pickle=False)
+        if not isinstance(d, np.lib.npyio.NpzFile):
+            raise ValueError("one .npy array, not an .npz of named arrays")
+        with d:
             missing = [k for k in ("video_ids", "labels", "features") if k not in d.files]
             if missing:
                 raise ValueError(f"missing arrays {missing} (`vai-train feature` writes them)")
