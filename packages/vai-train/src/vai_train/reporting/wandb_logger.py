@@ -13,9 +13,7 @@ def _import_wandb() -> Any:
     try:
         import wandb
     except ImportError as e:
-        raise ImportError(
-            "W&B logging needs wandb: pip install wandb (vai-train's [wandb] extra)"
-        ) from e
+        raise ImportError("W&B logging needs wandb: pip install wandb (vai-train's [wandb] extra)") from e
     return wandb
 
 
