@@ -100,5 +100,5 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match=r"vai-train\[plots\]"):
+    with pytest.raises(ImportError, match=r"pip install matplotlib \(vai-train's \[plots\] extra\)"):
         plots_module._figure()

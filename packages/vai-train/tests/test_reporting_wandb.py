@@ -74,7 +74,7 @@ def test_resume_id_is_passed_to_wandb(tmp_path: Path, fake_wandb) -> None:
 
 def test_missing_wandb_names_the_extra(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ImportError
-    with pytest.raises(ImportError, match=r"vai-train\[wandb\]"):
+    with pytest.raises(ImportError, match=r"pip install wandb \(vai-train's \[wandb\] extra\)"):
         WandbLogger("proj", tmp_path, "name")
 
 
