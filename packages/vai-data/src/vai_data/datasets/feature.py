@@ -19,6 +19,22 @@ from .split_dataset import SplitDataset
 _NUMPY_CORE = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
 
 
+def load_npz(path: str | os.PathLike, what: str = ".npz file") -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path`` (read through the PathManager, no pickles); an empty,
+    truncated or foreign file (a bare ``.npy`` too) is one ValueError naming the path and ``what`` it
+    should have been."""
+    path = os.fspath(path)
+    try:
+        with path_manager.open(path, "rb") as f:
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("one .npy array, not an .npz of named arrays")
+            with data:
+                return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable {what}: {e}") from None
+
+
 class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Unpickler that rebuilds numpy arrays and builtin containers only; any other global is refused.
 
@@ -221,15 +237,7 @@ class FeatureDataset(Dataset):
         _require_file(
             path, f"a .npz with video_ids, labels and {feature_key} (as `vai-train feature` writes)"
         )
-        try:
-            with path_manager.open(path, "rb") as f:
-                data = np.load(f, allow_pickle=False)
-                if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise ValueError("one .npy array, not an .npz of named arrays")
-                with data:
-                    d = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            raise ValueError(f"{path}: not a readable .npz features file: {e}") from None
+        d = load_npz(path, ".npz features file")
         return cls._from_mapping(d, feature_key, path, num_classes)
 
     @classmethod

@@ -22,12 +22,12 @@
 # the best metric improved for 20 epochs. Loss per split as the end-to-end runs (criterion_for_split).
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from vai_data import FeatureDataset
+from vai_data.datasets.feature import load_npz
 from vai_papers.verb_ambiguity import (
     PSEUDO_LABEL_LOSSES,
     base_loss_type,
@@ -107,17 +107,13 @@ def _feature_file(env, split):
 def _read(env, split):
     """(video_ids, labels, features) of one features file, in video-id order."""
     path = _feature_file(env, split)
-    try:
-        d = np.load(path, allow_pickle=False)
-        if not isinstance(d, np.lib.npyio.NpzFile):
-            raise ValueError("one .npy array, not an .npz of named arrays")
-        with d:
-            missing = [k for k in ("video_ids", "labels", "features") if k not in d.files]
-            if missing:
-                raise ValueError(f"missing arrays {missing} (`vai-train feature` writes them)")
-            ids, labels, feats = d["video_ids"], d["labels"], d["features"].astype(np.float32)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path}: not a readable features file: {e}") from None
+    d = load_npz(path, "features file")
+    missing = [k for k in ("video_ids", "labels", "features") if k not in d]
+    if missing:
+        raise ValueError(
+            f"{path}: not a readable features file: missing arrays {missing} (`vai-train feature` writes them)"
+        )
+    ids, labels, feats = d["video_ids"], d["labels"], d["features"].astype(np.float32)
     order = np.argsort(ids, kind="stable")
     return ids[order], labels[order], feats[order]
 
