@@ -70,9 +70,10 @@ def update_row(path: Path, epoch: int, values: Row) -> list[Row]:
     return read_summary(path)
 
 
-def clip_rows(path: Path, max_epoch: int) -> list[Row]:
-    """Drop rows after ``max_epoch`` (resume / ``-l N``) and rewrite the file."""
-    rows = [r for r in read_summary(path) if r["epoch"] <= max_epoch]
+def clip_rows(path: Path, max_epoch: int, rows: list[Row] | None = None) -> list[Row]:
+    """Drop rows after ``max_epoch`` (resume / ``-l N``) and rewrite the file; ``rows``: the file's rows
+    when the caller has read them already."""
+    rows = [r for r in (read_summary(path) if rows is None else rows) if r["epoch"] <= max_epoch]
     if Path(path).exists():
         write_summary(path, rows)
     return rows

@@ -87,7 +87,8 @@ class PseudoLabelRefresher:
         neighbour_options: Mapping[str, Any] | None = None,
     ) -> None:
         # one line now, not after the first refresh's feature pass: only kNN pseudo-label losses train on them
-        if base_loss_type(loss_type) not in PSEUDO_LABEL_LOSSES or loss_type.startswith("ideal_"):
+        base_loss_type(loss_type)  # an unknown name: the list of valid ones
+        if loss_type not in PSEUDO_LABEL_LOSSES:
             raise ValueError(
                 f"loss_type {loss_type!r} does not train on kNN pseudo-labels, so it needs no refresh hook;"
                 f" the hook serves {', '.join(PSEUDO_LABEL_LOSSES)} (ideal_* losses read their labels from the data)"

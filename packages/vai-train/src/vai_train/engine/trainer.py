@@ -280,7 +280,7 @@ def _rows_to_resume(
         and condition(ExperimentView(rows, rd), metric_info)
     ):
         return rows
-    return clip_rows(rd.summary_csv, epoch)
+    return clip_rows(rd.summary_csv, epoch, rows)
 
 
 def _epochs(
