@@ -156,10 +156,6 @@ def test_writer_writes_utf8_whatever_the_locale(tmp_path, monkeypatch):
 
 
 def test_packed_rows_are_written_as_gulp_and_the_frames_refusal_says_so(tmp_path):
-    from vai_data.packed import PACKED_SUFFIX
-    from vai_data.split_file import _PACKED_SUFFIX
-
-    assert _PACKED_SUFFIX == PACKED_SUFFIX
     p = tmp_path / "packed.csv"
     with pytest.raises(
         SplitFormatError,

@@ -54,7 +54,6 @@ def test_cli_flops_and_errors(capsys):
 def test_cli_table_rows(capsys, monkeypatch):
     import vai_models.cli as cli
 
-    monkeypatch.setattr(cli, "DEFAULT_TABLE_FRAMES", 2)
     monkeypatch.setattr(cli, "model_row", lambda name, n: {**_real_row(name, n), "name": name})
     assert main(["table", "tsm_resnet18"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

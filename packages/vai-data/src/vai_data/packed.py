@@ -22,9 +22,9 @@ import numpy as np
 from .errors import VideoDecodeError
 from .frame_sources import JpegFrameSource
 from .pathio import is_native, join, path_manager, write_local_atomic
+from .split_file import PACKED_SUFFIX  # noqa: F401 (defined with the split formats; public here too)
 
 MAGIC = b"VAIPK001"
-PACKED_SUFFIX = ".vpk"
 _HEADER = struct.Struct("<8sII")
 _SPAN = struct.Struct("<QQ")  # offsets[i], offsets[i + 1]
 

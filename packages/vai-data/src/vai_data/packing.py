@@ -32,8 +32,8 @@ from .datasets.flow import check_flow_mode
 from .decode import _video_stream
 from .decode_pyav import SEEK_MIN_FRAMES, _SeekFailed, _walk_frames, pts_count_frames
 from .errors import VideoDecodeError
-from .frame_sources import format_frame_path, resize_short_side_thwc
-from .jpeg import JpegDecodeError, check_jpeg_quality, decode_jpeg, encode_jpeg
+from .frame_sources import _unreadable_cause, format_frame_path, resize_short_side_thwc
+from .jpeg import check_jpeg_quality, decode_jpeg, encode_jpeg
 from .pack_stores import LMDB_DIRNAME, _FileStore, _LmdbStore, _missing_folders, _remove_created
 from .packed import _lmdb_module
 from .pathio import check_folder_target, exists, is_native, join, local_path, read_bytes
@@ -121,10 +121,8 @@ def frames_to_jpegs(
         if short_side is not None:
             try:
                 img = torch.from_numpy(decode_jpeg(data, short_side))[None]
-            except JpegDecodeError as e:  # (one line already: not a JPEG, or truncated data)
-                raise VideoDecodeError(fp, str(e)) from None
             except Exception as e:  # Pillow and simplejpeg raise several types for bad data
-                raise VideoDecodeError(fp, f"not a readable JPEG ({type(e).__name__}: {e})") from None
+                raise VideoDecodeError(fp, _unreadable_cause(data, e)) from None
             data = encode_jpeg(np.asarray(resize_short_side_thwc(img, short_side)[0]), quality)
         out.append(data)
     return out

@@ -22,7 +22,7 @@ FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-_PACKED_SUFFIX = ".vpk"  # = vai_data.packed.PACKED_SUFFIX (not imported: packed -> frame_sources -> here)
+PACKED_SUFFIX = ".vpk"  # a packed store file (vai_data.packed reads and re-exports it)
 
 
 class SplitFormatError(ValueError):
@@ -265,9 +265,10 @@ def _format_row(row: SplitRow, fmt: str, num_classes: int, where: str) -> str:
     bad = next((c for c in cols[1:] if any(ch.isspace() for ch in c)), None)
     if bad is not None:
         raise SplitFormatError(f"{where}: value {bad!r} contains whitespace; expected {_expected(fmt)}")
-    if fmt == "frames" and path.endswith(_PACKED_SUFFIX) and frame_pattern_problem(path) is not None:
+    problem = frame_pattern_problem(path) if fmt == "frames" and path.endswith(PACKED_SUFFIX) else None
+    if problem is not None:
         raise SplitFormatError(
-            f"{where}: {frame_pattern_problem(path)}; rows of packed .vpk files (and of an LMDB, bare keys) "
+            f"{where}: {problem}; rows of packed .vpk files (and of an LMDB, bare keys) "
             "are 5-column keyed rows: write them with fmt 'gulp', as pack_split does"
         )
     _parse_row(cols, fmt, num_classes, where)

@@ -15,8 +15,6 @@ from .registry import create_model, get_model_builder, list_models
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TABLE_FRAMES = 8
-
 
 def _spec(cfg: dict, shape: Sequence[int]) -> str:
     dims = "x".join(str(d) for d in shape[1:])
@@ -49,7 +47,7 @@ def _norm(cfg: dict) -> str:
 
 def model_row(name: str, num_classes: int = 400, num_frames: int | None = None) -> dict:
     """Params (M), GFLOPs and input spec of ``name`` at its default input (build on CPU, zero input)."""
-    frames = num_frames or getattr(get_model_builder(name), "default_num_frames", DEFAULT_TABLE_FRAMES)
+    frames = num_frames or get_model_builder(name).default_num_frames
     model = create_model(name, num_classes=num_classes, num_frames=frames)
     shape = default_input_shape(model)
     return {
@@ -74,7 +72,7 @@ def format_gflops(gflops: float) -> str:
 
 def _cmd_flops(args: argparse.Namespace) -> int:
     # without --frames/--crop: the model's own recipe clip, as flops(model) and `vai-models table` use
-    frames = args.frames or getattr(get_model_builder(args.model), "default_num_frames", DEFAULT_TABLE_FRAMES)
+    frames = args.frames or get_model_builder(args.model).default_num_frames
     model = create_model(
         args.model, num_classes=args.num_classes, num_frames=frames, in_channels=args.in_channels
     )

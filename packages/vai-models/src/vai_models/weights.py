@@ -11,13 +11,10 @@ from pathlib import Path
 from torch import nn
 
 from .checkpoint_files import (  # noqa: F401 (public here too)
-    _LEGACY_TORCH_MAGIC,
-    _ZIP_MAGIC,
     STRIP_PREFIXES,
     WRAPPER_KEYS,
     CheckpointError,
     StateDict,
-    _clip_words,
     _load_error_cause,
     is_torch_save_file,
     read_state_dict,

@@ -21,6 +21,11 @@ STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
 JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side
 
 
+def _is_lmdb(folder: str | None) -> bool:
+    """``folder`` is an LMDB environment (it holds ``data.mdb``) on a local disk."""
+    return folder is not None and is_native(folder) and os.path.isfile(os.path.join(folder, "data.mdb"))
+
+
 def detect_storage(split: SplitFile, data_root: str | None) -> str:
     """Storage for ``storage='auto'``: the split format, except 5-column keyed rows, which are packed
     ``.vpk`` files, an LMDB (``data_root`` holds ``data.mdb``) or a gulp directory."""
@@ -28,25 +33,23 @@ def detect_storage(split: SplitFile, data_root: str | None) -> str:
         return split.fmt
     if split.rows and split.rows[0].path.endswith(PACKED_SUFFIX):
         return "packed"
-    if data_root is not None and is_native(data_root) and os.path.isfile(os.path.join(data_root, "data.mdb")):
+    if _is_lmdb(data_root):
         return "lmdb"
     return "gulp"
 
 
 def _holds_lmdb(data_root: str | None) -> bool:
     """``data_root`` is (or holds, as ``frames.lmdb``) an LMDB environment on a local disk."""
-    if data_root is None or not is_native(data_root):
-        return False
-    return any(os.path.isfile(os.path.join(data_root, *sub, "data.mdb")) for sub in ((), (LMDB_DIRNAME,)))
+    return data_root is not None and (_is_lmdb(data_root) or _is_lmdb(os.path.join(data_root, LMDB_DIRNAME)))
 
 
 def _lmdb_inside(data_root: str | None) -> str | None:
     """The LMDB ``data_root/frames.lmdb`` (where ``vai-data pack --store lmdb`` writes it) when ``data_root``
     is that pack's folder rather than the LMDB itself (and no gulp directory either), else None."""
-    if data_root is None or not is_native(data_root) or os.path.isfile(os.path.join(data_root, "data.mdb")):
+    if data_root is None or _is_lmdb(data_root):
         return None
     inner = os.path.join(data_root, LMDB_DIRNAME)
-    if not os.path.isfile(os.path.join(inner, "data.mdb")):
+    if not _is_lmdb(inner):
         return None
     from ..gulp import _META_RE  # (a gulp directory's meta files)
 
