@@ -123,7 +123,7 @@ class SlowFast(ClassifierMixin, PySlowFastCheckpointMixin, nn.Module):
         return torch.cat([self.avgpool(slow).flatten(1), self.avgpool(fast).flatten(1)], dim=1)
 
 
-@register_model(options=init_options(SlowFast, "crop_size"))
+@register_model(options=init_options(SlowFast, "crop_size"), default_num_frames=32)  # 8x8: 32 Fast frames
 def slowfast_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> SlowFast:
     """SlowFast 8×8 ResNet-50 (32-frame input, Slow pathway 8 frames); PySlowFast ``SLOWFAST_8x8_R50``."""
     crop_size = kwargs.pop("crop_size", 224)
@@ -132,7 +132,3 @@ def slowfast_resnet50(num_classes: int, num_frames: int, in_channels: int = 3, *
         "slowfast_resnet50", num_frames, crop_size, in_channels, test_input_size=(8, 32, 32)
     )
     return model
-
-
-# the 8x8 recipe samples 32 frames (Fast pathway); used by `vai-models table` for the default input
-slowfast_resnet50.default_num_frames = 32  # type: ignore[attr-defined]

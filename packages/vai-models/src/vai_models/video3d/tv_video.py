@@ -230,7 +230,7 @@ _SWIN_OPTIONS = _tv_options(
 )
 
 
-@register_model(options=_RESNET_OPTIONS)
+@register_model(options=_RESNET_OPTIONS, default_num_frames=16)
 def r3d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision R3D-18 (3×3×3 ResNet-18), 112² crop, 16 frames in its Kinetics recipe."""
     return _build(
@@ -238,7 +238,7 @@ def r3d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: An
     )
 
 
-@register_model(options=_RESNET_OPTIONS)
+@register_model(options=_RESNET_OPTIONS, default_num_frames=16)
 def r2plus1d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision R(2+1)D-18 (factorised 1×3×3 + 3×1×1 convs), 112² crop."""
     return _build(
@@ -253,7 +253,7 @@ def r2plus1d_18(num_classes: int, num_frames: int, in_channels: int = 3, **kwarg
     )
 
 
-@register_model(options=_S3D_OPTIONS)
+@register_model(options=_S3D_OPTIONS, default_num_frames=16)
 def s3d(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision S3D (separable 3D Inception), 224² crop, dropout 0.2 as torchvision."""
     return _build(
@@ -269,7 +269,7 @@ def s3d(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) 
     )
 
 
-@register_model(options=_MVIT_OPTIONS)
+@register_model(options=_MVIT_OPTIONS, default_num_frames=16)
 def mvit_v2_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> TorchvisionVideo:
     """torchvision MViTv2-S (16×224² in its recipe; other clip sizes interpolate the relative positions)."""
     return _build(
@@ -313,8 +313,3 @@ swin3d_t = _swin_builder(
 )
 swin3d_s = _swin_builder("swin3d_s", "torchvision Video Swin-S (Swin-T's widths, 18 blocks in stage 3).")
 swin3d_b = _swin_builder("swin3d_b", "torchvision Video Swin-B (embedding 128, 1024-d features).")
-
-
-# clip lengths of torchvision's Kinetics recipes (the Swin builders set theirs), used by `vai-models table`
-for _builder, _frames in ((r3d_18, 16), (r2plus1d_18, 16), (s3d, 16), (mvit_v2_s, 16)):
-    _builder.default_num_frames = _frames  # type: ignore[attr-defined]

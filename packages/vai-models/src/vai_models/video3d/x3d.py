@@ -173,33 +173,26 @@ def _x3d(name: str, num_classes: int, num_frames: int, in_channels: int, crop: i
     return model
 
 
-@register_model(options=X3D_OPTIONS)
+@register_model(options=X3D_OPTIONS, default_num_frames=4)  # the PySlowFast recipe's clip
 def x3d_xs(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-XS: the X3D-M network on 4 frames (sampling rate 12) at 160² (PySlowFast ``X3D_XS``)."""
     return _x3d("x3d_xs", num_classes, num_frames, in_channels, 160, kwargs)
 
 
-@register_model(options=X3D_OPTIONS)
+@register_model(options=X3D_OPTIONS, default_num_frames=13)  # the PySlowFast recipe's clip
 def x3d_s(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-S: the X3D-M network on 13 frames (sampling rate 6) at 160² (PySlowFast ``X3D_S``)."""
     return _x3d("x3d_s", num_classes, num_frames, in_channels, 160, kwargs)
 
 
-@register_model(options=X3D_OPTIONS)
+@register_model(options=X3D_OPTIONS, default_num_frames=16)  # the PySlowFast recipe's clip
 def x3d_m(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-M: 16 frames (sampling rate 5), 224² crop, Kinetics statistics on [0, 1] input."""
     return _x3d("x3d_m", num_classes, num_frames, in_channels, 224, kwargs)
 
 
-@register_model(options=X3D_OPTIONS)
+@register_model(options=X3D_OPTIONS, default_num_frames=16)  # the PySlowFast recipe's clip
 def x3d_l(num_classes: int, num_frames: int, in_channels: int = 3, **kwargs: Any) -> X3D:
     """X3D-L: depth factor 5.0 (stages of 5/10/25/15 blocks), 16 frames at 312² (PySlowFast ``X3D_L``)."""
     kwargs.setdefault("depth_factor", 5.0)
     return _x3d("x3d_l", num_classes, num_frames, in_channels, 312, kwargs)
-
-
-# clip lengths of the PySlowFast recipes, used by `vai-models table` for the default input
-x3d_xs.default_num_frames = 4  # type: ignore[attr-defined]
-x3d_s.default_num_frames = 13  # type: ignore[attr-defined]
-x3d_m.default_num_frames = 16  # type: ignore[attr-defined]
-x3d_l.default_num_frames = 16  # type: ignore[attr-defined]
