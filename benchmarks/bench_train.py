@@ -5,7 +5,8 @@
 Both train the same small 3D conv net on the same in-memory clips with SGD, batch size and DataLoader
 settings; the engine's ``train_runtime_sec`` (from summary.csv) is compared with the hand loop's
 epoch time. The first epoch of each is a warm-up and is not counted. Prints one table and the ratio,
-and the engine with ``--channels-last`` against the engine without (run before and after it).
+and the engine with ``--channels-last`` and with ``--compile`` (torch.compile, Inductor) against the engine
+without (run before and after them); the compiled run's first epoch, which compiles, is shown apart.
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ def main() -> None:
         hand2 = hand_loop(root, p, epochs, device, clock)[1:]  # again, to bracket drift on a shared machine
         # the engine with --channels-last (channels_last_3d weights for this 3D net), between two plain runs
         eng_cl = engine(root, Path(tmp) / "exp", epochs, device, ("--channels-last",))[1:]
+        first_co, *eng_co = engine(root, Path(tmp) / "exp", epochs, device, ("--compile",))
         eng2 = engine(root, Path(tmp) / "exp", epochs, device)[1:]
     h = statistics.median(hand + hand2)
     e = statistics.median(eng)
@@ -197,6 +199,8 @@ def main() -> None:
     e_cl, e_both = statistics.median(eng_cl), statistics.median(eng + eng2)
     rows += [
         ("vai-train engine, --channels-last", e_cl, eng_cl),
+        ("vai-train engine, --compile", statistics.median(eng_co), eng_co),
+        ("vai-train engine, --compile: first epoch (compiling)", first_co, [first_co]),
         ("vai-train engine (both plain runs)", e_both, eng + eng2),
     ]
     print(
@@ -210,6 +214,8 @@ def main() -> None:
         print(f"| {name} | {med:.3f} | {', '.join(f'{t:.3f}' for t in ts)} |")
     print(f"\nratio engine / hand-written: **{e / h:.3f}x** (target <= 1.03x)")
     print(f"ratio engine --channels-last / engine: **{e_cl / e_both:.3f}x** (informational: no target)")
+    e_co = statistics.median(eng_co)
+    print(f"ratio engine --compile / engine: **{e_co / e_both:.3f}x** (after its first epoch; informational)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The engine on a CUDA GPU: fp16 AMP with a GradScaler (saved and resumed), NCCL collectives and
-DDP, ``predict`` and ``confusion`` on a run trained on CUDA, ``--channels-last``, and with two or more
+DDP, ``predict`` and ``confusion`` on a run trained on CUDA, ``--channels-last``, ``--compile`` (Inductor's
+Triton kernels), and with two or more
 GPUs torchrun over NCCL matching one process and ``--sync-bn`` giving every rank the same BatchNorm statistics. Skipped where CUDA is not available (CI); on a GPU machine: ``pytest packages/vai-train/tests/test_cuda.py``."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vai_train.engine.distributed import (
 )
 from vai_train.reporting import load_predictions
 from vai_train.summary import read_summary
-from vai_train_test_configs import CONV_EXP, PICKABLE_EXP, exp_variant, last_conv_layouts
+from vai_train_test_configs import CONV_EXP, NET_EXP, PICKABLE_EXP, exp_variant, last_conv_layouts
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -71,6 +72,25 @@ def test_predict_and_confusion_of_a_run_trained_on_cuda(base_args: list[str], tm
     res = run_confusion(args + ["-l", "-1"])
     assert "top-1" in res.summary_line()
     assert (run_dir / "plots" / "per_class_accuracy").is_dir()
+
+
+def test_compile_on_cuda_trains_as_eager(base_args: list[str], tmp_path: Path, caplog) -> None:
+    """--compile with the default backend (Inductor, Triton kernels on the GPU), with --amp: the epochs'
+    losses equal the eager run's to fp16 rounding, and nothing falls back to eager (recompile limit)."""
+    caplog.set_level(logging.INFO)
+    picked = _cuda_args(exp_variant(tmp_path, base_args, "net", NET_EXP)) + ["--amp"]
+    args = picked + ["-e", "2"]
+    eager = run_train(args + ["-v", "0"])
+    torch._dynamo.reset()
+    compiled = run_train(args + ["-v", "1", "--compile"])
+    assert "runs through torch.compile (defaults)" in caplog.text
+    assert "recompile_limit" not in caplog.text
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 2
+    for want, got in zip(eager.summary, compiled.summary, strict=True):
+        for key in ("train_loss", "val_loss"):
+            assert got[key] == pytest.approx(want[key], rel=2e-2), (got["epoch"], key)
+    evaluated = run_eval(picked + ["-l", "-1", "--compile"])  # the compiled run's last epoch
+    assert evaluated.metrics["val_loss"] == pytest.approx(compiled.summary[-1]["val_loss"], rel=1e-3)
 
 
 def test_channels_last_on_cuda_trains_as_the_default_format(

@@ -13,29 +13,10 @@ import torch
 from vai_train import run_eval
 from vai_train.engine.distributed import ShardSampler, reorder_shards
 from vai_train.summary import read_summary
+from vai_train_test_configs import torchrun
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CONFIG_ROOT = Path(__file__).resolve().parent / "configs_tiny"
-
-
-def _torchrun(args: list[str], nproc: int = 2, **extra_env: str) -> subprocess.CompletedProcess:
-    env = dict(
-        os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1"
-    )
-    env.update(extra_env)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        "-m",
-        "vai_train.cli",
-        *args,
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 PADDED_WORKER = """
@@ -129,7 +110,7 @@ def test_shard_sampler_no_padding_and_reorder() -> None:
 
 @pytest.mark.slow
 def test_two_gloo_processes_match_one(base_args: list[str]) -> None:
-    proc = _torchrun(["train", *base_args, "-e", "2", "-t", "2"])
+    proc = torchrun(["train", *base_args, "-e", "2", "-t", "2"])
     assert "best val_acc" in proc.stdout and proc.stdout.count("results in") == 1  # only rank 0 prints
     root = Path(base_args[base_args.index("-R") + 1])
     rd = root / "tiny" / "tinynet" / "base" / "version_000"
@@ -143,7 +124,7 @@ def test_two_gloo_processes_match_one(base_args: list[str]) -> None:
     assert one.metrics["val_loss"] == pytest.approx(ddp_val["val_loss"], rel=1e-6)
 
     # an odd-sized split: 2 ranks get 12 + 11 clips, nothing padded or duplicated
-    _torchrun(["eval", *base_args, "-l", "-1", "-s", "odd", "-p"])
+    torchrun(["eval", *base_args, "-l", "-1", "-s", "odd", "-p"])
     ddp_odd = read_summary(rd / "logs" / "summary.csv")[1]
     single = run_eval(base_args + ["-l", "-1", "-s", "odd"])
     for key in ("odd_loss", "odd_acc", "odd_acc_top5"):
@@ -157,7 +138,7 @@ def test_rank_without_samples(base_args: list[str]) -> None:
     from vai_train import run_train
 
     run_train(base_args + ["-e", "1"])
-    _torchrun(["eval", *base_args, "-l", "-1", "-s", "one"])
+    torchrun(["eval", *base_args, "-l", "-1", "-s", "one"])
     root = Path(base_args[base_args.index("-R") + 1])
     row = read_summary(root / "tiny" / "tinynet" / "base" / "version_000" / "logs" / "summary.csv")[0]
     single = run_eval(base_args + ["-l", "-1", "-s", "one"])
@@ -180,7 +161,7 @@ def _assert_val_is_the_checkpoints(args: list[str], rd: Path, two_process_eval: 
     assert one.metrics["val_acc"] == trained["val_acc"]
     assert one.metrics["val_loss"] == pytest.approx(trained["val_loss"], rel=1e-6)
     if two_process_eval:  # the same shards as in training: equal to the last bit
-        _torchrun(["eval", *args, "-l", "-1"])
+        torchrun(["eval", *args, "-l", "-1"])
         evaluated = read_summary(rd / "logs" / "summary.csv")[-1]
         assert evaluated["val_acc"] == trained["val_acc"] and evaluated["val_loss"] == trained["val_loss"]
 
@@ -190,7 +171,7 @@ def bn_ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Pat
     """2 gloo processes train the BatchNorm net for 2 epochs; its hook logs what each rank sees."""
     tmp = tmp_path_factory.mktemp("bn_ddp")
     args, log = _bn_args(tmp / "exp", "ddp"), tmp / "hooks.jsonl"
-    _torchrun(["train", *args], VAI_TEST_HOOK_LOG=str(log))
+    torchrun(["train", *args], VAI_TEST_HOOK_LOG=str(log))
     return args, tmp / "exp" / "tiny" / "bnnet" / "ddp" / "version_000", log
 
 
@@ -232,5 +213,5 @@ def test_without_sync_bn_each_rank_keeps_its_own_batchnorm_statistics(
 def test_ddp_validation_uses_rank0s_ema_copy(tmp_path: Path) -> None:
     """With EMA (buffers averaged too) every rank validates rank 0's EMA copy, the one checkpointed."""
     args = _bn_args(tmp_path / "exp", "ema")
-    _torchrun(["train", *args, "-e", "1"])
+    torchrun(["train", *args, "-e", "1"])
     _assert_val_is_the_checkpoints(args, tmp_path / "exp" / "tiny" / "bnnet" / "ema" / "version_000", False)

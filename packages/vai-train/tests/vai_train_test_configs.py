@@ -4,9 +4,12 @@ several packages share one sys.path in a combined pytest run)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+SRC = Path(__file__).resolve().parents[1] / "src"
 BASE_EXP = Path(__file__).parent / "configs_tiny" / "exp_configs" / "tiny" / "tinynet-base.py"
 
 # the tiny val videos, addressed as "<index>.vid": with_videos picks them (vai_data's reads real files)
@@ -53,6 +56,31 @@ def load_model():
 """
 
 
+# a 3x3x3 conv, BatchNorm and a head, without dropout (Inductor draws its own random numbers) or Python side
+# effects in forward (each would make Dynamo recompile)
+NET_EXP = """include({base!r})
+from torch import nn
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 8, kernel_size=3, padding=1)
+        self.bn = nn.BatchNorm3d(8)
+        self.fc = nn.Linear(8, 4)
+
+    def forward_features(self, x):
+        return self.bn(self.conv(x)).relu().mean(dim=(2, 3, 4))
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x))
+
+
+def load_model():
+    return _Net()
+"""
+
+
 def last_conv_layouts() -> list[bool]:
     """CONV_EXP's record of the last run (each run executes its config afresh): per forward, whether the
     activations after the conv were channels_last_3d."""
@@ -69,3 +97,25 @@ def exp_variant(tmp_path: Path, base_args: list[str], name: str, body: str) -> l
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"tinynet-{name}.py").write_text(body.format(base=str(BASE_EXP)))
     return ["--config-root", str(tmp_path / "cfg"), *[a if a != "base" else name for a in base_args]]
+
+
+def torchrun(args: list[str], nproc: int = 2, **extra_env: str) -> subprocess.CompletedProcess:
+    """``python -m torch.distributed.run --standalone`` of ``vai_train.cli args`` (this package's ``src`` first
+    on PYTHONPATH, one thread per process); asserts it exits 0."""
+    env = dict(
+        os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1"
+    )
+    env.update(extra_env)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "vai_train.cli",
+        *args,
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc

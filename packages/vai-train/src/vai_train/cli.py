@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from vai_train.engine.checkpoint import SAVE_POLICIES
+from vai_train.engine.compiling import compile_failure
 from vai_train.metrics.confusion import SORT_KEYS
 from vai_train.rundir import default_experiment_root
 
@@ -79,8 +80,8 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
     )
 
 
-def _channels_last(p: argparse.ArgumentParser) -> None:
-    """``--channels-last`` / ``--no-channels-last`` for the commands that load a model."""
+def _model_switches(p: argparse.ArgumentParser) -> None:
+    """``--channels-last`` and ``--compile`` (with their ``--no-`` forms) for the commands that load a model."""
     p.add_argument(
         "--channels-last",
         dest="channels_last",
@@ -88,6 +89,14 @@ def _channels_last(p: argparse.ArgumentParser) -> None:
         default=None,
         help="keep 4-D weights channels_last and 5-D channels_last_3d (faster convolutions, above all with"
         " --amp on a GPU); default: the exp/model config's channels_last (False)",
+    )
+    p.add_argument(
+        "--compile",
+        dest="compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the model through torch.compile with the config's compile_options (slower first batches,"
+        " faster epochs after); default: the exp/model config's compile (False)",
     )
 
 
@@ -106,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train and validate")
     _common(t)
-    _channels_last(t)
+    _model_switches(t)
     _load_epoch(
         t, "-1: resume the last version; -2: new version from its best epoch; N: new version from epoch N"
     )
@@ -167,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         e = sub.add_parser(name, help=help_)
         _common(e)
-        _channels_last(e)
+        _model_switches(e)
         _load_epoch(e, WEIGHTS_HELP)
         e.add_argument("-m", "--mode", default=None, choices=("oneclip", "multicrop"), help=MODE_HELP)
         e.add_argument("-s", "--split", default=None, help="dataset split (default val / multicropval by -m)")
@@ -184,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", help="top classes of video files (or JPEG frame folders, .vpk files) with a trained model"
     )
     _common(pr)
-    _channels_last(pr)
+    _model_switches(pr)
     pr.add_argument(
         "videos",
         nargs="+",
@@ -283,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         # the traceback goes to the DEBUG log file (and the console with -L DEBUG); the user sees one line
         logger.debug("vai-train %s failed", args.command, exc_info=True)
-        print(f"vai-train {args.command}: error: {e}", file=sys.stderr)
+        print(f"vai-train {args.command}: error: {compile_failure(e) or e}", file=sys.stderr)
         return 1
     if args.command != "list" and result is not None and _is_main():
         print(result.summary_line() if hasattr(result, "summary_line") else result)

@@ -6,6 +6,7 @@ out; ``docs/train.md`` lists the same table.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,10 @@ def default_unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
         "default data unpack expects sample dicts {'video','label','video_id',...} or tuples "
         "(inputs, video_ids, labels, ...); define get_data_unpack_func(split) in the exp config"
     )
+
+
+def _compile_probe() -> None:
+    """What ``ExpConfig.compile_options`` hands ``torch.compile`` to have it check the options (never run)."""
 
 
 @dataclass
@@ -250,6 +255,39 @@ class ExpConfig:
     def sync_bn(self) -> bool:
         """Exp then model config ``sync_bn``: SyncBatchNorm across a multi-GPU run (default False; ``--sync-bn``)."""
         return self._switch("sync_bn")
+
+    @property
+    def compile(self) -> bool:
+        """Exp then model config ``compile``: run the model through ``torch.compile`` (default False;
+        ``--compile``)."""
+        return self._switch("compile")
+
+    @property
+    def compile_options(self) -> dict[str, Any]:
+        """Exp then model config ``compile_options``: ``torch.compile`` keyword arguments (``mode``,
+        ``backend``, ``dynamic``, ``fullgraph``, ``options``...); default {} (Inductor, default mode).
+        Checked by ``torch.compile`` itself (a mode or backend it does not know, ``mode`` and ``options``
+        together) before anything runs, and refused in one line naming the file that holds them."""
+        holder = self.exp_cfg if hasattr(self.exp_cfg, "compile_options") else self.model_cfg
+        value = getattr(holder, "compile_options", None)
+        if value is None:
+            return {}
+        where = getattr(holder, "__file__", getattr(holder, "__name__", "config"))
+        known = [n for n in inspect.signature(torch.compile).parameters if n != "model"]
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{where}: compile_options = {value!r}; use a dict of torch.compile arguments")
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"{where}: compile_options has {', '.join(map(repr, unknown))}, which torch.compile does not"
+                f" take; its arguments: {', '.join(known)}"
+            )
+        try:
+            torch.compile(_compile_probe, **value)
+        except Exception as e:  # torch's own check of mode, backend and options, before any tracing
+            first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            raise ConfigError(f"{where}: compile_options = {value!r}: {first}") from e
+        return dict(value)
 
     @property
     def amp_dtype(self) -> str | None:

@@ -51,6 +51,8 @@ KNOWN_EXP_NAMES = frozenset(
         "amp_dtype",
         "channels_last",
         "sync_bn",
+        "compile",
+        "compile_options",
         "ema_decay",
         "ddp_find_unused_parameters",
         "load_optimiser_state",

@@ -17,6 +17,7 @@ from vai_train.config import ExpConfig
 from vai_train.config.loader import ConfigError
 from vai_train.engine import builders as B
 from vai_train.engine.checkpoint import load_checkpoint, resolve_link
+from vai_train.engine.compiling import compile_in_place, compile_wanted
 from vai_train.engine.criterion import prepare_eval_criterion
 from vai_train.engine.distributed import DistInfo, cleanup_distributed, init_distributed
 from vai_train.engine.loop import resolve_amp, run_inference
@@ -102,10 +103,11 @@ def _load_model(
 
 
 def prepare_model(
-    args: argparse.Namespace, prefix: str
+    args: argparse.Namespace, prefix: str, compile_model: bool = True
 ) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str, tuple]:
-    """Process group, configs, version, model with its weights, epoch, split, and (the checkpoint's
-    criterion entries, its path) for :func:`prepare_eval_criterion`."""
+    """Process group, configs, version, model with its weights (compiled when ``--compile``/``compile``
+    ask and ``compile_model``), epoch, split, and (the checkpoint's criterion entries, its path) for
+    :func:`prepare_eval_criterion`."""
     check_load_epoch(
         args.load_epoch,
         "-1 (the last checkpoint), -2 (the best epoch)",
@@ -114,12 +116,15 @@ def prepare_model(
     info = init_distributed(args.device)
     setup_run_logging(None, args.log_level, info.rank, prefix)
     cfg = load_cfg(args)
+    compiling = compile_wanted(cfg, getattr(args, "compile", None))  # a bad compile_options: nothing made
     seed_everything(args.seed + info.rank)
     best_field, higher = B.best_metric_info(cfg, B.split_metrics(cfg, "val"))
     rd, ckpt, _ = _pick(args, cfg, best_field, higher, info)
     if rd is not None and rd.path.is_dir():
         setup_run_logging(rd.logs, args.log_level, info.rank, prefix)
     model, epoch, crit = _load_model(cfg, info, ckpt, getattr(args, "channels_last", None))
+    if compile_model:
+        compile_in_place(model, compiling)
     logger.info(
         "%s: %s, weights %s", prefix, rd.path if rd else "(no version yet)", ckpt or "load_pretrained()"
     )
@@ -295,9 +300,10 @@ def run_feature(args: argparse.Namespace) -> RunResult:
         )
     early = RecordBuffer().attach()  # replayed into the log files of a version feature creates
     try:
-        info, cfg, rd, model, epoch, split, _ = prepare_model(args, "feature")
+        info, cfg, rd, model, epoch, split, _ = prepare_model(args, "feature", compile_model=False)
         name = args.feature_name
-        fmodel = feature_model(cfg, model, name)
+        fmodel = feature_model(cfg, model, name)  # compiled whole: forward_features, or the config's
+        compile_in_place(fmodel, compile_wanted(cfg, getattr(args, "compile", None)), "feature model")
         out = infer(
             fmodel,
             eval_loader(cfg, split, info, args),

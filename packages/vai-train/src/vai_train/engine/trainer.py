@@ -18,6 +18,7 @@ from vai_train.engine.checkpoint import (
     load_checkpoint,
     resolve_link,
 )
+from vai_train.engine.compiling import compile_in_place, compile_wanted
 from vai_train.engine.criterion import prepare_train_criterion
 from vai_train.engine.data_kit import build_data_kit
 from vai_train.engine.distributed import (
@@ -130,6 +131,7 @@ def _train_with(
     kit["sync_bn"] = B.sync_bn_wanted(cfg, info, getattr(args, "sync_bn", None))
     flag = getattr(args, "channels_last", None)
     kit["channels_last"] = cfg.channels_last if flag is None else flag
+    kit["compile"] = compile_wanted(cfg, getattr(args, "compile", None))
     start = (
         choose_start(exp_dir_of(args), args.load_epoch, args.version, best_field, higher)
         if info.is_main
@@ -188,6 +190,7 @@ def _start_up(
     model = B.build_model(cfg, info, fresh, kit["channels_last"])
     if kit["sync_bn"]:
         B.sync_batchnorms(model, info)
+    compile_in_place(model, kit["compile"])  # in place, before DDP wraps it (as PyTorch advises)
     kit["model"] = B.wrap_ddp(model, cfg, info, pretrained=fresh)
     kit["optimiser"] = cfg.optimiser(cfg.get_optim_policies(model))  # the unwrapped module
     accum = cfg.grad_accum_steps
@@ -195,7 +198,9 @@ def _start_up(
     kit["scheduler"] = cfg.scheduler(kit["optimiser"], steps_per_epoch)
     amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
     kit["scaler"] = torch.amp.GradScaler(info.device.type, enabled=amp.enabled and amp.dtype == torch.float16)
-    kit["ema"] = B.make_ema(model, cfg.ema_decay)
+    kit["ema"] = B.make_ema(model, cfg.ema_decay)  # the copy is not compiled: its own compile follows
+    if kit["ema"] is not None:
+        compile_in_place(kit["ema"].module, kit["compile"], "EMA model (validated)")
     kit["summary"] = read_summary(rd.summary_csv) if info.is_main else []
     kit["best_field"] = best_field
     metrics = {
