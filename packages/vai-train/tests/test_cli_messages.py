@@ -75,3 +75,36 @@ def test_feature_refuses_p(base_args: list[str], capsys: pytest.CaptureFixture) 
         " -p (save predictions) is for eval"
     ]
     assert not Path(base_args[base_args.index("-R") + 1]).exists()
+
+
+def test_the_error_that_ends_a_run_is_in_its_log_files(
+    base_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The one line the CLI prints is also the run's ERROR (and WARNING...) log record; the traceback is in
+    the DEBUG file; the console shows it once."""
+    from vai_train_test_configs import exp_variant
+
+    hook = (
+        "include({base!r})\n\n\ndef epoch_start_script(epoch, exp, args, rank, world_size, kit):\n"
+        "    if epoch == 2:\n        raise RuntimeError('the hook broke at epoch 2')\n"
+    )
+    args = exp_variant(tmp_path, base_args, "broken", hook)
+    assert main(["train", *args, "-e", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("the hook broke at epoch 2") == 1
+    assert err.strip().splitlines()[-1] == "vai-train train: error: the hook broke at epoch 2"
+    logs = tmp_path / "exp" / "tiny" / "tinynet" / "broken" / "version_000" / "logs"
+    for level in ("ERROR", "WARNING", "INFO"):
+        text = (logs / f"train_{level}.log").read_text()
+        assert text.count("vai-train train failed: the hook broke at epoch 2") == 1, level
+    assert "Traceback" in (logs / "train_DEBUG.log").read_text()
+    assert "Traceback" not in (logs / "train_ERROR.log").read_text()
+
+
+def test_list_takes_only_config_roots(capsys: pytest.CaptureFixture) -> None:
+    """Every channel folder is listed anyway: list has no channel (or log level) flags to ignore."""
+    for flag in (["-c:d", "image"], ["-L", "DEBUG"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["list", *flag])
+        assert stop.value.code == 2
+        assert "unrecognized arguments" in capsys.readouterr().err

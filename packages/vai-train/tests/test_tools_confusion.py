@@ -147,6 +147,22 @@ def test_predictions_file_outside_a_version(base_args: list[str], trained: Path,
     assert Path(res.metrics["out_dir"]) == tmp_path / "per_class_accuracy" / "mine"
 
 
+def test_another_datasets_class_count_is_a_warning(
+    base_args: list[str], trained: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tiny dataset has 4 classes; a 6-class file is still drawn, with a WARNING saying so."""
+    probs = np.eye(6, dtype=np.float32)[[0, 5, 2]]
+    path = save_predictions(tmp_path / "other.npz", np.arange(3), probs, np.array([0, 5, 1]))
+    caplog.set_level("WARNING", logger="vai_train")
+    res = run_confusion(base_args + ["--predictions", str(path), "--sort", "class_id"])
+    assert res.metrics["top1"] == pytest.approx(2 / 3)
+    assert f"{path} holds 6 classes but " in caplog.text
+    assert "tiny.py has num_classes = 4: are these predictions of -D tiny?" in caplog.text
+    caplog.clear()
+    run_confusion(base_args + ["-l", "-1"])  # the run's own predictions: no such warning
+    assert "holds" not in caplog.text
+
+
 def test_multilabel_and_bad_labels_refused(
     base_args: list[str], trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

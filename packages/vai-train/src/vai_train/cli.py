@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from vai_train.engine.checkpoint import SAVE_POLICIES
 from vai_train.engine.compiling import compile_failure
+from vai_train.logging_setup import log_to_files
 from vai_train.metrics.confusion import SORT_KEYS
 from vai_train.rundir import default_experiment_root
 
@@ -27,6 +28,8 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
         metavar="DIR",
         help="extra config root (repeatable); searched before ./configs and installed packages",
     )
+    if not need_dme:  # list: every channel folder is listed, and it logs nothing worth a level
+        return
     p.add_argument(
         "-c:d", "--dataset_channel", dest="dataset_channel", default=None, help="dataset_configs/ch_<c>/"
     )
@@ -42,8 +45,6 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
         default="INFO",
         help="console log level (files keep every level)",
     )
-    if not need_dme:
-        return
     p.add_argument(
         "-R",
         "--experiment_root",
@@ -67,7 +68,9 @@ def _common(p: argparse.ArgumentParser, need_dme: bool = True) -> None:
         help="report to Telegram with [Telegram<B>] of key.ini",
     )
     p.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument(
+        "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: this rank's GPU, else CPU)"
+    )
 
     p.add_argument("-r", "--refresh_period", type=int, default=10, help="iterations between progress updates")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -203,7 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     _load_epoch(pr, WEIGHTS_HELP)
     pr.add_argument("-m", "--mode", default=None, choices=("oneclip", "multicrop"), help=MODE_HELP)
     pr.add_argument(
-        "-s", "--split", default=None, help="the split whose test pipeline reads the videos (default val)"
+        "-s",
+        "--split",
+        default=None,
+        help="the split whose test pipeline reads the videos (default val, or multicropval with -m multicrop)",
     )
     pr.add_argument("--top", type=int, default=5, help="classes shown per video (default 5)")
     pr.add_argument(
@@ -257,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--denormalise",
         default="auto",
         choices=("auto", "minmax"),
-        help="auto: undo the model config's input_mean/input_std; minmax: scale each clip to its range",
+        help="auto: undo the statistics the dataset normalised with (its normalize), else the model config's"
+        " input_mean/input_std; minmax: scale each clip to its range",
     )
     v.add_argument(
         "--before-reshape",
@@ -292,7 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         # the traceback goes to the DEBUG log file (and the console with -L DEBUG); the user sees one line
         logger.debug("vai-train %s failed", args.command, exc_info=True)
-        print(f"vai-train {args.command}: error: {compile_failure(e) or e}", file=sys.stderr)
+        line = compile_failure(e) or str(e)
+        log_to_files(logging.ERROR, f"vai-train {args.command} failed: {line}")  # the run's *_ERROR.log
+        print(f"vai-train {args.command}: error: {line}", file=sys.stderr)
         return 1
     if args.command != "list" and result is not None and _is_main():
         print(result.summary_line() if hasattr(result, "summary_line") else result)

@@ -156,6 +156,19 @@ def setup_logging(
                 handler.handle(record)
 
 
+def log_to_files(level: int, message: str, name: str = "vai_train") -> None:
+    """One record for the log files :func:`setup_logging` opened (those whose level admits it), not the
+    console: what the CLI prints itself, such as the one-line error that ends a command."""
+    record = logging.getLogger(name).makeRecord(name, level, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if (
+            getattr(handler, "_vai_logging", False)
+            and isinstance(handler, logging.FileHandler)
+            and level >= handler.level
+        ):
+            handler.handle(record)
+
+
 def remove_logging_handlers() -> None:
     """Remove and close the handlers installed by :func:`setup_logging` (end of a run, tests)."""
     root = logging.getLogger()

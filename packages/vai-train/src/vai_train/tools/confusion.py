@@ -201,6 +201,16 @@ def _confusion(args: argparse.Namespace, early: RecordBuffer) -> RunResult:
         raise ValueError(
             f"{path}: labels range {int(labels.min())}..{int(labels.max())} outside 0..{num_classes - 1}"
         )
+    if num_classes != cfg.num_classes:  # e.g. --predictions of another dataset's run
+        logger.warning(
+            "%s holds %d classes but %s has num_classes = %d: are these predictions of -D %s? The class"
+            " names and train counts shown are this dataset's",
+            path,
+            num_classes,
+            cfg.dataset_cfg.__file__,
+            cfg.num_classes,
+            cfg.dataset,
+        )
     cm = confusion_matrix(probs, labels, num_classes)
     names = class_names_of(cfg.dataset_cfg, num_classes)
     counts = None if args.no_train_counts else train_class_counts(cfg.get_torch_dataset, num_classes)
