@@ -4,8 +4,11 @@
 2. channels_last vs default (contiguous) memory format for the same model.
 3. With ``--train``: one training step (forward, loss, backward, SGD) in fp32 against mixed precision
    (bf16 autocast; fp16 autocast with a GradScaler on CUDA), each also in channels_last, as clips/s.
+4. With ``--compile``: the same model through ``torch.compile`` (Inductor, ``nn.Module.compile()`` as
+   vai-train's ``--compile`` does) against eager, for the forward and (with ``--train``) the training
+   step in the default format; compiling happens in the warm-up calls, which are not timed.
 
-Usage: ``python benchmarks/bench_models.py [--quick] [--device cpu|cuda] [--threads N] [--train]``.
+Usage: ``python benchmarks/bench_models.py [--quick] [--device cpu|cuda] [--threads N] [--train] [--compile]``.
 Prints a markdown table. Timings interleave the compared models round by round and report medians.
 """
 
@@ -87,20 +90,28 @@ def time_train_steps(variants: dict, x: torch.Tensor, y: torch.Tensor, rounds: i
     return interleaved_medians({name: (lambda n=name: step(n)) for name in variants}, device, rounds, warmup)
 
 
-def train_table(depth: int, frames: int, crop: int, batch: int, rounds: int, device: torch.device) -> None:
-    """Print clips/s of a TSM training step: fp32 vs mixed precision, default vs channels_last."""
+def train_table(
+    depth: int, frames: int, crop: int, batch: int, rounds: int, device: torch.device, compiled: bool = False
+) -> None:
+    """Print clips/s of a TSM training step: fp32 vs mixed precision, default vs channels_last (and, with
+    ``compiled``, default through torch.compile)."""
     torch.manual_seed(0)
     reference = create_model(f"tsm_resnet{depth}", num_classes=400, num_frames=frames).to(device)
     dtypes = {"fp32": None, "bf16": torch.bfloat16}
     if device.type == "cuda":
         dtypes["fp16"] = torch.float16
     variants = {}
+    layouts = [("default", None), ("channels_last", torch.channels_last_3d)]
+    if compiled:
+        layouts.append(("default, torch.compile", None))
     for label, dtype in dtypes.items():
-        for fmt_label, fmt in (("default", None), ("channels_last", torch.channels_last_3d)):
+        for fmt_label, fmt in layouts:
             model = create_model(f"tsm_resnet{depth}", num_classes=400, num_frames=frames).to(device)
             model.load_state_dict(reference.state_dict())
             if fmt is not None:
                 model = model.to(memory_format=torch.channels_last)
+            if fmt_label.endswith("torch.compile"):
+                model.compile()
             variants[(label, fmt_label)] = (model, fmt, dtype)
     x = torch.randn(batch, 3, frames, crop, crop, device=device)
     y = torch.randint(0, 400, (batch,), device=device)
@@ -126,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--train", action="store_true", help="also time training steps: fp32 vs AMP, channels_last"
     )
+    parser.add_argument("--compile", action="store_true", help="also time the model through torch.compile")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -143,9 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     tsm_cl = tsm_cl.to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, frames, crop, crop, device=device)
 
-    t = time_models(
-        {"tsn": (tsn, None), "tsm": (tsm, None), "tsm_cl": (tsm_cl, torch.channels_last_3d)}, x, rounds
-    )
+    models = {"tsn": (tsn, None), "tsm": (tsm, None), "tsm_cl": (tsm_cl, torch.channels_last_3d)}
+    if args.compile:
+        tsm_co = create_model(f"tsm_resnet{depth}", num_classes=400, num_frames=frames).eval().to(device)
+        tsm_co.load_state_dict(tsn.state_dict())
+        tsm_co.compile()
+        models["tsm_co"] = (tsm_co, None)
+    t = time_models(models, x, rounds)
     threads = torch.get_num_threads() if device.type == "cpu" else "-"
     print(
         f"Device: {device} (threads {threads}); input {batch}x3x{frames}x{crop}x{crop}; medians of {rounds} rounds\n"
@@ -160,8 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         f"| tsm_resnet{depth}: channels_last vs default | {t['tsm'] * 1e3:.1f} | "
         f"{t['tsm_cl'] * 1e3:.1f} | {t['tsm_cl'] / t['tsm']:.3f} |"
     )
+    if args.compile:
+        print(
+            f"| tsm_resnet{depth}: torch.compile vs eager | {t['tsm'] * 1e3:.1f} | "
+            f"{t['tsm_co'] * 1e3:.1f} | {t['tsm_co'] / t['tsm']:.3f} |"
+        )
     if args.train:
-        train_table(depth, frames, crop, batch, max(5, rounds // 2), device)
+        train_table(depth, frames, crop, batch, max(5, rounds // 2), device, args.compile)
     return 0
 
 
