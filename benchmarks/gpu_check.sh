@@ -4,17 +4,20 @@
 # losses are sync-free and train the full-scale paper configs with --amp), the model benchmark
 # (forward ratios and fp32-vs-AMP training steps), the engine-vs-hand-loop benchmark, the device's share
 # of a train batch (bench_device_transform.py), and the demo
-# trained on the GPU with AMP (then again with --channels-last --persistent-workers). Run from the repository root with the four packages importable
+# trained on the GPU with AMP (then again with --channels-last --persistent-workers, and with --compile),
+# and the models through torch.compile against eager (bench-models-compile). Run from the repository root with the four packages importable
 # (installed, or on PYTHONPATH):  bash benchmarks/gpu_check.sh [OUTPUT_DIR [STEP...]]
 # Each step's output goes to OUTPUT_DIR (default ./gpu-check) as well as to the terminal. Naming steps
 # (tests-data-cuda, tests-models-cuda, tests-train-cuda, tests-papers-cuda, demo-cuda-amp,
-# demo-cuda-amp-cl-persistent, bench-train, bench-models, bench-device-transform) runs only those, in
+# demo-cuda-amp-cl-persistent, demo-cuda-amp-compile, bench-train, bench-models, bench-models-compile,
+# bench-device-transform) runs only those, in
 # this order: for a short GPU lease. An unknown name is refused before anything runs.
 set -uo pipefail
 OUT_DIR=${1:-gpu-check}
 shift $(( $# > 0 ? 1 : 0 ))
 ALL_STEPS="tests-data-cuda tests-models-cuda tests-train-cuda tests-papers-cuda demo-cuda-amp
-demo-cuda-amp-cl-persistent bench-train bench-models bench-device-transform"
+demo-cuda-amp-cl-persistent demo-cuda-amp-compile bench-train bench-models bench-models-compile
+bench-device-transform"
 for wanted in "$@"; do
     case " $(echo $ALL_STEPS) " in
         *" $wanted "*) ;;
@@ -52,7 +55,14 @@ step demo-cuda-amp-cl-persistent env VAI_DATA_ROOT="$demo_root/data" python3 -m 
     --channels-last --persistent-workers
 cp "$demo_root"/exp/synthetic_motion/tsm_resnet18/demo/version_001/logs/summary.csv \
     "$OUT_DIR/demo-summary-cl-persistent.csv" 2>/dev/null
+# the same demo through torch.compile (Inductor): its first epoch compiles, compare the later ones
+step demo-cuda-amp-compile env VAI_DATA_ROOT="$demo_root/data" python3 -m vai_train.cli train \
+    -D synthetic_motion -M tsm_resnet18 -E demo -R "$demo_root/exp" -v 2 \
+    --config-root packages/vai-papers/src/vai_papers/configs --device cuda --amp -w 4 --no-progress --compile
+cp "$demo_root"/exp/synthetic_motion/tsm_resnet18/demo/version_002/logs/summary.csv \
+    "$OUT_DIR/demo-summary-compile.csv" 2>/dev/null
 step bench-train python3 benchmarks/bench_train.py --device cuda
 step bench-models python3 benchmarks/bench_models.py --device cuda --train
+step bench-models-compile python3 benchmarks/bench_models.py --device cuda --train --compile
 step bench-device-transform python3 benchmarks/bench_device_transform.py --device cuda
 exit $status
