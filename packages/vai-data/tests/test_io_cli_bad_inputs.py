@@ -295,6 +295,18 @@ def test_extract_frames_cli_file_as_folder_is_one_line(tmp_path, video_file, cap
     _one_line(errors, video_file, "is a file, not a folder")
 
 
+def test_extract_frames_help_names_the_defaults(capsys):
+    from vai_data.frame_extraction import VIDEO_EXTENSIONS
+
+    with pytest.raises(SystemExit) as e:
+        main(["extract-frames", "--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps help to the terminal width
+    assert "resize shorter side to this (0 keeps size) (default 256)" in text
+    assert f"(default {' '.join(VIDEO_EXTENSIONS)})" in text
+    assert "(default .mp4 .avi .webm .mkv .mov .m4v .mpg .mpeg .flv)" in text
+
+
 def test_absurd_short_side_blames_the_argument_not_the_file(tmp_path, video_file, caplog, capsys):
     with pytest.raises(ValueError, match=r"short_side=100000 is larger than 16384 pixels"):
         extract_frames(video_file, tmp_path / "out", short_side=100000)

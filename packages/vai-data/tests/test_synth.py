@@ -103,6 +103,20 @@ def test_cli(tmp_path, capsys):
     assert not (tmp_path / "c" / "videos").exists()
 
 
+def test_cli_format_defaults_to_video(tmp_path, capsys):
+    from vai_data.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--help"])
+    assert e.value.code == 0
+    assert "(default video)" in " ".join(capsys.readouterr().out.split())
+    out = tmp_path / "d"
+    rc = main(["synth", "--out", str(out), "--num-videos", "4", "--frames", "2", "--size", "16x16"])
+    assert rc == 0
+    assert sorted(os.listdir(out / "splits")) == ["train.csv", "val.csv"]  # no *_frames.csv
+    assert (out / "videos").is_dir() and not (out / "frames").exists()
+
+
 def test_flip_label_map_matches_class_names():
     from vai_data import SYNTH_FLIP_LABEL_MAP
 

@@ -152,6 +152,9 @@ def test_optim_policies_cover_every_trainable_parameter_once():
     m = create_model("tsm_resnet18", num_classes=3, num_frames=2)
     groups = get_optim_policies(m, lr=0.01, weight_decay=5e-4)
     by_name = {g["name"]: g for g in groups}
+    # docs/models.md: groups with no parameters are left out (the ResNet stem conv has no bias)
+    assert m.backbone.conv1.bias is None
+    assert [g["name"] for g in groups] == ["first_conv_weight", "normal_weight", "normal_bias", "norm"]
     assert by_name["first_conv_weight"]["params"] == [m.backbone.conv1.weight]
     assert by_name["normal_bias"]["lr"] == pytest.approx(0.02) and by_name["normal_bias"]["weight_decay"] == 0
     assert by_name["norm"]["weight_decay"] == 0 and by_name["normal_weight"]["weight_decay"] == 5e-4

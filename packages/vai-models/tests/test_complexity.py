@@ -168,6 +168,20 @@ def test_cli_log_level_is_a_choice_and_case_insensitive(capsys):
     assert main(["-L", "debug", "list", "tsn_resnet18"]) == 0
 
 
+def test_cli_value_errors_from_building_exit_2(capsys, caplog):
+    """docs/models.md: a KeyError/ValueError/TypeError raised while building or counting is one line
+    and exit status 2 (not only an unknown name); -L goes before the command and logs the traceback."""
+    with caplog.at_level("DEBUG", logger="vai_models.cli"):
+        rc = main(["-L", "DEBUG", "flops", "-M", "slowfast_resnet50", "--frames", "30", "--crop", "32"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "vai-models flops: error: SlowFast needs a clip length divisible by alpha=4, got T=30"
+    assert any(r.exc_info for r in caplog.records)  # the traceback goes to DEBUG
+    with pytest.raises(SystemExit) as exc:  # -L after the command is not an option of `flops`
+        main(["flops", "-M", "tsn_resnet18", "-L", "DEBUG"])
+    assert exc.value.code == 2
+
+
 def test_cli_any_other_error_is_one_line_with_status_1(capsys, monkeypatch, caplog):
     import vai_models.cli as cli
 

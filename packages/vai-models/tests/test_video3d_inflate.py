@@ -71,6 +71,26 @@ def test_classifier_of_other_size_is_reported_and_skipped(resnet2d, tmp_path):
         load_inflated_resnet2d(model, path, strict=True)
 
 
+def test_mismatched_classifier_is_not_also_missing(resnet2d, tmp_path):
+    # a key the file has in another shape is listed once, as shape-mismatched; the counts agree with
+    # create_model(..., converter="inflate")'s LoadSummary (missing 60 = the five non-local blocks)
+    path = tmp_path / "resnet50.pth"
+    torch.save(resnet2d.state_dict(), path)
+    model = vai_models.create_model("i3d_nonlocal_resnet50", 10, 8)
+    report = load_inflated_resnet2d(model, path)
+    assert sorted(k.split(" ")[0] for k in report.mismatched) == ["fc.bias", "fc.weight"]
+    assert not {"fc.weight", "fc.bias"} & set(report.missing)
+    assert len(report.missing) == 60 and all(".nl." in k for k in report.missing)
+    assert report.summary().startswith("loaded 318 tensors; missing 60: ")
+    assert "shape-mismatched 2: fc.weight (1000, 2048)->(10, 2048)" in report.summary()
+    entry = vai_models.create_model(
+        "i3d_nonlocal_resnet50", num_classes=10, num_frames=8, pretrained=path, converter="inflate"
+    )
+    summary = entry.pretrained_summary
+    assert summary.missing == report.missing and summary.loaded == len(report.loaded)
+    assert [k for k, _, _ in summary.mismatched] == [k.split(" ")[0] for k in report.mismatched]
+
+
 def test_unmapped_2d_keys_and_missing_file(resnet2d, tmp_path):
     sd = dict(resnet2d.state_dict(), extra_head_weight=torch.zeros(3))
     converted, unmapped = inflate_resnet2d_state_dict(sd, vai_models.create_model("i3d_resnet50", 1000, 8))

@@ -17,12 +17,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video_dir", help="folder of videos (searched recursively)")
     parser.add_argument("out_dir", help="output root; <video_dir>/a/b.mp4 -> <out_dir>/a/b/00000.jpg ...")
     parser.add_argument(
-        "--short-side", type=int, default=256, help="resize shorter side to this (0 keeps size)"
+        "--short-side",
+        type=int,
+        default=256,
+        help="resize shorter side to this (0 keeps size) (default 256)",
     )
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     parser.add_argument(
-        "--ext", nargs="+", default=list(VIDEO_EXTENSIONS), help="video file extensions to look for"
+        "--ext",
+        nargs="+",
+        default=list(VIDEO_EXTENSIONS),
+        help=f"video file extensions to look for (default {' '.join(VIDEO_EXTENSIONS)})",
     )
 
 

@@ -26,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=16, help="frames per video, at least 2 (default 16)")
     parser.add_argument("--size", type=_size, default=(64, 64), help="HxW (even, >= 16), default 64x64")
     parser.add_argument("--seed", type=int, default=0, help=">= 0 (default 0)")
-    parser.add_argument("--format", choices=["video", "frames", "both"], default="video")
+    parser.add_argument(
+        "--format",
+        choices=["video", "frames", "both"],
+        default="video",
+        help="write mp4 videos, JPEG frame folders or both (default video)",
+    )
     parser.add_argument(
         "--val-fraction", type=float, default=0.2, help="share of videos in val, in (0, 1) (default 0.2)"
     )

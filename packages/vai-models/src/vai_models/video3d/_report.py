@@ -12,7 +12,8 @@ from torch import nn
 class LoadReport:
     """Key lists of one load: ``loaded`` into the model, model keys ``missing`` from the source,
     source keys ``unexpected`` (no counterpart in the model, or no name mapping), and keys skipped
-    for a shape ``mismatched`` (e.g. a 400-class fc into a 10-class model)."""
+    for a shape ``mismatched`` (e.g. a 400-class fc into a 10-class model). Each model key is in at
+    most one list: a shape-mismatched key is not also counted as missing."""
 
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -63,7 +64,8 @@ def load_converted(
         else:
             to_load[key] = value.to(own[key].dtype)
             report.loaded.append(key)
-    report.missing = [k for k in own if k not in to_load and not k.endswith("num_batches_tracked")]
+    # a key the source has in another shape is reported as mismatched only, not also as missing
+    report.missing = [k for k in own if k not in converted and not k.endswith("num_batches_tracked")]
     if strict and (report.missing or report.unexpected or report.mismatched):
         raise ValueError(
             f"{source}: checkpoint does not fit the model ({report.summary()}); pass strict=False to load the rest"
