@@ -34,6 +34,24 @@ def test_shift_matches_naive_loop(t, c, div):
     torch.testing.assert_close(temporal_shift(x, t, div), naive_shift(x, t, div), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("t,c,div", [(4, 16, 8), (3, 10, 4), (1, 8, 8), (5, 7, 8)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_shift_torch_compile_traces_matches_the_naive_loop(t, c, div, channels_last):
+    """Under torch.compile the shift is a functional expression (concatenations): Dynamo traces that
+    branch (backend "eager" runs what it traced), with the values and gradients of the reference."""
+    torch._dynamo.reset()
+    x = torch.randn(2 * t, c, 3, 2)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    x.requires_grad_()
+    y = torch.compile(temporal_shift, backend="eager", fullgraph=True)(x, t, div)
+    torch.testing.assert_close(y, naive_shift(x.detach().contiguous(), t, div), rtol=0, atol=0)
+    (y * torch.arange(y.numel()).view_as(y)).sum().backward()
+    x2 = x.detach().clone().requires_grad_()
+    (temporal_shift(x2, t, div) * torch.arange(y.numel()).view_as(y)).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad, rtol=0, atol=0)
+
+
 def test_shift_channels_last_and_grad():
     x = torch.randn(8, 16, 4, 4).to(memory_format=torch.channels_last).requires_grad_()
     y = temporal_shift(x, 4, 8)

@@ -18,6 +18,14 @@ def temporal_shift(x: torch.Tensor, num_segments: int, shift_div: int = 8) -> to
         raise ValueError(f"temporal_shift: batch {nt} is not a multiple of num_segments={num_segments}")
     fold = c // shift_div
     xv = x.view(nt // num_segments, num_segments, c, h, w)
+    if torch.compiler.is_compiling():
+        # torch.compile: one functional expression, which Inductor fuses into one kernel. Inductor (torch
+        # 2.14, CPU) miscompiled the slice writes into empty_like below inside a whole TSM (NaN outputs
+        # from the 4x4 and 2x2 stages of tsm_resnet18 at 64x64; tests/test_compile_graphs.py)
+        zeros = xv.new_zeros(nt // num_segments, 1, fold, h, w)
+        left = torch.cat([xv[:, 1:, :fold], zeros], dim=1)
+        right = torch.cat([zeros, xv[:, :-1, fold : 2 * fold]], dim=1)
+        return torch.cat([left, right, xv[:, :, 2 * fold :]], dim=2).view(nt, c, h, w)
     out = torch.empty_like(xv)
     out[:, :-1, :fold] = xv[:, 1:, :fold]
     out[:, -1:, :fold] = 0
@@ -82,6 +90,8 @@ def _can_shift_inplace(x: torch.Tensor) -> bool:
     full-size tensor; on a GPU the caching allocator makes the copy's allocation free, while the in-place
     path's 4T small copies are bound by kernel launches (H200, TSM-R50 at batch 4: 1.79x TSN in place,
     1.13x with the copy; docs/performance.md)."""
+    if torch.compiler.is_compiling():  # an eager CPU saving; is_inference() would break the graph
+        return False
     if x.device.type != "cpu" or torch.is_grad_enabled() or x.requires_grad:
         return False
     if x.is_inference() and not torch.is_inference_mode_enabled():
