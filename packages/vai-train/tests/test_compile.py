@@ -75,8 +75,11 @@ def test_training_with_the_flag_compiles_and_matches_eager(base_args, tmp_path, 
     # checkpoints hold the plain module's keys (no _orig_mod. prefix): they load either way
     ckpts = [torch.load(_run_dir(tmp_path, "cc", v) / "weights" / "epoch_0002.pth") for v in (0, 1)]
     assert list(ckpts[1]["model_state"]) == list(ckpts[0]["model_state"])
+    torch._dynamo.reset()
     resumed = run_train(args + ["-e", "3", "-v", "0", "-l", "-1", "--compile"])  # eager run, compiled on
-    assert [r["epoch"] for r in resumed.summary] == [1, 2, 3]
+    assert [r["epoch"] for r in resumed.summary] == [1, 2, 3] and graphs()
+    resumed = run_train(args + ["-e", "3", "-v", "1", "-l", "-1"])  # compiled run, eager on
+    assert [r["epoch"] for r in resumed.summary] == [1, 2, 3] and graphs() == []
 
 
 def test_the_config_setting_and_the_flag_that_overrides_it(base_args, tmp_path) -> None:
@@ -85,6 +88,24 @@ def test_the_config_setting_and_the_flag_that_overrides_it(base_args, tmp_path) 
     assert graphs()
     run_train(args + ["-e", "1", "-v", "1", "--no-compile"])
     assert graphs() == []  # a fresh config module: its backend never called
+
+
+HOOK = """
+
+SEEN = []
+
+
+def epoch_start_script(epoch, exp, args, rank, world_size, kit):
+    model = kit["model"]
+    SEEN.append((type(model).__name__, model._compiled_call_impl is not None, sorted(model.state_dict())[:2]))
+"""
+
+
+def test_hooks_see_the_usual_model(base_args, tmp_path) -> None:
+    args = _variant(tmp_path, base_args, "hook", HOOK)
+    run_train(args + ["-e", "2", "--compile"])
+    seen = [m for m in list(sys.modules.values()) if "SEEN" in getattr(m, "__dict__", {})][-1].SEEN
+    assert seen == [("_Net", True, ["bn.bias", "bn.num_batches_tracked"])] * 2
 
 
 def test_the_model_config_may_ask_for_it(base_args, tmp_path, caplog) -> None:
@@ -108,6 +129,8 @@ def test_an_ema_copy_is_compiled_on_its_own(base_args, tmp_path, caplog) -> None
     plain = run_train(args + ["-e", "2", "-v", "0"])
     compiled = run_train(args + ["-e", "2", "-v", "1", "--compile"])
     assert "compile: the EMA model (validated) (_Net)" in caplog.text
+    # validation runs the EMA copy only, in eval mode: its batches of 10 reached the backend
+    assert (10, 3, 2, 8, 8) in {s for g in graphs() for s in g}
     for want, got in zip(plain.summary, compiled.summary, strict=True):
         assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-5), got["epoch"]
 
@@ -151,6 +174,16 @@ def test_predict_compiles_the_model(base_args, tmp_path) -> None:
         ),
         ("compile_options = dict(mode='fastest')", r"tinynet-bad\.py: compile_options = .*Unrecognized mode"),
         ("compile_options = dict(backend='nope')", r"compile_options = .*Invalid backend: 'nope'"),
+        ("compile_options = dict(disable=True)", r"has 'disable'; set compile = False \(or --no-compile\)"),
+        ("compile_options = dict(fullgraph='no')", r"compile_options fullgraph = 'no'; use True or False"),
+        (
+            "compile_options = dict(backend=42)",
+            r"compile_options backend = 42; use a backend name or a callable",
+        ),
+        (
+            "compile_options = dict(options=dict(bogus=1))",
+            r"Unexpected optimization option bogus, known .{0,280}\.\.\.$",
+        ),
     ],
 )
 def test_bad_settings_are_refused_before_a_version_exists(base_args, tmp_path, setting, message) -> None:
@@ -179,6 +212,18 @@ def test_a_failing_compile_is_one_line(base_args, tmp_path, capsys) -> None:
         " ValueError: no code for you); run without --compile"
     )
     assert "{'backend': 'aot_eager'}" in err
+
+
+def test_the_models_own_error_met_while_tracing_is_its_own_line(base_args, tmp_path, capsys) -> None:
+    """A model fed clips of the wrong channel count fails as it would eagerly, not as a compile failure."""
+    wrong = NET_EXP.replace("nn.Conv3d(3, 8,", "nn.Conv3d(5, 8,")
+    args = exp_variant(tmp_path, base_args, "wrong", wrong + "\ncompile_options = dict(backend='eager')\n")
+    assert main(["train", *args, "-e", "1", "--compile"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(
+        "vai-train train: error: RuntimeError: Given groups=1, weight of size [8, 5, 3, 3, 3]"
+    )
+    assert err.endswith("(while torch.compile traced the model)") and "compile failed" not in err
 
 
 def test_compile_failure_leaves_other_errors_alone() -> None:
@@ -225,8 +270,9 @@ def test_two_gloo_processes_train_the_compiled_model_as_eager(base_args, tmp_pat
     torchrun(["train", *args, "-e", "2", "-v", "1", "--compile"])
     rows = [read_summary(_run_dir(tmp_path, "ddp", v) / "logs" / "summary.csv") for v in (0, 1)]
     assert [r["epoch"] for r in rows[1]] == [1, 2]
-    log = (_run_dir(tmp_path, "ddp", 1) / "logs").glob("*.log")
-    assert any("runs through torch.compile (backend='aot_eager')" in p.read_text() for p in log)
+    log = (_run_dir(tmp_path, "ddp", 1) / "logs" / "train_INFO.log").read_text()
+    # the model inside DDP, compiled before DDP wrapped it (not the DistributedDataParallel wrapper)
+    assert "compile: the model (_Net) runs through torch.compile (backend='aot_eager')" in log
     for want, got in zip(*rows, strict=True):
         for key in ("train_loss", "val_loss", "val_acc"):
             assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-7), (got["epoch"], key)

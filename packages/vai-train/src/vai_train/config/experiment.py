@@ -65,6 +65,16 @@ def default_unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     )
 
 
+#: (argument, accepted types, what to say) for the torch.compile arguments whose type torch checks late
+_COMPILE_OPTION_TYPES = (
+    ("fullgraph", bool, "True or False"),
+    ("dynamic", (bool, type(None)), "True, False or None"),
+    ("mode", (str, type(None)), "a mode name (a str) or None"),
+    ("backend", str, "a backend name or a callable backend"),
+    ("options", (dict, type(None)), "a dict of backend options or None"),
+)
+
+
 def _compile_probe() -> None:
     """What ``ExpConfig.compile_options`` hands ``torch.compile`` to have it check the options (never run)."""
 
@@ -282,10 +292,20 @@ class ExpConfig:
                 f"{where}: compile_options has {', '.join(map(repr, unknown))}, which torch.compile does not"
                 f" take; its arguments: {', '.join(known)}"
             )
+        if "disable" in value:
+            raise ConfigError(
+                f"{where}: compile_options has 'disable'; set compile = False (or --no-compile)"
+            )
+        for name, types, what in _COMPILE_OPTION_TYPES:
+            if name in value and not (
+                isinstance(value[name], types) or (name == "backend" and callable(value[name]))
+            ):
+                raise ConfigError(f"{where}: compile_options {name} = {value[name]!r}; use {what}")
         try:
             torch.compile(_compile_probe, **value)
         except Exception as e:  # torch's own check of mode, backend and options, before any tracing
             first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            first = first if len(first) <= 300 else first[:297] + "..."  # (unknown options: every known one)
             raise ConfigError(f"{where}: compile_options = {value!r}: {first}") from e
         return dict(value)
 

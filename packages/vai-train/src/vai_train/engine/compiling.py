@@ -48,17 +48,45 @@ def compile_in_place(module: nn.Module, options: dict[str, Any] | None, what: st
     )
 
 
+#: the lines of TorchDynamo's errors that are advice about TorchDynamo itself, not about the failure
+_BOILERPLATE = ("Set TORCHDYNAMO_VERBOSE", "For even more developer context", "from user code:")
+
+
+def _first_lines(error: BaseException, limit: int = 300) -> str:
+    """The message of ``error`` up to its first boilerplate line, in one line of at most ``limit``
+    characters."""
+    lines = []
+    for line in str(error).splitlines():
+        if line.strip().startswith(_BOILERPLATE):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    text = " ".join(lines) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The exception at the bottom of ``error``'s chain (``__cause__``, else ``__context__``)."""
+    seen = {id(error)}
+    while (nxt := error.__cause__ or error.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        error = nxt
+    return error
+
+
 def compile_failure(error: BaseException) -> str | None:
     """One line for a failure inside ``torch.compile`` (TorchDynamo, a backend such as Inductor), with what
-    to try; None for any other error."""
-    dynamo_error = getattr(getattr(torch, "_dynamo", None), "exc", None)
-    base = getattr(dynamo_error, "TorchDynamoException", None)
+    to try; None for any other error. An error of the model itself that TorchDynamo met while tracing
+    (a shape mismatch, say) is the model's error: its own message, without the compile advice."""
+    exc = getattr(getattr(torch, "_dynamo", None), "exc", None)
+    base = getattr(exc, "TorchDynamoException", None)
     if base is None or not isinstance(error, base):
         return None
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    cause = " ".join(lines[:2]) if lines else type(error).__name__
+    if isinstance(error, getattr(exc, "TorchRuntimeError", ())):  # the model's own error, met while tracing
+        root = _innermost(error)
+        return f"{type(root).__name__}: {_first_lines(root)} (while torch.compile traced the model)"
     return (
-        f"torch.compile failed ({type(error).__name__}: {cause}); run without --compile (--no-compile"
-        " overrides a config's compile = True), or choose another backend in compile_options, e.g."
-        " {'backend': 'aot_eager'} (no code generation)"
+        f"torch.compile failed ({type(error).__name__}: {_first_lines(error)}); run without --compile"
+        " (--no-compile overrides a config's compile = True), or choose another backend in"
+        " compile_options, e.g. {'backend': 'aot_eager'} (no code generation)"
     )

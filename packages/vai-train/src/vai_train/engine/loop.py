@@ -174,7 +174,9 @@ def train_one_epoch(kit: dict[str, Any], epoch: int, info: DistInfo, opts: dict[
             lab = labels.detach() if hard is None else _to(hard, device)
             if keep < bs:
                 logits, lab, uids = logits[:keep], lab[:keep], uids[:keep]
-            outputs.append((logits.detach(), lab, uids))
+            # a copy: a compiled model's CUDA-graph outputs (compile modes reduce-overhead, max-autotune)
+            # are overwritten by its next call
+            outputs.append((logits.detach().clone(), lab, uids))
         if (it + 1) % refresh == 0 or it + 1 == n_batches:
             running = loss_sum.item() / max(1, n_seen)
             if not math.isfinite(running):
@@ -270,7 +272,8 @@ def run_inference(
         if criterion is not None:
             loss_sum += float(criterion(out, _labels_for_loss(labels, criterion))) * labels.shape[0]
         n_seen += labels.shape[0]
-        outputs.append((activation(out) if activation is not None else out, labels, _to(uids, device)))
+        kept = activation(out) if activation is not None else out.clone()  # (a CUDA graph reuses `out`)
+        outputs.append((kept, labels, _to(uids, device)))
         for k in extra_keys:  # indices a batch does not carry (tuple batches, custom unpack) are zeros
             v = extra.get(k) if isinstance(extra, dict) else None
             v = torch.zeros(labels.shape[0], dtype=torch.long) if v is None else torch.as_tensor(v)

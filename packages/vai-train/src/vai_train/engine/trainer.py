@@ -108,6 +108,7 @@ def _train_with(
     args: argparse.Namespace, info: DistInfo, early: RecordBuffer, kits: list[dict[str, Any]]
 ) -> RunResult:
     cfg = load_cfg(args)
+    compiling = compile_wanted(cfg, getattr(args, "compile", None))  # a bad compile_options: nothing built
     seed_everything(args.seed + info.rank)
     val_metrics = B.split_metrics(cfg, "val")
     best_field, higher = B.best_metric_info(cfg, val_metrics)
@@ -131,7 +132,7 @@ def _train_with(
     kit["sync_bn"] = B.sync_bn_wanted(cfg, info, getattr(args, "sync_bn", None))
     flag = getattr(args, "channels_last", None)
     kit["channels_last"] = cfg.channels_last if flag is None else flag
-    kit["compile"] = compile_wanted(cfg, getattr(args, "compile", None))
+    kit["compile"] = compiling
     start = (
         choose_start(exp_dir_of(args), args.load_epoch, args.version, best_field, higher)
         if info.is_main
