@@ -19,6 +19,7 @@ from vai_train.engine.checkpoint import (
     resolve_link,
 )
 from vai_train.engine.compiling import compile_in_place, compile_wanted
+from vai_train.engine.cpu_bf16_conv3d import guard_if_needed
 from vai_train.engine.criterion import prepare_train_criterion
 from vai_train.engine.data_kit import build_data_kit
 from vai_train.engine.distributed import (
@@ -198,6 +199,7 @@ def _start_up(
     steps_per_epoch = B.iters_per_epoch(kit["train_loader"], accum)
     kit["scheduler"] = cfg.scheduler(kit["optimiser"], steps_per_epoch)
     amp = resolve_amp(args.amp or cfg.use_amp, cfg.amp_dtype, info.device)
+    guard_if_needed(model, amp.enabled, amp.dtype, info.device)  # a CPU's wrong bf16 Conv3d weight grads
     kit["scaler"] = torch.amp.GradScaler(info.device.type, enabled=amp.enabled and amp.dtype == torch.float16)
     kit["ema"] = B.make_ema(model, cfg.ema_decay)  # the copy is not compiled: its own compile follows
     if kit["ema"] is not None:
