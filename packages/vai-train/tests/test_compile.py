@@ -146,7 +146,7 @@ def test_eval_and_feature_compile_what_they_run(base_args, tmp_path, caplog) -> 
     caplog.clear()
     feats = [run_feature(args + ["-l", "-1", *flag]) for flag in ([], ["--compile"])]
     # forward_features is what feature runs, so the ForwardFeatures wrapper is what gets compiled
-    assert "compile: the feature model (ForwardFeatures)" in caplog.text
+    assert "compile: the inference module (ForwardFeatures)" in caplog.text
     assert "compile: the model" not in caplog.text
     assert graphs()
     arrays = [np.load(f.metrics["path"], allow_pickle=False) for f in feats]
@@ -224,6 +224,23 @@ def test_the_models_own_error_met_while_tracing_is_its_own_line(base_args, tmp_p
         "vai-train train: error: RuntimeError: Given groups=1, weight of size [8, 5, 3, 3, 3]"
     )
     assert err.endswith("(while torch.compile traced the model)") and "compile failed" not in err
+
+
+def test_a_model_raising_under_fullgraph_is_its_own_line(base_args, tmp_path, capsys) -> None:
+    """With fullgraph=True TorchDynamo reports the model's exception as Unsupported; the line is the
+    model's."""
+    raising = NET_EXP.replace(
+        "    def forward(self, x):\n",
+        "    def forward(self, x):\n        raise ValueError('clips of 2 frames')\n",
+    )
+    opts = "\ncompile_options = dict(backend='eager', fullgraph=True)\n"
+    args = exp_variant(tmp_path, base_args, "raising", raising + opts)
+    assert main(["train", *args, "-e", "1", "--compile"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        err
+        == "vai-train train: error: ValueError('clips of 2 frames') (while torch.compile traced the model)"
+    )
 
 
 def test_compile_failure_leaves_other_errors_alone() -> None:

@@ -66,6 +66,15 @@ def test_guarded_weight_gradients_are_float32s_on_short_inputs() -> None:
     torch.testing.assert_close(_weight_grad(conv, x, amp=True), ref, rtol=0, atol=0)
 
 
+def test_the_probe_leaves_the_global_rng_alone() -> None:
+    G.conv3d_bf16_weight_grad_error.cache_clear()
+    torch.manual_seed(5)
+    want = torch.rand(3)
+    torch.manual_seed(5)
+    G.conv3d_bf16_weight_grad_error()
+    assert torch.equal(torch.rand(3), want)
+
+
 def test_the_probe_finds_what_an_unguarded_conv_gets() -> None:
     """The probe's verdict matches the fault on this machine: where it reports it, an unguarded Conv3d's
     bf16 weight gradient on 2 frames is far off; where it does not, it is within bfloat16 rounding."""

@@ -29,6 +29,7 @@ from vai_train.config.roots import (
 )
 from vai_train.config.suggest import not_found_hint
 from vai_train.dataset_hooks import dataset_attr
+from vai_train.engine.compiling import first_lines
 
 logger = logging.getLogger(__name__)
 
@@ -304,8 +305,7 @@ class ExpConfig:
         try:
             torch.compile(_compile_probe, **value)
         except Exception as e:  # torch's own check of mode, backend and options, before any tracing
-            first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-            first = first if len(first) <= 300 else first[:297] + "..."  # (unknown options: every known one)
+            first = first_lines(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
             raise ConfigError(f"{where}: compile_options = {value!r}: {first}") from e
         return dict(value)
 

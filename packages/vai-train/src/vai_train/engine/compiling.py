@@ -52,9 +52,9 @@ def compile_in_place(module: nn.Module, options: dict[str, Any] | None, what: st
 _BOILERPLATE = ("Set TORCHDYNAMO_VERBOSE", "For even more developer context", "from user code:")
 
 
-def _first_lines(error: BaseException, limit: int = 300) -> str:
-    """The message of ``error`` up to its first boilerplate line, in one line of at most ``limit``
-    characters."""
+def first_lines(error: BaseException | str, limit: int = 300) -> str:
+    """The message of ``error`` up to its first TorchDynamo boilerplate line, in one line of at most
+    ``limit`` characters."""
     lines = []
     for line in str(error).splitlines():
         if line.strip().startswith(_BOILERPLATE):
@@ -65,13 +65,12 @@ def _first_lines(error: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _innermost(error: BaseException) -> BaseException:
-    """The exception at the bottom of ``error``'s chain (``__cause__``, else ``__context__``)."""
-    seen = {id(error)}
-    while (nxt := error.__cause__ or error.__context__) is not None and id(nxt) not in seen:
-        seen.add(id(nxt))
-        error = nxt
-    return error
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the exceptions under it (``__cause__``, else ``__context__``), outermost first."""
+    chain = [error]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and nxt not in chain:
+        chain.append(nxt)
+    return chain
 
 
 def compile_failure(error: BaseException) -> str | None:
@@ -82,11 +81,19 @@ def compile_failure(error: BaseException) -> str | None:
     base = getattr(exc, "TorchDynamoException", None)
     if base is None or not isinstance(error, base):
         return None
-    if isinstance(error, getattr(exc, "TorchRuntimeError", ())):  # the model's own error, met while tracing
-        root = _innermost(error)
-        return f"{type(root).__name__}: {_first_lines(root)} (while torch.compile traced the model)"
+    chain = _chain(error)
+    # the model's own error, met while tracing: an exception it raised (with fullgraph=True reported as
+    # Unsupported over an Observed...Error, "raised exception X(...)"), or one of an op on fake tensors
+    observed = [e for e in chain if isinstance(e, getattr(exc, "ObservedException", ()))]
+    if observed or isinstance(error, getattr(exc, "TorchRuntimeError", ())):
+        root = chain[-1]
+        if isinstance(root, base):  # no plain exception under it: the Observed one's message names it
+            text = first_lines(observed[-1] if observed else root).removeprefix("raised exception ")
+        else:
+            text = f"{type(root).__name__}: {first_lines(root)}"
+        return f"{text} (while torch.compile traced the model)"
     return (
-        f"torch.compile failed ({type(error).__name__}: {_first_lines(error)}); run without --compile"
+        f"torch.compile failed ({type(error).__name__}: {first_lines(error)}); run without --compile"
         " (--no-compile overrides a config's compile = True), or choose another backend in"
         " compile_options, e.g. {'backend': 'aot_eager'} (no code generation)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +104,13 @@ def _load_model(
 
 
 def prepare_model(
-    args: argparse.Namespace, prefix: str, compile_model: bool = True
+    args: argparse.Namespace,
+    prefix: str,
+    runs: Callable[[ExpConfig, nn.Module], nn.Module] | None = None,
 ) -> tuple[DistInfo, ExpConfig, RunDir | None, nn.Module, int | None, str, tuple]:
-    """Process group, configs, version, model with its weights (compiled when ``--compile``/``compile``
-    ask and ``compile_model``), epoch, split, and (the checkpoint's criterion entries, its path) for
-    :func:`prepare_eval_criterion`."""
+    """Process group, configs, version, the module inference runs (``runs(cfg, model)`` of the model
+    with its weights, default the model itself; compiled when ``--compile``/``compile`` ask), epoch,
+    split, and (the checkpoint's criterion entries, its path) for :func:`prepare_eval_criterion`."""
     check_load_epoch(
         args.load_epoch,
         "-1 (the last checkpoint), -2 (the best epoch)",
@@ -123,8 +126,9 @@ def prepare_model(
     if rd is not None and rd.path.is_dir():
         setup_run_logging(rd.logs, args.log_level, info.rank, prefix)
     model, epoch, crit = _load_model(cfg, info, ckpt, getattr(args, "channels_last", None))
-    if compile_model:
-        compile_in_place(model, compiling)
+    if runs is not None:
+        model = runs(cfg, model)
+    compile_in_place(model, compiling, "model" if runs is None else "inference module")
     logger.info(
         "%s: %s, weights %s", prefix, rd.path if rd else "(no version yet)", ckpt or "load_pretrained()"
     )
@@ -300,10 +304,11 @@ def run_feature(args: argparse.Namespace) -> RunResult:
         )
     early = RecordBuffer().attach()  # replayed into the log files of a version feature creates
     try:
-        info, cfg, rd, model, epoch, split, _ = prepare_model(args, "feature", compile_model=False)
         name = args.feature_name
-        fmodel = feature_model(cfg, model, name)  # compiled whole: forward_features, or the config's
-        compile_in_place(fmodel, compile_wanted(cfg, getattr(args, "compile", None)), "feature model")
+        # what runs, forward_features or the config's feature_extract_model, is what --compile compiles
+        info, cfg, rd, fmodel, epoch, split, _ = prepare_model(
+            args, "feature", runs=lambda cfg, model: feature_model(cfg, model, name)
+        )
         out = infer(
             fmodel,
             eval_loader(cfg, split, info, args),
