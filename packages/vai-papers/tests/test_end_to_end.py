@@ -132,3 +132,62 @@ def test_the_synthetic_dataset_configs_environment_errors_name_the_variable(tmp_
     monkeypatch.setenv("VAI_DATA_ROOT", str(tmp_path / "afile"))
     with pytest.raises(NotADirectoryError, match="VAI_DATA_ROOT=.* is a file, not a directory"):
         exec_config(path, "dataset_cfg").ensure_data()
+
+
+CHECKPOINTED_EXP = """include({demo!r})
+from vai_models import enable_activation_checkpointing
+
+_included_load_model = load_model  # the demo's (dropout 0.2)
+
+
+def load_model():
+    model = _included_load_model()
+    enable_activation_checkpointing(model)
+    return model
+"""
+
+
+def _checkpointed_root(demo_env) -> list[str]:
+    demo = vai_papers.config_root() / "exp_configs" / "synthetic_motion" / "tsm_resnet18-demo.py"
+    root = demo_env / "cfg"
+    (root / "exp_configs" / "synthetic_motion").mkdir(parents=True)
+    (root / "exp_configs" / "synthetic_motion" / "tsm_resnet18-ckpt.py").write_text(
+        CHECKPOINTED_EXP.format(demo=str(demo))
+    )
+    return ["--config-root", str(root), "--config-root", str(vai_papers.config_root())]
+
+
+def test_an_exp_config_turns_on_activation_checkpointing(demo_env):
+    """docs/models.md's recipe: an exp config that checkpoints the demo's TSM blocks trains one epoch with
+    the plain demo's loss and accuracy (the same float32 arithmetic, done twice in backward)."""
+    roots = _checkpointed_root(demo_env)
+    plain = _train("tsm_resnet18", demo_env)
+    ckpt = run_train(demo_args(str(demo_env / "exp"), "tsm_resnet18", "ckpt") + ["-e", "1", *roots])
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert ckpt.summary[0][key] == pytest.approx(plain.summary[0][key], rel=1e-5), key
+
+
+def test_activation_checkpointing_under_two_gloo_processes(demo_env):
+    """DDP (2 gloo processes): the checkpointed demo trains an epoch as the plain one does."""
+    import os
+    import subprocess
+    import sys
+
+    roots = _checkpointed_root(demo_env)
+    rows = []
+    for exp in ("demo", "ckpt"):
+        args = demo_args(str(demo_env / "exp"), "tsm_resnet18", exp) + ["-e", "1", "--no-progress", *roots]
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+            + ["-m", "vai_train.cli", "train", *args],
+            env=dict(os.environ, OMP_NUM_THREADS="1"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        run_dir = demo_env / "exp" / "synthetic_motion" / "tsm_resnet18" / exp / "version_000"
+        with (run_dir / "logs" / "summary.csv").open() as f:
+            rows.append(list(csv.DictReader(f))[0])
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert float(rows[1][key]) == pytest.approx(float(rows[0][key]), rel=1e-5), key

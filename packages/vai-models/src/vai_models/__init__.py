@@ -1,6 +1,7 @@
 """vai-models: video action-recognition architectures behind one registry."""
 
 from . import feature_mlp, image, mvf, tdn, trn, tsn, video3d  # noqa: F401  (importing registers models)
+from .checkpointing import enable_activation_checkpointing
 from .complexity import flops, params
 from .optim import get_optim_policies
 from .registry import (
@@ -25,6 +26,7 @@ __all__ = [
     "LoadSummary",
     "UnknownModelError",
     "create_model",
+    "enable_activation_checkpointing",
     "flops",
     "get_optim_policies",
     "get_model_builder",
