@@ -19,7 +19,15 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pyte
         raise OSError("disk full")
 
     monkeypatch.setattr(ck.torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match=rf"could not write {path} \(\d+ MiB free on its disk\): disk full"):
+        ck.atomic_torch_save({"epoch": 2}, path)
+
+    def full_disk(obj, f):  # what torch.save raises when the disk fills up during the write
+        f.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 25904384 vs 25904280")
+
+    monkeypatch.setattr(ck.torch, "save", full_disk)
+    with pytest.raises(OSError, match=r"MiB free on its disk\): \[enforce fail at inline_container"):
         ck.atomic_torch_save({"epoch": 2}, path)
     monkeypatch.undo()
     assert ck.load_checkpoint(path)["epoch"] == 1

@@ -41,10 +41,20 @@ def _fsync_dir(d: Path) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a temp file in the same folder, fsync, then os.replace — never a half-written file."""
+    """torch.save to a temp file in the same folder, fsync, then os.replace — never a half-written file.
+    A failed write is an OSError naming the file and the free space left on its disk (a full disk makes
+    torch.save raise "[enforce fail at inline_container.cc:...] unexpected pos ...")."""
     path = Path(path)
-    with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
+    try:
+        with atomic_open(path, "wb") as f:
+            torch.save(obj, f)
+    except (OSError, RuntimeError) as e:
+        try:
+            free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk"
+        except OSError:
+            free = "free space unknown"
+        cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise OSError(f"could not write {path} ({free}): {cause}") from e
     _fsync_dir(path.parent)
 
 
