@@ -110,10 +110,17 @@ def test_state_dict_copies_pickles_and_a_second_call_are_unchanged():
 
 
 def test_nested_blocks_are_left_to_the_outer_one():
-    """I3D with non-local blocks: every name is a top-level block, none inside another."""
+    """I3D-NL: each Bottleneck3d is checkpointed, with its non-local block (``.nl``) recomputed inside it,
+    not checkpointed a second time; no name lies inside another."""
+    from vai_models.video3d.nonlocal_block import NonLocal3d
+    from vai_models.video3d.resnet3d import Bottleneck3d
+
     model = build_tiny("i3d_nonlocal_resnet50")
     names = enable_activation_checkpointing(model)
-    assert any("nl" in n or "nonlocal" in n.lower() for n in names) or all("." in n for n in names)
+    assert names == [n for n, m in model.named_modules() if isinstance(m, Bottleneck3d)]
+    non_local = [n for n, m in model.named_modules() if isinstance(m, NonLocal3d)]
+    assert len(non_local) == 5 and all(n.rsplit(".", 1)[0] in names for n in non_local)
+    assert all("forward" not in model.get_submodule(n).__dict__ for n in non_local)
     assert not any(a != b and b.startswith(f"{a}.") for a in names for b in names)
 
 

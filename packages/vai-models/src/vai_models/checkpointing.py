@@ -3,8 +3,8 @@ backward pass and compute their activations again there (``torch.utils.checkpoin
 training memory falls to about one block's activations at the cost of a second forward of each block.
 
 :func:`enable_activation_checkpointing` finds the blocks of every registered architecture (torchvision's
-2D and 3D ResNet blocks, vai's Bottleneck3d, X3D and non-local blocks, S3D's inception blocks, MViT's and
-Video Swin's transformer blocks) and replaces each block's ``forward`` by a checkpointed call, in place:
+2D and 3D ResNet blocks, vai's Bottleneck3d (with its non-local block inside) and X3D blocks, S3D's
+inception blocks, MViT's and Video Swin's transformer blocks) and replaces each block's ``forward`` by a checkpointed call, in place:
 parameters, buffers, state-dict keys and pickled or deep-copied models stay as they were.
 
 Two things a plain ``checkpoint`` of a block gets wrong are handled:
@@ -31,7 +31,6 @@ from torchvision.models.video.resnet import BasicBlock as VideoBasicBlock
 from torchvision.models.video.resnet import Bottleneck as VideoBottleneck
 from torchvision.models.video.s3d import SepInceptionBlock3D
 
-from .video3d.nonlocal_block import NonLocal3d
 from .video3d.resnet3d import Bottleneck3d
 from .video3d.x3d import X3DBlock
 
@@ -47,7 +46,6 @@ BLOCK_TYPES: tuple[type[nn.Module], ...] = (
     SwinTransformerBlockV2,
     Bottleneck3d,
     X3DBlock,
-    NonLocal3d,
 )
 
 

@@ -84,12 +84,16 @@ def guard_conv3d(model: nn.Module) -> list[str]:
     in float32 on inputs with fewer frames than that kernel (see the module's docstring); in place, the
     parameters and state dict unchanged. Returns the names of the convs it guards (none guarded twice)."""
     names = []
-    for name, module in model.named_modules():
-        if type(module) is nn.Conv3d and module.kernel_size[0] > 1:
-            if not isinstance(module.__dict__.get("forward"), _Float32ForShortInputs):
-                module.forward = _Float32ForShortInputs(module)
-            names.append(name)
+    for name, module in _temporal_convs(model):
+        if not isinstance(module.__dict__.get("forward"), _Float32ForShortInputs):
+            module.forward = _Float32ForShortInputs(module)
+        names.append(name)
     return names
+
+
+def _temporal_convs(model: nn.Module) -> list[tuple[str, nn.Conv3d]]:
+    """(name, conv) of ``model``'s plain Conv3d layers with a temporal kernel (``kernel_size[0] > 1``)."""
+    return [(n, m) for n, m in model.named_modules() if type(m) is nn.Conv3d and m.kernel_size[0] > 1]
 
 
 def guard_if_needed(model: nn.Module, amp_enabled: bool, amp_dtype: torch.dtype, device: torch.device) -> int:
@@ -97,7 +101,7 @@ def guard_if_needed(model: nn.Module, amp_enabled: bool, amp_dtype: torch.dtype,
     guard its Conv3d layers and say so once (a WARNING). Returns how many convs were guarded."""
     if not (amp_enabled and amp_dtype == torch.bfloat16 and device.type == "cpu"):
         return 0
-    if not any(type(m) is nn.Conv3d and m.kernel_size[0] > 1 for m in model.modules()):
+    if not _temporal_convs(model):
         return 0
     error = conv3d_bf16_weight_grad_error()
     if error < TOLERANCE:
