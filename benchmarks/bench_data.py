@@ -59,10 +59,10 @@ from vai_data import (
     read_frames,
     write_split_file,
 )
-from vai_data.decode import output_size
 from vai_data.frame_sources import resize_short_side_thwc
 from vai_data.jpeg import dct_scale_dims, decode_jpeg, encode_jpeg
 from vai_data.synth import render_video, write_mp4
+from vai_data.video_stream import kept_size, resize_frames
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -151,17 +151,25 @@ def _jpeg_clip_call(short: int):
     return call
 
 
+def _as_vai_sizes(frames: torch.Tensor, short: int) -> torch.Tensor:
+    """Decoded ``frames`` at the size vai's train datasets ask the decoders for (``exact=False``: the stored
+    size while its short side is under twice ``short``), resized as vai resizes."""
+    h, w = frames.shape[1:3]
+    out_w, out_h = kept_size(w, h, short, exact=False)
+    return frames if (out_w, out_h) == (w, h) else resize_frames(frames, out_w, out_h)
+
+
 def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short: int):
     """(bare(row, idx), upstream(row, idx, crop, g) or None) for one storage/backend."""
     jpeg_clip = _jpeg_clip_call(short)
     kind = kind.removesuffix("_s")  # the same calls on the stores at the training short side
     if kind == "video" and backend == "decord":
         import decord
+        from decord.bridge import to_torch
 
-        def bare(row, idx):
-            w, h = output_size(row.width, row.height, short)
-            vr = decord.VideoReader(os.path.join(root, row.path), width=w, height=h, num_threads=1)
-            return vr.get_batch(idx.tolist()).asnumpy()
+        def bare(row, idx):  # the call vai makes: at the stored size, then the resize vai makes (if any)
+            vr = decord.VideoReader(os.path.join(root, row.path), num_threads=1)
+            return _as_vai_sizes(to_torch(vr.get_batch(idx.tolist())), short)
 
         def upstream(row, idx, crop, g):
             vr = decord.VideoReader(os.path.join(root, row.path), num_threads=1)
@@ -170,13 +178,10 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
 
     elif kind == "video" and backend == "torchcodec":
         from torchcodec.decoders import VideoDecoder
-        from torchcodec.transforms import Resize
 
-        def bare(row, idx):  # the call vai makes: resized inside the decoder
-            w, h = output_size(row.width, row.height, short)
-            path = os.path.join(root, row.path)
-            dec = VideoDecoder(path, dimension_order="NHWC", transforms=[Resize((h, w))])
-            return dec.get_frames_at(indices=idx.tolist()).data
+        def bare(row, idx):  # the call vai makes: at the stored size, then the resize vai makes (if any)
+            dec = VideoDecoder(os.path.join(root, row.path), dimension_order="NHWC")
+            return _as_vai_sizes(dec.get_frames_at(indices=idx.tolist()).data, short)
 
         def upstream(row, idx, crop, g):
             dec = VideoDecoder(os.path.join(root, row.path), dimension_order="NHWC")
@@ -187,7 +192,7 @@ def bare_and_upstream(kind: str, backend: str, root: str, data_root: str, short:
         import av
 
         def bare(row, idx):  # vai's PyAV decoder itself (group dropping, NONREF skipping, one reformatter)
-            return read_frames(os.path.join(root, row.path), idx, "pyav", short, (row.width, row.height))
+            return read_frames(os.path.join(root, row.path), idx, "pyav", short, exact=False)
 
         def upstream(row, idx, crop, g):  # decode every frame from the start at full resolution
             wanted, last, got = set(idx.tolist()), int(idx.max()), {}

@@ -35,15 +35,69 @@ def test_backends_agree(video_file, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_decode_time_resize_is_an_antialiased_resize(video_file, frames_array, backend):
-    """Each backend's own resizer (decord's and PyAV's swscale, torchcodec's filter graph) stays within a few
-    levels of torch's antialiased resize of the source frames (sharp 4-px bars: the worst case)."""
-    from torchvision.transforms.v2 import functional as F
+def test_short_side_is_resize_frames_of_the_stored_size_frames(video_file, frames_array, backend):
+    """Every backend decodes at the stored size and resizes with resize_frames (FFmpeg's scalers cost more):
+    the frames equal that resize of its own full-size frames, and stay within a few levels of the resize of
+    the source frames (sharp 4-px bars: the worst case)."""
+    from vai_data.video_stream import resize_frames
 
-    idx = [1, 2, 9]
-    truth = F.resize(torch.from_numpy(frames_array[idx]).permute(0, 3, 1, 2), [24, 32], antialias=True)
-    out = read_frames(video_file, idx, backend, short_side=24).float()
-    assert (out - truth.permute(0, 2, 3, 1).float()).abs().mean() < 3.0  # measured 2.0-2.2
+    idx = [1, 2, 9, 2]
+    out = read_frames(video_file, idx, backend, short_side=24)
+    assert out.shape == (4, 24, 32, 3) and out.is_contiguous()
+    assert out.equal(resize_frames(read_frames(video_file, idx, backend), 32, 24))
+    truth = resize_frames(torch.from_numpy(frames_array[idx]), 32, 24)
+    assert (out.float() - truth.float()).abs().mean() < 3.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inexact_reads_keep_the_stored_size_under_twice_the_short_side(video_file, backend):
+    """exact=False (what train datasets ask for, to fuse the resize with the crop): 64x48 frames stay 64x48 for
+    any short side above 24 (48 < 2 * short_side), also above the stored size; at 24 and below they are
+    resized as with exact=True."""
+    idx = [0, 5, 5]
+    stored = read_frames(video_file, idx, backend)
+    for short_side in (25, 40, 48, 60):
+        assert read_frames(video_file, idx, backend, short_side=short_side, exact=False).equal(stored)
+    assert read_frames(video_file, idx, backend, short_side=60).shape == (3, 60, 80, 3)  # exact: upscaled
+    for short_side in (24, 12):
+        exact = read_frames(video_file, idx, backend, short_side=short_side)
+        assert read_frames(video_file, idx, backend, short_side=short_side, exact=False).equal(exact)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "pyav"])
+def test_long_clips_decode_in_parts_resized_one_by_one(video_file, backend, monkeypatch):
+    """decord and torchcodec decode at most _PART_BYTES of stored-size frames at once, each part resized
+    before the next decodes (a dense clip of a 1080p video would hold ~200 MB otherwise): same frames."""
+    import vai_data.decode as decode
+
+    idx = [0, 3, 3, 11, 7, 1, 2]
+    whole = read_frames(video_file, idx, backend, short_side=24)
+    parts = []
+    real = decode.resize_frames
+    monkeypatch.setattr(decode, "resize_frames", lambda f, w, h: parts.append(len(f)) or real(f, w, h))
+    monkeypatch.setattr(decode, "_PART_BYTES", 2 * 64 * 48 * 3)  # two frames
+    assert read_frames(video_file, idx, backend, short_side=24).equal(whole)
+    assert parts == [2, 2, 2, 1]
+    parts.clear()
+    monkeypatch.setattr(decode, "_PART_BYTES", 1)  # less than a frame: one at a time
+    assert read_frames(video_file, idx, backend, short_side=24).equal(whole) and parts == [1] * 7
+
+
+def test_resize_frames_and_kept_size():
+    from torchvision.transforms.v2 import functional as F
+    from vai_data.video_stream import kept_size, resize_frames
+
+    frames = torch.randint(0, 256, (3, 30, 40, 3), dtype=torch.uint8)
+    out = resize_frames(frames, 20, 15)
+    assert out.shape == (3, 15, 20, 3) and out.dtype == torch.uint8 and out.is_contiguous()
+    ref = F.resize(frames.permute(0, 3, 1, 2).contiguous(), [15, 20], antialias=True).permute(0, 2, 3, 1)
+    assert (out.int() - ref.int()).abs().max() <= 1  # the channels-last kernel and the planar one
+    assert resize_frames(frames[:, :, ::2], 10, 15).shape == (3, 15, 10, 3)  # a strided view
+    assert kept_size(640, 360, None, True) == (640, 360) == kept_size(640, 360, 181, False)
+    assert kept_size(640, 360, 180, False) == (320, 180)  # 360 == 2 * 180: resized
+    assert kept_size(640, 360, 256, True) == (455, 256) and kept_size(640, 360, 256, False) == (640, 360)
+    assert kept_size(360, 640, 128, False) == (128, 227) and kept_size(64, 48, 100, False) == (64, 48)
+    assert kept_size(64, 48, 100, True) == (133, 100)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

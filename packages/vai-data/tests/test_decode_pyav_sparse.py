@@ -40,7 +40,7 @@ def _sequential(path: str, idx: np.ndarray, short_side=None) -> np.ndarray:
     """The reference: every frame decoded in order from the start and counted."""
     with pytest.MonkeyPatch.context() as m:
         m.setattr(dp, "SEEK_MIN_FRAMES", 10**9)
-        return _pyav_read(path, idx, short_side, None, sparse=False)
+        return _pyav_read(path, idx, short_side, sparse=False)
 
 
 def _picture_types(path: str) -> Counter:
@@ -83,7 +83,7 @@ def test_sparse_equals_sequential(videos, name, short_side):
         ref = _sequential(path, idx, short_side)
         for skip_nonref in (True, False):
             stats = {}
-            out = _pyav_read(path, idx, short_side, None, skip_nonref=skip_nonref, stats=stats)
+            out = _pyav_read(path, idx, short_side, skip_nonref=skip_nonref, stats=stats)
             assert stats["sparse"], f"{name} {idx}: fell back to sequential decoding"
             assert out.dtype == np.uint8 and np.array_equal(out, ref), f"{name} {idx} skip={skip_nonref}"
             totals[skip_nonref] += Counter(stats)
@@ -114,7 +114,7 @@ def test_far_gaps_are_seeked_over(tmp_path, make_gradient_frames):
     path = _encode(tmp_path / "long.mp4", make_gradient_frames(160, 16, 64), {"g": "8"})
     idx = np.array([2, 150, 75, 76, 159])
     stats = {}
-    out = _pyav_read(path, idx, None, None, stats=stats)
+    out = _pyav_read(path, idx, None, stats=stats)
     assert stats["sparse"] and stats["seeks"] >= 2
     assert np.array_equal(out, _sequential(path, idx, None))
 
@@ -125,7 +125,7 @@ def test_mpeg4_without_bframes(tmp_path):
     path = str(make_video(tmp_path / "m.mp4", frames=6, step=40))
     idx = np.array([5, 1, 9])
     stats = {}
-    out = _pyav_read(path, idx, None, None, stats=stats)
+    out = _pyav_read(path, idx, None, stats=stats)
     assert stats["sparse"]
     assert np.array_equal(out, _sequential(path, idx, None))
 
@@ -137,7 +137,7 @@ def test_variable_frame_rate_falls_back_to_counting_frames(tmp_path, make_gradie
     path = _encode(tmp_path / "vfr.mp4", frames, {"g": "8"}, pts=pts)
     idx = np.array([3, 25, 39])
     stats = {}
-    out = _pyav_read(path, idx, None, None, stats=stats)
+    out = _pyav_read(path, idx, None, stats=stats)
     assert not stats["sparse"]
     assert np.array_equal(out, _sequential(path, idx, None))
     assert [int(f[..., 0].astype(float).mean(0).argmax()) // 4 for f in out] == [3, 25 % 16, 39 % 16]
@@ -152,23 +152,26 @@ def test_holes_in_frame_indices_fall_back(videos, monkeypatch):
     )
     idx = np.array([10, 50])  # 50 is less than SEEK_MIN_FRAMES past the keyframe after 10: no seek
     stats = {}
-    out = _pyav_read(videos["gop12"], idx, None, None, stats=stats)
+    out = _pyav_read(videos["gop12"], idx, None, stats=stats)
     assert not stats["sparse"]
     assert np.array_equal(out, _sequential(videos["gop12"], idx, None))
 
 
 @pytest.mark.parametrize("short_side", [None, 24, 30])
-def test_pixels_equal_plain_pyav_to_ndarray(videos, short_side):
-    """The shared reformatter gives the pixels of ``frame.to_ndarray(format="rgb24", width, height)``."""
-    from vai_data.decode import output_size
+def test_pixels_equal_plain_pyav_to_ndarray_then_resize_frames(videos, short_side):
+    """The shared reformatter gives the pixels of ``frame.to_ndarray(format="rgb24")``, resized (where asked)
+    with ``resize_frames``, as the other backends' frames."""
+    from vai_data.video_stream import output_size, resize_frames
 
     path = videos["gop12"]
     with av.open(path) as c:
         frames = list(c.decode(video=0))
     w, h = output_size(frames[0].width, frames[0].height, short_side)
-    plain = np.stack([f.to_ndarray(format="rgb24", width=w, height=h) for f in frames])
+    plain = torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f in frames]))
+    if short_side is not None:
+        plain = resize_frames(plain, w, h)
     idx = np.array([0, 7, 7, 30, 89, 44])
-    assert np.array_equal(read_frames(path, idx, backend="pyav", short_side=short_side).numpy(), plain[idx])
+    assert read_frames(path, idx, backend="pyav", short_side=short_side).equal(plain[idx])
 
 
 def test_failed_seek_of_the_fallback_decodes_from_the_start(videos, monkeypatch):
@@ -191,7 +194,7 @@ def test_failed_seek_of_the_fallback_decodes_from_the_start(videos, monkeypatch)
     monkeypatch.setattr(dp._SparseDecoder, "run", give_up)
     monkeypatch.setattr(dp, "_sequential_decode", seek_fails)
     idx = np.array([20, 45, 70])
-    out = _pyav_read(videos["gop12"], idx, 24, None)
+    out = _pyav_read(videos["gop12"], idx, 24)
     assert seeks == [20, 0]
     monkeypatch.undo()
     assert np.array_equal(out, _sequential(videos["gop12"], idx, 24))
@@ -221,7 +224,7 @@ def test_open_gop_with_leading_pictures(tmp_path, make_gradient_frames):
     sparse = 0
     for idx in sets:
         stats = {}
-        out = _pyav_read(path, idx, None, None, stats=stats)
+        out = _pyav_read(path, idx, None, stats=stats)
         assert np.array_equal(out, _sequential(path, idx, None)), idx
         sparse += stats["sparse"]
     assert sparse >= len(sets) * 3 // 4  # mostly decoded sparsely, not by the fallback
@@ -249,7 +252,7 @@ def test_avi_with_bframes_counts_frames(tmp_path, make_gradient_frames, codec):
     opts = {"bf": "2", "g": "12"} if codec == "mpeg4" else {"g": "12", "threads": "1"}
     path = _encode_any(tmp_path / "b.avi", make_gradient_frames(NUM_FRAMES, 48, 64), codec, opts)
     for idx in [np.array([10, 60]), np.array([50, 89]), np.array([5, 5, 2, 80, 40]), np.array([120])]:
-        assert np.array_equal(_pyav_read(path, idx, None, None), _sequential(path, idx, None)), idx
+        assert np.array_equal(_pyav_read(path, idx, None), _sequential(path, idx, None)), idx
 
 
 def test_mpegts_only_frames_past_the_end_clamp(tmp_path, make_gradient_frames):
@@ -257,7 +260,7 @@ def test_mpegts_only_frames_past_the_end_clamp(tmp_path, make_gradient_frames):
     path = _encode_any(
         tmp_path / "a.ts", make_gradient_frames(NUM_FRAMES, 48, 64), "libx264", {"g": "12"}, "mpegts"
     )
-    out = _pyav_read(path, np.array([300]), None, None)
+    out = _pyav_read(path, np.array([300]), None)
     assert np.array_equal(out, _sequential(path, np.array([NUM_FRAMES - 1]), None))
 
 
@@ -293,7 +296,7 @@ def test_variable_frame_rate_far_in_counts_frames(vfr_mp4, idx):
     want = np.minimum(np.array(idx), VFR_FRAMES - 1)
     for sparse in (True, False):
         stats = {}
-        out = _pyav_read(vfr_mp4, np.array(idx), None, None, sparse=sparse, stats=stats)
+        out = _pyav_read(vfr_mp4, np.array(idx), None, sparse=sparse, stats=stats)
         assert np.array_equal(out, every[want]), (idx, sparse)
         assert not stats.get("sparse")
     for backend in ("pyav", "decord"):
@@ -313,7 +316,7 @@ def test_variable_frame_rate_is_seen_in_the_container_counts(tmp_path, make_grad
     every = _every_frame(path)
     for idx in (np.array([100, 119]), np.array([30, 70])):
         for sparse in (True, False):
-            assert np.array_equal(_pyav_read(path, idx, None, None, sparse=sparse), every[idx]), (idx, sparse)
+            assert np.array_equal(_pyav_read(path, idx, None, sparse=sparse), every[idx]), (idx, sparse)
 
 
 def test_hole_after_a_seek_restarts_counting(tmp_path, make_gradient_frames):
@@ -327,6 +330,6 @@ def test_hole_after_a_seek_restarts_counting(tmp_path, make_gradient_frames):
     idx = np.array([60, 100, 119])
     for sparse in (True, False):
         stats = {}
-        out = _pyav_read(path, idx, None, None, sparse=sparse, stats=stats)
+        out = _pyav_read(path, idx, None, sparse=sparse, stats=stats)
         assert np.array_equal(out, every[idx]), sparse
         assert not stats.get("sparse")

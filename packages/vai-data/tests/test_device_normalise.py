@@ -158,8 +158,9 @@ def test_video_dataset_on_device_matches_in_worker(synth_root, train, storage):
     extra = {} if train else dict(num_spatial_crops=3, num_temporal_views=2)
     ref, dev = _pair(synth_root, train, storage, **extra)
     assert ref.device_transform is None and isinstance(dev.device_transform, DeviceNormalize)
-    # train crops from JPEG frames are also left to the device to resize: the worker returns the region
-    assert dev.resize_on_device == (train and storage == "frames")
+    # train crops are also left to the device to resize (JPEG frames and videos alike): the worker returns
+    # the region
+    assert dev.resize_on_device == train
     for i in range(4):
         a, b = ref[i], dev[i]
         assert b["video"].dtype == torch.uint8 and is_channels_last_clip(b["video"])
@@ -179,10 +180,12 @@ def test_on_device_batches_through_worker_processes(synth_root):
     ref, dev = _pair(synth_root, train=True, greyscale=True)
     loader = DataLoader(dev, batch_size=3, num_workers=1, collate_fn=dev.collate_fn)
     batch = next(iter(loader))
-    assert batch["video"].dtype == torch.uint8 and batch["video"].shape == (3, 3, 4, 24, 24)
+    assert batch["video"].dtype == torch.uint8 and batch["video"].shape[:3] == (3, 3, 4)
     expected = torch.stack([ref[i]["video"] for i in range(3)])
     assert expected.shape[1] == 1  # grey: the conversion happens in the device transform
-    got = dev.device_transform(batch["video"], flip_pending=batch["flip_pending"])
+    keys = dev.device_transform.batch_keys
+    assert keys == ("flip_pending", "resize_pending")  # the regions' resizes are left to it too
+    got = dev.device_transform(batch["video"], **{k: batch[k] for k in keys})
     assert torch.equal(got, expected)
 
 
@@ -195,9 +198,12 @@ def test_mixup_of_uint8_clips_then_normalised_equals_mixing_normalised_clips(syn
     mixed_ref = MixupCutmixCollate(
         8, mixup_alpha=0.8, cutmix_alpha=0.0, generator=torch.Generator().manual_seed(1)
     )
-    batch = mixed(samples)  # mirrors the clips left to the device before mixing them
+    batch = mixed(samples)  # resizes and mirrors the clips left to the device before mixing them
     assert batch["flip_pending"].tolist() == [False] * 4
-    got = dev.device_transform(batch["video"], flip_pending=batch["flip_pending"])
+    assert batch["resize_pending"].tolist() == [[24, 24, 24, 24]] * 4
+    got = dev.device_transform(
+        batch["video"], flip_pending=batch["flip_pending"], resize_pending=batch["resize_pending"]
+    )
     want = mixed_ref([ref[i] for i in range(4)])["video"]
     assert torch.allclose(got, want, atol=1e-5)
 
@@ -260,4 +266,8 @@ def test_device_transforms_of_datasets_built_alike_compare_equal(synth_root):
         frames_split, synth_root, train=True, storage="frames", normalise_on_device=True, **KW
     )
     assert grey.device_transform != a.device_transform  # other statistics
-    assert frames.device_transform != a.device_transform  # resizes left to the device
+    assert frames.device_transform == a.device_transform  # both leave their resizes to the device
+    kept = VideoClipDataset(
+        split, synth_root, train=True, normalise_on_device=True, resize_on_device=False, **KW
+    )
+    assert kept.device_transform != a.device_transform  # resizes done in the worker

@@ -78,7 +78,14 @@ def test_flip_on_device_defaults_and_invalid_requests(synth_root):
 
 
 def test_device_transform_without_the_flags_fails_loudly(synth_root):
-    ds = VideoClipDataset(_split(synth_root, "video"), synth_root, train=True, normalise_on_device=True, **KW)
+    ds = VideoClipDataset(
+        _split(synth_root, "video"),
+        synth_root,
+        train=True,
+        normalise_on_device=True,
+        resize_on_device=False,
+        **KW,
+    )
     batch = collate_clips([ds[i] for i in range(2)])
     with pytest.raises(ValueError, match=r"flip_pending=batch\['flip_pending'\]"):
         ds.device_transform(batch["video"])

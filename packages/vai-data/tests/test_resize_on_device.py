@@ -179,14 +179,14 @@ def test_resize_on_device_defaults_and_invalid_requests(synth_root):
         "train=True": dict(train=False),
         "no train_transform": dict(train_transform=RandAugment(num_ops=1)),
         "or train_spatial_transform": dict(train_spatial_transform=MultiScaleCrop(24)),
-        "JPEG frames": dict(split=f"{synth_root}/splits/train.csv"),  # mp4: resized as it decodes
     }
     for reason, kw in off.items():
         assert not make(**kw).resize_on_device
         with pytest.raises(ValueError, match=f"resize_on_device=True needs .*{reason}"):
             make(resize_on_device=True, **kw)
     assert RESIZE_PENDING not in make(resize_on_device=False)[0]
-    assert RESIZE_PENDING not in make(split=f"{synth_root}/splits/train.csv")[0]
+    videos = make(split=f"{synth_root}/splits/train.csv")  # mp4 too: decoded at the stored size
+    assert videos.resize_on_device and RESIZE_PENDING in videos[0]
 
 
 def test_device_transform_requires_the_rows_it_was_promised(synth_root):

@@ -177,7 +177,7 @@ def test_the_long_side_is_rounded_down_as_upstream():
         for w in (h, h + 1, 2 * h - 3, 3 * h + 1):
             assert short_side_size(h, w, 128) == (128, math.floor(w * 128 / h))
     assert ShortSideScale(256)(_clip(t=1, h=240, w=323)).shape[-2:] == (256, 344)
-    from vai_data.decode import output_size
+    from vai_data.video_stream import output_size
 
     assert output_size(641, 360, 256) == (455, 256) and output_size(360, 641, 256) == (256, 455)
 

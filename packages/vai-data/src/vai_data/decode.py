@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from .arguments import check_short_side_limit, positive_int
 from .decode_probe import note_rerouted, seek_probe
 from .errors import VideoDecodeError
 from .pathio import exists, is_native, local_path
-from .video_stream import display_steps, output_size, pick_video_stream, upright_size
+from .video_stream import display_steps, kept_size, pick_video_stream, resize_frames, upright_size
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def _decord_batch(vr, indices: list[int]) -> torch.Tensor:
 
 
 def _decord_read(
-    path: str, indices: np.ndarray, short_side: int | None, size_hint
+    path: str, indices: np.ndarray, short_side: int | None, exact: bool, size_hint
 ) -> np.ndarray | torch.Tensor:
     import decord
 
@@ -130,60 +131,62 @@ def _decord_read(
     if problem is not None:
         # decord's get_batch would silently return other frames: PyAV's decoder is exact on these files
         note_rerouted(path, problem)
-        return _pyav_read(path, indices, short_side, size_hint, local)
-    width = height = -1
-    if short_side is not None:
-        # the probed size is the upright picture's, which decord scales (after rotating a phone video);
-        # a split file's width/height may be the stored picture's
-        if probe.size is not None:
-            w0, h0 = probe.size
-        elif size_hint is not None:
-            w0, h0 = size_hint
-        else:
-            _, w0, h0 = probe_video(path)
-        width, height = output_size(w0, h0, short_side)
+        return _pyav_read(path, indices, short_side, exact, local)
     try:
-        vr = decord.VideoReader(local, ctx=decord.cpu(0), width=width, height=height, num_threads=1)
+        # at the stored size (upright: decord rotates phone videos), resized afterwards: decord's own scaling
+        # (width=, height=) costs more than the resize and fails on some sizes (48, 72)
+        vr = decord.VideoReader(local, ctx=decord.cpu(0), num_threads=1)
     except Exception as e:  # decord raises DECORDError / RuntimeError with long C++ traces
         # decord refuses files whose tail is damaged; PyAV decodes what is there (or raises the error)
         logger.debug("decord cannot open %s (%s); trying PyAV", path, str(e).splitlines()[0][:200])
         try:
-            return _pyav_read(path, indices, short_side, size_hint, local)
+            return _pyav_read(path, indices, short_side, exact, local)
         except VideoDecodeError as e2:
             raise VideoDecodeError(path, f"decord cannot open it and {e2.cause}") from None
     n = len(vr)
     if n <= 0:
         raise VideoDecodeError(path, "the video has no frames")
-    clamped = np.minimum(indices, n - 1)
+    clamped = np.minimum(indices, n - 1).tolist()
     try:
-        return _decord_batch(vr, clamped.tolist())
+        return _decode_resized(
+            partial(_decord_batch, vr), clamped, short_side, exact, probe.size or size_hint
+        )
     except Exception as e:
-        if width > 0:
-            # decord 0.6 fails to scale to some sizes (e.g. 48, 72): decode natively, resize with torch
-            try:
-                vr = decord.VideoReader(local, ctx=decord.cpu(0), num_threads=1)
-                return _resize_thwc(_decord_batch(vr, clamped.tolist()), width, height)
-            except Exception:
-                pass
         # metadata over-reports frames or the tail is truncated: decode sequentially to find what exists
         logger.debug("decord failed on %s (%s); falling back to sequential PyAV decoding", path, e)
-        return _pyav_read(path, indices, short_side, size_hint, local)
-
-
-def _resize_thwc(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    from torchvision.transforms.v2 import functional as F
-
-    out = F.resize(frames.permute(0, 3, 1, 2), [height, width], antialias=True)
-    return out.permute(0, 2, 3, 1).contiguous()
+        return _pyav_read(path, indices, short_side, exact, local)
 
 
 def _pyav_read(
-    path: str, indices: np.ndarray, short_side: int | None, size_hint, local: str | None = None
+    path: str, indices: np.ndarray, short_side: int | None, exact: bool, local: str | None = None
 ) -> np.ndarray:
     """vai's PyAV decoder; ``local``: the file another backend already checked (not checked again)."""
     from .decode_pyav import _pyav_read as read  # imported late: decode_pyav builds on this module
 
-    return read(path, indices, short_side, size_hint, local=local)
+    return read(path, indices, short_side, exact=exact, local=local)
+
+
+# stored-size frames decoded at once by decord and torchcodec, each part resized before the next decodes: a
+# dense clip of a 1080p video would otherwise hold ~200 MB of full-size frames per worker
+_PART_BYTES = 64 << 20
+
+
+def _decode_resized(
+    decode, indices: list[int], short_side: int | None, exact: bool, size: tuple[int, int] | None
+) -> torch.Tensor:
+    """``decode(indices)`` (uint8 ``(T, H, W, 3)`` at the stored size) brought to :func:`kept_size` with
+    :func:`resize_frames`, in parts of at most ``_PART_BYTES`` of stored-size frames (``size``: the
+    expected ``(width, height)``, None when unknown: the first part is 8 frames)."""
+    step = 8 if size is None else max(1, _PART_BYTES // (3 * size[0] * size[1]))
+    parts, start = [], 0
+    while start < len(indices):
+        frames = decode(indices[start : start + step])
+        start += step
+        h, w = frames.shape[1:3]
+        step = max(1, _PART_BYTES // (3 * w * h))
+        out_w, out_h = kept_size(w, h, short_side, exact)
+        parts.append(frames if (out_w, out_h) == (w, h) else resize_frames(frames, out_w, out_h))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def _torchcodec_decoder():
@@ -215,31 +218,30 @@ def torchcodec_available() -> bool:
     return True
 
 
-def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, size_hint) -> torch.Tensor:
+def _torchcodec_read(
+    path: str, indices: np.ndarray, short_side: int | None, exact: bool, size_hint
+) -> torch.Tensor:
     VideoDecoder = _torchcodec_decoder()
     local = _check_file(path)
     probe = seek_probe(local)
     if probe.problem is not None:  # torchcodec would return other frames, silently, or fail part-way
         note_rerouted(path, probe.problem, "torchcodec")
-        return _pyav_read(path, indices, short_side, size_hint, local)
-    # the stream PyAV decodes (torchcodec's own choice may differ); sizes of the upright picture, which
-    # torchcodec resizes after rotating a phone video
-    kwargs, resized = {}, False
-    if probe.stream_index is not None:
-        kwargs["stream_index"] = probe.stream_index
-    source_size = probe.size or size_hint
-    if short_side is not None and source_size is not None:
-        try:  # torchcodec with decoder transforms (0.17 has them) resizes inside the decoder (antialiased)
-            from torchcodec.transforms import Resize
-        except Exception:
-            pass
-        else:
-            w, h = output_size(*source_size, short_side)
-            kwargs["transforms"], resized = [Resize((h, w))], True
+        return _pyav_read(path, indices, short_side, exact, local)
+    # the stream PyAV decodes (torchcodec's own choice may differ)
+    kwargs = {} if probe.stream_index is None else {"stream_index": probe.stream_index}
     try:
+        # at the stored size (upright), resized afterwards: torchcodec's Resize transform costs 1.5-2.4x
+        # more per clip than decoding at the stored size and resizing with resize_frames
         dec = VideoDecoder(local, dimension_order="NHWC", **kwargs)
         n = dec.metadata.num_frames or len(dec)
-        frames = dec.get_frames_at(indices=np.minimum(indices, n - 1).tolist()).data
+        clamped = np.minimum(indices, n - 1).tolist()
+        return _decode_resized(
+            lambda part: dec.get_frames_at(indices=part).data,
+            clamped,
+            short_side,
+            exact,
+            probe.size or size_hint,
+        )
     except Exception as e:
         # torchcodec stops at a damaged packet (a truncated tail whose index still lists every frame) or at
         # frames the header over-reports, and names no missing codec: PyAV's decoder counts the frames that
@@ -247,16 +249,18 @@ def _torchcodec_read(path: str, indices: np.ndarray, short_side: int | None, siz
         cause = (str(e).splitlines() or [type(e).__name__])[0][:200]
         logger.debug("torchcodec failed on %s (%s); falling back to PyAV", path, cause)
         try:
-            return _pyav_read(path, indices, short_side, size_hint, local)
+            return _pyav_read(path, indices, short_side, exact, local)
         except VideoDecodeError as e2:
             raise VideoDecodeError(path, f"torchcodec cannot decode it ({cause}) and {e2.cause}") from None
-    if short_side is not None and not resized:  # an older torchcodec: decoded at full size, resized here
-        w, h = output_size(frames.shape[2], frames.shape[1], short_side)
-        frames = _resize_thwc(frames, w, h)
-    return frames
 
 
-_READERS = {"decord": _decord_read, "pyav": _pyav_read, "torchcodec": _torchcodec_read}
+def _pyav_backend_read(
+    path: str, indices: np.ndarray, short_side: int | None, exact: bool, size_hint
+) -> np.ndarray:
+    return _pyav_read(path, indices, short_side, exact)  # (it learns the size from the first frame)
+
+
+_READERS = {"decord": _decord_read, "pyav": _pyav_backend_read, "torchcodec": _torchcodec_read}
 
 
 def frame_index_array(indices: Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
@@ -286,12 +290,17 @@ def read_frames(
     backend: str = "decord",
     short_side: int | None = None,
     size_hint: tuple[int, int] | None = None,
+    exact: bool = True,
 ) -> torch.Tensor:
     """Decode frames ``indices`` (0-based, any order, repeats allowed) of a video as uint8 ``(T, H, W, 3)``.
 
-    ``short_side`` resizes inside the decoder (decord width/height, PyAV's swscale) keeping the aspect
-    ratio (at most :data:`vai_data.arguments.MAX_SHORT_SIDE`); ``size_hint=(width, height)`` of the source
-    saves a probe when known (e.g. from a split file).
+    ``short_side`` resizes the frames keeping the aspect ratio (at most
+    :data:`vai_data.arguments.MAX_SHORT_SIDE`): every backend decodes at the stored size and resizes with
+    :func:`vai_data.video_stream.resize_frames` (antialiased bilinear; faster than FFmpeg's scalers), a few
+    frames at a time. With ``exact=False`` frames whose short side is under twice ``short_side`` keep their
+    stored size, for a caller that fuses the resize with its crop (:func:`vai_data.video_stream.kept_size`).
+    ``size_hint=(width, height)`` of the source (e.g. from a split file) sizes those parts when the file's
+    probe has no size.
     """
     path = os.fspath(path)
     if backend not in _READERS:
@@ -302,7 +311,7 @@ def read_frames(
     idx = frame_index_array(indices)
     if (idx < 0).any():
         raise ValueError(f"negative frame index in {idx.tolist()} for {path}")
-    arr = _READERS[backend](path, idx, short_side, size_hint)
+    arr = _READERS[backend](path, idx, short_side, exact, size_hint)
     if isinstance(arr, torch.Tensor):
         return arr.contiguous()
     return torch.from_numpy(np.ascontiguousarray(arr))

@@ -19,7 +19,7 @@ torchcodec 0.17, which maps a frame index to a timestamp from the average frame 
 files (MPEG-4 with B-frames in AVI, H.264 open GOPs, MPEG-TS, H.264 in AVI) and goes the same way.
 The verdict is cached per path (bounded, per process, and in a dataset's table shared by its DataLoader
 workers across epochs: :mod:`vai_data.shared_verdicts`) with the upright picture's size (a phone video's
-rotation applied, as decord and torchcodec apply it), which their decode-time resizes need, the stream vai
+rotation applied, as decord and torchcodec apply it), which sizes the parts long clips decode in, the stream vai
 decodes and whether there are several (decord cannot be told which: such files go to PyAV too), so a
 file costs one PyAV open, a demux of at most ``_MAX_PACKETS`` packets and, for MP4/MOV, a walk over its
 boxes for the display matrix (about 1 ms for a short clip) in a process, and each later call one dictionary lookup (about 0.1 us). decord itself cannot tell: ``get_key_indices`` gives keyframes' decode-order

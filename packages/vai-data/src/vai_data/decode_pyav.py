@@ -349,20 +349,21 @@ def _pyav_read(
     path: str,
     indices: np.ndarray,
     short_side: int | None,
-    size_hint,
+    *,
+    exact: bool = True,
     sparse: bool = True,
     skip_nonref: bool = True,
     stats: dict | None = None,
     local: str | None = None,
 ) -> np.ndarray:
-    """PyAV reader of ``read_frames``; ``sparse=False`` decodes every frame from the first wanted one's keyframe
+    """PyAV reader of ``read_frames`` (``exact`` as there); ``sparse=False`` decodes every frame from the first wanted one's keyframe
     on (from the start with ``SEEK_MIN_FRAMES`` raised: the reference the tests compare against), and
     ``skip_nonref=False`` keeps the sparse path but decodes non-reference frames too. ``local``: the local
     file when the caller (another backend handing a file over) has checked ``path`` already."""
     import av
 
     local = local or _check_file(path)
-    convert = FrameConverter(short_side)
+    convert = FrameConverter(short_side, exact)
     wanted = set(int(i) for i in indices)
     last_wanted, first = int(indices.max()), int(indices.min())
     got = None

@@ -156,7 +156,7 @@ def extract_frames(
 ) -> int:
     """Write every frame of ``video_path`` as ``out_dir/{:05d}.jpg`` (0-based); returns the frame count.
 
-    Frames are resized (swscale, aspect kept) so the shorter side is ``short_side`` (None/0 keeps the
+    Frames are resized (:func:`vai_data.video_stream.resize_frames`, aspect kept) so the shorter side is ``short_side`` (None/0 keeps the
     size; negative raises ``ValueError``, as does a ``quality`` outside 1..100 or a path that is not local)
     and encoded by :func:`vai_data.jpeg.encode_jpeg`. A decode error after some frames keeps those frames
     with a WARNING (truncated files); no frame at all, or any failure to encode or write a frame, raises

@@ -1,9 +1,10 @@
 """Frame sources: one video's frames behind a common ``read(indices, short_side, exact)`` interface.
 
 A source knows its frame count and decodes only the requested 0-based indices (relative to the
-split row's ``start``) to uint8 ``(T, H, W, 3)``, resized at decode time when ``short_side`` is given.
-With ``exact=False`` a source may return frames whose short side is somewhat larger (e.g. after JPEG
-DCT scaling) so the caller can fuse the last resize with its crop.
+split row's ``start``) to uint8 ``(T, H, W, 3)``, resized when ``short_side`` is given.
+With ``exact=False`` a source may return frames whose short side is somewhat larger (under twice the short
+side: JPEG frames after DCT scaling, video frames at their stored size) so the caller can fuse the last
+resize with its crop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torchvision.transforms.v2 import functional as F
 
 from . import jpeg
 from .decode import read_frames
@@ -23,6 +23,7 @@ from .jpeg import JpegDecodeError, dct_scale_dims, decode_jpeg, undecodable
 from .pathio import read_bytes
 from .split_file import frame_pattern_problem
 from .transforms.clip import short_side_size
+from .video_stream import resize_frames
 
 
 def resize_short_side_thwc(frames: torch.Tensor, short_side: int | None) -> torch.Tensor:
@@ -32,8 +33,8 @@ def resize_short_side_thwc(frames: torch.Tensor, short_side: int | None) -> torc
     h, w = frames.shape[1:3]
     if min(h, w) == short_side:
         return frames
-    out = F.resize(frames.permute(0, 3, 1, 2), list(short_side_size(h, w, short_side)), antialias=True)
-    return out.permute(0, 2, 3, 1)
+    out_h, out_w = short_side_size(h, w, short_side)
+    return resize_frames(frames, out_w, out_h)
 
 
 def stack_decoded(
@@ -191,11 +192,12 @@ class VideoFileSource(FrameSource):
     def read(
         self, indices: torch.Tensor | Sequence[int], short_side: int | None = None, exact: bool = True
     ) -> torch.Tensor:
+        """Frames ``indices`` at ``short_side`` (with ``exact=False``: at the stored size while its short side
+        is under twice ``short_side``, :func:`vai_data.video_stream.kept_size`)."""
         with verdicts_shared_in(self.verdicts):
-            frames = read_frames(
-                self.path, self.frame_list(indices), self.backend, short_side, self.size_hint
+            return read_frames(
+                self.path, self.frame_list(indices), self.backend, short_side, self.size_hint, exact
             )
-        return resize_short_side_thwc(frames, short_side)
 
 
 def format_frame_path(pattern: str, number: int, flow_direction: str | None = None) -> str:

@@ -53,7 +53,7 @@ def video_to_jpegs(
     quality: int = 90,
 ) -> list[bytes]:
     """Decode frames ``start..end`` (inclusive; to the real end when None) of a video to JPEG bytes,
-    scaling inside the decoder when ``short_side`` is given."""
+    resized (:func:`vai_data.video_stream.resize_frames`) when ``short_side`` is given."""
     return _decode_video(os.fspath(path), start, end, short_side, quality)[0]
 
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from .storage import JPEG_STORAGES
-
 
 def resolve_option(name: str, requested: bool | None, missing: str | None) -> bool:
     """An on-the-device option: ``None`` means on unless a condition is ``missing``; ``True`` with a
@@ -41,6 +39,4 @@ def resolve_resize_on_device(ds, requested: bool | None, on_device: bool) -> boo
         reason = "RGB clips (flow clips are resized in the worker)"
     elif ds.train_transform is not None or ds.train_spatial_transform is not None:
         reason = "no train_transform or train_spatial_transform (they work on the resized crop)"
-    elif ds.storage not in JPEG_STORAGES:
-        reason = f"JPEG frames (storage {list(JPEG_STORAGES)}; video decoders resize as they decode)"
     return resolve_option("resize_on_device", requested, reason)

@@ -109,8 +109,9 @@ class TrainClipLoading:
         return row, source, idx, seed, flipped, bgr, short, (rng.random(), rng.random())
 
     def _read_train(self, plan: tuple):
-        """The decoded frames of a train plan (:meth:`_plan_train`): at the scale drawn (inside the decoder,
-        possibly above it) or, for ``train_spatial_transform``, at ``test_scale``."""
+        """The decoded frames of a train plan (:meth:`_plan_train`): at the scale drawn or above it (under
+        twice it: ``exact=False``, the crop resizes its region) or, for ``train_spatial_transform``, at
+        ``test_scale``."""
         _, source, idx, _, _, bgr, short, _ = plan
         if short is None:
             return source.read(idx, short_side=self.test_scale)
@@ -142,7 +143,7 @@ class TrainClipLoading:
         if short is None:  # train_spatial_transform, e.g. TSN multi-scale crop, RandomResizedCrop
             clip = self.train_spatial_transform(to_tchw(frames))
         else:
-            # decoders scale (near) to `short`; any remaining resize is fused with the crop, or left to the
+            # decoders bring frames near `short` (under twice it); the remaining resize is fused with the crop, or left to the
             # device (resize_on_device) unless the region is too large to be worth copying and sending
             h, w = frames.shape[1:3]
             c = self.crop_size

@@ -62,7 +62,7 @@ __all__ = ["DEVICE_RESIZE_MAX_SCALE", "SAMPLINGS", "VideoClipDataset"]
 class VideoClipDataset(TrainClipLoading, SplitDataset):
     """Clips from a split file over videos, JPEG frame folders, gulp directories or packed stores.
 
-    Train: decode at a random short side in ``scale_jitter`` (inside the decoder), random ``crop_size``
+    Train: decode near a random short side in ``scale_jitter``, random ``crop_size``
     crop, horizontal flip (labels remapped by ``flip_label_map``), then ``train_transform`` (uint8
     ``(T, C, H, W)`` -> same) - or ``train_spatial_transform`` on clips decoded at ``test_scale``
     instead of jitter + crop. Test: decode at ``test_scale``, spatial crop ``spatial_idx`` of
@@ -72,8 +72,8 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
     dataset also leaves its random horizontal flips to ``device_transform`` (``flip_on_device``, on by
     default there): the worker returns the clip unmirrored with ``sample["flip_pending"]`` (labels already
     remapped by ``flip_label_map``) and the flagged clips are mirrored on the device - a pass over every
-    flipped clip's memory less in the workers, the usual bottleneck of video training. Likewise, from JPEG
-    frames (storage frames, gulp, packed, lmdb) such a train dataset leaves the antialiased resize of its
+    flipped clip's memory less in the workers, the usual bottleneck of video training. Likewise, from video
+    files and JPEG frames alike (both decode at or near their stored size) such a train dataset leaves the antialiased resize of its
     crops to ``device_transform`` (``resize_on_device``, also on by default there; frames stored at the
     training short side need none): the worker returns the source region the crop covers, uncopied, with
     ``sample["resize_pending"] = (h, w, crop_h, crop_w)``, ``collate_fn`` pads a batch's regions into

@@ -13,11 +13,11 @@ def get_torch_dataset(split):
     videos = video_dataset(split)
     if dataset_cfg.split2mode[split] != "train":
         return videos
-    # as the videos: the parts of one batch must leave the same work to the device
-    frames = frames_dataset(
-        split, resize_on_device=False, normalise=model_cfg.input_normalise, bgr=model_cfg.input_bgr
-    )
+    # as the videos: the parts of one batch must leave the same work to the device (both leave the flips
+    # and the crops' resizes to it)
+    frames = frames_dataset(split, normalise=model_cfg.input_normalise, bgr=model_cfg.input_bgr)
     assert frames.device_transform == videos.device_transform and frames.flip_on_device
+    assert frames.resize_on_device and videos.resize_on_device
     return ConcatDataset([videos, frames])
 
 
