@@ -5,11 +5,12 @@ For TSN 8-segment and dense 32x2 training clips it times, on the same videos and
   * vai      - ``VideoClipDataset.__getitems__`` over batches of 8, as a DataLoader worker calls it (every
                sample's draws, then every decode, then every crop), with ``normalise_on_device=True`` (as
                the demo config; the engine normalises on the device, mirrors the clips drawn for a flip
-               there, ``flip_on_device``, and from JPEG frames resizes the crops there, ``resize_on_device``):
-               per-sample draws, decode (resized at decode time where the decoder can), the random crop (a
-               view of the decoded frames; from JPEG frames that still need a resize, the view of the
-               source region the crop covers; for videos, an exact short-side resize fused with the crop
-               where the decoder left one); a uint8 channels-last clip, resized, mirrored and normalised
+               there, ``flip_on_device``, and resizes the crops there, ``resize_on_device``): per-sample
+               draws, decode (videos at the stored size while its short side is under twice the one drawn,
+               otherwise resized with torch after decoding; JPEG frames with DCT scaling), the random crop
+               (a view of the decoded frames: of the crop when they have the short side, else of the source
+               region the crop covers, left to the device to resize unless it is over 1.5x the crop's side,
+               when the worker resizes it); a uint8 channels-last clip, resized, mirrored and normalised
                later on the training device;
   * vai one by one - ``ds[i]`` per clip instead (a DataLoader without batches, ``batch_size=None``);
   * vai + collate - vai plus the dataset's ``collate_fn`` over its batches (the copy of each clip into its
@@ -18,12 +19,13 @@ For TSN 8-segment and dense 32x2 training clips it times, on the same videos and
   * vai (float in worker) - the same with the resize, the flip (a clip about to be flipped decoded BGR
                where that is free, mirrored with ``hflip_bgr``) and the normalisation to float
                (C, T, H, W) in the worker;
-  * bare     - the decoder call alone with the SAME decode-time resize arguments vai passes (decord
-               ``VideoReader(width, height).get_batch``; torchcodec ``VideoDecoder(transforms=[Resize])``, timed
-               where torchcodec loads; ``vai_data.read_frames(backend="pyav")``, vai's own
-               PyAV decoder (it drops groups of frames without wanted ones and skips non-reference frames);
-               file read + ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame into one preallocated
-               array; ``.vpk``/LMDB read + the same JPEG calls) returning uint8 frames - the limit for vai;
+  * bare     - the decoder calls vai makes, at the SAME sizes (decord ``VideoReader().get_batch`` and
+               torchcodec ``VideoDecoder().get_frames_at`` at the stored size, resized with vai's
+               ``resize_frames`` where vai resizes after decoding; torchcodec timed where it loads;
+               ``vai_data.read_frames(backend="pyav", exact=False)``, vai's own PyAV decoder (it drops
+               groups of frames without wanted ones and skips non-reference frames); file read +
+               ``simplejpeg.decode_jpeg(min_width, min_height)`` per frame into one preallocated array;
+               ``.vpk``/LMDB read + the same JPEG calls) returning uint8 frames - the limit for vai;
   * upstream - an upstream-PyVideoAI-style pipeline: decode at full resolution, resize every frame with
                PIL, crop, flip, normalise.
 JPEG frames are stored twice: at the videos' resolution and at the training short side (as ``vai-data pack

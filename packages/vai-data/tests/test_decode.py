@@ -67,20 +67,73 @@ def test_inexact_reads_keep_the_stored_size_under_twice_the_short_side(video_fil
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "pyav"])
 def test_long_clips_decode_in_parts_resized_one_by_one(video_file, backend, monkeypatch):
     """decord and torchcodec decode at most _PART_BYTES of stored-size frames at once, each part resized
-    before the next decodes (a dense clip of a 1080p video would hold ~200 MB otherwise): same frames."""
+    before the next decodes (a dense clip of a 1080p video would hold ~200 MB otherwise), every wanted frame
+    once and in order (a repeat in a later part would seek back): the same frames as one part."""
     import vai_data.decode as decode
 
-    idx = [0, 3, 3, 11, 7, 1, 2]
+    idx = [0, 3, 3, 11, 7, 1, 2, 3]
     whole = read_frames(video_file, idx, backend, short_side=24)
-    parts = []
-    real = decode.resize_frames
-    monkeypatch.setattr(decode, "resize_frames", lambda f, w, h: parts.append(len(f)) or real(f, w, h))
+    asked, resized = [], []
+    real_decode_resized, real_resize = decode._decode_resized, decode.resize_frames
+
+    def recording(decode_part, *args):
+        return real_decode_resized(lambda part: asked.append(list(part)) or decode_part(part), *args)
+
+    monkeypatch.setattr(decode, "_decode_resized", recording)
+    monkeypatch.setattr(
+        decode, "resize_frames", lambda f, w, h: resized.append(len(f)) or real_resize(f, w, h)
+    )
     monkeypatch.setattr(decode, "_PART_BYTES", 2 * 64 * 48 * 3)  # two frames
     assert read_frames(video_file, idx, backend, short_side=24).equal(whole)
-    assert parts == [2, 2, 2, 1]
-    parts.clear()
+    assert asked == [[0, 1], [2, 3], [7, 11]] and resized == [2, 2, 2]
+    asked.clear()
     monkeypatch.setattr(decode, "_PART_BYTES", 1)  # less than a frame: one at a time
-    assert read_frames(video_file, idx, backend, short_side=24).equal(whole) and parts == [1] * 7
+    assert read_frames(video_file, idx, backend, short_side=24).equal(whole)
+    assert asked == [[0], [1], [2], [3], [7], [11]]
+    asked.clear()
+    monkeypatch.setattr(decode, "_PART_BYTES", 64 << 20)
+    assert read_frames(video_file, idx, backend, short_side=24).equal(whole)
+    assert asked == [idx]  # one part: the indices as given (the decoder copies repeats itself)
+
+
+def test_decode_parts_keep_the_first_parts_size_and_report_decoder_errors_only():
+    """A later part of another size (a resolution change) is resized to the first part's output size; a
+    decoder's own error is _DecodeFailed (the caller falls back to PyAV), vai's are not."""
+    import vai_data.decode as decode
+
+    sizes = iter([(48, 64), (24, 32), (96, 128)])
+
+    def decode_part(part):
+        h, w = next(sizes)
+        return torch.full((len(part), h, w, 3), 100, dtype=torch.uint8)
+
+    out = decode._decode_resized(decode_part, [0, 1, 2, 3, 4, 5], 24, True, (2, 2))  # a wrong size hint
+    assert out.shape == (6, 24, 32, 3) and bool((out == 100).all())
+    sizes = iter([(48, 64), (24, 32)])
+    out = decode._decode_resized(decode_part, list(range(700)), 30, False, (64, 48))  # 48 < 60: kept
+    assert out.shape == (700, 48, 64, 3)
+
+    def failing(part):
+        raise RuntimeError("a decoder error")
+
+    with pytest.raises(decode._DecodeFailed) as ei:
+        decode._decode_resized(failing, [0, 1], 24, True, (64, 48))
+    assert isinstance(ei.value.__cause__, RuntimeError)
+    with pytest.raises(RuntimeError) as ei:  # vai's resize of a 3-D result: not a fallback to PyAV
+        decode._decode_resized(lambda part: torch.zeros(len(part), 4, 4), [0, 1], 2, True, (4, 4))
+    assert not isinstance(ei.value, decode._DecodeFailed)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_video_file_source_reads_exactly_or_near_the_short_side(video_file, backend):
+    from vai_data.frame_sources import VideoFileSource
+
+    source = VideoFileSource(video_file, start=2, end=11, backend=backend)
+    assert source.num_frames == 10
+    near = source.read([0, 3], 30, exact=False)
+    assert near.equal(read_frames(video_file, [2, 5], backend)) and near.shape == (2, 48, 64, 3)
+    assert source.read([0, 3], 30).equal(read_frames(video_file, [2, 5], backend, short_side=30))
+    assert source.read([0, 3], 30).shape == (2, 30, 40, 3)
 
 
 def test_resize_frames_and_kept_size():

@@ -172,14 +172,16 @@ def test_unreadable_files_are_not_judged(tmp_path):
     assert probe.seek_probe(str(bad))[0] is None  # decord's and PyAV's own errors apply
 
 
-def test_decord_resize_without_a_size_hint_opens_the_file_with_pyav_once(seek_videos, monkeypatch):
+def test_decord_reads_open_the_file_with_pyav_once_for_the_probe(seek_videos, monkeypatch):
+    """The seek probe is the only PyAV open of a file decord reads (it also gives the size the parts of a long
+    clip are sized by), with or without a split row's size."""
     path, _ = seek_videos["h264_closed_gop_mp4"]
     monkeypatch.setattr(probe, "_verdicts", {})
     opens = []
     real_open = av.open
     monkeypatch.setattr(av, "open", lambda *a, **k: opens.append(a[0]) or real_open(*a, **k))
     first = read_frames(path, [1, 60], "decord", short_side=SEEK_H // 2)
-    assert opens == [path]  # the seek probe also gave the frame size (probe_video used to open it again)
+    assert opens == [path]  # the seek probe, cached: no probe_video
     again = read_frames(path, [1, 60], "decord", short_side=SEEK_H // 2)
     assert opens == [path] and again.equal(first)
     assert probe.seek_probe(path)[:2] == (None, (SEEK_W, SEEK_H))
@@ -218,3 +220,18 @@ def test_torchcodec_backend_hands_the_files_it_seeks_wrongly_in_to_pyav(seek_vid
     closed = seek_videos["h264_closed_gop_mp4"][0]
     read_frames(closed, [1], "torchcodec")
     assert opened == [closed]
+
+
+@pytest.mark.parametrize("backend", ["decord"] + (["torchcodec"] if torchcodec_loads() else []))
+def test_inexact_reads_of_files_handed_to_pyav_keep_the_stored_size(seek_videos, backend):
+    """exact=False reaches vai's PyAV decoder when decord or torchcodec hand it a file (an open GOP): 64x32
+    frames are kept for a short side of 20 (32 < 40) and resized for 16, the frames asked for either way."""
+    path, truth = seek_videos["mpeg4_bframes_avi"]
+    assert probe.seek_probe(path)[0] is not None
+    idx = [5, 60, 6, 90]
+    kept = read_frames(path, idx, backend, short_side=20, exact=False)
+    assert kept.shape == (4, SEEK_H, SEEK_W, 3)
+    assert [_seek_read_barcode(f) for f in kept.numpy()] == [truth[i] for i in idx]
+    assert kept.equal(read_frames(path, idx, "pyav"))
+    small = read_frames(path, idx, backend, short_side=16, exact=False)
+    assert small.shape == (4, 16, 32, 3) and small.equal(read_frames(path, idx, "pyav", short_side=16))

@@ -34,8 +34,9 @@ def nonnegative_int(name: str, value, hint: str = "") -> int:
     return _int_at_least(name, value, 0, "an int >= 0", hint)
 
 
-# the largest short side vai resizes to: 16K video's short side is 8640, and FFmpeg's scaler refuses pictures
-# of about 2^28 bytes a plane (e.g. 133333x100000), whose failure would otherwise blame the video
+# the largest short side vai resizes to: 16K video's short side is 8640; a picture of that short side is
+# already gigabytes a clip, and FFmpeg (frame extraction and packing decode with it) refuses pictures of about
+# 2^28 bytes a plane (e.g. 133333x100000), whose failure would otherwise blame the video
 MAX_SHORT_SIDE = 16384
 
 
@@ -44,5 +45,5 @@ def check_short_side_limit(name: str, value) -> None:
     if value is not None and value > MAX_SHORT_SIDE:
         raise ValueError(
             f"{name}={value} is larger than {MAX_SHORT_SIDE} pixels, the largest short side vai resizes to "
-            "(the decoders' scalers refuse such pictures)"
+            "(FFmpeg refuses such pictures)"
         )

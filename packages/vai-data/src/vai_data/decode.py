@@ -151,9 +151,9 @@ def _decord_read(
         return _decode_resized(
             partial(_decord_batch, vr), clamped, short_side, exact, probe.size or size_hint
         )
-    except Exception as e:
+    except _DecodeFailed as e:
         # metadata over-reports frames or the tail is truncated: decode sequentially to find what exists
-        logger.debug("decord failed on %s (%s); falling back to sequential PyAV decoding", path, e)
+        logger.debug("decord failed on %s (%s); falling back to sequential PyAV decoding", path, e.__cause__)
         return _pyav_read(path, indices, short_side, exact, local)
 
 
@@ -171,22 +171,41 @@ def _pyav_read(
 _PART_BYTES = 64 << 20
 
 
+class _DecodeFailed(Exception):
+    """The decoder call of :func:`_decode_resized` failed (its error is the ``__cause__``): the caller falls
+    back to PyAV; an error of vai's own resize is not caught as one."""
+
+
 def _decode_resized(
     decode, indices: list[int], short_side: int | None, exact: bool, size: tuple[int, int] | None
 ) -> torch.Tensor:
     """``decode(indices)`` (uint8 ``(T, H, W, 3)`` at the stored size) brought to :func:`kept_size` with
     :func:`resize_frames`, in parts of at most ``_PART_BYTES`` of stored-size frames (``size``: the
-    expected ``(width, height)``, None when unknown: the first part is 8 frames)."""
-    step = 8 if size is None else max(1, _PART_BYTES // (3 * size[0] * size[1]))
-    parts, start = [], 0
+    expected ``(width, height)``; None when unknown: the first part is 2 frames). A clip in several parts
+    decodes each wanted frame once, in order (a repeat in a later part would make the decoder seek back
+    and decode its group of pictures again). The first part fixes the output size: a later part of
+    another size (a resolution change) is resized to it."""
+    step = 2 if size is None else max(1, _PART_BYTES // (3 * size[0] * size[1]))
+    order = None
+    if len(indices) > step:
+        wanted, order = np.unique(indices, return_inverse=True)
+        indices = wanted.tolist()
+    parts, start, out_size = [], 0, None
     while start < len(indices):
-        frames = decode(indices[start : start + step])
+        try:
+            frames = decode(indices[start : start + step])
+        except Exception as e:  # decord and torchcodec raise their own types (DECORDError, RuntimeError, ...)
+            raise _DecodeFailed(e) from e
         start += step
         h, w = frames.shape[1:3]
         step = max(1, _PART_BYTES // (3 * w * h))
-        out_w, out_h = kept_size(w, h, short_side, exact)
-        parts.append(frames if (out_w, out_h) == (w, h) else resize_frames(frames, out_w, out_h))
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
+        if out_size is None:
+            out_size = kept_size(w, h, short_side, exact)
+        parts.append(frames if out_size == (w, h) else resize_frames(frames, *out_size))
+    out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    if order is not None and not np.array_equal(order, np.arange(len(order))):
+        out = out[torch.from_numpy(order)]
+    return out
 
 
 def _torchcodec_decoder():
@@ -229,29 +248,34 @@ def _torchcodec_read(
         return _pyav_read(path, indices, short_side, exact, local)
     # the stream PyAV decodes (torchcodec's own choice may differ)
     kwargs = {} if probe.stream_index is None else {"stream_index": probe.stream_index}
+    # at the stored size (upright), resized afterwards: torchcodec's Resize transform costs 1.5-2.4x more per
+    # clip than decoding at the stored size and resizing with resize_frames
     try:
-        # at the stored size (upright), resized afterwards: torchcodec's Resize transform costs 1.5-2.4x
-        # more per clip than decoding at the stored size and resizing with resize_frames
         dec = VideoDecoder(local, dimension_order="NHWC", **kwargs)
         n = dec.metadata.num_frames or len(dec)
+    except Exception as e:  # torchcodec's own types (RuntimeError, ValueError, ...)
+        failure = e
+    else:
         clamped = np.minimum(indices, n - 1).tolist()
-        return _decode_resized(
-            lambda part: dec.get_frames_at(indices=part).data,
-            clamped,
-            short_side,
-            exact,
-            probe.size or size_hint,
-        )
-    except Exception as e:
-        # torchcodec stops at a damaged packet (a truncated tail whose index still lists every frame) or at
-        # frames the header over-reports, and names no missing codec: PyAV's decoder counts the frames that
-        # do decode and clamps to them, or says why the file cannot be read
-        cause = (str(e).splitlines() or [type(e).__name__])[0][:200]
-        logger.debug("torchcodec failed on %s (%s); falling back to PyAV", path, cause)
         try:
-            return _pyav_read(path, indices, short_side, exact, local)
-        except VideoDecodeError as e2:
-            raise VideoDecodeError(path, f"torchcodec cannot decode it ({cause}) and {e2.cause}") from None
+            return _decode_resized(
+                lambda part: dec.get_frames_at(indices=part).data,
+                clamped,
+                short_side,
+                exact,
+                probe.size or size_hint,
+            )
+        except _DecodeFailed as e:
+            failure = e.__cause__
+    # torchcodec stops at a damaged packet (a truncated tail whose index still lists every frame) or at frames
+    # the header over-reports, and names no missing codec: PyAV's decoder counts the frames that do decode
+    # and clamps to them, or says why the file cannot be read
+    cause = (str(failure).splitlines() or [type(failure).__name__])[0][:200]
+    logger.debug("torchcodec failed on %s (%s); falling back to PyAV", path, cause)
+    try:
+        return _pyav_read(path, indices, short_side, exact, local)
+    except VideoDecodeError as e2:
+        raise VideoDecodeError(path, f"torchcodec cannot decode it ({cause}) and {e2.cause}") from None
 
 
 def _pyav_backend_read(

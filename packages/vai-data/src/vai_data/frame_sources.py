@@ -2,9 +2,9 @@
 
 A source knows its frame count and decodes only the requested 0-based indices (relative to the
 split row's ``start``) to uint8 ``(T, H, W, 3)``, resized when ``short_side`` is given.
-With ``exact=False`` a source may return frames whose short side is somewhat larger (under twice the short
-side: JPEG frames after DCT scaling, video frames at their stored size) so the caller can fuse the last
-resize with its crop.
+With ``exact=False`` a source may return frames whose short side is not the one asked for (under twice it:
+JPEG frames after DCT scaling, video frames at their stored size, also below it) so the caller can fuse the
+last resize with its crop.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from ..shared_verdicts import SharedVerdicts
 from ..split_file import SplitFile, SplitRow
 
 STORAGES = ("auto", "video", "frames", "gulp", "packed", "lmdb")
-JPEG_STORAGES = ("frames", "gulp", "packed", "lmdb")  # JPEG frames, decoded near (not at) a short side
 
 
 def _is_lmdb(folder: str | None) -> bool:

@@ -19,8 +19,8 @@ from .flow import invert_u
 from .resilience import SampleRNG, sample_seed
 
 # resize_on_device leaves a crop's resize to the device when its source region is at most this many times
-# the crop's side (2.25x its pixels); larger regions (frames far above the training size that DCT scaling
-# could not reduce) are resized in the worker: copying them into the batch and sending them would cost
+# the crop's side (2.25x its pixels); larger regions (JPEG frames far above the training size that DCT scaling
+# could not reduce, video frames 1.5-2x the short side drawn) are resized in the worker: copying them into the batch and sending them would cost
 # more than the resize (in DataLoader workers regions of ~1.4x the side gained 0.9-1.3x, smaller ones more)
 DEVICE_RESIZE_MAX_SCALE = 1.5
 

@@ -1,7 +1,7 @@
 """Resizes a dataset leaves to the training device (``VideoClipDataset(resize_on_device=...)``).
 
-A train clip read from JPEG frames stored above (or below) the size its random scale asks for needs an
-antialiased resize of its crop: about 200 µs per 224² output frame on a CPU core, a third of decoding
+A train clip read from JPEG frames or a video stored above (or below) the size its random scale asks for
+needs an antialiased resize of its crop: about 200 µs per 224² output frame on a CPU core, a third of decoding
 the frame, and the largest cost left in a data worker. A dataset that leaves it to the device returns the
 source region the crop covers, uncopied, with ``sample["resize_pending"] = (h, w, out_h, out_w)``: the
 region's size and the size it is to be resized to. ``collate_clips`` pads a batch's regions into one
