@@ -352,13 +352,9 @@ def interleaved(
 
 
 def _torchcodec_loads() -> bool:
-    """torchcodec with its decode-time Resize, where it loads with FFmpeg's shared libraries."""
+    """torchcodec, where it loads with FFmpeg's shared libraries."""
     from vai_data.decode import torchcodec_available
 
-    try:
-        from torchcodec.transforms import Resize  # noqa: F401
-    except Exception:
-        return False
     return torchcodec_available()
 
 

@@ -36,7 +36,7 @@ def test_backends_agree(video_file, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_short_side_is_resize_frames_of_the_stored_size_frames(video_file, frames_array, backend):
-    """Every backend decodes at the stored size and resizes with resize_frames (FFmpeg's scalers cost more):
+    """Every backend decodes at the stored size and resizes with resize_frames (as JPEG frames are resized):
     the frames equal that resize of its own full-size frames, and stay within a few levels of the resize of
     the source frames (sharp 4-px bars: the worst case)."""
     from vai_data.video_stream import resize_frames

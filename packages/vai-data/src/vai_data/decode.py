@@ -248,7 +248,7 @@ def _torchcodec_read(
         return _pyav_read(path, indices, short_side, exact, local)
     # the stream PyAV decodes (torchcodec's own choice may differ)
     kwargs = {} if probe.stream_index is None else {"stream_index": probe.stream_index}
-    # at the stored size (upright), resized afterwards: torchcodec's Resize transform costs 1.5-2.4x more per
+    # at the stored size (upright), resized afterwards: torchcodec's Resize transform costs 1.3-1.6x more per
     # clip than decoding at the stored size and resizing with resize_frames
     try:
         dec = VideoDecoder(local, dimension_order="NHWC", **kwargs)

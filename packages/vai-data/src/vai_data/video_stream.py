@@ -95,8 +95,9 @@ def upright_size(width: int, height: int, steps: int) -> tuple[int, int]:
 def resize_frames(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
     """uint8 ``(T, H, W, C)`` frames resized to ``width`` x ``height`` (antialiased bilinear, torchvision's
     channels-last uint8 kernel, as every other resize in vai-data). Every decoder decodes at the stored size
-    and resizes here: FFmpeg's own scalers (decord's ``width``/``height``, torchcodec's ``Resize``, swscale in
-    PyAV) cost 1.2-2.4x more per clip on the CPU."""
+    and resizes here, so every backend's and storage's frames are resized alike: the decoders' own scalers
+    cost as much or more on the CPU (torchcodec's ``Resize`` 1.3-1.6x, decord's ``width``/``height``
+    0.95-1.24x, swscale in PyAV 1.05-1.15x: ``benchmarks/bench_video_resize.py``)."""
     from torchvision.transforms.v2 import functional as F
 
     out = F.resize(frames.permute(0, 3, 1, 2), [height, width], antialias=True)
