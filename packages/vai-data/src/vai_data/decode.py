@@ -320,8 +320,8 @@ def read_frames(
 
     ``short_side`` resizes the frames keeping the aspect ratio (at most
     :data:`vai_data.arguments.MAX_SHORT_SIDE`): every backend decodes at the stored size and resizes with
-    :func:`vai_data.video_stream.resize_frames` (antialiased bilinear; faster than FFmpeg's scalers), a few
-    frames at a time. With ``exact=False`` frames whose short side is under twice ``short_side`` keep their
+    :func:`vai_data.video_stream.resize_frames` (antialiased bilinear, the kernel JPEG frames are resized
+    with), a few frames at a time. With ``exact=False`` frames whose short side is under twice ``short_side`` keep their
     stored size, for a caller that fuses the resize with its crop (:func:`vai_data.video_stream.kept_size`).
     ``size_hint=(width, height)`` of the source (e.g. from a split file) sizes those parts when the file's
     probe has no size.

@@ -356,8 +356,8 @@ def _pyav_read(
     stats: dict | None = None,
     local: str | None = None,
 ) -> np.ndarray:
-    """PyAV reader of ``read_frames`` (``exact`` as there); ``sparse=False`` decodes every frame from the first wanted one's keyframe
-    on (from the start with ``SEEK_MIN_FRAMES`` raised: the reference the tests compare against), and
+    """PyAV reader of ``read_frames`` (``exact`` as there); ``sparse=False`` decodes every frame from the first
+    wanted one's keyframe on (from the start with ``SEEK_MIN_FRAMES`` raised: the reference the tests compare against), and
     ``skip_nonref=False`` keeps the sparse path but decodes non-reference frames too. ``local``: the local
     file when the caller (another backend handing a file over) has checked ``path`` already."""
     import av

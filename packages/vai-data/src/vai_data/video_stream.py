@@ -121,8 +121,8 @@ class FrameConverter:
 
     The first frame fixes the rotation and the size for the stream, as decord does: later frames of another
     size (a resolution change mid-stream) are scaled to it. One swscale context serves every frame's colour
-    conversion (building one per frame costs ~0.5 ms at 640x360); the resize is :func:`resize_frames`' (about
-    1.3x faster than swscale's), before rotating, on fewer pixels.
+    conversion (building one per frame costs ~0.5 ms at 640x360); the resize is :func:`resize_frames`' (as fast as
+    swscale's or faster, and the kernel every other frame gets), before rotating, on fewer pixels.
     """
 
     def __init__(self, short_side: int | None, exact: bool = True):

@@ -19,9 +19,10 @@ from .flow import invert_u
 from .resilience import SampleRNG, sample_seed
 
 # resize_on_device leaves a crop's resize to the device when its source region is at most this many times
-# the crop's side (2.25x its pixels); larger regions (JPEG frames far above the training size that DCT scaling
-# could not reduce, video frames 1.5-2x the short side drawn) are resized in the worker: copying them into the batch and sending them would cost
-# more than the resize (in DataLoader workers regions of ~1.4x the side gained 0.9-1.3x, smaller ones more)
+# the crop's side (2.25x its pixels); larger regions (JPEG frames far above the training size that DCT
+# scaling could not reduce, video frames 1.5-2x the short side drawn) are resized in the worker: copying
+# them into the batch and sending them would cost more than the resize (in DataLoader workers regions of
+# ~1.4x the side gained 0.9-1.3x, smaller ones more)
 DEVICE_RESIZE_MAX_SCALE = 1.5
 
 
@@ -143,8 +144,9 @@ class TrainClipLoading:
         if short is None:  # train_spatial_transform, e.g. TSN multi-scale crop, RandomResizedCrop
             clip = self.train_spatial_transform(to_tchw(frames))
         else:
-            # decoders bring frames near `short` (under twice it); the remaining resize is fused with the crop, or left to the
-            # device (resize_on_device) unless the region is too large to be worth copying and sending
+            # decoders bring frames near `short` (under twice it); the remaining resize is fused with the crop,
+            # or left to the device (resize_on_device) unless the region is too large to be worth copying
+            # and sending
             h, w = frames.shape[1:3]
             c = self.crop_size
             if type(c) is int and min(h, w) == short and c <= short:

@@ -73,8 +73,8 @@ class VideoClipDataset(TrainClipLoading, SplitDataset):
     default there): the worker returns the clip unmirrored with ``sample["flip_pending"]`` (labels already
     remapped by ``flip_label_map``) and the flagged clips are mirrored on the device - a pass over every
     flipped clip's memory less in the workers, the usual bottleneck of video training. Likewise, from video
-    files and JPEG frames alike (both decode at or near their stored size) such a train dataset leaves the antialiased resize of its
-    crops to ``device_transform`` (``resize_on_device``, also on by default there; frames stored at the
+    files and JPEG frames alike (both decode at or near their stored size) such a train dataset leaves the
+    antialiased resize of its crops to ``device_transform`` (``resize_on_device``, also on by default there; frames stored at the
     training short side need none): the worker returns the source region the crop covers, uncopied, with
     ``sample["resize_pending"] = (h, w, crop_h, crop_w)``, ``collate_fn`` pads a batch's regions into
     one tensor, and the device resizes them (the same pixels as the worker's resize on the CPU; see
