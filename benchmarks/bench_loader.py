@@ -7,7 +7,8 @@ decode buffers are fresh pages (see vai_data/memory.py). With ``resize_on_device
 the crops' source regions and the batch is resized on the training device; the main process here only
 takes the batches, so the table measures what a worker delivers (the GPU's share is not timed). Each
 setting runs in its own process, alternating over several runs; the tables report the medians and the
-ratio. One worker, batch 8, 224 crops, JPEG frames at short side 256 and at 640x360.
+ratio. One worker, batch 8, 224 crops, JPEG frames at short side 256 and at 640x360 (and, for the
+resize comparison, the same videos as mp4 read with decord, whose frames decode at 640x360).
 
     python benchmarks/bench_loader.py [--quick] [--runs N]
 """
@@ -126,6 +127,8 @@ def main() -> None:
             for key, label, jitter in (
                 *((k, lab, FIXED) for k, lab in stores),
                 ("frames_s", stores[0][1], "256-320"),
+                ("video", "mp4 (decord) at 640x360", FIXED),
+                ("video", "mp4 (decord) at 640x360", "256-320"),
             ):
                 worker, device = _runs(
                     splits[key], root, sampling, frames, epochs, runs, [("1", jitter, s) for s in "01"]
