@@ -109,9 +109,11 @@ def test_decode_parts_keep_the_first_parts_size_and_report_decoder_errors_only()
 
     out = decode._decode_resized(decode_part, [0, 1, 2, 3, 4, 5], 24, True, (2, 2))  # a wrong size hint
     assert out.shape == (6, 24, 32, 3) and bool((out == 100).all())
+    # exact=False: the first part's 64x48 frames are kept (48 < 60), the later part's 32x24 ones are brought
+    # to 64x48 too (a 4000x4000 size hint makes the first part one frame; the rest is one more part)
     sizes = iter([(48, 64), (24, 32)])
-    out = decode._decode_resized(decode_part, list(range(700)), 30, False, (64, 48))  # 48 < 60: kept
-    assert out.shape == (700, 48, 64, 3)
+    out = decode._decode_resized(decode_part, [0, 1, 2, 3, 4], 30, False, (4000, 4000))
+    assert out.shape == (5, 48, 64, 3) and bool((out == 100).all())
 
     def failing(part):
         raise RuntimeError("a decoder error")

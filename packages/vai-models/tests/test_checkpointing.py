@@ -6,8 +6,7 @@ import pickle
 
 import pytest
 import torch
-from test_compile_graphs import FAMILIES
-from tiny_models import build_tiny, tiny_input
+from tiny_models import FAMILIES, assert_same_training_state, build_tiny, tiny_input
 from torch import nn
 from vai_models import enable_activation_checkpointing
 from vai_models.checkpointing import _CheckpointedForward
@@ -46,10 +45,8 @@ def test_training_is_unchanged_and_keeps_less(name):
         out_c, saved_c = _step(ckpt, x)
         torch.testing.assert_close(out_c, out_p, rtol=1e-10, atol=1e-12)
     assert saved_c < saved_p
-    for (n, p), q in zip(plain.named_parameters(), ckpt.parameters(), strict=True):
-        torch.testing.assert_close(q.grad, p.grad, rtol=1e-9, atol=1e-12, msg=n)
-    for (n, b), c in zip(plain.named_buffers(), ckpt.buffers(), strict=True):  # BatchNorm updated once
-        torch.testing.assert_close(c, b, rtol=1e-10, atol=1e-12, msg=n)
+    assert_same_training_state(plain, ckpt, rtol=1e-9, atol=1e-12)
+    assert_same_training_state(plain, ckpt, buffers=True, grads=False, rtol=1e-10, atol=1e-12)  # BN once
 
 
 def test_memory_kept_for_backward_falls_with_depth():
@@ -77,8 +74,7 @@ def test_under_autocast_the_recomputation_is_in_the_same_precision():
         out.float().square().sum().backward()
         outs.append(out)
     torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=0)
-    for (n, p), q in zip(plain.named_parameters(), ckpt.parameters(), strict=True):
-        torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=0, msg=n)
+    assert_same_training_state(plain, ckpt, rtol=0, atol=0)
 
 
 def test_evaluation_runs_the_blocks_as_before():
@@ -134,8 +130,7 @@ def test_under_torch_compile_outputs_gradients_and_statistics_match():
         out_p, _ = _step(plain, x)
         out_c, _ = _step(ckpt, x)
         torch.testing.assert_close(out_c, out_p, rtol=1e-10, atol=1e-12)
-    for (n, b), c in zip(plain.named_buffers(), ckpt.buffers(), strict=True):
-        torch.testing.assert_close(c, b, rtol=1e-10, atol=1e-12, msg=n)
+    assert_same_training_state(plain, ckpt, buffers=True, grads=False, rtol=1e-10, atol=1e-12)
     torch._dynamo.reset()
 
 

@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 import torch
+from tiny_models import assert_same_training_state
 from torch import nn
 from vai_models import create_model, get_optim_policies
 
@@ -31,10 +32,7 @@ def test_outputs_gradients_and_keys_unchanged_without_a_process_group(name):
     torch.testing.assert_close(out_sync, out_ref)
     out_ref.square().sum().backward()
     out_sync.square().sum().backward()
-    for (key, p_ref), p_sync in zip(ref.named_parameters(), synced.parameters(), strict=True):
-        torch.testing.assert_close(p_sync.grad, p_ref.grad, msg=key)
-    for (key, b_ref), b_sync in zip(ref.named_buffers(), synced.buffers(), strict=True):
-        torch.testing.assert_close(b_sync, b_ref, msg=key)  # running statistics updated alike
+    assert_same_training_state(ref, synced, buffers=True)  # running statistics updated alike
     torch.testing.assert_close(synced.eval()(x), ref.eval()(x))
 
 
